@@ -1,0 +1,322 @@
+//! The Docker engine as the lab sees it: connecting (with a clear error when there is none),
+//! running commands in hosts, copying files in as one archive, networks, and sweeping away what a
+//! run left behind. Container *lifecycle* (create/start/remove) is testcontainers' job, in `lab`;
+//! this module covers what testcontainers does not.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use testcontainers::bollard::{
+    self,
+    exec::{CreateExecOptions, StartExecResults},
+    models::NetworkCreateRequest,
+    query_parameters::{
+        ListContainersOptions, ListNetworksOptions, RemoveContainerOptions,
+        UploadToContainerOptions,
+    },
+    Docker,
+};
+
+use crate::errors::{Error, Result};
+
+/// Label carried by every container and network the lab creates; the value is the run id.
+pub const RUN_LABEL: &str = "journal-lab.run";
+
+/// How long connecting to the engine may take before we call it unreachable.
+const PING_DEADLINE: Duration = Duration::from_secs(5);
+
+#[derive(Clone)]
+pub struct Engine {
+    docker: Docker,
+    endpoint: String,
+}
+
+/// What a command run in a host printed, and how it ended.
+#[derive(Debug, Clone)]
+pub struct ExecOutput {
+    pub exit_code: i64,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl ExecOutput {
+    pub fn success(&self) -> bool {
+        self.exit_code == 0
+    }
+
+    /// stdout and stderr together, for error messages and evidence.
+    pub fn combined(&self) -> String {
+        match (self.stdout.trim_end(), self.stderr.trim_end()) {
+            (out, "") => out.to_string(),
+            ("", err) => err.to_string(),
+            (out, err) => format!("{out}\n{err}"),
+        }
+    }
+}
+
+/// What `sweep` removed.
+#[derive(Debug, Default, Clone)]
+pub struct Swept {
+    pub containers: Vec<String>,
+    pub networks: Vec<String>,
+}
+
+impl Engine {
+    /// Connects to the engine named by DOCKER_HOST (or the local default socket) and checks it
+    /// answers, so that "no engine" is reported once, up front, with the fix.
+    pub async fn connect() -> Result<Engine> {
+        let endpoint = std::env::var("DOCKER_HOST")
+            .unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string());
+        let unreachable = |reason: String| Error::EngineUnreachable {
+            endpoint: endpoint.clone(),
+            reason,
+        };
+        let docker = Docker::connect_with_defaults().map_err(|e| unreachable(e.to_string()))?;
+        match tokio::time::timeout(PING_DEADLINE, docker.ping()).await {
+            Ok(Ok(_)) => Ok(Engine { docker, endpoint }),
+            Ok(Err(e)) => Err(unreachable(e.to_string())),
+            Err(_) => Err(unreachable(format!(
+                "no answer to a ping within {}s",
+                PING_DEADLINE.as_secs()
+            ))),
+        }
+    }
+
+    pub fn docker(&self) -> &Docker {
+        &self.docker
+    }
+
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// Runs `script` with `sh -c` in `container`, waiting at most `deadline`.
+    /// A non-zero exit is *not* an error here: callers decide what an exit code means.
+    pub async fn exec(
+        &self,
+        container: &str,
+        script: &str,
+        deadline: Duration,
+    ) -> Result<ExecOutput> {
+        let what = format!("`{}` on {container}", first_line(script));
+        match tokio::time::timeout(deadline, self.exec_inner(container, script)).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::Timeout {
+                what,
+                waited: deadline,
+                last_seen: "the command had not finished".into(),
+            }),
+        }
+    }
+
+    async fn exec_inner(&self, container: &str, script: &str) -> Result<ExecOutput> {
+        let context = || format!("running a command in {container}");
+        let created = self
+            .docker
+            .create_exec(
+                container,
+                CreateExecOptions {
+                    cmd: Some(vec!["sh", "-c", script]),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(Error::docker(context()))?;
+        let mut stdout = Vec::new();
+        let mut stderr = Vec::new();
+        if let StartExecResults::Attached { mut output, .. } = self
+            .docker
+            .start_exec(&created.id, None)
+            .await
+            .map_err(Error::docker(context()))?
+        {
+            while let Some(chunk) = output.next().await {
+                match chunk.map_err(Error::docker(context()))? {
+                    bollard::container::LogOutput::StdOut { message } => {
+                        stdout.extend_from_slice(&message)
+                    }
+                    bollard::container::LogOutput::StdErr { message } => {
+                        stderr.extend_from_slice(&message)
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let inspected = self
+            .docker
+            .inspect_exec(&created.id)
+            .await
+            .map_err(Error::docker(context()))?;
+        Ok(ExecOutput {
+            exit_code: inspected.exit_code.unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        })
+    }
+
+    /// Like `exec`, but a non-zero exit becomes an error carrying the command's output.
+    pub async fn run(
+        &self,
+        container: &str,
+        host: &str,
+        script: &str,
+        deadline: Duration,
+    ) -> Result<ExecOutput> {
+        let output = self.exec(container, script, deadline).await?;
+        if output.success() {
+            Ok(output)
+        } else {
+            Err(Error::HostCommand {
+                host: host.to_string(),
+                command: first_line(script).to_string(),
+                exit_code: output.exit_code,
+                output: output.combined(),
+            })
+        }
+    }
+
+    /// Extracts a tar archive at `/` in the container: all of a host's files in one round trip.
+    pub async fn put_archive(&self, container: &str, archive: Vec<u8>) -> Result<()> {
+        let options = UploadToContainerOptions {
+            path: "/".to_string(),
+            ..Default::default()
+        };
+        self.docker
+            .upload_to_container(container, Some(options), bollard::body_full(archive.into()))
+            .await
+            .map_err(Error::docker(format!("copying files into {container}")))
+    }
+
+    /// Creates the run's private bridge network, labelled with the run id.
+    pub async fn create_network(&self, name: &str, run_id: &str) -> Result<()> {
+        let request = NetworkCreateRequest {
+            name: name.to_string(),
+            driver: Some("bridge".to_string()),
+            labels: Some(HashMap::from([(RUN_LABEL.to_string(), run_id.to_string())])),
+            ..Default::default()
+        };
+        self.docker
+            .create_network(request)
+            .await
+            .map_err(Error::docker(format!("creating network {name}")))?;
+        Ok(())
+    }
+
+    /// Removes every container and network labelled with `run_id`, or with any run id when
+    /// `run_id` is None. Containers go first (concurrently), then the networks they were on.
+    pub async fn sweep(&self, run_id: Option<&str>) -> Result<Swept> {
+        let label = match run_id {
+            Some(id) => format!("{RUN_LABEL}={id}"),
+            None => RUN_LABEL.to_string(),
+        };
+        let filters = HashMap::from([("label".to_string(), vec![label])]);
+        let containers = self
+            .docker
+            .list_containers(Some(ListContainersOptions {
+                all: true,
+                filters: Some(filters.clone()),
+                ..Default::default()
+            }))
+            .await
+            .map_err(Error::docker("listing the lab's containers"))?;
+        let names: Vec<String> = containers.iter().filter_map(|c| c.id.clone()).collect();
+        let removals = names.iter().map(|id| async move {
+            let options = RemoveContainerOptions {
+                force: true,
+                v: true,
+                ..Default::default()
+            };
+            match self.docker.remove_container(id, Some(options)).await {
+                Ok(()) => Ok(()),
+                // Already gone (e.g. removed by testcontainers' own drop): that is the goal.
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                }) => Ok(()),
+                Err(e) => Err(Error::docker(format!("removing container {id}"))(e)),
+            }
+        });
+        for result in futures::future::join_all(removals).await {
+            result?;
+        }
+        let networks = self
+            .docker
+            .list_networks(Some(ListNetworksOptions {
+                filters: Some(filters),
+            }))
+            .await
+            .map_err(Error::docker("listing the lab's networks"))?;
+        let mut swept = Swept {
+            containers: containers
+                .iter()
+                .map(|c| {
+                    c.names
+                        .as_ref()
+                        .and_then(|n| n.first())
+                        .map(|n| n.trim_start_matches('/').to_string())
+                        .unwrap_or_default()
+                })
+                .collect(),
+            networks: Vec::new(),
+        };
+        for network in networks {
+            let name = network.name.unwrap_or_default();
+            match self.docker.remove_network(&name).await {
+                Ok(())
+                | Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                }) => swept.networks.push(name),
+                Err(e) => return Err(Error::docker(format!("removing network {name}"))(e)),
+            }
+        }
+        Ok(swept)
+    }
+
+    /// The address `container` has on `network`.
+    pub async fn ip_on(&self, container: &str, network: &str) -> Result<String> {
+        let inspected = self
+            .docker
+            .inspect_container(container, None)
+            .await
+            .map_err(Error::docker(format!("inspecting {container}")))?;
+        Ok(inspected
+            .network_settings
+            .and_then(|s| s.networks)
+            .and_then(|mut n| n.remove(network))
+            .and_then(|e| e.ip_address)
+            .unwrap_or_default())
+    }
+}
+
+/// The first line of a script, for messages ("`sh /root/x.sh` on server").
+pub fn first_line(script: &str) -> &str {
+    script.trim().lines().next().unwrap_or("")
+}
+
+/// Polls `probe` with backoff (50 ms doubling to 500 ms) until it yields a value or `deadline`
+/// passes. `probe` returns `Ok(Err(last_seen))` while not ready, so the timeout can say what it saw.
+pub async fn poll<T, F, Fut>(what: &str, deadline: Duration, mut probe: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<std::result::Result<T, String>>>,
+{
+    let start = Instant::now();
+    let mut delay = Duration::from_millis(50);
+    loop {
+        let last_seen = match probe().await? {
+            Ok(value) => return Ok(value),
+            Err(last_seen) => last_seen,
+        };
+        if start.elapsed() >= deadline {
+            return Err(Error::Timeout {
+                what: what.to_string(),
+                waited: start.elapsed(),
+                last_seen,
+            });
+        }
+        tokio::time::sleep(delay.min(deadline.saturating_sub(start.elapsed()))).await;
+        delay = (delay * 2).min(Duration::from_millis(500));
+    }
+}

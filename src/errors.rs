@@ -1,0 +1,123 @@
+//! The library's error type. Every variant says what went wrong *and* what to do about it; the CLI
+//! prints these verbatim, so they are written for the person at the terminal.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "cannot reach a Docker engine at {endpoint}: {reason}\n\
+         fix: start the engine (`sudo systemctl start docker`, or `sudo dockerd &`); if none is \
+         installed: `sudo apt-get install -y docker.io` on Debian/Ubuntu; if it runs elsewhere, \
+         point DOCKER_HOST at it"
+    )]
+    EngineUnreachable { endpoint: String, reason: String },
+
+    #[error("docker: {context}: {source}")]
+    Docker {
+        context: String,
+        #[source]
+        source: testcontainers::bollard::errors::Error,
+    },
+
+    #[error("starting container {name}: {source}")]
+    ContainerStart {
+        name: String,
+        #[source]
+        source: testcontainers::TestcontainersError,
+    },
+
+    #[error("timed out after {:.1}s waiting for {what}; last seen: {last_seen}", .waited.as_secs_f64())]
+    Timeout {
+        what: String,
+        waited: Duration,
+        last_seen: String,
+    },
+
+    #[error("on {host}: `{command}` exited with {exit_code}:\n{output}")]
+    HostCommand {
+        host: String,
+        command: String,
+        exit_code: i64,
+        output: String,
+    },
+
+    #[error("{action} {}: {source}", .path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error(
+        "invalid certificate name {0:?}: a name must match ^[a-zA-Z0-9][a-zA-Z0-9.-]+$ \
+         (letters, digits, dots and dashes; at least two characters)"
+    )]
+    InvalidName(String),
+
+    #[error("invalid alias {0:?}: write DNS:<hostname> or IP:<address>, e.g. DNS:logs.example.org or IP:192.0.2.10")]
+    InvalidAlias(String),
+
+    #[error("certificate authority: {context}: {source}")]
+    Pki {
+        context: String,
+        #[source]
+        source: rcgen::Error,
+    },
+
+    #[error("{} is not a certificate this tool can read: {reason}", .path.display())]
+    BadCertificate { path: PathBuf, reason: String },
+
+    #[error("no image recipe for release {release:?}: {} does not exist (recipes here: {available})", .path.display())]
+    UnknownRelease {
+        release: String,
+        path: PathBuf,
+        available: String,
+    },
+
+    #[error("image recipe {}: {message}", .path.display())]
+    BadRecipe { path: PathBuf, message: String },
+
+    #[error(
+        "`{tool}` is needed to build the lab's images (there is no registry to pull from) but is not \
+         installed.\nfix: `sudo apt-get install -y {package}`, then run the command again"
+    )]
+    MissingTool {
+        tool: &'static str,
+        package: &'static str,
+    },
+
+    #[error("building the {release} image failed: {detail}")]
+    ImageBuild { release: String, detail: String },
+
+    #[error("invalid lab settings: {0}")]
+    InvalidSettings(String),
+
+    #[error("writing the run report: {0}")]
+    Report(#[from] serde_json::Error),
+}
+
+impl Error {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io {
+            action,
+            path,
+            source,
+        }
+    }
+
+    pub(crate) fn docker(
+        context: impl Into<String>,
+    ) -> impl FnOnce(testcontainers::bollard::errors::Error) -> Error {
+        let context = context.into();
+        move |source| Error::Docker { context, source }
+    }
+}

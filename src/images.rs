@@ -1,0 +1,395 @@
+//! Base images for lab hosts, built without a registry: a recipe under `images/` names a Debian
+//! suite and packages; mmdebstrap makes a root filesystem tarball and the engine imports it.
+//! The image is tagged with the recipe's content hash, so an unchanged recipe is never rebuilt.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use testcontainers::bollard::{self, query_parameters::CreateImageOptionsBuilder};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+
+use crate::engine::Engine;
+use crate::errors::{Error, Result};
+use crate::Progress;
+
+/// Part of every recipe hash: bump it when the build steps below change what an image contains.
+const BUILDER_REVISION: &str = "1";
+pub const DEFAULT_RELEASE: &str = "bookworm";
+const REPOSITORY_PREFIX: &str = "journal-lab/";
+pub const RECIPE_LABEL: &str = "journal-lab.recipe";
+
+/// An image recipe, as written in `images/<release>.yaml`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recipe {
+    /// Debian suite to bootstrap (bookworm, trixie, sid, ...).
+    pub suite: String,
+    pub mirror: String,
+    pub packages: Vec<String>,
+    /// Extra apt options for mmdebstrap (`--aptopt`).
+    #[serde(default)]
+    pub apt_options: Vec<String>,
+}
+
+/// A recipe resolved for one release: where it came from and which image it makes.
+#[derive(Debug, Clone)]
+pub struct ImageSpec {
+    pub release: String,
+    pub recipe: Recipe,
+    pub path: PathBuf,
+    /// First 16 hex digits of the SHA-256 over the builder revision and the recipe.
+    pub hash: String,
+}
+
+impl ImageSpec {
+    /// Reads `<images_dir>/<release>.yaml`.
+    pub fn load(images_dir: &Path, release: &str) -> Result<ImageSpec> {
+        let path = images_dir.join(format!("{release}.yaml"));
+        if !crate::pki::is_valid_name(release) || !path.is_file() {
+            return Err(Error::UnknownRelease {
+                release: release.to_string(),
+                available: available_releases(images_dir).join(", "),
+                path,
+            });
+        }
+        let text = std::fs::read_to_string(&path).map_err(Error::io("reading", &path))?;
+        let recipe: Recipe = yaml_serde::from_str(&text).map_err(|e| Error::BadRecipe {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        if recipe
+            .packages
+            .iter()
+            .any(|p| p.contains(',') || p.trim().is_empty())
+        {
+            return Err(Error::BadRecipe {
+                path,
+                message: "package names must be non-empty and must not contain commas".into(),
+            });
+        }
+        Ok(ImageSpec {
+            release: release.to_string(),
+            hash: recipe_hash(&recipe),
+            recipe,
+            path,
+        })
+    }
+
+    pub fn repository(&self) -> String {
+        format!("{REPOSITORY_PREFIX}{}", self.release)
+    }
+
+    /// `journal-lab/<release>:<hash>`.
+    pub fn reference(&self) -> String {
+        format!("{}:{}", self.repository(), self.hash)
+    }
+}
+
+/// Releases with a recipe in `images_dir`, sorted.
+pub fn available_releases(images_dir: &Path) -> Vec<String> {
+    let mut releases: Vec<String> = std::fs::read_dir(images_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().into_string().ok()?;
+            name.strip_suffix(".yaml").map(str::to_string)
+        })
+        .collect();
+    releases.sort();
+    releases
+}
+
+/// The recipe's identity: independent of comments and key order in the YAML file.
+pub fn recipe_hash(recipe: &Recipe) -> String {
+    let canonical = serde_json::to_string(recipe).expect("a recipe serializes");
+    let digest = Sha256::new()
+        .chain_update(BUILDER_REVISION)
+        .chain_update([0])
+        .chain_update(canonical)
+        .finalize();
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether the image for `spec` already exists in the engine.
+pub async fn exists(engine: &Engine, spec: &ImageSpec) -> Result<bool> {
+    match engine.docker().inspect_image(&spec.reference()).await {
+        Ok(_) => Ok(true),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(false),
+        Err(e) => Err(Error::docker(format!(
+            "looking for image {}",
+            spec.reference()
+        ))(e)),
+    }
+}
+
+/// Makes sure the image for `spec` exists, building it if not. Returns whether it was built.
+/// Concurrent callers in one process build a release once.
+pub async fn ensure(engine: &Engine, spec: &ImageSpec, progress: &Progress) -> Result<bool> {
+    let lock = build_lock(&spec.reference());
+    let _guard = lock.lock().await;
+    if exists(engine, spec).await? {
+        return Ok(false);
+    }
+    build(engine, spec, progress).await?;
+    Ok(true)
+}
+
+fn build_lock(reference: &str) -> Arc<tokio::sync::Mutex<()>> {
+    static LOCKS: OnceLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> = OnceLock::new();
+    let mut locks = LOCKS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    locks.entry(reference.to_string()).or_default().clone()
+}
+
+/// The mmdebstrap command line for a recipe, writing a tarball to `output`.
+pub fn mmdebstrap_args(recipe: &Recipe, output: &Path) -> Vec<String> {
+    let mut args = vec![
+        "--variant=minbase".to_string(),
+        format!("--include={}", recipe.packages.join(",")),
+    ];
+    args.extend(
+        recipe
+            .apt_options
+            .iter()
+            .map(|opt| format!("--aptopt={opt}")),
+    );
+    args.extend(
+        [
+            // An empty machine-id makes systemd generate a fresh one per container at boot.
+            r#"--customize-hook=: > "$1/etc/machine-id""#,
+            r#"--customize-hook=rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin"#,
+        ]
+        .map(str::to_string),
+    );
+    args.push(recipe.suite.clone());
+    args.push(output.display().to_string());
+    args.push(recipe.mirror.clone());
+    args
+}
+
+async fn build(engine: &Engine, spec: &ImageSpec, progress: &Progress) -> Result<()> {
+    let build_error = |detail: String| Error::ImageBuild {
+        release: spec.release.clone(),
+        detail,
+    };
+    if which("mmdebstrap").is_none() {
+        return Err(Error::MissingTool {
+            tool: "mmdebstrap",
+            package: "mmdebstrap",
+        });
+    }
+    let workdir = tempfile::Builder::new()
+        .prefix("journal-lab-image-")
+        .tempdir()
+        .map_err(Error::io(
+            "creating a temporary directory in",
+            std::env::temp_dir(),
+        ))?;
+    let tarball = workdir.path().join("rootfs.tar");
+    progress(&format!(
+        "building image {} from {} (mmdebstrap {}; takes about half a minute)",
+        spec.reference(),
+        spec.path.display(),
+        spec.recipe.suite
+    ));
+    let mut child = tokio::process::Command::new("mmdebstrap")
+        .args(mmdebstrap_args(&spec.recipe, &tarball))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| build_error(format!("starting mmdebstrap: {e}")))?;
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr is piped")).lines();
+    let mut tail: Vec<String> = Vec::new();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if line.starts_with("I: ") {
+            progress(&format!("  {}: {}", spec.release, &line[3..]));
+        }
+        tail.push(line);
+        if tail.len() > 25 {
+            tail.remove(0);
+        }
+    }
+    let status = child
+        .wait()
+        .await
+        .map_err(|e| build_error(format!("waiting for mmdebstrap: {e}")))?;
+    if !status.success() {
+        return Err(build_error(format!(
+            "mmdebstrap exited with {status}; its last lines:\n{}",
+            tail.join("\n")
+        )));
+    }
+    progress(&format!(
+        "  {}: importing the root filesystem into the engine",
+        spec.release
+    ));
+    import(engine, spec, &tarball).await?;
+    progress(&format!("image {} is ready", spec.reference()));
+    Ok(())
+}
+
+/// `docker import` through the API, streaming the tarball from disk.
+async fn import(engine: &Engine, spec: &ImageSpec, tarball: &Path) -> Result<()> {
+    let file = tokio::fs::File::open(tarball)
+        .await
+        .map_err(Error::io("opening", tarball))?;
+    let chunks = futures::stream::unfold(file, |mut file| async move {
+        let mut buf = vec![0u8; 1 << 20];
+        match file.read(&mut buf).await {
+            Ok(0) | Err(_) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((bytes::Bytes::from(buf), file))
+            }
+        }
+    });
+    let labels = BTreeMap::from([
+        (RECIPE_LABEL, spec.hash.as_str()),
+        ("journal-lab.release", &spec.release),
+    ]);
+    let mut changes = vec![
+        r#"CMD ["/lib/systemd/systemd"]"#.to_string(),
+        "ENV container=docker".to_string(),
+    ];
+    changes.extend(labels.iter().map(|(k, v)| format!("LABEL {k}={v}")));
+    let options = CreateImageOptionsBuilder::new()
+        .from_src("-")
+        .repo(&spec.repository())
+        .tag(&spec.hash)
+        .changes(changes)
+        .build();
+    let mut stream =
+        engine
+            .docker()
+            .create_image(Some(options), Some(bollard::body_stream(chunks)), None);
+    while let Some(item) = stream.next().await {
+        let info = item.map_err(Error::docker(format!(
+            "importing image {}",
+            spec.reference()
+        )))?;
+        if let Some(detail) = info.error_detail.and_then(|d| d.message) {
+            return Err(Error::ImageBuild {
+                release: spec.release.clone(),
+                detail: format!("the engine refused the import: {detail}"),
+            });
+        }
+    }
+    if !exists(engine, spec).await? {
+        return Err(Error::ImageBuild {
+            release: spec.release.clone(),
+            detail: "the import finished but the image is not there".into(),
+        });
+    }
+    Ok(())
+}
+
+fn which(tool: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(tool))
+            .find(|candidate| candidate.is_file())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn images_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("images")
+    }
+
+    #[test]
+    fn shipped_recipes_load_and_hash_distinctly() {
+        let bookworm = ImageSpec::load(&images_dir(), "bookworm").unwrap();
+        let trixie = ImageSpec::load(&images_dir(), "trixie").unwrap();
+        assert_eq!(bookworm.recipe.suite, "bookworm");
+        assert!(bookworm
+            .recipe
+            .packages
+            .iter()
+            .any(|p| p == "systemd-journal-remote"));
+        assert_eq!(bookworm.hash.len(), 16);
+        assert_ne!(bookworm.hash, trixie.hash);
+        assert_eq!(
+            bookworm.reference(),
+            format!("journal-lab/bookworm:{}", bookworm.hash)
+        );
+    }
+
+    #[test]
+    fn hash_ignores_formatting_but_not_content() {
+        let tmp = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| {
+            std::fs::write(tmp.path().join(format!("{name}.yaml")), text).unwrap()
+        };
+        write(
+            "a",
+            "suite: bookworm\nmirror: http://m\npackages: [systemd, dbus]\n",
+        );
+        write(
+            "b",
+            "# a comment\npackages:\n  - systemd\n  - dbus\nmirror: http://m\nsuite: bookworm\n",
+        );
+        write(
+            "c",
+            "suite: bookworm\nmirror: http://m\npackages: [systemd, dbus, curl]\n",
+        );
+        let hash = |name| ImageSpec::load(tmp.path(), name).unwrap().hash;
+        assert_eq!(hash("a"), hash("b"));
+        assert_ne!(hash("a"), hash("c"));
+    }
+
+    #[test]
+    fn unknown_release_names_the_file_and_the_alternatives() {
+        let err = ImageSpec::load(&images_dir(), "buster")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("buster.yaml"), "{err}");
+        assert!(err.contains("bookworm") && err.contains("trixie"), "{err}");
+        let err = ImageSpec::load(&images_dir(), "../etc/passwd").unwrap_err();
+        assert!(matches!(err, Error::UnknownRelease { .. }));
+    }
+
+    #[test]
+    fn recipe_with_unknown_key_is_rejected_with_its_location() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(
+            tmp.path().join("x.yaml"),
+            "suite: bookworm\nmirror: http://m\npackagez: [systemd]\n",
+        )
+        .unwrap();
+        let err = ImageSpec::load(tmp.path(), "x").unwrap_err().to_string();
+        assert!(
+            err.contains("x.yaml") && err.contains("packagez") && err.contains("line 3"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn mmdebstrap_gets_packages_hooks_and_apt_options() {
+        let sid = ImageSpec::load(&images_dir(), "sid").unwrap();
+        let args = mmdebstrap_args(&sid.recipe, Path::new("/tmp/x.tar"));
+        assert!(args.contains(&"--variant=minbase".to_string()));
+        assert!(args
+            .iter()
+            .any(|a| a.starts_with("--include=systemd,systemd-sysv,systemd-journal-remote")));
+        assert!(args.contains(&r#"--aptopt=Acquire::Check-Valid-Until "false""#.to_string()));
+        assert_eq!(
+            &args[args.len() - 3..],
+            ["sid", "/tmp/x.tar", "http://deb.debian.org/debian"]
+        );
+    }
+}

@@ -1,0 +1,137 @@
+//! Journal entries as the lab reads them: markers it logs on clients, and what `journalctl -o json`
+//! on the server says arrived, and in which file under /var/log/journal/remote.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+/// Where journal-remote writes what it receives (Debian's unit: `--output=/var/log/journal/remote/`).
+pub const REMOTE_DIR: &str = "/var/log/journal/remote";
+/// SYSLOG_IDENTIFIER of every line the lab logs itself.
+pub const MARKER_IDENTIFIER: &str = "journal-lab";
+
+/// One journal entry: field name → value (string fields only; binary fields are dropped).
+pub type Entry = BTreeMap<String, String>;
+
+/// The text of a unique marker for `host` in run `run_id`.
+pub fn marker(run_id: &str, host: &str, nonce: u64) -> String {
+    format!("journal-lab marker run={run_id} host={host} nonce={nonce:016x}")
+}
+
+/// The shell command that logs `message` as a marker.
+pub fn log_marker_command(message: &str) -> String {
+    format!("logger -t {MARKER_IDENTIFIER} -- {}", shell_quote(message))
+}
+
+/// Reads the whole remote directory the way an operator would.
+pub fn remote_markers_command() -> String {
+    format!("journalctl -D {REMOTE_DIR} -o json --no-pager SYSLOG_IDENTIFIER={MARKER_IDENTIFIER}")
+}
+
+/// Prints `@@file NAME` before the marker entries of each file in the remote directory,
+/// so each marker can be traced to the file it landed in.
+pub fn remote_markers_by_file_command() -> String {
+    format!(
+        "cd {REMOTE_DIR} 2>/dev/null || exit 0; for f in *.journal; do [ -e \"$f\" ] || continue; \
+         echo \"@@file $f\"; journalctl --file \"$f\" -o json --no-pager \
+         SYSLOG_IDENTIFIER={MARKER_IDENTIFIER} || true; done"
+    )
+}
+
+/// Parses `journalctl -o json` output (one object per line). Lines that are not JSON objects
+/// (e.g. "-- No entries --") are skipped.
+pub fn parse_json_lines(output: &str) -> Vec<Entry> {
+    output.lines().filter_map(parse_entry).collect()
+}
+
+fn parse_entry(line: &str) -> Option<Entry> {
+    let Value::Object(object) = serde_json::from_str::<Value>(line.trim()).ok()? else {
+        return None;
+    };
+    Some(
+        object
+            .into_iter()
+            .filter_map(|(key, value)| match value {
+                Value::String(s) => Some((key, s)),
+                Value::Number(n) => Some((key, n.to_string())),
+                _ => None,
+            })
+            .collect(),
+    )
+}
+
+/// Parses the output of [`remote_markers_by_file_command`] into (file, entry) pairs.
+pub fn parse_entries_by_file(output: &str) -> Vec<(String, Entry)> {
+    let mut current: Option<String> = None;
+    let mut entries = Vec::new();
+    for line in output.lines() {
+        if let Some(file) = line.strip_prefix("@@file ") {
+            current = Some(file.trim().to_string());
+        } else if let (Some(file), Some(entry)) = (&current, parse_entry(line)) {
+            entries.push((file.clone(), entry));
+        }
+    }
+    entries
+}
+
+/// Whether an entry carries exactly this marker.
+pub fn is_marker(entry: &Entry, marker: &str) -> bool {
+    entry.get("MESSAGE").is_some_and(|m| m == marker)
+}
+
+/// Quotes `s` for a POSIX shell.
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = concat!(
+        r#"{"MESSAGE":"journal-lab marker run=r1 host=client1 nonce=00000000000000aa","_HOSTNAME":"client1","SYSLOG_IDENTIFIER":"journal-lab","PRIORITY":"5","__REALTIME_TIMESTAMP":"1700000000000000"}"#,
+        "\n-- No entries --\n",
+        r#"{"MESSAGE":[104,105],"_HOSTNAME":"client2","SYSLOG_IDENTIFIER":"journal-lab"}"#,
+        "\n"
+    );
+
+    #[test]
+    fn parses_json_lines_and_skips_noise_and_binary_fields() {
+        let entries = parse_json_lines(SAMPLE);
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0]["_HOSTNAME"], "client1");
+        assert!(is_marker(
+            &entries[0],
+            "journal-lab marker run=r1 host=client1 nonce=00000000000000aa"
+        ));
+        assert!(
+            !entries[1].contains_key("MESSAGE"),
+            "binary MESSAGE (byte array) is not a string"
+        );
+        assert!(
+            !is_marker(&entries[0], "journal-lab marker run=r1 host=client1"),
+            "exact match only"
+        );
+    }
+
+    #[test]
+    fn entries_are_attributed_to_the_file_they_were_listed_under() {
+        let output = format!(
+            "@@file remote-client1.journal\n{}\n@@file remote-client2.journal\n@@file remote-x.journal\n{}\n",
+            r#"{"MESSAGE":"m1"}"#, r#"{"MESSAGE":"m2"}"#
+        );
+        let by_file = parse_entries_by_file(&output);
+        assert_eq!(by_file.len(), 2);
+        assert_eq!(by_file[0].0, "remote-client1.journal");
+        assert_eq!(by_file[1].0, "remote-x.journal");
+        assert_eq!(by_file[1].1["MESSAGE"], "m2");
+    }
+
+    #[test]
+    fn markers_are_unique_and_safely_quoted() {
+        assert_ne!(marker("r", "client1", 1), marker("r", "client1", 2));
+        assert_ne!(marker("r", "client1", 1), marker("r", "client2", 1));
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(log_marker_command("a b"), "logger -t journal-lab -- 'a b'");
+    }
+}

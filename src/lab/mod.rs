@@ -1,0 +1,414 @@
+//! A lab: a private network and real systemd containers on it, as one RAII value.
+//!
+//! Creating a [`Lab`] creates the network; [`Lab::boot`] starts every host concurrently and waits
+//! until systemd in each says it is up. Dropping a `Lab` removes everything labelled with its run
+//! id — on success, error, panic or Ctrl-C (the CLI drops the run's future on Ctrl-C) — unless it
+//! is kept on purpose with `--keep`.
+
+mod passive;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use testcontainers::core::{CgroupnsMode, Mount};
+use testcontainers::runners::AsyncRunner;
+use testcontainers::{ContainerAsync, GenericImage, ImageExt};
+
+use crate::engine::{self, Engine, ExecOutput, RUN_LABEL};
+use crate::errors::{Error, Result};
+use crate::images::ImageSpec;
+use crate::report::Role;
+
+pub use passive::{run, LabOptions, Outcome, MAX_CLIENTS};
+
+/// Deadlines for each kind of wait; each timeout names what it waited for.
+#[derive(Debug, Clone)]
+pub struct Deadlines {
+    /// systemd reaching `running`/`degraded` in every host.
+    pub boot: Duration,
+    /// One configuration command on a host.
+    pub command: Duration,
+    /// A journal unit reporting it is ready (socket listening, "Processing input...").
+    pub ready: Duration,
+    /// Every marker arriving on the server.
+    pub deliver: Duration,
+}
+
+impl Default for Deadlines {
+    fn default() -> Self {
+        Deadlines {
+            boot: Duration::from_secs(90),
+            command: Duration::from_secs(60),
+            ready: Duration::from_secs(20),
+            deliver: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A host to boot: its name (also its hostname and DNS name in the lab) and role.
+#[derive(Debug, Clone)]
+pub struct HostSpec {
+    pub name: String,
+    pub role: Role,
+}
+
+/// A running host.
+pub struct Host {
+    pub name: String,
+    pub role: Role,
+    /// `<name>.<run-id>`: unique on the engine; `<name>` resolves through the DNS search domain.
+    pub container_name: String,
+    pub ip: String,
+    container: ContainerAsync<GenericImage>,
+}
+
+impl Host {
+    pub fn id(&self) -> &str {
+        self.container.id()
+    }
+}
+
+pub struct Lab {
+    engine: Engine,
+    run_id: String,
+    hosts: Vec<Host>,
+    keep: bool,
+    torn_down: bool,
+}
+
+impl Lab {
+    /// Creates the run's network (named after the run id, which is also the DNS search domain).
+    pub async fn create(engine: Engine, run_id: &str, keep: bool) -> Result<Lab> {
+        let lab = Lab {
+            engine,
+            run_id: run_id.to_string(),
+            hosts: Vec::new(),
+            keep,
+            torn_down: false,
+        };
+        // The guard exists before the network does, so a failure from here on is cleaned up.
+        lab.engine.create_network(run_id, run_id).await?;
+        Ok(lab)
+    }
+
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn hosts(&self) -> &[Host] {
+        &self.hosts
+    }
+
+    pub fn host(&self, name: &str) -> Option<&Host> {
+        self.hosts.iter().find(|h| h.name == name)
+    }
+
+    /// Starts all `specs` concurrently from `image` and waits until systemd runs in each.
+    pub async fn boot(
+        &mut self,
+        image: &ImageSpec,
+        specs: &[HostSpec],
+        deadline: Duration,
+    ) -> Result<()> {
+        let starts = specs
+            .iter()
+            .map(|spec| self.start_host(image, spec, deadline));
+        let mut failure = None;
+        for result in futures::future::join_all(starts).await {
+            match result {
+                Ok(host) => self.hosts.push(host),
+                Err(e) => failure = failure.or(Some(e)),
+            }
+        }
+        failure.map_or(Ok(()), Err)
+    }
+
+    async fn start_host(
+        &self,
+        image: &ImageSpec,
+        spec: &HostSpec,
+        deadline: Duration,
+    ) -> Result<Host> {
+        let container_name = format!("{}.{}", spec.name, self.run_id);
+        let (repository, tag) = image
+            .reference()
+            .split_once(':')
+            .map(|(r, t)| (r.to_string(), t.to_string()))
+            .expect("references have a tag");
+        let run_id = self.run_id.clone();
+        let request = systemd_container(GenericImage::new(repository, tag))
+            .with_container_name(&container_name)
+            .with_hostname(&spec.name)
+            .with_network(&self.run_id)
+            .with_label(RUN_LABEL, &self.run_id)
+            .with_label("journal-lab.host", &spec.name)
+            // Lets `server` resolve to `server.<run-id>`: short names work like on a real LAN.
+            .with_host_config_modifier(move |config| config.dns_search = Some(vec![run_id.clone()]))
+            .with_startup_timeout(deadline);
+        let container = request
+            .start()
+            .await
+            .map_err(|source| Error::ContainerStart {
+                name: container_name.clone(),
+                source,
+            })?;
+        let ip = self.engine.ip_on(container.id(), &self.run_id).await?;
+        let host = Host {
+            name: spec.name.clone(),
+            role: spec.role,
+            container_name,
+            ip,
+            container,
+        };
+        self.wait_for_systemd(&host, deadline).await?;
+        Ok(host)
+    }
+
+    async fn wait_for_systemd(&self, host: &Host, deadline: Duration) -> Result<()> {
+        let what = format!(
+            "systemd on {} to finish booting (`systemctl is-system-running`)",
+            host.name
+        );
+        let result = engine::poll(&what, deadline, || async {
+            let output = self
+                .engine
+                .exec(
+                    host.id(),
+                    "systemctl is-system-running",
+                    Duration::from_secs(10),
+                )
+                .await;
+            Ok(match output {
+                Ok(out) => match out.stdout.trim() {
+                    "running" | "degraded" => Ok(()),
+                    state => Err(format!("state {state:?}")),
+                },
+                // Exec fails while systemd has not set up the container yet, or when it died.
+                Err(e) => Err(e.to_string()),
+            })
+        })
+        .await;
+        if result.is_err() {
+            if let Some(exited) = self.diagnose_exit(host).await {
+                return Err(exited);
+            }
+        }
+        result
+    }
+
+    /// If the host's container stopped (systemd refusing this cgroup layout, say), an error that
+    /// says so with the container's last output; None if it is still running.
+    async fn diagnose_exit(&self, host: &Host) -> Option<Error> {
+        let inspected = self
+            .engine
+            .docker()
+            .inspect_container(host.id(), None)
+            .await
+            .ok()?;
+        let state = inspected.state?;
+        if state.running == Some(true) {
+            return None;
+        }
+        let logs = host.container.stdout_to_vec().await.unwrap_or_default();
+        let logs = String::from_utf8_lossy(&logs);
+        let tail: Vec<&str> = logs
+            .lines()
+            .rev()
+            .take(15)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        Some(Error::HostCommand {
+            host: host.name.clone(),
+            command: "/lib/systemd/systemd (PID 1)".into(),
+            exit_code: state.exit_code.unwrap_or(-1),
+            output: format!(
+                "the container stopped while booting; its last output:\n{}\n\
+                 (systemd >= 258 refuses cgroup v1: see LAB-NOTES / README on cgroup layouts)",
+                tail.join("\n")
+            ),
+        })
+    }
+
+    /// Runs `script` on `host`; a non-zero exit is an error naming the host and command.
+    pub async fn run(&self, host: &Host, script: &str, deadline: Duration) -> Result<ExecOutput> {
+        self.engine
+            .run(host.id(), &host.name, script, deadline)
+            .await
+    }
+
+    /// Runs `script` on `host` and returns whatever happened (for observations).
+    pub async fn exec(&self, host: &Host, script: &str, deadline: Duration) -> Result<ExecOutput> {
+        self.engine.exec(host.id(), script, deadline).await
+    }
+
+    /// Removes the hosts (concurrently) and the network. Dropping does the same, blocking.
+    pub async fn teardown(mut self) -> Result<()> {
+        if self.keep {
+            return Ok(()); // Drop forgets the containers.
+        }
+        let removals = self.hosts.drain(..).map(|host| host.container.rm());
+        for result in futures::future::join_all(removals).await {
+            // A container that is already gone is fine; the sweep below catches any straggler.
+            let _ = result;
+        }
+        let swept = self.engine.sweep(Some(&self.run_id)).await;
+        self.torn_down = true;
+        swept.map(|_| ())
+    }
+
+    /// What to tell someone who kept the lab.
+    pub fn keep_instructions(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self
+            .hosts
+            .iter()
+            .map(|h| {
+                format!(
+                    "  {:<10} {:<15} docker exec -it {} bash",
+                    h.name, h.ip, h.container_name
+                )
+            })
+            .collect();
+        lines.push(format!(
+            "  remove it with: cargo xtask clean --run {}",
+            self.run_id
+        ));
+        lines
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if self.keep {
+            // testcontainers removes a container when its handle drops; --keep means leave it.
+            for host in self.hosts.drain(..) {
+                std::mem::forget(host.container);
+            }
+            return;
+        }
+        if self.torn_down {
+            return;
+        }
+        // We may be unwinding or cancelled inside a runtime, where nothing can be awaited: sweep
+        // on a thread of our own with its own runtime and a fresh connection.
+        let run_id = self.run_id.clone();
+        let swept = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let engine = Engine::connect().await.ok()?;
+                engine.sweep(Some(&run_id)).await.ok()
+            })
+        })
+        .join();
+        if !matches!(swept, Ok(Some(_))) {
+            eprintln!(
+                "journal-lab: could not remove lab {} completely; run `cargo xtask clean --run {}`",
+                self.run_id, self.run_id
+            );
+        }
+    }
+}
+
+/// How systemd runs as PID 1 here without --privileged (see LAB-NOTES): SYS_ADMIN, no seccomp or
+/// AppArmor confinement, tmpfs on /run, and a cgroup mount that fits the host's layout.
+fn systemd_container(image: GenericImage) -> testcontainers::core::ContainerRequest<GenericImage> {
+    let request = image
+        .with_cap_add("SYS_ADMIN")
+        .with_security_opt("seccomp=unconfined")
+        .with_security_opt("apparmor=unconfined")
+        .with_mount(Mount::tmpfs_mount("/run"))
+        .with_mount(Mount::tmpfs_mount("/run/lock"));
+    match cgroup_layout() {
+        CgroupLayout::PureV2 => request.with_cgroupns_mode(CgroupnsMode::Private),
+        CgroupLayout::Hybrid => {
+            request
+                .with_cgroupns_mode(CgroupnsMode::Host)
+                .with_mount(Mount::bind_mount(
+                    "/sys/fs/cgroup/unified",
+                    "/sys/fs/cgroup",
+                ))
+        }
+        CgroupLayout::LegacyV1 => request
+            .with_cgroupns_mode(CgroupnsMode::Host)
+            .with_mount(Mount::bind_mount("/sys/fs/cgroup", "/sys/fs/cgroup")),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CgroupLayout {
+    /// cgroup2 only (`/sys/fs/cgroup/cgroup.controllers` exists): a private cgroup namespace.
+    PureV2,
+    /// v1 controllers with the cgroup2 tree at /sys/fs/cgroup/unified: bind that tree, which
+    /// every systemd accepts (≥ 258 refuses v1 outright).
+    Hybrid,
+    /// v1 only: bind it; systemd ≥ 258 will not boot.
+    LegacyV1,
+}
+
+pub fn cgroup_layout() -> CgroupLayout {
+    cgroup_layout_at(Path::new("/sys/fs/cgroup"))
+}
+
+fn cgroup_layout_at(root: &Path) -> CgroupLayout {
+    if root.join("cgroup.controllers").exists() {
+        CgroupLayout::PureV2
+    } else if root.join("unified").is_dir() {
+        CgroupLayout::Hybrid
+    } else {
+        CgroupLayout::LegacyV1
+    }
+}
+
+/// A fresh run id: sortable by time, unique enough for concurrent runs, DNS-safe.
+pub fn new_run_id() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let format = time::macros::format_description!("[year][month][day]-[hour][minute][second]");
+    format!(
+        "jl-{}-{:04x}",
+        now.format(format).expect("formats"),
+        rand::random::<u16>()
+    )
+}
+
+/// Measures how long a future takes.
+pub(crate) async fn timed<T>(future: impl std::future::Future<Output = T>) -> (T, Duration) {
+    let start = Instant::now();
+    let value = future.await;
+    (value, start.elapsed())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cgroup_layout_follows_the_host() {
+        let tmp = tempfile::tempdir().unwrap();
+        assert_eq!(cgroup_layout_at(tmp.path()), CgroupLayout::LegacyV1);
+        std::fs::create_dir(tmp.path().join("unified")).unwrap();
+        assert_eq!(cgroup_layout_at(tmp.path()), CgroupLayout::Hybrid);
+        std::fs::write(tmp.path().join("cgroup.controllers"), "cpu memory").unwrap();
+        assert_eq!(cgroup_layout_at(tmp.path()), CgroupLayout::PureV2);
+    }
+
+    #[test]
+    fn run_ids_are_dns_safe_and_distinct() {
+        let a = new_run_id();
+        assert!(
+            a.starts_with("jl-") && a.len() == "jl-20261122-141530-abcd".len(),
+            "{a}"
+        );
+        assert!(crate::pki::is_valid_name(&format!("server.{a}")));
+        assert!(a
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
+    }
+}

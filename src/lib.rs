@@ -1,0 +1,25 @@
+//! journal-lab: an integration-test lab for centralized systemd journals.
+//!
+//! Data flows one way: `images` (what hosts boot from) and `pki` (who trusts whom) feed `lab`
+//! (boots real systemd containers and configures them as an operator would), whose observations
+//! feed `journal` (what arrived where) and `report` (run.json). `engine` is the Docker access
+//! they share. See ARCHITECTURE.md.
+
+pub mod engine;
+pub mod errors;
+pub mod images;
+pub mod journal;
+pub mod lab;
+pub mod pki;
+pub mod report;
+
+pub use errors::{Error, Result};
+
+/// Where long-running work reports what it is doing, one line at a time. The library never
+/// prints; the CLI decides how progress looks.
+pub type Progress = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
+
+/// A progress sink that discards everything.
+pub fn quiet() -> Progress {
+    std::sync::Arc::new(|_| {})
+}

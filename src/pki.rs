@@ -1,0 +1,341 @@
+//! The lab's certificate authority, with the semantics operators know from the classic
+//! self-signed-certs script for journal-remote: one CA per directory (created on first use), one
+//! certificate per host name, `DNS:`/`IP:` aliases as subjectAltNames, and an existing certificate
+//! is never re-issued. For every host it writes `runme-on-NAME.sh`, a self-contained bundle that
+//! installs CA + cert + key under /etc/ssl/systemd-journal and points journal-remote and
+//! journal-upload at them. The lab installs certificates by running these very bundles.
+
+use std::fmt;
+use std::fs;
+use std::net::IpAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SanType, SerialNumber,
+};
+use time::{Duration, OffsetDateTime};
+
+use crate::errors::{Error, Result};
+
+/// Where the bundles install credentials on a host.
+pub const INSTALL_DIR: &str = "/etc/ssl/systemd-journal";
+pub const CA_FILE: &str = "ca.pem";
+const CA_KEY_FILE: &str = "ca.key";
+
+/// A subjectAltName given on the command line as `DNS:name` or `IP:address`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Alias {
+    Dns(String),
+    Ip(IpAddr),
+}
+
+impl FromStr for Alias {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Alias> {
+        let invalid = || Error::InvalidAlias(s.to_string());
+        match s.split_once(':') {
+            Some((kind, value)) if kind.eq_ignore_ascii_case("DNS") && is_valid_name(value) => {
+                Ok(Alias::Dns(value.to_string()))
+            }
+            Some((kind, value)) if kind.eq_ignore_ascii_case("IP") => {
+                value.parse().map(Alias::Ip).map_err(|_| invalid())
+            }
+            _ => Err(invalid()),
+        }
+    }
+}
+
+impl fmt::Display for Alias {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Alias::Dns(name) => write!(f, "DNS:{name}"),
+            Alias::Ip(ip) => write!(f, "IP:{ip}"),
+        }
+    }
+}
+
+/// `^[a-zA-Z0-9][a-zA-Z0-9.-]+$`, the rule for canonical names.
+pub fn is_valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
+        && name.len() >= 2
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+}
+
+pub fn validate_name(name: &str) -> Result<()> {
+    if is_valid_name(name) {
+        Ok(())
+    } else {
+        Err(Error::InvalidName(name.to_string()))
+    }
+}
+
+/// What to issue for one host.
+#[derive(Debug, Clone)]
+pub struct CertRequest {
+    /// The canonical name: the certificate's CN, and the host the bundle is for.
+    pub name: String,
+    pub aliases: Vec<Alias>,
+    /// Validity window; None means "from an hour ago for ten years".
+    pub validity: Option<(OffsetDateTime, OffsetDateTime)>,
+}
+
+impl CertRequest {
+    pub fn new(name: impl Into<String>, aliases: Vec<Alias>) -> CertRequest {
+        CertRequest {
+            name: name.into(),
+            aliases,
+            validity: None,
+        }
+    }
+}
+
+/// The files of one host in a certificate directory.
+#[derive(Debug, Clone)]
+pub struct HostFiles {
+    pub name: String,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub bundle: PathBuf,
+    /// False when the certificate already existed and was kept as it was.
+    pub newly_issued: bool,
+}
+
+/// A directory holding one CA and the certificates it issued.
+#[derive(Debug, Clone)]
+pub struct CertDir {
+    dir: PathBuf,
+}
+
+impl CertDir {
+    /// Opens (creating if needed) `dir`, and the CA in it (creating it on first use).
+    /// Returns whether the CA was created now.
+    pub fn open(dir: impl Into<PathBuf>) -> Result<(CertDir, bool)> {
+        let dir = dir.into();
+        fs::create_dir_all(&dir).map_err(Error::io("creating", &dir))?;
+        let cert_dir = CertDir { dir };
+        let created = cert_dir.ensure_ca()?;
+        Ok((cert_dir, created))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn ca_cert_path(&self) -> PathBuf {
+        self.dir.join(CA_FILE)
+    }
+
+    fn ensure_ca(&self) -> Result<bool> {
+        let (cert_path, key_path) = (self.ca_cert_path(), self.dir.join(CA_KEY_FILE));
+        if cert_path.exists() && key_path.exists() {
+            return Ok(false);
+        }
+        let key = KeyPair::generate().map_err(pki("generating the CA key"))?;
+        let mut params = CertificateParams::default();
+        params.distinguished_name.push(
+            DnType::CommonName,
+            format!("journal-lab CA ({})", self.dir.display()),
+        );
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, "journal-lab");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let now = OffsetDateTime::now_utc();
+        params.not_before = now - Duration::hours(1);
+        params.not_after = now + Duration::days(3650);
+        params.serial_number = Some(random_serial());
+        let cert = params
+            .self_signed(&key)
+            .map_err(pki("self-signing the CA"))?;
+        write_private(&key_path, &key.serialize_pem())?;
+        write_file(&cert_path, &cert.pem(), 0o644)?;
+        Ok(true)
+    }
+
+    fn issuer(&self) -> Result<Issuer<'static, KeyPair>> {
+        let key_path = self.dir.join(CA_KEY_FILE);
+        let key_pem = read(&key_path)?;
+        let key = KeyPair::from_pem(&key_pem).map_err(|e| Error::BadCertificate {
+            path: key_path.clone(),
+            reason: e.to_string(),
+        })?;
+        let cert_path = self.ca_cert_path();
+        Issuer::from_ca_cert_pem(&read(&cert_path)?, key).map_err(|e| Error::BadCertificate {
+            path: cert_path,
+            reason: e.to_string(),
+        })
+    }
+
+    /// Issues a certificate for `request.name` unless one exists (then it is kept untouched, and
+    /// `newly_issued` is false). Writes the install bundle if it is missing.
+    pub fn issue(&self, request: &CertRequest) -> Result<HostFiles> {
+        validate_name(&request.name)?;
+        let name = &request.name;
+        let files = HostFiles {
+            name: name.clone(),
+            cert: self.dir.join(format!("{name}.pem")),
+            key: self.dir.join(format!("{name}.key")),
+            bundle: self.dir.join(format!("runme-on-{name}.sh")),
+            newly_issued: false,
+        };
+        let files = if files.cert.exists() && files.key.exists() {
+            files
+        } else {
+            let (cert_pem, key_pem) = self.sign(request)?;
+            write_private(&files.key, &key_pem)?;
+            write_file(&files.cert, &cert_pem, 0o644)?;
+            HostFiles {
+                newly_issued: true,
+                ..files
+            }
+        };
+        if files.newly_issued || !files.bundle.exists() {
+            let script = bundle_script(
+                name,
+                &read(&self.ca_cert_path())?,
+                &read(&files.cert)?,
+                &read(&files.key)?,
+            );
+            // The bundle carries the private key: owner-only, like the key itself.
+            write_file(&files.bundle, &script, 0o700)?;
+        }
+        Ok(files)
+    }
+
+    fn sign(&self, request: &CertRequest) -> Result<(String, String)> {
+        let issuer = self.issuer()?;
+        let key = KeyPair::generate().map_err(pki("generating a host key"))?;
+        let mut params = CertificateParams::default();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, request.name.clone());
+        params.subject_alt_names = std::iter::once(Alias::Dns(request.name.clone()))
+            .chain(request.aliases.iter().cloned())
+            .map(|alias| san(&alias))
+            .collect::<Result<_>>()?;
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
+        // One certificate serves a host as TLS server (journal-remote) and client (journal-upload).
+        params.extended_key_usages = vec![
+            ExtendedKeyUsagePurpose::ServerAuth,
+            ExtendedKeyUsagePurpose::ClientAuth,
+        ];
+        let now = OffsetDateTime::now_utc();
+        let (not_before, not_after) = request
+            .validity
+            .unwrap_or((now - Duration::hours(1), now + Duration::days(3650)));
+        params.not_before = not_before;
+        params.not_after = not_after;
+        params.serial_number = Some(random_serial());
+        let cert = params
+            .signed_by(&key, &issuer)
+            .map_err(pki(format!("signing the certificate of {}", request.name)))?;
+        Ok((cert.pem(), key.serialize_pem()))
+    }
+}
+
+fn san(alias: &Alias) -> Result<SanType> {
+    Ok(match alias {
+        Alias::Dns(name) => SanType::DnsName(
+            name.clone()
+                .try_into()
+                .map_err(|_| Error::InvalidAlias(alias.to_string()))?,
+        ),
+        Alias::Ip(ip) => SanType::IpAddress(*ip),
+    })
+}
+
+fn random_serial() -> SerialNumber {
+    let mut bytes: [u8; 16] = rand::random();
+    bytes[0] &= 0x7f; // keep the DER INTEGER positive
+    bytes[0] |= 0x01; // and of a fixed length
+    SerialNumber::from_slice(&bytes)
+}
+
+fn pki(context: impl Into<String>) -> impl FnOnce(rcgen::Error) -> Error {
+    let context = context.into();
+    move |source| Error::Pki { context, source }
+}
+
+fn read(path: &Path) -> Result<String> {
+    fs::read_to_string(path).map_err(Error::io("reading", path))
+}
+
+fn write_private(path: &Path, contents: &str) -> Result<()> {
+    write_file(path, contents, 0o600)
+}
+
+fn write_file(path: &Path, contents: &str, mode: u32) -> Result<()> {
+    fs::write(path, contents).map_err(Error::io("writing", path))?;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+        .map_err(Error::io("setting the mode of", path))
+}
+
+/// The install bundle for host `name`: a POSIX shell script with the PEMs embedded.
+///
+/// Run as root on the host. `DESTDIR` installs below another root; `OWNER`/`GROUP` override the
+/// owner (both exist for tests and image builds; operators use neither).
+pub fn bundle_script(name: &str, ca_pem: &str, cert_pem: &str, key_pem: &str) -> String {
+    format!(
+        r#"#!/bin/sh
+# runme-on-{name}.sh: installs the journal certificate of {name} (generated by journal-lab).
+# Run as root on {name}:  sh runme-on-{name}.sh
+# Installs {INSTALL_DIR}/{{{CA_FILE},{name}.pem,{name}.key}} owned by
+# systemd-journal-remote:systemd-journal (files 0640, directory 0750), and points
+# journal-remote.conf and journal-upload.conf at them with drop-ins.
+set -eu
+root="${{DESTDIR:-}}"
+owner="${{OWNER:-systemd-journal-remote}}"
+group="${{GROUP:-systemd-journal}}"
+if ! getent passwd "$owner" >/dev/null || ! getent group "$group" >/dev/null; then
+    echo "runme-on-{name}.sh: user '$owner' or group '$group' does not exist." >&2
+    echo "Install systemd-journal-remote first: apt-get install systemd-journal-remote" >&2
+    exit 1
+fi
+umask 077
+dir="$root{INSTALL_DIR}"
+mkdir -p "$dir"
+cat > "$dir/{CA_FILE}" <<'JOURNAL_LAB_PEM'
+{ca}
+JOURNAL_LAB_PEM
+cat > "$dir/{name}.pem" <<'JOURNAL_LAB_PEM'
+{cert}
+JOURNAL_LAB_PEM
+cat > "$dir/{name}.key" <<'JOURNAL_LAB_PEM'
+{key}
+JOURNAL_LAB_PEM
+chown "$owner:$group" "$dir" "$dir/{CA_FILE}" "$dir/{name}.pem" "$dir/{name}.key"
+chmod 0750 "$dir"
+chmod 0640 "$dir/{CA_FILE}" "$dir/{name}.pem" "$dir/{name}.key"
+umask 022
+for pair in remote:Remote upload:Upload; do
+    unit=${{pair%%:*}} section=${{pair#*:}}
+    mkdir -p "$root/etc/systemd/journal-$unit.conf.d"
+    cat > "$root/etc/systemd/journal-$unit.conf.d/50-journal-lab-certificates.conf" <<JOURNAL_LAB_CONF
+[$section]
+ServerKeyFile={INSTALL_DIR}/{name}.key
+ServerCertificateFile={INSTALL_DIR}/{name}.pem
+TrustedCertificateFile={INSTALL_DIR}/{CA_FILE}
+JOURNAL_LAB_CONF
+done
+echo "runme-on-{name}.sh: installed the certificate of {name} in {INSTALL_DIR}"
+"#,
+        ca = ca_pem.trim_end(),
+        cert = cert_pem.trim_end(),
+        key = key_pem.trim_end(),
+    )
+}
+
+#[cfg(test)]
+mod tests;

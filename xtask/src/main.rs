@@ -1,0 +1,352 @@
+//! `cargo xtask`: journal-lab's command line. It only parses arguments, prints, and calls the
+//! `journal_lab` library; everything that knows about journals, TLS or Docker lives there.
+//!
+//! Exit codes: 0 success; 1 the lab ran but what it observed is not what was required (e.g. a
+//! client did not deliver); 2 the harness could not do its job (bad input, no engine, ...);
+//! 130 interrupted.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use journal_lab::{engine::Engine, images, lab, pki, Progress};
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "journal-lab: boot real systemd journal servers and clients, and check that logs get where they should",
+    after_help = "Start with `cargo xtask lab`; run the test suite with `cargo xtask test`."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Boot 1 server + N clients, centralize their journals over HTTPS, and report delivery.
+    ///
+    /// Builds the image if it is missing, issues certificates from a fresh lab CA, installs them
+    /// with the per-host bundles, configures journal-remote (server) and journal-upload
+    /// (clients), logs a unique marker on every client and waits for each on the server.
+    /// Writes reports/<run-id>/run.json (reports/latest points at it) and removes the lab.
+    /// Exits 0 only if every client delivered.
+    Lab {
+        /// Number of clients.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=lab::MAX_CLIENTS as i64))]
+        clients: u16,
+        /// Debian release of every host (a recipe under images/).
+        #[arg(long, default_value = images::DEFAULT_RELEASE)]
+        release: String,
+        /// Leave the lab running afterwards and print how to get a shell on each host.
+        #[arg(long)]
+        keep: bool,
+        /// Where run reports go.
+        #[arg(long, default_value_os_t = workspace_root().join("reports"))]
+        reports: PathBuf,
+    },
+    /// Issue a certificate (and its install bundle) from the CA in DIR, creating the CA on first use.
+    ///
+    /// NAME is the host's canonical name (the certificate's CN); each DNS:name or IP:address
+    /// alias becomes a subjectAltName. An existing certificate is never re-issued. Writes
+    /// DIR/NAME.pem, DIR/NAME.key and DIR/runme-on-NAME.sh, a script to run as root on NAME
+    /// that installs the CA, certificate and key in /etc/ssl/systemd-journal and points
+    /// journal-remote.conf and journal-upload.conf at them.
+    Certs {
+        /// Directory holding the CA (ca.pem, ca.key) and the issued certificates.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Canonical name of the host (CN), e.g. logs.example.org.
+        name: String,
+        /// Extra names: DNS:<hostname> or IP:<address>.
+        #[arg(value_name = "DNS:host|IP:addr")]
+        aliases: Vec<String>,
+    },
+    /// Build or list the lab's base images (mmdebstrap + import; no registry needed).
+    Images {
+        #[command(subcommand)]
+        command: ImagesCommand,
+    },
+    /// Run the whole test suite: unit tests and end-to-end tests against real containers.
+    Test {
+        /// Only the tests that need no Docker engine.
+        #[arg(long)]
+        unit: bool,
+        /// Extra arguments for `cargo test` (after `--`).
+        #[arg(last = true)]
+        cargo_args: Vec<String>,
+    },
+    /// Remove containers and networks left by earlier runs (all runs, or one).
+    Clean {
+        /// Only this run id.
+        #[arg(long)]
+        run: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImagesCommand {
+    /// Build the image of each release unless one with the same recipe hash exists.
+    Build {
+        /// Releases to build (recipes under images/); repeat or separate with commas.
+        #[arg(long, value_delimiter = ',', default_value = images::DEFAULT_RELEASE)]
+        release: Vec<String>,
+    },
+    /// List the recipes and whether their current image exists.
+    List,
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+fn images_dir() -> PathBuf {
+    workspace_root().join("images")
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    runtime.block_on(async {
+        tokio::select! {
+            result = run(cli) => match result {
+                Ok(code) => code,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::from(2)
+                }
+            },
+            // Dropping `run`'s future drops the lab, which removes its containers and network.
+            _ = tokio::signal::ctrl_c() => {
+                eprintln!("\ninterrupted: removing what this run created");
+                ExitCode::from(130)
+            }
+        }
+    })
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Lab {
+            clients,
+            release,
+            keep,
+            reports,
+        } => run_lab(clients.into(), release, keep, reports).await,
+        Command::Certs { dir, name, aliases } => certs(&dir, &name, &aliases),
+        Command::Images {
+            command: ImagesCommand::Build { release },
+        } => build_images(&release).await,
+        Command::Images {
+            command: ImagesCommand::List,
+        } => list_images().await,
+        Command::Test { unit, cargo_args } => test(unit, &cargo_args).await,
+        Command::Clean { run } => clean(run.as_deref()).await,
+    }
+}
+
+/// Progress lines on stderr, stamped with the time since the command started.
+fn progress() -> Progress {
+    let start = Instant::now();
+    Arc::new(move |line: &str| eprintln!("[{:>6.1}s] {line}", start.elapsed().as_secs_f64()))
+}
+
+async fn run_lab(
+    clients: usize,
+    release: String,
+    keep: bool,
+    reports: PathBuf,
+) -> anyhow::Result<ExitCode> {
+    let mut options = lab::LabOptions::new(images_dir(), reports);
+    options.clients = clients;
+    options.release = release;
+    options.keep = keep;
+    let outcome = lab::run(&options, &progress()).await?;
+    let report = &outcome.report;
+    println!(
+        "run {}  ({}, {})",
+        report.run_id, report.release, report.systemd_version
+    );
+    for host in report.clients() {
+        let verdict = match (host.delivered, host.seconds_to_deliver) {
+            (Some(true), Some(seconds)) => format!(
+                "delivered in {seconds:.2}s  -> {}",
+                host.remote_file.as_deref().unwrap_or("?")
+            ),
+            _ => format!("NOT delivered  (upload status: {:?})", host.status_text),
+        };
+        println!("  {:<10} {:<15} {verdict}", host.name, host.ip);
+    }
+    println!(
+        "{} of {} clients delivered; total {:.1}s; report: {}",
+        report.delivered,
+        report.clients,
+        report.total_seconds,
+        outcome.run_dir.join("run.json").display()
+    );
+    if !report.ok {
+        println!("evidence for what did not arrive is in run.json (hosts[].evidence)");
+    }
+    if keep {
+        println!("the lab is still running (--keep):");
+        for line in &outcome.kept {
+            println!("{line}");
+        }
+    }
+    Ok(if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn certs(dir: &Path, name: &str, aliases: &[String]) -> anyhow::Result<ExitCode> {
+    pki::validate_name(name)?;
+    let aliases = aliases
+        .iter()
+        .map(|a| a.parse())
+        .collect::<Result<Vec<pki::Alias>, _>>()?;
+    let (cert_dir, created) = pki::CertDir::open(dir)?;
+    if created {
+        println!("created a new CA: {}", cert_dir.ca_cert_path().display());
+    }
+    let files = cert_dir.issue(&pki::CertRequest::new(name, aliases.clone()))?;
+    if files.newly_issued {
+        let sans: Vec<String> = std::iter::once(format!("DNS:{name}"))
+            .chain(aliases.iter().map(|a| a.to_string()))
+            .collect();
+        println!(
+            "issued {} (CN={name}, SAN {})",
+            files.cert.display(),
+            sans.join(", ")
+        );
+    } else {
+        println!(
+            "{} already exists; not re-issued (delete it and {} to issue a new one)",
+            files.cert.display(),
+            files.key.display()
+        );
+    }
+    println!(
+        "install bundle: {}  (copy to {name} and run it there as root)",
+        files.bundle.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn build_images(releases: &[String]) -> anyhow::Result<ExitCode> {
+    let specs = releases
+        .iter()
+        .map(|release| images::ImageSpec::load(&images_dir(), release))
+        .collect::<Result<Vec<_>, _>>()?;
+    let engine = Engine::connect().await?;
+    let progress = progress();
+    let builds = specs.iter().map(|spec| {
+        let (engine, progress) = (&engine, &progress);
+        async move {
+            let built = images::ensure(engine, spec, progress).await?;
+            if !built {
+                progress(&format!(
+                    "{} is up to date (recipe hash {})",
+                    spec.reference(),
+                    spec.hash
+                ));
+            }
+            Ok::<_, journal_lab::Error>(())
+        }
+    });
+    futures_join(builds).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn futures_join<F: std::future::Future<Output = journal_lab::Result<()>>>(
+    futures: impl Iterator<Item = F>,
+) -> journal_lab::Result<()> {
+    // Builds run one after another: mmdebstrap is disk- and CPU-bound, and concurrent builds on a
+    // 2-core machine only interleave their progress.
+    for future in futures {
+        future.await?;
+    }
+    Ok(())
+}
+
+async fn list_images() -> anyhow::Result<ExitCode> {
+    let engine = Engine::connect().await?;
+    for release in images::available_releases(&images_dir()) {
+        let spec = images::ImageSpec::load(&images_dir(), &release)?;
+        let state = if images::exists(&engine, &spec).await? {
+            "built"
+        } else {
+            "not built"
+        };
+        println!("{release:<10} {:<40} {state}", spec.reference());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The README's test command. Prepares what the end-to-end tests need (engine reachable, images
+/// built, with progress shown here rather than inside a silent test), then runs `cargo test`.
+async fn test(unit_only: bool, cargo_args: &[String]) -> anyhow::Result<ExitCode> {
+    let mut command =
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command
+        .current_dir(workspace_root())
+        .args(["test", "--workspace"]);
+    if unit_only {
+        command.args(["--lib", "--bins"]);
+    } else {
+        let engine = Engine::connect().await.context(
+            "the end-to-end tests need a Docker engine (run `cargo xtask test --unit` for the tests that do not)",
+        )?;
+        let progress = progress();
+        for release in ["bookworm", "trixie"] {
+            let spec = images::ImageSpec::load(&images_dir(), release)?;
+            images::ensure(&engine, &spec, &progress).await?;
+        }
+        let leftovers = engine.sweep(None).await?;
+        if !leftovers.containers.is_empty() || !leftovers.networks.is_empty() {
+            progress(&format!(
+                "removed leftovers of earlier runs: {} containers, {} networks",
+                leftovers.containers.len(),
+                leftovers.networks.len()
+            ));
+        }
+    }
+    command.args(cargo_args);
+    let status = tokio::task::spawn_blocking(move || command.status())
+        .await?
+        .context("running cargo test")?;
+    Ok(if status.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+async fn clean(run: Option<&str>) -> anyhow::Result<ExitCode> {
+    let engine = Engine::connect().await?;
+    let swept = engine.sweep(run).await?;
+    if swept.containers.is_empty() && swept.networks.is_empty() {
+        println!("nothing to remove");
+    }
+    for name in &swept.containers {
+        println!("removed container {name}");
+    }
+    for name in &swept.networks {
+        println!("removed network {name}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
