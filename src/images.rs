@@ -213,8 +213,8 @@ async fn build(engine: &Engine, spec: &ImageSpec, progress: &Progress) -> Result
     let mut lines = BufReader::new(child.stderr.take().expect("stderr is piped")).lines();
     let mut tail: Vec<String> = Vec::new();
     while let Ok(Some(line)) = lines.next_line().await {
-        if line.starts_with("I: ") {
-            progress(&format!("  {}: {}", spec.release, &line[3..]));
+        if let Some(info) = line.strip_prefix("I: ") {
+            progress(&format!("  {}: {info}", spec.release));
         }
         tail.push(line);
         if tail.len() > 25 {
@@ -336,20 +336,20 @@ mod tests {
             std::fs::write(tmp.path().join(format!("{name}.yaml")), text).unwrap()
         };
         write(
-            "a",
+            "aa",
             "suite: bookworm\nmirror: http://m\npackages: [systemd, dbus]\n",
         );
         write(
-            "b",
+            "bb",
             "# a comment\npackages:\n  - systemd\n  - dbus\nmirror: http://m\nsuite: bookworm\n",
         );
         write(
-            "c",
+            "cc",
             "suite: bookworm\nmirror: http://m\npackages: [systemd, dbus, curl]\n",
         );
         let hash = |name| ImageSpec::load(tmp.path(), name).unwrap().hash;
-        assert_eq!(hash("a"), hash("b"));
-        assert_ne!(hash("a"), hash("c"));
+        assert_eq!(hash("aa"), hash("bb"));
+        assert_ne!(hash("aa"), hash("cc"));
     }
 
     #[test]
@@ -367,13 +367,13 @@ mod tests {
     fn recipe_with_unknown_key_is_rejected_with_its_location() {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::write(
-            tmp.path().join("x.yaml"),
+            tmp.path().join("xx.yaml"),
             "suite: bookworm\nmirror: http://m\npackagez: [systemd]\n",
         )
         .unwrap();
-        let err = ImageSpec::load(tmp.path(), "x").unwrap_err().to_string();
+        let err = ImageSpec::load(tmp.path(), "xx").unwrap_err().to_string();
         assert!(
-            err.contains("x.yaml") && err.contains("packagez") && err.contains("line 3"),
+            err.contains("xx.yaml") && err.contains("packagez") && err.contains("line 3"),
             "{err}"
         );
     }

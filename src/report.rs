@@ -37,6 +37,18 @@ pub struct RunReport {
     /// True only if every client's marker was observed on the server.
     pub ok: bool,
     pub hosts: Vec<HostReport>,
+    /// Things the lab noticed about the software under test that a person must know, even when
+    /// every marker arrived (e.g. a server that does not verify client certificates).
+    #[serde(default)]
+    pub findings: Vec<Finding>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Finding {
+    pub host: String,
+    pub summary: String,
+    /// The observed lines that show it, verbatim.
+    pub evidence: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -150,6 +162,7 @@ mod tests {
                     evidence: vec![],
                 },
             ],
+            findings: vec![],
         }
     }
 

@@ -304,7 +304,11 @@ impl Drop for Lab {
                 .ok()?;
             runtime.block_on(async {
                 let engine = Engine::connect().await.ok()?;
-                engine.sweep(Some(&run_id)).await.ok()
+                let first = engine.sweep(Some(&run_id)).await.ok();
+                // A container create already sent when we were cancelled can land after the
+                // first sweep listed; a second look after a moment catches it.
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                first.and(engine.sweep(Some(&run_id)).await.ok())
             })
         })
         .join();

@@ -19,7 +19,7 @@ use crate::errors::{Error, Result};
 use crate::images::{self, ImageSpec};
 use crate::journal;
 use crate::pki::{Alias, CertDir, CertRequest};
-use crate::report::{self, HostReport, Phase, Role, RunReport};
+use crate::report::{self, Finding, HostReport, Phase, Role, RunReport};
 use crate::Progress;
 
 pub const SERVER: &str = "server";
@@ -149,11 +149,20 @@ pub async fn run(options: &LabOptions, progress: &Progress) -> Result<Outcome> {
                 delivered: delivery.map(|d| d.seconds.is_some()),
                 seconds_to_deliver: delivery.and_then(|d| d.seconds),
                 remote_file: delivery.and_then(|d| d.remote_file.clone()),
-                evidence: facts.evidence.get(&host.name).cloned().unwrap_or_default(),
+                evidence: Vec::new(),
             }
         })
         .collect::<Vec<_>>();
     let delivered = hosts.iter().filter(|h| h.delivered == Some(true)).count();
+    let ok = delivered == options.clients;
+    // Evidence is kept where something did not arrive: the client that failed, and the server.
+    let mut hosts = hosts;
+    for host in hosts
+        .iter_mut()
+        .filter(|h| !ok && h.delivered != Some(true))
+    {
+        host.evidence = facts.evidence.get(&host.name).cloned().unwrap_or_default();
+    }
     let report = RunReport {
         run_id: run_id.clone(),
         release: options.release.clone(),
@@ -166,8 +175,9 @@ pub async fn run(options: &LabOptions, progress: &Progress) -> Result<Outcome> {
         phases,
         clients: options.clients,
         delivered,
-        ok: delivered == options.clients,
+        ok,
         hosts,
+        findings: facts.findings,
     };
     let run_dir = report::write_run(&options.reports_dir, &report)?;
     let kept = if options.keep {
@@ -495,6 +505,36 @@ struct Facts {
     systemd_features: String,
     status_text: BTreeMap<String, String>,
     evidence: BTreeMap<String, Vec<String>>,
+    findings: Vec<Finding>,
+}
+
+/// What journal-remote says when it will not verify client certificates (builds without GnuTLS
+/// do this even with TrustedCertificateFile set).
+const NO_CERT_CHECKING: &str = "Certificate checking disabled";
+
+/// Findings about the server's journal-remote, from its own log.
+async fn server_findings(lab: &Lab, server: &Host, deadlines: &Deadlines) -> Result<Vec<Finding>> {
+    let command = format!(
+        "journalctl -u {REMOTE_UNIT} -o cat --no-pager | grep -F '{NO_CERT_CHECKING}' || true"
+    );
+    let out = lab.exec(server, &command, deadlines.command).await?;
+    let evidence: Vec<String> = out
+        .stdout
+        .lines()
+        .map(|l| format!("{command}: {l}"))
+        .collect();
+    Ok(if evidence.is_empty() {
+        Vec::new()
+    } else {
+        vec![Finding {
+            host: server.name.clone(),
+            summary: "systemd-journal-remote does not verify client certificates (it logged \
+                      \"Certificate checking disabled.\") although TrustedCertificateFile is set: \
+                      any client that reaches the port can write to this server"
+                .to_string(),
+            evidence,
+        }]
+    })
 }
 
 async fn observe_facts(lab: &Lab, deadlines: &Deadlines) -> Result<Facts> {
@@ -520,6 +560,7 @@ async fn observe_facts(lab: &Lab, deadlines: &Deadlines) -> Result<Facts> {
         systemd_features: version_lines.next().unwrap_or_default(),
         status_text: BTreeMap::new(),
         evidence: BTreeMap::new(),
+        findings: server_findings(lab, server, deadlines).await?,
     };
     for (name, output) in futures::future::try_join_all(observe).await? {
         let status = output

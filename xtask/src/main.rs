@@ -5,6 +5,7 @@
 //! client did not deliver); 2 the harness could not do its job (bad input, no engine, ...);
 //! 130 interrupted.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -161,7 +162,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// Progress lines on stderr, stamped with the time since the command started.
 fn progress() -> Progress {
     let start = Instant::now();
-    Arc::new(move |line: &str| eprintln!("[{:>6.1}s] {line}", start.elapsed().as_secs_f64()))
+    Arc::new(move |line: &str| {
+        // Never panic over a closed stderr (e.g. piped into `head`): progress is best-effort.
+        let _ = writeln!(
+            std::io::stderr(),
+            "[{:>6.1}s] {line}",
+            start.elapsed().as_secs_f64()
+        );
+    })
 }
 
 async fn run_lab(
@@ -197,6 +205,12 @@ async fn run_lab(
         report.total_seconds,
         outcome.run_dir.join("run.json").display()
     );
+    for finding in &report.findings {
+        println!("FINDING on {}: {}", finding.host, finding.summary);
+        for line in &finding.evidence {
+            println!("    {line}");
+        }
+    }
     if !report.ok {
         println!("evidence for what did not arrive is in run.json (hosts[].evidence)");
     }
@@ -304,7 +318,7 @@ async fn test(unit_only: bool, cargo_args: &[String]) -> anyhow::Result<ExitCode
         std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     command
         .current_dir(workspace_root())
-        .args(["test", "--workspace"]);
+        .args(["test", "--workspace", "--no-fail-fast"]);
     if unit_only {
         command.args(["--lib", "--bins"]);
     } else {

@@ -1,0 +1,152 @@
+//! End-to-end: real systemd containers, real journal-remote/upload, real TLS. Needs a Docker
+//! engine and mmdebstrap (`cargo xtask test` checks both first and builds the images).
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use journal_lab::engine::{Engine, RUN_LABEL};
+use journal_lab::images::ImageSpec;
+use journal_lab::lab::{self, HostSpec, Lab, LabOptions};
+use journal_lab::report::{self, Role};
+use testcontainers::bollard::query_parameters::{ListContainersOptions, ListNetworksOptions};
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn options(release: &str, clients: usize, reports: &Path) -> LabOptions {
+    let mut options = LabOptions::new(workspace().join("images"), reports);
+    options.release = release.to_string();
+    options.clients = clients;
+    options
+}
+
+/// Containers and networks still labelled with `run_id`.
+async fn leftovers(engine: &Engine, run_id: &str) -> (usize, usize) {
+    let filters = HashMap::from([("label".to_string(), vec![format!("{RUN_LABEL}={run_id}")])]);
+    let containers = engine
+        .docker()
+        .list_containers(Some(ListContainersOptions {
+            all: true,
+            filters: Some(filters.clone()),
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+    let networks = engine
+        .docker()
+        .list_networks(Some(ListNetworksOptions {
+            filters: Some(filters),
+        }))
+        .await
+        .unwrap();
+    (containers.len(), networks.len())
+}
+
+async fn assert_delivers(release: &str, clients: usize) {
+    let reports = tempfile::tempdir().unwrap();
+    let outcome = lab::run(
+        &options(release, clients, reports.path()),
+        &journal_lab::quiet(),
+    )
+    .await
+    .expect("the lab runs");
+    let report = &outcome.report;
+
+    // What the lab observed on the server, per client.
+    let client_reports: Vec<_> = report.clients().collect();
+    assert_eq!(client_reports.len(), clients);
+    for client in &client_reports {
+        assert_eq!(
+            client.delivered,
+            Some(true),
+            "{} did not deliver: {:#?}",
+            client.name,
+            client.evidence
+        );
+        let marker = client.marker.as_deref().unwrap();
+        assert!(
+            marker.contains(&format!("host={}", client.name)) && marker.contains(&report.run_id)
+        );
+        assert!(client.seconds_to_deliver.unwrap() >= 0.0);
+        assert!(
+            client
+                .remote_file
+                .as_deref()
+                .unwrap()
+                .starts_with("/var/log/journal/remote/remote-"),
+            "{:?}",
+            client.remote_file
+        );
+        assert_eq!(client.status_text, "Processing input...");
+    }
+    let files: BTreeSet<_> = client_reports
+        .iter()
+        .map(|c| c.remote_file.clone())
+        .collect();
+    assert_eq!(
+        files.len(),
+        clients,
+        "journal-remote splits by host: one file per client"
+    );
+    let server = report
+        .hosts
+        .iter()
+        .find(|h| h.role == Role::Server)
+        .unwrap();
+    assert_eq!(server.status_text, "Processing requests...");
+    assert!(report.ok && report.delivered == clients);
+    assert!(
+        report.systemd_version.starts_with("systemd "),
+        "{}",
+        report.systemd_version
+    );
+
+    // run.json on disk says the same, and latest points at it.
+    let on_disk = report::read_run(&reports.path().join("latest/run.json")).unwrap();
+    assert_eq!(on_disk.run_id, report.run_id);
+    assert_eq!(on_disk.delivered, clients);
+
+    let engine = Engine::connect().await.unwrap();
+    assert_eq!(
+        leftovers(&engine, &report.run_id).await,
+        (0, 0),
+        "the run left containers or networks"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn default_lab_delivers_for_every_client_and_leaves_nothing_behind() {
+    assert_delivers("bookworm", 3).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn trixie_lab_delivers() {
+    assert_delivers("trixie", 2).await;
+}
+
+/// A panic while the lab is up (a bug in a check, say) must not leave containers behind.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_panic_inside_a_running_lab_still_removes_it() {
+    let engine = Engine::connect().await.unwrap();
+    let image = ImageSpec::load(&workspace().join("images"), "bookworm").unwrap();
+    let run_id = lab::new_run_id();
+    let task = tokio::spawn({
+        let (engine, run_id) = (engine.clone(), run_id.clone());
+        async move {
+            let mut lab = Lab::create(engine, &run_id, false).await.unwrap();
+            let spec = HostSpec {
+                name: "server".into(),
+                role: Role::Server,
+            };
+            lab.boot(&image, &[spec], std::time::Duration::from_secs(60))
+                .await
+                .unwrap();
+            assert_eq!(lab.hosts().len(), 1);
+            panic!("simulated bug while the lab is up");
+        }
+    });
+    let joined = task.await;
+    assert!(joined.unwrap_err().is_panic());
+    assert_eq!(leftovers(&engine, &run_id).await, (0, 0));
+}
