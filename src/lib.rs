@@ -5,6 +5,7 @@
 //! feed `journal` (what arrived where) and `report` (run.json). `engine` is the Docker access
 //! they share. See ARCHITECTURE.md.
 
+pub mod checks;
 pub mod engine;
 pub mod errors;
 pub mod images;
@@ -12,6 +13,7 @@ pub mod journal;
 pub mod lab;
 pub mod pki;
 pub mod report;
+pub mod scenario;
 
 pub use errors::{Error, Result};
 
