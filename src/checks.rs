@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 use crate::engine::ExecOutput;
 use crate::report::Role;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum CheckId {
     ClientDelivers,
@@ -122,7 +124,12 @@ impl CheckId {
             DockerSocketAuditRule => ("docker.socket is audited", "/etc/audit/audit.rules watches docker.socket's FragmentPath with key docker", None, "CIS Docker Benchmark 1.2.7"),
             DockerSocketAuditLoaded => ("The docker.socket audit rule is loaded", "auditctl -l lists the watch", None, "CIS Docker Benchmark 1.2.7"),
         };
-        Spec { title, expected, role, reference }
+        Spec {
+            title,
+            expected,
+            role,
+            reference,
+        }
     }
 
     /// Whether the check is about a host of `role` at all.
@@ -150,10 +157,26 @@ impl CheckId {
     fn client_error_pattern(self) -> Option<&'static [&'static str]> {
         use CheckId::*;
         match self {
-            ClientRejectsServerSanMismatch => Some(&["SSL: no alternative certificate subject name", "does not match target host", "SSL peer certificate", "certificate subject name"]),
-            ClientRejectsUntrustedServerCa => Some(&["SSL certificate problem", "unable to get local issuer certificate", "self-signed certificate", "self signed certificate"]),
-            ClientRejectsExpiredServerCert => Some(&["certificate has expired", "SSL certificate problem"]),
-            ClientOnOldPortFails => Some(&["Connection refused", "Failed to connect", "Couldn't connect"]),
+            ClientRejectsServerSanMismatch => Some(&[
+                "SSL: no alternative certificate subject name",
+                "does not match target host",
+                "SSL peer certificate",
+                "certificate subject name",
+            ]),
+            ClientRejectsUntrustedServerCa => Some(&[
+                "SSL certificate problem",
+                "unable to get local issuer certificate",
+                "self-signed certificate",
+                "self signed certificate",
+            ]),
+            ClientRejectsExpiredServerCert => {
+                Some(&["certificate has expired", "SSL certificate problem"])
+            }
+            ClientOnOldPortFails => Some(&[
+                "Connection refused",
+                "Failed to connect",
+                "Couldn't connect",
+            ]),
             _ => None,
         }
     }
@@ -180,14 +203,23 @@ pub type Verdict = (Status, String);
 /// must say why.
 pub fn rejection_verdict(id: CheckId, marker: &MarkerObservation) -> Verdict {
     let Some(text) = &marker.logged else {
-        return (Status::Error, "no marker was logged on this client (the scenario needs a log-markers step)".into());
+        return (
+            Status::Error,
+            "no marker was logged on this client (the scenario needs a log-markers step)".into(),
+        );
     };
     if let Some(file) = &marker.found_in {
-        return (Status::Fail, format!("ACCEPTED: the marker {text:?} is on the server, in {file}"));
+        return (
+            Status::Fail,
+            format!("ACCEPTED: the marker {text:?} is on the server, in {file}"),
+        );
     }
-    let client_error = id
-        .client_error_pattern()
-        .and_then(|patterns| marker.client_log.iter().find(|l| patterns.iter().any(|p| l.contains(p))));
+    let client_error = id.client_error_pattern().and_then(|patterns| {
+        marker
+            .client_log
+            .iter()
+            .find(|l| patterns.iter().any(|p| l.contains(p)))
+    });
     match (id.client_error_pattern(), client_error, &marker.later_reference) {
         (Some(_), Some(line), _) => (Status::Pass, format!("refused; the client logged: {}", line.trim())),
         (Some(_), None, _) => (
@@ -207,9 +239,18 @@ pub fn rejection_verdict(id: CheckId, marker: &MarkerObservation) -> Verdict {
 
 pub fn delivery_verdict(marker: &MarkerObservation) -> Verdict {
     match (&marker.logged, &marker.found_in) {
-        (None, _) => (Status::Error, "no marker was logged on this client (the scenario needs a log-markers step)".into()),
-        (Some(_), Some(file)) => (Status::Pass, format!("the marker is on the server, in {file}")),
-        (Some(text), None) => (Status::Fail, format!("the marker {text:?} did not reach the server")),
+        (None, _) => (
+            Status::Error,
+            "no marker was logged on this client (the scenario needs a log-markers step)".into(),
+        ),
+        (Some(_), Some(file)) => (
+            Status::Pass,
+            format!("the marker is on the server, in {file}"),
+        ),
+        (Some(text), None) => (
+            Status::Fail,
+            format!("the marker {text:?} did not reach the server"),
+        ),
     }
 }
 
@@ -226,13 +267,17 @@ pub fn status_text_verdict(output: &ExecOutput, wanted: &str) -> Verdict {
 /// Output of `stat -c '%U:%G %a %n' DIR DIR/*`.
 pub fn owner_mode_verdict(output: &ExecOutput, dir: &str) -> Verdict {
     if !output.success() {
-        return (Status::Fail, format!("cannot stat {dir}: {}", output.combined()));
+        return (
+            Status::Fail,
+            format!("cannot stat {dir}: {}", output.combined()),
+        );
     }
     let mut wrong = Vec::new();
     let mut seen = 0;
     for line in output.stdout.lines() {
         let mut parts = line.splitn(3, ' ');
-        let (Some(owner), Some(mode), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(owner), Some(mode), Some(path)) = (parts.next(), parts.next(), parts.next())
+        else {
             continue;
         };
         seen += 1;
@@ -252,7 +297,11 @@ pub fn owner_mode_verdict(output: &ExecOutput, dir: &str) -> Verdict {
 pub fn restart_always_verdict(output: &ExecOutput) -> Verdict {
     let mut lines = output.stdout.lines().map(str::trim);
     let (restart, enabled) = (lines.next().unwrap_or(""), lines.next().unwrap_or(""));
-    let status = if restart == "always" && enabled == "enabled" { Status::Pass } else { Status::Fail };
+    let status = if restart == "always" && enabled == "enabled" {
+        Status::Pass
+    } else {
+        Status::Fail
+    };
     (status, format!("Restart={restart}, {enabled}"))
 }
 
@@ -268,9 +317,20 @@ pub fn https_only_verdict(exec_start: &ExecOutput, plain_request: &ExecOutput) -
         "ExecStart {} --listen-https, {} --listen-http; plain HTTP request: {}",
         if https { "has" } else { "lacks" },
         if http { "has" } else { "has no" },
-        if answered { format!("answered with HTTP {code}") } else { "no HTTP answer".to_string() }
+        if answered {
+            format!("answered with HTTP {code}")
+        } else {
+            "no HTTP answer".to_string()
+        }
     );
-    (if https && !http && !answered { Status::Pass } else { Status::Fail }, observed)
+    (
+        if https && !http && !answered {
+            Status::Pass
+        } else {
+            Status::Fail
+        },
+        observed,
+    )
 }
 
 /// `ss -Hltn 'sport = :PORT'`: something listens.
@@ -293,22 +353,41 @@ pub fn refused_verdict(output: &ExecOutput, target: &str) -> Verdict {
     } else if output.success() {
         (Status::Fail, format!("connection to {target} ACCEPTED"))
     } else {
-        (Status::Fail, format!("connection to {target} did not get a refusal: {}", output.combined()))
+        (
+            Status::Fail,
+            format!(
+                "connection to {target} did not get a refusal: {}",
+                output.combined()
+            ),
+        )
     }
 }
 
 /// `dpkg-query -W -f='${db:Status-Status}' linux-base`.
 pub fn applicable_verdict(output: &ExecOutput) -> Verdict {
     if output.stdout.trim() == "installed" {
-        (Status::Pass, "linux-base is installed: the rule applies".into())
+        (
+            Status::Pass,
+            "linux-base is installed: the rule applies".into(),
+        )
     } else {
-        (Status::NotApplicable, "linux-base is not installed: the rule's applicability condition is false".into())
+        (
+            Status::NotApplicable,
+            "linux-base is not installed: the rule's applicability condition is false".into(),
+        )
     }
 }
 
 pub fn masked_verdict(output: &ExecOutput) -> Verdict {
     let state = output.stdout.trim();
-    (if state == "masked" { Status::Pass } else { Status::Fail }, format!("is-enabled: {state}"))
+    (
+        if state == "masked" {
+            Status::Pass
+        } else {
+            Status::Fail
+        },
+        format!("is-enabled: {state}"),
+    )
 }
 
 /// The socket refuses: a TCP connect is refused *and* `systemctl start` of the socket fails.
@@ -317,18 +396,44 @@ pub fn socket_refuses_verdict(connect: &ExecOutput, start: &ExecOutput) -> Verdi
     let start_failed = !start.success();
     let observed = format!(
         "TCP connect to 19532: {}; systemctl start systemd-journal-remote.socket: {}",
-        if refused { "refused".to_string() } else if connect.success() { "ACCEPTED".to_string() } else { connect.combined() },
-        if start_failed { format!("failed ({})", start.combined()) } else { "SUCCEEDED".to_string() }
+        if refused {
+            "refused".to_string()
+        } else if connect.success() {
+            "ACCEPTED".to_string()
+        } else {
+            connect.combined()
+        },
+        if start_failed {
+            format!("failed ({})", start.combined())
+        } else {
+            "SUCCEEDED".to_string()
+        }
     );
-    (if refused && start_failed { Status::Pass } else { Status::Fail }, observed)
+    (
+        if refused && start_failed {
+            Status::Pass
+        } else {
+            Status::Fail
+        },
+        observed,
+    )
 }
 
 /// Compares the state recorded after the first and the second application of a remediation.
 pub fn idempotent_verdict(after_first: Option<&str>, after_second: Option<&str>) -> Verdict {
     match (after_first, after_second) {
-        (Some(a), Some(b)) if a == b => (Status::Pass, "state after the second application equals the state after the first".into()),
-        (Some(_), Some(_)) => (Status::Fail, "the second application changed the host's state".into()),
-        _ => (Status::NotApplicable, "the remediation has not been applied to this host".into()),
+        (Some(a), Some(b)) if a == b => (
+            Status::Pass,
+            "state after the second application equals the state after the first".into(),
+        ),
+        (Some(_), Some(_)) => (
+            Status::Fail,
+            "the second application changed the host's state".into(),
+        ),
+        _ => (
+            Status::NotApplicable,
+            "the remediation has not been applied to this host".into(),
+        ),
     }
 }
 
@@ -341,7 +446,10 @@ pub fn fragment_path(output: &ExecOutput) -> Option<String> {
 pub fn docker_socket_present_verdict(fragment: Option<&str>) -> Verdict {
     match fragment {
         Some(path) => (Status::Pass, format!("docker.socket is {path}")),
-        None => (Status::NotApplicable, "no docker.socket unit on this host".into()),
+        None => (
+            Status::NotApplicable,
+            "no docker.socket unit on this host".into(),
+        ),
     }
 }
 
@@ -351,29 +459,48 @@ pub fn watches_with_docker_key(rules: &str, path: &str) -> bool {
         let words: Vec<&str> = line.split_whitespace().collect();
         let watches = words.windows(2).any(|w| w[0] == "-w" && w[1] == path)
             || words.iter().any(|w| *w == format!("path={path}"));
-        let keyed = words.windows(2).any(|w| w[0] == "-k" && w[1] == "docker") || words.contains(&"key=docker");
+        let keyed = words.windows(2).any(|w| w[0] == "-k" && w[1] == "docker")
+            || words.contains(&"key=docker");
         watches && keyed
     })
 }
 
 pub fn audit_rule_verdict(fragment: Option<&str>, compiled_rules: &ExecOutput) -> Verdict {
     let Some(path) = fragment else {
-        return (Status::NotApplicable, "no docker.socket unit on this host".into());
+        return (
+            Status::NotApplicable,
+            "no docker.socket unit on this host".into(),
+        );
     };
     if !compiled_rules.success() {
-        return (Status::Fail, format!("cannot read /etc/audit/audit.rules: {}", compiled_rules.combined()));
+        return (
+            Status::Fail,
+            format!(
+                "cannot read /etc/audit/audit.rules: {}",
+                compiled_rules.combined()
+            ),
+        );
     }
     if watches_with_docker_key(&compiled_rules.stdout, path) {
-        (Status::Pass, format!("/etc/audit/audit.rules watches {path} with key docker"))
+        (
+            Status::Pass,
+            format!("/etc/audit/audit.rules watches {path} with key docker"),
+        )
     } else {
-        (Status::Fail, format!("/etc/audit/audit.rules has no watch on {path} with key docker"))
+        (
+            Status::Fail,
+            format!("/etc/audit/audit.rules has no watch on {path} with key docker"),
+        )
     }
 }
 
 /// `auditctl -l`: in a container the kernel's audit subsystem is out of reach; say so, never pass.
 pub fn audit_loaded_verdict(fragment: Option<&str>, auditctl: &ExecOutput) -> Verdict {
     let Some(path) = fragment else {
-        return (Status::NotApplicable, "no docker.socket unit on this host".into());
+        return (
+            Status::NotApplicable,
+            "no docker.socket unit on this host".into(),
+        );
     };
     if !auditctl.success() {
         return (
@@ -386,9 +513,15 @@ pub fn audit_loaded_verdict(fragment: Option<&str>, auditctl: &ExecOutput) -> Ve
         );
     }
     if watches_with_docker_key(&auditctl.stdout, path) {
-        (Status::Pass, format!("the loaded rules watch {path} with key docker"))
+        (
+            Status::Pass,
+            format!("the loaded rules watch {path} with key docker"),
+        )
     } else {
-        (Status::Fail, format!("the loaded rules do not watch {path} with key docker"))
+        (
+            Status::Fail,
+            format!("the loaded rules do not watch {path} with key docker"),
+        )
     }
 }
 

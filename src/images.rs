@@ -80,6 +80,21 @@ impl ImageSpec {
         })
     }
 
+    /// The same recipe with `extra` packages added: a variant image with a hash of its own.
+    pub fn with_packages(&self, extra: &[String]) -> ImageSpec {
+        let mut recipe = self.recipe.clone();
+        for package in extra {
+            if !recipe.packages.contains(package) {
+                recipe.packages.push(package.clone());
+            }
+        }
+        ImageSpec {
+            hash: recipe_hash(&recipe),
+            recipe,
+            ..self.clone()
+        }
+    }
+
     pub fn repository(&self) -> String {
         format!("{REPOSITORY_PREFIX}{}", self.release)
     }
@@ -350,6 +365,24 @@ mod tests {
         let hash = |name| ImageSpec::load(tmp.path(), name).unwrap().hash;
         assert_eq!(hash("aa"), hash("bb"));
         assert_ne!(hash("aa"), hash("cc"));
+    }
+
+    #[test]
+    fn package_variants_get_their_own_hash() {
+        let base = ImageSpec::load(&images_dir(), "bookworm").unwrap();
+        let variant = base.with_packages(&["linux-base".to_string()]);
+        assert_ne!(variant.hash, base.hash);
+        assert_eq!(variant.repository(), base.repository());
+        assert!(variant
+            .recipe
+            .packages
+            .ends_with(&["linux-base".to_string()]));
+        assert_eq!(base.with_packages(&[]).hash, base.hash);
+        assert_eq!(
+            base.with_packages(&["systemd".to_string()]).hash,
+            base.hash,
+            "already there"
+        );
     }
 
     #[test]

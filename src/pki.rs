@@ -81,6 +81,8 @@ pub struct CertRequest {
     pub aliases: Vec<Alias>,
     /// Validity window; None means "from an hour ago for ten years".
     pub validity: Option<(OffsetDateTime, OffsetDateTime)>,
+    /// Whether the name and aliases go into subjectAltName (without, only the CN names the host).
+    pub sans: bool,
 }
 
 impl CertRequest {
@@ -89,6 +91,7 @@ impl CertRequest {
             name: name.into(),
             aliases,
             validity: None,
+            sans: true,
         }
     }
 }
@@ -218,10 +221,12 @@ impl CertDir {
         params
             .distinguished_name
             .push(DnType::CommonName, request.name.clone());
-        params.subject_alt_names = std::iter::once(Alias::Dns(request.name.clone()))
-            .chain(request.aliases.iter().cloned())
-            .map(|alias| san(&alias))
-            .collect::<Result<_>>()?;
+        if request.sans {
+            params.subject_alt_names = std::iter::once(Alias::Dns(request.name.clone()))
+                .chain(request.aliases.iter().cloned())
+                .map(|alias| san(&alias))
+                .collect::<Result<_>>()?;
+        }
         params.key_usages = vec![
             KeyUsagePurpose::DigitalSignature,
             KeyUsagePurpose::KeyEncipherment,

@@ -19,6 +19,11 @@ pub enum Role {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunReport {
     pub run_id: String,
+    /// The scenario's name (file stem), or "lab" for `cargo xtask lab`.
+    #[serde(default)]
+    pub scenario: String,
+    #[serde(default)]
+    pub description: String,
     pub release: String,
     /// First line of `systemctl --version` on the server, e.g. "systemd 252 (252.39-1~deb12u2)".
     pub systemd_version: String,
@@ -34,13 +39,16 @@ pub struct RunReport {
     pub phases: Vec<Phase>,
     pub clients: usize,
     pub delivered: usize,
-    /// True only if every client's marker was observed on the server.
+    /// True only if no check failed or errored.
     pub ok: bool,
     pub hosts: Vec<HostReport>,
     /// Things the lab noticed about the software under test that a person must know, even when
     /// every marker arrived (e.g. a server that does not verify client certificates).
     #[serde(default)]
     pub findings: Vec<Finding>,
+    /// Every check evaluated, in order of evaluation.
+    #[serde(default)]
+    pub checks: Vec<crate::checks::CheckResult>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -122,6 +130,8 @@ mod tests {
         let t = time::macros::datetime!(2026-11-22 14:00:00 UTC);
         RunReport {
             run_id: run_id.into(),
+            scenario: "lab".into(),
+            description: "d".into(),
             release: "bookworm".into(),
             systemd_version: "systemd 252 (252.39-1~deb12u2)".into(),
             systemd_features: "+PAM -GNUTLS".into(),
@@ -163,6 +173,7 @@ mod tests {
                 },
             ],
             findings: vec![],
+            checks: vec![],
         }
     }
 

@@ -383,17 +383,28 @@ impl Scenario {
             if !is_host_name(&host.name) {
                 return Err((
                     host.name.clone(),
-                    format!("host name {:?} must match ^[a-z0-9][a-z0-9-]*$ (it is also a DNS label)", host.name),
+                    format!(
+                        "host name {:?} must match ^[a-z0-9][a-z0-9-]*$ (it is also a DNS label)",
+                        host.name
+                    ),
                 ));
             }
             if !names.insert(host.name.as_str()) {
-                return Err((host.name.clone(), format!("host {:?} is defined twice", host.name)));
+                return Err((
+                    host.name.clone(),
+                    format!("host {:?} is defined twice", host.name),
+                ));
             }
         }
         if self.servers().count() == 0 {
-            return Err(("hosts".into(), "the topology needs at least one host with role: server".into()));
+            return Err((
+                "hosts".into(),
+                "the topology needs at least one host with role: server".into(),
+            ));
         }
-        let known_cas: Vec<&str> = std::iter::once(LAB_CA).chain(self.cas.iter().map(String::as_str)).collect();
+        let known_cas: Vec<&str> = std::iter::once(LAB_CA)
+            .chain(self.cas.iter().map(String::as_str))
+            .collect();
         let host_ref = |name: &str, context: &str| -> Result<(), (String, String)> {
             if names.contains(name) {
                 Ok(())
@@ -422,29 +433,55 @@ impl Scenario {
             if !known_cas.contains(&host.trusts.as_str()) {
                 return Err((
                     host.trusts.clone(),
-                    format!("host {:?}: trusts {:?}, which is not a CA of this scenario", host.name, host.trusts),
+                    format!(
+                        "host {:?}: trusts {:?}, which is not a CA of this scenario",
+                        host.name, host.trusts
+                    ),
                 ));
             }
             for alias in &host.aliases {
                 if !is_host_name(alias) {
-                    return Err((alias.clone(), format!("alias {alias:?} must be a DNS label")));
+                    return Err((
+                        alias.clone(),
+                        format!("alias {alias:?} must be a DNS label"),
+                    ));
                 }
             }
-            if host.role == Role::Server && (host.upload.is_some() || host.sender != Sender::JournalUpload) {
-                return Err((host.name.clone(), format!("host {:?} is a server: upload and sender are for clients", host.name)));
+            if host.role == Role::Server
+                && (host.upload.is_some() || host.sender != Sender::JournalUpload)
+            {
+                return Err((
+                    host.name.clone(),
+                    format!(
+                        "host {:?} is a server: upload and sender are for clients",
+                        host.name
+                    ),
+                ));
             }
             if host.role == Role::Client && host.listen_port.is_some() {
-                return Err((host.name.clone(), format!("host {:?} is a client: listen_port is for servers", host.name)));
+                return Err((
+                    host.name.clone(),
+                    format!(
+                        "host {:?} is a client: listen_port is for servers",
+                        host.name
+                    ),
+                ));
             }
             if let Some(upload) = &host.upload {
                 if let Some(server) = &upload.server {
                     host_ref(server, &format!("host {:?} upload.server", host.name))?;
                     if self.host(server).is_some_and(|s| s.role != Role::Server) {
-                        return Err((server.clone(), format!("upload.server {server:?} is not a server")));
+                        return Err((
+                            server.clone(),
+                            format!("upload.server {server:?} is not a server"),
+                        ));
                     }
                 }
                 let server = self.server_of(host).expect("a server exists");
-                if upload.via != "name" && upload.via != "ip" && !server.aliases.contains(&upload.via) {
+                if upload.via != "name"
+                    && upload.via != "ip"
+                    && !server.aliases.contains(&upload.via)
+                {
                     return Err((
                         upload.via.clone(),
                         format!(
@@ -458,14 +495,19 @@ impl Scenario {
             }
             for file in &host.files {
                 if !file.path.starts_with('/') || u32::from_str_radix(&file.mode, 8).is_err() {
-                    return Err((file.path.clone(), format!("file {:?}: path must be absolute and mode octal", file.path)));
+                    return Err((
+                        file.path.clone(),
+                        format!("file {:?}: path must be absolute and mode octal", file.path),
+                    ));
                 }
             }
         }
         let mut phases: BTreeSet<&str> = BTreeSet::from([FINAL_PHASE]);
         for step in &self.steps {
             match step {
-                Step::LogMarkers { hosts } | Step::Unit { hosts, .. } | Step::Remediate { hosts, .. } => {
+                Step::LogMarkers { hosts }
+                | Step::Unit { hosts, .. }
+                | Step::Remediate { hosts, .. } => {
                     if let Hosts::Named(list) = hosts {
                         for name in list {
                             host_ref(name, "a step")?;
@@ -527,7 +569,9 @@ fn locate(text: &str, needle: &str) -> (usize, usize) {
             let before = content[..start].chars().last();
             let after = content[end..].chars().next();
             let delimiter = |c: Option<char>| c.is_none_or(|c| " \t:,[]{}\"'-".contains(c));
-            if delimiter(before) && (after.is_none() || after.is_some_and(|c| " \t:,[]{}\"'#".contains(c))) {
+            if delimiter(before)
+                && (after.is_none() || after.is_some_and(|c| " \t:,[]{}\"'#".contains(c)))
+            {
                 return (index + 1, start + 1);
             }
             from = end;
@@ -553,7 +597,9 @@ pub fn files_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 
 /// A scenario's name: its file stem.
 pub fn name_of(path: &Path) -> String {
-    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

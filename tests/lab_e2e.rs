@@ -16,7 +16,7 @@ fn workspace() -> PathBuf {
 
 fn options(release: &str, clients: usize, reports: &Path) -> LabOptions {
     let mut options = LabOptions::new(workspace().join("images"), reports);
-    options.release = release.to_string();
+    options.release = Some(release.to_string());
     options.clients = clients;
     options
 }
@@ -138,8 +138,9 @@ async fn a_panic_inside_a_running_lab_still_removes_it() {
             let spec = HostSpec {
                 name: "server".into(),
                 role: Role::Server,
+                image,
             };
-            lab.boot(&image, &[spec], std::time::Duration::from_secs(60))
+            lab.boot(&[spec], std::time::Duration::from_secs(60))
                 .await
                 .unwrap();
             assert_eq!(lab.hosts().len(), 1);

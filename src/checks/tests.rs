@@ -1,7 +1,11 @@
 use super::*;
 
 fn out(exit_code: i64, stdout: &str, stderr: &str) -> ExecOutput {
-    ExecOutput { exit_code, stdout: stdout.into(), stderr: stderr.into() }
+    ExecOutput {
+        exit_code,
+        stdout: stdout.into(),
+        stderr: stderr.into(),
+    }
 }
 
 fn marker(found: Option<&str>, reference: Option<&str>, log: &[&str]) -> MarkerObservation {
@@ -15,14 +19,20 @@ fn marker(found: Option<&str>, reference: Option<&str>, log: &[&str]) -> MarkerO
 
 #[test]
 fn ids_are_kebab_case_and_round_trip() {
-    assert_eq!(CheckId::ServerRejectsUntrustedClientCa.to_string(), "server-rejects-untrusted-client-ca");
+    assert_eq!(
+        CheckId::ServerRejectsUntrustedClientCa.to_string(),
+        "server-rejects-untrusted-client-ca"
+    );
     let id: CheckId = serde_json::from_str("\"docker-socket-audit-loaded\"").unwrap();
     assert_eq!(id, CheckId::DockerSocketAuditLoaded);
 }
 
 #[test]
 fn a_rejection_fails_when_the_server_accepted() {
-    let (status, observed) = rejection_verdict(CheckId::ServerRejectsUntrustedClientCa, &marker(Some("remote-1.journal"), Some("good"), &[]));
+    let (status, observed) = rejection_verdict(
+        CheckId::ServerRejectsUntrustedClientCa,
+        &marker(Some("remote-1.journal"), Some("good"), &[]),
+    );
     assert_eq!(status, Status::Fail);
     assert!(observed.contains("ACCEPTED") && observed.contains("remote-1.journal"));
 }
@@ -30,8 +40,14 @@ fn a_rejection_fails_when_the_server_accepted() {
 #[test]
 fn server_rejection_needs_a_later_marker_to_prove_absence() {
     let id = CheckId::ServerRejectsExpiredClientCert;
-    assert_eq!(rejection_verdict(id, &marker(None, Some("good"), &[])).0, Status::Pass);
-    assert_eq!(rejection_verdict(id, &marker(None, None, &[])).0, Status::NotVerifiable);
+    assert_eq!(
+        rejection_verdict(id, &marker(None, Some("good"), &[])).0,
+        Status::Pass
+    );
+    assert_eq!(
+        rejection_verdict(id, &marker(None, None, &[])).0,
+        Status::NotVerifiable
+    );
 }
 
 #[test]
@@ -39,16 +55,25 @@ fn client_rejection_needs_the_clients_own_error() {
     let id = CheckId::ClientRejectsExpiredServerCert;
     let refused = marker(None, None, &["Upload to https://x:19532/upload failed: SSL certificate problem: certificate has expired"]);
     assert_eq!(rejection_verdict(id, &refused).0, Status::Pass);
-    assert_eq!(rejection_verdict(id, &marker(None, Some("good"), &["Connection refused"])).0, Status::NotVerifiable);
+    assert_eq!(
+        rejection_verdict(id, &marker(None, Some("good"), &["Connection refused"])).0,
+        Status::NotVerifiable
+    );
     let unlogged = MarkerObservation::default();
     assert_eq!(rejection_verdict(id, &unlogged).0, Status::Error);
 }
 
 #[test]
 fn delivery_needs_the_marker_on_the_server() {
-    assert_eq!(delivery_verdict(&marker(Some("f"), None, &[])).0, Status::Pass);
+    assert_eq!(
+        delivery_verdict(&marker(Some("f"), None, &[])).0,
+        Status::Pass
+    );
     assert_eq!(delivery_verdict(&marker(None, None, &[])).0, Status::Fail);
-    assert_eq!(delivery_verdict(&MarkerObservation::default()).0, Status::Error);
+    assert_eq!(
+        delivery_verdict(&MarkerObservation::default()).0,
+        Status::Error
+    );
 }
 
 #[test]
@@ -61,23 +86,41 @@ fn owner_mode_flags_each_wrong_entry() {
     let (status, observed) = owner_mode_verdict(&out(0, &bad, ""), dir);
     assert_eq!(status, Status::Fail);
     assert!(observed.contains("c.key is root:root 644"));
-    assert_eq!(owner_mode_verdict(&out(1, "", "No such file"), dir).0, Status::Fail);
+    assert_eq!(
+        owner_mode_verdict(&out(1, "", "No such file"), dir).0,
+        Status::Fail
+    );
 }
 
 #[test]
 fn https_only_fails_on_a_plain_listener_or_an_http_answer() {
     let https = out(0, "{ path=/lib/systemd/systemd-journal-remote ; argv[]=/lib/systemd/systemd-journal-remote --listen-https=-3 --output=/var/log/journal/remote/ }", "");
-    assert_eq!(https_only_verdict(&https, &out(52, "000", "Empty reply")).0, Status::Pass);
-    assert_eq!(https_only_verdict(&https, &out(0, "405", "")).0, Status::Fail);
+    assert_eq!(
+        https_only_verdict(&https, &out(52, "000", "Empty reply")).0,
+        Status::Pass
+    );
+    assert_eq!(
+        https_only_verdict(&https, &out(0, "405", "")).0,
+        Status::Fail
+    );
     let both = out(0, "argv[]=x --listen-https=-3 --listen-http=19531", "");
-    assert_eq!(https_only_verdict(&both, &out(7, "000", "")).0, Status::Fail);
+    assert_eq!(
+        https_only_verdict(&both, &out(7, "000", "")).0,
+        Status::Fail
+    );
 }
 
 #[test]
 fn refusal_means_connection_refused_not_any_error() {
-    assert_eq!(refused_verdict(&out(1, "", "bash: connect: Connection refused"), "s:1").0, Status::Pass);
+    assert_eq!(
+        refused_verdict(&out(1, "", "bash: connect: Connection refused"), "s:1").0,
+        Status::Pass
+    );
     assert_eq!(refused_verdict(&out(0, "", ""), "s:1").0, Status::Fail);
-    assert_eq!(refused_verdict(&out(124, "", "timeout"), "s:1").0, Status::Fail);
+    assert_eq!(
+        refused_verdict(&out(124, "", "timeout"), "s:1").0,
+        Status::Fail
+    );
 }
 
 #[test]
@@ -85,14 +128,23 @@ fn socket_refuses_needs_both_the_refusal_and_a_failed_start() {
     let refused = out(1, "", "Connection refused");
     let masked = out(1, "", "Failed to start systemd-journal-remote.socket: Unit systemd-journal-remote.socket is masked.");
     assert_eq!(socket_refuses_verdict(&refused, &masked).0, Status::Pass);
-    assert_eq!(socket_refuses_verdict(&refused, &out(0, "", "")).0, Status::Fail);
-    assert_eq!(socket_refuses_verdict(&out(0, "", ""), &masked).0, Status::Fail);
+    assert_eq!(
+        socket_refuses_verdict(&refused, &out(0, "", "")).0,
+        Status::Fail
+    );
+    assert_eq!(
+        socket_refuses_verdict(&out(0, "", ""), &masked).0,
+        Status::Fail
+    );
 }
 
 #[test]
 fn applicability_masking_and_idempotence() {
     assert_eq!(applicable_verdict(&out(0, "installed", "")).0, Status::Pass);
-    assert_eq!(applicable_verdict(&out(1, "", "no packages found")).0, Status::NotApplicable);
+    assert_eq!(
+        applicable_verdict(&out(1, "", "no packages found")).0,
+        Status::NotApplicable
+    );
     assert_eq!(masked_verdict(&out(1, "masked\n", "")).0, Status::Pass);
     assert_eq!(masked_verdict(&out(0, "enabled\n", "")).0, Status::Fail);
     assert_eq!(idempotent_verdict(Some("a"), Some("a")).0, Status::Pass);
@@ -103,10 +155,22 @@ fn applicability_masking_and_idempotence() {
 #[test]
 fn audit_rules_are_matched_on_path_and_key() {
     let path = "/lib/systemd/system/docker.socket";
-    assert!(watches_with_docker_key("-w /lib/systemd/system/docker.socket -p rwxa -k docker\n", path));
-    assert!(watches_with_docker_key("-a always,exit -F path=/lib/systemd/system/docker.socket -F perm=rwxa -F key=docker", path));
-    assert!(!watches_with_docker_key("-w /lib/systemd/system/docker.socket -k other", path));
-    assert!(!watches_with_docker_key("-w /lib/systemd/system/docker.service -k docker", path));
+    assert!(watches_with_docker_key(
+        "-w /lib/systemd/system/docker.socket -p rwxa -k docker\n",
+        path
+    ));
+    assert!(watches_with_docker_key(
+        "-a always,exit -F path=/lib/systemd/system/docker.socket -F perm=rwxa -F key=docker",
+        path
+    ));
+    assert!(!watches_with_docker_key(
+        "-w /lib/systemd/system/docker.socket -k other",
+        path
+    ));
+    assert!(!watches_with_docker_key(
+        "-w /lib/systemd/system/docker.service -k docker",
+        path
+    ));
     let compiled = out(0, "-w /lib/systemd/system/docker.socket -k docker\n", "");
     assert_eq!(audit_rule_verdict(Some(path), &compiled).0, Status::Pass);
     assert_eq!(audit_rule_verdict(None, &compiled).0, Status::NotApplicable);
@@ -115,7 +179,17 @@ fn audit_rules_are_matched_on_path_and_key() {
 #[test]
 fn audit_loaded_is_never_a_pass_without_the_kernel() {
     let path = "/lib/systemd/system/docker.socket";
-    let denied = out(1, "", "You must be root to run this program.\nOperation not permitted");
-    assert_eq!(audit_loaded_verdict(Some(path), &denied).0, Status::NotVerifiable);
-    assert_eq!(audit_loaded_verdict(Some(path), &out(0, "No rules\n", "")).0, Status::Fail);
+    let denied = out(
+        1,
+        "",
+        "You must be root to run this program.\nOperation not permitted",
+    );
+    assert_eq!(
+        audit_loaded_verdict(Some(path), &denied).0,
+        Status::NotVerifiable
+    );
+    assert_eq!(
+        audit_loaded_verdict(Some(path), &out(0, "No rules\n", "")).0,
+        Status::Fail
+    );
 }

@@ -5,7 +5,8 @@
 //! id — on success, error, panic or Ctrl-C (the CLI drops the run's future on Ctrl-C) — unless it
 //! is kept on purpose with `--keep`.
 
-mod passive;
+mod procedure;
+mod runner;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -19,7 +20,10 @@ use crate::errors::{Error, Result};
 use crate::images::ImageSpec;
 use crate::report::Role;
 
-pub use passive::{run, LabOptions, Outcome, MAX_CLIENTS};
+pub use procedure::tar_archive;
+pub use runner::{
+    default_scenario, image_specs, run, run_scenario, Credentials, LabOptions, Outcome, MAX_CLIENTS,
+};
 
 /// Deadlines for each kind of wait; each timeout names what it waited for.
 #[derive(Debug, Clone)]
@@ -50,6 +54,7 @@ impl Default for Deadlines {
 pub struct HostSpec {
     pub name: String,
     pub role: Role,
+    pub image: ImageSpec,
 }
 
 /// A running host.
@@ -107,16 +112,9 @@ impl Lab {
         self.hosts.iter().find(|h| h.name == name)
     }
 
-    /// Starts all `specs` concurrently from `image` and waits until systemd runs in each.
-    pub async fn boot(
-        &mut self,
-        image: &ImageSpec,
-        specs: &[HostSpec],
-        deadline: Duration,
-    ) -> Result<()> {
-        let starts = specs
-            .iter()
-            .map(|spec| self.start_host(image, spec, deadline));
+    /// Starts all `specs` concurrently and waits until systemd runs in each.
+    pub async fn boot(&mut self, specs: &[HostSpec], deadline: Duration) -> Result<()> {
+        let starts = specs.iter().map(|spec| self.start_host(spec, deadline));
         let mut failure = None;
         for result in futures::future::join_all(starts).await {
             match result {
@@ -127,18 +125,9 @@ impl Lab {
         failure.map_or(Ok(()), Err)
     }
 
-    async fn start_host(
-        &self,
-        image: &ImageSpec,
-        spec: &HostSpec,
-        deadline: Duration,
-    ) -> Result<Host> {
+    async fn start_host(&self, spec: &HostSpec, deadline: Duration) -> Result<Host> {
         let container_name = format!("{}.{}", spec.name, self.run_id);
-        let (repository, tag) = image
-            .reference()
-            .split_once(':')
-            .map(|(r, t)| (r.to_string(), t.to_string()))
-            .expect("references have a tag");
+        let (repository, tag) = (spec.image.repository(), spec.image.hash.clone());
         let run_id = self.run_id.clone();
         let request = systemd_container(GenericImage::new(repository, tag))
             .with_container_name(&container_name)
@@ -233,6 +222,19 @@ impl Lab {
                 tail.join("\n")
             ),
         })
+    }
+
+    /// Restarts a host's container (systemd boots again) and waits until systemd is up.
+    pub async fn restart(&self, host: &Host, deadline: Duration) -> Result<()> {
+        self.engine
+            .docker()
+            .restart_container(host.id(), None)
+            .await
+            .map_err(crate::errors::Error::docker(format!(
+                "restarting {}",
+                host.name
+            )))?;
+        self.wait_for_systemd(host, deadline).await
     }
 
     /// Runs `script` on `host`; a non-zero exit is an error naming the host and command.

@@ -43,26 +43,46 @@ fn a_good_scenario_loads_with_defaults() {
     assert_eq!(good.trusts, "lab");
     assert!(good.configure_upload);
     assert_eq!(scenario.server_of(good).unwrap().name, "server");
-    assert_eq!(scenario.select(&Hosts::Group(HostGroup::Clients)), ["good", "bad"]);
+    assert_eq!(
+        scenario.select(&Hosts::Group(HostGroup::Clients)),
+        ["good", "bad"]
+    );
     assert_eq!(scenario.checks[0].phases, ["final"]);
 }
 
 #[test]
 fn unknown_keys_are_located() {
-    let text = GOOD.replace("    aliases: [logs]", "    aliases: [logs]\n    listen_prot: 1");
+    let text = GOOD.replace(
+        "    aliases: [logs]",
+        "    aliases: [logs]\n    listen_prot: 1",
+    );
     let err = parse(&text).unwrap_err();
     let line = line_of(&text, "listen_prot");
-    assert_eq!((err.line, err.file.display().to_string()), (line, "scenarios/x.yaml".to_string()));
+    assert_eq!(
+        (err.line, err.file.display().to_string()),
+        (line, "scenarios/x.yaml".to_string())
+    );
     assert!(err.message.contains("unknown field `listen_prot`"), "{err}");
-    assert!(err.to_string().starts_with(&format!("scenarios/x.yaml:{line}:5: ")), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with(&format!("scenarios/x.yaml:{line}:5: ")),
+        "{err}"
+    );
 }
 
 #[test]
 fn wrong_types_are_located() {
     let text = GOOD.replace("    aliases: [logs]", "    listen_port: many");
     let err = parse(&text).unwrap_err();
-    assert_eq!((err.line, err.column), (line_of(&text, "many"), 18), "{err}");
-    assert!(err.message.contains("listen_port") || err.message.contains("u16"), "{err}");
+    assert_eq!(
+        (err.line, err.column),
+        (line_of(&text, "many"), 18),
+        "{err}"
+    );
+    assert!(
+        err.message.contains("listen_port") || err.message.contains("u16"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -73,17 +93,32 @@ fn unknown_check_ids_are_refused() {
 
 #[test]
 fn dangling_host_references_name_the_line() {
-    let text = GOOD.replace("    hosts: [good]\n  - id: server", "    hosts: [goood]\n  - id: server");
+    let text = GOOD.replace(
+        "    hosts: [good]\n  - id: server",
+        "    hosts: [goood]\n  - id: server",
+    );
     let err = parse(&text).unwrap_err();
-    assert!(err.message.contains("\"goood\"") && err.message.contains("known: bad, good, server"), "{err}");
+    assert!(
+        err.message.contains("\"goood\"") && err.message.contains("known: bad, good, server"),
+        "{err}"
+    );
     assert_eq!(err.line, line_of(&text, "goood"));
 }
 
 #[test]
 fn unknown_issuer_alias_and_phase_are_refused() {
-    assert!(parse(&GOOD.replace("issuer: rogue", "issuer: evil")).unwrap_err().message.contains("issuer \"evil\""));
-    assert!(parse(&GOOD.replace("via: logs", "via: logz")).unwrap_err().message.contains("upload.via"));
-    let text = GOOD.replace("ca\n    hosts: [bad]\n", "ca\n    hosts: [bad]\n    phases: [later]\n");
+    assert!(parse(&GOOD.replace("issuer: rogue", "issuer: evil"))
+        .unwrap_err()
+        .message
+        .contains("issuer \"evil\""));
+    assert!(parse(&GOOD.replace("via: logs", "via: logz"))
+        .unwrap_err()
+        .message
+        .contains("upload.via"));
+    let text = GOOD.replace(
+        "ca\n    hosts: [bad]\n",
+        "ca\n    hosts: [bad]\n    phases: [later]\n",
+    );
     let err = parse(&text).unwrap_err();
     assert!(err.message.contains("phase \"later\""), "{err}");
 }
@@ -93,14 +128,23 @@ fn duplicate_hosts_and_missing_server_are_refused() {
     let dup = GOOD.replace("name: bad", "name: good");
     assert!(parse(&dup).unwrap_err().message.contains("defined twice"));
     let no_server = GOOD.replace("role: server", "role: client");
-    assert!(parse(&no_server).unwrap_err().message.contains("role: server"));
+    assert!(parse(&no_server)
+        .unwrap_err()
+        .message
+        .contains("role: server"));
 }
 
 #[test]
 fn the_schema_describes_the_format() {
     let schema = json_schema();
     let text = schema.to_string();
-    for needle in ["hosts", "checks", "server-rejects-untrusted-client-ca", "log-markers", "not-yet-valid"] {
+    for needle in [
+        "hosts",
+        "checks",
+        "server-rejects-untrusted-client-ca",
+        "log-markers",
+        "not-yet-valid",
+    ] {
         assert!(text.contains(needle), "schema lacks {needle}");
     }
 }

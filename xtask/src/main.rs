@@ -13,7 +13,8 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use journal_lab::{engine::Engine, images, lab, pki, Progress};
+use journal_lab::checks::Status;
+use journal_lab::{engine::Engine, images, lab, pki, scenario, Progress};
 
 #[derive(Parser)]
 #[command(
@@ -49,6 +50,35 @@ enum Command {
         /// Where run reports go.
         #[arg(long, default_value_os_t = workspace_root().join("reports"))]
         reports: PathBuf,
+    },
+    /// Run scenarios (YAML files under scenarios/) and print a table of their checks.
+    ///
+    /// Each scenario boots its own lab; several run at once where the machine allows. Writes a
+    /// run.json per scenario under reports/. Exits 1 if any check fails or errors.
+    Run {
+        /// Scenario files to run.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        files: Vec<PathBuf>,
+        /// Run every scenario under scenarios/.
+        #[arg(long)]
+        all: bool,
+        /// Run each scenario on these releases instead of its own (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        release: Vec<String>,
+        /// How many scenarios run at once.
+        #[arg(long, default_value_t = 2)]
+        jobs: usize,
+        /// Leave each lab running afterwards.
+        #[arg(long)]
+        keep: bool,
+        /// Where run reports go.
+        #[arg(long, default_value_os_t = workspace_root().join("reports"))]
+        reports: PathBuf,
+    },
+    /// Work with scenario files without running them.
+    Scenario {
+        #[command(subcommand)]
+        command: ScenarioCommand,
     },
     /// Issue a certificate (and its install bundle) from the CA in DIR, creating the CA on first use.
     ///
@@ -87,6 +117,17 @@ enum Command {
         #[arg(long)]
         run: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum ScenarioCommand {
+    /// Validate scenario files (syntax, types, unknown keys, host references); errors name file:line:col.
+    Check {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Print the JSON Schema of the scenario format (for editors).
+    Schema,
 }
 
 #[derive(Subcommand)]
@@ -147,6 +188,33 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             keep,
             reports,
         } => run_lab(clients.into(), release, keep, reports).await,
+        Command::Run {
+            files,
+            all,
+            release,
+            jobs,
+            keep,
+            reports,
+        } => {
+            let files = if all {
+                scenario::files_in(&workspace_root().join("scenarios"))?
+            } else {
+                files
+            };
+            run_scenarios(&files, &release, jobs.max(1), keep, reports).await
+        }
+        Command::Scenario {
+            command: ScenarioCommand::Check { files },
+        } => check_scenarios(&files),
+        Command::Scenario {
+            command: ScenarioCommand::Schema,
+        } => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&scenario::json_schema())?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Certs { dir, name, aliases } => certs(&dir, &name, &aliases),
         Command::Images {
             command: ImagesCommand::Build { release },
@@ -180,7 +248,7 @@ async fn run_lab(
 ) -> anyhow::Result<ExitCode> {
     let mut options = lab::LabOptions::new(images_dir(), reports);
     options.clients = clients;
-    options.release = release;
+    options.release = Some(release);
     options.keep = keep;
     let outcome = lab::run(&options, &progress()).await?;
     let report = &outcome.report;
@@ -225,6 +293,122 @@ async fn run_lab(
     } else {
         ExitCode::from(1)
     })
+}
+
+fn check_scenarios(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    let mut bad = 0;
+    for file in files {
+        match scenario::Scenario::load(file) {
+            Ok(s) => println!(
+                "{}: ok ({} hosts, {} steps, {} checks)",
+                file.display(),
+                s.hosts.len(),
+                s.steps.len(),
+                s.checks.len()
+            ),
+            Err(e) => {
+                eprintln!("{e}");
+                bad += 1;
+            }
+        }
+    }
+    Ok(if bad == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
+
+async fn run_scenarios(
+    files: &[PathBuf],
+    releases: &[String],
+    jobs: usize,
+    keep: bool,
+    reports: PathBuf,
+) -> anyhow::Result<ExitCode> {
+    use futures::StreamExt;
+    // Validate everything before booting anything.
+    let mut scenarios = Vec::new();
+    for file in files {
+        scenarios.push((scenario::name_of(file), scenario::Scenario::load(file)?));
+    }
+    let releases: Vec<Option<String>> = if releases.is_empty() {
+        vec![None]
+    } else {
+        releases.iter().cloned().map(Some).collect()
+    };
+    // Images first, one at a time, so concurrent scenarios do not race to build the same one.
+    let engine = Engine::connect().await?;
+    let progress = progress();
+    for (_, s) in &scenarios {
+        for release in &releases {
+            for spec in lab::image_specs(s, release.as_deref(), &images_dir())? {
+                images::ensure(&engine, &spec, &progress).await?;
+            }
+        }
+    }
+    let runs = scenarios
+        .iter()
+        .flat_map(|(name, s)| releases.iter().map(move |r| (name, s, r.clone())));
+    let outcomes: Vec<_> = futures::stream::iter(runs)
+        .map(|(name, s, release)| {
+            let mut options = lab::LabOptions::new(images_dir(), reports.clone());
+            options.release = release;
+            options.keep = keep;
+            let progress = progress.clone();
+            async move {
+                (
+                    name.clone(),
+                    lab::run_scenario(name, s, &options, &progress).await,
+                )
+            }
+        })
+        .buffered(jobs)
+        .collect()
+        .await;
+    let mut worst = ExitCode::SUCCESS;
+    for (name, outcome) in outcomes {
+        match outcome {
+            Err(e) => {
+                println!("\n{name}: ERROR: {e}");
+                worst = ExitCode::from(2);
+            }
+            Ok(outcome) => {
+                let report = &outcome.report;
+                println!(
+                    "\n{name} ({}, {}): {}",
+                    report.release,
+                    report.systemd_version,
+                    outcome.run_dir.join("run.json").display()
+                );
+                for check in &report.checks {
+                    println!(
+                        "  {:<15} {:<38} {:<9} {:<20} {}",
+                        check.status.to_string(),
+                        check.id.to_string(),
+                        check.host,
+                        check.phase,
+                        check.observed
+                    );
+                }
+                for finding in &report.findings {
+                    println!("  FINDING on {}: {}", finding.host, finding.summary);
+                }
+                if report
+                    .checks
+                    .iter()
+                    .any(|c| matches!(c.status, Status::Fail | Status::Error))
+                    && worst == ExitCode::SUCCESS
+                {
+                    worst = ExitCode::from(1);
+                }
+                for line in &outcome.kept {
+                    println!("{line}");
+                }
+            }
+        }
+    }
+    Ok(worst)
 }
 
 fn certs(dir: &Path, name: &str, aliases: &[String]) -> anyhow::Result<ExitCode> {

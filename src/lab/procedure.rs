@@ -1,0 +1,1015 @@
+//! What the lab *does* to hosts (the operator's passive-HTTPS procedure, scenario steps,
+//! remediations) and how it *observes* them for checks (probes run here, verdicts in `checks`).
+//!
+//! Server: certificates from its bundle; journal-remote's effective ExecStart checked for
+//! `--listen-https=-3` (a drop-in if not); a `ListenStream=` drop-in for another port; the socket
+//! enabled and listening. Clients: certificates from their bundles, `URL=`, `Restart=always`,
+//! journal-upload enabled and started.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use super::runner::{selected, Credentials};
+use super::{Deadlines, Host, Lab};
+use crate::checks::{self, CheckId, CheckResult, MarkerObservation, Status};
+use crate::engine::{self, ExecOutput};
+use crate::errors::{Error, Result};
+use crate::journal::{self, Entry};
+use crate::report::{Finding, Role};
+use crate::scenario::{HostDef, Protocol, Remediation, Scenario, Sender, Step, DEFAULT_PORT};
+use crate::Progress;
+
+const REMOTE_UNIT: &str = "systemd-journal-remote.service";
+const REMOTE_SOCKET: &str = "systemd-journal-remote.socket";
+const UPLOAD_UNIT: &str = "systemd-journal-upload.service";
+const BUNDLE_DIR: &str = "/root/journal-lab";
+const INSTALL_DIR: &str = crate::pki::INSTALL_DIR;
+/// How many lines of output a piece of evidence keeps.
+const EVIDENCE_LINES: usize = 30;
+
+/// A marker logged during the run, and what became of it.
+#[derive(Debug, Clone)]
+pub struct MarkerRecord {
+    pub host: String,
+    pub server: String,
+    pub text: String,
+    /// Order of logging across the run (proves "later").
+    pub seq: usize,
+    pub logged_at: Instant,
+    /// Seconds from logging to first sight on the server, if seen while waiting.
+    pub arrived_after: Option<f64>,
+    pub found_in: Option<String>,
+}
+
+/// What happened during the steps, for the checks to read.
+#[derive(Debug, Default)]
+pub struct RunState {
+    pub markers: Vec<MarkerRecord>,
+    /// Host → state snapshot after the first and after the second application.
+    pub remediations: BTreeMap<String, (String, String)>,
+    /// Output of curl senders, per host.
+    pub sender_logs: BTreeMap<String, Vec<String>>,
+}
+
+impl RunState {
+    pub fn last_marker(&self, host: &str) -> Option<&MarkerRecord> {
+        self.markers.iter().rev().find(|m| m.host == host)
+    }
+}
+
+/// Every server's marker entries, by remote file: one read per server per evaluation.
+pub struct ServerView {
+    entries: BTreeMap<String, Vec<(String, Entry)>>,
+}
+
+impl ServerView {
+    pub async fn read(lab: &Lab, scenario: &Scenario, deadlines: &Deadlines) -> Result<ServerView> {
+        let reads = scenario
+            .servers()
+            .filter_map(|s| lab.host(&s.name))
+            .map(|server| async move {
+                let out = lab
+                    .exec(
+                        server,
+                        &journal::remote_markers_by_file_command(),
+                        deadlines.command,
+                    )
+                    .await?;
+                Ok::<_, Error>((
+                    server.name.clone(),
+                    journal::parse_entries_by_file(&out.stdout),
+                ))
+            });
+        Ok(ServerView {
+            entries: futures::future::try_join_all(reads)
+                .await?
+                .into_iter()
+                .collect(),
+        })
+    }
+
+    /// The remote file (full path) `marker` is in on `server`.
+    pub fn find(&self, server: &str, marker: &str) -> Option<String> {
+        self.entries
+            .get(server)?
+            .iter()
+            .find(|(_, entry)| journal::is_marker(entry, marker))
+            .map(|(file, _)| format!("{}/{file}", journal::REMOTE_DIR))
+    }
+}
+
+fn def<'a>(scenario: &'a Scenario, host: &Host) -> &'a HostDef {
+    scenario
+        .host(&host.name)
+        .expect("lab hosts come from the scenario")
+}
+
+fn server_port(server: &HostDef) -> u16 {
+    server.listen_port.unwrap_or(DEFAULT_PORT)
+}
+
+/// The URL a client sends to, as configured.
+fn upload_url(lab: &Lab, scenario: &Scenario, client: &HostDef) -> String {
+    let server = scenario
+        .server_of(client)
+        .expect("validated: a server exists");
+    let upload = client.upload.clone().unwrap_or(crate::scenario::UploadDef {
+        server: None,
+        via: "name".into(),
+        port: None,
+        protocol: Protocol::Https,
+    });
+    let target = match upload.via.as_str() {
+        "name" => server.name.clone(),
+        "ip" => lab
+            .host(&server.name)
+            .map(|h| h.ip.clone())
+            .unwrap_or_default(),
+        alias => alias.to_string(),
+    };
+    format!(
+        "{}://{target}:{}",
+        upload.protocol,
+        upload.port.unwrap_or(server_port(server))
+    )
+}
+
+fn uploads_with_journal_upload(host: &HostDef) -> bool {
+    host.role == Role::Client && host.configure_upload && host.sender == Sender::JournalUpload
+}
+
+/// The files a host gets, as one archive.
+fn host_files(
+    lab: &Lab,
+    scenario: &Scenario,
+    host: &Host,
+    credentials: &Credentials,
+) -> Vec<(String, Vec<u8>, u32)> {
+    let host_def = def(scenario, host);
+    let mut files = Vec::new();
+    match &credentials.bundle {
+        Some(bundle) => files.push((
+            format!("{BUNDLE_DIR}/runme-on-{}.sh", host.name),
+            bundle.clone(),
+            0o700,
+        )),
+        // Without a certificate of its own the host still knows whom to trust (for curl).
+        None => files.push((
+            format!("{BUNDLE_DIR}/ca.pem"),
+            credentials.trusted_ca.clone().into_bytes(),
+            0o644,
+        )),
+    }
+    if host_def.role == Role::Server && server_port(host_def) != DEFAULT_PORT {
+        files.push((
+            format!("/etc/systemd/system/{REMOTE_SOCKET}.d/60-journal-lab-port.conf"),
+            format!(
+                "[Socket]\nListenStream=\nListenStream={}\n",
+                server_port(host_def)
+            )
+            .into_bytes(),
+            0o644,
+        ));
+    }
+    if uploads_with_journal_upload(host_def) {
+        files.push((
+            "/etc/systemd/journal-upload.conf.d/60-journal-lab-url.conf".into(),
+            format!("[Upload]\nURL={}\n", upload_url(lab, scenario, host_def)).into_bytes(),
+            0o644,
+        ));
+        files.push((
+            format!("/etc/systemd/system/{UPLOAD_UNIT}.d/60-journal-lab-restart.conf"),
+            b"[Service]\nRestart=always\n".to_vec(),
+            0o644,
+        ));
+    }
+    for file in &host_def.files {
+        let mode = u32::from_str_radix(&file.mode, 8).expect("validated octal");
+        files.push((file.path.clone(), file.content.clone().into_bytes(), mode));
+    }
+    files
+}
+
+/// A tar archive of (absolute path, contents, mode), owned by root.
+pub fn tar_archive(files: &[(String, Vec<u8>, u32)]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    let mtime = time::OffsetDateTime::now_utc().unix_timestamp() as u64;
+    for (path, contents, mode) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(contents.len() as u64);
+        header.set_mode(*mode);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_mtime(mtime);
+        header.set_entry_type(tar::EntryType::Regular);
+        builder
+            .append_data(
+                &mut header,
+                path.trim_start_matches('/'),
+                contents.as_slice(),
+            )
+            .expect("appending to an in-memory archive");
+    }
+    builder
+        .into_inner()
+        .expect("finishing an in-memory archive")
+}
+
+const SERVER_CONFIGURE: &str = r#"
+exec_start=$(systemctl show -p ExecStart --value systemd-journal-remote.service)
+if printf '%s' "$exec_start" | grep -q -- '--listen-https=-3'; then
+    echo "systemd-journal-remote.service already runs with --listen-https=-3"
+else
+    bin=/usr/lib/systemd/systemd-journal-remote
+    [ -x "$bin" ] || bin=/lib/systemd/systemd-journal-remote
+    mkdir -p /etc/systemd/system/systemd-journal-remote.service.d
+    printf '[Service]\nExecStart=\nExecStart=%s --listen-https=-3 --output=/var/log/journal/remote/\n' "$bin" \
+        > /etc/systemd/system/systemd-journal-remote.service.d/60-journal-lab-listen-https.conf
+    echo "added drop-in 60-journal-lab-listen-https.conf: ExecStart was: $exec_start"
+fi
+systemctl daemon-reload
+systemctl enable --now systemd-journal-remote.socket 2>&1
+"#;
+
+const CLIENT_CONFIGURE: &str = r#"
+systemctl daemon-reload
+echo "journal-upload: $(cat /etc/systemd/journal-upload.conf.d/60-journal-lab-url.conf | tail -n 1), Restart=always (drop-in)"
+systemctl enable systemd-journal-upload.service 2>&1
+"#;
+
+/// The configuration script of a host.
+fn configure_script(host: &HostDef, has_bundle: bool, hosts_lines: &str) -> String {
+    let mut script = String::from("set -eu\n");
+    if !hosts_lines.is_empty() {
+        // Aliases resolve like DNS names would on a LAN (the lab's DNS knows container names).
+        script.push_str(&format!("printf '%s' '{hosts_lines}' >> /etc/hosts\n"));
+    }
+    if has_bundle {
+        script.push_str(&format!("sh {BUNDLE_DIR}/runme-on-{}.sh\n", host.name));
+    }
+    match host.role {
+        Role::Server => script.push_str(SERVER_CONFIGURE),
+        Role::Client if uploads_with_journal_upload(host) => script.push_str(CLIENT_CONFIGURE),
+        Role::Client => {}
+    }
+    script
+}
+
+/// Configures every host concurrently; clients start uploading once every server listens.
+/// Returns what was done on each host, line by line.
+pub async fn configure(
+    lab: &Lab,
+    scenario: &Scenario,
+    credentials: &BTreeMap<String, Credentials>,
+    deadlines: &Deadlines,
+) -> Result<BTreeMap<String, Vec<String>>> {
+    let hosts_lines: String = lab
+        .hosts()
+        .iter()
+        .flat_map(|h| {
+            def(scenario, h)
+                .aliases
+                .iter()
+                .map(move |alias| format!("{} {alias}\n", h.ip))
+        })
+        .collect();
+    let install = lab.hosts().iter().map(|host| {
+        let hosts_lines = hosts_lines.clone();
+        async move {
+            let host_def = def(scenario, host);
+            let creds = &credentials[&host.name];
+            let archive = tar_archive(&host_files(lab, scenario, host, creds));
+            lab.engine().put_archive(host.id(), archive).await?;
+            let script = configure_script(host_def, creds.bundle.is_some(), &hosts_lines);
+            let output = lab.run(host, &script, deadlines.command).await?;
+            let mut lines: Vec<String> = output.stdout.lines().map(str::to_string).collect();
+            if host.role == Role::Server {
+                let port = server_port(host_def);
+                wait_for_server_socket(lab, host, port, deadlines.ready).await?;
+                lines.push(format!("{REMOTE_SOCKET} active, listening on {port}"));
+            }
+            Ok::<_, Error>((host.name.clone(), lines))
+        }
+    });
+    let mut done: BTreeMap<String, Vec<String>> = futures::future::try_join_all(install)
+        .await?
+        .into_iter()
+        .collect();
+
+    let uploaders = lab
+        .hosts()
+        .iter()
+        .filter(|h| uploads_with_journal_upload(def(scenario, h)));
+    let start_uploads = uploaders.map(|host| async move {
+        lab.run(
+            host,
+            &format!("systemctl start {UPLOAD_UNIT}"),
+            deadlines.command,
+        )
+        .await?;
+        // A client that never gets going is an observation (its evidence goes in the report),
+        // not a harness failure.
+        let line = match wait_for_upload_ready(lab, host, deadlines.ready).await {
+            Ok(()) => format!("{UPLOAD_UNIT} started: \"Processing input...\""),
+            Err(e) => format!("{UPLOAD_UNIT} started but not ready: {e}"),
+        };
+        Ok::<_, Error>((host.name.clone(), line))
+    });
+    for (name, line) in futures::future::try_join_all(start_uploads).await? {
+        done.entry(name).or_default().push(line);
+    }
+    Ok(done)
+}
+
+async fn wait_for_server_socket(
+    lab: &Lab,
+    server: &Host,
+    port: u16,
+    deadline: Duration,
+) -> Result<()> {
+    let what = format!("{REMOTE_SOCKET} on {} to listen on {port}", server.name);
+    let probe = format!("systemctl is-active {REMOTE_SOCKET}; ss -Hltn 'sport = :{port}'");
+    engine::poll(&what, deadline, || async {
+        let out = lab.exec(server, &probe, Duration::from_secs(10)).await?;
+        let mut lines = out.stdout.lines();
+        let active = lines.next() == Some("active");
+        let listening = lines.any(|l| l.contains("LISTEN"));
+        Ok(if active && listening {
+            Ok(())
+        } else {
+            Err(out.combined())
+        })
+    })
+    .await
+}
+
+fn unit_state_command(unit: &str) -> String {
+    format!("systemctl show -p ActiveState -p SubState -p Result -p NRestarts -p StatusText {unit}")
+}
+
+/// Waits for "Processing input..."; gives up early once the unit has restarted twice (it is
+/// failing, and waiting longer would only slow the run down).
+async fn wait_for_upload_ready(lab: &Lab, client: &Host, deadline: Duration) -> Result<()> {
+    let what = format!(
+        "{UPLOAD_UNIT} on {} to report \"Processing input...\"",
+        client.name
+    );
+    let probe = unit_state_command(UPLOAD_UNIT);
+    let settled = engine::poll(&what, deadline, || async {
+        let out = lab.exec(client, &probe, Duration::from_secs(10)).await?;
+        let state = out.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+        let restarts: u32 = out
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("NRestarts="))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0);
+        Ok(if out.stdout.contains("StatusText=Processing input...") {
+            Ok(Ok(()))
+        } else if restarts >= 2 {
+            Ok(Err(state))
+        } else {
+            Err(state)
+        })
+    })
+    .await?;
+    settled.map_err(|state| Error::Timeout {
+        what,
+        waited: Duration::ZERO,
+        last_seen: format!("gave up: the unit keeps failing ({state})"),
+    })
+}
+
+/// Performs one step (all but `evaluate`, which the runner handles).
+pub async fn perform(
+    lab: &Lab,
+    scenario: &Scenario,
+    step: &Step,
+    state: &mut RunState,
+    deadlines: &Deadlines,
+    progress: &Progress,
+) -> Result<()> {
+    match step {
+        Step::LogMarkers { hosts } => {
+            log_markers(
+                lab,
+                scenario,
+                &selected(lab, scenario, hosts),
+                state,
+                deadlines,
+                progress,
+            )
+            .await
+        }
+        Step::Run {
+            host,
+            command,
+            may_fail,
+        } => {
+            let host = lab.host(host).expect("validated host");
+            let out = lab.exec(host, command, deadlines.command).await?;
+            progress(&format!(
+                "{}: `{}` exited {}",
+                host.name,
+                engine::first_line(command),
+                out.exit_code
+            ));
+            if !out.success() && !may_fail {
+                return Err(Error::HostCommand {
+                    host: host.name.clone(),
+                    command: command.clone(),
+                    exit_code: out.exit_code,
+                    output: out.combined(),
+                });
+            }
+            Ok(())
+        }
+        Step::Unit {
+            hosts,
+            action,
+            unit,
+        } => {
+            let command = format!("systemctl {} {unit} 2>&1", action.systemctl());
+            let runs = selected(lab, scenario, hosts)
+                .into_iter()
+                .map(|host| lab.run(host, &command, deadlines.command));
+            futures::future::try_join_all(runs).await?;
+            progress(&format!(
+                "`{command}` on {}",
+                scenario.select(hosts).join(", ")
+            ));
+            Ok(())
+        }
+        Step::Remediate { rule, hosts } => {
+            let (apply, snapshot) = remediation_scripts(*rule);
+            let runs = selected(lab, scenario, hosts)
+                .into_iter()
+                .map(|host| async move {
+                    let mut states = Vec::new();
+                    for _ in 0..2 {
+                        lab.run(host, apply, deadlines.command).await?;
+                        states.push(
+                            lab.exec(host, snapshot, deadlines.command)
+                                .await?
+                                .combined(),
+                        );
+                    }
+                    Ok::<_, Error>((host.name.clone(), (states.remove(0), states.remove(0))))
+                });
+            state
+                .remediations
+                .extend(futures::future::try_join_all(runs).await?);
+            progress(&format!(
+                "remediation {rule:?} applied (twice) on {}",
+                scenario.select(hosts).join(", ")
+            ));
+            Ok(())
+        }
+        Step::Restart { host } => {
+            let host = lab.host(host).expect("validated host");
+            lab.restart(host, deadlines.boot).await?;
+            progress(&format!("{} restarted", host.name));
+            Ok(())
+        }
+        Step::Evaluate { .. } => Ok(()),
+    }
+}
+
+/// The remediation script of a rule, and a command that prints the state it changes.
+pub fn remediation_scripts(rule: Remediation) -> (&'static str, &'static str) {
+    match rule {
+        // ComplianceAsCode's bash remediation for socket_systemd-journal-remote_disabled, with
+        // its platform gate (package linux-base).
+        Remediation::DisableJournalRemoteSocket => (
+            r#"if dpkg-query --show --showformat='${db:Status-Status}' 'linux-base' 2>/dev/null | grep -q '^installed$'; then
+SOCKET_NAME="systemd-journal-remote.socket"
+if systemctl -q list-unit-files --type socket | grep -q "$SOCKET_NAME"; then
+    systemctl stop "$SOCKET_NAME"
+    systemctl mask "$SOCKET_NAME"
+fi
+else
+    >&2 echo 'Remediation is not applicable, nothing was done'
+fi"#,
+            "systemctl is-enabled systemd-journal-remote.socket; systemctl is-active systemd-journal-remote.socket; \
+             ls -l /etc/systemd/system/systemd-journal-remote.socket 2>&1 | awk '{print $1, $9, $10, $11}'",
+        ),
+        // CIS Docker 1.2.7: watch docker.socket's unit file with key docker; compile with augenrules.
+        Remediation::AuditDockerSocket => (
+            r#"p=$(systemctl show -p FragmentPath --value docker.socket)
+if [ -z "$p" ]; then
+    >&2 echo 'Remediation is not applicable: no docker.socket unit'
+    exit 0
+fi
+mkdir -p /etc/audit/rules.d
+printf -- '-w %s -k docker\n' "$p" > /etc/audit/rules.d/50-docker-socket.rules
+augenrules"#,
+            "cat /etc/audit/rules.d/50-docker-socket.rules /etc/audit/audit.rules 2>&1 | sha256sum",
+        ),
+    }
+}
+
+/// The command that sends `marker` from a curl sender (the journal export format over HTTPS).
+fn curl_send_command(url: &str, marker: &str, cert: Option<&str>) -> String {
+    let (ca, identity) = match cert {
+        Some(name) => (
+            format!("{INSTALL_DIR}/ca.pem"),
+            format!(" --cert {INSTALL_DIR}/{name}.pem --key {INSTALL_DIR}/{name}.key"),
+        ),
+        None => (format!("{BUNDLE_DIR}/ca.pem"), String::new()),
+    };
+    format!(
+        "printf '__REALTIME_TIMESTAMP=%s\\nMESSAGE=%s\\nSYSLOG_IDENTIFIER={id}\\n_HOSTNAME=%s\\n\\n' \"$(date +%s%6N)\" {msg} \"$(hostname)\" \
+         | curl -sS -m 10 -o /dev/null -w 'HTTP status %{{http_code}}\\n' --cacert {ca}{identity} \
+         -H 'Content-Type: application/vnd.fdo.journal' --data-binary @- {url}/upload 2>&1",
+        id = journal::MARKER_IDENTIFIER,
+        msg = journal::shell_quote(marker),
+    )
+}
+
+/// Logs a marker on each host, then waits until those that must arrive (the hosts of
+/// `client-delivers` checks) are on their servers, noting every arrival it sees meanwhile.
+async fn log_markers(
+    lab: &Lab,
+    scenario: &Scenario,
+    hosts: &[&Host],
+    state: &mut RunState,
+    deadlines: &Deadlines,
+    progress: &Progress,
+) -> Result<()> {
+    let sends = hosts.iter().map(|host| async move {
+        let host_def = def(scenario, host);
+        let server = scenario
+            .server_of(host_def)
+            .expect("validated: a server exists")
+            .name
+            .clone();
+        let text = journal::marker(lab.run_id(), &host.name, rand::random());
+        let sender_log = if host_def.sender == Sender::Curl {
+            let cert = (host_def.certificate.issuer != crate::scenario::NO_ISSUER)
+                .then_some(host.name.as_str());
+            let command = curl_send_command(&upload_url(lab, scenario, host_def), &text, cert);
+            let out = lab.exec(host, &command, deadlines.command).await?;
+            Some(vec![
+                format!("$ curl ... {}/upload", upload_url(lab, scenario, host_def)),
+                out.combined(),
+            ])
+        } else {
+            lab.run(host, &journal::log_marker_command(&text), deadlines.command)
+                .await?;
+            None
+        };
+        Ok::<_, Error>((host.name.clone(), server, text, Instant::now(), sender_log))
+    });
+    for (host, server, text, logged_at, sender_log) in futures::future::try_join_all(sends).await? {
+        if let Some(log) = sender_log {
+            state
+                .sender_logs
+                .entry(host.clone())
+                .or_default()
+                .extend(log);
+        }
+        let seq = state.markers.len();
+        state.markers.push(MarkerRecord {
+            host,
+            server,
+            text,
+            seq,
+            logged_at,
+            arrived_after: None,
+            found_in: None,
+        });
+    }
+    let first_new = state.markers.len() - hosts.len();
+    let must_arrive: Vec<usize> = (first_new..state.markers.len())
+        .filter(|&i| expects_delivery(scenario, &state.markers[i].host))
+        .collect();
+    let start = Instant::now();
+    let mut delay = Duration::from_millis(50);
+    loop {
+        let view = ServerView::read(lab, scenario, deadlines).await?;
+        note_arrivals(state, &view);
+        let pending = must_arrive
+            .iter()
+            .filter(|&&i| state.markers[i].found_in.is_none())
+            .count();
+        if pending == 0 || start.elapsed() >= deadlines.deliver {
+            progress(&format!(
+                "{} of {} expected markers on the server after {:.1}s",
+                must_arrive.len() - pending,
+                must_arrive.len(),
+                start.elapsed().as_secs_f64()
+            ));
+            return Ok(());
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_millis(500));
+    }
+}
+
+/// Records the first sighting of every marker in `view`.
+pub fn note_arrivals(state: &mut RunState, view: &ServerView) {
+    for marker in &mut state.markers {
+        if marker.found_in.is_none() {
+            if let Some(file) = view.find(&marker.server, &marker.text) {
+                marker.arrived_after = Some(marker.logged_at.elapsed().as_secs_f64());
+                marker.found_in = Some(file);
+            }
+        }
+    }
+}
+
+fn expects_delivery(scenario: &Scenario, host: &str) -> bool {
+    scenario.checks.iter().any(|c| {
+        c.id == CheckId::ClientDelivers
+            && c.hosts
+                .as_ref()
+                .is_none_or(|hosts| hosts.iter().any(|h| h == host))
+    })
+}
+
+/// Runs a probe and keeps it as evidence.
+async fn probe(
+    lab: &Lab,
+    host: &Host,
+    command: &str,
+    evidence: &mut Vec<String>,
+    deadlines: &Deadlines,
+) -> Result<ExecOutput> {
+    let out = lab.exec(host, command, deadlines.command).await?;
+    evidence.push(format!(
+        "[{}]$ {command}  (exit {})",
+        host.name, out.exit_code
+    ));
+    evidence.extend(
+        out.combined()
+            .lines()
+            .take(EVIDENCE_LINES)
+            .map(|l| format!("  {l}")),
+    );
+    Ok(out)
+}
+
+/// Evaluates one check on one host.
+#[allow(clippy::too_many_arguments)]
+pub async fn evaluate_check(
+    lab: &Lab,
+    scenario: &Scenario,
+    state: &RunState,
+    view: &ServerView,
+    id: CheckId,
+    host: &Host,
+    phase: &str,
+    deadlines: &Deadlines,
+) -> Result<CheckResult> {
+    let start = Instant::now();
+    let spec = id.spec();
+    let host_def = def(scenario, host);
+    let mut evidence = Vec::new();
+    let ev = &mut evidence;
+    let (status, observed) = if !id.applies_to(host.role) {
+        (
+            Status::NotApplicable,
+            format!("{id} is about a {:?} host", spec.role.expect("role-bound")).to_lowercase(),
+        )
+    } else {
+        match id {
+            CheckId::ClientDelivers => {
+                let marker =
+                    observe_marker(lab, scenario, state, view, host, ev, deadlines).await?;
+                checks::delivery_verdict(&marker)
+            }
+            id if id.is_rejection() => {
+                let marker =
+                    observe_marker(lab, scenario, state, view, host, ev, deadlines).await?;
+                checks::rejection_verdict(id, &marker)
+            }
+            CheckId::ServerHttpsOnly => {
+                let exec_start = probe(
+                    lab,
+                    host,
+                    &format!("systemctl show -p ExecStart --value {REMOTE_UNIT}"),
+                    ev,
+                    deadlines,
+                )
+                .await?;
+                let plain = probe(
+                    lab,
+                    host,
+                    &format!(
+                        "curl -sS -m 5 -o /dev/null -w '%{{http_code}}' -X POST -H 'Content-Type: application/vnd.fdo.journal' \
+                         --data-binary '' http://127.0.0.1:{}/upload",
+                        server_port(host_def)
+                    ),
+                    ev,
+                    deadlines,
+                )
+                .await?;
+                checks::https_only_verdict(&exec_start, &plain)
+            }
+            CheckId::ServerStatusProcessing | CheckId::ClientStatusProcessing => {
+                let (unit, wanted) = match host.role {
+                    Role::Server => (REMOTE_UNIT, "Processing requests..."),
+                    Role::Client => (UPLOAD_UNIT, "Processing input..."),
+                };
+                let out = probe(
+                    lab,
+                    host,
+                    &format!("systemctl show -p StatusText --value {unit}"),
+                    ev,
+                    deadlines,
+                )
+                .await?;
+                checks::status_text_verdict(&out, wanted)
+            }
+            CheckId::CertFilesOwnerMode
+                if host_def.certificate.issuer == crate::scenario::NO_ISSUER =>
+            {
+                (
+                    Status::NotApplicable,
+                    "the host has no certificate".to_string(),
+                )
+            }
+            CheckId::CertFilesOwnerMode => {
+                let out = probe(
+                    lab,
+                    host,
+                    &format!("stat -c '%U:%G %a %n' {INSTALL_DIR} {INSTALL_DIR}/*"),
+                    ev,
+                    deadlines,
+                )
+                .await?;
+                checks::owner_mode_verdict(&out, INSTALL_DIR)
+            }
+            CheckId::UploadRestartAlways => {
+                let command = format!("systemctl show -p Restart --value {UPLOAD_UNIT}; systemctl is-enabled {UPLOAD_UNIT}");
+                checks::restart_always_verdict(&probe(lab, host, &command, ev, deadlines).await?)
+            }
+            CheckId::ServerListensNewPort => {
+                let port = server_port(host_def);
+                let out = probe(
+                    lab,
+                    host,
+                    &format!("ss -Hltn 'sport = :{port}'"),
+                    ev,
+                    deadlines,
+                )
+                .await?;
+                checks::listening_verdict(&out, port)
+            }
+            CheckId::ServerRefusesOldPort => {
+                // From a client's side of the network, as a misconfigured client would see it.
+                let from = lab
+                    .hosts()
+                    .iter()
+                    .find(|h| h.role == Role::Client)
+                    .unwrap_or(host);
+                let target = format!("{}:{DEFAULT_PORT}", host.name);
+                let command = format!("timeout 5 bash -c '</dev/tcp/{}/{DEFAULT_PORT}'", host.name);
+                checks::refused_verdict(&probe(lab, from, &command, ev, deadlines).await?, &target)
+            }
+            CheckId::RemediationApplicable => {
+                let command = "dpkg-query --show --showformat='${db:Status-Status}' linux-base";
+                checks::applicable_verdict(&probe(lab, host, command, ev, deadlines).await?)
+            }
+            CheckId::RemoteSocketMasked => checks::masked_verdict(
+                &probe(
+                    lab,
+                    host,
+                    &format!("systemctl is-enabled {REMOTE_SOCKET}"),
+                    ev,
+                    deadlines,
+                )
+                .await?,
+            ),
+            CheckId::RemoteSocketRefuses => {
+                let connect = probe(
+                    lab,
+                    host,
+                    &format!("timeout 5 bash -c '</dev/tcp/127.0.0.1/{DEFAULT_PORT}'"),
+                    ev,
+                    deadlines,
+                )
+                .await?;
+                let start_socket = probe(
+                    lab,
+                    host,
+                    &format!("systemctl start {REMOTE_SOCKET}"),
+                    ev,
+                    deadlines,
+                )
+                .await?;
+                checks::socket_refuses_verdict(&connect, &start_socket)
+            }
+            CheckId::RemediationIdempotent => {
+                let recorded = state.remediations.get(&host.name);
+                if let Some((first, second)) = recorded {
+                    ev.push(format!(
+                        "state after the first application:\n  {}",
+                        first.replace('\n', "\n  ")
+                    ));
+                    ev.push(format!(
+                        "state after the second application:\n  {}",
+                        second.replace('\n', "\n  ")
+                    ));
+                }
+                checks::idempotent_verdict(
+                    recorded.map(|r| r.0.as_str()),
+                    recorded.map(|r| r.1.as_str()),
+                )
+            }
+            CheckId::DockerSocketPresent
+            | CheckId::DockerSocketAuditRule
+            | CheckId::DockerSocketAuditLoaded => {
+                let fragment = checks::fragment_path(
+                    &probe(
+                        lab,
+                        host,
+                        "systemctl show -p FragmentPath --value docker.socket",
+                        ev,
+                        deadlines,
+                    )
+                    .await?,
+                );
+                match id {
+                    CheckId::DockerSocketPresent => {
+                        checks::docker_socket_present_verdict(fragment.as_deref())
+                    }
+                    CheckId::DockerSocketAuditRule => {
+                        let rules =
+                            probe(lab, host, "cat /etc/audit/audit.rules", ev, deadlines).await?;
+                        checks::audit_rule_verdict(fragment.as_deref(), &rules)
+                    }
+                    _ => {
+                        let loaded = probe(lab, host, "auditctl -l", ev, deadlines).await?;
+                        checks::audit_loaded_verdict(fragment.as_deref(), &loaded)
+                    }
+                }
+            }
+            _ => unreachable!("every check id is handled above"),
+        }
+    };
+    Ok(CheckResult {
+        id,
+        title: spec.title.to_string(),
+        host: host.name.clone(),
+        phase: phase.to_string(),
+        expected: spec.expected.to_string(),
+        observed,
+        status,
+        evidence,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// What became of `host`'s latest marker, with the evidence: the server's verdict (is it there?),
+/// the proof that absence is not slowness, and the client's and server's own words.
+async fn observe_marker(
+    lab: &Lab,
+    scenario: &Scenario,
+    state: &RunState,
+    view: &ServerView,
+    host: &Host,
+    evidence: &mut Vec<String>,
+    deadlines: &Deadlines,
+) -> Result<MarkerObservation> {
+    let Some(marker) = state.last_marker(&host.name) else {
+        return Ok(MarkerObservation::default());
+    };
+    let found_in = view.find(&marker.server, &marker.text);
+    evidence.push(format!("marker: {}", marker.text));
+    evidence.push(format!(
+        "[{}]$ {}  -> {}",
+        marker.server,
+        journal::remote_markers_by_file_command(),
+        found_in
+            .as_deref()
+            .map_or("not found".to_string(), |f| format!("found in {f}"))
+    ));
+    let later_reference = state
+        .markers
+        .iter()
+        .filter(|m| m.server == marker.server && m.seq > marker.seq && m.host != host.name)
+        .find_map(|m| {
+            view.find(&m.server, &m.text)
+                .map(|file| format!("{} from {}, in {file}", m.text, m.host))
+        });
+    if let Some(reference) = &later_reference {
+        evidence.push(format!("later marker that did arrive: {reference}"));
+    }
+    let client_log = match def(scenario, host).sender {
+        Sender::Curl => state
+            .sender_logs
+            .get(&host.name)
+            .cloned()
+            .unwrap_or_default(),
+        Sender::JournalUpload => {
+            let command = format!("journalctl -u {UPLOAD_UNIT} -o cat --no-pager -n 20");
+            probe(lab, host, &command, evidence, deadlines)
+                .await?
+                .combined()
+                .lines()
+                .map(str::to_string)
+                .collect()
+        }
+    };
+    if def(scenario, host).sender == Sender::Curl {
+        evidence.extend(client_log.iter().map(|l| format!("  {l}")));
+    }
+    if found_in.is_none() {
+        if let Some(server) = lab.host(&marker.server) {
+            let command = format!("journalctl -u {REMOTE_UNIT} -o cat --no-pager -n 15");
+            probe(lab, server, &command, evidence, deadlines).await?;
+        }
+    }
+    Ok(MarkerObservation {
+        logged: Some(marker.text.clone()),
+        found_in,
+        later_reference,
+        client_log,
+    })
+}
+
+/// Facts read off the hosts at the end of a run.
+pub struct Facts {
+    pub systemd_version: String,
+    pub systemd_features: String,
+    pub status_text: BTreeMap<String, String>,
+    pub evidence: BTreeMap<String, Vec<String>>,
+    pub findings: Vec<Finding>,
+}
+
+/// What journal-remote says when it will not verify client certificates (builds without GnuTLS
+/// default to trusting everyone, even with TrustedCertificateFile set).
+const NO_CERT_CHECKING: &str = "Certificate checking disabled";
+
+pub async fn observe_facts(lab: &Lab, deadlines: &Deadlines) -> Result<Facts> {
+    let server = lab
+        .hosts()
+        .iter()
+        .find(|h| h.role == Role::Server)
+        .expect("validated: a server exists");
+    let version = lab
+        .run(server, "systemctl --version", deadlines.command)
+        .await?;
+    let mut version_lines = version.stdout.lines().map(str::to_string);
+    let observe = lab.hosts().iter().map(|host| async move {
+        let unit = match host.role {
+            Role::Server => REMOTE_UNIT,
+            Role::Client => UPLOAD_UNIT,
+        };
+        let script = format!(
+            "{}; echo '--- last log lines of {unit}'; journalctl -u {unit} -n 12 --no-pager -o short-precise",
+            unit_state_command(unit)
+        );
+        let out = lab.exec(host, &script, deadlines.command).await?;
+        let finding = match host.role {
+            Role::Server => server_finding(lab, host, deadlines).await?,
+            Role::Client => None,
+        };
+        Ok::<_, Error>((host.name.clone(), out.stdout, finding))
+    });
+    let mut facts = Facts {
+        systemd_version: version_lines.next().unwrap_or_default(),
+        systemd_features: version_lines.next().unwrap_or_default(),
+        status_text: BTreeMap::new(),
+        evidence: BTreeMap::new(),
+        findings: Vec::new(),
+    };
+    for (name, output, finding) in futures::future::try_join_all(observe).await? {
+        let status = output
+            .lines()
+            .find_map(|l| l.strip_prefix("StatusText="))
+            .unwrap_or_default()
+            .to_string();
+        facts.status_text.insert(name.clone(), status);
+        facts
+            .evidence
+            .insert(name, output.lines().map(str::to_string).collect());
+        facts.findings.extend(finding);
+    }
+    Ok(facts)
+}
+
+async fn server_finding(
+    lab: &Lab,
+    server: &Host,
+    deadlines: &Deadlines,
+) -> Result<Option<Finding>> {
+    let command = format!(
+        "journalctl -u {REMOTE_UNIT} -o cat --no-pager | grep -F '{NO_CERT_CHECKING}' || true"
+    );
+    let out = lab.exec(server, &command, deadlines.command).await?;
+    let evidence: Vec<String> = out
+        .stdout
+        .lines()
+        .map(|l| format!("[{}]$ {command}: {l}", server.name))
+        .collect();
+    Ok((!evidence.is_empty()).then(|| Finding {
+        host: server.name.clone(),
+        summary: "systemd-journal-remote does not verify client certificates (it logged \"Certificate checking \
+                  disabled.\") although TrustedCertificateFile is set: any client that reaches the port can write \
+                  to this server"
+            .to_string(),
+        evidence,
+    }))
+}

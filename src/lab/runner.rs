@@ -1,0 +1,438 @@
+//! Runs a scenario on a lab: images → certificates → boot → configure (the operator's passive
+//! HTTPS procedure) → steps → checks → run.json. `cargo xtask lab` is the default scenario
+//! (1 server + N clients, one marker each, `client-delivers`), run through the same code.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use time::OffsetDateTime;
+
+use super::{procedure, timed, Deadlines, Host, HostSpec, Lab};
+use crate::checks::CheckResult;
+use crate::engine::Engine;
+use crate::errors::{Error, Result};
+use crate::images::{self, ImageSpec};
+use crate::pki::{Alias, CertDir, CertRequest};
+use crate::report::{self, HostReport, Phase, Role, RunReport};
+use crate::scenario::{self, CheckDef, Hosts, Scenario, Step, Validity, FINAL_PHASE};
+use crate::Progress;
+
+pub const MAX_CLIENTS: usize = 200;
+
+#[derive(Debug, Clone)]
+pub struct LabOptions {
+    /// The release of every host (overrides what a scenario says).
+    pub release: Option<String>,
+    /// Clients of the default lab (`cargo xtask lab`).
+    pub clients: usize,
+    /// Leave the lab running after the run (and say how to reach it).
+    pub keep: bool,
+    pub images_dir: PathBuf,
+    pub reports_dir: PathBuf,
+    pub deadlines: Deadlines,
+}
+
+impl LabOptions {
+    pub fn new(images_dir: impl Into<PathBuf>, reports_dir: impl Into<PathBuf>) -> LabOptions {
+        LabOptions {
+            release: None,
+            clients: 3,
+            keep: false,
+            images_dir: images_dir.into(),
+            reports_dir: reports_dir.into(),
+            deadlines: Deadlines::default(),
+        }
+    }
+}
+
+/// A finished run: what it observed and where that was written.
+#[derive(Debug)]
+pub struct Outcome {
+    pub report: RunReport,
+    pub run_dir: PathBuf,
+    /// With `keep`: how to reach each host, one line each.
+    pub kept: Vec<String>,
+}
+
+/// The default lab: 1 server + `clients` clients, passive HTTPS, one marker each.
+pub fn default_scenario(clients: usize) -> Scenario {
+    let text = format!(
+        "description: passive journal centralization over HTTPS, 1 server + {clients} clients\n\
+         hosts:\n  - {{name: server, role: server}}\n{}\
+         steps:\n  - do: log-markers\n\
+         checks:\n  - id: client-delivers\n",
+        (1..=clients)
+            .map(|i| format!("  - {{name: client{i}, role: client}}\n"))
+            .collect::<String>()
+    );
+    Scenario::parse(std::path::Path::new("<default lab>"), &text)
+        .expect("the default scenario is valid")
+}
+
+/// `cargo xtask lab`.
+pub async fn run(options: &LabOptions, progress: &Progress) -> Result<Outcome> {
+    if options.clients == 0 || options.clients > MAX_CLIENTS {
+        return Err(Error::InvalidSettings(format!(
+            "--clients must be between 1 and {MAX_CLIENTS} (got {})",
+            options.clients
+        )));
+    }
+    run_scenario("lab", &default_scenario(options.clients), options, progress).await
+}
+
+/// Runs `scenario` end to end. `Err` means the harness could not do its job (no engine, a host
+/// that would not boot, a step that failed); what the software under test did is in the checks.
+pub async fn run_scenario(
+    name: &str,
+    scenario: &Scenario,
+    options: &LabOptions,
+    progress: &Progress,
+) -> Result<Outcome> {
+    let started = OffsetDateTime::now_utc();
+    let clock = Instant::now();
+    let mut phases = Vec::new();
+    let default_release = options
+        .release
+        .clone()
+        .or_else(|| scenario.release.clone())
+        .unwrap_or_else(|| images::DEFAULT_RELEASE.to_string());
+    let specs: Vec<HostSpec> = scenario
+        .hosts
+        .iter()
+        .zip(image_specs(
+            scenario,
+            options.release.as_deref(),
+            &options.images_dir,
+        )?)
+        .map(|(host, image)| HostSpec {
+            name: host.name.clone(),
+            role: host.role,
+            image,
+        })
+        .collect();
+    let engine = Engine::connect().await?;
+
+    let clock_images = Instant::now();
+    let mut built_any = false;
+    let mut seen = std::collections::BTreeSet::new();
+    for spec in &specs {
+        if seen.insert(spec.image.reference()) {
+            built_any |= images::ensure(&engine, &spec.image, progress).await?;
+        }
+    }
+    if built_any {
+        phases.push(phase("image", clock_images.elapsed()));
+    }
+
+    let run_id = super::new_run_id();
+    let clients = specs.iter().filter(|s| s.role == Role::Client).count();
+    progress(&format!(
+        "run {run_id}: {name}: booting {} server(s) + {clients} client(s) ({default_release})",
+        specs.len() - clients
+    ));
+
+    // Certificates are issued while the hosts boot.
+    let pki_dir = tempfile::Builder::new()
+        .prefix("journal-lab-pki-")
+        .tempdir()
+        .map_err(Error::io(
+            "creating a temporary directory in",
+            std::env::temp_dir(),
+        ))?;
+    let pki = tokio::task::spawn_blocking({
+        let (dir, scenario, run_id) = (
+            pki_dir.path().to_path_buf(),
+            scenario.clone(),
+            run_id.clone(),
+        );
+        move || issue_credentials(dir, &scenario, &run_id)
+    });
+    let mut lab = Lab::create(engine, &run_id, options.keep).await?;
+    let (booted, took) = timed(lab.boot(&specs, options.deadlines.boot)).await;
+    booted?;
+    phases.push(phase("boot", took));
+    progress(&format!(
+        "{} hosts up in {:.1}s",
+        specs.len(),
+        took.as_secs_f64()
+    ));
+    let credentials = pki.await.expect("certificate issuing does not panic")?;
+
+    let (configured, took) = timed(procedure::configure(
+        &lab,
+        scenario,
+        &credentials,
+        &options.deadlines,
+    ))
+    .await;
+    let mut configuration = configured?;
+    phases.push(phase("configure", took));
+    progress(&format!("configured in {:.1}s", took.as_secs_f64()));
+
+    let mut state = procedure::RunState::default();
+    let mut checks: Vec<CheckResult> = Vec::new();
+    let clock_steps = Instant::now();
+    for step in &scenario.steps {
+        match step {
+            Step::Evaluate { phase } => {
+                checks.extend(
+                    evaluate(&lab, scenario, &state, phase, &options.deadlines, progress).await?,
+                );
+            }
+            step => {
+                procedure::perform(
+                    &lab,
+                    scenario,
+                    step,
+                    &mut state,
+                    &options.deadlines,
+                    progress,
+                )
+                .await?
+            }
+        }
+    }
+    checks.extend(
+        evaluate(
+            &lab,
+            scenario,
+            &state,
+            FINAL_PHASE,
+            &options.deadlines,
+            progress,
+        )
+        .await?,
+    );
+    // Markers that arrived after their wait ended count as delivered too (seconds unknown).
+    procedure::note_arrivals(
+        &mut state,
+        &procedure::ServerView::read(&lab, scenario, &options.deadlines).await?,
+    );
+    phases.push(phase("steps and checks", clock_steps.elapsed()));
+
+    let facts = procedure::observe_facts(&lab, &options.deadlines).await?;
+    let hosts: Vec<HostReport> = lab
+        .hosts()
+        .iter()
+        .map(|host| {
+            let marker = state.last_marker(&host.name);
+            let delivered = marker.map(|m| m.arrived_after.is_some() || m.found_in.is_some());
+            HostReport {
+                name: host.name.clone(),
+                role: host.role,
+                ip: host.ip.clone(),
+                status_text: facts
+                    .status_text
+                    .get(&host.name)
+                    .cloned()
+                    .unwrap_or_default(),
+                configuration: configuration.remove(&host.name).unwrap_or_default(),
+                marker: marker.map(|m| m.text.clone()),
+                delivered,
+                seconds_to_deliver: marker.and_then(|m| m.arrived_after),
+                remote_file: marker.and_then(|m| m.found_in.clone()),
+                evidence: if delivered == Some(false) {
+                    facts.evidence.get(&host.name).cloned().unwrap_or_default()
+                } else {
+                    Vec::new()
+                },
+            }
+        })
+        .collect();
+    let delivered = hosts.iter().filter(|h| h.delivered == Some(true)).count();
+    let failed_checks = checks
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.status,
+                crate::checks::Status::Fail | crate::checks::Status::Error
+            )
+        })
+        .count();
+    let report = RunReport {
+        run_id: run_id.clone(),
+        scenario: name.to_string(),
+        description: scenario.description.clone(),
+        release: default_release,
+        systemd_version: facts.systemd_version,
+        systemd_features: facts.systemd_features,
+        image: specs
+            .iter()
+            .find(|s| s.role == Role::Server)
+            .map(|s| s.image.reference())
+            .unwrap_or_default(),
+        started,
+        finished: OffsetDateTime::now_utc(),
+        total_seconds: clock.elapsed().as_secs_f64(),
+        phases,
+        clients,
+        delivered,
+        ok: failed_checks == 0,
+        hosts,
+        findings: facts.findings,
+        checks,
+    };
+    let run_dir = report::write_run(&options.reports_dir, &report)?;
+    let kept = if options.keep {
+        lab.keep_instructions()
+    } else {
+        Vec::new()
+    };
+    let (torn_down, took) = timed(lab.teardown()).await;
+    torn_down?;
+    if !options.keep {
+        progress(&format!("lab removed in {:.1}s", took.as_secs_f64()));
+    }
+    Ok(Outcome {
+        report,
+        run_dir,
+        kept,
+    })
+}
+
+/// The image of each host of `scenario`, in topology order: its release (the override, else its
+/// own, else the scenario's, else the default) plus its extra packages.
+pub fn image_specs(
+    scenario: &Scenario,
+    release: Option<&str>,
+    images_dir: &std::path::Path,
+) -> Result<Vec<ImageSpec>> {
+    scenario
+        .hosts
+        .iter()
+        .map(|host| {
+            let release = release
+                .or(host.release.as_deref())
+                .or(scenario.release.as_deref())
+                .unwrap_or(images::DEFAULT_RELEASE);
+            Ok(ImageSpec::load(images_dir, release)?.with_packages(&host.packages))
+        })
+        .collect()
+}
+
+fn phase(name: &str, took: Duration) -> Phase {
+    Phase {
+        name: name.to_string(),
+        seconds: took.as_secs_f64(),
+    }
+}
+
+/// A host's credentials: its install bundle (None for a host without a certificate), and the
+/// PEM of the CA it trusts.
+pub struct Credentials {
+    pub bundle: Option<Vec<u8>>,
+    pub trusted_ca: String,
+}
+
+/// One certificate directory per CA; each host's certificate from its issuer, with its validity
+/// and SANs; each bundle carrying the CA the host *trusts* (which may differ from its issuer).
+fn issue_credentials(
+    dir: PathBuf,
+    scenario: &Scenario,
+    run_id: &str,
+) -> Result<BTreeMap<String, Credentials>> {
+    let mut cas = BTreeMap::new();
+    for ca in std::iter::once(scenario::LAB_CA.to_string()).chain(scenario.cas.iter().cloned()) {
+        let (cert_dir, _) = CertDir::open(dir.join(&ca))?;
+        let pem = std::fs::read_to_string(cert_dir.ca_cert_path())
+            .map_err(Error::io("reading", cert_dir.ca_cert_path()))?;
+        cas.insert(ca, (cert_dir, pem));
+    }
+    let now = OffsetDateTime::now_utc();
+    let mut credentials = BTreeMap::new();
+    for host in &scenario.hosts {
+        let trusted_ca = cas[&host.trusts].1.clone();
+        let bundle = if host.certificate.issuer == scenario::NO_ISSUER {
+            None
+        } else {
+            let (issuer, _) = &cas[&host.certificate.issuer];
+            let mut aliases: Vec<Alias> =
+                host.aliases.iter().map(|a| Alias::Dns(a.clone())).collect();
+            // The container's own name verifies too.
+            aliases.push(Alias::Dns(format!("{}.{run_id}", host.name)));
+            let mut request = CertRequest::new(host.name.clone(), aliases);
+            request.sans = host.certificate.sans;
+            request.validity = match host.certificate.validity {
+                Validity::Valid => None,
+                Validity::Expired => Some((
+                    now - time::Duration::days(30),
+                    now - time::Duration::days(1),
+                )),
+                Validity::NotYetValid => Some((
+                    now + time::Duration::days(1),
+                    now + time::Duration::days(365),
+                )),
+            };
+            let files = issuer.issue(&request)?;
+            let read =
+                |path: &PathBuf| std::fs::read_to_string(path).map_err(Error::io("reading", path));
+            Some(
+                crate::pki::bundle_script(
+                    &host.name,
+                    &trusted_ca,
+                    &read(&files.cert)?,
+                    &read(&files.key)?,
+                )
+                .into_bytes(),
+            )
+        };
+        credentials.insert(host.name.clone(), Credentials { bundle, trusted_ca });
+    }
+    Ok(credentials)
+}
+
+/// Evaluates the checks that list `phase`, on their hosts, concurrently.
+async fn evaluate(
+    lab: &Lab,
+    scenario: &Scenario,
+    state: &procedure::RunState,
+    phase: &str,
+    deadlines: &Deadlines,
+    progress: &Progress,
+) -> Result<Vec<CheckResult>> {
+    let due: Vec<&CheckDef> = scenario
+        .checks
+        .iter()
+        .filter(|c| c.phases.iter().any(|p| p == phase))
+        .collect();
+    if due.is_empty() {
+        return Ok(Vec::new());
+    }
+    let view = procedure::ServerView::read(lab, scenario, deadlines).await?;
+    let mut evaluations = Vec::new();
+    for check in &due {
+        let hosts: Vec<&Host> = match &check.hosts {
+            Some(names) => names.iter().filter_map(|n| lab.host(n)).collect(),
+            None => lab
+                .hosts()
+                .iter()
+                .filter(|h| check.id.applies_to(h.role))
+                .collect(),
+        };
+        for host in hosts {
+            evaluations.push(procedure::evaluate_check(
+                lab, scenario, state, &view, check.id, host, phase, deadlines,
+            ));
+        }
+    }
+    let results = futures::future::try_join_all(evaluations).await?;
+    let passed = results
+        .iter()
+        .filter(|r| r.status == crate::checks::Status::Pass)
+        .count();
+    progress(&format!(
+        "phase {phase}: {passed} of {} checks passed",
+        results.len()
+    ));
+    Ok(results)
+}
+
+/// Which hosts a selector names, as running hosts.
+pub(super) fn selected<'a>(lab: &'a Lab, scenario: &Scenario, hosts: &Hosts) -> Vec<&'a Host> {
+    scenario
+        .select(hosts)
+        .iter()
+        .filter_map(|name| lab.host(name))
+        .collect()
+}
