@@ -199,8 +199,26 @@ pub struct MarkerObservation {
 /// A verdict and one line saying what was observed.
 pub type Verdict = (Status, String);
 
-/// Rejection checks: the marker must be provably absent, and for client-side refusals the client
-/// must say why.
+/// Whether a line of the sender's log says the server *accepted* the request (curl senders
+/// print "HTTP status NNN").
+fn says_accepted(line: &str) -> bool {
+    line.contains("HTTP status 2")
+}
+
+/// Whether a line of the sender's log says the request was refused or failed: journal-upload's
+/// "Upload to ... failed ...", curl's own errors, or a non-2xx/000 status.
+fn says_refused(line: &str) -> bool {
+    (line.contains("Upload to") && line.contains("failed"))
+        || line.starts_with("curl: (")
+        || ["HTTP status 000", "HTTP status 4", "HTTP status 5"]
+            .iter()
+            .any(|p| line.contains(p))
+}
+
+/// Rejection checks. A pass needs three things: the marker is absent from the server; the
+/// client's own log says the request was refused (so absence is not a lost or dropped entry);
+/// and, for refusals the *server* must make, a later marker from another client arrived (so
+/// absence is not slowness). An accepted request is a fail even if the entry was then dropped.
 pub fn rejection_verdict(id: CheckId, marker: &MarkerObservation) -> Verdict {
     let Some(text) = &marker.logged else {
         return (
@@ -214,25 +232,32 @@ pub fn rejection_verdict(id: CheckId, marker: &MarkerObservation) -> Verdict {
             format!("ACCEPTED: the marker {text:?} is on the server, in {file}"),
         );
     }
-    let client_error = id.client_error_pattern().and_then(|patterns| {
-        marker
+    if let Some(line) = marker.client_log.iter().find(|l| says_accepted(l)) {
+        return (
+            Status::Fail,
+            format!("ACCEPTED: the server accepted the request ({}), though the marker is not in its journal", line.trim()),
+        );
+    }
+    let refusal = match id.client_error_pattern() {
+        Some(patterns) => marker
             .client_log
             .iter()
-            .find(|l| patterns.iter().any(|p| l.contains(p)))
-    });
-    match (id.client_error_pattern(), client_error, &marker.later_reference) {
-        (Some(_), Some(line), _) => (Status::Pass, format!("refused; the client logged: {}", line.trim())),
-        (Some(_), None, _) => (
-            Status::NotVerifiable,
-            "the marker did not arrive, but the client logged no error that says it refused; absence alone does not show who refused".into(),
-        ),
-        (None, _, Some(reference)) => (
+            .find(|l| patterns.iter().any(|p| l.contains(p))),
+        None => marker.client_log.iter().find(|l| says_refused(l)),
+    };
+    match (refusal, id.client_error_pattern().is_some(), &marker.later_reference) {
+        (Some(line), true, _) => (Status::Pass, format!("refused; the client logged: {}", line.trim())),
+        (Some(line), false, Some(reference)) => (
             Status::Pass,
-            format!("absent from the server, while a later marker from another client arrived ({reference})"),
+            format!("refused ({}); absent from the server while a later marker arrived ({reference})", line.trim()),
         ),
-        (None, _, None) => (
+        (Some(_), false, None) => (
             Status::NotVerifiable,
-            "the marker did not arrive, but no later marker from an accepted client arrived either, so absence proves nothing".into(),
+            "the request failed, but no later marker from an accepted client arrived either, so the server's part is unproven".into(),
+        ),
+        (None, _, _) => (
+            Status::NotVerifiable,
+            "the marker did not arrive, but the client logged no refusal; absence alone does not show who refused".into(),
         ),
     }
 }

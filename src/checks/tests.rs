@@ -38,15 +38,39 @@ fn a_rejection_fails_when_the_server_accepted() {
 }
 
 #[test]
-fn server_rejection_needs_a_later_marker_to_prove_absence() {
+fn server_rejection_needs_the_refusal_and_a_later_marker() {
     let id = CheckId::ServerRejectsExpiredClientCert;
+    let refused = ["Upload to https://server:19532/upload failed: OpenSSL SSL_read: tlsv1 alert"];
     assert_eq!(
-        rejection_verdict(id, &marker(None, Some("good"), &[])).0,
+        rejection_verdict(id, &marker(None, Some("good"), &refused)).0,
         Status::Pass
     );
     assert_eq!(
-        rejection_verdict(id, &marker(None, None, &[])).0,
+        rejection_verdict(id, &marker(None, None, &refused)).0,
         Status::NotVerifiable
+    );
+    // Absence alone is not a refusal: the entry may have been lost or dropped.
+    assert_eq!(
+        rejection_verdict(id, &marker(None, Some("good"), &[])).0,
+        Status::NotVerifiable
+    );
+}
+
+/// The false pass this guards against was seen for real: journal-remote answered 202 to a client
+/// without a certificate, then dropped the (malformed) entry, so the marker was absent.
+#[test]
+fn an_accepted_request_fails_even_when_the_entry_was_dropped() {
+    let id = CheckId::ServerRejectsClientWithoutCert;
+    let (status, observed) = rejection_verdict(
+        id,
+        &marker(None, Some("good"), &["$ curl ...", "HTTP status 202"]),
+    );
+    assert_eq!(status, Status::Fail);
+    assert!(observed.contains("HTTP status 202"), "{observed}");
+    let refused = ["curl: (56) OpenSSL SSL_read: error:0A00045C:SSL routines::tlsv13 alert certificate required", "HTTP status 000"];
+    assert_eq!(
+        rejection_verdict(id, &marker(None, Some("good"), &refused)).0,
+        Status::Pass
     );
 }
 

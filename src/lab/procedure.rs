@@ -518,7 +518,11 @@ fn curl_send_command(url: &str, marker: &str, cert: Option<&str>) -> String {
         None => (format!("{BUNDLE_DIR}/ca.pem"), String::new()),
     };
     format!(
-        "printf '__REALTIME_TIMESTAMP=%s\\nMESSAGE=%s\\nSYSLOG_IDENTIFIER={id}\\n_HOSTNAME=%s\\n\\n' \"$(date +%s%6N)\" {msg} \"$(hostname)\" \
+        // A complete export-format entry: newer journal-remote drops entries without a
+        // monotonic timestamp and boot id ("Entry is invalid, ignoring.").
+        "printf '__REALTIME_TIMESTAMP=%s\\n__MONOTONIC_TIMESTAMP=%s\\n_BOOT_ID=%s\\nMESSAGE=%s\\nSYSLOG_IDENTIFIER={id}\\n_HOSTNAME=%s\\n\\n' \
+         \"$(date +%s%6N)\" \"$(awk '{{printf \"%d\", $1 * 1000000}}' /proc/uptime)\" \"$(tr -d - < /proc/sys/kernel/random/boot_id)\" \
+         {msg} \"$(hostname)\" \
          | curl -sS -m 10 -o /dev/null -w 'HTTP status %{{http_code}}\\n' --cacert {ca}{identity} \
          -H 'Content-Type: application/vnd.fdo.journal' --data-binary @- {url}/upload 2>&1",
         id = journal::MARKER_IDENTIFIER,

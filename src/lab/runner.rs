@@ -417,13 +417,18 @@ async fn evaluate(
         }
     }
     let results = futures::future::try_join_all(evaluations).await?;
-    let passed = results
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for result in &results {
+        *counts.entry(result.status.to_string()).or_default() += 1;
+    }
+    let counts: Vec<String> = counts
         .iter()
-        .filter(|r| r.status == crate::checks::Status::Pass)
-        .count();
+        .map(|(status, n)| format!("{n} {status}"))
+        .collect();
     progress(&format!(
-        "phase {phase}: {passed} of {} checks passed",
-        results.len()
+        "phase {phase}: {} checks: {}",
+        results.len(),
+        counts.join(", ")
     ));
     Ok(results)
 }

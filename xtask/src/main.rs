@@ -510,9 +510,21 @@ async fn test(unit_only: bool, cargo_args: &[String]) -> anyhow::Result<ExitCode
             "the end-to-end tests need a Docker engine (run `cargo xtask test --unit` for the tests that do not)",
         )?;
         let progress = progress();
+        // Every image the tests boot: the base images, and the seed scenarios' package variants.
+        let mut specs = Vec::new();
         for release in ["bookworm", "trixie"] {
-            let spec = images::ImageSpec::load(&images_dir(), release)?;
-            images::ensure(&engine, &spec, &progress).await?;
+            specs.push(images::ImageSpec::load(&images_dir(), release)?);
+        }
+        for file in scenario::files_in(&workspace_root().join("scenarios"))? {
+            specs.extend(lab::image_specs(
+                &scenario::Scenario::load(&file)?,
+                None,
+                &images_dir(),
+            )?);
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for spec in specs.iter().filter(|s| seen.insert(s.reference())) {
+            images::ensure(&engine, spec, &progress).await?;
         }
         let leftovers = engine.sweep(None).await?;
         if !leftovers.containers.is_empty() || !leftovers.networks.is_empty() {
