@@ -182,3 +182,38 @@ fn ctrl_c_during_a_run_removes_the_lab() {
     );
     assert_eq!(docker_ps("network"), 0, "network of {run_id} left behind");
 }
+
+#[test]
+fn scenario_check_names_file_line_and_column_of_a_mistake() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("typo.yaml");
+    std::fs::write(
+        &file,
+        "description: typo\nhosts:\n  - {name: server, role: server}\n  - name: client1\n    role: client\n    uplaod: {via: ip}\nchecks:\n  - id: client-delivers\n",
+    )
+    .unwrap();
+    xtask()
+        .args(["scenario", "check"])
+        .arg(&file)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!("{}:6:5: hosts[1]: unknown field `uplaod`", file.display())));
+    xtask()
+        .args(["run"])
+        .arg(&file)
+        .env("DOCKER_HOST", "unix:///nonexistent/journal-lab-test.sock")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("typo.yaml:6:5"));
+}
+
+#[test]
+fn the_seed_scenarios_check_clean_and_the_schema_is_json() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("scenarios");
+    let files: Vec<_> = std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(files.len(), 5, "{files:?}");
+    xtask().args(["scenario", "check"]).args(&files).assert().success();
+    let out = xtask().args(["scenario", "schema"]).assert().success().get_output().stdout.clone();
+    let schema: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert!(schema["properties"]["hosts"].is_object(), "{schema}");
+}
