@@ -203,13 +203,7 @@ async fn build(engine: &Engine, spec: &ImageSpec, progress: &Progress) -> Result
             package: "mmdebstrap",
         });
     }
-    let workdir = tempfile::Builder::new()
-        .prefix("journal-lab-image-")
-        .tempdir()
-        .map_err(Error::io(
-            "creating a temporary directory in",
-            std::env::temp_dir(),
-        ))?;
+    let workdir = crate::temp_dir("journal-lab-image-")?;
     let tarball = workdir.path().join("rootfs.tar");
     progress(&format!(
         "building image {} from {} (mmdebstrap {}; takes about half a minute)",

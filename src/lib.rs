@@ -25,3 +25,14 @@ pub type Progress = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
 pub fn quiet() -> Progress {
     std::sync::Arc::new(|_| {})
 }
+
+/// A temporary directory (removed when dropped) whose creation error names the location.
+pub(crate) fn temp_dir(prefix: &str) -> Result<tempfile::TempDir> {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .map_err(Error::io(
+            "creating a temporary directory in",
+            std::env::temp_dir(),
+        ))
+}

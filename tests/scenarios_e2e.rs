@@ -71,6 +71,17 @@ fn by_key(report: &RunReport) -> BTreeMap<(String, String, String), &CheckResult
         .collect()
 }
 
+/// Asserts each (id, host, phase) has the status.
+fn expect(report: &RunReport, expectations: &[(&str, &str, &str, Status)]) {
+    for (id, host, phase, wanted) in expectations {
+        assert_eq!(
+            status(report, id, host, phase),
+            *wanted,
+            "{id} on {host} in {phase}"
+        );
+    }
+}
+
 fn status(report: &RunReport, id: &str, host: &str, phase: &str) -> Status {
     let checks = by_key(report);
     let key = (id.to_string(), host.to_string(), phase.to_string());
@@ -80,27 +91,30 @@ fn status(report: &RunReport, id: &str, host: &str, phase: &str) -> Status {
         .status
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn passive_https_holds_end_to_end() {
-    let report = run("passive-https").await;
+fn assert_all_pass(report: &RunReport) {
     let failed: Vec<_> = report
         .checks
         .iter()
         .filter(|c| c.status != Status::Pass)
         .collect();
-    assert!(failed.is_empty(), "not passing: {failed:#?}");
+    assert!(
+        failed.is_empty(),
+        "{}: not passing: {failed:#?}",
+        report.scenario
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn passive_https_holds_end_to_end() {
+    let report = run("passive-https").await;
+    assert_all_pass(&report);
     assert!(report.ok);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn port_change_moves_the_listener_and_strands_the_stale_client_visibly() {
     let report = run("port-change").await;
-    let failed: Vec<_> = report
-        .checks
-        .iter()
-        .filter(|c| c.status != Status::Pass)
-        .collect();
-    assert!(failed.is_empty(), "not passing: {failed:#?}");
+    assert_all_pass(&report);
     let stale = report.hosts.iter().find(|h| h.name == "stale").unwrap();
     assert_eq!(stale.delivered, Some(false));
 }
@@ -188,35 +202,24 @@ async fn socket_masking_follows_the_rule_and_its_gate() {
             );
         }
     }
-    // linux-base installed: the rule applies and its remediation masks the socket.
-    assert_eq!(
-        status(&report, "remediation-applicable", "gated", after),
-        Status::Pass
-    );
-    assert_eq!(
-        status(&report, "remote-socket-masked", "gated", after),
-        Status::Pass
-    );
-    assert_eq!(
-        status(&report, "remote-socket-refuses", "gated", after),
-        Status::Pass
-    );
-    assert_eq!(
-        status(&report, "remediation-idempotent", "gated", after),
-        Status::Pass
-    );
-    // No linux-base: the gate is closed, nothing is done, and the check still fails.
-    assert_eq!(
-        status(&report, "remediation-applicable", "plain", after),
-        Status::NotApplicable
-    );
-    assert_eq!(
-        status(&report, "remote-socket-masked", "plain", after),
-        Status::Fail
-    );
-    assert_eq!(
-        status(&report, "remote-socket-refuses", "plain", after),
-        Status::Fail
+    expect(
+        &report,
+        &[
+            // linux-base installed: the rule applies and its remediation masks the socket.
+            ("remediation-applicable", "gated", after, Status::Pass),
+            ("remote-socket-masked", "gated", after, Status::Pass),
+            ("remote-socket-refuses", "gated", after, Status::Pass),
+            ("remediation-idempotent", "gated", after, Status::Pass),
+            // No linux-base: the gate is closed, nothing is done, and the check still fails.
+            (
+                "remediation-applicable",
+                "plain",
+                after,
+                Status::NotApplicable,
+            ),
+            ("remote-socket-masked", "plain", after, Status::Fail),
+            ("remote-socket-refuses", "plain", after, Status::Fail),
+        ],
     );
 }
 

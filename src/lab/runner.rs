@@ -133,13 +133,7 @@ pub async fn run_scenario(
     ));
 
     // Certificates are issued while the hosts boot.
-    let pki_dir = tempfile::Builder::new()
-        .prefix("journal-lab-pki-")
-        .tempdir()
-        .map_err(Error::io(
-            "creating a temporary directory in",
-            std::env::temp_dir(),
-        ))?;
+    let pki_dir = crate::temp_dir("journal-lab-pki-")?;
     let pki = tokio::task::spawn_blocking({
         let (dir, scenario, run_id) = (
             pki_dir.path().to_path_buf(),

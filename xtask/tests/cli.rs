@@ -197,7 +197,10 @@ fn scenario_check_names_file_line_and_column_of_a_mistake() {
         .arg(&file)
         .assert()
         .code(2)
-        .stderr(predicate::str::contains(format!("{}:6:5: hosts[1]: unknown field `uplaod`", file.display())));
+        .stderr(predicate::str::contains(format!(
+            "{}:6:5: hosts[1]: unknown field `uplaod`",
+            file.display()
+        )));
     xtask()
         .args(["run"])
         .arg(&file)
@@ -209,11 +212,27 @@ fn scenario_check_names_file_line_and_column_of_a_mistake() {
 
 #[test]
 fn the_seed_scenarios_check_clean_and_the_schema_is_json() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("scenarios");
-    let files: Vec<_> = std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).collect();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .join("scenarios");
+    let files: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     assert_eq!(files.len(), 5, "{files:?}");
-    xtask().args(["scenario", "check"]).args(&files).assert().success();
-    let out = xtask().args(["scenario", "schema"]).assert().success().get_output().stdout.clone();
+    xtask()
+        .args(["scenario", "check"])
+        .args(&files)
+        .assert()
+        .success();
+    let out = xtask()
+        .args(["scenario", "schema"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     let schema: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert!(schema["properties"]["hosts"].is_object(), "{schema}");
 }
