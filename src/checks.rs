@@ -81,6 +81,9 @@ pub struct CheckResult {
     /// Commands run and what they printed, verbatim.
     pub evidence: Vec<String>,
     pub seconds: f64,
+    /// The public rule or documentation the check comes from.
+    #[serde(default)]
+    pub reference: String,
 }
 
 /// What a check says about itself.

@@ -74,6 +74,69 @@ pub fn parse_entries_by_file(output: &str) -> Vec<(String, Entry)> {
     entries
 }
 
+/// Fields a normalized entry keeps: what matters about a line that arrived.
+const KEPT_FIELDS: [&str; 5] = [
+    "_HOSTNAME",
+    "SYSLOG_IDENTIFIER",
+    "PRIORITY",
+    "_TRANSPORT",
+    "MESSAGE",
+];
+
+/// Normalizes arrived entries `(server, remote file, entry)` for snapshots: only the kept fields;
+/// the run id and marker nonces replaced by placeholders; addresses (in file names too) replaced
+/// by the name of the host that had them; grouped by server and file (sorted), in journal order
+/// within a file (which is each client's own order). Cursors, timestamps, boot and machine ids
+/// and PIDs are dropped with the other fields.
+pub fn normalize(
+    entries: &[(String, String, Entry)],
+    run_id: &str,
+    addresses: &std::collections::BTreeMap<String, String>,
+) -> String {
+    let stable = |text: &str| -> String {
+        let mut out = text.replace(run_id, "<run>");
+        let mut by_length: Vec<_> = addresses.iter().filter(|(ip, _)| !ip.is_empty()).collect();
+        by_length.sort_by_key(|(ip, _)| std::cmp::Reverse(ip.len()));
+        for (ip, name) in by_length {
+            let pattern = regex::Regex::new(&format!(r"\b{}\b", regex::escape(ip))).expect("valid");
+            out = pattern
+                .replace_all(&out, format!("<ip:{name}>"))
+                .into_owned();
+        }
+        match out.find("nonce=") {
+            Some(at) if out.len() >= at + 22 => {
+                format!("{}nonce=<nonce>{}", &out[..at], &out[at + 22..])
+            }
+            _ => out,
+        }
+    };
+    let mut grouped: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    for (server, file, entry) in entries {
+        let line = KEPT_FIELDS
+            .iter()
+            .map(|field| {
+                format!(
+                    "{field}={}",
+                    entry.get(*field).map(|v| stable(v)).unwrap_or_default()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        grouped
+            .entry((server.clone(), stable(file)))
+            .or_default()
+            .push(line);
+    }
+    let mut out = String::new();
+    for ((server, file), lines) in grouped {
+        out.push_str(&format!("{server}: {file}\n"));
+        for line in lines {
+            out.push_str(&format!("  {line}\n"));
+        }
+    }
+    out
+}
+
 /// Whether an entry carries exactly this marker.
 pub fn is_marker(entry: &Entry, marker: &str) -> bool {
     entry.get("MESSAGE").is_some_and(|m| m == marker)
@@ -125,6 +188,62 @@ mod tests {
         assert_eq!(by_file[0].0, "remote-client1.journal");
         assert_eq!(by_file[1].0, "remote-x.journal");
         assert_eq!(by_file[1].1["MESSAGE"], "m2");
+    }
+
+    #[test]
+    fn normalization_keeps_what_matters_and_drops_what_varies() {
+        let entry = |host: &str, nonce: &str| -> Entry {
+            [
+                (
+                    "MESSAGE",
+                    format!("journal-lab marker run=jl-1 host={host} nonce={nonce}"),
+                ),
+                ("_HOSTNAME", host.to_string()),
+                ("SYSLOG_IDENTIFIER", "journal-lab".to_string()),
+                ("PRIORITY", "5".to_string()),
+                ("_TRANSPORT", "syslog".to_string()),
+                ("__CURSOR", "s=abc;i=1".to_string()),
+                ("__REALTIME_TIMESTAMP", "1700000000000000".to_string()),
+                ("_BOOT_ID", "0123".to_string()),
+                ("_PID", "163".to_string()),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect()
+        };
+        let addresses = BTreeMap::from([
+            ("172.18.0.3".to_string(), "client1".to_string()),
+            ("172.18.0.30".to_string(), "client2".to_string()),
+        ]);
+        let entries = vec![
+            (
+                "server".to_string(),
+                "remote-172.18.0.30.journal".to_string(),
+                entry("client2", "00000000000000bb"),
+            ),
+            (
+                "server".to_string(),
+                "remote-172.18.0.3.journal".to_string(),
+                entry("client1", "00000000000000aa"),
+            ),
+            (
+                "server".to_string(),
+                "remote-172.18.0.3.journal".to_string(),
+                entry("client1", "00000000000000cc"),
+            ),
+        ];
+        let normalized = normalize(&entries, "jl-1", &addresses);
+        let expected = concat!(
+            "server: remote-<ip:client1>.journal\n",
+            "  _HOSTNAME=client1 SYSLOG_IDENTIFIER=journal-lab PRIORITY=5 _TRANSPORT=syslog MESSAGE=journal-lab marker run=<run> host=client1 nonce=<nonce>\n",
+            "  _HOSTNAME=client1 SYSLOG_IDENTIFIER=journal-lab PRIORITY=5 _TRANSPORT=syslog MESSAGE=journal-lab marker run=<run> host=client1 nonce=<nonce>\n",
+            "server: remote-<ip:client2>.journal\n",
+            "  _HOSTNAME=client2 SYSLOG_IDENTIFIER=journal-lab PRIORITY=5 _TRANSPORT=syslog MESSAGE=journal-lab marker run=<run> host=client2 nonce=<nonce>\n",
+        );
+        assert_eq!(normalized, expected);
+        // Same observations, different run: the same text.
+        let again = vec![entries[0].clone(), entries[1].clone(), entries[2].clone()];
+        assert_eq!(normalize(&again, "jl-1", &addresses), normalized);
     }
 
     #[test]

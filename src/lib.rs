@@ -17,6 +17,9 @@ pub mod scenario;
 
 pub use errors::{Error, Result};
 
+/// journal-lab's version, as recorded in every report.
+pub const HARNESS_VERSION: &str = env!("CARGO_PKG_VERSION");
+
 /// Where long-running work reports what it is doing, one line at a time. The library never
 /// prints; the CLI decides how progress looks.
 pub type Progress = std::sync::Arc<dyn Fn(&str) + Send + Sync>;

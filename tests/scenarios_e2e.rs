@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use journal_lab::checks::{CheckId, CheckResult, Status};
 use journal_lab::lab::{self, LabOptions};
-use journal_lab::report::RunReport;
+use journal_lab::report::{redact, render, RunReport};
 use journal_lab::scenario::Scenario;
 
 async fn run(name: &str) -> RunReport {
@@ -51,7 +51,67 @@ async fn run(name: &str) -> RunReport {
             );
         }
     }
+    snapshot(&outcome.report);
     outcome.report
+}
+
+/// Snapshots of what the run observed, normalized: the marker entries that reached the servers,
+/// and the Markdown and JSON reports with run ids, addresses, times and durations redacted.
+fn snapshot(report: &RunReport) {
+    let name = &report.scenario;
+    insta::assert_snapshot!(format!("{name}__journal"), report.normalized_journal());
+    insta::assert_snapshot!(
+        format!("{name}__report_md"),
+        redact(&render::markdown(report), report)
+    );
+    insta::assert_snapshot!(
+        format!("{name}__report_json"),
+        redact(&json_for_snapshot(report), report)
+    );
+    if name == "cert-rejection" {
+        insta::assert_snapshot!(
+            format!("{name}__junit"),
+            redact(&render::junit(report), report)
+        );
+    }
+}
+
+/// report.json with what is volatile by nature replaced: full evidence (log lines with their own
+/// timestamps and counters), times, durations, phase timings (an image build adds one), the
+/// state of units caught mid-restart, and the raw arrived entries (snapshotted normalized, above).
+fn json_for_snapshot(report: &RunReport) -> String {
+    fn scrub(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, value) in map.iter_mut() {
+                    match key.as_str() {
+                        "evidence" => *value = serde_json::json!("[evidence]"),
+                        "seconds" | "total_seconds" | "seconds_to_deliver" => {
+                            *value = serde_json::json!("[secs]")
+                        }
+                        "started" | "finished" | "marker_logged_at" => {
+                            *value = serde_json::json!("[time]")
+                        }
+                        "phases" => *value = serde_json::json!("[phases]"),
+                        "readiness" => *value = serde_json::json!("[readiness]"),
+                        // A unit in a restart loop is caught at a random point of it.
+                        "status_text"
+                            if !value.as_str().unwrap_or("").starts_with("Processing") =>
+                        {
+                            *value = serde_json::json!("[transient: not processing]")
+                        }
+                        "journal" => *value = serde_json::json!("[see the journal snapshot]"),
+                        _ => scrub(value),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(scrub),
+            _ => {}
+        }
+    }
+    let mut value: serde_json::Value = serde_json::from_str(&render::json(report)).unwrap();
+    scrub(&mut value);
+    serde_json::to_string_pretty(&value).unwrap()
 }
 
 fn hosts_for(scenario: &Scenario, id: CheckId) -> usize {

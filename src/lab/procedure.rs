@@ -36,6 +36,7 @@ pub struct MarkerRecord {
     /// Order of logging across the run (proves "later").
     pub seq: usize,
     pub logged_at: Instant,
+    pub logged_wall: time::OffsetDateTime,
     /// Seconds from logging to first sight on the server, if seen while waiting.
     pub arrived_after: Option<f64>,
     pub found_in: Option<String>,
@@ -86,6 +87,18 @@ impl ServerView {
                 .into_iter()
                 .collect(),
         })
+    }
+
+    /// Every entry seen, as (server, remote file name, entry).
+    pub fn entries(&self) -> Vec<(String, String, Entry)> {
+        self.entries
+            .iter()
+            .flat_map(|(server, entries)| {
+                entries
+                    .iter()
+                    .map(move |(file, entry)| (server.clone(), file.clone(), entry.clone()))
+            })
+            .collect()
     }
 
     /// The remote file (full path) `marker` is in on `server`.
@@ -262,7 +275,7 @@ pub async fn configure(
     scenario: &Scenario,
     credentials: &BTreeMap<String, Credentials>,
     deadlines: &Deadlines,
-) -> Result<BTreeMap<String, Vec<String>>> {
+) -> Result<Configured> {
     let hosts_lines: String = lab
         .hosts()
         .iter()
@@ -308,17 +321,29 @@ pub async fn configure(
         )
         .await?;
         // A client that never gets going is an observation (its evidence goes in the report),
-        // not a harness failure.
-        let line = match wait_for_upload_ready(lab, host, deadlines.ready).await {
-            Ok(()) => format!("{UPLOAD_UNIT} started: \"Processing input...\""),
-            Err(e) => format!("{UPLOAD_UNIT} started but not ready: {e}"),
+        // not a harness failure. How it looked at this moment is timing-dependent (a failing
+        // upload may flash "Processing input..." first), so it is kept apart from what was done.
+        let readiness = match wait_for_upload_ready(lab, host, deadlines.ready).await {
+            Ok(()) => "Processing input...".to_string(),
+            Err(e) => format!("not ready: {e}"),
         };
-        Ok::<_, Error>((host.name.clone(), line))
+        Ok::<_, Error>((host.name.clone(), readiness))
     });
-    for (name, line) in futures::future::try_join_all(start_uploads).await? {
-        done.entry(name).or_default().push(line);
+    let mut readiness = BTreeMap::new();
+    for (name, ready) in futures::future::try_join_all(start_uploads).await? {
+        done.entry(name.clone())
+            .or_default()
+            .push(format!("systemctl start {UPLOAD_UNIT}"));
+        readiness.insert(name, ready);
     }
-    Ok(done)
+    Ok(Configured { done, readiness })
+}
+
+/// What configuration did on each host (line by line), and how each uploader looked right after
+/// it was started.
+pub struct Configured {
+    pub done: BTreeMap<String, Vec<String>>,
+    pub readiness: BTreeMap<String, String>,
 }
 
 async fn wait_for_server_socket(
@@ -579,6 +604,8 @@ async fn log_markers(
             text,
             seq,
             logged_at,
+            logged_wall: time::OffsetDateTime::now_utc()
+                - time::Duration::seconds_f64(logged_at.elapsed().as_secs_f64()),
             arrived_after: None,
             found_in: None,
         });
@@ -862,6 +889,7 @@ pub async fn evaluate_check(
         status,
         evidence,
         seconds: start.elapsed().as_secs_f64(),
+        reference: spec.reference.to_string(),
     })
 }
 
@@ -933,13 +961,36 @@ async fn observe_marker(
     })
 }
 
+/// Raw journals for the report: each server's whole remote directory, and what each client logged
+/// as the lab (`name` → `journalctl -o json` output).
+pub async fn collect_journals(lab: &Lab, deadlines: &Deadlines) -> Result<Vec<(String, String)>> {
+    let dumps = lab.hosts().iter().map(|host| async move {
+        let (name, command) = match host.role {
+            Role::Server => (
+                format!("{}-remote", host.name),
+                format!("journalctl -D {} -o json --no-pager", journal::REMOTE_DIR),
+            ),
+            Role::Client => (
+                host.name.clone(),
+                format!(
+                    "journalctl -o json --no-pager SYSLOG_IDENTIFIER={}",
+                    journal::MARKER_IDENTIFIER
+                ),
+            ),
+        };
+        let out = lab.exec(host, &command, deadlines.command).await?;
+        Ok::<_, Error>((name, out.stdout))
+    });
+    futures::future::try_join_all(dumps).await
+}
+
 /// Facts read off the hosts at the end of a run.
 pub struct Facts {
-    pub systemd_version: String,
-    pub systemd_features: String,
     pub status_text: BTreeMap<String, String>,
     pub evidence: BTreeMap<String, Vec<String>>,
     pub findings: Vec<Finding>,
+    /// Host → (`systemctl --version` first line, features line).
+    pub versions: BTreeMap<String, (String, String)>,
 }
 
 /// What journal-remote says when it will not verify client certificates (builds without GnuTLS
@@ -947,20 +998,12 @@ pub struct Facts {
 const NO_CERT_CHECKING: &str = "Certificate checking disabled";
 
 pub async fn observe_facts(lab: &Lab, deadlines: &Deadlines) -> Result<Facts> {
-    let server = lab
-        .hosts()
-        .iter()
-        .find(|h| h.role == Role::Server)
-        .expect("validated: a server exists");
-    let version = lab
-        .run(server, "systemctl --version", deadlines.command)
-        .await?;
-    let mut version_lines = version.stdout.lines().map(str::to_string);
     let observe = lab.hosts().iter().map(|host| async move {
         let unit = match host.role {
             Role::Server => REMOTE_UNIT,
             Role::Client => UPLOAD_UNIT,
         };
+        let version = lab.run(host, "systemctl --version", deadlines.command).await?;
         let script = format!(
             "{}; echo '--- last log lines of {unit}'; journalctl -u {unit} -n 12 --no-pager -o short-precise",
             unit_state_command(unit)
@@ -970,16 +1013,18 @@ pub async fn observe_facts(lab: &Lab, deadlines: &Deadlines) -> Result<Facts> {
             Role::Server => server_finding(lab, host, deadlines).await?,
             Role::Client => None,
         };
-        Ok::<_, Error>((host.name.clone(), out.stdout, finding))
+        let mut version_lines = version.stdout.lines().map(str::to_string);
+        let version = (version_lines.next().unwrap_or_default(), version_lines.next().unwrap_or_default());
+        Ok::<_, Error>((host.name.clone(), out.stdout, finding, version))
     });
     let mut facts = Facts {
-        systemd_version: version_lines.next().unwrap_or_default(),
-        systemd_features: version_lines.next().unwrap_or_default(),
         status_text: BTreeMap::new(),
         evidence: BTreeMap::new(),
         findings: Vec::new(),
+        versions: BTreeMap::new(),
     };
-    for (name, output, finding) in futures::future::try_join_all(observe).await? {
+    for (name, output, finding, version) in futures::future::try_join_all(observe).await? {
+        facts.versions.insert(name.clone(), version);
         let status = output
             .lines()
             .find_map(|l| l.strip_prefix("StatusText="))

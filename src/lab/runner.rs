@@ -199,10 +199,9 @@ pub async fn run_scenario(
         .await?,
     );
     // Markers that arrived after their wait ended count as delivered too (seconds unknown).
-    procedure::note_arrivals(
-        &mut state,
-        &procedure::ServerView::read(&lab, scenario, &options.deadlines).await?,
-    );
+    let final_view = procedure::ServerView::read(&lab, scenario, &options.deadlines).await?;
+    procedure::note_arrivals(&mut state, &final_view);
+    let journal_dumps = procedure::collect_journals(&lab, &options.deadlines).await?;
     phases.push(phase("steps and checks", clock_steps.elapsed()));
 
     let facts = procedure::observe_facts(&lab, &options.deadlines).await?;
@@ -212,16 +211,27 @@ pub async fn run_scenario(
         .map(|host| {
             let marker = state.last_marker(&host.name);
             let delivered = marker.map(|m| m.arrived_after.is_some() || m.found_in.is_some());
+            let (systemd_version, systemd_features) =
+                facts.versions.get(&host.name).cloned().unwrap_or_default();
             HostReport {
                 name: host.name.clone(),
                 role: host.role,
                 ip: host.ip.clone(),
+                systemd_version,
+                systemd_features,
+                image: specs
+                    .iter()
+                    .find(|s| s.name == host.name)
+                    .map(|s| s.image.reference())
+                    .unwrap_or_default(),
+                marker_logged_at: marker.map(|m| m.logged_wall),
                 status_text: facts
                     .status_text
                     .get(&host.name)
                     .cloned()
                     .unwrap_or_default(),
-                configuration: configuration.remove(&host.name).unwrap_or_default(),
+                configuration: configuration.done.remove(&host.name).unwrap_or_default(),
+                readiness: configuration.readiness.remove(&host.name),
                 marker: marker.map(|m| m.text.clone()),
                 delivered,
                 seconds_to_deliver: marker.and_then(|m| m.arrived_after),
@@ -244,13 +254,20 @@ pub async fn run_scenario(
             )
         })
         .count();
+    let server_version = lab
+        .hosts()
+        .iter()
+        .find(|h| h.role == Role::Server)
+        .and_then(|h| facts.versions.get(&h.name).cloned())
+        .unwrap_or_default();
     let report = RunReport {
         run_id: run_id.clone(),
+        harness_version: crate::HARNESS_VERSION.to_string(),
         scenario: name.to_string(),
         description: scenario.description.clone(),
         release: default_release,
-        systemd_version: facts.systemd_version,
-        systemd_features: facts.systemd_features,
+        systemd_version: server_version.0,
+        systemd_features: server_version.1,
         image: specs
             .iter()
             .find(|s| s.role == Role::Server)
@@ -266,8 +283,19 @@ pub async fn run_scenario(
         hosts,
         findings: facts.findings,
         checks,
+        journal: final_view
+            .entries()
+            .into_iter()
+            .map(|(server, file, fields)| report::ArrivedEntry {
+                server,
+                file,
+                fields,
+            })
+            .collect(),
     };
     let run_dir = report::write_run(&options.reports_dir, &report)?;
+    report::write_journals(&run_dir, &journal_dumps)?;
+    report::write_formats(&run_dir, &report, &report::Format::ALL)?;
     let kept = if options.keep {
         lab.keep_instructions()
     } else {

@@ -14,7 +14,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use journal_lab::checks::Status;
-use journal_lab::{engine::Engine, images, lab, pki, scenario, Progress};
+use journal_lab::{engine::Engine, images, lab, pki, report, scenario, Progress};
 
 #[derive(Parser)]
 #[command(
@@ -74,6 +74,14 @@ enum Command {
         /// Where run reports go.
         #[arg(long, default_value_os_t = workspace_root().join("reports"))]
         reports: PathBuf,
+    },
+    /// Re-render a run's reports (report.json, report.md, report.html, junit.xml) from its run.json.
+    Report {
+        /// The run's directory (e.g. reports/latest).
+        run_dir: PathBuf,
+        /// Formats to write (comma-separated): json, md, html, junit.
+        #[arg(long, value_delimiter = ',', default_value = "json,md,html,junit")]
+        format: Vec<report::Format>,
     },
     /// Work with scenario files without running them.
     Scenario {
@@ -203,6 +211,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             run_scenarios(&files, &release, jobs.max(1), keep, reports).await
         }
+        Command::Report { run_dir, format } => {
+            let run = report::read_run(&run_dir.join("run.json"))?;
+            for path in report::write_formats(&run_dir, &run, &format)? {
+                println!("wrote {}", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Scenario {
             command: ScenarioCommand::Check { files },
         } => check_scenarios(&files),
@@ -282,6 +297,7 @@ async fn run_lab(
     if !report.ok {
         println!("evidence for what did not arrive is in run.json (hosts[].evidence)");
     }
+    println!("reports: {}", outcome.run_dir.join("report.html").display());
     if keep {
         println!("the lab is still running (--keep):");
         for line in &outcome.kept {

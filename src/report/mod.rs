@@ -1,6 +1,8 @@
 //! What a run observed, as written to `reports/<run-id>/run.json`. Only this module knows the
 //! output layout; the lab fills in a [`RunReport`] and hands it over.
 
+pub mod render;
+
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -19,6 +21,9 @@ pub enum Role {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunReport {
     pub run_id: String,
+    /// journal-lab's version (and git commit, where known).
+    #[serde(default)]
+    pub harness_version: String,
     /// The scenario's name (file stem), or "lab" for `cargo xtask lab`.
     #[serde(default)]
     pub scenario: String,
@@ -49,6 +54,35 @@ pub struct RunReport {
     /// Every check evaluated, in order of evaluation.
     #[serde(default)]
     pub checks: Vec<crate::checks::CheckResult>,
+    /// The lab's marker entries found on the servers at the end: server, remote file, fields.
+    #[serde(default)]
+    pub journal: Vec<ArrivedEntry>,
+}
+
+/// One journal entry as it arrived on a server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ArrivedEntry {
+    pub server: String,
+    /// File name under /var/log/journal/remote.
+    pub file: String,
+    pub fields: crate::journal::Entry,
+}
+
+impl RunReport {
+    /// The arrived marker entries, normalized for snapshots (see `journal::normalize`).
+    pub fn normalized_journal(&self) -> String {
+        let entries: Vec<(String, String, crate::journal::Entry)> = self
+            .journal
+            .iter()
+            .map(|e| (e.server.clone(), e.file.clone(), e.fields.clone()))
+            .collect();
+        let addresses = self
+            .hosts
+            .iter()
+            .map(|h| (h.ip.clone(), h.name.clone()))
+            .collect();
+        crate::journal::normalize(&entries, &self.run_id, &addresses)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -70,13 +104,32 @@ pub struct HostReport {
     pub name: String,
     pub role: Role,
     pub ip: String,
+    /// `systemctl --version`, first line and compile-time features.
+    #[serde(default)]
+    pub systemd_version: String,
+    #[serde(default)]
+    pub systemd_features: String,
+    /// The image the host booted (`journal-lab/<release>:<recipe hash>`).
+    #[serde(default)]
+    pub image: String,
     /// `systemctl show -p StatusText` of the journal unit at the end of the run
     /// (systemd-journal-remote on the server, systemd-journal-upload on clients).
     pub status_text: String,
     /// What the lab did to the host's configuration, in order (one line each).
     pub configuration: Vec<String>,
+    /// Uploaders: how the unit looked right after it was started ("Processing input..." or why
+    /// not). Timing-dependent by nature.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readiness: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub marker: Option<String>,
+    /// When the marker was logged on the client.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub marker_logged_at: Option<OffsetDateTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivered: Option<bool>,
     /// From the marker being logged to it being seen on the server (poll resolution ≤ 0.5 s).
@@ -117,19 +170,135 @@ fn point_latest_at(reports_dir: &Path, run_id: &str) -> Result<()> {
     std::fs::rename(&staging, &latest).map_err(Error::io("updating", &latest))
 }
 
+/// Report formats besides run.json.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Markdown,
+    Html,
+    Junit,
+}
+
+impl Format {
+    pub const ALL: [Format; 4] = [Format::Json, Format::Markdown, Format::Html, Format::Junit];
+
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Format::Json => "report.json",
+            Format::Markdown => "report.md",
+            Format::Html => "report.html",
+            Format::Junit => "junit.xml",
+        }
+    }
+
+    pub fn render(self, report: &RunReport) -> String {
+        match self {
+            Format::Json => render::json(report),
+            Format::Markdown => render::markdown(report),
+            Format::Html => render::html(report),
+            Format::Junit => render::junit(report),
+        }
+    }
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Format, String> {
+        match s {
+            "json" => Ok(Format::Json),
+            "md" | "markdown" => Ok(Format::Markdown),
+            "html" => Ok(Format::Html),
+            "junit" | "xml" => Ok(Format::Junit),
+            other => Err(format!(
+                "unknown format {other:?}: use json, md, html or junit"
+            )),
+        }
+    }
+}
+
+/// Writes raw journal dumps (name → `journalctl -o json` output) under `<run_dir>/journals/`.
+pub fn write_journals(run_dir: &Path, dumps: &[(String, String)]) -> Result<()> {
+    let dir = run_dir.join("journals");
+    std::fs::create_dir_all(&dir).map_err(Error::io("creating", &dir))?;
+    for (name, content) in dumps {
+        let path = dir.join(format!("{name}.json"));
+        std::fs::write(&path, content).map_err(Error::io("writing", &path))?;
+    }
+    Ok(())
+}
+
+/// Writes the reports of `report` in `formats` into `run_dir`; returns the paths written.
+pub fn write_formats(
+    run_dir: &Path,
+    report: &RunReport,
+    formats: &[Format],
+) -> Result<Vec<PathBuf>> {
+    formats
+        .iter()
+        .map(|format| {
+            let path = run_dir.join(format.file_name());
+            std::fs::write(&path, format.render(report)).map_err(Error::io("writing", &path))?;
+            Ok(path)
+        })
+        .collect()
+}
+
+/// Replaces what changes from run to run (run id, addresses, nonces, times, durations, PIDs,
+/// temporary paths) with stable placeholders, so rendered reports can be snapshot-tested.
+/// Addresses become the name of the host that had them.
+pub fn redact(text: &str, report: &RunReport) -> String {
+    use regex::Regex;
+    use std::sync::OnceLock;
+    static PATTERNS: OnceLock<Vec<(Regex, &'static str)>> = OnceLock::new();
+    let mut out = text.replace(&report.run_id, "<run>");
+    let mut hosts: Vec<_> = report.hosts.iter().filter(|h| !h.ip.is_empty()).collect();
+    hosts.sort_by_key(|h| std::cmp::Reverse(h.ip.len()));
+    for host in hosts {
+        let pattern = Regex::new(&format!(r"\b{}\b", regex::escape(&host.ip))).expect("valid");
+        out = pattern
+            .replace_all(&out, format!("<ip:{}>", host.name))
+            .into_owned();
+    }
+    let patterns = PATTERNS.get_or_init(|| {
+        [
+            (r"nonce=[0-9a-f]{16}", "nonce=<nonce>"),
+            (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "<time>"),
+            (r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} UTC", "<time>"),
+            (r"\b[A-Z][a-z]{2} \d\d \d\d:\d\d:\d\d(\.\d+)?", "<time>"),
+            (r"\| \d+\.\d\d \|", "| <secs> |"),
+            (r"\b\d+\.\d+s\b", "<secs>s"),
+            (r"\b\d+\.\d+ ?(ms|s)\b", "<secs>"),
+            (r"after \d+ ms", "after <n> ms"),
+            (r"restart counter is at \d+", "restart counter is at <n>"),
+            (r"\[\d+\]:", "[<pid>]:"),
+            (r"/tmp/journal-lab-[a-z]+-[A-Za-z0-9]+", "<tmp>"),
+            (r"\(exit -?\d+\)", "(exit <n>)"),
+            (r#"time="\d+(\.\d+)?""#, r#"time="<secs>""#),
+        ]
+        .into_iter()
+        .map(|(pattern, replacement)| (Regex::new(pattern).expect("valid pattern"), replacement))
+        .collect()
+    });
+    for (pattern, replacement) in patterns {
+        out = pattern.replace_all(&out, *replacement).into_owned();
+    }
+    out
+}
+
 pub fn read_run(path: &Path) -> Result<RunReport> {
     let text = std::fs::read_to_string(path).map_err(Error::io("reading", path))?;
     Ok(serde_json::from_str(&text)?)
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn sample(run_id: &str) -> RunReport {
+    pub(crate) fn sample(run_id: &str) -> RunReport {
         let t = time::macros::datetime!(2026-11-22 14:00:00 UTC);
         RunReport {
             run_id: run_id.into(),
+            harness_version: "0.1.0".into(),
             scenario: "lab".into(),
             description: "d".into(),
             release: "bookworm".into(),
@@ -151,8 +320,13 @@ mod tests {
                     name: "server".into(),
                     role: Role::Server,
                     ip: "172.18.0.2".into(),
+                    systemd_version: "systemd 252".into(),
+                    systemd_features: "-GNUTLS".into(),
+                    image: "journal-lab/bookworm:0123456789abcdef".into(),
+                    marker_logged_at: None,
                     status_text: "Processing requests...".into(),
                     configuration: vec![],
+                    readiness: None,
                     marker: None,
                     delivered: None,
                     seconds_to_deliver: None,
@@ -163,8 +337,13 @@ mod tests {
                     name: "client1".into(),
                     role: Role::Client,
                     ip: "172.18.0.3".into(),
+                    systemd_version: "systemd 252".into(),
+                    systemd_features: "-GNUTLS".into(),
+                    image: "journal-lab/bookworm:0123456789abcdef".into(),
+                    marker_logged_at: Some(t),
                     status_text: "Processing input...".into(),
                     configuration: vec![],
+                    readiness: None,
                     marker: Some("m".into()),
                     delivered: Some(true),
                     seconds_to_deliver: Some(0.4),
@@ -174,6 +353,7 @@ mod tests {
             ],
             findings: vec![],
             checks: vec![],
+            journal: vec![],
         }
     }
 
@@ -210,6 +390,38 @@ mod tests {
             "servers log no marker"
         );
         assert_eq!(value["started"], "2026-11-22T14:00:00Z");
+    }
+
+    #[test]
+    fn redaction_replaces_what_varies_and_keeps_what_matters() {
+        let report = sample("jl-20261122-141944-8e20");
+        let text = "run jl-20261122-141944-8e20: remote-172.18.0.3.journal from 172.18.0.3 (not 172.18.0.33) \
+                    nonce=98e33a78558f2be7 at 2026-11-22T14:19:19.443257242Z, Nov 22 14:19:47.973171 \
+                    journal-lab[163]: took 0.54s | 0.12 | after 1 ms; restart counter is at 4 <testcase time=\"0.167\">";
+        let redacted = redact(text, &report);
+        assert_eq!(
+            redacted,
+            "run <run>: remote-<ip:client1>.journal from <ip:client1> (not 172.18.0.33) \
+             nonce=<nonce> at <time>, <time> journal-lab[<pid>]: took <secs>s | <secs> | after <n> ms; \
+             restart counter is at <n> <testcase time=\"<secs>\">"
+        );
+    }
+
+    #[test]
+    fn every_format_renders_and_names_its_file() {
+        let report = sample("r1");
+        let tmp = tempfile::tempdir().unwrap();
+        let written = write_formats(tmp.path(), &report, &Format::ALL).unwrap();
+        let names: Vec<_> = written
+            .iter()
+            .map(|p| p.file_name().unwrap().to_str().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            names,
+            ["report.json", "report.md", "report.html", "junit.xml"]
+        );
+        assert_eq!("md".parse::<Format>().unwrap(), Format::Markdown);
+        assert!("pdf".parse::<Format>().is_err());
     }
 
     #[test]

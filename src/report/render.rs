@@ -1,0 +1,542 @@
+//! Output formats of a run: Markdown and self-contained HTML for people, JSON for tools, JUnit XML
+//! for CI systems. All are pure functions of a [`RunReport`].
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
+use serde::Serialize;
+
+use super::{Role, RunReport};
+use crate::checks::{CheckResult, Status};
+
+/// How many evidence lines a report shows per check (run.json keeps all of them).
+pub const EVIDENCE_EXCERPT: usize = 4;
+
+/// What a person reads first: counts by status and every failure with its reason.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub verdict: &'static str,
+    pub counts: BTreeMap<String, usize>,
+    pub failures: Vec<String>,
+}
+
+/// Statuses in the order a reader wants them.
+const STATUS_ORDER: [&str; 5] = ["pass", "fail", "error", "not-verifiable", "not-applicable"];
+
+pub fn summary(report: &RunReport) -> Summary {
+    let mut counts: BTreeMap<String, usize> =
+        STATUS_ORDER.iter().map(|s| (s.to_string(), 0)).collect();
+    for check in &report.checks {
+        *counts.entry(check.status.to_string()).or_default() += 1;
+    }
+    let failures = report
+        .checks
+        .iter()
+        .filter(|c| matches!(c.status, Status::Fail | Status::Error))
+        .map(|c| format!("{} on {} ({}): {}", c.id, c.host, c.phase, c.observed))
+        .collect();
+    Summary {
+        verdict: if report.ok { "PASS" } else { "FAIL" },
+        counts,
+        failures,
+    }
+}
+
+/// report.json: the summary first, then everything the run recorded.
+pub fn json(report: &RunReport) -> String {
+    #[derive(Serialize)]
+    struct Document<'a> {
+        summary: Summary,
+        run: &'a RunReport,
+    }
+    serde_json::to_string_pretty(&Document {
+        summary: summary(report),
+        run: report,
+    })
+    .expect("reports serialize")
+        + "\n"
+}
+
+fn arrival(report: &RunReport, host: &super::HostReport) -> Option<String> {
+    let logged = host.marker_logged_at?;
+    let seconds = host.seconds_to_deliver?;
+    let _ = report;
+    Some(format_time(logged + time::Duration::seconds_f64(seconds)))
+}
+
+fn format_time(t: time::OffsetDateTime) -> String {
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day] [hour]:[minute]:[second].[subsecond digits:3] UTC"
+    );
+    t.format(format).unwrap_or_default()
+}
+
+fn excerpt(check: &CheckResult) -> impl Iterator<Item = &str> {
+    check
+        .evidence
+        .iter()
+        .flat_map(|e| e.lines())
+        .take(EVIDENCE_EXCERPT)
+}
+
+/// report.md.
+pub fn markdown(report: &RunReport) -> String {
+    let s = summary(report);
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "# journal-lab report: {} — {}\n",
+        report.scenario, s.verdict
+    );
+    let _ = writeln!(md, "{}\n", report.description.trim());
+    let _ = writeln!(
+        md,
+        "Run `{}` on {} ({}), {}; harness {}; {:.1}s.\n",
+        report.run_id,
+        report.release,
+        report.systemd_version,
+        format_time(report.started),
+        report.harness_version,
+        report.total_seconds
+    );
+    let _ = writeln!(md, "## Summary\n");
+    let _ = writeln!(md, "| status | checks |\n| --- | --- |");
+    for status in STATUS_ORDER {
+        let _ = writeln!(md, "| {status} | {} |", s.counts[status]);
+    }
+    if !s.failures.is_empty() {
+        let _ = writeln!(md, "\nFailures:\n");
+        for failure in &s.failures {
+            let _ = writeln!(md, "- {failure}");
+        }
+    }
+    if !report.findings.is_empty() {
+        let _ = writeln!(md, "\n## Findings\n");
+        for finding in &report.findings {
+            let _ = writeln!(md, "- **{}**: {}", finding.host, finding.summary);
+        }
+    }
+    let _ = writeln!(md, "\n## Environment\n");
+    let _ = writeln!(
+        md,
+        "| host | role | address | systemd | image |\n| --- | --- | --- | --- | --- |"
+    );
+    for host in &report.hosts {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | `{}` |",
+            host.name,
+            role(host.role),
+            host.ip,
+            host.systemd_version,
+            host.image
+        );
+    }
+    let features: BTreeMap<&str, Vec<&str>> =
+        report.hosts.iter().fold(BTreeMap::new(), |mut acc, h| {
+            acc.entry(h.systemd_features.as_str())
+                .or_default()
+                .push(&h.name);
+            acc
+        });
+    for (features, hosts) in features {
+        let _ = writeln!(
+            md,
+            "\nsystemd features on {}: `{features}`",
+            hosts.join(", ")
+        );
+    }
+    let clients: Vec<_> = report
+        .hosts
+        .iter()
+        .filter(|h| h.role == Role::Client && h.marker.is_some())
+        .collect();
+    if !clients.is_empty() {
+        let _ = writeln!(md, "\n## Delivery\n");
+        let _ = writeln!(md, "| client | marker logged | seen on the server | seconds | remote file |\n| --- | --- | --- | --- | --- |");
+        for host in clients {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} |",
+                host.name,
+                host.marker_logged_at.map(format_time).unwrap_or_default(),
+                arrival(report, host).unwrap_or_else(|| "not delivered".into()),
+                host.seconds_to_deliver
+                    .map(|s| format!("{s:.2}"))
+                    .unwrap_or_else(|| "—".into()),
+                host.remote_file.as_deref().unwrap_or("—")
+            );
+        }
+    }
+    let _ = writeln!(md, "\n## Checks\n");
+    let _ = writeln!(md, "| status | check | host | phase | expected | observed | seconds |\n| --- | --- | --- | --- | --- | --- | --- |");
+    for c in &report.checks {
+        let _ = writeln!(
+            md,
+            "| {} | `{}` {} | {} | {} | {} | {} | {:.2} |",
+            c.status,
+            c.id,
+            c.title,
+            c.host,
+            c.phase,
+            c.expected,
+            c.observed.replace('|', "\\|"),
+            c.seconds
+        );
+    }
+    let _ = writeln!(md, "\n## Evidence of what did not pass\n");
+    for c in report
+        .checks
+        .iter()
+        .filter(|c| !matches!(c.status, Status::Pass | Status::NotApplicable))
+    {
+        let _ = writeln!(
+            md,
+            "### {} `{}` on {} ({})\n\nReference: {}\n\n```",
+            c.status, c.id, c.host, c.phase, c.reference
+        );
+        for line in excerpt(c) {
+            let _ = writeln!(md, "{line}");
+        }
+        let _ = writeln!(md, "```\n");
+    }
+    md
+}
+
+fn role(role: Role) -> &'static str {
+    match role {
+        Role::Server => "server",
+        Role::Client => "client",
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+const STYLE: &str = r#"
+body { font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #1d1f23; padding: 0 1em; }
+h1 { font-size: 1.5em; margin-bottom: .2em; } h2 { margin-top: 1.6em; border-bottom: 1px solid #ddd; }
+.meta { color: #555; } table { border-collapse: collapse; width: 100%; margin: .6em 0; }
+th, td { text-align: left; padding: .35em .5em; border-bottom: 1px solid #eee; vertical-align: top; }
+th { background: #f6f7f9; font-weight: 600; } code, pre { font: 13px ui-monospace, monospace; }
+pre { background: #f6f7f9; padding: .6em; overflow-x: auto; white-space: pre-wrap; margin: .3em 0; }
+.badge { display: inline-block; padding: .1em .55em; border-radius: .8em; font-size: .85em; font-weight: 600; }
+.pass { background: #dcf5e3; color: #11622f; } .fail, .FAIL { background: #fde0df; color: #9b1c1c; }
+.error { background: #ffe8c7; color: #8a4b00; } .not-verifiable { background: #e9e4ff; color: #4b2a99; }
+.not-applicable { background: #eceff3; color: #525a66; } .PASS { background: #dcf5e3; color: #11622f; }
+.counts span { margin-right: .6em; } .finding { background: #fff7e0; border-left: 4px solid #e0a800; padding: .5em .8em; margin: .5em 0; }
+.bar { background: #4c8bf5; height: .7em; border-radius: .3em; min-width: 2px; }
+details summary { cursor: pointer; color: #2457c5; }
+"#;
+
+/// report.html: one self-contained page (inline CSS, no scripts, nothing fetched).
+pub fn html(report: &RunReport) -> String {
+    let s = summary(report);
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>journal-lab: {}</title><style>{STYLE}</style></head><body>\n",
+        escape(&report.scenario)
+    );
+    let _ = write!(
+        h,
+        "<h1>{} <span class=\"badge {}\">{}</span></h1>\n<p>{}</p>\n<p class=\"meta\">run <code>{}</code> · {} · {} · started {} · {:.1}s · journal-lab {}</p>\n",
+        escape(&report.scenario),
+        s.verdict,
+        s.verdict,
+        escape(report.description.trim()),
+        escape(&report.run_id),
+        escape(&report.release),
+        escape(&report.systemd_version),
+        format_time(report.started),
+        report.total_seconds,
+        escape(&report.harness_version)
+    );
+    h.push_str("<h2>Summary</h2>\n<p class=\"counts\">");
+    for status in STATUS_ORDER {
+        let _ = write!(
+            h,
+            "<span class=\"badge {status}\">{} {status}</span>",
+            s.counts[status]
+        );
+    }
+    h.push_str("</p>\n");
+    if !s.failures.is_empty() {
+        h.push_str("<ul>");
+        for failure in &s.failures {
+            let _ = write!(h, "<li>{}</li>", escape(failure));
+        }
+        h.push_str("</ul>\n");
+    }
+    for finding in &report.findings {
+        let _ = write!(
+            h,
+            "<div class=\"finding\"><strong>Finding on {}:</strong> {}</div>\n",
+            escape(&finding.host),
+            escape(&finding.summary)
+        );
+    }
+    let clients: Vec<_> = report
+        .hosts
+        .iter()
+        .filter(|h| h.role == Role::Client && h.marker.is_some())
+        .collect();
+    if !clients.is_empty() {
+        let longest = clients
+            .iter()
+            .filter_map(|c| c.seconds_to_deliver)
+            .fold(0.0_f64, f64::max)
+            .max(0.001);
+        h.push_str("<h2>Delivery</h2>\n<table><tr><th>client</th><th>marker logged</th><th>seen on the server</th><th>seconds</th><th style=\"width:25%\"></th><th>remote file</th></tr>\n");
+        for c in clients {
+            let width = c.seconds_to_deliver.map_or(0.0, |s| 100.0 * s / longest);
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><div class=\"bar\" style=\"width:{width:.0}%\"></div></td><td><code>{}</code></td></tr>\n",
+                escape(&c.name),
+                c.marker_logged_at.map(format_time).unwrap_or_default(),
+                arrival(report, c).map_or_else(|| "<span class=\"badge fail\">not delivered</span>".to_string(), |a| escape(&a)),
+                c.seconds_to_deliver.map(|s| format!("{s:.2}")).unwrap_or_else(|| "—".into()),
+                escape(c.remote_file.as_deref().unwrap_or("—"))
+            );
+        }
+        h.push_str("</table>\n");
+    }
+    let mut phases: Vec<&str> = Vec::new();
+    for c in &report.checks {
+        if !phases.contains(&c.phase.as_str()) {
+            phases.push(&c.phase);
+        }
+    }
+    for phase in phases {
+        let _ = write!(h, "<h2>Checks: {}</h2>\n<table><tr><th>status</th><th>check</th><th>host</th><th>expected</th><th>observed</th><th>s</th></tr>\n", escape(phase));
+        for c in report.checks.iter().filter(|c| c.phase == phase) {
+            let evidence: String = excerpt(c).map(|l| escape(l) + "\n").collect();
+            let _ = write!(
+                h,
+                "<tr><td><span class=\"badge {status}\">{status}</span></td><td><code>{}</code><br>{}<br><small>{}</small></td><td>{}</td><td>{}</td><td>{}<details><summary>evidence</summary><pre>{evidence}</pre></details></td><td>{:.2}</td></tr>\n",
+                c.id,
+                escape(&c.title),
+                escape(&c.reference),
+                escape(&c.host),
+                escape(&c.expected),
+                escape(&c.observed),
+                c.seconds,
+                status = c.status,
+            );
+        }
+        h.push_str("</table>\n");
+    }
+    h.push_str("<h2>Environment</h2>\n<table><tr><th>host</th><th>role</th><th>address</th><th>systemd</th><th>image</th><th>configuration</th></tr>\n");
+    for host in &report.hosts {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}<details><summary>features</summary><pre>{}</pre></details></td><td><code>{}</code></td><td><details><summary>{} steps</summary><pre>{}</pre></details></td></tr>\n",
+            escape(&host.name),
+            role(host.role),
+            escape(&host.ip),
+            escape(&host.systemd_version),
+            escape(&host.systemd_features),
+            escape(&host.image),
+            host.configuration.len(),
+            escape(&host.configuration.join("\n"))
+        );
+    }
+    h.push_str("</table>\n</body></html>\n");
+    h
+}
+
+/// junit.xml: the scenario is a test suite, each check on each host and phase a test case.
+pub fn junit(report: &RunReport) -> String {
+    let mut suite = TestSuite::new(report.scenario.clone());
+    suite.add_property(("release", report.release.as_str()));
+    suite.add_property(("systemd", report.systemd_version.as_str()));
+    suite.add_property(("run_id", report.run_id.as_str()));
+    for c in &report.checks {
+        let mut status = match c.status {
+            Status::Pass => TestCaseStatus::success(),
+            Status::Fail => TestCaseStatus::non_success(NonSuccessKind::Failure),
+            Status::Error => TestCaseStatus::non_success(NonSuccessKind::Error),
+            Status::NotApplicable | Status::NotVerifiable => TestCaseStatus::skipped(),
+        };
+        if c.status != Status::Pass {
+            status.set_message(format!("{}: {}", c.status, c.observed));
+            status.set_description(c.evidence.join("\n"));
+        }
+        let mut case = TestCase::new(format!("{} on {} [{}]", c.id, c.host, c.phase), status);
+        case.set_classname(format!("journal-lab.{}", report.scenario));
+        case.set_time(Duration::from_secs_f64(c.seconds.max(0.0)));
+        suite.add_test_case(case);
+    }
+    let mut junit = quick_junit::Report::new("journal-lab");
+    junit.add_test_suite(suite);
+    junit.to_string().expect("JUnit serializes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::CheckId;
+
+    fn check(id: CheckId, host: &str, status: Status, observed: &str) -> CheckResult {
+        CheckResult {
+            id,
+            title: id.spec().title.into(),
+            host: host.into(),
+            phase: "final".into(),
+            expected: id.spec().expected.into(),
+            observed: observed.into(),
+            status,
+            evidence: vec!["[server]$ journalctl <x> & y".into(), "  line 2".into()],
+            seconds: 0.25,
+            reference: id.spec().reference.into(),
+        }
+    }
+
+    fn report() -> RunReport {
+        let mut report = crate::report::tests::sample("jl-x");
+        report.ok = false;
+        report.checks = vec![
+            check(
+                CheckId::ClientDelivers,
+                "client1",
+                Status::Pass,
+                "the marker is on the server",
+            ),
+            check(
+                CheckId::ServerRejectsUntrustedClientCa,
+                "client1",
+                Status::Fail,
+                "ACCEPTED: <marker>",
+            ),
+            check(
+                CheckId::DockerSocketAuditLoaded,
+                "client1",
+                Status::NotVerifiable,
+                "auditctl -l failed",
+            ),
+            check(
+                CheckId::DockerSocketPresent,
+                "server",
+                Status::NotApplicable,
+                "no docker.socket",
+            ),
+            check(
+                CheckId::CertFilesOwnerMode,
+                "server",
+                Status::Error,
+                "no marker",
+            ),
+        ];
+        report
+    }
+
+    #[test]
+    fn summary_counts_every_status_and_lists_failures_first() {
+        let s = summary(&report());
+        assert_eq!(s.verdict, "FAIL");
+        assert_eq!(
+            (
+                s.counts["pass"],
+                s.counts["fail"],
+                s.counts["error"],
+                s.counts["not-verifiable"],
+                s.counts["not-applicable"]
+            ),
+            (1, 1, 1, 1, 1)
+        );
+        assert_eq!(s.failures.len(), 2);
+        assert!(s.failures[0]
+            .starts_with("server-rejects-untrusted-client-ca on client1 (final): ACCEPTED"));
+    }
+
+    #[test]
+    fn junit_maps_checks_to_testcases_with_failures_errors_and_skips() {
+        let xml = junit(&report());
+        let doc = roxmltree::Document::parse(&xml).expect("well-formed XML");
+        let root = doc.root_element();
+        assert_eq!(root.tag_name().name(), "testsuites");
+        let suite = root
+            .children()
+            .find(|n| n.has_tag_name("testsuite"))
+            .unwrap();
+        assert_eq!(suite.attribute("name"), Some("lab"));
+        assert_eq!(suite.attribute("tests"), Some("5"));
+        assert_eq!(suite.attribute("failures"), Some("1"));
+        assert_eq!(suite.attribute("errors"), Some("1"));
+        let cases: Vec<_> = suite
+            .children()
+            .filter(|n| n.has_tag_name("testcase"))
+            .collect();
+        assert_eq!(cases.len(), 5);
+        let skipped = cases
+            .iter()
+            .filter(|c| c.children().any(|n| n.has_tag_name("skipped")))
+            .count();
+        assert_eq!(
+            skipped, 2,
+            "not-applicable and not-verifiable are skips, with their reason"
+        );
+        let failed = cases
+            .iter()
+            .find(|c| c.children().any(|n| n.has_tag_name("failure")))
+            .unwrap();
+        assert_eq!(
+            failed.attribute("name"),
+            Some("server-rejects-untrusted-client-ca on client1 [final]")
+        );
+        assert_eq!(failed.attribute("classname"), Some("journal-lab.lab"));
+        let failure = failed
+            .children()
+            .find(|n| n.has_tag_name("failure"))
+            .unwrap();
+        assert!(failure.attribute("message").unwrap().contains("ACCEPTED"));
+        assert!(
+            failure.text().unwrap_or("").contains("journalctl <x> & y"),
+            "evidence is escaped, not lost"
+        );
+    }
+
+    #[test]
+    fn html_is_self_contained_and_escaped() {
+        let page = html(&report());
+        assert!(page.starts_with("<!DOCTYPE html>"));
+        assert!(!page.contains("<script"), "no scripts");
+        assert!(
+            !page.contains("http://") && !page.contains("https://"),
+            "nothing fetched from the network"
+        );
+        assert!(
+            page.contains("ACCEPTED: &lt;marker&gt;"),
+            "observed text is escaped"
+        );
+        assert!(page.contains("journalctl &lt;x&gt; &amp; y"));
+        assert!(
+            page.contains("Delivery") && page.contains("client1"),
+            "per-client delivery table"
+        );
+        assert!(
+            page.contains("2026-11-22 14:00:00.000 UTC"),
+            "when the marker was logged"
+        );
+    }
+
+    #[test]
+    fn markdown_leads_with_the_summary_and_shows_evidence_of_non_passes() {
+        let md = markdown(&report());
+        let summary_at = md.find("## Summary").unwrap();
+        assert!(summary_at < md.find("## Checks").unwrap());
+        assert!(md.contains("| fail | 1 |"));
+        assert!(md.contains("### fail `server-rejects-untrusted-client-ca` on client1 (final)"));
+        assert!(!md.contains("### pass"), "passes need no evidence section");
+        let json: serde_json::Value = serde_json::from_str(&json(&report())).unwrap();
+        assert_eq!(json["summary"]["verdict"], "FAIL");
+        assert_eq!(json["run"]["run_id"], "jl-x");
+    }
+}
