@@ -275,9 +275,9 @@ pub fn html(report: &RunReport) -> String {
         h.push_str("</ul>\n");
     }
     for finding in &report.findings {
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<div class=\"finding\"><strong>Finding on {}:</strong> {}</div>\n",
+            "<div class=\"finding\"><strong>Finding on {}:</strong> {}</div>",
             escape(&finding.host),
             escape(&finding.summary)
         );
@@ -296,9 +296,9 @@ pub fn html(report: &RunReport) -> String {
         h.push_str("<h2>Delivery</h2>\n<table><tr><th>client</th><th>marker logged</th><th>seen on the server</th><th>seconds</th><th style=\"width:25%\"></th><th>remote file</th></tr>\n");
         for c in clients {
             let width = c.seconds_to_deliver.map_or(0.0, |s| 100.0 * s / longest);
-            let _ = write!(
+            let _ = writeln!(
                 h,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><div class=\"bar\" style=\"width:{width:.0}%\"></div></td><td><code>{}</code></td></tr>\n",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><div class=\"bar\" style=\"width:{width:.0}%\"></div></td><td><code>{}</code></td></tr>",
                 escape(&c.name),
                 c.marker_logged_at.map(format_time).unwrap_or_default(),
                 arrival(report, c).map_or_else(|| "<span class=\"badge fail\">not delivered</span>".to_string(), |a| escape(&a)),
@@ -318,9 +318,9 @@ pub fn html(report: &RunReport) -> String {
         let _ = write!(h, "<h2>Checks: {}</h2>\n<table><tr><th>status</th><th>check</th><th>host</th><th>expected</th><th>observed</th><th>s</th></tr>\n", escape(phase));
         for c in report.checks.iter().filter(|c| c.phase == phase) {
             let evidence: String = excerpt(c).map(|l| escape(l) + "\n").collect();
-            let _ = write!(
+            let _ = writeln!(
                 h,
-                "<tr><td><span class=\"badge {status}\">{status}</span></td><td><code>{}</code><br>{}<br><small>{}</small></td><td>{}</td><td>{}</td><td>{}<details><summary>evidence</summary><pre>{evidence}</pre></details></td><td>{:.2}</td></tr>\n",
+                "<tr><td><span class=\"badge {status}\">{status}</span></td><td><code>{}</code><br>{}<br><small>{}</small></td><td>{}</td><td>{}</td><td>{}<details><summary>evidence</summary><pre>{evidence}</pre></details></td><td>{:.2}</td></tr>",
                 c.id,
                 escape(&c.title),
                 escape(&c.reference),
@@ -335,9 +335,9 @@ pub fn html(report: &RunReport) -> String {
     }
     h.push_str("<h2>Environment</h2>\n<table><tr><th>host</th><th>role</th><th>address</th><th>systemd</th><th>image</th><th>configuration</th></tr>\n");
     for host in &report.hosts {
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}<details><summary>features</summary><pre>{}</pre></details></td><td><code>{}</code></td><td><details><summary>{} steps</summary><pre>{}</pre></details></td></tr>\n",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}<details><summary>features</summary><pre>{}</pre></details></td><td><code>{}</code></td><td><details><summary>{} steps</summary><pre>{}</pre></details></td></tr>",
             escape(&host.name),
             role(host.role),
             escape(&host.ip),
