@@ -37,7 +37,28 @@ pub enum CheckId {
     DockerSocketPresent,
     DockerSocketAuditRule,
     DockerSocketAuditLoaded,
+    TrustedCertificateFileSet,
+    KeysNotWorldReadable,
+    JournaldStoragePersistent,
+    JournaldCompress,
+    JournaldRateLimit,
 }
+
+/// The conformance profile: checks evaluated on every host at the end of every run, whatever the
+/// scenario. Reported apart from the scenario's own checks (they do not change its verdict).
+pub const PROFILE: [CheckId; 8] = [
+    CheckId::ServerHttpsOnly,
+    CheckId::TrustedCertificateFileSet,
+    CheckId::KeysNotWorldReadable,
+    CheckId::UploadRestartAlways,
+    CheckId::RemoteSocketMasked,
+    CheckId::JournaldStoragePersistent,
+    CheckId::JournaldCompress,
+    CheckId::JournaldRateLimit,
+];
+
+/// Phase name of the profile's evaluation.
+pub const PROFILE_PHASE: &str = "profile";
 
 impl fmt::Display for CheckId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -126,6 +147,11 @@ impl CheckId {
             DockerSocketPresent => ("The host has a docker.socket unit", "systemctl show -p FragmentPath docker.socket names a file", None, "CIS Docker Benchmark 1.2.7"),
             DockerSocketAuditRule => ("docker.socket is audited", "/etc/audit/audit.rules watches docker.socket's FragmentPath with key docker", None, "CIS Docker Benchmark 1.2.7"),
             DockerSocketAuditLoaded => ("The docker.socket audit rule is loaded", "auditctl -l lists the watch", None, "CIS Docker Benchmark 1.2.7"),
+            TrustedCertificateFileSet => ("Peers are verified against a CA", "TrustedCertificateFile= is set in the effective journal-remote.conf (server) / journal-upload.conf (client)", None, MTLS_DOC),
+            KeysNotWorldReadable => ("Private keys are not world-readable", "no *.key under /etc/ssl/systemd-journal is readable by others", None, "CIS Debian Linux benchmark, journald / systemd-journal-remote items"),
+            JournaldStoragePersistent => ("The server's journald keeps logs on disk", "Storage=persistent in the effective journald.conf", Some(Role::Server), "CIS Debian Linux benchmark: ensure journald Storage is configured; journald.conf(5)"),
+            JournaldCompress => ("The server's journald compresses large entries", "Compress=yes in the effective journald.conf", Some(Role::Server), "CIS Debian Linux benchmark: ensure journald Compress is configured; journald.conf(5)"),
+            JournaldRateLimit => ("journald rate limiting is configured", "RateLimitIntervalSec= and RateLimitBurst= set in the effective journald.conf", Some(Role::Server), "journald.conf(5) RateLimitIntervalSec=, RateLimitBurst="),
         };
         Spec {
             title,
@@ -550,6 +576,62 @@ pub fn audit_loaded_verdict(fragment: Option<&str>, auditctl: &ExecOutput) -> Ve
             Status::Fail,
             format!("the loaded rules do not watch {path} with key docker"),
         )
+    }
+}
+
+/// The value of `key` in `systemd-analyze cat-config` output: the last uncommented assignment
+/// wins, as in systemd's own parser (sections are not distinguished: these files have one).
+pub fn effective_setting(config: &str, key: &str) -> Option<String> {
+    config
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('#') && !l.starts_with(';'))
+        .filter_map(|l| {
+            l.strip_prefix(key)?
+                .strip_prefix('=')
+                .map(|v| v.trim().to_string())
+        })
+        .last()
+}
+
+/// A setting that must be present with one of `wanted` values (or with any value if empty).
+pub fn setting_verdict(config: &ExecOutput, key: &str, wanted: &[&str]) -> Verdict {
+    match effective_setting(&config.stdout, key) {
+        None => (
+            Status::Fail,
+            format!(
+                "{key}= is not set (the compiled-in default applies, but it is not configured)"
+            ),
+        ),
+        Some(value) if value.is_empty() => (Status::Fail, format!("{key}= is set to nothing")),
+        Some(value) if wanted.is_empty() || wanted.contains(&value.as_str()) => {
+            (Status::Pass, format!("{key}={value}"))
+        }
+        Some(value) => (
+            Status::Fail,
+            format!("{key}={value} (want {})", wanted.join(" or ")),
+        ),
+    }
+}
+
+/// Output of `ls DIR/*.key; echo ---; find DIR -name '*.key' -perm -o+r`.
+pub fn keys_verdict(output: &ExecOutput) -> Verdict {
+    let (keys, readable) = output
+        .stdout
+        .split_once("---")
+        .unwrap_or((&output.stdout, ""));
+    let keys: Vec<&str> = keys.lines().filter(|l| !l.trim().is_empty()).collect();
+    let readable: Vec<&str> = readable.lines().filter(|l| !l.trim().is_empty()).collect();
+    match (keys.is_empty(), readable.is_empty()) {
+        (true, _) => (Status::NotApplicable, "no private keys on this host".into()),
+        (false, true) => (
+            Status::Pass,
+            format!("{} key(s), none readable by others", keys.len()),
+        ),
+        (false, false) => (
+            Status::Fail,
+            format!("readable by others: {}", readable.join(", ")),
+        ),
     }
 }
 

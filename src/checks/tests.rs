@@ -217,3 +217,63 @@ fn audit_loaded_is_never_a_pass_without_the_kernel() {
         Status::Fail
     );
 }
+
+#[test]
+fn the_last_uncommented_assignment_wins() {
+    let config = "# /etc/systemd/journald.conf\n[Journal]\n#Storage=auto\nStorage=volatile\n\n# /etc/systemd/journald.conf.d/50.conf\n[Journal]\nStorage=persistent\n";
+    assert_eq!(
+        effective_setting(config, "Storage").as_deref(),
+        Some("persistent")
+    );
+    assert_eq!(effective_setting(config, "Compress"), None);
+    assert_eq!(
+        setting_verdict(&out(0, config, ""), "Storage", &["persistent"]).0,
+        Status::Pass
+    );
+    assert_eq!(
+        setting_verdict(&out(0, config, ""), "Compress", &["yes"]).0,
+        Status::Fail
+    );
+    let volatile = "[Journal]\nStorage=volatile\n";
+    let (status, observed) = setting_verdict(&out(0, volatile, ""), "Storage", &["persistent"]);
+    assert_eq!(status, Status::Fail);
+    assert!(observed.contains("want persistent"));
+    assert_eq!(
+        setting_verdict(
+            &out(0, "TrustedCertificateFile=\n", ""),
+            "TrustedCertificateFile",
+            &[]
+        )
+        .0,
+        Status::Fail
+    );
+    assert_eq!(
+        setting_verdict(
+            &out(0, "TrustedCertificateFile=/etc/ca.pem\n", ""),
+            "TrustedCertificateFile",
+            &[]
+        )
+        .0,
+        Status::Pass
+    );
+}
+
+#[test]
+fn world_readable_keys_fail_and_no_keys_is_not_applicable() {
+    assert_eq!(
+        keys_verdict(&out(0, "/etc/ssl/systemd-journal/a.key\n---\n", "")).0,
+        Status::Pass
+    );
+    let (status, observed) = keys_verdict(&out(0, "/x/a.key\n---\n/x/a.key\n", ""));
+    assert_eq!(status, Status::Fail);
+    assert!(observed.contains("/x/a.key"));
+    assert_eq!(keys_verdict(&out(0, "---\n", "")).0, Status::NotApplicable);
+}
+
+#[test]
+fn the_profile_lists_distinct_ids() {
+    let mut ids = PROFILE.to_vec();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), PROFILE.len());
+}

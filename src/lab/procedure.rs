@@ -702,6 +702,18 @@ pub async fn evaluate_check(
             Status::NotApplicable,
             format!("{id} is about a {:?} host", spec.role.expect("role-bound")).to_lowercase(),
         )
+    } else if matches!(
+        id,
+        CheckId::UploadRestartAlways
+            | CheckId::ClientStatusProcessing
+            | CheckId::TrustedCertificateFileSet
+    ) && host.role == Role::Client
+        && !uploads_with_journal_upload(host_def)
+    {
+        (
+            Status::NotApplicable,
+            "this client does not upload with journal-upload".to_string(),
+        )
     } else {
         match id {
             CheckId::ClientDelivers => {
@@ -709,7 +721,13 @@ pub async fn evaluate_check(
                     observe_marker(lab, scenario, state, view, host, ev, deadlines).await?;
                 checks::delivery_verdict(&marker)
             }
-            id if id.is_rejection() => {
+            CheckId::ServerRejectsUntrustedClientCa
+            | CheckId::ServerRejectsClientWithoutCert
+            | CheckId::ServerRejectsExpiredClientCert
+            | CheckId::ClientRejectsServerSanMismatch
+            | CheckId::ClientRejectsUntrustedServerCa
+            | CheckId::ClientRejectsExpiredServerCert
+            | CheckId::ClientOnOldPortFails => {
                 let marker =
                     observe_marker(lab, scenario, state, view, host, ev, deadlines).await?;
                 checks::rejection_verdict(id, &marker)
@@ -876,7 +894,55 @@ pub async fn evaluate_check(
                     }
                 }
             }
-            _ => unreachable!("every check id is handled above"),
+            CheckId::TrustedCertificateFileSet => {
+                let config = match host.role {
+                    Role::Server => "systemd/journal-remote.conf",
+                    Role::Client => "systemd/journal-upload.conf",
+                };
+                let out = probe(
+                    lab,
+                    host,
+                    &format!("systemd-analyze cat-config {config}"),
+                    ev,
+                    deadlines,
+                )
+                .await?;
+                checks::setting_verdict(&out, "TrustedCertificateFile", &[])
+            }
+            CheckId::KeysNotWorldReadable => {
+                let command = format!("ls {INSTALL_DIR}/*.key 2>/dev/null; echo ---; find {INSTALL_DIR} -name '*.key' -perm -o+r 2>/dev/null");
+                checks::keys_verdict(&probe(lab, host, &command, ev, deadlines).await?)
+            }
+            CheckId::JournaldStoragePersistent
+            | CheckId::JournaldCompress
+            | CheckId::JournaldRateLimit => {
+                let out = probe(
+                    lab,
+                    host,
+                    "systemd-analyze cat-config systemd/journald.conf",
+                    ev,
+                    deadlines,
+                )
+                .await?;
+                match id {
+                    CheckId::JournaldStoragePersistent => {
+                        checks::setting_verdict(&out, "Storage", &["persistent"])
+                    }
+                    CheckId::JournaldCompress => {
+                        checks::setting_verdict(&out, "Compress", &["yes", "true", "1", "on"])
+                    }
+                    _ => {
+                        let interval = checks::setting_verdict(&out, "RateLimitIntervalSec", &[]);
+                        let burst = checks::setting_verdict(&out, "RateLimitBurst", &[]);
+                        let status = if interval.0 == Status::Pass && burst.0 == Status::Pass {
+                            Status::Pass
+                        } else {
+                            Status::Fail
+                        };
+                        (status, format!("{}; {}", interval.1, burst.1))
+                    }
+                }
+            }
         }
     };
     Ok(CheckResult {

@@ -198,6 +198,7 @@ pub async fn run_scenario(
         )
         .await?,
     );
+    let profile = evaluate_profile(&lab, scenario, &state, &options.deadlines, progress).await?;
     // Markers that arrived after their wait ended count as delivered too (seconds unknown).
     let final_view = procedure::ServerView::read(&lab, scenario, &options.deadlines).await?;
     procedure::note_arrivals(&mut state, &final_view);
@@ -283,6 +284,7 @@ pub async fn run_scenario(
         hosts,
         findings: facts.findings,
         checks,
+        profile,
         journal: final_view
             .entries()
             .into_iter()
@@ -418,12 +420,54 @@ async fn evaluate(
         .iter()
         .filter(|c| c.phases.iter().any(|p| p == phase))
         .collect();
+    evaluate_defs(lab, scenario, state, &due, phase, deadlines, progress).await
+}
+
+/// The conformance profile, on every host its checks apply to.
+async fn evaluate_profile(
+    lab: &Lab,
+    scenario: &Scenario,
+    state: &procedure::RunState,
+    deadlines: &Deadlines,
+    progress: &Progress,
+) -> Result<Vec<CheckResult>> {
+    let defs: Vec<CheckDef> = crate::checks::PROFILE
+        .iter()
+        .map(|&id| CheckDef {
+            id,
+            hosts: None,
+            phases: vec![crate::checks::PROFILE_PHASE.to_string()],
+        })
+        .collect();
+    let due: Vec<&CheckDef> = defs.iter().collect();
+    evaluate_defs(
+        lab,
+        scenario,
+        state,
+        &due,
+        crate::checks::PROFILE_PHASE,
+        deadlines,
+        progress,
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn evaluate_defs(
+    lab: &Lab,
+    scenario: &Scenario,
+    state: &procedure::RunState,
+    due: &[&CheckDef],
+    phase: &str,
+    deadlines: &Deadlines,
+    progress: &Progress,
+) -> Result<Vec<CheckResult>> {
     if due.is_empty() {
         return Ok(Vec::new());
     }
     let view = procedure::ServerView::read(lab, scenario, deadlines).await?;
     let mut evaluations = Vec::new();
-    for check in &due {
+    for check in due {
         let hosts: Vec<&Host> = match &check.hosts {
             Some(names) => names.iter().filter_map(|n| lab.host(n)).collect(),
             None => lab

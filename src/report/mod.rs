@@ -54,6 +54,10 @@ pub struct RunReport {
     /// Every check evaluated, in order of evaluation.
     #[serde(default)]
     pub checks: Vec<crate::checks::CheckResult>,
+    /// The conformance profile, evaluated on every host at the end (apart from `checks`: it
+    /// does not change `ok`).
+    #[serde(default)]
+    pub profile: Vec<crate::checks::CheckResult>,
     /// The lab's marker entries found on the servers at the end: server, remote file, fields.
     #[serde(default)]
     pub journal: Vec<ArrivedEntry>,
@@ -353,6 +357,7 @@ pub(crate) mod tests {
             ],
             findings: vec![],
             checks: vec![],
+            profile: vec![],
             journal: vec![],
         }
     }

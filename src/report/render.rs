@@ -20,17 +20,24 @@ pub struct Summary {
     pub verdict: &'static str,
     pub counts: BTreeMap<String, usize>,
     pub failures: Vec<String>,
+    /// The conformance profile's counts (they do not change the verdict).
+    pub profile: BTreeMap<String, usize>,
+}
+
+fn count(checks: &[CheckResult]) -> BTreeMap<String, usize> {
+    let mut counts: BTreeMap<String, usize> =
+        STATUS_ORDER.iter().map(|s| (s.to_string(), 0)).collect();
+    for check in checks {
+        *counts.entry(check.status.to_string()).or_default() += 1;
+    }
+    counts
 }
 
 /// Statuses in the order a reader wants them.
 const STATUS_ORDER: [&str; 5] = ["pass", "fail", "error", "not-verifiable", "not-applicable"];
 
 pub fn summary(report: &RunReport) -> Summary {
-    let mut counts: BTreeMap<String, usize> =
-        STATUS_ORDER.iter().map(|s| (s.to_string(), 0)).collect();
-    for check in &report.checks {
-        *counts.entry(check.status.to_string()).or_default() += 1;
-    }
+    let counts = count(&report.checks);
     let failures = report
         .checks
         .iter()
@@ -41,6 +48,7 @@ pub fn summary(report: &RunReport) -> Summary {
         verdict: if report.ok { "PASS" } else { "FAIL" },
         counts,
         failures,
+        profile: count(&report.profile),
     }
 }
 
@@ -186,6 +194,28 @@ pub fn markdown(report: &RunReport) -> String {
             c.seconds
         );
     }
+    if !report.profile.is_empty() {
+        let counts: Vec<String> = STATUS_ORDER
+            .iter()
+            .map(|st| format!("{} {st}", s.profile[*st]))
+            .collect();
+        let _ = writeln!(md, "\n## Conformance profile\n\nEvaluated on every host at the end of the run; it does not change the verdict above: {}.\n", counts.join(", "));
+        let _ = writeln!(
+            md,
+            "| status | check | host | observed | reference |\n| --- | --- | --- | --- | --- |"
+        );
+        for c in &report.profile {
+            let _ = writeln!(
+                md,
+                "| {} | `{}` | {} | {} | {} |",
+                c.status,
+                c.id,
+                c.host,
+                c.observed.replace('|', "\\|"),
+                c.reference
+            );
+        }
+    }
     let _ = writeln!(md, "\n## Evidence of what did not pass\n");
     for c in report
         .checks
@@ -315,23 +345,26 @@ pub fn html(report: &RunReport) -> String {
         }
     }
     for phase in phases {
-        let _ = write!(h, "<h2>Checks: {}</h2>\n<table><tr><th>status</th><th>check</th><th>host</th><th>expected</th><th>observed</th><th>s</th></tr>\n", escape(phase));
-        for c in report.checks.iter().filter(|c| c.phase == phase) {
-            let evidence: String = excerpt(c).map(|l| escape(l) + "\n").collect();
-            let _ = writeln!(
+        let _ = writeln!(h, "<h2>Checks: {}</h2>", escape(phase));
+        let checks: Vec<CheckResult> = report
+            .checks
+            .iter()
+            .filter(|c| c.phase == phase)
+            .cloned()
+            .collect();
+        h.push_str(&checks_table(&checks));
+    }
+    if !report.profile.is_empty() {
+        h.push_str("<h2>Conformance profile</h2>\n<p class=\"meta\">Evaluated on every host at the end of the run; it does not change the verdict above.</p>\n<p class=\"counts\">");
+        for status in STATUS_ORDER {
+            let _ = write!(
                 h,
-                "<tr><td><span class=\"badge {status}\">{status}</span></td><td><code>{}</code><br>{}<br><small>{}</small></td><td>{}</td><td>{}</td><td>{}<details><summary>evidence</summary><pre>{evidence}</pre></details></td><td>{:.2}</td></tr>",
-                c.id,
-                escape(&c.title),
-                escape(&c.reference),
-                escape(&c.host),
-                escape(&c.expected),
-                escape(&c.observed),
-                c.seconds,
-                status = c.status,
+                "<span class=\"badge {status}\">{} {status}</span>",
+                s.profile[status]
             );
         }
-        h.push_str("</table>\n");
+        h.push_str("</p>\n");
+        h.push_str(&checks_table(&report.profile));
     }
     h.push_str("<h2>Environment</h2>\n<table><tr><th>host</th><th>role</th><th>address</th><th>systemd</th><th>image</th><th>configuration</th></tr>\n");
     for host in &report.hosts {
@@ -352,13 +385,47 @@ pub fn html(report: &RunReport) -> String {
     h
 }
 
+fn checks_table(checks: &[CheckResult]) -> String {
+    let mut h = String::from("<table><tr><th>status</th><th>check</th><th>host</th><th>expected</th><th>observed</th><th>s</th></tr>\n");
+    for c in checks {
+        let evidence: String = excerpt(c).map(|l| escape(l) + "\n").collect();
+        let _ = writeln!(
+            h,
+            "<tr><td><span class=\"badge {status}\">{status}</span></td><td><code>{}</code><br>{}<br><small>{}</small></td><td>{}</td><td>{}</td><td>{}<details><summary>evidence</summary><pre>{evidence}</pre></details></td><td>{:.2}</td></tr>",
+            c.id,
+            escape(&c.title),
+            escape(&c.reference),
+            escape(&c.host),
+            escape(&c.expected),
+            escape(&c.observed),
+            c.seconds,
+            status = c.status,
+        );
+    }
+    h.push_str("</table>\n");
+    h
+}
+
 /// junit.xml: the scenario is a test suite, each check on each host and phase a test case.
 pub fn junit(report: &RunReport) -> String {
-    let mut suite = TestSuite::new(report.scenario.clone());
+    let mut junit = quick_junit::Report::new("journal-lab");
+    junit.add_test_suite(test_suite(report, report.scenario.clone(), &report.checks));
+    if !report.profile.is_empty() {
+        junit.add_test_suite(test_suite(
+            report,
+            format!("{}.profile", report.scenario),
+            &report.profile,
+        ));
+    }
+    junit.to_string().expect("JUnit serializes")
+}
+
+fn test_suite(report: &RunReport, name: String, checks: &[CheckResult]) -> TestSuite {
+    let mut suite = TestSuite::new(name.clone());
     suite.add_property(("release", report.release.as_str()));
     suite.add_property(("systemd", report.systemd_version.as_str()));
     suite.add_property(("run_id", report.run_id.as_str()));
-    for c in &report.checks {
+    for c in checks {
         let mut status = match c.status {
             Status::Pass => TestCaseStatus::success(),
             Status::Fail => TestCaseStatus::non_success(NonSuccessKind::Failure),
@@ -370,13 +437,11 @@ pub fn junit(report: &RunReport) -> String {
             status.set_description(c.evidence.join("\n"));
         }
         let mut case = TestCase::new(format!("{} on {} [{}]", c.id, c.host, c.phase), status);
-        case.set_classname(format!("journal-lab.{}", report.scenario));
+        case.set_classname(format!("journal-lab.{name}"));
         case.set_time(Duration::from_secs_f64(c.seconds.max(0.0)));
         suite.add_test_case(case);
     }
-    let mut junit = quick_junit::Report::new("journal-lab");
-    junit.add_test_suite(suite);
-    junit.to_string().expect("JUnit serializes")
+    suite
 }
 
 #[cfg(test)]

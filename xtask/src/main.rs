@@ -410,6 +410,16 @@ async fn run_scenarios(
                 for finding in &report.findings {
                     println!("  FINDING on {}: {}", finding.host, finding.summary);
                 }
+                let profile = report::render::summary(report).profile;
+                let counts: Vec<String> = profile
+                    .iter()
+                    .filter(|(_, n)| **n > 0)
+                    .map(|(s, n)| format!("{n} {s}"))
+                    .collect();
+                println!(
+                    "  conformance profile: {} (details in report.html)",
+                    counts.join(", ")
+                );
                 if report
                     .checks
                     .iter()
