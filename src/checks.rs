@@ -591,7 +591,7 @@ pub fn effective_setting(config: &str, key: &str) -> Option<String> {
                 .strip_prefix('=')
                 .map(|v| v.trim().to_string())
         })
-        .last()
+        .next_back()
 }
 
 /// A setting that must be present with one of `wanted` values (or with any value if empty).
