@@ -325,10 +325,12 @@ pub fn html(report: &RunReport) -> String {
             .max(0.001);
         h.push_str("<h2>Delivery</h2>\n<table><tr><th>client</th><th>marker logged</th><th>seen on the server</th><th>seconds</th><th style=\"width:25%\"></th><th>remote file</th></tr>\n");
         for c in clients {
-            let width = c.seconds_to_deliver.map_or(0.0, |s| 100.0 * s / longest);
+            let bar = c.seconds_to_deliver.map_or(String::new(), |s| {
+                format!("<div class=\"bar\" style=\"width:{:.0}%\"></div>", 100.0 * s / longest)
+            });
             let _ = writeln!(
                 h,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><div class=\"bar\" style=\"width:{width:.0}%\"></div></td><td><code>{}</code></td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{bar}</td><td><code>{}</code></td></tr>",
                 escape(&c.name),
                 c.marker_logged_at.map(format_time).unwrap_or_default(),
                 arrival(report, c).map_or_else(|| "<span class=\"badge fail\">not delivered</span>".to_string(), |a| escape(&a)),
