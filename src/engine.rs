@@ -274,6 +274,32 @@ impl Engine {
         Ok(swept)
     }
 
+    /// Memory the container uses now, as `docker stats` counts it (usage less inactive file cache).
+    pub async fn memory_usage(&self, container: &str) -> Result<u64> {
+        use testcontainers::bollard::query_parameters::StatsOptions;
+        let options = StatsOptions {
+            stream: false,
+            one_shot: true,
+        };
+        let mut stats = self.docker.stats(container, Some(options));
+        let sample = stats
+            .next()
+            .await
+            .transpose()
+            .map_err(Error::docker(format!("reading the memory of {container}")))?;
+        let memory = sample.and_then(|s| s.memory_stats);
+        let usage = memory.as_ref().and_then(|m| m.usage).unwrap_or(0);
+        let inactive = memory
+            .and_then(|m| m.stats)
+            .and_then(|s| {
+                s.get("total_inactive_file")
+                    .or_else(|| s.get("inactive_file"))
+                    .copied()
+            })
+            .unwrap_or(0);
+        Ok(usage.saturating_sub(inactive))
+    }
+
     /// The address `container` has on `network`.
     pub async fn ip_on(&self, container: &str, network: &str) -> Result<String> {
         let inspected = self

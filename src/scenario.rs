@@ -274,6 +274,13 @@ pub enum Step {
     },
     /// Restart a host's container (systemd boots again).
     Restart { host: String },
+    /// Log `count` messages as fast as possible on each host and measure, per message, the time
+    /// from logging to its arrival on the server (delivery latency and ingest rate).
+    LogBurst {
+        #[serde(default = "clients")]
+        hosts: Hosts,
+        count: u32,
+    },
     /// Evaluate the checks that list this phase.
     Evaluate { phase: String },
 }
@@ -506,6 +513,7 @@ impl Scenario {
         for step in &self.steps {
             match step {
                 Step::LogMarkers { hosts }
+                | Step::LogBurst { hosts, .. }
                 | Step::Unit { hosts, .. }
                 | Step::Remediate { hosts, .. } => {
                     if let Hosts::Named(list) = hosts {

@@ -22,7 +22,8 @@ use crate::report::Role;
 
 pub use procedure::tar_archive;
 pub use runner::{
-    default_scenario, image_specs, run, run_scenario, Credentials, LabOptions, Outcome, MAX_CLIENTS,
+    default_scenario, image_specs, run, run_many, run_scenario, Credentials, LabOptions, Outcome,
+    MAX_CLIENTS,
 };
 
 /// Deadlines for each kind of wait; each timeout names what it waited for.
@@ -48,6 +49,11 @@ impl Default for Deadlines {
         }
     }
 }
+
+/// Memory limit of each host's container.
+pub const HOST_MEMORY_LIMIT: i64 = 256 * 1024 * 1024;
+/// Task (pid) limit of each host's container.
+pub const HOST_PIDS_LIMIT: i64 = 512;
 
 /// A host to boot: its name (also its hostname and DNS name in the lab) and role.
 #[derive(Debug, Clone)]
@@ -135,8 +141,14 @@ impl Lab {
             .with_network(&self.run_id)
             .with_label(RUN_LABEL, &self.run_id)
             .with_label("journal-lab.host", &spec.name)
-            // Lets `server` resolve to `server.<run-id>`: short names work like on a real LAN.
-            .with_host_config_modifier(move |config| config.dns_search = Some(vec![run_id.clone()]))
+            .with_host_config_modifier(move |config| {
+                // Lets `server` resolve to `server.<run-id>`: short names work like on a real LAN.
+                config.dns_search = Some(vec![run_id.clone()]);
+                // A host needs ~12-40 MiB and a few dozen tasks; the limits keep a runaway (or a
+                // 100-client lab) from exhausting the machine.
+                config.memory = Some(HOST_MEMORY_LIMIT);
+                config.pids_limit = Some(HOST_PIDS_LIMIT);
+            })
             .with_startup_timeout(deadline);
         let container = request
             .start()

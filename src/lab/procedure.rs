@@ -50,6 +50,7 @@ pub struct RunState {
     pub remediations: BTreeMap<String, (String, String)>,
     /// Output of curl senders, per host.
     pub sender_logs: BTreeMap<String, Vec<String>>,
+    pub bursts: Vec<crate::report::BurstResult>,
 }
 
 impl RunState {
@@ -496,6 +497,22 @@ pub async fn perform(
             progress(&format!("{} restarted", host.name));
             Ok(())
         }
+        Step::LogBurst { hosts, count } => {
+            let result = burst(
+                lab,
+                scenario,
+                &selected(lab, scenario, hosts),
+                *count,
+                deadlines,
+            )
+            .await?;
+            progress(&format!(
+                "burst: {} of {} messages on the server; latency p50 {:.0} ms, p99 {:.0} ms; {:.0} messages/s",
+                result.delivered, result.sent, result.latency_p50_ms, result.latency_p99_ms, result.messages_per_second
+            ));
+            state.bursts.push(result);
+            Ok(())
+        }
         Step::Evaluate { .. } => Ok(()),
     }
 }
@@ -635,6 +652,100 @@ async fn log_markers(
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_millis(500));
     }
+}
+
+const BURST_IDENTIFIER: &str = "journal-lab-burst";
+const BURST_POLL: Duration = Duration::from_millis(50);
+
+fn unix_now() -> f64 {
+    time::OffsetDateTime::now_utc().unix_timestamp_nanos() as f64 / 1e9
+}
+
+/// Logs `count` messages on each host, each carrying its send time, while polling the servers;
+/// every line's latency is the time from its send to the poll that first shows it.
+async fn burst(
+    lab: &Lab,
+    scenario: &Scenario,
+    hosts: &[&Host],
+    count: u32,
+    deadlines: &Deadlines,
+) -> Result<crate::report::BurstResult> {
+    let run_id = lab.run_id();
+    let expected = hosts.len() * count as usize;
+    let started = unix_now();
+    let send = futures::future::try_join_all(hosts.iter().map(|host| {
+        let script = format!(
+            "i=0; while [ $i -lt {count} ]; do logger -t {BURST_IDENTIFIER} \"burst run={run_id} host={} seq=$i sent=$(date +%s.%N)\"; i=$((i+1)); done",
+            host.name
+        );
+        async move { lab.run(host, &script, deadlines.command).await }
+    }));
+    let servers: Vec<&Host> = scenario
+        .servers()
+        .filter_map(|s| lab.host(&s.name))
+        .collect();
+    let read = format!(
+        "journalctl -D {} -o cat --no-pager SYSLOG_IDENTIFIER={BURST_IDENTIFIER}",
+        journal::REMOTE_DIR
+    );
+    let observe = async {
+        let mut latencies: BTreeMap<(String, u32), f64> = BTreeMap::new();
+        let mut last_seen = started;
+        let clock = Instant::now();
+        while latencies.len() < expected && clock.elapsed() < deadlines.deliver {
+            for server in &servers {
+                let out = lab.exec(server, &read, deadlines.command).await?;
+                let now = unix_now();
+                for line in out.stdout.lines() {
+                    let Some((host, seq, sent)) = parse_burst_line(line, run_id) else {
+                        continue;
+                    };
+                    latencies.entry((host, seq)).or_insert_with(|| {
+                        last_seen = now;
+                        (now - sent) * 1000.0
+                    });
+                }
+            }
+            tokio::time::sleep(BURST_POLL).await;
+        }
+        Ok::<_, Error>((latencies, last_seen))
+    };
+    let (sent, observed) = tokio::join!(send, observe);
+    sent?;
+    let (latencies, last_seen) = observed?;
+    let values: Vec<f64> = latencies.values().copied().collect();
+    let seconds = (last_seen - started).max(0.0);
+    Ok(crate::report::BurstResult {
+        hosts: hosts.len(),
+        per_host: count,
+        sent: expected,
+        delivered: values.len(),
+        latency_p50_ms: crate::report::quantile(&values, 0.5),
+        latency_p99_ms: crate::report::quantile(&values, 0.99),
+        latency_max_ms: crate::report::quantile(&values, 1.0),
+        seconds,
+        messages_per_second: if seconds > 0.0 {
+            values.len() as f64 / seconds
+        } else {
+            0.0
+        },
+        poll_interval_ms: BURST_POLL.as_millis() as u64,
+    })
+}
+
+/// `burst run=R host=H seq=N sent=EPOCH` → (H, N, EPOCH) for run R.
+fn parse_burst_line(line: &str, run_id: &str) -> Option<(String, u32, f64)> {
+    let rest = line
+        .strip_prefix("burst run=")?
+        .strip_prefix(run_id)?
+        .strip_prefix(" host=")?;
+    let (host, rest) = rest.split_once(" seq=")?;
+    let (seq, sent) = rest.split_once(" sent=")?;
+    Some((
+        host.to_string(),
+        seq.parse().ok()?,
+        sent.trim().parse().ok()?,
+    ))
 }
 
 /// Records the first sighting of every marker in `view`.
@@ -1127,4 +1238,51 @@ async fn server_finding(
             .to_string(),
         evidence,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn burst_lines_parse_only_for_this_run() {
+        let line = "burst run=jl-1 host=client2 seq=41 sent=1700000000.123456789";
+        assert_eq!(
+            parse_burst_line(line, "jl-1"),
+            Some(("client2".to_string(), 41, 1700000000.123456789))
+        );
+        assert_eq!(parse_burst_line(line, "jl-2"), None);
+        assert_eq!(
+            parse_burst_line("burst run=jl-1 host=x seq=a sent=1", "jl-1"),
+            None
+        );
+    }
+
+    #[test]
+    fn archives_hold_each_file_with_its_mode() {
+        let archive = tar_archive(&[
+            ("/etc/a.conf".into(), b"x=1\n".to_vec(), 0o644),
+            ("/root/b.sh".into(), b"#!/bin/sh\n".to_vec(), 0o700),
+        ]);
+        let mut reader = tar::Archive::new(archive.as_slice());
+        let entries: Vec<(String, u32, u64)> = reader
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.path().unwrap().display().to_string(),
+                    e.header().mode().unwrap(),
+                    e.header().size().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            entries,
+            [
+                ("etc/a.conf".to_string(), 0o644, 4),
+                ("root/b.sh".to_string(), 0o700, 10)
+            ]
+        );
+    }
 }

@@ -31,6 +31,8 @@ pub struct LabOptions {
     pub images_dir: PathBuf,
     pub reports_dir: PathBuf,
     pub deadlines: Deadlines,
+    /// Sum the hosts' container memory after the steps (for `cargo xtask bench`).
+    pub measure_memory: bool,
 }
 
 impl LabOptions {
@@ -42,6 +44,7 @@ impl LabOptions {
             images_dir: images_dir.into(),
             reports_dir: reports_dir.into(),
             deadlines: Deadlines::default(),
+            measure_memory: false,
         }
     }
 }
@@ -68,6 +71,47 @@ pub fn default_scenario(clients: usize) -> Scenario {
     );
     Scenario::parse(std::path::Path::new("<default lab>"), &text)
         .expect("the default scenario is valid")
+}
+
+/// Runs each scenario on each release (None: the scenario's own), `jobs` at a time, after
+/// building every image they need one by one (so concurrent runs never race to build the same).
+/// Returns (scenario name, outcome) in input order; one scenario's harness error does not stop
+/// the others.
+pub async fn run_many(
+    scenarios: &[(String, Scenario)],
+    releases: &[Option<String>],
+    jobs: usize,
+    options: &LabOptions,
+    progress: &Progress,
+) -> Result<Vec<(String, Result<Outcome>)>> {
+    use futures::StreamExt;
+    let engine = Engine::connect().await?;
+    for (_, scenario) in scenarios {
+        for release in releases {
+            for spec in image_specs(scenario, release.as_deref(), &options.images_dir)? {
+                images::ensure(&engine, &spec, progress).await?;
+            }
+        }
+    }
+    let runs = scenarios
+        .iter()
+        .flat_map(|(name, s)| releases.iter().map(move |r| (name, s, r.clone())));
+    Ok(futures::stream::iter(runs)
+        .map(|(name, scenario, release)| {
+            let options = LabOptions {
+                release,
+                ..options.clone()
+            };
+            async move {
+                (
+                    name.clone(),
+                    run_scenario(name, scenario, &options, progress).await,
+                )
+            }
+        })
+        .buffered(jobs.max(1))
+        .collect()
+        .await)
 }
 
 /// `cargo xtask lab`.
@@ -140,7 +184,11 @@ pub async fn run_scenario(
             scenario.clone(),
             run_id.clone(),
         );
-        move || issue_credentials(dir, &scenario, &run_id)
+        move || {
+            let clock = Instant::now();
+            issue_credentials(dir, &scenario, &run_id)
+                .map(|credentials| (credentials, clock.elapsed()))
+        }
     });
     let mut lab = Lab::create(engine, &run_id, options.keep).await?;
     let (booted, took) = timed(lab.boot(&specs, options.deadlines.boot)).await;
@@ -151,7 +199,8 @@ pub async fn run_scenario(
         specs.len(),
         took.as_secs_f64()
     ));
-    let credentials = pki.await.expect("certificate issuing does not panic")?;
+    let (credentials, pki_time) = pki.await.expect("certificate issuing does not panic")?;
+    phases.push(phase("pki (overlaps boot)", pki_time));
 
     let (configured, took) = timed(procedure::configure(
         &lab,
@@ -198,6 +247,15 @@ pub async fn run_scenario(
         )
         .await?,
     );
+    let container_memory_bytes = if options.measure_memory {
+        let samples = lab
+            .hosts()
+            .iter()
+            .map(|h| lab.engine().memory_usage(h.id()));
+        Some(futures::future::try_join_all(samples).await?.iter().sum())
+    } else {
+        None
+    };
     let profile = evaluate_profile(&lab, scenario, &state, &options.deadlines, progress).await?;
     // Markers that arrived after their wait ended count as delivered too (seconds unknown).
     let final_view = procedure::ServerView::read(&lab, scenario, &options.deadlines).await?;
@@ -285,6 +343,8 @@ pub async fn run_scenario(
         findings: facts.findings,
         checks,
         profile,
+        container_memory_bytes,
+        bursts: std::mem::take(&mut state.bursts),
         journal: final_view
             .entries()
             .into_iter()

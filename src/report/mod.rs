@@ -58,9 +58,43 @@ pub struct RunReport {
     /// does not change `ok`).
     #[serde(default)]
     pub profile: Vec<crate::checks::CheckResult>,
+    /// Sum of the hosts' container memory after the steps (bytes), when measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_memory_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bursts: Vec<BurstResult>,
     /// The lab's marker entries found on the servers at the end: server, remote file, fields.
     #[serde(default)]
     pub journal: Vec<ArrivedEntry>,
+}
+
+/// A burst of messages and how fast they reached the servers (`log-burst` step).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BurstResult {
+    pub hosts: usize,
+    pub per_host: u32,
+    pub sent: usize,
+    pub delivered: usize,
+    /// From `logger` on the client to the harness seeing the line on the server, per message.
+    /// Resolution: the poll interval plus one `journalctl` read.
+    pub latency_p50_ms: f64,
+    pub latency_p99_ms: f64,
+    pub latency_max_ms: f64,
+    /// From the first message sent to the last one seen.
+    pub seconds: f64,
+    pub messages_per_second: f64,
+    pub poll_interval_ms: u64,
+}
+
+/// The `q`-quantile (0..=1) of `values` by the nearest-rank method; 0 for none.
+pub fn quantile(values: &[f64], q: f64) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
 }
 
 /// One journal entry as it arrived on a server.
@@ -358,6 +392,8 @@ pub(crate) mod tests {
             findings: vec![],
             checks: vec![],
             profile: vec![],
+            container_memory_bytes: None,
+            bursts: vec![],
             journal: vec![],
         }
     }
@@ -410,6 +446,16 @@ pub(crate) mod tests {
              nonce=<nonce> at <time>, <time> journal-lab[<pid>]: took <secs>s | <secs> | after <n> ms; \
              restart counter is at <n> <testcase time=\"<secs>\">"
         );
+    }
+
+    #[test]
+    fn quantiles_by_nearest_rank() {
+        let values: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(quantile(&values, 0.5), 50.0);
+        assert_eq!(quantile(&values, 0.99), 99.0);
+        assert_eq!(quantile(&values, 1.0), 100.0);
+        assert_eq!(quantile(&[7.0], 0.99), 7.0);
+        assert_eq!(quantile(&[], 0.5), 0.0);
     }
 
     #[test]

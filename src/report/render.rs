@@ -326,7 +326,10 @@ pub fn html(report: &RunReport) -> String {
         h.push_str("<h2>Delivery</h2>\n<table><tr><th>client</th><th>marker logged</th><th>seen on the server</th><th>seconds</th><th style=\"width:25%\"></th><th>remote file</th></tr>\n");
         for c in clients {
             let bar = c.seconds_to_deliver.map_or(String::new(), |s| {
-                format!("<div class=\"bar\" style=\"width:{:.0}%\"></div>", 100.0 * s / longest)
+                format!(
+                    "<div class=\"bar\" style=\"width:{:.0}%\"></div>",
+                    100.0 * s / longest
+                )
             });
             let _ = writeln!(
                 h,

@@ -342,7 +342,6 @@ async fn run_scenarios(
     keep: bool,
     reports: PathBuf,
 ) -> anyhow::Result<ExitCode> {
-    use futures::StreamExt;
     // Validate everything before booting anything.
     let mut scenarios = Vec::new();
     for file in files {
@@ -353,35 +352,9 @@ async fn run_scenarios(
     } else {
         releases.iter().cloned().map(Some).collect()
     };
-    // Images first, one at a time, so concurrent scenarios do not race to build the same one.
-    let engine = Engine::connect().await?;
-    let progress = progress();
-    for (_, s) in &scenarios {
-        for release in &releases {
-            for spec in lab::image_specs(s, release.as_deref(), &images_dir())? {
-                images::ensure(&engine, &spec, &progress).await?;
-            }
-        }
-    }
-    let runs = scenarios
-        .iter()
-        .flat_map(|(name, s)| releases.iter().map(move |r| (name, s, r.clone())));
-    let outcomes: Vec<_> = futures::stream::iter(runs)
-        .map(|(name, s, release)| {
-            let mut options = lab::LabOptions::new(images_dir(), reports.clone());
-            options.release = release;
-            options.keep = keep;
-            let progress = progress.clone();
-            async move {
-                (
-                    name.clone(),
-                    lab::run_scenario(name, s, &options, &progress).await,
-                )
-            }
-        })
-        .buffered(jobs)
-        .collect()
-        .await;
+    let mut options = lab::LabOptions::new(images_dir(), reports);
+    options.keep = keep;
+    let outcomes = lab::run_many(&scenarios, &releases, jobs, &options, &progress()).await?;
     let mut worst = ExitCode::SUCCESS;
     for (name, outcome) in outcomes {
         match outcome {
