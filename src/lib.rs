@@ -5,6 +5,7 @@
 //! feed `journal` (what arrived where) and `report` (run.json). `engine` is the Docker access
 //! they share. See ARCHITECTURE.md.
 
+pub mod bench;
 pub mod checks;
 pub mod engine;
 pub mod errors;

@@ -247,23 +247,38 @@ pub async fn run_scenario(
         )
         .await?,
     );
-    let container_memory_bytes = if options.measure_memory {
+    phases.push(phase("steps and checks", clock_steps.elapsed()));
+
+    // The end-of-run observations are independent reads: take them at once.
+    let clock_observe = Instant::now();
+    let memory = async {
+        if !options.measure_memory {
+            return Ok(None);
+        }
         let samples = lab
             .hosts()
             .iter()
             .map(|h| lab.engine().memory_usage(h.id()));
-        Some(futures::future::try_join_all(samples).await?.iter().sum())
-    } else {
-        None
+        Ok::<_, Error>(Some(
+            futures::future::try_join_all(samples)
+                .await?
+                .iter()
+                .sum::<u64>(),
+        ))
     };
-    let profile = evaluate_profile(&lab, scenario, &state, &options.deadlines, progress).await?;
+    let (container_memory_bytes, profile, final_view, journal_dumps, facts) = tokio::try_join!(
+        memory,
+        evaluate_profile(&lab, scenario, &state, &options.deadlines, progress),
+        procedure::ServerView::read(&lab, scenario, &options.deadlines),
+        procedure::collect_journals(&lab, &options.deadlines),
+        procedure::observe_facts(&lab, &options.deadlines),
+    )?;
     // Markers that arrived after their wait ended count as delivered too (seconds unknown).
-    let final_view = procedure::ServerView::read(&lab, scenario, &options.deadlines).await?;
     procedure::note_arrivals(&mut state, &final_view);
-    let journal_dumps = procedure::collect_journals(&lab, &options.deadlines).await?;
-    phases.push(phase("steps and checks", clock_steps.elapsed()));
-
-    let facts = procedure::observe_facts(&lab, &options.deadlines).await?;
+    phases.push(phase(
+        "observe (profile, facts, journals)",
+        clock_observe.elapsed(),
+    ));
     let hosts: Vec<HostReport> = lab
         .hosts()
         .iter()

@@ -1,6 +1,7 @@
 //! What a run observed, as written to `reports/<run-id>/run.json`. Only this module knows the
 //! output layout; the lab fills in a [`RunReport`] and hands it over.
 
+pub mod bench;
 pub mod render;
 
 use std::path::{Path, PathBuf};

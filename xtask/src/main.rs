@@ -88,6 +88,33 @@ enum Command {
         #[command(subcommand)]
         command: ScenarioCommand,
     },
+    /// Measure the lab on this machine and write reports/bench/<date>.{json,md}.
+    ///
+    /// Warm happy path (1 server + 3 clients, N runs, median/min/max and phase breakdown), scale
+    /// runs (wall time, container memory, delivery), delivery latency for a burst of messages, and
+    /// all seed scenarios; `--cold` also times a first run with the image build.
+    Bench {
+        #[arg(long, default_value = images::DEFAULT_RELEASE)]
+        release: String,
+        /// Runs of the happy path.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Client counts of the scale runs (comma-separated; empty to skip).
+        #[arg(long, value_delimiter = ',', default_value = "10,25,100")]
+        scale: Vec<usize>,
+        /// Clients of the latency burst (0 to skip).
+        #[arg(long, default_value_t = 3)]
+        burst_clients: usize,
+        /// Messages per client in the latency burst.
+        #[arg(long, default_value_t = 200)]
+        burst_messages: u32,
+        /// Skip the seed scenarios.
+        #[arg(long)]
+        no_scenarios: bool,
+        /// Remove the base image first and time the first run including its build.
+        #[arg(long)]
+        cold: bool,
+    },
     /// Issue a certificate (and its install bundle) from the CA in DIR, creating the CA on first use.
     ///
     /// NAME is the host's canonical name (the certificate's CN); each DNS:name or IP:address
@@ -210,6 +237,32 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 files
             };
             run_scenarios(&files, &release, jobs.max(1), keep, reports).await
+        }
+        Command::Bench {
+            release,
+            runs,
+            scale,
+            burst_clients,
+            burst_messages,
+            no_scenarios,
+            cold,
+        } => {
+            let options = journal_lab::bench::BenchOptions {
+                release,
+                runs,
+                scale,
+                burst_clients,
+                burst_messages,
+                scenarios: !no_scenarios,
+                cold,
+                images_dir: images_dir(),
+                scenarios_dir: workspace_root().join("scenarios"),
+                reports_dir: workspace_root().join("reports"),
+            };
+            let (bench, md) = journal_lab::bench::run(&options, &progress()).await?;
+            print!("{}", report::bench::markdown(&bench));
+            println!("written: {} (and .json)", md.display());
+            Ok(ExitCode::SUCCESS)
         }
         Command::Report { run_dir, format } => {
             let run = report::read_run(&run_dir.join("run.json"))?;

@@ -1,0 +1,273 @@
+//! `cargo xtask bench`: measures the lab on this machine (warm happy path, scale, delivery
+//! latency, the seed scenarios, optionally a cold start) and writes `reports/bench/<date>.*`.
+//! Timings live here and in its reports, never in tests.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use crate::engine::Engine;
+use crate::errors::{Error, Result};
+use crate::images::{self, ImageSpec};
+use crate::lab::{self, LabOptions};
+use crate::report::bench::{BenchReport, HappyPath, Machine, ScalePoint, ScenariosRun};
+use crate::report::{self, Phase};
+use crate::scenario::{self, HostGroup, Hosts, Step};
+use crate::Progress;
+
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    pub release: String,
+    /// Runs of the warm happy path.
+    pub runs: usize,
+    /// Client counts of the scale runs.
+    pub scale: Vec<usize>,
+    /// Clients and messages per client of the latency burst (0 clients: skip).
+    pub burst_clients: usize,
+    pub burst_messages: u32,
+    /// Run every seed scenario once on `release`.
+    pub scenarios: bool,
+    /// Remove the release's base image first and time the first run with its build.
+    pub cold: bool,
+    pub images_dir: PathBuf,
+    pub scenarios_dir: PathBuf,
+    pub reports_dir: PathBuf,
+}
+
+pub async fn run(options: &BenchOptions, progress: &Progress) -> Result<(BenchReport, PathBuf)> {
+    let engine = Engine::connect().await?;
+    let base = ImageSpec::load(&options.images_dir, &options.release)?;
+    // Each measured lab writes its own reports; they go to a scratch directory.
+    let scratch = crate::temp_dir("journal-lab-bench-")?;
+    let lab_options = |clients: usize| {
+        let mut o = LabOptions::new(&options.images_dir, scratch.path());
+        o.release = Some(options.release.clone());
+        o.clients = clients;
+        o.measure_memory = true;
+        o
+    };
+
+    let cold_start_seconds = if options.cold {
+        progress("cold start: removing the base image, then one run with the build");
+        let _ = engine
+            .docker()
+            .remove_image(
+                &base.reference(),
+                None::<testcontainers::bollard::query_parameters::RemoveImageOptions>,
+                None,
+            )
+            .await;
+        let clock = Instant::now();
+        lab::run(&lab_options(3), progress).await?;
+        Some(clock.elapsed().as_secs_f64())
+    } else {
+        images::ensure(&engine, &base, progress).await?;
+        None
+    };
+
+    progress(&format!(
+        "happy path: {} runs of 1 server + 3 clients",
+        options.runs
+    ));
+    let mut runs = Vec::new();
+    let mut phase_samples: Vec<Vec<Phase>> = Vec::new();
+    let mut all_delivered = true;
+    for i in 0..options.runs.max(1) {
+        let (seconds, outcome) = timed_run(&lab_options(3), progress).await?;
+        all_delivered &= outcome.report.delivered == 3;
+        progress(&format!("  run {}: {seconds:.2}s", i + 1));
+        runs.push(seconds);
+        phase_samples.push(with_teardown(&outcome.report, seconds));
+    }
+    let happy_path = HappyPath {
+        runs,
+        all_delivered,
+        phases: median_phases(&phase_samples),
+    };
+
+    let mut scale = Vec::new();
+    for &clients in &options.scale {
+        progress(&format!("scale: 1 server + {clients} clients"));
+        let (seconds, outcome) = timed_run(&lab_options(clients), progress).await?;
+        scale.push(ScalePoint {
+            clients,
+            seconds,
+            delivered: outcome.report.delivered,
+            container_memory_bytes: outcome.report.container_memory_bytes.unwrap_or(0),
+            phases: with_teardown(&outcome.report, seconds),
+        });
+    }
+
+    let latency = if options.burst_clients > 0 {
+        progress(&format!(
+            "latency: {} clients × {} messages",
+            options.burst_clients, options.burst_messages
+        ));
+        let mut burst = lab::default_scenario(options.burst_clients);
+        burst.steps.push(Step::LogBurst {
+            hosts: Hosts::Group(HostGroup::Clients),
+            count: options.burst_messages,
+        });
+        let outcome = lab::run_scenario(
+            "bench-burst",
+            &burst,
+            &lab_options(options.burst_clients),
+            progress,
+        )
+        .await?;
+        outcome.report.bursts.into_iter().next()
+    } else {
+        None
+    };
+
+    let scenarios = if options.scenarios {
+        let files = scenario::files_in(&options.scenarios_dir)
+            .map_err(Error::io("listing", &options.scenarios_dir))?;
+        let loaded = files
+            .iter()
+            .map(|f| Scenario::load(f).map(|s| (scenario::name_of(f), s)))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| Error::InvalidSettings(e.to_string()))?;
+        let releases = [Some(options.release.clone())];
+        // Build what they need first: the measurement is of running, not of building.
+        for (_, s) in &loaded {
+            for spec in lab::image_specs(s, Some(&options.release), &options.images_dir)? {
+                images::ensure(&engine, &spec, progress).await?;
+            }
+        }
+        progress(&format!(
+            "seed scenarios: {} on {}",
+            loaded.len(),
+            options.release
+        ));
+        let jobs = 2;
+        let clock = Instant::now();
+        let outcomes = lab::run_many(&loaded, &releases, jobs, &lab_options(3), progress).await?;
+        Some(ScenariosRun {
+            release: options.release.clone(),
+            scenarios: loaded.len(),
+            jobs,
+            seconds: clock.elapsed().as_secs_f64(),
+            harness_errors: outcomes.iter().filter(|(_, o)| o.is_err()).count(),
+        })
+    } else {
+        None
+    };
+
+    let version = engine
+        .docker()
+        .version()
+        .await
+        .map_err(Error::docker("reading the engine version"))?;
+    let now = time::OffsetDateTime::now_utc();
+    let date = now
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day]T[hour][minute][second]Z"
+        ))
+        .expect("formats");
+    let bench = BenchReport {
+        date: date.clone(),
+        harness_version: crate::HARNESS_VERSION.to_string(),
+        machine: Machine {
+            cpus: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            memory_bytes: total_memory(),
+            engine: version.version.unwrap_or_default(),
+        },
+        release: options.release.clone(),
+        happy_path,
+        scale,
+        latency,
+        scenarios,
+        cold_start_seconds,
+    };
+    let dir = options.reports_dir.join("bench");
+    std::fs::create_dir_all(&dir).map_err(Error::io("creating", &dir))?;
+    let json = dir.join(format!("{date}.json"));
+    std::fs::write(&json, serde_json::to_string_pretty(&bench)? + "\n")
+        .map_err(Error::io("writing", &json))?;
+    let md = dir.join(format!("{date}.md"));
+    std::fs::write(&md, report::bench::markdown(&bench)).map_err(Error::io("writing", &md))?;
+    Ok((bench, md))
+}
+
+use crate::scenario::Scenario;
+
+async fn timed_run(options: &LabOptions, progress: &Progress) -> Result<(f64, lab::Outcome)> {
+    let clock = Instant::now();
+    let outcome = lab::run(options, progress).await?;
+    Ok((clock.elapsed().as_secs_f64(), outcome))
+}
+
+/// The run's phases plus teardown (what the run's own clock did not see).
+fn with_teardown(report: &report::RunReport, wall: f64) -> Vec<Phase> {
+    let mut phases = report.phases.clone();
+    phases.push(Phase {
+        name: "report, teardown".into(),
+        seconds: (wall - report.total_seconds).max(0.0),
+    });
+    phases
+}
+
+/// Per phase name (in first-seen order), the median across samples.
+fn median_phases(samples: &[Vec<Phase>]) -> Vec<Phase> {
+    let mut names: Vec<String> = Vec::new();
+    for phase in samples.iter().flatten() {
+        if !names.contains(&phase.name) {
+            names.push(phase.name.clone());
+        }
+    }
+    names
+        .into_iter()
+        .map(|name| {
+            let values: Vec<f64> = samples
+                .iter()
+                .flatten()
+                .filter(|p| p.name == name)
+                .map(|p| p.seconds)
+                .collect();
+            Phase {
+                seconds: report::quantile(&values, 0.5),
+                name,
+            }
+        })
+        .collect()
+}
+
+fn total_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kib| kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phase_medians_keep_order_and_take_the_middle() {
+        let run = |boot: f64, deliver: f64| {
+            vec![
+                Phase {
+                    name: "boot".into(),
+                    seconds: boot,
+                },
+                Phase {
+                    name: "deliver".into(),
+                    seconds: deliver,
+                },
+            ]
+        };
+        let medians = median_phases(&[run(1.0, 0.5), run(3.0, 0.1), run(2.0, 0.3)]);
+        let flat: Vec<(String, f64)> = medians.into_iter().map(|p| (p.name, p.seconds)).collect();
+        assert_eq!(
+            flat,
+            [("boot".to_string(), 2.0), ("deliver".to_string(), 0.3)]
+        );
+    }
+}
