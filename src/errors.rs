@@ -94,6 +94,19 @@ pub enum Error {
     #[error("building the {release} image failed: {detail}")]
     ImageBuild { release: String, detail: String },
 
+    #[error(
+        "this machine allows {available} inotify instances per user (fs.inotify.max_user_instances) \
+         but {hosts} systemd hosts need about {required}: systemd would hang while booting the later ones.\n\
+         fix: `sudo sysctl -w fs.inotify.max_user_instances={suggested}` (to keep it across reboots: \
+         `echo fs.inotify.max_user_instances={suggested} | sudo tee /etc/sysctl.d/60-journal-lab.conf`)"
+    )]
+    HostLimit {
+        hosts: usize,
+        available: u64,
+        required: u64,
+        suggested: u64,
+    },
+
     #[error("invalid lab settings: {0}")]
     InvalidSettings(String),
 

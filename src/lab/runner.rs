@@ -155,6 +155,7 @@ pub async fn run_scenario(
             image,
         })
         .collect();
+    super::check_host_limits(specs.len())?;
     let engine = Engine::connect().await?;
 
     let clock_images = Instant::now();
