@@ -174,14 +174,16 @@ impl Lab {
             "systemd on {} to finish booting (`systemctl is-system-running`)",
             host.name
         );
+        // `--wait` blocks until boot is over: one exec, no polling and no backoff lag. The poll
+        // around it covers the instant before systemd's socket exists (then it fails at once).
+        let probe = format!(
+            "timeout {} systemctl is-system-running --wait",
+            deadline.as_secs().max(1)
+        );
         let result = engine::poll(&what, deadline, || async {
             let output = self
                 .engine
-                .exec(
-                    host.id(),
-                    "systemctl is-system-running",
-                    Duration::from_secs(10),
-                )
+                .exec(host.id(), &probe, deadline + Duration::from_secs(5))
                 .await;
             Ok(match output {
                 Ok(out) => match out.stdout.trim() {
