@@ -99,7 +99,7 @@ enum Command {
         /// Runs of the happy path.
         #[arg(long, default_value_t = 5)]
         runs: usize,
-        /// Client counts of the scale runs (comma-separated; empty to skip).
+        /// Client counts of the scale runs (comma-separated; 0 to skip).
         #[arg(long, value_delimiter = ',', default_value = "10,25,100")]
         scale: Vec<usize>,
         /// Clients of the latency burst (0 to skip).
@@ -250,7 +250,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let options = journal_lab::bench::BenchOptions {
                 release,
                 runs,
-                scale,
+                scale: scale.into_iter().filter(|&n| n > 0).collect(),
                 burst_clients,
                 burst_messages,
                 scenarios: !no_scenarios,
