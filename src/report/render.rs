@@ -289,13 +289,7 @@ pub fn html(report: &RunReport) -> String {
         escape(&report.harness_version)
     );
     h.push_str("<h2>Summary</h2>\n<p class=\"counts\">");
-    for status in STATUS_ORDER {
-        let _ = write!(
-            h,
-            "<span class=\"badge {status}\">{} {status}</span>",
-            s.counts[status]
-        );
-    }
+    h.push_str(&badges(&s.counts));
     h.push_str("</p>\n");
     if !s.failures.is_empty() {
         h.push_str("<ul>");
@@ -361,13 +355,7 @@ pub fn html(report: &RunReport) -> String {
     }
     if !report.profile.is_empty() {
         h.push_str("<h2>Conformance profile</h2>\n<p class=\"meta\">Evaluated on every host at the end of the run; it does not change the verdict above.</p>\n<p class=\"counts\">");
-        for status in STATUS_ORDER {
-            let _ = write!(
-                h,
-                "<span class=\"badge {status}\">{} {status}</span>",
-                s.profile[status]
-            );
-        }
+        h.push_str(&badges(&s.profile));
         h.push_str("</p>\n");
         h.push_str(&checks_table(&report.profile));
     }
@@ -388,6 +376,19 @@ pub fn html(report: &RunReport) -> String {
     }
     h.push_str("</table>\n</body></html>\n");
     h
+}
+
+/// One badge per status, in reading order, with its count.
+fn badges(counts: &BTreeMap<String, usize>) -> String {
+    STATUS_ORDER
+        .iter()
+        .map(|status| {
+            format!(
+                "<span class=\"badge {status}\">{} {status}</span>",
+                counts[*status]
+            )
+        })
+        .collect()
 }
 
 fn checks_table(checks: &[CheckResult]) -> String {
