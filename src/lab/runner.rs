@@ -267,13 +267,16 @@ pub async fn run_scenario(
                 .sum::<u64>(),
         ))
     };
-    let (container_memory_bytes, profile, final_view, journal_dumps, facts) = tokio::try_join!(
+    let (container_memory_bytes, profile, final_view, journal_dumps) = tokio::try_join!(
         memory,
         evaluate_profile(&lab, scenario, &state, &options.deadlines, progress),
         procedure::ServerView::read(&lab, scenario, &options.deadlines),
         procedure::collect_journals(&lab, &options.deadlines),
-        procedure::observe_facts(&lab, &options.deadlines),
     )?;
+    // Facts last: the profile's probes may be what socket-activates journal-remote (when no
+    // client connects), and its log is where a finding comes from; reading it concurrently
+    // would make the finding depend on who came first.
+    let facts = procedure::observe_facts(&lab, &options.deadlines).await?;
     // Markers that arrived after their wait ended count as delivered too (seconds unknown).
     procedure::note_arrivals(&mut state, &final_view);
     phases.push(phase(
