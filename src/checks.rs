@@ -166,21 +166,6 @@ impl CheckId {
         self.spec().role.is_none_or(|r| r == role)
     }
 
-    /// Checks that prove a refusal by the absence of a marker.
-    pub fn is_rejection(self) -> bool {
-        use CheckId::*;
-        matches!(
-            self,
-            ServerRejectsUntrustedClientCa
-                | ServerRejectsClientWithoutCert
-                | ServerRejectsExpiredClientCert
-                | ClientRejectsServerSanMismatch
-                | ClientRejectsUntrustedServerCa
-                | ClientRejectsExpiredServerCert
-                | ClientOnOldPortFails
-        )
-    }
-
     /// Rejections the *client* must perform: they need the client's own word (a TLS or
     /// connection error in its log), not only the marker's absence.
     fn client_error_pattern(self) -> Option<&'static [&'static str]> {

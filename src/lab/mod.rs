@@ -20,10 +20,8 @@ use crate::errors::{Error, Result};
 use crate::images::ImageSpec;
 use crate::report::Role;
 
-pub use procedure::tar_archive;
 pub use runner::{
-    default_scenario, image_specs, run, run_many, run_scenario, Credentials, LabOptions, Outcome,
-    MAX_CLIENTS,
+    default_scenario, image_specs, run, run_many, run_scenario, LabOptions, Outcome, MAX_CLIENTS,
 };
 
 /// Deadlines for each kind of wait; each timeout names what it waited for.

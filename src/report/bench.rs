@@ -101,19 +101,19 @@ pub fn markdown(bench: &BenchReport) -> String {
     );
     let _ = writeln!(md, "Median phases: {}.\n", phase_line(&h.phases));
     if !bench.scale.is_empty() {
-        let _ = writeln!(md, "## Scale\n\n| clients | wall | delivered | container memory | phases |\n| --- | --- | --- | --- | --- |");
-        for p in &bench.scale {
-            let _ = writeln!(
-                md,
-                "| {} | {:.1}s | {}/{} | {:.0} MiB | {} |",
-                p.clients,
-                p.seconds,
-                p.delivered,
-                p.clients,
-                mib(p.container_memory_bytes),
-                phase_line(&p.phases)
-            );
-        }
+        md.push_str("## Scale\n\n");
+        md.push_str(&super::render::md_table(
+            &["clients", "wall", "delivered", "container memory", "phases"],
+            bench.scale.iter().map(|p| {
+                vec![
+                    p.clients.to_string(),
+                    format!("{:.1}s", p.seconds),
+                    format!("{}/{}", p.delivered, p.clients),
+                    format!("{:.0} MiB", mib(p.container_memory_bytes)),
+                    phase_line(&p.phases),
+                ]
+            }),
+        ));
         md.push('\n');
     }
     if let Some(l) = &bench.latency {

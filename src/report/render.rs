@@ -110,10 +110,12 @@ pub fn markdown(report: &RunReport) -> String {
         report.total_seconds
     );
     let _ = writeln!(md, "## Summary\n");
-    let _ = writeln!(md, "| status | checks |\n| --- | --- |");
-    for status in STATUS_ORDER {
-        let _ = writeln!(md, "| {status} | {} |", s.counts[status]);
-    }
+    md.push_str(&md_table(
+        &["status", "checks"],
+        STATUS_ORDER
+            .iter()
+            .map(|st| vec![st.to_string(), s.counts[*st].to_string()]),
+    ));
     if !s.failures.is_empty() {
         let _ = writeln!(md, "\nFailures:\n");
         for failure in &s.failures {
@@ -127,21 +129,18 @@ pub fn markdown(report: &RunReport) -> String {
         }
     }
     let _ = writeln!(md, "\n## Environment\n");
-    let _ = writeln!(
-        md,
-        "| host | role | address | systemd | image |\n| --- | --- | --- | --- | --- |"
-    );
-    for host in &report.hosts {
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {} | `{}` |",
-            host.name,
-            role(host.role),
-            host.ip,
-            host.systemd_version,
-            host.image
-        );
-    }
+    md.push_str(&md_table(
+        &["host", "role", "address", "systemd", "image"],
+        report.hosts.iter().map(|h| {
+            vec![
+                h.name.clone(),
+                role(h.role).to_string(),
+                h.ip.clone(),
+                h.systemd_version.clone(),
+                format!("`{}`", h.image),
+            ]
+        }),
+    ));
     let features: BTreeMap<&str, Vec<&str>> =
         report.hosts.iter().fold(BTreeMap::new(), |mut acc, h| {
             acc.entry(h.systemd_features.as_str())
@@ -163,58 +162,62 @@ pub fn markdown(report: &RunReport) -> String {
         .collect();
     if !clients.is_empty() {
         let _ = writeln!(md, "\n## Delivery\n");
-        let _ = writeln!(md, "| client | marker logged | seen on the server | seconds | remote file |\n| --- | --- | --- | --- | --- |");
-        for host in clients {
-            let _ = writeln!(
-                md,
-                "| {} | {} | {} | {} | {} |",
-                host.name,
-                host.marker_logged_at.map(format_time).unwrap_or_default(),
-                arrival(report, host).unwrap_or_else(|| "not delivered".into()),
-                host.seconds_to_deliver
-                    .map(|s| format!("{s:.2}"))
-                    .unwrap_or_else(|| "—".into()),
-                host.remote_file.as_deref().unwrap_or("—")
-            );
-        }
+        md.push_str(&md_table(
+            &[
+                "client",
+                "marker logged",
+                "seen on the server",
+                "seconds",
+                "remote file",
+            ],
+            clients.into_iter().map(|h| {
+                vec![
+                    h.name.clone(),
+                    h.marker_logged_at.map(format_time).unwrap_or_default(),
+                    arrival(report, h).unwrap_or_else(|| "not delivered".into()),
+                    h.seconds_to_deliver
+                        .map(|s| format!("{s:.2}"))
+                        .unwrap_or_else(|| "—".into()),
+                    h.remote_file.clone().unwrap_or_else(|| "—".into()),
+                ]
+            }),
+        ));
     }
     let _ = writeln!(md, "\n## Checks\n");
-    let _ = writeln!(md, "| status | check | host | phase | expected | observed | seconds |\n| --- | --- | --- | --- | --- | --- | --- |");
-    for c in &report.checks {
-        let _ = writeln!(
-            md,
-            "| {} | `{}` {} | {} | {} | {} | {} | {:.2} |",
-            c.status,
-            c.id,
-            c.title,
-            c.host,
-            c.phase,
-            c.expected,
-            c.observed.replace('|', "\\|"),
-            c.seconds
-        );
-    }
+    md.push_str(&md_table(
+        &[
+            "status", "check", "host", "phase", "expected", "observed", "seconds",
+        ],
+        report.checks.iter().map(|c| {
+            vec![
+                c.status.to_string(),
+                format!("`{}` {}", c.id, c.title),
+                c.host.clone(),
+                c.phase.clone(),
+                c.expected.clone(),
+                c.observed.clone(),
+                format!("{:.2}", c.seconds),
+            ]
+        }),
+    ));
     if !report.profile.is_empty() {
         let counts: Vec<String> = STATUS_ORDER
             .iter()
             .map(|st| format!("{} {st}", s.profile[*st]))
             .collect();
         let _ = writeln!(md, "\n## Conformance profile\n\nEvaluated on every host at the end of the run; it does not change the verdict above: {}.\n", counts.join(", "));
-        let _ = writeln!(
-            md,
-            "| status | check | host | observed | reference |\n| --- | --- | --- | --- | --- |"
-        );
-        for c in &report.profile {
-            let _ = writeln!(
-                md,
-                "| {} | `{}` | {} | {} | {} |",
-                c.status,
-                c.id,
-                c.host,
-                c.observed.replace('|', "\\|"),
-                c.reference
-            );
-        }
+        md.push_str(&md_table(
+            &["status", "check", "host", "observed", "reference"],
+            report.profile.iter().map(|c| {
+                vec![
+                    c.status.to_string(),
+                    format!("`{}`", c.id),
+                    c.host.clone(),
+                    c.observed.clone(),
+                    c.reference.clone(),
+                ]
+            }),
+        ));
     }
     let _ = writeln!(md, "\n## Evidence of what did not pass\n");
     for c in report
@@ -233,6 +236,21 @@ pub fn markdown(report: &RunReport) -> String {
         let _ = writeln!(md, "```\n");
     }
     md
+}
+
+/// A Markdown table; `|` inside cells is escaped.
+pub(crate) fn md_table(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
+    let line = |cells: Vec<String>| format!("| {} |\n", cells.join(" | "));
+    let mut table = line(header.iter().map(|h| h.to_string()).collect());
+    table.push_str(&line(header.iter().map(|_| "---".to_string()).collect()));
+    for row in rows {
+        table.push_str(&line(
+            row.into_iter()
+                .map(|cell| cell.replace('|', "\\|"))
+                .collect(),
+        ));
+    }
+    table
 }
 
 fn role(role: Role) -> &'static str {
