@@ -139,6 +139,7 @@ async fn a_panic_inside_a_running_lab_still_removes_it() {
                 name: "server".into(),
                 role: Role::Server,
                 image,
+                stage: None,
             };
             lab.boot(&[spec], std::time::Duration::from_secs(60))
                 .await

@@ -22,7 +22,7 @@ use crate::Progress;
 const REMOTE_UNIT: &str = "systemd-journal-remote.service";
 const REMOTE_SOCKET: &str = "systemd-journal-remote.socket";
 const UPLOAD_UNIT: &str = "systemd-journal-upload.service";
-const BUNDLE_DIR: &str = "/root/journal-lab";
+const BUNDLE_DIR: &str = super::STAGE_DIR;
 const INSTALL_DIR: &str = crate::pki::INSTALL_DIR;
 /// How many lines of output a piece of evidence keeps.
 const EVIDENCE_LINES: usize = 30;
@@ -152,21 +152,18 @@ fn uploads_with_journal_upload(host: &HostDef) -> bool {
     host.role == Role::Client && host.configure_upload && host.sender == Sender::JournalUpload
 }
 
-/// The files a host gets, as one archive.
-fn host_files(
-    lab: &Lab,
-    scenario: &Scenario,
-    host: &Host,
-    credentials: &Credentials,
-) -> Vec<(String, Vec<u8>, u32)> {
-    let host_def = def(scenario, host);
+/// The files a host gets before it boots, as one archive: its certificate bundle (or, without a
+/// certificate, the CA it trusts), unit drop-ins, the scenario's files, and `provision.sh`, the
+/// part of the operator's procedure that needs no running systemd (see [`super::BOOT_COMMAND`]).
+pub fn stage_files(host: &HostDef, credentials: &Credentials) -> Vec<(String, Vec<u8>, u32)> {
     let mut files = Vec::new();
+    let mut provision = String::from("set -eu\n");
     match &credentials.bundle {
-        Some(bundle) => files.push((
-            format!("{BUNDLE_DIR}/runme-on-{}.sh", host.name),
-            bundle.clone(),
-            0o700,
-        )),
+        Some(bundle) => {
+            let bundle_path = format!("{BUNDLE_DIR}/runme-on-{}.sh", host.name);
+            provision.push_str(&format!("sh {bundle_path}\n"));
+            files.push((bundle_path, bundle.clone(), 0o700));
+        }
         // Without a certificate of its own the host still knows whom to trust (for curl).
         None => files.push((
             format!("{BUNDLE_DIR}/ca.pem"),
@@ -174,33 +171,37 @@ fn host_files(
             0o644,
         )),
     }
-    if host_def.role == Role::Server && server_port(host_def) != DEFAULT_PORT {
-        files.push((
-            format!("/etc/systemd/system/{REMOTE_SOCKET}.d/60-journal-lab-port.conf"),
-            format!(
-                "[Socket]\nListenStream=\nListenStream={}\n",
-                server_port(host_def)
-            )
-            .into_bytes(),
-            0o644,
-        ));
+    if host.role == Role::Server {
+        if server_port(host) != DEFAULT_PORT {
+            files.push((
+                format!("/etc/systemd/system/{REMOTE_SOCKET}.d/60-journal-lab-port.conf"),
+                format!(
+                    "[Socket]\nListenStream=\nListenStream={}\n",
+                    server_port(host)
+                )
+                .into_bytes(),
+                0o644,
+            ));
+        }
+        // Enabled before boot, the socket listens as soon as systemd reaches sockets.target.
+        provision.push_str(&format!("systemctl enable {REMOTE_SOCKET} 2>&1\n"));
     }
-    if uploads_with_journal_upload(host_def) {
-        files.push((
-            "/etc/systemd/journal-upload.conf.d/60-journal-lab-url.conf".into(),
-            format!("[Upload]\nURL={}\n", upload_url(lab, scenario, host_def)).into_bytes(),
-            0o644,
-        ));
+    if uploads_with_journal_upload(host) {
         files.push((
             format!("/etc/systemd/system/{UPLOAD_UNIT}.d/60-journal-lab-restart.conf"),
             b"[Service]\nRestart=always\n".to_vec(),
             0o644,
         ));
     }
-    for file in &host_def.files {
+    for file in &host.files {
         let mode = u32::from_str_radix(&file.mode, 8).expect("validated octal");
         files.push((file.path.clone(), file.content.clone().into_bytes(), mode));
     }
+    files.push((
+        format!("{BUNDLE_DIR}/provision.sh"),
+        provision.into_bytes(),
+        0o700,
+    ));
     files
 }
 
@@ -229,52 +230,75 @@ pub fn tar_archive(files: &[(String, Vec<u8>, u32)]) -> Vec<u8> {
         .expect("finishing an in-memory archive")
 }
 
-const SERVER_CONFIGURE: &str = r#"
-exec_start=$(systemctl show -p ExecStart --value systemd-journal-remote.service)
+/// Prints what provisioning before boot did, and fails if it failed.
+const PROVISION_RECORD: &str = r#"d=/root/journal-lab
+cat "$d/provision.log" 2>/dev/null || true
+if [ -e "$d/stage.tar" ]; then
+    status=$(cat "$d/provisioned" 2>/dev/null || echo "none (it never ran)")
+    if [ "$status" != 0 ]; then echo "provisioning before boot failed: exit status $status" >&2; exit 1; fi
+fi
+"#;
+
+/// Separates what configuration did from how the host looked afterwards.
+const OBSERVED: &str = "--- observed";
+
+/// After boot, on a server: journal-remote's effective ExecStart checked for `--listen-https=-3`
+/// (a drop-in if not), then a wait until the socket is active and listening on `port`.
+fn server_configure_script(port: u16, deadline: Duration) -> String {
+    let listening = format!(
+        "systemctl is-active -q {REMOTE_SOCKET} && ss -Hltn 'sport = :{port}' | grep -q LISTEN"
+    );
+    format!(
+        r#"exec_start=$(systemctl show -p ExecStart --value {REMOTE_UNIT})
 if printf '%s' "$exec_start" | grep -q -- '--listen-https=-3'; then
-    echo "systemd-journal-remote.service already runs with --listen-https=-3"
+    echo "{REMOTE_UNIT} already runs with --listen-https=-3"
 else
     bin=/usr/lib/systemd/systemd-journal-remote
     [ -x "$bin" ] || bin=/lib/systemd/systemd-journal-remote
-    mkdir -p /etc/systemd/system/systemd-journal-remote.service.d
+    mkdir -p /etc/systemd/system/{REMOTE_UNIT}.d
     printf '[Service]\nExecStart=\nExecStart=%s --listen-https=-3 --output=/var/log/journal/remote/\n' "$bin" \
-        > /etc/systemd/system/systemd-journal-remote.service.d/60-journal-lab-listen-https.conf
+        > /etc/systemd/system/{REMOTE_UNIT}.d/60-journal-lab-listen-https.conf
+    systemctl daemon-reload
     echo "added drop-in 60-journal-lab-listen-https.conf: ExecStart was: $exec_start"
 fi
-systemctl daemon-reload
-systemctl enable --now systemd-journal-remote.socket 2>&1
-"#;
-
-const CLIENT_CONFIGURE: &str = r#"
-systemctl daemon-reload
-echo "journal-upload: $(cat /etc/systemd/journal-upload.conf.d/60-journal-lab-url.conf | tail -n 1), Restart=always (drop-in)"
-systemctl enable systemd-journal-upload.service 2>&1
-"#;
-
-/// The configuration script of a host.
-fn configure_script(host: &HostDef, has_bundle: bool, hosts_lines: &str) -> String {
-    let mut script = String::from("set -eu\n");
-    if !hosts_lines.is_empty() {
-        // Aliases resolve like DNS names would on a LAN (the lab's DNS knows container names).
-        script.push_str(&format!("printf '%s' '{hosts_lines}' >> /etc/hosts\n"));
-    }
-    if has_bundle {
-        script.push_str(&format!("sh {BUNDLE_DIR}/runme-on-{}.sh\n", host.name));
-    }
-    match host.role {
-        Role::Server => script.push_str(SERVER_CONFIGURE),
-        Role::Client if uploads_with_journal_upload(host) => script.push_str(CLIENT_CONFIGURE),
-        Role::Client => {}
-    }
-    script
+set +e
+echo '{OBSERVED}'
+{wait}
+if {listening}; then echo listening; else systemctl is-active {REMOTE_SOCKET}; ss -Hltn; fi
+"#,
+        wait = super::shell_wait(&listening, deadline),
+    )
 }
 
-/// Configures every host concurrently; clients start uploading once every server listens.
-/// Returns what was done on each host, line by line.
+/// After boot and once the servers listen, on an uploading client: `URL=` (which may name the
+/// server's address, known only now), journal-upload enabled and started, then a wait for
+/// "Processing input..." that gives up once the unit has restarted twice (it is failing).
+fn client_configure_script(url: &str, deadline: Duration) -> String {
+    let state = unit_state_command(UPLOAD_UNIT);
+    let settled = format!(
+        "s=$({state}); case \"$s\" in *'StatusText=Processing input...'*) true;; *NRestarts=[2-9]*|*NRestarts=[1-9][0-9]*) true;; *) false;; esac"
+    );
+    format!(
+        r#"mkdir -p /etc/systemd/journal-upload.conf.d
+printf '[Upload]\nURL=%s\n' '{url}' > /etc/systemd/journal-upload.conf.d/60-journal-lab-url.conf
+echo "journal-upload: URL={url}, Restart=always (drop-in)"
+echo "systemctl --no-reload enable --now {UPLOAD_UNIT}"
+systemctl --no-reload enable --now {UPLOAD_UNIT} 2>&1
+set +e
+echo '{OBSERVED}'
+{wait}
+echo "$s"
+"#,
+        wait = super::shell_wait(&settled, deadline),
+    )
+}
+
+/// Configures every host concurrently (what needs no running systemd was staged before boot);
+/// uploading clients start once every server listens, each in one exec. Returns what was done on
+/// each host, line by line, and how each uploader looked right after it started.
 pub async fn configure(
     lab: &Lab,
     scenario: &Scenario,
-    credentials: &BTreeMap<String, Credentials>,
     deadlines: &Deadlines,
 ) -> Result<Configured> {
     let hosts_lines: String = lab
@@ -287,57 +311,99 @@ pub async fn configure(
                 .map(move |alias| format!("{} {alias}\n", h.ip))
         })
         .collect();
-    let install = lab.hosts().iter().map(|host| {
-        let hosts_lines = hosts_lines.clone();
+    let prelude = {
+        let mut prelude = format!("set -eu\n{PROVISION_RECORD}");
+        if !hosts_lines.is_empty() {
+            // Aliases resolve like DNS names would on a LAN (the lab's DNS knows container names).
+            prelude.push_str(&format!("printf '%s' '{hosts_lines}' >> /etc/hosts\n"));
+        }
+        prelude
+    };
+    let (uploaders, others): (Vec<&Host>, Vec<&Host>) = lab
+        .hosts()
+        .iter()
+        .partition(|h| uploads_with_journal_upload(def(scenario, h)));
+    let settle = others.into_iter().map(|host| {
+        let prelude = &prelude;
         async move {
             let host_def = def(scenario, host);
-            let creds = &credentials[&host.name];
-            let archive = tar_archive(&host_files(lab, scenario, host, creds));
-            lab.engine().put_archive(host.id(), archive).await?;
-            let script = configure_script(host_def, creds.bundle.is_some(), &hosts_lines);
-            let output = lab.run(host, &script, deadlines.command).await?;
-            let mut lines: Vec<String> = output.stdout.lines().map(str::to_string).collect();
+            let mut script = prelude.clone();
+            if host.role == Role::Server {
+                script.push_str(&server_configure_script(
+                    server_port(host_def),
+                    deadlines.ready,
+                ));
+            }
+            let output = lab
+                .run(host, &script, deadlines.command + deadlines.ready)
+                .await?;
+            let (mut lines, observed) = split_observed(&output.stdout);
             if host.role == Role::Server {
                 let port = server_port(host_def);
-                wait_for_server_socket(lab, host, port, deadlines.ready).await?;
+                if observed.first().map(String::as_str) != Some("listening") {
+                    return Err(Error::Timeout {
+                        what: format!("{REMOTE_SOCKET} on {} to listen on {port}", host.name),
+                        waited: deadlines.ready,
+                        last_seen: observed.join("\n"),
+                    });
+                }
                 lines.push(format!("{REMOTE_SOCKET} active, listening on {port}"));
             }
             Ok::<_, Error>((host.name.clone(), lines))
         }
     });
-    let mut done: BTreeMap<String, Vec<String>> = futures::future::try_join_all(install)
+    let mut done: BTreeMap<String, Vec<String>> = futures::future::try_join_all(settle)
         .await?
         .into_iter()
         .collect();
 
-    let uploaders = lab
-        .hosts()
-        .iter()
-        .filter(|h| uploads_with_journal_upload(def(scenario, h)));
-    let start_uploads = uploaders.map(|host| async move {
-        lab.run(
-            host,
-            &format!("systemctl start {UPLOAD_UNIT}"),
-            deadlines.command,
-        )
-        .await?;
-        // A client that never gets going is an observation (its evidence goes in the report),
-        // not a harness failure. How it looked at this moment is timing-dependent (a failing
-        // upload may flash "Processing input..." first), so it is kept apart from what was done.
-        let readiness = match wait_for_upload_ready(lab, host, deadlines.ready).await {
-            Ok(()) => "Processing input...".to_string(),
-            Err(e) => format!("not ready: {e}"),
-        };
-        Ok::<_, Error>((host.name.clone(), readiness))
+    let start_uploads = uploaders.into_iter().map(|host| {
+        let prelude = &prelude;
+        async move {
+            let url = upload_url(lab, scenario, def(scenario, host));
+            let script = format!(
+                "{prelude}{}",
+                client_configure_script(&url, deadlines.ready)
+            );
+            let output = lab
+                .run(host, &script, deadlines.command + deadlines.ready)
+                .await?;
+            let (lines, observed) = split_observed(&output.stdout);
+            // A client that never gets going is an observation (its evidence goes in the
+            // report), not a harness failure. How it looked at this moment is timing-dependent
+            // (a failing upload may flash "Processing input..." first), so it is kept apart.
+            let state = observed.join(" ");
+            let readiness = if state.contains("StatusText=Processing input...") {
+                "Processing input...".to_string()
+            } else {
+                format!("not ready within {}s: {state}", deadlines.ready.as_secs())
+            };
+            Ok::<_, Error>((host.name.clone(), lines, readiness))
+        }
     });
     let mut readiness = BTreeMap::new();
-    for (name, ready) in futures::future::try_join_all(start_uploads).await? {
-        done.entry(name.clone())
-            .or_default()
-            .push(format!("systemctl start {UPLOAD_UNIT}"));
+    for (name, lines, ready) in futures::future::try_join_all(start_uploads).await? {
+        done.insert(name.clone(), lines);
         readiness.insert(name, ready);
     }
     Ok(Configured { done, readiness })
+}
+
+/// Splits a configuration script's output at [`OBSERVED`]: (what was done, what was seen after).
+fn split_observed(stdout: &str) -> (Vec<String>, Vec<String>) {
+    let mut done = Vec::new();
+    let mut observed = Vec::new();
+    let mut after = false;
+    for line in stdout.lines() {
+        if line == OBSERVED {
+            after = true;
+        } else if after {
+            observed.push(line.to_string());
+        } else {
+            done.push(line.to_string());
+        }
+    }
+    (done, observed)
 }
 
 /// What configuration did on each host (line by line), and how each uploader looked right after
@@ -347,63 +413,8 @@ pub struct Configured {
     pub readiness: BTreeMap<String, String>,
 }
 
-async fn wait_for_server_socket(
-    lab: &Lab,
-    server: &Host,
-    port: u16,
-    deadline: Duration,
-) -> Result<()> {
-    let what = format!("{REMOTE_SOCKET} on {} to listen on {port}", server.name);
-    let probe = format!("systemctl is-active {REMOTE_SOCKET}; ss -Hltn 'sport = :{port}'");
-    engine::poll(&what, deadline, || async {
-        let out = lab.exec(server, &probe, Duration::from_secs(10)).await?;
-        let mut lines = out.stdout.lines();
-        let active = lines.next() == Some("active");
-        let listening = lines.any(|l| l.contains("LISTEN"));
-        Ok(if active && listening {
-            Ok(())
-        } else {
-            Err(out.combined())
-        })
-    })
-    .await
-}
-
 fn unit_state_command(unit: &str) -> String {
     format!("systemctl show -p ActiveState -p SubState -p Result -p NRestarts -p StatusText {unit}")
-}
-
-/// Waits for "Processing input..."; gives up early once the unit has restarted twice (it is
-/// failing, and waiting longer would only slow the run down).
-async fn wait_for_upload_ready(lab: &Lab, client: &Host, deadline: Duration) -> Result<()> {
-    let what = format!(
-        "{UPLOAD_UNIT} on {} to report \"Processing input...\"",
-        client.name
-    );
-    let probe = unit_state_command(UPLOAD_UNIT);
-    let settled = engine::poll(&what, deadline, || async {
-        let out = lab.exec(client, &probe, Duration::from_secs(10)).await?;
-        let state = out.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
-        let restarts: u32 = out
-            .stdout
-            .lines()
-            .find_map(|l| l.strip_prefix("NRestarts="))
-            .and_then(|n| n.trim().parse().ok())
-            .unwrap_or(0);
-        Ok(if out.stdout.contains("StatusText=Processing input...") {
-            Ok(Ok(()))
-        } else if restarts >= 2 {
-            Ok(Err(state))
-        } else {
-            Err(state)
-        })
-    })
-    .await?;
-    settled.map_err(|state| Error::Timeout {
-        what,
-        waited: Duration::ZERO,
-        last_seen: format!("gave up: the unit keeps failing ({state})"),
-    })
 }
 
 /// Performs one step (all but `evaluate`, which the runner handles).

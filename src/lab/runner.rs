@@ -141,7 +141,7 @@ pub async fn run_scenario(
         .clone()
         .or_else(|| scenario.release.clone())
         .unwrap_or_else(|| images::DEFAULT_RELEASE.to_string());
-    let specs: Vec<HostSpec> = scenario
+    let mut specs: Vec<HostSpec> = scenario
         .hosts
         .iter()
         .zip(image_specs(
@@ -153,6 +153,7 @@ pub async fn run_scenario(
             name: host.name.clone(),
             role: host.role,
             image,
+            stage: None,
         })
         .collect();
     super::check_host_limits(specs.len())?;
@@ -177,39 +178,31 @@ pub async fn run_scenario(
         specs.len() - clients
     ));
 
-    // Certificates are issued while the hosts boot.
+    // Certificates (milliseconds with ECDSA) and each host's staged archive come first: the
+    // archive goes in between create and start, so configuration overlaps boot.
     let pki_dir = crate::temp_dir("journal-lab-pki-")?;
-    let pki = tokio::task::spawn_blocking({
-        let (dir, scenario, run_id) = (
-            pki_dir.path().to_path_buf(),
-            scenario.clone(),
-            run_id.clone(),
-        );
-        move || {
-            let clock = Instant::now();
-            issue_credentials(dir, &scenario, &run_id)
-                .map(|credentials| (credentials, clock.elapsed()))
-        }
-    });
+    let (credentials, pki_time) = timed(async {
+        issue_credentials(pki_dir.path().to_path_buf(), scenario, &run_id)
+    })
+    .await;
+    let credentials = credentials?;
+    phases.push(phase("pki", pki_time));
+    for spec in &mut specs {
+        let host = scenario.host(&spec.name).expect("specs come from the scenario");
+        let files = procedure::stage_files(host, &credentials[&spec.name]);
+        spec.stage = Some(procedure::tar_archive(&files));
+    }
     let mut lab = Lab::create(engine, &run_id, options.keep).await?;
     let (booted, took) = timed(lab.boot(&specs, options.deadlines.boot)).await;
     booted?;
-    phases.push(phase("boot", took));
+    phases.push(phase("boot (with provisioning)", took));
     progress(&format!(
         "{} hosts up in {:.1}s",
         specs.len(),
         took.as_secs_f64()
     ));
-    let (credentials, pki_time) = pki.await.expect("certificate issuing does not panic")?;
-    phases.push(phase("pki (overlaps boot)", pki_time));
 
-    let (configured, took) = timed(procedure::configure(
-        &lab,
-        scenario,
-        &credentials,
-        &options.deadlines,
-    ))
-    .await;
+    let (configured, took) = timed(procedure::configure(&lab, scenario, &options.deadlines)).await;
     let mut configuration = configured?;
     phases.push(phase("configure", took));
     progress(&format!("configured in {:.1}s", took.as_secs_f64()));
