@@ -38,11 +38,13 @@ pub async fn run(options: &BenchOptions, progress: &Progress) -> Result<(BenchRe
     let base = ImageSpec::load(&options.images_dir, &options.release)?;
     // Each measured lab writes its own reports; they go to a scratch directory.
     let scratch = crate::temp_dir("journal-lab-bench-")?;
-    let lab_options = |clients: usize| {
+    let lab_options = |clients: usize, measure_memory: bool| {
         let mut o = LabOptions::new(&options.images_dir, scratch.path());
         o.release = Some(options.release.clone());
         o.clients = clients;
-        o.measure_memory = true;
+        // The engine answers a memory sample only at its next 1 s stats tick, so only the scale
+        // runs (where a second is noise) take one.
+        o.measure_memory = measure_memory;
         o
     };
 
@@ -57,7 +59,7 @@ pub async fn run(options: &BenchOptions, progress: &Progress) -> Result<(BenchRe
             )
             .await;
         let clock = Instant::now();
-        lab::run(&lab_options(3), progress).await?;
+        lab::run(&lab_options(3, false), progress).await?;
         Some(clock.elapsed().as_secs_f64())
     } else {
         images::ensure(&engine, &base, progress).await?;
@@ -69,17 +71,25 @@ pub async fn run(options: &BenchOptions, progress: &Progress) -> Result<(BenchRe
         options.runs
     ));
     let mut runs = Vec::new();
+    let mut to_delivered = Vec::new();
     let mut phase_samples: Vec<Vec<Phase>> = Vec::new();
     let mut all_delivered = true;
     for i in 0..options.runs.max(1) {
-        let (seconds, outcome) = timed_run(&lab_options(3), progress).await?;
+        let (seconds, outcome) = timed_run(&lab_options(3, false), progress).await?;
         all_delivered &= outcome.report.delivered == 3;
-        progress(&format!("  run {}: {seconds:.2}s", i + 1));
+        let delivered_at = outcome.report.seconds_to_all_delivered;
+        progress(&format!(
+            "  run {}: {seconds:.2}s (every marker on the server at {})",
+            i + 1,
+            delivered_at.map_or("never".to_string(), |s| format!("{s:.2}s"))
+        ));
         runs.push(seconds);
+        to_delivered.extend(delivered_at);
         phase_samples.push(with_teardown(&outcome.report, seconds));
     }
     let happy_path = HappyPath {
         runs,
+        to_delivered,
         all_delivered,
         phases: median_phases(&phase_samples),
     };
@@ -87,10 +97,11 @@ pub async fn run(options: &BenchOptions, progress: &Progress) -> Result<(BenchRe
     let mut scale = Vec::new();
     for &clients in &options.scale {
         progress(&format!("scale: 1 server + {clients} clients"));
-        let (seconds, outcome) = timed_run(&lab_options(clients), progress).await?;
+        let (seconds, outcome) = timed_run(&lab_options(clients, true), progress).await?;
         scale.push(ScalePoint {
             clients,
             seconds,
+            to_delivered: outcome.report.seconds_to_all_delivered,
             delivered: outcome.report.delivered,
             container_memory_bytes: outcome.report.container_memory_bytes.unwrap_or(0),
             phases: with_teardown(&outcome.report, seconds),
@@ -110,7 +121,7 @@ pub async fn run(options: &BenchOptions, progress: &Progress) -> Result<(BenchRe
         let outcome = lab::run_scenario(
             "bench-burst",
             &burst,
-            &lab_options(options.burst_clients),
+            &lab_options(options.burst_clients, false),
             progress,
         )
         .await?;
@@ -141,7 +152,8 @@ pub async fn run(options: &BenchOptions, progress: &Progress) -> Result<(BenchRe
         ));
         let jobs = 2;
         let clock = Instant::now();
-        let outcomes = lab::run_many(&loaded, &releases, jobs, &lab_options(3), progress).await?;
+        let outcomes =
+            lab::run_many(&loaded, &releases, jobs, &lab_options(3, false), progress).await?;
         Some(ScenariosRun {
             release: options.release.clone(),
             scenarios: loaded.len(),

@@ -86,9 +86,10 @@ fn json_for_snapshot(report: &RunReport) -> String {
                 for (key, value) in map.iter_mut() {
                     match key.as_str() {
                         "evidence" => *value = serde_json::json!("[evidence]"),
-                        "seconds" | "total_seconds" | "seconds_to_deliver" => {
-                            *value = serde_json::json!("[secs]")
-                        }
+                        "seconds"
+                        | "total_seconds"
+                        | "seconds_to_deliver"
+                        | "seconds_to_all_delivered" => *value = serde_json::json!("[secs]"),
                         "started" | "finished" | "marker_logged_at" => {
                             *value = serde_json::json!("[time]")
                         }

@@ -5,6 +5,7 @@
 //! id — on success, error, panic or Ctrl-C (the CLI drops the run's future on Ctrl-C) — unless it
 //! is kept on purpose with `--keep`.
 
+mod probes;
 mod procedure;
 mod runner;
 
@@ -447,12 +448,14 @@ fn host_limit_verdict(hosts: usize, available: u64) -> Result<()> {
     })
 }
 
-/// A shell loop that runs `condition` every 20 ms until it succeeds or `deadline` passes (the
-/// loop's status is then the condition's last). Waiting inside the host costs one exec, where a
-/// poll from outside costs one per try.
+/// A shell loop that runs `condition` until it succeeds or `deadline` passes (the loop's status
+/// is then the condition's last), backing off from 20 ms to 200 ms between tries. Waiting inside
+/// the host costs one exec, where a poll from outside costs one per try; the backoff keeps 100
+/// hosts waiting at once from spending the machine's CPU on `systemctl`.
 pub fn shell_wait(condition: &str, deadline: Duration) -> String {
     format!(
-        "jl_end=$(( $(date +%s) + {} )); until {condition}; do [ \"$(date +%s)\" -lt \"$jl_end\" ] || break; sleep 0.02; done",
+        "jl_end=$(( $(date +%s) + {} )); jl_try=0; until {condition}; do [ \"$(date +%s)\" -lt \"$jl_end\" ] || break; \
+         jl_try=$((jl_try + 1)); case $jl_try in [1-5]) sleep 0.02;; [6-9]|1[0-4]) sleep 0.05;; *) sleep 0.2;; esac; done",
         deadline.as_secs().max(1)
     )
 }
@@ -502,6 +505,41 @@ mod tests {
             "{err}"
         );
         assert!(host_limit_verdict(101, 8192).is_ok());
+    }
+
+    #[test]
+    fn boot_command_uses_the_stage_dir() {
+        assert!(BOOT_COMMAND.starts_with(&format!("d={STAGE_DIR}\n")));
+        assert!(BOOT_COMMAND.ends_with("exec /lib/systemd/systemd"));
+    }
+
+    /// The wait returns as soon as the condition holds, and gives up at the deadline with the
+    /// condition's last status.
+    #[test]
+    fn shell_waits_end_when_the_condition_holds_or_time_is_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let flag = dir.path().join("flag");
+        let script = format!(
+            "n=0; {}; echo \"tries=$n\"",
+            shell_wait(
+                &format!("n=$((n+1)); [ $n -ge 3 ] && touch {}", flag.display()),
+                Duration::from_secs(5)
+            )
+        );
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "tries=3\n");
+        assert!(flag.exists());
+        // `timeout` turns a wait that never gives up into a failure (status 124) instead of a hang.
+        let never = shell_wait("false", Duration::from_secs(1)) + "; echo gave up";
+        let out = std::process::Command::new("timeout")
+            .args(["20", "sh", "-c", &never])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "gave up\n");
     }
 
     #[test]

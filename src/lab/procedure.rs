@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use super::probes::{run_batch, ProbeCache};
 use super::runner::{selected, Credentials};
 use super::{Deadlines, Host, Lab};
 use crate::checks::{self, CheckId, CheckResult, MarkerObservation, Status};
@@ -51,6 +52,10 @@ pub struct RunState {
     /// Output of curl senders, per host.
     pub sender_logs: BTreeMap<String, Vec<String>>,
     pub bursts: Vec<crate::report::BurstResult>,
+    /// When the last wait for markers saw every marker that had to arrive (None if a wait ended
+    /// without one of them: then the run has no such moment).
+    pub all_delivered_at: Option<Instant>,
+    pub some_undelivered: bool,
 }
 
 impl RunState {
@@ -65,6 +70,12 @@ pub struct ServerView {
 }
 
 impl ServerView {
+    pub fn empty() -> ServerView {
+        ServerView {
+            entries: BTreeMap::new(),
+        }
+    }
+
     pub async fn read(lab: &Lab, scenario: &Scenario, deadlines: &Deadlines) -> Result<ServerView> {
         let reads = scenario
             .servers()
@@ -643,7 +654,7 @@ async fn log_markers(
         .filter(|&i| expects_delivery(scenario, &state.markers[i].host))
         .collect();
     let start = Instant::now();
-    let mut delay = Duration::from_millis(50);
+    let mut delay = Duration::from_millis(25);
     loop {
         let view = ServerView::read(lab, scenario, deadlines).await?;
         note_arrivals(state, &view);
@@ -652,6 +663,8 @@ async fn log_markers(
             .filter(|&&i| state.markers[i].found_in.is_none())
             .count();
         if pending == 0 || start.elapsed() >= deadlines.deliver {
+            state.some_undelivered |= pending > 0;
+            state.all_delivered_at = (!state.some_undelivered).then(Instant::now);
             progress(&format!(
                 "{} of {} expected markers on the server after {:.1}s",
                 must_arrive.len() - pending,
@@ -661,7 +674,7 @@ async fn log_markers(
             return Ok(());
         }
         tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_millis(500));
+        delay = (delay * 3 / 2).min(Duration::from_millis(250));
     }
 }
 
@@ -783,12 +796,16 @@ fn expects_delivery(scenario: &Scenario, host: &str) -> bool {
 /// Runs a probe and keeps it as evidence.
 async fn probe(
     lab: &Lab,
+    cache: &ProbeCache,
     host: &Host,
     command: &str,
     evidence: &mut Vec<String>,
     deadlines: &Deadlines,
 ) -> Result<ExecOutput> {
-    let out = lab.exec(host, command, deadlines.command).await?;
+    let out = match cache.ask(&host.name, command) {
+        Some(answer) => answer,
+        None => lab.exec(host, command, deadlines.command).await?,
+    };
     evidence.push(format!(
         "[{}]$ {command}  (exit {})",
         host.name, out.exit_code
@@ -806,6 +823,7 @@ async fn probe(
 #[allow(clippy::too_many_arguments)]
 pub async fn evaluate_check(
     lab: &Lab,
+    cache: &ProbeCache,
     scenario: &Scenario,
     state: &RunState,
     view: &ServerView,
@@ -840,7 +858,7 @@ pub async fn evaluate_check(
         match id {
             CheckId::ClientDelivers => {
                 let marker =
-                    observe_marker(lab, scenario, state, view, host, ev, deadlines).await?;
+                    observe_marker(lab, cache, scenario, state, view, host, ev, deadlines).await?;
                 checks::delivery_verdict(&marker)
             }
             CheckId::ServerRejectsUntrustedClientCa
@@ -851,21 +869,20 @@ pub async fn evaluate_check(
             | CheckId::ClientRejectsExpiredServerCert
             | CheckId::ClientOnOldPortFails => {
                 let marker =
-                    observe_marker(lab, scenario, state, view, host, ev, deadlines).await?;
+                    observe_marker(lab, cache, scenario, state, view, host, ev, deadlines).await?;
                 checks::rejection_verdict(id, &marker)
             }
             CheckId::ServerHttpsOnly => {
                 let exec_start = probe(
                     lab,
+                    cache,
                     host,
                     &format!("systemctl show -p ExecStart --value {REMOTE_UNIT}"),
                     ev,
                     deadlines,
                 )
                 .await?;
-                let plain = probe(
-                    lab,
-                    host,
+                let plain = probe(lab, cache, host,
                     &format!(
                         "curl -sS -m 5 -o /dev/null -w '%{{http_code}}' -X POST -H 'Content-Type: application/vnd.fdo.journal' \
                          --data-binary '' http://127.0.0.1:{}/upload",
@@ -884,6 +901,7 @@ pub async fn evaluate_check(
                 };
                 let out = probe(
                     lab,
+                    cache,
                     host,
                     &format!("systemctl show -p StatusText --value {unit}"),
                     ev,
@@ -903,6 +921,7 @@ pub async fn evaluate_check(
             CheckId::CertFilesOwnerMode => {
                 let out = probe(
                     lab,
+                    cache,
                     host,
                     &format!("stat -c '%U:%G %a %n' {INSTALL_DIR} {INSTALL_DIR}/*"),
                     ev,
@@ -913,12 +932,15 @@ pub async fn evaluate_check(
             }
             CheckId::UploadRestartAlways => {
                 let command = format!("systemctl show -p Restart --value {UPLOAD_UNIT}; systemctl is-enabled {UPLOAD_UNIT}");
-                checks::restart_always_verdict(&probe(lab, host, &command, ev, deadlines).await?)
+                checks::restart_always_verdict(
+                    &probe(lab, cache, host, &command, ev, deadlines).await?,
+                )
             }
             CheckId::ServerListensNewPort => {
                 let port = server_port(host_def);
                 let out = probe(
                     lab,
+                    cache,
                     host,
                     &format!("ss -Hltn 'sport = :{port}'"),
                     ev,
@@ -936,15 +958,19 @@ pub async fn evaluate_check(
                     .unwrap_or(host);
                 let target = format!("{}:{DEFAULT_PORT}", host.name);
                 let command = format!("timeout 5 bash -c '</dev/tcp/{}/{DEFAULT_PORT}'", host.name);
-                checks::refused_verdict(&probe(lab, from, &command, ev, deadlines).await?, &target)
+                checks::refused_verdict(
+                    &probe(lab, cache, from, &command, ev, deadlines).await?,
+                    &target,
+                )
             }
             CheckId::RemediationApplicable => {
                 let command = "dpkg-query --show --showformat='${db:Status-Status}' linux-base";
-                checks::applicable_verdict(&probe(lab, host, command, ev, deadlines).await?)
+                checks::applicable_verdict(&probe(lab, cache, host, command, ev, deadlines).await?)
             }
             CheckId::RemoteSocketMasked => checks::masked_verdict(
                 &probe(
                     lab,
+                    cache,
                     host,
                     &format!("systemctl is-enabled {REMOTE_SOCKET}"),
                     ev,
@@ -955,6 +981,7 @@ pub async fn evaluate_check(
             CheckId::RemoteSocketRefuses => {
                 let connect = probe(
                     lab,
+                    cache,
                     host,
                     &format!("timeout 5 bash -c '</dev/tcp/127.0.0.1/{DEFAULT_PORT}'"),
                     ev,
@@ -963,6 +990,7 @@ pub async fn evaluate_check(
                 .await?;
                 let start_socket = probe(
                     lab,
+                    cache,
                     host,
                     &format!("systemctl start {REMOTE_SOCKET}"),
                     ev,
@@ -994,6 +1022,7 @@ pub async fn evaluate_check(
                 let fragment = checks::fragment_path(
                     &probe(
                         lab,
+                        cache,
                         host,
                         "systemctl show -p FragmentPath --value docker.socket",
                         ev,
@@ -1006,12 +1035,19 @@ pub async fn evaluate_check(
                         checks::docker_socket_present_verdict(fragment.as_deref())
                     }
                     CheckId::DockerSocketAuditRule => {
-                        let rules =
-                            probe(lab, host, "cat /etc/audit/audit.rules", ev, deadlines).await?;
+                        let rules = probe(
+                            lab,
+                            cache,
+                            host,
+                            "cat /etc/audit/audit.rules",
+                            ev,
+                            deadlines,
+                        )
+                        .await?;
                         checks::audit_rule_verdict(fragment.as_deref(), &rules)
                     }
                     _ => {
-                        let loaded = probe(lab, host, "auditctl -l", ev, deadlines).await?;
+                        let loaded = probe(lab, cache, host, "auditctl -l", ev, deadlines).await?;
                         checks::audit_loaded_verdict(fragment.as_deref(), &loaded)
                     }
                 }
@@ -1023,6 +1059,7 @@ pub async fn evaluate_check(
                 };
                 let out = probe(
                     lab,
+                    cache,
                     host,
                     &format!("systemd-analyze cat-config {config}"),
                     ev,
@@ -1033,13 +1070,14 @@ pub async fn evaluate_check(
             }
             CheckId::KeysNotWorldReadable => {
                 let command = format!("ls {INSTALL_DIR}/*.key 2>/dev/null; echo ---; find {INSTALL_DIR} -name '*.key' -perm -o+r 2>/dev/null");
-                checks::keys_verdict(&probe(lab, host, &command, ev, deadlines).await?)
+                checks::keys_verdict(&probe(lab, cache, host, &command, ev, deadlines).await?)
             }
             CheckId::JournaldStoragePersistent
             | CheckId::JournaldCompress
             | CheckId::JournaldRateLimit => {
                 let out = probe(
                     lab,
+                    cache,
                     host,
                     "systemd-analyze cat-config systemd/journald.conf",
                     ev,
@@ -1083,8 +1121,10 @@ pub async fn evaluate_check(
 
 /// What became of `host`'s latest marker, with the evidence: the server's verdict (is it there?),
 /// the proof that absence is not slowness, and the client's and server's own words.
+#[allow(clippy::too_many_arguments)]
 async fn observe_marker(
     lab: &Lab,
+    cache: &ProbeCache,
     scenario: &Scenario,
     state: &RunState,
     view: &ServerView,
@@ -1124,7 +1164,7 @@ async fn observe_marker(
             .unwrap_or_default(),
         Sender::JournalUpload => {
             let command = format!("journalctl -u {UPLOAD_UNIT} -o cat --no-pager -n 20");
-            probe(lab, host, &command, evidence, deadlines)
+            probe(lab, cache, host, &command, evidence, deadlines)
                 .await?
                 .combined()
                 .lines()
@@ -1138,7 +1178,7 @@ async fn observe_marker(
     if found_in.is_none() {
         if let Some(server) = lab.host(&marker.server) {
             let command = format!("journalctl -u {REMOTE_UNIT} -o cat --no-pager -n 15");
-            probe(lab, server, &command, evidence, deadlines).await?;
+            probe(lab, cache, server, &command, evidence, deadlines).await?;
         }
     }
     Ok(MarkerObservation {
@@ -1149,29 +1189,6 @@ async fn observe_marker(
     })
 }
 
-/// Raw journals for the report: each server's whole remote directory, and what each client logged
-/// as the lab (`name` → `journalctl -o json` output).
-pub async fn collect_journals(lab: &Lab, deadlines: &Deadlines) -> Result<Vec<(String, String)>> {
-    let dumps = lab.hosts().iter().map(|host| async move {
-        let (name, command) = match host.role {
-            Role::Server => (
-                format!("{}-remote", host.name),
-                format!("journalctl -D {} -o json --no-pager", journal::REMOTE_DIR),
-            ),
-            Role::Client => (
-                host.name.clone(),
-                format!(
-                    "journalctl -o json --no-pager SYSLOG_IDENTIFIER={}",
-                    journal::MARKER_IDENTIFIER
-                ),
-            ),
-        };
-        let out = lab.exec(host, &command, deadlines.command).await?;
-        Ok::<_, Error>((name, out.stdout))
-    });
-    futures::future::try_join_all(dumps).await
-}
-
 /// Facts read off the hosts at the end of a run.
 pub struct Facts {
     pub status_text: BTreeMap<String, String>,
@@ -1179,39 +1196,80 @@ pub struct Facts {
     pub findings: Vec<Finding>,
     /// Host → (`systemctl --version` first line, features line).
     pub versions: BTreeMap<String, (String, String)>,
+    /// What arrived on the servers, for the report and the last arrivals.
+    pub view: ServerView,
+    /// Raw journals for the report: each server's whole remote directory, and what each client
+    /// logged as the lab (`name` → `journalctl -o json` output).
+    pub journals: Vec<(String, String)>,
 }
 
 /// What journal-remote says when it will not verify client certificates (builds without GnuTLS
 /// default to trusting everyone, even with TrustedCertificateFile set).
 const NO_CERT_CHECKING: &str = "Certificate checking disabled";
 
+/// Reads the end-of-run facts, one exec per host. Run it after the profile: the profile's probes
+/// may be what socket-activates journal-remote, and its log is where a finding comes from.
 pub async fn observe_facts(lab: &Lab, deadlines: &Deadlines) -> Result<Facts> {
-    let observe = lab.hosts().iter().map(|host| async move {
-        let unit = match host.role {
-            Role::Server => REMOTE_UNIT,
-            Role::Client => UPLOAD_UNIT,
-        };
-        let version = lab.run(host, "systemctl --version", deadlines.command).await?;
-        let script = format!(
-            "{}; echo '--- last log lines of {unit}'; journalctl -u {unit} -n 12 --no-pager -o short-precise",
-            unit_state_command(unit)
-        );
-        let out = lab.exec(host, &script, deadlines.command).await?;
-        let finding = match host.role {
-            Role::Server => server_finding(lab, host, deadlines).await?,
-            Role::Client => None,
-        };
-        let mut version_lines = version.stdout.lines().map(str::to_string);
-        let version = (version_lines.next().unwrap_or_default(), version_lines.next().unwrap_or_default());
-        Ok::<_, Error>((host.name.clone(), out.stdout, finding, version))
+    let finding_command = format!(
+        "journalctl -u {REMOTE_UNIT} -o cat --no-pager | grep -F '{NO_CERT_CHECKING}' || true"
+    );
+    let observe = lab.hosts().iter().map(|host| {
+        let finding_command = &finding_command;
+        async move {
+            let (unit, journal_name, journal_command) = match host.role {
+                Role::Server => (
+                    REMOTE_UNIT,
+                    format!("{}-remote", host.name),
+                    format!("journalctl -D {} -o json --no-pager", journal::REMOTE_DIR),
+                ),
+                Role::Client => (
+                    UPLOAD_UNIT,
+                    host.name.clone(),
+                    format!(
+                        "journalctl -o json --no-pager SYSLOG_IDENTIFIER={}",
+                        journal::MARKER_IDENTIFIER
+                    ),
+                ),
+            };
+            let mut commands = vec![
+                "systemctl --version".to_string(),
+                format!(
+                    "{}; echo '--- last log lines of {unit}'; journalctl -u {unit} -n 12 --no-pager -o short-precise",
+                    unit_state_command(unit)
+                ),
+                journal_command,
+            ];
+            if host.role == Role::Server {
+                commands.push(finding_command.clone());
+                commands.push(journal::remote_markers_by_file_command());
+            }
+            let mut outputs = run_batch(lab, host, &commands, deadlines).await?.into_iter();
+            let mut next = || outputs.next().expect("one output per command");
+            let version = next();
+            let mut version_lines = version.stdout.lines().map(str::to_string);
+            let version = (
+                version_lines.next().unwrap_or_default(),
+                version_lines.next().unwrap_or_default(),
+            );
+            let state = next().stdout;
+            let journal = (journal_name, next().stdout);
+            let server = (host.role == Role::Server).then(|| {
+                let finding = server_finding(&host.name, finding_command, &next().stdout);
+                let markers = journal::parse_entries_by_file(&next().stdout);
+                (finding, markers)
+            });
+            Ok::<_, Error>((host.name.clone(), version, state, journal, server))
+        }
     });
     let mut facts = Facts {
         status_text: BTreeMap::new(),
         evidence: BTreeMap::new(),
         findings: Vec::new(),
         versions: BTreeMap::new(),
+        view: ServerView::empty(),
+        journals: Vec::new(),
     };
-    for (name, output, finding, version) in futures::future::try_join_all(observe).await? {
+    for (name, version, output, journal, server) in futures::future::try_join_all(observe).await? {
         facts.versions.insert(name.clone(), version);
         let status = output
             .lines()
@@ -1221,34 +1279,29 @@ pub async fn observe_facts(lab: &Lab, deadlines: &Deadlines) -> Result<Facts> {
         facts.status_text.insert(name.clone(), status);
         facts
             .evidence
-            .insert(name, output.lines().map(str::to_string).collect());
-        facts.findings.extend(finding);
+            .insert(name.clone(), output.lines().map(str::to_string).collect());
+        facts.journals.push(journal);
+        if let Some((finding, markers)) = server {
+            facts.findings.extend(finding);
+            facts.view.entries.insert(name, markers);
+        }
     }
     Ok(facts)
 }
 
-async fn server_finding(
-    lab: &Lab,
-    server: &Host,
-    deadlines: &Deadlines,
-) -> Result<Option<Finding>> {
-    let command = format!(
-        "journalctl -u {REMOTE_UNIT} -o cat --no-pager | grep -F '{NO_CERT_CHECKING}' || true"
-    );
-    let out = lab.exec(server, &command, deadlines.command).await?;
-    let evidence: Vec<String> = out
-        .stdout
+fn server_finding(server: &str, command: &str, output: &str) -> Option<Finding> {
+    let evidence: Vec<String> = output
         .lines()
-        .map(|l| format!("[{}]$ {command}: {l}", server.name))
+        .map(|l| format!("[{server}]$ {command}: {l}"))
         .collect();
-    Ok((!evidence.is_empty()).then(|| Finding {
-        host: server.name.clone(),
+    (!evidence.is_empty()).then(|| Finding {
+        host: server.to_string(),
         summary: "systemd-journal-remote does not verify client certificates (it logged \"Certificate checking \
                   disabled.\") although TrustedCertificateFile is set: any client that reaches the port can write \
                   to this server"
             .to_string(),
         evidence,
-    }))
+    })
 }
 
 #[cfg(test)]

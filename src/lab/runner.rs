@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
 
+use super::probes::ProbeCache;
 use super::{procedure, timed, Deadlines, Host, HostSpec, Lab};
 use crate::checks::CheckResult;
 use crate::engine::Engine;
@@ -181,14 +182,14 @@ pub async fn run_scenario(
     // Certificates (milliseconds with ECDSA) and each host's staged archive come first: the
     // archive goes in between create and start, so configuration overlaps boot.
     let pki_dir = crate::temp_dir("journal-lab-pki-")?;
-    let (credentials, pki_time) = timed(async {
-        issue_credentials(pki_dir.path().to_path_buf(), scenario, &run_id)
-    })
-    .await;
+    let (credentials, pki_time) =
+        timed(async { issue_credentials(pki_dir.path().to_path_buf(), scenario, &run_id) }).await;
     let credentials = credentials?;
     phases.push(phase("pki", pki_time));
     for spec in &mut specs {
-        let host = scenario.host(&spec.name).expect("specs come from the scenario");
+        let host = scenario
+            .host(&spec.name)
+            .expect("specs come from the scenario");
         let files = procedure::stage_files(host, &credentials[&spec.name]);
         spec.stage = Some(procedure::tar_archive(&files));
     }
@@ -260,16 +261,16 @@ pub async fn run_scenario(
                 .sum::<u64>(),
         ))
     };
-    let (container_memory_bytes, profile, final_view, journal_dumps) = tokio::try_join!(
+    let (container_memory_bytes, profile) = tokio::try_join!(
         memory,
         evaluate_profile(&lab, scenario, &state, &options.deadlines, progress),
-        procedure::ServerView::read(&lab, scenario, &options.deadlines),
-        procedure::collect_journals(&lab, &options.deadlines),
     )?;
     // Facts last: the profile's probes may be what socket-activates journal-remote (when no
     // client connects), and its log is where a finding comes from; reading it concurrently
     // would make the finding depend on who came first.
-    let facts = procedure::observe_facts(&lab, &options.deadlines).await?;
+    let mut facts = procedure::observe_facts(&lab, &options.deadlines).await?;
+    let final_view = std::mem::replace(&mut facts.view, procedure::ServerView::empty());
+    let journal_dumps = std::mem::take(&mut facts.journals);
     // Markers that arrived after their wait ended count as delivered too (seconds unknown).
     procedure::note_arrivals(&mut state, &final_view);
     phases.push(phase(
@@ -347,6 +348,9 @@ pub async fn run_scenario(
         started,
         finished: OffsetDateTime::now_utc(),
         total_seconds: clock.elapsed().as_secs_f64(),
+        seconds_to_all_delivered: state
+            .all_delivered_at
+            .map(|at| at.duration_since(clock).as_secs_f64()),
         phases,
         clients,
         delivered,
@@ -538,7 +542,7 @@ async fn evaluate_defs(
         return Ok(Vec::new());
     }
     let view = procedure::ServerView::read(lab, scenario, deadlines).await?;
-    let mut evaluations = Vec::new();
+    let mut due_on_hosts = Vec::new();
     for check in due {
         let hosts: Vec<&Host> = match &check.hosts {
             Some(names) => names.iter().filter_map(|n| lab.host(n)).collect(),
@@ -548,13 +552,21 @@ async fn evaluate_defs(
                 .filter(|h| check.id.applies_to(h.role))
                 .collect(),
         };
-        for host in hosts {
-            evaluations.push(procedure::evaluate_check(
-                lab, scenario, state, &view, check.id, host, phase, deadlines,
-            ));
-        }
+        due_on_hosts.extend(hosts.into_iter().map(|host| (check.id, host)));
     }
-    let results = futures::future::try_join_all(evaluations).await?;
+    let run = Evaluation {
+        lab,
+        scenario,
+        state,
+        view: &view,
+        phase,
+        deadlines,
+    };
+    // A recording pass lists every probe; one exec per host runs them (see `probes`).
+    let recording = ProbeCache::recording();
+    run.checks(&due_on_hosts, &recording).await?;
+    let cache = ProbeCache::run(recording, lab, deadlines).await?;
+    let results = run.checks(&due_on_hosts, &cache).await?;
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for result in &results {
         *counts.entry(result.status.to_string()).or_default() += 1;
@@ -569,6 +581,39 @@ async fn evaluate_defs(
         counts.join(", ")
     ));
     Ok(results)
+}
+
+/// What every check of one evaluation reads.
+struct Evaluation<'a> {
+    lab: &'a Lab,
+    scenario: &'a Scenario,
+    state: &'a procedure::RunState,
+    view: &'a procedure::ServerView,
+    phase: &'a str,
+    deadlines: &'a Deadlines,
+}
+
+impl Evaluation<'_> {
+    async fn checks(
+        &self,
+        due: &[(crate::checks::CheckId, &Host)],
+        cache: &ProbeCache,
+    ) -> Result<Vec<CheckResult>> {
+        futures::future::try_join_all(due.iter().map(|&(id, host)| {
+            procedure::evaluate_check(
+                self.lab,
+                cache,
+                self.scenario,
+                self.state,
+                self.view,
+                id,
+                host,
+                self.phase,
+                self.deadlines,
+            )
+        }))
+        .await
+    }
 }
 
 /// Which hosts a selector names, as running hosts.

@@ -34,6 +34,10 @@ pub struct Machine {
 pub struct HappyPath {
     /// Wall time of each run, from the call to the lab being removed.
     pub runs: Vec<f64>,
+    /// Seconds of each run from its start until every marker was seen on the server: the time a
+    /// hand-written harness is measured by.
+    #[serde(default)]
+    pub to_delivered: Vec<f64>,
     pub all_delivered: bool,
     /// Median seconds of each phase across the runs, in run order ("teardown" last).
     pub phases: Vec<Phase>,
@@ -43,12 +47,19 @@ impl HappyPath {
     pub fn median(&self) -> f64 {
         quantile(&self.runs, 0.5)
     }
+
+    pub fn median_to_delivered(&self) -> f64 {
+        quantile(&self.to_delivered, 0.5)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScalePoint {
     pub clients: usize,
     pub seconds: f64,
+    /// From the start of the run until every client's marker was on the server.
+    #[serde(default)]
+    pub to_delivered: Option<f64>,
     pub delivered: usize,
     /// Sum of the hosts' container memory after delivery.
     pub container_memory_bytes: u64,
@@ -99,15 +110,33 @@ pub fn markdown(bench: &BenchReport) -> String {
         quantile(&h.runs, 1.0),
         if h.all_delivered { "yes" } else { "NO" }
     );
+    if !h.to_delivered.is_empty() {
+        let _ = writeln!(
+            md,
+            "Every marker on the server (from the start of the run): median **{:.2}s**, min {:.2}s, max {:.2}s. The rest of each run is the checks, the conformance profile, the reports and removing the lab.\n",
+            h.median_to_delivered(),
+            quantile(&h.to_delivered, 0.0),
+            quantile(&h.to_delivered, 1.0),
+        );
+    }
     let _ = writeln!(md, "Median phases: {}.\n", phase_line(&h.phases));
     if !bench.scale.is_empty() {
         md.push_str("## Scale\n\n");
         md.push_str(&super::render::md_table(
-            &["clients", "wall", "delivered", "container memory", "phases"],
+            &[
+                "clients",
+                "wall",
+                "all delivered at",
+                "delivered",
+                "container memory",
+                "phases",
+            ],
             bench.scale.iter().map(|p| {
                 vec![
                     p.clients.to_string(),
                     format!("{:.1}s", p.seconds),
+                    p.to_delivered
+                        .map_or("never".to_string(), |s| format!("{s:.1}s")),
                     format!("{}/{}", p.delivered, p.clients),
                     format!("{:.0} MiB", mib(p.container_memory_bytes)),
                     phase_line(&p.phases),

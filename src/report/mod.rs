@@ -41,6 +41,10 @@ pub struct RunReport {
     #[serde(with = "time::serde::rfc3339")]
     pub finished: OffsetDateTime,
     pub total_seconds: f64,
+    /// From the start of the run until every marker that had to arrive was seen on its server
+    /// (absent when one never arrived, or the run logs no markers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds_to_all_delivered: Option<f64>,
     /// Wall time of each phase, in order.
     pub phases: Vec<Phase>,
     pub clients: usize,
@@ -347,6 +351,7 @@ pub(crate) mod tests {
             started: t,
             finished: t + time::Duration::seconds(3),
             total_seconds: 3.0,
+            seconds_to_all_delivered: Some(2.0),
             phases: vec![Phase {
                 name: "boot".into(),
                 seconds: 1.0,
