@@ -49,8 +49,21 @@ impl Default for Deadlines {
     }
 }
 
-/// Memory limit of each host's container.
+/// Memory limit of each host's container (a server gets more per client, see [`memory_limit`]).
 pub const HOST_MEMORY_LIMIT: i64 = 256 * 1024 * 1024;
+/// What a server's limit grows by for each client: its remote journal file (8 MiB, allocated as
+/// it fills) lives in the page cache, which the engine charges to the container. With a flat
+/// 256 MiB, a 100-client server hit its limit 10^8 times (memory.failcnt) and everything it did
+/// crawled: reading its journals took minutes instead of seconds.
+pub const SERVER_MEMORY_PER_CLIENT: i64 = 16 * 1024 * 1024;
+
+/// The memory limit of a host with `role` in a lab of `clients` clients.
+pub fn memory_limit(role: Role, clients: usize) -> i64 {
+    match role {
+        Role::Server => HOST_MEMORY_LIMIT + SERVER_MEMORY_PER_CLIENT * clients as i64,
+        Role::Client => HOST_MEMORY_LIMIT,
+    }
+}
 /// Task (pid) limit of each host's container.
 pub const HOST_PIDS_LIMIT: i64 = 512;
 
@@ -137,7 +150,10 @@ impl Lab {
 
     /// Starts all `specs` concurrently and waits until systemd runs in each.
     pub async fn boot(&mut self, specs: &[HostSpec], deadline: Duration) -> Result<()> {
-        let starts = specs.iter().map(|spec| self.start_host(spec, deadline));
+        let clients = specs.iter().filter(|s| s.role == Role::Client).count();
+        let starts = specs
+            .iter()
+            .map(|spec| self.start_host(spec, memory_limit(spec.role, clients), deadline));
         let mut failure = None;
         for result in futures::future::join_all(starts).await {
             match result {
@@ -148,7 +164,7 @@ impl Lab {
         failure.map_or(Ok(()), Err)
     }
 
-    async fn start_host(&self, spec: &HostSpec, deadline: Duration) -> Result<Host> {
+    async fn start_host(&self, spec: &HostSpec, memory: i64, deadline: Duration) -> Result<Host> {
         let container_name = format!("{}.{}", spec.name, self.run_id);
         let (repository, tag) = (spec.image.repository(), spec.image.hash.clone());
         let run_id = self.run_id.clone();
@@ -164,7 +180,7 @@ impl Lab {
                 config.dns_search = Some(vec![run_id.clone()]);
                 // A host needs ~12-40 MiB and a few dozen tasks; the limits keep a runaway (or a
                 // 100-client lab) from exhausting the machine.
-                config.memory = Some(HOST_MEMORY_LIMIT);
+                config.memory = Some(memory);
                 config.pids_limit = Some(HOST_PIDS_LIMIT);
             })
             .with_startup_timeout(deadline);
@@ -505,6 +521,16 @@ mod tests {
             "{err}"
         );
         assert!(host_limit_verdict(101, 8192).is_ok());
+    }
+
+    #[test]
+    fn servers_get_memory_for_each_clients_journal() {
+        assert_eq!(memory_limit(Role::Client, 100), HOST_MEMORY_LIMIT);
+        assert_eq!(memory_limit(Role::Server, 0), HOST_MEMORY_LIMIT);
+        assert_eq!(
+            memory_limit(Role::Server, 100),
+            HOST_MEMORY_LIMIT + 100 * SERVER_MEMORY_PER_CLIENT
+        );
     }
 
     #[test]
