@@ -23,6 +23,12 @@ use crate::errors::{Error, Result};
 /// Label carried by every container and network the lab creates; the value is the run id.
 pub const RUN_LABEL: &str = "journal-lab.run";
 
+/// Container removals sent to the engine at once.
+pub const REMOVALS_IN_FLIGHT: usize = 16;
+
+/// How long a network may stay "in use" after its containers were removed.
+const NETWORK_REMOVAL_DEADLINE: Duration = Duration::from_secs(30);
+
 /// How long connecting to the engine may take before we call it unreachable.
 const PING_DEADLINE: Duration = Duration::from_secs(5);
 
@@ -238,7 +244,11 @@ impl Engine {
                 Err(e) => Err(Error::docker(format!("removing container {id}"))(e)),
             }
         });
-        for result in futures::future::join_all(removals).await {
+        for result in futures::stream::iter(removals)
+            .buffer_unordered(REMOVALS_IN_FLIGHT)
+            .collect::<Vec<_>>()
+            .await
+        {
             result?;
         }
         let networks = self
@@ -263,13 +273,25 @@ impl Engine {
         };
         for network in networks {
             let name = network.name.unwrap_or_default();
-            match self.docker.remove_network(&name).await {
-                Ok(())
-                | Err(bollard::errors::Error::DockerResponseServerError {
-                    status_code: 404, ..
-                }) => swept.networks.push(name),
-                Err(e) => return Err(Error::docker(format!("removing network {name}"))(e)),
-            }
+            // With a hundred containers going at once, the engine can answer a removal before
+            // it has detached the container's endpoint: the network is then briefly "in use".
+            let what = format!("network {name} to have no endpoints left, to remove it");
+            poll(&what, NETWORK_REMOVAL_DEADLINE, || async {
+                match self.docker.remove_network(&name).await {
+                    Ok(())
+                    | Err(bollard::errors::Error::DockerResponseServerError {
+                        status_code: 404,
+                        ..
+                    }) => Ok(Ok(())),
+                    Err(bollard::errors::Error::DockerResponseServerError {
+                        status_code: 403,
+                        message,
+                    }) if message.contains("active endpoints") => Ok(Err(message)),
+                    Err(e) => Err(Error::docker(format!("removing network {name}"))(e)),
+                }
+            })
+            .await?;
+            swept.networks.push(name);
         }
         Ok(swept)
     }

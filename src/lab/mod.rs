@@ -150,12 +150,10 @@ impl Lab {
 
     /// Starts all `specs` concurrently and waits until systemd runs in each.
     pub async fn boot(&mut self, specs: &[HostSpec], deadline: Duration) -> Result<()> {
-        let clients = specs.iter().filter(|s| s.role == Role::Client).count();
-        let starts = specs
-            .iter()
-            .map(|spec| self.start_host(spec, memory_limit(spec.role, clients), deadline));
+        let starts = specs.iter().map(|spec| self.start(spec, specs, deadline));
+        let results = futures::future::join_all(starts).await;
         let mut failure = None;
-        for result in futures::future::join_all(starts).await {
+        for result in results {
             match result {
                 Ok(host) => self.hosts.push(host),
                 Err(e) => failure = failure.or(Some(e)),
@@ -164,7 +162,22 @@ impl Lab {
         failure.map_or(Ok(()), Err)
     }
 
-    async fn start_host(&self, spec: &HostSpec, memory: i64, deadline: Duration) -> Result<Host> {
+    /// Takes hosts started with [`Lab::start`] into the lab.
+    pub fn adopt(&mut self, hosts: impl IntoIterator<Item = Host>) {
+        self.hosts.extend(hosts);
+    }
+
+    /// Starts the host of `spec` (one of `all`, which sizes its memory) and waits until systemd
+    /// runs in it. The host belongs to the lab once [`Lab::adopt`]ed; until then it is still
+    /// labelled with the run, so dropping the lab removes it.
+    pub async fn start(
+        &self,
+        spec: &HostSpec,
+        all: &[HostSpec],
+        deadline: Duration,
+    ) -> Result<Host> {
+        let clients = all.iter().filter(|s| s.role == Role::Client).count();
+        let memory = memory_limit(spec.role, clients);
         let container_name = format!("{}.{}", spec.name, self.run_id);
         let (repository, tag) = (spec.image.repository(), spec.image.hash.clone());
         let run_id = self.run_id.clone();
@@ -306,13 +319,18 @@ impl Lab {
         if self.keep {
             return Ok(()); // Drop forgets the containers.
         }
-        let removals = self.hosts.drain(..).map(|host| host.container.rm());
-        for result in futures::future::join_all(removals).await {
-            // A container that is already gone is fine; the sweep below catches any straggler.
-            let _ = result;
-        }
+        use futures::StreamExt;
+        // A bounded number at a time: the engine removes them one after another anyway, and a
+        // hundred concurrent removals once left a network with a stale endpoint behind.
+        let removals = futures::stream::iter(self.hosts.drain(..).map(|host| host.container.rm()))
+            .buffer_unordered(engine::REMOVALS_IN_FLIGHT)
+            .collect::<Vec<_>>()
+            .await;
+        // A container that is already gone is fine; the sweep below catches any straggler.
+        drop(removals);
         let swept = self.engine.sweep(Some(&self.run_id)).await;
-        self.torn_down = true;
+        // A failed sweep leaves the job to Drop, which tries again.
+        self.torn_down = swept.is_ok();
         swept.map(|_| ())
     }
 
@@ -471,7 +489,7 @@ fn host_limit_verdict(hosts: usize, available: u64) -> Result<()> {
 pub fn shell_wait(condition: &str, deadline: Duration) -> String {
     format!(
         "jl_end=$(( $(date +%s) + {} )); jl_try=0; until {condition}; do [ \"$(date +%s)\" -lt \"$jl_end\" ] || break; \
-         jl_try=$((jl_try + 1)); case $jl_try in [1-5]) sleep 0.02;; [6-9]|1[0-4]) sleep 0.05;; *) sleep 0.2;; esac; done",
+         jl_try=$((jl_try + 1)); case $jl_try in [1-5]) sleep 0.02;; [6-9]|1[0-4]) sleep 0.05;; *) sleep 0.5;; esac; done",
         deadline.as_secs().max(1)
     )
 }
