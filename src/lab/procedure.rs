@@ -1401,6 +1401,49 @@ mod tests {
         );
     }
 
+    /// What each kind of host gets before it boots: the server its socket enabled (and moved),
+    /// an uploader its `Restart=always`, a host without a certificate only the CA it trusts.
+    #[test]
+    fn staged_files_carry_the_part_of_the_procedure_that_needs_no_systemd() {
+        let scenario = Scenario::parse(
+            std::path::Path::new("t.yaml"),
+            "description: d\nhosts:\n  - {name: server, role: server, listen_port: 19600}\n  - {name: client1, role: client}\n\
+             \x20 - {name: bare, role: client, sender: curl, certificate: {issuer: none}}\n\
+             steps: []\nchecks: []\n",
+        )
+        .unwrap();
+        let with_bundle = Credentials {
+            bundle: Some(b"#!/bin/sh\n".to_vec()),
+            trusted_ca: "CA".into(),
+        };
+        let without = Credentials {
+            bundle: None,
+            trusted_ca: "CA".into(),
+        };
+        let staged = |name: &str, creds: &Credentials| -> BTreeMap<String, String> {
+            stage_files(scenario.host(name).unwrap(), creds)
+                .into_iter()
+                .map(|(path, bytes, _)| (path, String::from_utf8(bytes).unwrap()))
+                .collect()
+        };
+        let server = staged("server", &with_bundle);
+        let provision = &server["/root/journal-lab/provision.sh"];
+        assert!(provision.contains("sh /root/journal-lab/runme-on-server.sh"));
+        assert!(provision.contains("systemctl enable systemd-journal-remote.socket"));
+        assert!(server
+            ["/etc/systemd/system/systemd-journal-remote.socket.d/60-journal-lab-port.conf"]
+            .contains("ListenStream=19600"));
+        let client = staged("client1", &with_bundle);
+        assert!(client
+            ["/etc/systemd/system/systemd-journal-upload.service.d/60-journal-lab-restart.conf"]
+            .contains("Restart=always"));
+        assert!(!client["/root/journal-lab/provision.sh"].contains("systemctl"));
+        let bare = staged("bare", &without);
+        assert_eq!(bare["/root/journal-lab/ca.pem"], "CA");
+        assert_eq!(bare.len(), 2, "{bare:?}");
+        assert_eq!(bare["/root/journal-lab/provision.sh"], "set -eu\n");
+    }
+
     #[test]
     fn archives_hold_each_file_with_its_mode() {
         let archive = tar_archive(&[
