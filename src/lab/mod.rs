@@ -150,7 +150,9 @@ impl Lab {
 
     /// Starts all `specs` concurrently and waits until systemd runs in each.
     pub async fn boot(&mut self, specs: &[HostSpec], deadline: Duration) -> Result<()> {
-        let starts = specs.iter().map(|spec| self.start(spec, specs, deadline));
+        let starts = specs
+            .iter()
+            .map(|spec| self.start(spec, specs, deadline, &|| {}));
         let results = futures::future::join_all(starts).await;
         let mut failure = None;
         for result in results {
@@ -167,14 +169,16 @@ impl Lab {
         self.hosts.extend(hosts);
     }
 
-    /// Starts the host of `spec` (one of `all`, which sizes its memory) and waits until systemd
-    /// runs in it. The host belongs to the lab once [`Lab::adopt`]ed; until then it is still
-    /// labelled with the run, so dropping the lab removes it.
+    /// Starts the host of `spec` (one of `all`, which sizes its memory), calls `started` once its
+    /// container runs, and waits until systemd runs in it. The host belongs to the lab once
+    /// [`Lab::adopt`]ed; until then it is still labelled with the run, so dropping the lab
+    /// removes it.
     pub async fn start(
         &self,
         spec: &HostSpec,
         all: &[HostSpec],
         deadline: Duration,
+        started: &(dyn Fn() + Sync),
     ) -> Result<Host> {
         let clients = all.iter().filter(|s| s.role == Role::Client).count();
         let memory = memory_limit(spec.role, clients);
@@ -208,6 +212,7 @@ impl Lab {
                 name: container_name.clone(),
                 source,
             })?;
+        started();
         let ip = self.engine.ip_on(container.id(), &self.run_id).await?;
         let host = Host {
             name: spec.name.clone(),

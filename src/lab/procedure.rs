@@ -320,6 +320,8 @@ pub struct Rendezvous {
 
 #[derive(Debug, Default, Clone)]
 struct Meeting {
+    /// Servers whose container runs (clients start after them, see `boot_and_configure`).
+    servers_started: usize,
     ips: BTreeMap<String, String>,
     listening: usize,
     failed: Option<String>,
@@ -339,6 +341,20 @@ impl Rendezvous {
         }
     }
 
+    /// A server's container runs.
+    pub fn server_started(&self) {
+        self.meeting.send_modify(|m| m.servers_started += 1);
+    }
+
+    /// Waits until every server's container runs (or something failed).
+    pub async fn servers_started(&self, host: &str, deadline: Duration) -> Result<()> {
+        self.wait(host, "the servers to start", deadline, |m| {
+            m.servers_started == self.servers
+        })
+        .await
+        .map(|_| ())
+    }
+
     /// A host is up: its address is known.
     pub fn arrived(&self, host: &Host) {
         self.meeting.send_modify(|m| {
@@ -356,13 +372,13 @@ impl Rendezvous {
 
     async fn wait(
         &self,
-        host: &Host,
+        host: &str,
         waited_for: &str,
         deadline: Duration,
         done: impl Fn(&Meeting) -> bool,
     ) -> Result<Meeting> {
         let dependency = |reason: String| Error::Dependency {
-            host: host.name.clone(),
+            host: host.to_string(),
             waited_for: waited_for.to_string(),
             reason,
         };
@@ -400,7 +416,7 @@ pub async fn configure_host(
     // every host waits for the addresses of the hosts that have aliases.
     let meeting = if uploads {
         rendezvous
-            .wait(host, "every server to listen", wait, |m| {
+            .wait(&host.name, "every server to listen", wait, |m| {
                 m.listening == rendezvous.servers
                     && rendezvous
                         .alias_holders
@@ -410,12 +426,17 @@ pub async fn configure_host(
             .await?
     } else {
         rendezvous
-            .wait(host, "the addresses of the hosts with aliases", wait, |m| {
-                rendezvous
-                    .alias_holders
-                    .iter()
-                    .all(|h| m.ips.contains_key(h))
-            })
+            .wait(
+                &host.name,
+                "the addresses of the hosts with aliases",
+                wait,
+                |m| {
+                    rendezvous
+                        .alias_holders
+                        .iter()
+                        .all(|h| m.ips.contains_key(h))
+                },
+            )
             .await?
     };
     let mut script = format!("set -eu\n{PROVISION_RECORD}");

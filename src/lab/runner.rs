@@ -405,7 +405,19 @@ async fn boot_and_configure(
         let lab: &Lab = lab;
         let rendezvous = &rendezvous;
         let pipelines = specs.iter().map(|spec| async move {
-            let host = match lab.start(spec, specs, deadlines.boot).await {
+            // Servers go first: the engine starts containers one after another, and every
+            // client needs a listening server, so a server's boot overlaps the clients' starts.
+            let started = || {
+                if spec.role == Role::Server {
+                    rendezvous.server_started();
+                }
+            };
+            if spec.role == Role::Client {
+                if let Err(e) = rendezvous.servers_started(&spec.name, deadlines.boot).await {
+                    return (None, clock.elapsed(), Err(e));
+                }
+            }
+            let host = match lab.start(spec, specs, deadlines.boot, &started).await {
                 Ok(host) => host,
                 Err(e) => {
                     rendezvous.failed(&spec.name, &e);
