@@ -37,13 +37,6 @@ pub enum Error {
         last_seen: String,
     },
 
-    #[error("{host} was not configured: it waited for {waited_for}, but {reason}")]
-    Dependency {
-        host: String,
-        waited_for: String,
-        reason: String,
-    },
-
     #[error("on {host}: `{command}` exited with {exit_code}:\n{output}")]
     HostCommand {
         host: String,

@@ -150,12 +150,12 @@ impl Lab {
 
     /// Starts all `specs` concurrently and waits until systemd runs in each.
     pub async fn boot(&mut self, specs: &[HostSpec], deadline: Duration) -> Result<()> {
+        let clients = specs.iter().filter(|s| s.role == Role::Client).count();
         let starts = specs
             .iter()
-            .map(|spec| self.start(spec, specs, deadline, &|| {}));
-        let results = futures::future::join_all(starts).await;
+            .map(|spec| self.start_host(spec, memory_limit(spec.role, clients), deadline));
         let mut failure = None;
-        for result in results {
+        for result in futures::future::join_all(starts).await {
             match result {
                 Ok(host) => self.hosts.push(host),
                 Err(e) => failure = failure.or(Some(e)),
@@ -164,24 +164,7 @@ impl Lab {
         failure.map_or(Ok(()), Err)
     }
 
-    /// Takes hosts started with [`Lab::start`] into the lab.
-    pub fn adopt(&mut self, hosts: impl IntoIterator<Item = Host>) {
-        self.hosts.extend(hosts);
-    }
-
-    /// Starts the host of `spec` (one of `all`, which sizes its memory), calls `started` once its
-    /// container runs, and waits until systemd runs in it. The host belongs to the lab once
-    /// [`Lab::adopt`]ed; until then it is still labelled with the run, so dropping the lab
-    /// removes it.
-    pub async fn start(
-        &self,
-        spec: &HostSpec,
-        all: &[HostSpec],
-        deadline: Duration,
-        started: &(dyn Fn() + Sync),
-    ) -> Result<Host> {
-        let clients = all.iter().filter(|s| s.role == Role::Client).count();
-        let memory = memory_limit(spec.role, clients);
+    async fn start_host(&self, spec: &HostSpec, memory: i64, deadline: Duration) -> Result<Host> {
         let container_name = format!("{}.{}", spec.name, self.run_id);
         let (repository, tag) = (spec.image.repository(), spec.image.hash.clone());
         let run_id = self.run_id.clone();
@@ -212,7 +195,6 @@ impl Lab {
                 name: container_name.clone(),
                 source,
             })?;
-        started();
         let ip = self.engine.ip_on(container.id(), &self.run_id).await?;
         let host = Host {
             name: spec.name.clone(),
@@ -494,7 +476,7 @@ fn host_limit_verdict(hosts: usize, available: u64) -> Result<()> {
 pub fn shell_wait(condition: &str, deadline: Duration) -> String {
     format!(
         "jl_end=$(( $(date +%s) + {} )); jl_try=0; until {condition}; do [ \"$(date +%s)\" -lt \"$jl_end\" ] || break; \
-         jl_try=$((jl_try + 1)); case $jl_try in [1-5]) sleep 0.02;; [6-9]|1[0-4]) sleep 0.05;; *) sleep 0.5;; esac; done",
+         jl_try=$((jl_try + 1)); case $jl_try in [1-5]) sleep 0.02;; [6-9]|1[0-4]) sleep 0.05;; *) sleep 0.2;; esac; done",
         deadline.as_secs().max(1)
     )
 }

@@ -133,12 +133,8 @@ fn server_port(server: &HostDef) -> u16 {
     server.listen_port.unwrap_or(DEFAULT_PORT)
 }
 
-/// The URL a client sends to, as configured (`ip_of` knows the hosts' addresses).
-fn upload_url(
-    ip_of: impl Fn(&str) -> Option<String>,
-    scenario: &Scenario,
-    client: &HostDef,
-) -> String {
+/// The URL a client sends to, as configured.
+fn upload_url(lab: &Lab, scenario: &Scenario, client: &HostDef) -> String {
     let server = scenario
         .server_of(client)
         .expect("validated: a server exists");
@@ -150,7 +146,10 @@ fn upload_url(
     });
     let target = match upload.via.as_str() {
         "name" => server.name.clone(),
-        "ip" => ip_of(&server.name).unwrap_or_default(),
+        "ip" => lab
+            .host(&server.name)
+            .map(|h| h.ip.clone())
+            .unwrap_or_default(),
         alias => alias.to_string(),
     };
     format!(
@@ -158,11 +157,6 @@ fn upload_url(
         upload.protocol,
         upload.port.unwrap_or(server_port(server))
     )
-}
-
-/// Addresses as the running lab knows them.
-fn ip_in(lab: &Lab) -> impl Fn(&str) -> Option<String> + '_ {
-    |name| lab.host(name).map(|h| h.ip.clone())
 }
 
 fn uploads_with_journal_upload(host: &HostDef) -> bool {
@@ -310,190 +304,100 @@ echo "$s"
     )
 }
 
-/// Where the hosts' configurations meet while they come up one by one: who has which address,
-/// which servers listen, and whether anything failed (which releases everyone waiting).
-pub struct Rendezvous {
-    meeting: tokio::sync::watch::Sender<Meeting>,
-    servers: usize,
-    alias_holders: Vec<String>,
-}
-
-#[derive(Debug, Default, Clone)]
-struct Meeting {
-    /// Servers whose container runs (clients start after them, see `boot_and_configure`).
-    servers_started: usize,
-    ips: BTreeMap<String, String>,
-    listening: usize,
-    failed: Option<String>,
-}
-
-impl Rendezvous {
-    pub fn new(scenario: &Scenario) -> Rendezvous {
-        Rendezvous {
-            meeting: tokio::sync::watch::Sender::new(Meeting::default()),
-            servers: scenario.servers().count(),
-            alias_holders: scenario
-                .hosts
-                .iter()
-                .filter(|h| !h.aliases.is_empty())
-                .map(|h| h.name.clone())
-                .collect(),
-        }
-    }
-
-    /// A server's container runs.
-    pub fn server_started(&self) {
-        self.meeting.send_modify(|m| m.servers_started += 1);
-    }
-
-    /// Waits until every server's container runs (or something failed).
-    pub async fn servers_started(&self, host: &str, deadline: Duration) -> Result<()> {
-        self.wait(host, "the servers to start", deadline, |m| {
-            m.servers_started == self.servers
-        })
-        .await
-        .map(|_| ())
-    }
-
-    /// A host is up: its address is known.
-    pub fn arrived(&self, host: &Host) {
-        self.meeting.send_modify(|m| {
-            m.ips.insert(host.name.clone(), host.ip.clone());
-        });
-    }
-
-    /// A host could not come up or be configured: nobody waits for it any longer.
-    pub fn failed(&self, host: &str, error: &Error) {
-        self.meeting.send_modify(|m| {
-            m.failed
-                .get_or_insert_with(|| format!("{host} failed: {error}"));
-        });
-    }
-
-    async fn wait(
-        &self,
-        host: &str,
-        waited_for: &str,
-        deadline: Duration,
-        done: impl Fn(&Meeting) -> bool,
-    ) -> Result<Meeting> {
-        let dependency = |reason: String| Error::Dependency {
-            host: host.to_string(),
-            waited_for: waited_for.to_string(),
-            reason,
-        };
-        let mut meeting = self.meeting.subscribe();
-        let seen = tokio::time::timeout(
-            deadline,
-            meeting.wait_for(|m| m.failed.is_some() || done(m)),
-        )
-        .await
-        .map_err(|_| dependency(format!("that took over {}s", deadline.as_secs())))?
-        .expect("the sender lives as long as the rendezvous")
-        .clone();
-        match seen.failed {
-            Some(reason) => Err(dependency(reason)),
-            None => Ok(seen),
-        }
-    }
-}
-
-/// Configures one host as soon as it is up (what needs no running systemd was staged before
-/// boot): after boot, one exec; an uploading client first waits until every server listens.
-/// Returns what was done on the host, line by line, and for an uploader how it looked right after
-/// it started.
-pub async fn configure_host(
+/// Configures every host concurrently (what needs no running systemd was staged before boot);
+/// uploading clients start once every server listens, each in one exec. Returns what was done on
+/// each host, line by line, and how each uploader looked right after it started.
+pub async fn configure(
     lab: &Lab,
     scenario: &Scenario,
-    host: &Host,
-    rendezvous: &Rendezvous,
     deadlines: &Deadlines,
-) -> Result<(Vec<String>, Option<String>)> {
-    let host_def = def(scenario, host);
-    let uploads = uploads_with_journal_upload(host_def);
-    let wait = deadlines.boot + deadlines.ready;
-    // Aliases resolve like DNS names would on a LAN (the lab's DNS knows container names), so
-    // every host waits for the addresses of the hosts that have aliases.
-    let meeting = if uploads {
-        rendezvous
-            .wait(&host.name, "every server to listen", wait, |m| {
-                m.listening == rendezvous.servers
-                    && rendezvous
-                        .alias_holders
-                        .iter()
-                        .all(|h| m.ips.contains_key(h))
-            })
-            .await?
-    } else {
-        rendezvous
-            .wait(
-                &host.name,
-                "the addresses of the hosts with aliases",
-                wait,
-                |m| {
-                    rendezvous
-                        .alias_holders
-                        .iter()
-                        .all(|h| m.ips.contains_key(h))
-                },
-            )
-            .await?
-    };
-    let mut script = format!("set -eu\n{PROVISION_RECORD}");
-    let hosts_lines: String = rendezvous
-        .alias_holders
+) -> Result<Configured> {
+    let hosts_lines: String = lab
+        .hosts()
         .iter()
-        .flat_map(|name| {
-            let ip = &meeting.ips[name];
-            scenario
-                .host(name)
-                .expect("alias holders come from the scenario")
+        .flat_map(|h| {
+            def(scenario, h)
                 .aliases
                 .iter()
-                .map(move |alias| format!("{ip} {alias}\n"))
+                .map(move |alias| format!("{} {alias}\n", h.ip))
         })
         .collect();
-    if !hosts_lines.is_empty() {
-        script.push_str(&format!("printf '%s' '{hosts_lines}' >> /etc/hosts\n"));
-    }
-    if host.role == Role::Server {
-        script.push_str(&server_configure_script(
-            server_port(host_def),
-            deadlines.ready,
-        ));
-    }
-    if uploads {
-        let url = upload_url(|name| meeting.ips.get(name).cloned(), scenario, host_def);
-        script.push_str(&client_configure_script(&url, deadlines.ready));
-    }
-    let output = lab
-        .run(host, &script, deadlines.command + deadlines.ready)
-        .await?;
-    let (mut lines, observed) = split_observed(&output.stdout);
-    if host.role == Role::Server {
-        let port = server_port(host_def);
-        if observed.first().map(String::as_str) != Some("listening") {
-            return Err(Error::Timeout {
-                what: format!("{REMOTE_SOCKET} on {} to listen on {port}", host.name),
-                waited: deadlines.ready,
-                last_seen: observed.join("\n"),
-            });
+    let prelude = {
+        let mut prelude = format!("set -eu\n{PROVISION_RECORD}");
+        if !hosts_lines.is_empty() {
+            // Aliases resolve like DNS names would on a LAN (the lab's DNS knows container names).
+            prelude.push_str(&format!("printf '%s' '{hosts_lines}' >> /etc/hosts\n"));
         }
-        lines.push(format!("{REMOTE_SOCKET} active, listening on {port}"));
-        rendezvous.meeting.send_modify(|m| m.listening += 1);
-    }
-    // A client that never gets going is an observation (its evidence goes in the report), not a
-    // harness failure. How it looked at this moment is timing-dependent (a failing upload may
-    // flash "Processing input..." first), so it is kept apart from what was done.
-    let readiness = uploads.then(|| {
-        let state = observed.join(" ");
-        if state.contains("StatusText=Processing input...") {
-            "Processing input...".to_string()
-        } else {
-            format!("not ready within {}s: {state}", deadlines.ready.as_secs())
+        prelude
+    };
+    let (uploaders, others): (Vec<&Host>, Vec<&Host>) = lab
+        .hosts()
+        .iter()
+        .partition(|h| uploads_with_journal_upload(def(scenario, h)));
+    let settle = others.into_iter().map(|host| {
+        let prelude = &prelude;
+        async move {
+            let host_def = def(scenario, host);
+            let mut script = prelude.clone();
+            if host.role == Role::Server {
+                script.push_str(&server_configure_script(
+                    server_port(host_def),
+                    deadlines.ready,
+                ));
+            }
+            let output = lab
+                .run(host, &script, deadlines.command + deadlines.ready)
+                .await?;
+            let (mut lines, observed) = split_observed(&output.stdout);
+            if host.role == Role::Server {
+                let port = server_port(host_def);
+                if observed.first().map(String::as_str) != Some("listening") {
+                    return Err(Error::Timeout {
+                        what: format!("{REMOTE_SOCKET} on {} to listen on {port}", host.name),
+                        waited: deadlines.ready,
+                        last_seen: observed.join("\n"),
+                    });
+                }
+                lines.push(format!("{REMOTE_SOCKET} active, listening on {port}"));
+            }
+            Ok::<_, Error>((host.name.clone(), lines))
         }
     });
-    Ok((lines, readiness))
+    let mut done: BTreeMap<String, Vec<String>> = futures::future::try_join_all(settle)
+        .await?
+        .into_iter()
+        .collect();
+
+    let start_uploads = uploaders.into_iter().map(|host| {
+        let prelude = &prelude;
+        async move {
+            let url = upload_url(lab, scenario, def(scenario, host));
+            let script = format!(
+                "{prelude}{}",
+                client_configure_script(&url, deadlines.ready)
+            );
+            let output = lab
+                .run(host, &script, deadlines.command + deadlines.ready)
+                .await?;
+            let (lines, observed) = split_observed(&output.stdout);
+            // A client that never gets going is an observation (its evidence goes in the
+            // report), not a harness failure. How it looked at this moment is timing-dependent
+            // (a failing upload may flash "Processing input..." first), so it is kept apart.
+            let state = observed.join(" ");
+            let readiness = if state.contains("StatusText=Processing input...") {
+                "Processing input...".to_string()
+            } else {
+                format!("not ready within {}s: {state}", deadlines.ready.as_secs())
+            };
+            Ok::<_, Error>((host.name.clone(), lines, readiness))
+        }
+    });
+    let mut readiness = BTreeMap::new();
+    for (name, lines, ready) in futures::future::try_join_all(start_uploads).await? {
+        done.insert(name.clone(), lines);
+        readiness.insert(name, ready);
+    }
+    Ok(Configured { done, readiness })
 }
 
 /// Splits a configuration script's output at [`OBSERVED`]: (what was done, what was seen after).
@@ -711,14 +615,10 @@ async fn log_markers(
         let sender_log = if host_def.sender == Sender::Curl {
             let cert = (host_def.certificate.issuer != crate::scenario::NO_ISSUER)
                 .then_some(host.name.as_str());
-            let command =
-                curl_send_command(&upload_url(ip_in(lab), scenario, host_def), &text, cert);
+            let command = curl_send_command(&upload_url(lab, scenario, host_def), &text, cert);
             let out = lab.exec(host, &command, deadlines.command).await?;
             Some(vec![
-                format!(
-                    "$ curl ... {}/upload",
-                    upload_url(ip_in(lab), scenario, host_def)
-                ),
+                format!("$ curl ... {}/upload", upload_url(lab, scenario, host_def)),
                 out.combined(),
             ])
         } else {

@@ -194,16 +194,19 @@ pub async fn run_scenario(
         spec.stage = Some(procedure::tar_archive(&files));
     }
     let mut lab = Lab::create(engine, &run_id, options.keep).await?;
-    let (booted, configured, mut configuration) =
-        boot_and_configure(&mut lab, scenario, &specs, options).await?;
-    phases.push(phase("boot (with provisioning)", booted));
-    phases.push(phase("configure (after the last boot)", configured));
+    let (booted, took) = timed(lab.boot(&specs, options.deadlines.boot)).await;
+    booted?;
+    phases.push(phase("boot (with provisioning)", took));
     progress(&format!(
-        "{} hosts up in {:.1}s, configured {:.1}s later",
+        "{} hosts up in {:.1}s",
         specs.len(),
-        booted.as_secs_f64(),
-        configured.as_secs_f64()
+        took.as_secs_f64()
     ));
+
+    let (configured, took) = timed(procedure::configure(&lab, scenario, &options.deadlines)).await;
+    let mut configuration = configured?;
+    phases.push(phase("configure", took));
+    progress(&format!("configured in {:.1}s", took.as_secs_f64()));
 
     let mut state = procedure::RunState::default();
     let mut checks: Vec<CheckResult> = Vec::new();
@@ -386,93 +389,6 @@ pub async fn run_scenario(
         run_dir,
         kept,
     })
-}
-
-/// Boots every host and configures each as soon as it is up, so that early hosts (the server,
-/// first clients) work while later ones are still starting: a host's configuration never waits
-/// for an unrelated boot, only for what it needs (a client for the servers to listen). Returns
-/// how long until the last host was up, and how much longer until the last was configured.
-async fn boot_and_configure(
-    lab: &mut Lab,
-    scenario: &Scenario,
-    specs: &[HostSpec],
-    options: &LabOptions,
-) -> Result<(Duration, Duration, procedure::Configured)> {
-    let clock = Instant::now();
-    let rendezvous = procedure::Rendezvous::new(scenario);
-    let deadlines = &options.deadlines;
-    let results = {
-        let lab: &Lab = lab;
-        let rendezvous = &rendezvous;
-        let pipelines = specs.iter().map(|spec| async move {
-            // Servers go first: the engine starts containers one after another, and every
-            // client needs a listening server, so a server's boot overlaps the clients' starts.
-            let started = || {
-                if spec.role == Role::Server {
-                    rendezvous.server_started();
-                }
-            };
-            if spec.role == Role::Client {
-                if let Err(e) = rendezvous.servers_started(&spec.name, deadlines.boot).await {
-                    return (None, clock.elapsed(), Err(e));
-                }
-            }
-            let host = match lab.start(spec, specs, deadlines.boot, &started).await {
-                Ok(host) => host,
-                Err(e) => {
-                    rendezvous.failed(&spec.name, &e);
-                    return (None, clock.elapsed(), Err(e));
-                }
-            };
-            let up = clock.elapsed();
-            rendezvous.arrived(&host);
-            let configured =
-                procedure::configure_host(lab, scenario, &host, rendezvous, deadlines).await;
-            if let Err(e) = &configured {
-                rendezvous.failed(&host.name, e);
-            }
-            (Some(host), up, configured)
-        });
-        futures::future::join_all(pipelines).await
-    };
-    let mut last_up = Duration::ZERO;
-    let mut failure: Option<Error> = None;
-    let mut hosts = Vec::new();
-    let mut configuration = procedure::Configured {
-        done: BTreeMap::new(),
-        readiness: BTreeMap::new(),
-    };
-    for (host, up, configured) in results {
-        last_up = last_up.max(up);
-        match configured {
-            Ok((lines, readiness)) => {
-                let name = host.as_ref().expect("configured hosts are up").name.clone();
-                if let Some(readiness) = readiness {
-                    configuration.readiness.insert(name.clone(), readiness);
-                }
-                configuration.done.insert(name, lines);
-            }
-            // The first cause, not a host that only waited for it.
-            Err(e) => {
-                if failure
-                    .as_ref()
-                    .is_none_or(|f| matches!(f, Error::Dependency { .. }))
-                {
-                    failure = Some(e);
-                }
-            }
-        }
-        hosts.extend(host);
-    }
-    lab.adopt(hosts);
-    match failure {
-        Some(e) => Err(e),
-        None => Ok((
-            last_up,
-            clock.elapsed().saturating_sub(last_up),
-            configuration,
-        )),
-    }
 }
 
 /// The image of each host of `scenario`, in topology order: its release (the override, else its
