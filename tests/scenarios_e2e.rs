@@ -83,6 +83,9 @@ fn json_for_snapshot(report: &RunReport) -> String {
     fn scrub(value: &mut serde_json::Value) {
         match value {
             serde_json::Value::Object(map) => {
+                // A client that did not deliver may be in a restart loop, caught at any point of
+                // it ("Processing input..." included) when the run reads its state.
+                let failing = map.get("delivered") == Some(&serde_json::Value::Bool(false));
                 for (key, value) in map.iter_mut() {
                     match key.as_str() {
                         "evidence" => *value = serde_json::json!("[evidence]"),
@@ -97,7 +100,8 @@ fn json_for_snapshot(report: &RunReport) -> String {
                         "readiness" => *value = serde_json::json!("[readiness]"),
                         // A unit in a restart loop is caught at a random point of it.
                         "status_text"
-                            if !value.as_str().unwrap_or("").starts_with("Processing") =>
+                            if failing
+                                || !value.as_str().unwrap_or("").starts_with("Processing") =>
                         {
                             *value = serde_json::json!("[transient: not processing]")
                         }

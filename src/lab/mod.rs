@@ -309,10 +309,14 @@ impl Lab {
         use futures::StreamExt;
         // A bounded number at a time: the engine removes them one after another anyway, and a
         // hundred concurrent removals once left a network with a stale endpoint behind.
-        let removals = futures::stream::iter(self.hosts.drain(..).map(|host| host.container.rm()))
-            .buffer_unordered(engine::REMOVALS_IN_FLIGHT)
-            .collect::<Vec<_>>()
-            .await;
+        let engine = &self.engine;
+        let removals = futures::stream::iter(self.hosts.drain(..).map(|host| async move {
+            engine.stop_now(host.id()).await;
+            host.container.rm().await
+        }))
+        .buffer_unordered(engine::REMOVALS_IN_FLIGHT)
+        .collect::<Vec<_>>()
+        .await;
         // A container that is already gone is fine; the sweep below catches any straggler.
         drop(removals);
         let swept = self.engine.sweep(Some(&self.run_id)).await;

@@ -31,6 +31,14 @@ impl ProbeCache {
         }
     }
 
+    /// A cache that answers nothing and records nothing: every probe runs on its own.
+    pub fn none() -> ProbeCache {
+        ProbeCache {
+            recording: None,
+            answers: HashMap::new(),
+        }
+    }
+
     /// In a recording cache: notes the question and answers with an empty success. Otherwise:
     /// the batch's answer, if it has one.
     pub fn ask(&self, host: &str, command: &str) -> Option<ExecOutput> {
@@ -113,6 +121,35 @@ pub async fn run_batch(
         });
     }
     Ok(outputs)
+}
+
+/// The outputs of `commands` on `host`, in order: from `cache` where it has them, the rest from
+/// one batch.
+pub async fn answers(
+    lab: &Lab,
+    host: &Host,
+    commands: &[String],
+    cache: &ProbeCache,
+    deadlines: &Deadlines,
+) -> Result<Vec<ExecOutput>> {
+    let cached: Vec<Option<ExecOutput>> =
+        commands.iter().map(|c| cache.ask(&host.name, c)).collect();
+    let missing: Vec<String> = commands
+        .iter()
+        .zip(&cached)
+        .filter(|(_, answer)| answer.is_none())
+        .map(|(command, _)| command.clone())
+        .collect();
+    let mut ran = if missing.is_empty() {
+        Vec::new()
+    } else {
+        run_batch(lab, host, &missing, deadlines).await?
+    }
+    .into_iter();
+    Ok(cached
+        .into_iter()
+        .map(|answer| answer.unwrap_or_else(|| ran.next().expect("one output per missing command")))
+        .collect())
 }
 
 /// A script that runs `commands` in order, each in a subshell of its own, and prints for each a
@@ -233,6 +270,7 @@ mod tests {
         let cache = ProbeCache::recording();
         assert_eq!(cache.ask("a", "x").unwrap().stdout, "");
         cache.ask("b", "y");
+        assert!(ProbeCache::none().ask("a", "x").is_none());
         let asked = cache.recording.unwrap().into_inner().unwrap();
         assert_eq!(asked, [("a".into(), "x".into()), ("b".into(), "y".into())]);
     }

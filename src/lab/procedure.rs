@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use super::probes::{run_batch, ProbeCache};
+use super::probes::{answers, ProbeCache};
 use super::runner::{selected, Credentials};
 use super::{Deadlines, Host, Lab};
 use crate::checks::{self, CheckId, CheckResult, MarkerObservation, Status};
@@ -1207,59 +1207,77 @@ pub struct Facts {
 /// default to trusting everyone, even with TrustedCertificateFile set).
 const NO_CERT_CHECKING: &str = "Certificate checking disabled";
 
-/// Reads the end-of-run facts, one exec per host. Run it after the profile: the profile's probes
-/// may be what socket-activates journal-remote, and its log is where a finding comes from.
-pub async fn observe_facts(lab: &Lab, deadlines: &Deadlines) -> Result<Facts> {
-    let finding_command = format!(
-        "journalctl -u {REMOTE_UNIT} -o cat --no-pager | grep -F '{NO_CERT_CHECKING}' || true"
-    );
-    let observe = lab.hosts().iter().map(|host| {
-        let finding_command = &finding_command;
-        async move {
-            let (unit, journal_name, journal_command) = match host.role {
-                Role::Server => (
-                    REMOTE_UNIT,
-                    format!("{}-remote", host.name),
-                    format!("journalctl -D {} -o json --no-pager", journal::REMOTE_DIR),
-                ),
-                Role::Client => (
-                    UPLOAD_UNIT,
-                    host.name.clone(),
-                    format!(
-                        "journalctl -o json --no-pager SYSLOG_IDENTIFIER={}",
-                        journal::MARKER_IDENTIFIER
-                    ),
-                ),
-            };
-            let mut commands = vec![
-                "systemctl --version".to_string(),
-                format!(
-                    "{}; echo '--- last log lines of {unit}'; journalctl -u {unit} -n 12 --no-pager -o short-precise",
-                    unit_state_command(unit)
-                ),
-                journal_command,
-            ];
-            if host.role == Role::Server {
-                commands.push(finding_command.clone());
-                commands.push(journal::remote_markers_by_file_command());
-            }
-            let mut outputs = run_batch(lab, host, &commands, deadlines).await?.into_iter();
-            let mut next = || outputs.next().expect("one output per command");
-            let version = next();
-            let mut version_lines = version.stdout.lines().map(str::to_string);
-            let version = (
-                version_lines.next().unwrap_or_default(),
-                version_lines.next().unwrap_or_default(),
-            );
-            let state = next().stdout;
-            let journal = (journal_name, next().stdout);
-            let server = (host.role == Role::Server).then(|| {
-                let finding = server_finding(&host.name, finding_command, &next().stdout);
-                let markers = journal::parse_entries_by_file(&next().stdout);
-                (finding, markers)
-            });
-            Ok::<_, Error>((host.name.clone(), version, state, journal, server))
+/// The commands whose output makes a host's end-of-run facts, in order.
+fn fact_commands(host: &Host) -> Vec<String> {
+    let (unit, journal_command) = match host.role {
+        Role::Server => (
+            REMOTE_UNIT,
+            format!("journalctl -D {} -o json --no-pager", journal::REMOTE_DIR),
+        ),
+        Role::Client => (
+            UPLOAD_UNIT,
+            format!(
+                "journalctl -o json --no-pager SYSLOG_IDENTIFIER={}",
+                journal::MARKER_IDENTIFIER
+            ),
+        ),
+    };
+    let mut commands = vec![
+        "systemctl --version".to_string(),
+        format!(
+            "{}; echo '--- last log lines of {unit}'; journalctl -u {unit} -n 12 --no-pager -o short-precise",
+            unit_state_command(unit)
+        ),
+        journal_command,
+    ];
+    if host.role == Role::Server {
+        commands.push(finding_command());
+        commands.push(journal::remote_markers_by_file_command());
+    }
+    commands
+}
+
+fn finding_command() -> String {
+    format!("journalctl -u {REMOTE_UNIT} -o cat --no-pager | grep -F '{NO_CERT_CHECKING}' || true")
+}
+
+/// Notes every host's fact commands in a recording cache, so that they join the batch being
+/// recorded (after its probes: on the server, the profile's probes may be what socket-activates
+/// journal-remote, and its log is where a finding comes from).
+pub fn record_facts(lab: &Lab, cache: &ProbeCache) {
+    for host in lab.hosts() {
+        for command in fact_commands(host) {
+            cache.ask(&host.name, &command);
         }
+    }
+}
+
+/// Reads the end-of-run facts: from `cache` where [`record_facts`] put them in a batch, the rest
+/// in one exec per host.
+pub async fn observe_facts(lab: &Lab, cache: &ProbeCache, deadlines: &Deadlines) -> Result<Facts> {
+    let observe = lab.hosts().iter().map(|host| async move {
+        let journal_name = match host.role {
+            Role::Server => format!("{}-remote", host.name),
+            Role::Client => host.name.clone(),
+        };
+        let mut outputs = answers(lab, host, &fact_commands(host), cache, deadlines)
+            .await?
+            .into_iter();
+        let mut next = || outputs.next().expect("one output per command");
+        let version = next();
+        let mut version_lines = version.stdout.lines().map(str::to_string);
+        let version = (
+            version_lines.next().unwrap_or_default(),
+            version_lines.next().unwrap_or_default(),
+        );
+        let state = next().stdout;
+        let journal = (journal_name, next().stdout);
+        let server = (host.role == Role::Server).then(|| {
+            let finding = server_finding(&host.name, &finding_command(), &next().stdout);
+            let markers = journal::parse_entries_by_file(&next().stdout);
+            (finding, markers)
+        });
+        Ok::<_, Error>((host.name.clone(), version, state, journal, server))
     });
     let mut facts = Facts {
         status_text: BTreeMap::new(),
@@ -1363,6 +1381,8 @@ mod tests {
         assert_eq!(bare["/root/journal-lab/ca.pem"], "CA");
         assert_eq!(bare.len(), 2, "{bare:?}");
         assert_eq!(bare["/root/journal-lab/provision.sh"], "set -eu\n");
+        // What reads the provisioning record after boot looks where PID 1 wrote it.
+        assert!(PROVISION_RECORD.starts_with(&format!("d={BUNDLE_DIR}\n")));
     }
 
     #[test]

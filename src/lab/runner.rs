@@ -261,14 +261,14 @@ pub async fn run_scenario(
                 .sum::<u64>(),
         ))
     };
-    let (container_memory_bytes, profile) = tokio::try_join!(
+    let (container_memory_bytes, (profile, profile_batch)) = tokio::try_join!(
         memory,
         evaluate_profile(&lab, scenario, &state, &options.deadlines, progress),
     )?;
-    // Facts last: the profile's probes may be what socket-activates journal-remote (when no
-    // client connects), and its log is where a finding comes from; reading it concurrently
-    // would make the finding depend on who came first.
-    let mut facts = procedure::observe_facts(&lab, &options.deadlines).await?;
+    // The facts were read in the profile's batch, after its probes on each host: those may be
+    // what socket-activates journal-remote (when no client connects), and its log is where a
+    // finding comes from, so the order keeps the finding independent of timing.
+    let mut facts = procedure::observe_facts(&lab, &profile_batch, &options.deadlines).await?;
     let final_view = std::mem::replace(&mut facts.view, procedure::ServerView::empty());
     let journal_dumps = std::mem::take(&mut facts.journals);
     // Markers that arrived after their wait ended count as delivered too (seconds unknown).
@@ -496,17 +496,29 @@ async fn evaluate(
         .iter()
         .filter(|c| c.phases.iter().any(|p| p == phase))
         .collect();
-    evaluate_defs(lab, scenario, state, &due, phase, deadlines, progress).await
+    let (results, _) = evaluate_defs(
+        lab,
+        scenario,
+        state,
+        &due,
+        phase,
+        deadlines,
+        progress,
+        &|_| {},
+    )
+    .await?;
+    Ok(results)
 }
 
-/// The conformance profile, on every host its checks apply to.
+/// The conformance profile, on every host its checks apply to; its batch also reads the
+/// end-of-run facts, which come back in the returned cache.
 async fn evaluate_profile(
     lab: &Lab,
     scenario: &Scenario,
     state: &procedure::RunState,
     deadlines: &Deadlines,
     progress: &Progress,
-) -> Result<Vec<CheckResult>> {
+) -> Result<(Vec<CheckResult>, ProbeCache)> {
     let defs: Vec<CheckDef> = crate::checks::PROFILE
         .iter()
         .map(|&id| CheckDef {
@@ -524,6 +536,7 @@ async fn evaluate_profile(
         crate::checks::PROFILE_PHASE,
         deadlines,
         progress,
+        &|cache| procedure::record_facts(lab, cache),
     )
     .await
 }
@@ -537,9 +550,10 @@ async fn evaluate_defs(
     phase: &str,
     deadlines: &Deadlines,
     progress: &Progress,
-) -> Result<Vec<CheckResult>> {
+    also_record: &(dyn Fn(&ProbeCache) + Sync),
+) -> Result<(Vec<CheckResult>, ProbeCache)> {
     if due.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), ProbeCache::none()));
     }
     let view = procedure::ServerView::read(lab, scenario, deadlines).await?;
     let mut due_on_hosts = Vec::new();
@@ -565,6 +579,7 @@ async fn evaluate_defs(
     // A recording pass lists every probe; one exec per host runs them (see `probes`).
     let recording = ProbeCache::recording();
     run.checks(&due_on_hosts, &recording).await?;
+    also_record(&recording);
     let cache = ProbeCache::run(recording, lab, deadlines).await?;
     let results = run.checks(&due_on_hosts, &cache).await?;
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
@@ -580,7 +595,7 @@ async fn evaluate_defs(
         results.len(),
         counts.join(", ")
     ));
-    Ok(results)
+    Ok((results, cache))
 }
 
 /// What every check of one evaluation reads.
