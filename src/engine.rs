@@ -1,6 +1,5 @@
 //! The Docker engine as the lab sees it: connecting (with a clear error when there is none),
-//! running commands in hosts, copying files in as one archive, networks, and sweeping away what a
-//! run left behind. Container *lifecycle* (create/start/remove) is testcontainers' job, in `lab`;
+//! running commands in hosts, networks, and sweeping away what a run left behind. Container *lifecycle* (create/start/remove) is testcontainers' job, in `lab`;
 //! this module covers what testcontainers does not.
 
 use std::collections::HashMap;
@@ -11,10 +10,7 @@ use testcontainers::bollard::{
     self,
     exec::{CreateExecOptions, StartExecResults},
     models::NetworkCreateRequest,
-    query_parameters::{
-        ListContainersOptions, ListNetworksOptions, RemoveContainerOptions,
-        UploadToContainerOptions,
-    },
+    query_parameters::{ListContainersOptions, ListNetworksOptions, RemoveContainerOptions},
     Docker,
 };
 
@@ -185,18 +181,6 @@ impl Engine {
                 output: output.combined(),
             })
         }
-    }
-
-    /// Extracts a tar archive at `/` in the container: all of a host's files in one round trip.
-    pub async fn put_archive(&self, container: &str, archive: Vec<u8>) -> Result<()> {
-        let options = UploadToContainerOptions {
-            path: "/".to_string(),
-            ..Default::default()
-        };
-        self.docker
-            .upload_to_container(container, Some(options), bollard::body_full(archive.into()))
-            .await
-            .map_err(Error::docker(format!("copying files into {container}")))
     }
 
     /// Creates the run's private bridge network, labelled with the run id.

@@ -155,11 +155,7 @@ pub fn markdown(report: &RunReport) -> String {
             hosts.join(", ")
         );
     }
-    let clients: Vec<_> = report
-        .hosts
-        .iter()
-        .filter(|h| h.role == Role::Client && h.marker.is_some())
-        .collect();
+    let clients = clients_with_markers(report);
     if !clients.is_empty() {
         let _ = writeln!(md, "\n## Delivery\n");
         md.push_str(&md_table(
@@ -324,11 +320,7 @@ pub fn html(report: &RunReport) -> String {
             escape(&finding.summary)
         );
     }
-    let clients: Vec<_> = report
-        .hosts
-        .iter()
-        .filter(|h| h.role == Role::Client && h.marker.is_some())
-        .collect();
+    let clients = clients_with_markers(report);
     if !clients.is_empty() {
         let longest = clients
             .iter()
@@ -466,6 +458,15 @@ fn test_suite(report: &RunReport, name: String, checks: &[CheckResult]) -> TestS
         suite.add_test_case(case);
     }
     suite
+}
+
+/// The clients that logged a marker: the rows of every delivery table.
+fn clients_with_markers(report: &RunReport) -> Vec<&crate::report::HostReport> {
+    report
+        .hosts
+        .iter()
+        .filter(|h| h.role == Role::Client && h.marker.is_some())
+        .collect()
 }
 
 #[cfg(test)]
