@@ -4,7 +4,6 @@
 //! reports what actually happened. This module is the format only (types, loading, validation,
 //! JSON Schema): it knows nothing about Docker.
 
-use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -14,11 +13,25 @@ use serde::{Deserialize, Serialize};
 use crate::checks::CheckId;
 use crate::report::Role;
 
+mod limits;
+mod spans;
+mod validate;
+
+pub use limits::{MAX_DEPTH, MAX_FILE_BYTES};
+pub use validate::is_host_name;
+
 /// The CA every scenario has; more can be declared under `cas`.
 pub const LAB_CA: &str = "lab";
 /// `issuer: none` means the host gets no certificate at all.
 pub const NO_ISSUER: &str = "none";
 pub const DEFAULT_PORT: u16 = 19532;
+/// The most clients one lab holds (each is a container with systemd; see the README's limits).
+pub const MAX_CLIENTS: usize = 200;
+/// The most servers one lab holds.
+pub const MAX_SERVERS: usize = 8;
+/// The most YAML nodes a scenario may expand to through aliases (a 1 MiB file without aliases
+/// has well under this many).
+pub const MAX_EXPANDED_NODES: u64 = 1_000_000;
 /// Phase of checks evaluated at the end of a run (when no `evaluate` step names another).
 pub const FINAL_PHASE: &str = "final";
 
@@ -66,7 +79,7 @@ pub struct HostDef {
     /// Server: the port journal-remote's socket listens on (a `ListenStream=` drop-in if not 19532).
     #[serde(default)]
     pub listen_port: Option<u16>,
-    /// Client: where journal-upload sends (default: the only server, by name, on its port).
+    /// Client: where journal-upload sends (default: the first server in `hosts`, by name, on its port).
     #[serde(default)]
     pub upload: Option<UploadDef>,
     /// Client: send markers with curl instead of journal-upload (to probe the server with
@@ -134,7 +147,7 @@ pub enum Validity {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UploadDef {
-    /// The server host to send to (default: the only server).
+    /// The server host to send to (default: the first server in `hosts`).
     #[serde(default)]
     pub server: Option<String>,
     /// How the URL names the server: `name`, `ip`, or one of the server's aliases.
@@ -316,36 +329,85 @@ pub struct ScenarioError {
 }
 
 impl Scenario {
-    /// Loads and validates a scenario file.
+    /// Loads and validates a scenario file. Files come from pull requests: a file that is not a
+    /// small regular text file, or nests too deep, is refused before it is parsed.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        let text = limits::read_bounded(path).map_err(|message| ScenarioError {
             file: path.to_path_buf(),
             line: 0,
             column: 0,
-            message: format!("cannot read the file: {e}"),
+            message,
         })?;
         Scenario::parse(path, &text)
     }
 
     /// Parses and validates scenario text; `file` is used in error messages only.
     pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
-        let scenario: Scenario = yaml_serde::from_str(text).map_err(|e| {
-            let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
-            ScenarioError {
-                file: file.to_path_buf(),
-                line,
-                column,
-                message: strip_location(&e.to_string()),
+        let error = |(line, column): (usize, usize), message: String| ScenarioError {
+            file: file.to_path_buf(),
+            line,
+            column,
+            message,
+        };
+        limits::check(text).map_err(|b| error((b.line, b.column), b.message))?;
+        // Positions for what serde reports without one, and for semantic errors; and what the
+        // aliases would expand to, before serde expands them.
+        let spans = spans::Spans::index(text);
+        if spans.expanded_nodes > MAX_EXPANDED_NODES {
+            return Err(error(
+                spans.first_alias.unwrap_or((1, 1)),
+                format!(
+                    "YAML aliases (*name) here expand the file to {} nodes, more than the limit of \
+                     {MAX_EXPANDED_NODES}; write the repeated parts out instead of nesting aliases",
+                    spans.expanded_nodes
+                ),
+            ));
+        }
+        let parsed = yaml_serde::from_str::<Scenario>(text);
+        if let Some((key, at)) = &spans.duplicate_key {
+            return Err(error(
+                *at,
+                format!("{key}: this key is given twice in the same mapping; keep one"),
+            ));
+        }
+        let scenario = parsed.map_err(|e| {
+            let message = strip_location(&e.to_string());
+            if text.trim().is_empty() {
+                return error(
+                    (1, 1),
+                    "the file is empty: a scenario needs description, hosts and checks \
+                     (see docs/scenarios.md)"
+                        .to_string(),
+                );
             }
+            // Broken syntax can surface in serde as a type error further on (an unclosed `{`
+            // swallows the next line into a value): the syntax error is the one to show.
+            if let Some((at, info)) = &spans.syntax_error {
+                let index = text_index(text, *at);
+                if let Some(open) = limits::unclosed_bracket(text, index) {
+                    return error(
+                        open,
+                        format!("this bracket is never closed (the YAML parser stops at line {}: {info})", at.0),
+                    );
+                }
+                return error(*at, format!("YAML syntax: {info}"));
+            }
+            if message.contains("repetition limit exceeded") {
+                return error(
+                    spans.first_alias.unwrap_or((1, 1)),
+                    "YAML aliases (*name) here expand to more than the parser allows; \
+                     write the repeated parts out instead of nesting aliases"
+                        .to_string(),
+                );
+            }
+            let at = e.location().map_or((1, 1), |l| (l.line(), l.column()));
+            error(at, message)
         })?;
-        scenario.validate().map_err(|(needle, message)| {
-            let (line, column) = locate(text, &needle);
-            ScenarioError {
-                file: file.to_path_buf(),
-                line,
-                column,
-                message,
-            }
+        validate::validate(&scenario).map_err(|invalid| {
+            error(
+                spans.locate(&invalid.path),
+                format!("{}: {}", invalid.path, invalid.message),
+            )
         })?;
         Ok(scenario)
     }
@@ -375,186 +437,22 @@ impl Scenario {
         }
     }
 
-    /// The server a client uploads to.
+    /// The server a client uploads to: the one it names, else the first server in `hosts`.
     pub fn server_of(&self, client: &HostDef) -> Option<&HostDef> {
         match client.upload.as_ref().and_then(|u| u.server.as_deref()) {
             Some(name) => self.host(name),
             None => self.servers().next(),
         }
     }
-
-    /// Semantic checks serde cannot do. Errors carry a text to locate in the file.
-    fn validate(&self) -> Result<(), (String, String)> {
-        let mut names = BTreeSet::new();
-        for host in &self.hosts {
-            if !is_host_name(&host.name) {
-                return Err((
-                    host.name.clone(),
-                    format!(
-                        "host name {:?} must match ^[a-z0-9][a-z0-9-]*$ (it is also a DNS label)",
-                        host.name
-                    ),
-                ));
-            }
-            if !names.insert(host.name.as_str()) {
-                return Err((
-                    host.name.clone(),
-                    format!("host {:?} is defined twice", host.name),
-                ));
-            }
-        }
-        if self.servers().count() == 0 {
-            return Err((
-                "hosts".into(),
-                "the topology needs at least one host with role: server".into(),
-            ));
-        }
-        let known_cas: Vec<&str> = std::iter::once(LAB_CA)
-            .chain(self.cas.iter().map(String::as_str))
-            .collect();
-        let host_ref = |name: &str, context: &str| -> Result<(), (String, String)> {
-            if names.contains(name) {
-                Ok(())
-            } else {
-                Err((
-                    name.to_string(),
-                    format!(
-                        "{context} names host {name:?}, which is not in hosts (known: {})",
-                        names.iter().copied().collect::<Vec<_>>().join(", ")
-                    ),
-                ))
-            }
-        };
-        for host in &self.hosts {
-            let issuer = host.certificate.issuer.as_str();
-            if issuer != NO_ISSUER && !known_cas.contains(&issuer) {
-                return Err((
-                    issuer.to_string(),
-                    format!(
-                        "host {:?}: issuer {issuer:?} is not a CA of this scenario (known: {}, or none)",
-                        host.name,
-                        known_cas.join(", ")
-                    ),
-                ));
-            }
-            if !known_cas.contains(&host.trusts.as_str()) {
-                return Err((
-                    host.trusts.clone(),
-                    format!(
-                        "host {:?}: trusts {:?}, which is not a CA of this scenario",
-                        host.name, host.trusts
-                    ),
-                ));
-            }
-            for alias in &host.aliases {
-                if !is_host_name(alias) {
-                    return Err((
-                        alias.clone(),
-                        format!("alias {alias:?} must be a DNS label"),
-                    ));
-                }
-            }
-            if host.role == Role::Server
-                && (host.upload.is_some() || host.sender != Sender::JournalUpload)
-            {
-                return Err((
-                    host.name.clone(),
-                    format!(
-                        "host {:?} is a server: upload and sender are for clients",
-                        host.name
-                    ),
-                ));
-            }
-            if host.role == Role::Client && host.listen_port.is_some() {
-                return Err((
-                    host.name.clone(),
-                    format!(
-                        "host {:?} is a client: listen_port is for servers",
-                        host.name
-                    ),
-                ));
-            }
-            if let Some(upload) = &host.upload {
-                if let Some(server) = &upload.server {
-                    host_ref(server, &format!("host {:?} upload.server", host.name))?;
-                    if self.host(server).is_some_and(|s| s.role != Role::Server) {
-                        return Err((
-                            server.clone(),
-                            format!("upload.server {server:?} is not a server"),
-                        ));
-                    }
-                }
-                let server = self.server_of(host).expect("a server exists");
-                if upload.via != "name"
-                    && upload.via != "ip"
-                    && !server.aliases.contains(&upload.via)
-                {
-                    return Err((
-                        upload.via.clone(),
-                        format!(
-                            "upload.via {:?}: write name, ip, or an alias of {} ({})",
-                            upload.via,
-                            server.name,
-                            server.aliases.join(", ")
-                        ),
-                    ));
-                }
-            }
-            for file in &host.files {
-                if !file.path.starts_with('/') || u32::from_str_radix(&file.mode, 8).is_err() {
-                    return Err((
-                        file.path.clone(),
-                        format!("file {:?}: path must be absolute and mode octal", file.path),
-                    ));
-                }
-            }
-        }
-        let mut phases: BTreeSet<&str> = BTreeSet::from([FINAL_PHASE]);
-        for step in &self.steps {
-            match step {
-                Step::LogMarkers { hosts }
-                | Step::LogBurst { hosts, .. }
-                | Step::Unit { hosts, .. }
-                | Step::Remediate { hosts, .. } => {
-                    if let Hosts::Named(list) = hosts {
-                        for name in list {
-                            host_ref(name, "a step")?;
-                        }
-                    }
-                }
-                Step::Run { host, .. } | Step::Restart { host } => host_ref(host, "a step")?,
-                Step::Evaluate { phase } => {
-                    phases.insert(phase);
-                }
-            }
-        }
-        for check in &self.checks {
-            for name in check.hosts.iter().flatten() {
-                host_ref(name, &format!("check {}", check.id))?;
-            }
-            for phase in &check.phases {
-                if !phases.contains(phase.as_str()) {
-                    return Err((
-                        phase.clone(),
-                        format!(
-                            "check {} is evaluated in phase {phase:?}, but no step says `do: evaluate, phase: {phase}` \
-                             (phases: {})",
-                            check.id,
-                            phases.iter().copied().collect::<Vec<_>>().join(", ")
-                        ),
-                    ));
-                }
-            }
-        }
-        Ok(())
-    }
 }
 
-fn is_host_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && name.len() <= 40
+/// The byte offset of a 1-based (line, column) in `text`.
+fn text_index(text: &str, (line, column): (usize, usize)) -> usize {
+    text.split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum::<usize>()
+        + column.saturating_sub(1)
 }
 
 /// yaml_serde appends " at line L column C" to messages; the location is reported up front instead.
@@ -563,29 +461,6 @@ fn strip_location(message: &str) -> String {
         Some(i) => message[..i].to_string(),
         None => message.to_string(),
     }
-}
-
-/// Line and column (1-based) of the first occurrence of `needle` as a whole YAML scalar,
-/// or of the first line if it does not occur.
-fn locate(text: &str, needle: &str) -> (usize, usize) {
-    for (index, line) in text.lines().enumerate() {
-        let content = line.split(" #").next().unwrap_or(line);
-        let mut from = 0;
-        while let Some(pos) = content[from..].find(needle) {
-            let start = from + pos;
-            let end = start + needle.len();
-            let before = content[..start].chars().last();
-            let after = content[end..].chars().next();
-            let delimiter = |c: Option<char>| c.is_none_or(|c| " \t:,[]{}\"'-".contains(c));
-            if delimiter(before)
-                && (after.is_none() || after.is_some_and(|c| " \t:,[]{}\"'#".contains(c)))
-            {
-                return (index + 1, start + 1);
-            }
-            from = end;
-        }
-    }
-    (1, 1)
 }
 
 /// The JSON Schema of the scenario format (`cargo xtask scenario schema`).

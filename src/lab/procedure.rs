@@ -205,7 +205,8 @@ pub fn stage_files(host: &HostDef, credentials: &Credentials) -> Vec<(String, Ve
         ));
     }
     for file in &host.files {
-        let mode = u32::from_str_radix(&file.mode, 8).expect("validated octal");
+        // Validated as octal permission bits when the scenario was loaded.
+        let mode = u32::from_str_radix(&file.mode, 8).unwrap_or(0o644);
         files.push((file.path.clone(), file.content.clone().into_bytes(), mode));
     }
     files.push((
@@ -216,8 +217,9 @@ pub fn stage_files(host: &HostDef, credentials: &Credentials) -> Vec<(String, Ve
     files
 }
 
-/// A tar archive of (absolute path, contents, mode), owned by root.
-pub fn tar_archive(files: &[(String, Vec<u8>, u32)]) -> Vec<u8> {
+/// A tar archive of (absolute path, contents, mode), owned by root. Paths were validated with the
+/// scenario; one the archive format still refuses is an error naming it, never a panic.
+pub fn tar_archive(files: &[(String, Vec<u8>, u32)]) -> Result<Vec<u8>> {
     let mut builder = tar::Builder::new(Vec::new());
     let mtime = time::OffsetDateTime::now_utc().unix_timestamp() as u64;
     for (path, contents, mode) in files {
@@ -234,11 +236,11 @@ pub fn tar_archive(files: &[(String, Vec<u8>, u32)]) -> Vec<u8> {
                 path.trim_start_matches('/'),
                 contents.as_slice(),
             )
-            .expect("appending to an in-memory archive");
+            .map_err(|e| Error::InvalidSettings(format!("cannot stage the file {path:?}: {e}")))?;
     }
     builder
         .into_inner()
-        .expect("finishing an in-memory archive")
+        .map_err(|e| Error::InvalidSettings(format!("cannot finish a host's archive: {e}")))
 }
 
 /// Prints what provisioning before boot did, and fails if it failed.
@@ -1390,7 +1392,8 @@ mod tests {
         let archive = tar_archive(&[
             ("/etc/a.conf".into(), b"x=1\n".to_vec(), 0o644),
             ("/root/b.sh".into(), b"#!/bin/sh\n".to_vec(), 0o700),
-        ]);
+        ])
+        .unwrap();
         let mut reader = tar::Archive::new(archive.as_slice());
         let entries: Vec<(String, u32, u64)> = reader
             .entries()

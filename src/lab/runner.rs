@@ -19,7 +19,7 @@ use crate::report::{self, HostReport, Phase, Role, RunReport};
 use crate::scenario::{self, CheckDef, Hosts, Scenario, Step, Validity, FINAL_PHASE};
 use crate::Progress;
 
-pub const MAX_CLIENTS: usize = 200;
+pub use crate::scenario::MAX_CLIENTS;
 
 #[derive(Debug, Clone)]
 pub struct LabOptions {
@@ -191,7 +191,7 @@ pub async fn run_scenario(
             .host(&spec.name)
             .expect("specs come from the scenario");
         let files = procedure::stage_files(host, &credentials[&spec.name]);
-        spec.stage = Some(procedure::tar_archive(&files));
+        spec.stage = Some(procedure::tar_archive(&files)?);
     }
     let mut lab = Lab::create(engine, &run_id, options.keep).await?;
     let (booted, took) = timed(lab.boot(&specs, options.deadlines.boot)).await;

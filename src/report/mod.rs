@@ -18,6 +18,16 @@ pub enum Role {
     Client,
 }
 
+impl Role {
+    /// The role a host does not have.
+    pub fn other(self) -> Role {
+        match self {
+            Role::Server => Role::Client,
+            Role::Client => Role::Server,
+        }
+    }
+}
+
 /// run.json. Field names are a contract (CI jobs and later tooling read them).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunReport {

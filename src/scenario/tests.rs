@@ -157,3 +157,94 @@ fn shipped_scenarios_are_valid() {
         Scenario::load(file).unwrap_or_else(|e| panic!("{e}"));
     }
 }
+
+mod fuzz {
+    //! The loader must answer every input with a scenario or a located error: never a panic,
+    //! never a hang. Inputs are the seed scenarios with random edits (YAML's structural
+    //! characters, anchors and aliases, deep brackets, cut lines) and arbitrary text.
+    use super::*;
+    use proptest::prelude::*;
+    use std::time::{Duration, Instant};
+
+    fn seeds() -> Vec<String> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        let mut texts: Vec<String> = files_in(&dir)
+            .unwrap()
+            .iter()
+            .map(|f| std::fs::read_to_string(f).unwrap())
+            .collect();
+        texts.push(GOOD.to_string());
+        texts
+    }
+
+    /// A piece of text that tends to break YAML or the scenario model.
+    fn fragment() -> impl Strategy<Value = String> {
+        prop_oneof![
+            proptest::sample::select(vec![
+                "[", "]", "{", "}", ": ", "- ", "\n", "  ", "&a ", "*a", "'", "\"", "#", "|\n", "!!",
+                "..", "/", "\0", "\t", "0", "-1", "99999", "server", "client", "none", "lab",
+                "/etc/../x", "hosts: []\n", "name: server\n", "\u{feff}", "é",
+            ])
+            .prop_map(str::to_string),
+            "[ -~]{0,12}",
+            (1usize..200).prop_map(|n| "[".repeat(n)),
+        ]
+    }
+
+    /// (position fraction, cut length, what to insert)
+    fn edit() -> impl Strategy<Value = (f64, usize, String)> {
+        (0.0f64..1.0, 0usize..8, fragment())
+    }
+
+    fn apply(text: &str, edits: &[(f64, usize, String)]) -> String {
+        let mut text = text.to_string();
+        for (at, cut, insert) in edits {
+            let mut index = (at * text.len() as f64) as usize;
+            while !text.is_char_boundary(index) {
+                index -= 1;
+            }
+            let mut end = (index + cut).min(text.len());
+            while !text.is_char_boundary(end) {
+                end += 1;
+            }
+            text.replace_range(index..end, insert);
+        }
+        text
+    }
+
+    fn loads_or_says_where(text: &str) {
+        let start = Instant::now();
+        let result = std::panic::catch_unwind(|| Scenario::parse(Path::new("f.yaml"), text));
+        let took = start.elapsed();
+        let result = result.unwrap_or_else(|_| panic!("the loader panicked on {text:?}"));
+        assert!(took < Duration::from_secs(1), "{took:?} for {text:?}");
+        if let Err(e) = result {
+            assert!(!e.message.is_empty(), "an empty message for {text:?}");
+            // YAML breaks lines at \n, \r\n and a lone \r.
+            let lines = text.replace("\r\n", "\n").replace('\r', "\n").lines().count().max(1);
+            assert!(
+                e.line >= 1 && e.line <= lines + 1,
+                "line {} of {lines} for {text:?}: {e}",
+                e.line
+            );
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 400, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn edited_seed_scenarios_load_or_fail_with_a_location(
+            seed in 0usize..6,
+            edits in proptest::collection::vec(edit(), 1..6),
+        ) {
+            let seeds = seeds();
+            loads_or_says_where(&apply(&seeds[seed % seeds.len()], &edits));
+        }
+
+        #[test]
+        fn arbitrary_text_loads_or_fails_with_a_location(text in "(?s).{0,400}") {
+            loads_or_says_where(&text);
+        }
+    }
+}

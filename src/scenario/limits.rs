@@ -1,0 +1,248 @@
+//! Limits checked before a scenario file reaches the YAML parser. Scenario files come from pull
+//! requests: a file that is huge, not a file at all (a link to `/dev/zero`), or nested thousands
+//! deep would otherwise cost memory or minutes of parsing (libyaml's time grows with the square of
+//! the nesting depth) before any error could be shown.
+
+use std::io::Read;
+use std::path::Path;
+
+/// The largest scenario file accepted. The seed scenarios are about 1 KiB; a file's `content`
+/// entries are the only reason for a large one.
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// The deepest nesting accepted (block indentation levels plus open flow brackets). The seed
+/// scenarios nest 5 deep; the parser's own recursion limit is 128.
+pub const MAX_DEPTH: usize = 32;
+
+/// A limit the text broke, with the 1-based line and column where it did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Broken {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+/// Reads at most [`MAX_FILE_BYTES`] of a regular file (following links) as UTF-8 text.
+pub fn read_bounded(path: &Path) -> Result<String, String> {
+    let metadata =
+        std::fs::metadata(path).map_err(|e| format!("cannot read the file: {e}"))?;
+    if !metadata.is_file() {
+        return Err("not a regular file (a scenario must be a YAML file, not a device, directory or pipe)".into());
+    }
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read the file: {e}"))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read the file: {e}"))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_large());
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "not UTF-8 text (invalid byte at offset {}): a scenario is a YAML text file",
+            e.utf8_error().valid_up_to()
+        )
+    })
+}
+
+fn too_large() -> String {
+    format!(
+        "the file is larger than the limit of {} KiB for scenario files; keep large file contents out of scenarios",
+        MAX_FILE_BYTES / 1024
+    )
+}
+
+/// Checks size and nesting depth of scenario text before it is parsed.
+pub fn check(text: &str) -> Result<(), Broken> {
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Err(Broken {
+            line: 1,
+            column: 1,
+            message: too_large(),
+        });
+    }
+    match deepest(text) {
+        Some((line, column)) => Err(Broken {
+            line,
+            column,
+            message: format!(
+                "nesting deeper than {MAX_DEPTH} levels (lists and mappings inside each other); \
+                 a scenario needs about 5"
+            ),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Where the nesting first goes deeper than [`MAX_DEPTH`], if it does. An estimate that errs on
+/// the deep side for odd but valid YAML (a multi-line quoted scalar full of brackets), and is never
+/// fooled into calling deep nesting shallow: block levels are counted by indentation (each `- `
+/// opens one), flow levels by brackets outside quotes and comments. Block scalars (`|`, `>`) are
+/// text, not structure, and are skipped.
+fn deepest(text: &str) -> Option<(usize, usize)> {
+    let mut indents: Vec<usize> = Vec::new();
+    let mut flow: usize = 0;
+    let mut block_scalar_parent: Option<usize> = None;
+    for (index, line) in text.lines().enumerate() {
+        let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+        let rest = &line[indent..];
+        if rest.is_empty() || rest.starts_with('#') {
+            continue;
+        }
+        if let Some(parent) = block_scalar_parent {
+            if indent > parent {
+                continue;
+            }
+            block_scalar_parent = None;
+        }
+        if flow == 0 {
+            // Each leading "- " is a sequence entry one level deeper than the last.
+            let mut column = indent;
+            let mut content = rest;
+            let mut levels = vec![column];
+            while let Some(after) = content.strip_prefix("- ").or_else(|| {
+                (content == "-").then_some("")
+            }) {
+                let spaces = after.len() - after.trim_start().len();
+                column += 1 + spaces;
+                content = after.trim_start();
+                levels.push(column);
+            }
+            while indents.last().is_some_and(|&top| top >= indent) {
+                indents.pop();
+            }
+            indents.extend(levels);
+            if indents.len() > MAX_DEPTH {
+                return Some((index + 1, column + 1));
+            }
+        }
+        let mut quote: Option<char> = None;
+        for (offset, c) in rest.char_indices() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '"' | '\'') => quote = Some(c),
+                (None, '#') if offset == 0 || rest[..offset].ends_with([' ', '\t']) => break,
+                (None, '[' | '{') => {
+                    flow += 1;
+                    if indents.len() + flow > MAX_DEPTH {
+                        return Some((index + 1, indent + offset + 1));
+                    }
+                }
+                (None, ']' | '}') => flow = flow.saturating_sub(1),
+                _ => {}
+            }
+        }
+        let trimmed = rest.split(" #").next().unwrap_or(rest).trim_end();
+        if flow == 0 && is_block_scalar_header(trimmed) {
+            block_scalar_parent = Some(indent);
+        }
+    }
+    None
+}
+
+/// The position of the last `{` or `[` before byte `end` that is not closed before it (outside
+/// quotes and comments), to point at when the parser stumbles later over the missing bracket.
+pub fn unclosed_bracket(text: &str, end: usize) -> Option<(usize, usize)> {
+    let mut open: Vec<(usize, usize)> = Vec::new();
+    let mut offset = 0;
+    for (index, line) in text.lines().enumerate() {
+        let mut quote: Option<char> = None;
+        for (column, c) in line.char_indices() {
+            if offset + column >= end {
+                return open.pop();
+            }
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '"' | '\'') => quote = Some(c),
+                (None, '#') if column == 0 || line[..column].ends_with([' ', '\t']) => break,
+                (None, '[' | '{') => open.push((index + 1, column + 1)),
+                (None, ']' | '}') => {
+                    open.pop();
+                }
+                _ => {}
+            }
+        }
+        offset += line.len() + 1;
+    }
+    open.pop()
+}
+
+/// `key: |`, `- >-`, `content: |2+` and the like: the lines below are the scalar's text.
+fn is_block_scalar_header(line: &str) -> bool {
+    let Some(last_word) = line.rsplit([' ', '\t']).next() else {
+        return false;
+    };
+    let mut chars = last_word.chars();
+    matches!(chars.next(), Some('|' | '>'))
+        && chars.all(|c| c == '-' || c == '+' || c.is_ascii_digit())
+        && (line.len() == last_word.len() || line.ends_with(&format!(" {last_word}")))
+        && (line.contains(": ") || line.starts_with("- ") || line.len() == last_word.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_seed_scenarios_are_well_within_the_limits() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        for file in crate::scenario::files_in(&dir).unwrap() {
+            let text = read_bounded(&file).unwrap();
+            assert_eq!(check(&text), Ok(()), "{}", file.display());
+        }
+    }
+
+    #[test]
+    fn deep_flow_nesting_is_refused_where_it_goes_too_deep() {
+        let text = format!("description: {}\n", "[".repeat(10_000));
+        let broken = check(&text).unwrap_err();
+        assert_eq!((broken.line, broken.column), (1, 14 + MAX_DEPTH - 1));
+        assert!(broken.message.contains("deeper than 32"), "{broken:?}");
+        assert!(check(&format!("a: {}{}\n", "[".repeat(30), "]".repeat(30))).is_ok());
+    }
+
+    #[test]
+    fn deep_block_nesting_is_refused() {
+        let mut text = String::new();
+        for depth in 0..40 {
+            text.push_str(&format!("{}k{depth}:\n", " ".repeat(depth)));
+        }
+        assert_eq!(check(&text).unwrap_err().line, MAX_DEPTH + 1);
+        let dashes = format!("x:\n{}1\n", "- ".repeat(40));
+        assert_eq!(check(&dashes).unwrap_err().line, 2);
+    }
+
+    #[test]
+    fn block_scalars_and_quotes_are_text_not_structure() {
+        let deep_text: String = (0..60)
+            .map(|d| format!("      {}{{[\n", " ".repeat(d)))
+            .collect();
+        let text = format!("files:\n  - path: /etc/x\n    content: |\n{deep_text}    mode: \"0644\"\nq: '[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[['\n");
+        assert_eq!(check(&text), Ok(()));
+    }
+
+    #[test]
+    fn the_bracket_left_open_is_found() {
+        let text = "a: [1, 2]\nb: {c: 1\nd: '{'\n";
+        assert_eq!(unclosed_bracket(text, text.len()), Some((2, 4)));
+        assert_eq!(unclosed_bracket(text, 8), Some((1, 4)));
+        assert_eq!(unclosed_bracket("a: [1]\n", 7), None);
+    }
+
+    #[test]
+    fn files_that_are_not_small_regular_text_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(read_bounded(Path::new("/dev/zero"))
+            .unwrap_err()
+            .contains("not a regular file"));
+        assert!(read_bounded(dir.path()).unwrap_err().contains("not a regular file"));
+        let big = dir.path().join("big.yaml");
+        std::fs::write(&big, vec![b'#'; MAX_FILE_BYTES as usize + 1]).unwrap();
+        assert!(read_bounded(&big).unwrap_err().contains("1024 KiB"));
+        let binary = dir.path().join("bin.yaml");
+        std::fs::write(&binary, [b'a', 0xff, 0xfe]).unwrap();
+        assert!(read_bounded(&binary).unwrap_err().contains("offset 1"));
+    }
+}

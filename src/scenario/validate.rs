@@ -1,0 +1,506 @@
+//! What serde cannot check about a scenario: references between its parts, names that become DNS
+//! names or file paths, ports, and sizes. Scenario files come from pull requests, so everything a
+//! run would later trust is checked here, before anything boots. Each error names the path of the
+//! node it is about (`hosts[2].files[0].path`), which `spans` turns into a line and column.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Component, Path};
+
+use super::{
+    Hosts, Scenario, Sender, Step, FINAL_PHASE, LAB_CA, MAX_CLIENTS, MAX_SERVERS, NO_ISSUER,
+};
+use crate::report::Role;
+
+/// A semantic error: the path of the node it is about, and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub path: String,
+    pub message: String,
+}
+
+fn invalid<T>(path: impl Into<String>, message: impl Into<String>) -> Result<T, Invalid> {
+    Err(Invalid {
+        path: path.into(),
+        message: message.into(),
+    })
+}
+
+/// Ports journal-remote must not be moved to: 0 means "any" to the kernel, and these are used by
+/// other services the lab's hosts may run.
+const TAKEN_PORTS: &[(u16, &str)] = &[
+    (0, "port 0 is not a port a client can connect to"),
+    (
+        19531,
+        "19531 is systemd-journal-gatewayd's port (systemd-journal-remote also ships it)",
+    ),
+];
+
+/// The longest file path accepted (PATH_MAX on Linux).
+const MAX_PATH_BYTES: usize = 4096;
+/// The most messages one burst step may log per host.
+pub const MAX_BURST: u32 = 100_000;
+
+pub(super) fn validate(s: &Scenario) -> Result<(), Invalid> {
+    let names = hosts(s)?;
+    cas(s)?;
+    for i in 0..s.hosts.len() {
+        host_refs(s, i, &names)?;
+    }
+    let phases = steps(s, &names)?;
+    checks(s, &names, &phases)
+}
+
+/// Names, counts and roles; returns the set of host names.
+fn hosts(s: &Scenario) -> Result<BTreeSet<&str>, Invalid> {
+    let mut names = BTreeSet::new();
+    for (i, host) in s.hosts.iter().enumerate() {
+        if !is_host_name(&host.name) {
+            return invalid(
+                format!("hosts[{i}].name"),
+                format!(
+                    "host name {:?} must match ^[a-z0-9][a-z0-9-]*$ and be at most 40 characters \
+                     (it is also a DNS label)",
+                    host.name
+                ),
+            );
+        }
+        if !names.insert(host.name.as_str()) {
+            return invalid(
+                format!("hosts[{i}].name"),
+                format!(
+                    "host {:?} is defined twice (hosts need distinct names)",
+                    host.name
+                ),
+            );
+        }
+    }
+    let servers = s.servers().count();
+    let clients = s.hosts.len() - servers;
+    if servers == 0 {
+        return invalid(
+            "hosts",
+            "the topology needs at least one host with role: server",
+        );
+    }
+    if servers > MAX_SERVERS || clients > MAX_CLIENTS {
+        return invalid(
+            "hosts",
+            format!(
+                "{servers} servers and {clients} clients: a lab holds at most {MAX_SERVERS} servers \
+                 and {MAX_CLIENTS} clients"
+            ),
+        );
+    }
+    if let Some(release) = &s.release {
+        release_name("release", release)?;
+    }
+    Ok(names)
+}
+
+fn release_name(path: &str, release: &str) -> Result<(), Invalid> {
+    if is_host_name(release) && release.starts_with(|c: char| c.is_ascii_lowercase()) {
+        return Ok(());
+    }
+    invalid(
+        path,
+        format!(
+            "release {release:?} is not a release name: write a recipe name under images/ such as \
+             bookworm or trixie (lowercase letters, digits and dashes)"
+        ),
+    )
+}
+
+fn cas(s: &Scenario) -> Result<(), Invalid> {
+    let mut seen = BTreeSet::new();
+    for (i, ca) in s.cas.iter().enumerate() {
+        let path = format!("cas[{i}]");
+        if ca == LAB_CA || ca == NO_ISSUER {
+            return invalid(
+                path,
+                format!("{ca:?} is built in: list only the extra CAs (e.g. rogue)"),
+            );
+        }
+        if !is_host_name(ca) {
+            return invalid(
+                path,
+                format!("CA name {ca:?} must match ^[a-z0-9][a-z0-9-]*$"),
+            );
+        }
+        if !seen.insert(ca) {
+            return invalid(path, format!("CA {ca:?} is listed twice"));
+        }
+    }
+    Ok(())
+}
+
+/// One host's own settings and what they name.
+fn host_refs(s: &Scenario, i: usize, names: &BTreeSet<&str>) -> Result<(), Invalid> {
+    let host = &s.hosts[i];
+    let at = |field: &str| format!("hosts[{i}].{field}");
+    let known_cas: Vec<&str> = std::iter::once(LAB_CA)
+        .chain(s.cas.iter().map(String::as_str))
+        .collect();
+    let issuer = host.certificate.issuer.as_str();
+    if issuer != NO_ISSUER && !known_cas.contains(&issuer) {
+        return invalid(
+            at("certificate.issuer"),
+            format!(
+                "host {:?}: issuer {issuer:?} is not a CA of this scenario (known: {}, or none)",
+                host.name,
+                known_cas.join(", ")
+            ),
+        );
+    }
+    if !known_cas.contains(&host.trusts.as_str()) {
+        return invalid(
+            at("trusts"),
+            format!(
+                "host {:?}: trusts {:?}, which is not a CA of this scenario (known: {})",
+                host.name,
+                host.trusts,
+                known_cas.join(", ")
+            ),
+        );
+    }
+    if let Some(release) = &host.release {
+        release_name(&at("release"), release)?;
+    }
+    for (p, package) in host.packages.iter().enumerate() {
+        if !is_package_name(package) {
+            return invalid(
+                at(&format!("packages[{p}]")),
+                format!("{package:?} is not a Debian package name (^[a-z0-9][a-z0-9+.-]+$)"),
+            );
+        }
+    }
+    for (a, alias) in host.aliases.iter().enumerate() {
+        let path = at(&format!("aliases[{a}]"));
+        if !is_host_name(alias) {
+            return invalid(path, format!("alias {alias:?} must be a DNS label"));
+        }
+        if names.contains(alias.as_str()) {
+            return invalid(
+                path,
+                format!("alias {alias:?} of {} is the name of a host", host.name),
+            );
+        }
+        let other = s.hosts[..=i]
+            .iter()
+            .flat_map(|h| h.aliases.iter().map(move |a| (h, a)))
+            .take_while(|(_, other)| !std::ptr::eq(*other, alias))
+            .find(|(_, other)| *other == alias);
+        if let Some((owner, _)) = other {
+            return invalid(
+                path,
+                format!(
+                    "alias {alias:?} is given twice (also to {}): a name resolves to one host",
+                    owner.name
+                ),
+            );
+        }
+    }
+    match host.role {
+        Role::Server => {
+            if host.upload.is_some() || host.sender != Sender::JournalUpload {
+                return invalid(
+                    at("role"),
+                    format!(
+                        "host {:?} is a server: upload and sender are for clients",
+                        host.name
+                    ),
+                );
+            }
+            if let Some(port) = host.listen_port {
+                port_free(&at("listen_port"), port)?;
+            }
+        }
+        Role::Client => {
+            if host.listen_port.is_some() {
+                return invalid(
+                    at("listen_port"),
+                    format!(
+                        "host {:?} is a client: listen_port is for servers",
+                        host.name
+                    ),
+                );
+            }
+            upload(s, i)?;
+        }
+    }
+    files(s, i)
+}
+
+fn port_free(path: &str, port: u16) -> Result<(), Invalid> {
+    match TAKEN_PORTS.iter().find(|(taken, _)| *taken == port) {
+        Some((_, why)) => invalid(
+            path,
+            format!("port {port} cannot be used: {why}; choose another (1-65535)"),
+        ),
+        None => Ok(()),
+    }
+}
+
+/// A client's upload target.
+fn upload(s: &Scenario, i: usize) -> Result<(), Invalid> {
+    let host = &s.hosts[i];
+    // Without upload.server a client sends to the first server listed (documented).
+    let named = host.upload.as_ref().and_then(|u| u.server.as_deref());
+    let Some(upload) = &host.upload else {
+        return Ok(());
+    };
+    if let Some(server) = named {
+        match s.host(server) {
+            None => {
+                return invalid(
+                    format!("hosts[{i}].upload.server"),
+                    format!(
+                        "host {:?} upload.server names {server:?}, which is not in hosts",
+                        host.name
+                    ),
+                )
+            }
+            Some(h) if h.role != Role::Server => {
+                return invalid(
+                    format!("hosts[{i}].upload.server"),
+                    format!("upload.server {server:?} is not a server"),
+                )
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(port) = upload.port {
+        port_free(&format!("hosts[{i}].upload.port"), port)?;
+    }
+    let server = s.server_of(host).expect("a server exists");
+    if upload.via != "name" && upload.via != "ip" && !server.aliases.contains(&upload.via) {
+        return invalid(
+            format!("hosts[{i}].upload.via"),
+            format!(
+                "upload.via {:?}: write name, ip, or an alias of {} ({})",
+                upload.via,
+                server.name,
+                server.aliases.join(", ")
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// Files written into a host before it boots: each an absolute path to a file, normal components
+/// only, once per host, with a mode of permission bits.
+fn files(s: &Scenario, i: usize) -> Result<(), Invalid> {
+    let mut seen = BTreeSet::new();
+    for (f, file) in s.hosts[i].files.iter().enumerate() {
+        let at = |field: &str| format!("hosts[{i}].files[{f}].{field}");
+        if let Err(why) = file_path(&file.path) {
+            return invalid(at("path"), format!("file path {:?}: {why}", file.path));
+        }
+        if !seen.insert(file.path.as_str()) {
+            return invalid(
+                at("path"),
+                format!("file {:?} is given twice for this host", file.path),
+            );
+        }
+        if !matches!(u32::from_str_radix(&file.mode, 8), Ok(mode) if mode <= 0o7777) {
+            return invalid(
+                at("mode"),
+                format!(
+                    "file {:?}: mode {:?} must be octal permission bits, 0000 to 7777 (e.g. \"0644\")",
+                    file.path, file.mode
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn file_path(path: &str) -> Result<(), &'static str> {
+    if path.len() > MAX_PATH_BYTES || path.contains('\0') {
+        return Err("must be a path of at most 4096 bytes without NUL");
+    }
+    if !path.starts_with('/') {
+        return Err("must be absolute (start with /)");
+    }
+    if path.ends_with('/') {
+        return Err("names a directory; give the file's path");
+    }
+    let components: Vec<Component> = Path::new(path).components().collect();
+    let normal = components[1..]
+        .iter()
+        .all(|c| matches!(c, Component::Normal(_)));
+    if !normal || components.len() < 2 || path.contains("//") || path.contains("/./") {
+        return Err("must be a plain absolute path (no `..`, `.` or empty parts)");
+    }
+    Ok(())
+}
+
+/// Host references in steps; returns the phases the steps declare.
+fn steps<'a>(s: &'a Scenario, names: &BTreeSet<&str>) -> Result<BTreeSet<&'a str>, Invalid> {
+    let mut phases: BTreeSet<&str> = BTreeSet::from([FINAL_PHASE]);
+    for (i, step) in s.steps.iter().enumerate() {
+        let at = |field: &str| format!("steps[{i}].{field}");
+        match step {
+            Step::LogMarkers { hosts }
+            | Step::Unit { hosts, .. }
+            | Step::Remediate { hosts, .. } => selector(hosts, &at("hosts"), names)?,
+            Step::LogBurst { hosts, count } => {
+                selector(hosts, &at("hosts"), names)?;
+                if *count == 0 || *count > MAX_BURST {
+                    return invalid(
+                        at("count"),
+                        format!("count {count}: a burst logs 1 to {MAX_BURST} messages per host"),
+                    );
+                }
+            }
+            Step::Run { host, .. } | Step::Restart { host } => {
+                host_ref(host, &at("host"), names, "this step")?
+            }
+            Step::Evaluate { phase } => {
+                phases.insert(phase);
+            }
+        }
+    }
+    Ok(phases)
+}
+
+fn selector(hosts: &Hosts, path: &str, names: &BTreeSet<&str>) -> Result<(), Invalid> {
+    if let Hosts::Named(list) = hosts {
+        for (i, name) in list.iter().enumerate() {
+            host_ref(name, &format!("{path}[{i}]"), names, "this step")?;
+        }
+    }
+    Ok(())
+}
+
+fn host_ref(name: &str, path: &str, names: &BTreeSet<&str>, context: &str) -> Result<(), Invalid> {
+    if names.contains(name) {
+        return Ok(());
+    }
+    invalid(
+        path,
+        format!(
+            "{context} names host {name:?}, which is not in hosts (known: {})",
+            names.iter().copied().collect::<Vec<_>>().join(", ")
+        ),
+    )
+}
+
+fn checks(s: &Scenario, names: &BTreeSet<&str>, phases: &BTreeSet<&str>) -> Result<(), Invalid> {
+    // (id, host, phase) → the check that first asked for it.
+    let mut asked: BTreeMap<(String, &str, &str), usize> = BTreeMap::new();
+    for (i, check) in s.checks.iter().enumerate() {
+        let context = format!("check {}", check.id);
+        for (h, name) in check.hosts.iter().flatten().enumerate() {
+            let path = format!("checks[{i}].hosts[{h}]");
+            host_ref(name, &path, names, &context)?;
+            let host = s.host(name).expect("just checked");
+            if !check.id.applies_to(host.role) {
+                return invalid(
+                    path,
+                    format!(
+                        "check {} is about {} hosts, and {name:?} is a {}: list it on hosts it applies to",
+                        check.id,
+                        role_word(host.role.other()),
+                        role_word(host.role)
+                    ),
+                );
+            }
+        }
+        for (p, phase) in check.phases.iter().enumerate() {
+            if !phases.contains(phase.as_str()) {
+                return invalid(
+                    format!("checks[{i}].phases[{p}]"),
+                    format!(
+                        "check {} is evaluated in phase {phase:?}, but no step says `do: evaluate, phase: {phase}` \
+                         (phases: {})",
+                        check.id,
+                        phases.iter().copied().collect::<Vec<_>>().join(", ")
+                    ),
+                );
+            }
+        }
+        let hosts: Vec<&str> = match &check.hosts {
+            Some(list) => list.iter().map(String::as_str).collect(),
+            None => s
+                .hosts
+                .iter()
+                .filter(|h| check.id.applies_to(h.role))
+                .map(|h| h.name.as_str())
+                .collect(),
+        };
+        for host in hosts {
+            for phase in &check.phases {
+                let key = (check.id.to_string(), host, phase.as_str());
+                if let Some(first) = asked.insert(key, i) {
+                    return invalid(
+                        format!("checks[{i}].id"),
+                        format!(
+                            "check {} on {host} in phase {phase} is already asked for by checks[{first}]: \
+                             list each check once per host and phase",
+                            check.id
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn role_word(role: Role) -> &'static str {
+    match role {
+        Role::Server => "server",
+        Role::Client => "client",
+    }
+}
+
+/// `^[a-z0-9][a-z0-9-]*$`, at most 40 characters: a DNS label the lab can also use in names.
+pub fn is_host_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && name.len() <= 40
+        && !name.ends_with('-')
+}
+
+fn is_package_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name.len() >= 2
+        && name.len() <= 100
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+.-".contains(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_paths_are_plain_absolute_file_paths() {
+        for good in ["/etc/x.conf", "/etc/systemd/system/a.service.d/x.conf"] {
+            assert_eq!(file_path(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "/",
+            "etc/x",
+            "/etc/../../tmp/evil",
+            "/../etc/x",
+            "/etc/systemd/",
+            "/etc//x",
+            "/etc/./x",
+            "/etc/x\0",
+        ] {
+            assert!(file_path(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(file_path(&format!("/{}", "a".repeat(5000))).is_err());
+    }
+
+    #[test]
+    fn names_that_become_dns_labels_or_package_names() {
+        assert!(is_host_name("client-1"));
+        assert!(!is_host_name("client-") && !is_host_name("-a") && !is_host_name("A"));
+        assert!(!is_host_name(&"a".repeat(41)));
+        assert!(is_package_name("linux-base") && is_package_name("libstdc++6"));
+        assert!(!is_package_name("a,b") && !is_package_name("$(x)") && !is_package_name("a"));
+    }
+}
