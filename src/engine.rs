@@ -15,6 +15,7 @@ use testcontainers::bollard::{
 };
 
 use crate::errors::{Error, Result};
+use crate::owner::{self, KEPT_LABEL, OWNER_LABEL};
 
 /// Label carried by every container and network the lab creates; the value is the run id.
 pub const RUN_LABEL: &str = "journal-lab.run";
@@ -58,6 +59,28 @@ impl ExecOutput {
             (out, err) => format!("{out}\n{err}"),
         }
     }
+}
+
+/// The labels every container and network of a run carries: its id, its owner (this process),
+/// and whether it is kept on purpose.
+pub fn run_labels(run_id: &str, kept: bool) -> Vec<(String, String)> {
+    vec![
+        (RUN_LABEL.to_string(), run_id.to_string()),
+        (OWNER_LABEL.to_string(), owner::this_process().to_string()),
+        (KEPT_LABEL.to_string(), kept.to_string()),
+    ]
+}
+
+/// A run as the engine shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOnEngine {
+    pub id: String,
+    /// The owner label ([`owner::this_process`] of the process that started it).
+    pub owner: Option<String>,
+    /// Started with `--keep`.
+    pub kept: bool,
+    /// Containers and networks it has.
+    pub objects: usize,
 }
 
 /// What `sweep` removed.
@@ -183,12 +206,12 @@ impl Engine {
         }
     }
 
-    /// Creates the run's private bridge network, labelled with the run id.
-    pub async fn create_network(&self, name: &str, run_id: &str) -> Result<()> {
+    /// Creates the run's private bridge network, labelled like its containers ([`run_labels`]).
+    pub async fn create_network(&self, name: &str, run_id: &str, kept: bool) -> Result<()> {
         let request = NetworkCreateRequest {
             name: name.to_string(),
             driver: Some("bridge".to_string()),
-            labels: Some(HashMap::from([(RUN_LABEL.to_string(), run_id.to_string())])),
+            labels: Some(run_labels(run_id, kept).into_iter().collect()),
             ..Default::default()
         };
         self.docker
@@ -198,13 +221,52 @@ impl Engine {
         Ok(())
     }
 
-    /// Removes every container and network labelled with `run_id`, or with any run id when
-    /// `run_id` is None. Containers go first (concurrently), then the networks they were on.
-    pub async fn sweep(&self, run_id: Option<&str>) -> Result<Swept> {
-        let label = match run_id {
-            Some(id) => format!("{RUN_LABEL}={id}"),
-            None => RUN_LABEL.to_string(),
-        };
+    /// Every run that has a container or network on the engine, with its owner and whether it
+    /// was kept on purpose, sorted by run id.
+    pub async fn runs(&self) -> Result<Vec<RunOnEngine>> {
+        let filters = HashMap::from([("label".to_string(), vec![RUN_LABEL.to_string()])]);
+        let containers = self
+            .docker
+            .list_containers(Some(ListContainersOptions {
+                all: true,
+                filters: Some(filters.clone()),
+                ..Default::default()
+            }))
+            .await
+            .map_err(Error::docker("listing the lab's containers"))?;
+        let networks = self
+            .docker
+            .list_networks(Some(ListNetworksOptions {
+                filters: Some(filters),
+            }))
+            .await
+            .map_err(Error::docker("listing the lab's networks"))?;
+        let mut runs: std::collections::BTreeMap<String, RunOnEngine> = Default::default();
+        let labelled = containers
+            .into_iter()
+            .map(|c| c.labels)
+            .chain(networks.into_iter().map(|n| n.labels));
+        for labels in labelled.flatten() {
+            let Some(id) = labels.get(RUN_LABEL) else {
+                continue;
+            };
+            let run = runs.entry(id.clone()).or_insert_with(|| RunOnEngine {
+                id: id.clone(),
+                owner: None,
+                kept: false,
+                objects: 0,
+            });
+            run.objects += 1;
+            run.owner = run.owner.take().or(labels.get(OWNER_LABEL).cloned());
+            run.kept |= labels.get(KEPT_LABEL).is_some_and(|v| v == "true");
+        }
+        Ok(runs.into_values().collect())
+    }
+
+    /// Removes every container and network labelled with `run_id`: containers first
+    /// (concurrently), then the networks they were on.
+    pub async fn sweep(&self, run_id: &str) -> Result<Swept> {
+        let label = format!("{RUN_LABEL}={run_id}");
         let filters = HashMap::from([("label".to_string(), vec![label])]);
         let containers = self
             .docker

@@ -54,8 +54,9 @@ pub enum Error {
     },
 
     #[error(
-        "invalid certificate name {0:?}: a name must match ^[a-zA-Z0-9][a-zA-Z0-9.-]+$ \
-         (letters, digits, dots and dashes; at least two characters)"
+        "invalid certificate name {0:?}: write a DNS host name (RFC 1123): labels of 1-63 letters, \
+         digits and dashes, not starting or ending with a dash, joined by single dots, at most 253 \
+         characters (and at least two), e.g. logs.example.org"
     )]
     InvalidName(String),
 

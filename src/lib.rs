@@ -12,6 +12,7 @@ pub mod errors;
 pub mod images;
 pub mod journal;
 pub mod lab;
+pub mod owner;
 pub mod pki;
 pub mod report;
 pub mod scenario;
@@ -30,10 +31,13 @@ pub fn quiet() -> Progress {
     std::sync::Arc::new(|_| {})
 }
 
-/// A temporary directory (removed when dropped) whose creation error names the location.
+/// A temporary directory (removed when dropped), owner-only (0700: some hold private keys),
+/// whose creation error names the location.
 pub(crate) fn temp_dir(prefix: &str) -> Result<tempfile::TempDir> {
+    use std::os::unix::fs::PermissionsExt;
     tempfile::Builder::new()
         .prefix(prefix)
+        .permissions(std::fs::Permissions::from_mode(0o700))
         .tempdir()
         .map_err(Error::io(
             "creating a temporary directory in",

@@ -8,7 +8,7 @@
 use std::fmt;
 use std::fs;
 use std::net::IpAddr;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -57,12 +57,20 @@ impl fmt::Display for Alias {
     }
 }
 
-/// `^[a-zA-Z0-9][a-zA-Z0-9.-]+$`, the rule for canonical names.
+/// A host name as RFC 1123 defines it (and at least two characters, like the classic script's
+/// rule): dot-separated labels of 1-63 letters, digits and dashes that neither start nor end with
+/// a dash, at most 253 characters in all. Checked before anything is written, so a bad name never
+/// leaves a half-made CA behind.
 pub fn is_valid_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
-        && name.len() >= 2
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+    name.len() >= 2
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
 }
 
 pub fn validate_name(name: &str) -> Result<()> {
@@ -118,7 +126,12 @@ impl CertDir {
     /// Returns whether the CA was created now.
     pub fn open(dir: impl Into<PathBuf>) -> Result<(CertDir, bool)> {
         let dir = dir.into();
-        fs::create_dir_all(&dir).map_err(Error::io("creating", &dir))?;
+        // Owner-only from the start: the directory holds the CA's private key.
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(Error::io("creating", &dir))?;
         let cert_dir = CertDir { dir };
         let created = cert_dir.ensure_ca()?;
         Ok((cert_dir, created))
@@ -281,10 +294,29 @@ fn write_private(path: &Path, contents: &str) -> Result<()> {
     write_file(path, contents, 0o600)
 }
 
+/// Opens `path` for writing with `mode` from the moment it exists (`O_CREAT` with that mode, so a
+/// key is never readable by others, not even for an instant), truncated, and never through a
+/// symbolic link. An existing file gets `mode` before a byte is written to it.
+pub fn create_with_mode(path: &Path, mode: u32) -> Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(Error::io("creating", path))?;
+    file.set_permissions(fs::Permissions::from_mode(mode))
+        .map_err(Error::io("setting the mode of", path))?;
+    Ok(file)
+}
+
 fn write_file(path: &Path, contents: &str, mode: u32) -> Result<()> {
-    fs::write(path, contents).map_err(Error::io("writing", path))?;
-    fs::set_permissions(path, fs::Permissions::from_mode(mode))
-        .map_err(Error::io("setting the mode of", path))
+    use std::io::Write;
+    create_with_mode(path, mode)?
+        .write_all(contents.as_bytes())
+        .map_err(Error::io("writing", path))
 }
 
 /// The install bundle for host `name`: a POSIX shell script with the PEMs embedded.

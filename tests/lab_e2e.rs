@@ -152,3 +152,70 @@ async fn a_panic_inside_a_running_lab_still_removes_it() {
     assert!(joined.unwrap_err().is_panic());
     assert_eq!(leftovers(&engine, &run_id).await, (0, 0));
 }
+
+/// A lab host must not reach any other container on the engine: from inside one host, every way
+/// to its sibling's `cgroup.freeze` (the engine's cgroup paths, a fresh cgroup2 mount) fails, and
+/// the sibling still answers. Nor is any port of a host published on the machine.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lab_host_cannot_freeze_another_container_and_publishes_no_port() {
+    use std::time::Duration;
+    let engine = Engine::connect().await.unwrap();
+    let image = ImageSpec::load(&workspace().join("images"), "bookworm").unwrap();
+    let run_id = lab::new_run_id();
+    let mut lab = Lab::create(engine.clone(), &run_id, false).await.unwrap();
+    let specs: Vec<HostSpec> = [("attacker", Role::Client), ("victim", Role::Server)]
+        .into_iter()
+        .map(|(name, role)| HostSpec {
+            name: name.into(),
+            role,
+            image: image.clone(),
+            stage: None,
+        })
+        .collect();
+    lab.boot(&specs, Duration::from_secs(90)).await.unwrap();
+    let (attacker, victim) = (lab.host("attacker").unwrap(), lab.host("victim").unwrap());
+    let id = victim.id();
+    let script = format!(
+        "for root in /sys/fs/cgroup /sys/fs/cgroup/unified /sys/fs/cgroup/freezer; do \
+           for p in docker/{id} system.slice/docker-{id}.scope; do \
+             f=$root/$p/cgroup.freeze; [ -e $f ] && echo 1 > $f && echo FROZE $f; \
+             f=$root/$p/freezer.state; [ -e $f ] && echo FROZEN > $f && echo FROZE $f; \
+           done; done; \
+         mkdir -p /tmp/cg && mount -t cgroup2 none /tmp/cg && find /tmp/cg -name '*{id}*' | sed 's/^/SEEN /'; \
+         find /sys/fs/cgroup -name '*{id}*' 2>/dev/null | sed 's/^/SEEN /'; true"
+    );
+    let out = lab
+        .exec(attacker, &script, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert!(
+        !out.stdout.contains("FROZE") && !out.stdout.contains("SEEN"),
+        "the attacker reached the victim's cgroup:\n{}",
+        out.combined()
+    );
+    let alive = lab
+        .exec(victim, "echo alive", Duration::from_secs(10))
+        .await;
+    assert_eq!(
+        alive.unwrap().stdout.trim(),
+        "alive",
+        "the victim is frozen"
+    );
+
+    for host in lab.hosts() {
+        let inspected = engine
+            .docker()
+            .inspect_container(host.id(), None)
+            .await
+            .unwrap();
+        let config = inspected.host_config.unwrap();
+        assert_eq!(config.publish_all_ports, Some(false), "{}", host.name);
+        assert!(
+            config.port_bindings.unwrap_or_default().is_empty(),
+            "{} publishes a port",
+            host.name
+        );
+    }
+    lab.teardown().await.unwrap();
+    assert_eq!(leftovers(&engine, &run_id).await, (0, 0));
+}

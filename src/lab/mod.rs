@@ -5,6 +5,7 @@
 //! id — on success, error, panic or Ctrl-C (the CLI drops the run's future on Ctrl-C) — unless it
 //! is kept on purpose with `--keep`.
 
+pub mod clean;
 mod probes;
 mod procedure;
 mod runner;
@@ -16,7 +17,7 @@ use testcontainers::core::{CgroupnsMode, Mount};
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 
-use crate::engine::{self, Engine, ExecOutput, RUN_LABEL};
+use crate::engine::{self, Engine, ExecOutput};
 use crate::errors::{Error, Result};
 use crate::images::ImageSpec;
 use crate::report::Role;
@@ -128,7 +129,7 @@ impl Lab {
             torn_down: false,
         };
         // The guard exists before the network does, so a failure from here on is cleaned up.
-        lab.engine.create_network(run_id, run_id).await?;
+        lab.engine.create_network(run_id, run_id, keep).await?;
         Ok(lab)
     }
 
@@ -173,7 +174,7 @@ impl Lab {
             .with_container_name(&container_name)
             .with_hostname(&spec.name)
             .with_network(&self.run_id)
-            .with_label(RUN_LABEL, &self.run_id)
+            .with_labels(engine::run_labels(&self.run_id, self.keep))
             .with_label("journal-lab.host", &spec.name)
             .with_host_config_modifier(move |config| {
                 // Lets `server` resolve to `server.<run-id>`: short names work like on a real LAN.
@@ -182,6 +183,10 @@ impl Lab {
                 // 100-client lab) from exhausting the machine.
                 config.memory = Some(memory);
                 config.pids_limit = Some(HOST_PIDS_LIMIT);
+                // testcontainers publishes every exposed port on all host addresses; a lab host
+                // is reached over the lab network only.
+                config.publish_all_ports = Some(false);
+                config.port_bindings = None;
             })
             .with_startup_timeout(deadline);
         if let Some(stage) = &spec.stage {
@@ -319,7 +324,7 @@ impl Lab {
         .await;
         // A container that is already gone is fine; the sweep below catches any straggler.
         drop(removals);
-        let swept = self.engine.sweep(Some(&self.run_id)).await;
+        let swept = self.engine.sweep(&self.run_id).await;
         // A failed sweep leaves the job to Drop, which tries again.
         self.torn_down = swept.is_ok();
         swept.map(|_| ())
@@ -367,11 +372,11 @@ impl Drop for Lab {
                 .ok()?;
             runtime.block_on(async {
                 let engine = Engine::connect().await.ok()?;
-                let first = engine.sweep(Some(&run_id)).await.ok();
+                let first = engine.sweep(&run_id).await.ok();
                 // A container create already sent when we were cancelled can land after the
                 // first sweep listed; a second look after a moment catches it.
                 tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-                first.and(engine.sweep(Some(&run_id)).await.ok())
+                first.and(engine.sweep(&run_id).await.ok())
             })
         })
         .join();
@@ -385,27 +390,27 @@ impl Drop for Lab {
 }
 
 /// How systemd runs as PID 1 here without --privileged (see LAB-NOTES): SYS_ADMIN, no seccomp or
-/// AppArmor confinement, tmpfs on /run, and a cgroup mount that fits the host's layout.
+/// AppArmor confinement, tmpfs on /run, and a cgroup namespace of its own on every layout.
+///
+/// A private cgroup namespace is what keeps a lab host from reaching other containers: its
+/// cgroup mounts are rooted at its own cgroup. On a pure v2 host the engine mounts that view; on
+/// a v1 or hybrid host /sys/fs/cgroup is an empty tmpfs and systemd mounts the hierarchies it
+/// wants itself, each rooted at the namespace. (Binding the host's unified tree with the host's
+/// namespace, the older recipe, let a host freeze or kill any container on the engine by writing
+/// its `cgroup.freeze` or `cgroup.kill`.)
 fn systemd_container(image: GenericImage) -> testcontainers::core::ContainerRequest<GenericImage> {
     let request = image
         .with_cap_add("SYS_ADMIN")
         .with_security_opt("seccomp=unconfined")
         .with_security_opt("apparmor=unconfined")
         .with_mount(Mount::tmpfs_mount("/run"))
-        .with_mount(Mount::tmpfs_mount("/run/lock"));
+        .with_mount(Mount::tmpfs_mount("/run/lock"))
+        .with_cgroupns_mode(CgroupnsMode::Private);
     match cgroup_layout() {
-        CgroupLayout::PureV2 => request.with_cgroupns_mode(CgroupnsMode::Private),
-        CgroupLayout::Hybrid => {
-            request
-                .with_cgroupns_mode(CgroupnsMode::Host)
-                .with_mount(Mount::bind_mount(
-                    "/sys/fs/cgroup/unified",
-                    "/sys/fs/cgroup",
-                ))
+        CgroupLayout::PureV2 => request,
+        CgroupLayout::Hybrid | CgroupLayout::LegacyV1 => {
+            request.with_mount(Mount::tmpfs_mount("/sys/fs/cgroup"))
         }
-        CgroupLayout::LegacyV1 => request
-            .with_cgroupns_mode(CgroupnsMode::Host)
-            .with_mount(Mount::bind_mount("/sys/fs/cgroup", "/sys/fs/cgroup")),
     }
 }
 
@@ -413,10 +418,9 @@ fn systemd_container(image: GenericImage) -> testcontainers::core::ContainerRequ
 pub enum CgroupLayout {
     /// cgroup2 only (`/sys/fs/cgroup/cgroup.controllers` exists): a private cgroup namespace.
     PureV2,
-    /// v1 controllers with the cgroup2 tree at /sys/fs/cgroup/unified: bind that tree, which
-    /// every systemd accepts (≥ 258 refuses v1 outright).
+    /// v1 controllers with the cgroup2 tree at /sys/fs/cgroup/unified.
     Hybrid,
-    /// v1 only: bind it; systemd ≥ 258 will not boot.
+    /// v1 only; systemd ≥ 258 will not boot.
     LegacyV1,
 }
 

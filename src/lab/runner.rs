@@ -181,7 +181,7 @@ pub async fn run_scenario(
 
     // Certificates (milliseconds with ECDSA) and each host's staged archive come first: the
     // archive goes in between create and start, so configuration overlaps boot.
-    let pki_dir = crate::temp_dir("journal-lab-pki-")?;
+    let pki_dir = crate::owner::run_private_dir(&run_id)?;
     let (credentials, pki_time) =
         timed(async { issue_credentials(pki_dir.path().to_path_buf(), scenario, &run_id) }).await;
     let credentials = credentials?;

@@ -24,10 +24,12 @@ pub struct Broken {
 
 /// Reads at most [`MAX_FILE_BYTES`] of a regular file (following links) as UTF-8 text.
 pub fn read_bounded(path: &Path) -> Result<String, String> {
-    let metadata =
-        std::fs::metadata(path).map_err(|e| format!("cannot read the file: {e}"))?;
+    let metadata = std::fs::metadata(path).map_err(|e| format!("cannot read the file: {e}"))?;
     if !metadata.is_file() {
-        return Err("not a regular file (a scenario must be a YAML file, not a device, directory or pipe)".into());
+        return Err(
+            "not a regular file (a scenario must be a YAML file, not a device, directory or pipe)"
+                .into(),
+        );
     }
     let file = std::fs::File::open(path).map_err(|e| format!("cannot read the file: {e}"))?;
     let mut bytes = Vec::new();
@@ -100,9 +102,10 @@ fn deepest(text: &str) -> Option<(usize, usize)> {
             let mut column = indent;
             let mut content = rest;
             let mut levels = vec![column];
-            while let Some(after) = content.strip_prefix("- ").or_else(|| {
-                (content == "-").then_some("")
-            }) {
+            while let Some(after) = content
+                .strip_prefix("- ")
+                .or_else(|| (content == "-").then_some(""))
+            {
                 let spaces = after.len() - after.trim_start().len();
                 column += 1 + spaces;
                 content = after.trim_start();
@@ -237,7 +240,9 @@ mod tests {
         assert!(read_bounded(Path::new("/dev/zero"))
             .unwrap_err()
             .contains("not a regular file"));
-        assert!(read_bounded(dir.path()).unwrap_err().contains("not a regular file"));
+        assert!(read_bounded(dir.path())
+            .unwrap_err()
+            .contains("not a regular file"));
         let big = dir.path().join("big.yaml");
         std::fs::write(&big, vec![b'#'; MAX_FILE_BYTES as usize + 1]).unwrap();
         assert!(read_bounded(&big).unwrap_err().contains("1024 KiB"));

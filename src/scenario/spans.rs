@@ -62,7 +62,10 @@ impl Spans {
 /// One open collection while walking.
 #[derive(Debug)]
 enum Open {
-    Sequence { path: String, next: usize },
+    Sequence {
+        path: String,
+        next: usize,
+    },
     /// `key` is Some between a key and its value.
     Mapping {
         path: String,
@@ -159,15 +162,16 @@ impl MarkedEventReceiver for Walker {
                 // A collection used as a key has no useful path; it still nests.
                 let path = self.next_path(None, at).unwrap_or_else(|| "?".to_string());
                 self.spans.nodes.entry(path.clone()).or_insert(at);
-                self.open.push(if matches!(event, Event::SequenceStart(..)) {
-                    Open::Sequence { path, next: 0 }
-                } else {
-                    Open::Mapping {
-                        path,
-                        key: None,
-                        seen: BTreeSet::new(),
-                    }
-                });
+                self.open
+                    .push(if matches!(event, Event::SequenceStart(..)) {
+                        Open::Sequence { path, next: 0 }
+                    } else {
+                        Open::Mapping {
+                            path,
+                            key: None,
+                            seen: BTreeSet::new(),
+                        }
+                    });
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 self.open.pop();

@@ -181,9 +181,37 @@ mod fuzz {
     fn fragment() -> impl Strategy<Value = String> {
         prop_oneof![
             proptest::sample::select(vec![
-                "[", "]", "{", "}", ": ", "- ", "\n", "  ", "&a ", "*a", "'", "\"", "#", "|\n", "!!",
-                "..", "/", "\0", "\t", "0", "-1", "99999", "server", "client", "none", "lab",
-                "/etc/../x", "hosts: []\n", "name: server\n", "\u{feff}", "é",
+                "[",
+                "]",
+                "{",
+                "}",
+                ": ",
+                "- ",
+                "\n",
+                "  ",
+                "&a ",
+                "*a",
+                "'",
+                "\"",
+                "#",
+                "|\n",
+                "!!",
+                "..",
+                "/",
+                "\0",
+                "\t",
+                "0",
+                "-1",
+                "99999",
+                "server",
+                "client",
+                "none",
+                "lab",
+                "/etc/../x",
+                "hosts: []\n",
+                "name: server\n",
+                "\u{feff}",
+                "é",
             ])
             .prop_map(str::to_string),
             "[ -~]{0,12}",
@@ -221,7 +249,12 @@ mod fuzz {
         if let Err(e) = result {
             assert!(!e.message.is_empty(), "an empty message for {text:?}");
             // YAML breaks lines at \n, \r\n and a lone \r.
-            let lines = text.replace("\r\n", "\n").replace('\r', "\n").lines().count().max(1);
+            let lines = text
+                .replace("\r\n", "\n")
+                .replace('\r', "\n")
+                .lines()
+                .count()
+                .max(1);
             assert!(
                 e.line >= 1 && e.line <= lines + 1,
                 "line {} of {lines} for {text:?}: {e}",

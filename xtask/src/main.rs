@@ -146,11 +146,18 @@ enum Command {
         #[arg(last = true)]
         cargo_args: Vec<String>,
     },
-    /// Remove containers and networks left by earlier runs (all runs, or one).
+    /// Remove what earlier runs left behind: containers, networks and private directories.
+    ///
+    /// Without options, only runs whose process is gone (a killed run) are removed. A run whose
+    /// process still runs, one kept with --keep, and one started on another machine sharing the
+    /// engine are left alone, and the reason is printed.
     Clean {
-        /// Only this run id.
-        #[arg(long)]
+        /// This run, whoever owns it (e.g. a lab kept with --keep).
+        #[arg(long, conflicts_with = "force")]
         run: Option<String>,
+        /// Every run on the engine, including live runs of other users and kept labs.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -198,21 +205,50 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async {
+        use tokio::signal::unix::{signal, SignalKind};
+        // What Ctrl-C, `docker stop`/`timeout`/CI cancellation and a closed terminal send.
+        let (Ok(mut terminate), Ok(mut hangup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) else {
+            eprintln!("error: cannot install signal handlers");
+            return ExitCode::from(2);
+        };
+        let interrupted = |name: &str, code: u8| {
+            eprintln!("\n{name}: removing what this run created");
+            ExitCode::from(code)
+        };
+        // Returning from `select!` drops `run`'s future, which drops the lab (removing its
+        // containers and network) and the run's private directory.
         tokio::select! {
             result = run(cli) => match result {
                 Ok(code) => code,
                 Err(e) => {
-                    eprintln!("error: {e:#}");
+                    eprintln!("error: {}", describe(&e));
                     ExitCode::from(2)
                 }
             },
-            // Dropping `run`'s future drops the lab, which removes its containers and network.
-            _ = tokio::signal::ctrl_c() => {
-                eprintln!("\ninterrupted: removing what this run created");
-                ExitCode::from(130)
-            }
+            _ = tokio::signal::ctrl_c() => interrupted("interrupted", 130),
+            _ = terminate.recv() => interrupted("terminated (SIGTERM)", 143),
+            _ = hangup.recv() => interrupted("hung up (SIGHUP)", 129),
         }
     })
+}
+
+/// An error and its causes on one line, each cause once: the library's messages already quote
+/// their source (an I/O error's text would otherwise appear twice).
+fn describe(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -291,7 +327,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: ImagesCommand::List,
         } => list_images().await,
         Command::Test { unit, cargo_args } => test(unit, &cargo_args).await,
-        Command::Clean { run } => clean(run.as_deref()).await,
+        Command::Clean { run, force } => clean(run, force).await,
     }
 }
 
@@ -578,14 +614,7 @@ async fn test(unit_only: bool, cargo_args: &[String]) -> anyhow::Result<ExitCode
         for spec in specs.iter().filter(|s| seen.insert(s.reference())) {
             images::ensure(&engine, spec, &progress).await?;
         }
-        let leftovers = engine.sweep(None).await?;
-        if !leftovers.containers.is_empty() || !leftovers.networks.is_empty() {
-            progress(&format!(
-                "removed leftovers of earlier runs: {} containers, {} networks",
-                leftovers.containers.len(),
-                leftovers.networks.len()
-            ));
-        }
+        // Runs already on the engine are left alone: they may be another user's, or a kept lab.
     }
     command.args(cargo_args);
     let status = tokio::task::spawn_blocking(move || command.status())
@@ -598,17 +627,36 @@ async fn test(unit_only: bool, cargo_args: &[String]) -> anyhow::Result<ExitCode
     })
 }
 
-async fn clean(run: Option<&str>) -> anyhow::Result<ExitCode> {
+async fn clean(run: Option<String>, force: bool) -> anyhow::Result<ExitCode> {
+    use lab::clean::Which;
     let engine = Engine::connect().await?;
-    let swept = engine.sweep(run).await?;
-    if swept.containers.is_empty() && swept.networks.is_empty() {
+    let which = match (run, force) {
+        (Some(id), _) => Which::Run(id),
+        (None, true) => {
+            eprintln!(
+                "warning: --force removes every journal-lab run on this engine, including live runs \
+                 of other users and labs kept on purpose"
+            );
+            Which::All
+        }
+        (None, false) => Which::Abandoned,
+    };
+    let cleaned = lab::clean::clean(&engine, &which).await?;
+    for (run, swept) in &cleaned.removed {
+        println!(
+            "removed run {run}: {} containers, {} networks",
+            swept.containers.len(),
+            swept.networks.len()
+        );
+    }
+    for dir in &cleaned.dirs_removed {
+        println!("removed {}", dir.display());
+    }
+    for (run, why) in &cleaned.kept {
+        println!("kept run {run}: {why}");
+    }
+    if cleaned.removed.is_empty() && cleaned.dirs_removed.is_empty() {
         println!("nothing to remove");
-    }
-    for name in &swept.containers {
-        println!("removed container {name}");
-    }
-    for name in &swept.networks {
-        println!("removed network {name}");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -94,7 +94,21 @@ fn certs_rejects_bad_names_and_aliases_clearly() {
         .args(["--", "-bad"])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("^[a-zA-Z0-9][a-zA-Z0-9.-]+$"));
+        .stderr(predicate::str::contains("RFC 1123"));
+    // Not a DNS name, though letters and dots only: refused before a CA exists.
+    for bad in ["a..b", "ab-", "ab.", &"x".repeat(300)] {
+        xtask()
+            .args(["certs", "--dir"])
+            .arg(dir.path().join("ca"))
+            .arg(bad)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("RFC 1123"));
+    }
+    assert!(
+        !dir.path().join("ca").exists(),
+        "a CA was made for a bad name"
+    );
     xtask()
         .args(["certs", "--dir"])
         .arg(dir.path())
@@ -114,42 +128,59 @@ fn help_lists_the_commands() {
     );
 }
 
-/// Ctrl-C during a run: the process exits 130 and the run's containers and network are gone.
-/// Needs a Docker engine and the bookworm image (`cargo xtask test` prepares both).
-#[test]
-fn ctrl_c_during_a_run_removes_the_lab() {
-    let reports = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["lab", "--clients", "2", "--reports"])
-        .arg(reports.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The run id is in the progress line "run <id>: booting ..."; wait for a container of it.
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    // Keep reading stderr to the end, as a terminal would.
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if let Some(id) = line
-                .split("] run ")
-                .nth(1)
-                .and_then(|rest| rest.split(':').next())
+/// A running `cargo xtask lab` (2 clients) with its run id, once a container of it exists.
+struct LiveRun {
+    child: std::process::Child,
+    run_id: String,
+}
+
+impl LiveRun {
+    fn start(reports: &std::path::Path) -> LiveRun {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(["lab", "--clients", "2", "--reports"])
+            .arg(reports)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The run id is in the progress line "run <id>: booting ..."; wait for a container of it.
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        // Keep reading stderr to the end, as a terminal would.
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
             {
-                let _ = tx.send(id.to_string());
+                if let Some(id) = line
+                    .split("] run ")
+                    .nth(1)
+                    .and_then(|rest| rest.split(':').next())
+                {
+                    let _ = tx.send(id.to_string());
+                }
             }
+        });
+        let run_id = rx
+            .recv_timeout(Duration::from_secs(120))
+            .expect("the run announces its id");
+        let run = LiveRun { child, run_id };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while run.objects("container") == 0 {
+            assert!(
+                Instant::now() < deadline,
+                "no container of {} appeared",
+                run.run_id
+            );
+            std::thread::sleep(Duration::from_millis(100));
         }
-    });
-    let run_id = rx
-        .recv_timeout(Duration::from_secs(120))
-        .expect("the run announces its id");
-    let label = format!("label=journal-lab.run={run_id}");
-    let docker_ps = |what: &str| {
+        run
+    }
+
+    /// How many containers or networks of this run exist.
+    fn objects(&self, what: &str) -> usize {
+        let label = format!("label=journal-lab.run={}", self.run_id);
         let out = std::process::Command::new("docker")
             .args([what, "ls", "-q", "--filter", &label])
             .args(if what == "container" {
@@ -160,27 +191,114 @@ fn ctrl_c_during_a_run_removes_the_lab() {
             .output()
             .unwrap();
         String::from_utf8_lossy(&out.stdout).lines().count()
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while docker_ps("container") == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "no container of {run_id} appeared"
-        );
-        std::thread::sleep(Duration::from_millis(100));
     }
-    std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
+
+    /// The run's private directories (CA keys) in the temp directory.
+    fn private_dirs(&self) -> usize {
+        std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref().is_ok_and(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .starts_with(&format!("journal-lab-pki-{}-", self.run_id))
+                })
+            })
+            .count()
+    }
+
+    /// Sends `signal` and returns the exit code.
+    fn signal(mut self, signal: &str) -> (Option<i32>, LiveRun) {
+        std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        let status = self.child.wait().unwrap();
+        (status.code(), self)
+    }
+}
+
+/// Ctrl-C, `kill` (SIGTERM, what `docker stop`, `timeout` and CI cancellation send) and a closed
+/// terminal (SIGHUP) during a run: the process exits 128+signal, and the run's containers,
+/// network and private directory are gone. Needs a Docker engine and the bookworm image
+/// (`cargo xtask test` prepares both).
+#[test]
+fn a_signal_during_a_run_removes_the_lab_and_its_keys() {
+    for (signal, code) in [("INT", 130), ("TERM", 143), ("HUP", 129)] {
+        let reports = tempfile::tempdir().unwrap();
+        let run = LiveRun::start(reports.path());
+        let (status, run) = run.signal(signal);
+        assert_eq!(status, Some(code), "SIG{signal}");
+        let id = &run.run_id;
+        assert_eq!(
+            run.objects("container"),
+            0,
+            "SIG{signal}: containers of {id} left"
+        );
+        assert_eq!(
+            run.objects("network"),
+            0,
+            "SIG{signal}: network of {id} left"
+        );
+        assert_eq!(
+            run.private_dirs(),
+            0,
+            "SIG{signal}: private dir of {id} left"
+        );
+    }
+}
+
+/// `clean` on a shared engine: a live run of someone else is kept (and said so), an abandoned
+/// one (its process is gone) is removed, and `--run` removes the named one whoever owns it.
+#[test]
+fn clean_removes_only_abandoned_runs() {
+    let reports = tempfile::tempdir().unwrap();
+    let live = LiveRun::start(reports.path());
+    // An abandoned run: a network whose owner (on this machine, this boot) no longer exists.
+    let dead = format!("jl-test-abandoned-{}", std::process::id());
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+    let owner = format!("{}/{}/4194304/1", hostname.trim(), boot.trim());
+    let created = std::process::Command::new("docker")
+        .args(["network", "create", "--label"])
+        .arg(format!("journal-lab.run={dead}"))
+        .arg("--label")
+        .arg(format!("journal-lab.owner={owner}"))
+        .arg(&dead)
+        .output()
         .unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
-    assert_eq!(
-        docker_ps("container"),
-        0,
-        "containers of {run_id} left behind"
+    assert!(created.status.success(), "{created:?}");
+
+    let out = xtask()
+        .arg("clean")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8_lossy(&out);
+    assert!(
+        out.contains(&format!(
+            "kept run {}: its process is still running",
+            live.run_id
+        )),
+        "{out}"
     );
-    assert_eq!(docker_ps("network"), 0, "network of {run_id} left behind");
+    assert!(
+        out.contains(&format!("removed run {dead}: 0 containers, 1 networks")),
+        "{out}"
+    );
+    assert!(live.objects("container") > 0, "clean removed a live run");
+
+    let id = live.run_id.clone();
+    let (status, live) = live.signal("INT");
+    assert_eq!(status, Some(130));
+    assert_eq!(live.objects("network"), 0);
+    xtask()
+        .args(["clean", "--run", &id])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("nothing to remove"));
 }
 
 #[test]

@@ -9,28 +9,73 @@ use std::time::{Duration, Instant};
 /// (file, line, column, what the message must say).
 const CORPUS: &[(&str, usize, usize, &str)] = &[
     ("alias-bomb", 7, 34, "more than the limit of 1000000"),
-    ("alias-is-host", 3, 44, "alias \"client1\" of server is the name of a host"),
+    (
+        "alias-is-host",
+        3,
+        44,
+        "alias \"client1\" of server is the name of a host",
+    ),
     ("bad-package", 3, 45, "is not a Debian package name"),
     ("burst-huge", 7, 12, "a burst logs 1 to 100000 messages"),
-    ("cas-duplicate", 2, 7, "\"lab\" is built in: list only the extra CAs"),
+    (
+        "cas-duplicate",
+        2,
+        7,
+        "\"lab\" is built in: list only the extra CAs",
+    ),
     ("check-twice", 7, 9, "already asked for by checks[0]"),
-    ("check-wrong-role", 7, 13, "is about client hosts, and \"server\" is a server"),
+    (
+        "check-wrong-role",
+        7,
+        13,
+        "is about client hosts, and \"server\" is a server",
+    ),
     ("duplicate-host", 5, 12, "host \"client1\" is defined twice"),
-    ("duplicate-key", 6, 5, "hosts[1].role: this key is given twice"),
+    (
+        "duplicate-key",
+        6,
+        5,
+        "hosts[1].role: this key is given twice",
+    ),
     ("empty", 1, 1, "the file is empty"),
     ("invalid-yaml", 2, 8, "this bracket is never closed"),
     ("listen-port-zero", 3, 47, "port 0 cannot be used"),
-    ("mode-too-large", 7, 42, "must be octal permission bits, 0000 to 7777"),
-    ("no-server", 3, 3, "needs at least one host with role: server"),
-    ("path-directory", 7, 16, "names a directory; give the file's path"),
+    (
+        "mode-too-large",
+        7,
+        42,
+        "must be octal permission bits, 0000 to 7777",
+    ),
+    (
+        "no-server",
+        3,
+        3,
+        "needs at least one host with role: server",
+    ),
+    (
+        "path-directory",
+        7,
+        16,
+        "names a directory; give the file's path",
+    ),
     ("path-dotdot", 7, 16, "no `..`, `.` or empty parts"),
     ("path-root", 7, 16, "names a directory"),
     ("path-root-dotdot", 7, 15, "no `..`, `.` or empty parts"),
-    ("port-taken", 5, 18, "19531 is systemd-journal-gatewayd's port"),
+    (
+        "port-taken",
+        5,
+        18,
+        "19531 is systemd-journal-gatewayd's port",
+    ),
     ("release-traversal", 2, 10, "is not a release name"),
     ("unclosed-brace", 3, 5, "this bracket is never closed"),
     ("unknown-key", 7, 5, "unknown field `hots`, expected one of"),
-    ("unknown-step", 6, 9, "unknown variant `format-disk`, expected one of"),
+    (
+        "unknown-step",
+        6,
+        9,
+        "unknown variant `format-disk`, expected one of",
+    ),
     ("upload-port-zero", 6, 20, "port 0 cannot be used"),
 ];
 
@@ -84,7 +129,10 @@ fn every_hostile_file_is_refused_at_its_line_with_the_fix() {
         let stderr = refused(&file);
         let at = format!("{}:{line}:{column}: ", file.display());
         assert!(stderr.starts_with(&at), "{name}: wanted {at}, got {stderr}");
-        assert!(stderr.contains(says), "{name}: wanted {says:?}, got {stderr}");
+        assert!(
+            stderr.contains(says),
+            "{name}: wanted {says:?}, got {stderr}"
+        );
     }
 }
 
@@ -101,10 +149,16 @@ fn files_too_large_too_deep_binary_or_not_files_are_refused_up_front() {
         let mut text = b"description: ".to_vec();
         text.extend(std::iter::repeat_n(b'[', size));
         let stderr = refused(&write(&format!("deep{size}.yaml"), &text));
-        assert!(stderr.contains(":1:45: nesting deeper than 32 levels"), "{stderr}");
+        assert!(
+            stderr.contains(":1:45: nesting deeper than 32 levels"),
+            "{stderr}"
+        );
     }
     let stderr = refused(&write("huge.yaml", &vec![b'#'; 2 * 1024 * 1024]));
-    assert!(stderr.contains("larger than the limit of 1024 KiB"), "{stderr}");
+    assert!(
+        stderr.contains("larger than the limit of 1024 KiB"),
+        "{stderr}"
+    );
     let stderr = refused(&write("binary.yaml", &[0x7f, 0x45, 0x4c, 0x46, 0xff, 0x00]));
     assert!(stderr.contains("not UTF-8 text"), "{stderr}");
     let stderr = refused(&write("nul.yaml", b"description: a\0b\n"));

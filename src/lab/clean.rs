@@ -1,0 +1,111 @@
+//! `cargo xtask clean`: removing what runs left behind, and only that. The engine is shared: a
+//! run whose process still lives, one kept on purpose, or one this machine cannot judge is left
+//! alone and the reason said; `--run ID` names one run, `--force` takes everything.
+
+use std::path::PathBuf;
+
+use crate::engine::{Engine, RunOnEngine, Swept};
+use crate::errors::{Error, Result};
+use crate::owner::{self, Liveness};
+
+/// Which runs to remove.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Which {
+    /// This run, whoever owns it.
+    Run(String),
+    /// Runs whose owning process is gone and that were not kept on purpose.
+    Abandoned,
+    /// Every run on the engine, live ones included.
+    All,
+}
+
+/// What `clean` did.
+#[derive(Debug, Default)]
+pub struct Cleaned {
+    pub removed: Vec<(String, Swept)>,
+    /// Runs left alone, with the reason.
+    pub kept: Vec<(String, String)>,
+    /// Private directories (CAs and keys) removed.
+    pub dirs_removed: Vec<PathBuf>,
+}
+
+/// Why a run that `which` covers is left alone, or None if it goes.
+pub fn keep_reason(which: &Which, run_id: &str, kept: bool, owner: &Liveness) -> Option<String> {
+    match which {
+        Which::All | Which::Run(_) => None,
+        Which::Abandoned => match owner {
+            Liveness::Alive => Some("its process is still running".to_string()),
+            Liveness::Unknown(why) => Some(format!("{why}; name it with --run {run_id}")),
+            Liveness::Gone if kept => Some(format!(
+                "kept on purpose (--keep); remove it with `cargo xtask clean --run {run_id}`"
+            )),
+            Liveness::Gone => None,
+        },
+    }
+}
+
+pub async fn clean(engine: &Engine, which: &Which) -> Result<Cleaned> {
+    let mut cleaned = Cleaned::default();
+    let mut runs = engine.runs().await?;
+    if let Which::Run(id) = which {
+        runs.retain(|r| &r.id == id);
+        if runs.is_empty() {
+            // Nothing on the engine, but its private directory may still be there.
+            runs.push(RunOnEngine {
+                id: id.clone(),
+                owner: None,
+                kept: false,
+                objects: 0,
+            });
+        }
+    }
+    for run in runs {
+        let owner = owner::liveness(run.owner.as_deref());
+        match keep_reason(which, &run.id, run.kept, &owner) {
+            Some(reason) => cleaned.kept.push((run.id, reason)),
+            None => {
+                let swept = engine.sweep(&run.id).await?;
+                if !swept.containers.is_empty() || !swept.networks.is_empty() {
+                    cleaned.removed.push((run.id, swept));
+                }
+            }
+        }
+    }
+    for dir in owner::private_dirs() {
+        let keep = match which {
+            Which::Run(id) => id != &dir.run_id,
+            Which::All => false,
+            Which::Abandoned => dir.owner != Liveness::Gone,
+        };
+        if !keep {
+            std::fs::remove_dir_all(&dir.path).map_err(Error::io("removing", &dir.path))?;
+            cleaned.dirs_removed.push(dir.path);
+        }
+    }
+    Ok(cleaned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_abandoned_runs_go_unless_named_or_forced() {
+        let abandoned = Which::Abandoned;
+        assert_eq!(keep_reason(&abandoned, "r", false, &Liveness::Gone), None);
+        assert!(keep_reason(&abandoned, "r", false, &Liveness::Alive)
+            .is_some_and(|why| why.contains("still running")));
+        assert!(keep_reason(&abandoned, "r", true, &Liveness::Gone)
+            .is_some_and(|why| why.contains("--keep") && why.contains("clean --run r")));
+        assert!(keep_reason(
+            &abandoned,
+            "r",
+            false,
+            &Liveness::Unknown("elsewhere".into())
+        )
+        .is_some_and(|why| why.contains("elsewhere") && why.contains("--run r")));
+        let named = Which::Run("r".into());
+        assert_eq!(keep_reason(&named, "r", true, &Liveness::Alive), None);
+        assert_eq!(keep_reason(&Which::All, "r", true, &Liveness::Alive), None);
+    }
+}
