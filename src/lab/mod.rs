@@ -87,7 +87,14 @@ pub const STAGE_DIR: &str = "/root/journal-lab";
 /// 1). Staging before boot is what lets configuration overlap boot: the files, certificates and
 /// enabled units are in place when systemd starts, so it starts them itself, with no
 /// `daemon-reload` and no extra round trip. A restarted container finds the record and boots as is.
+///
+/// Before that, unless the engine already mounted one, it mounts cgroup2 on /sys/fs/cgroup (an
+/// empty tmpfs on v1 and hybrid hosts, see [`systemd_container`]). In the host's private cgroup
+/// namespace that mount is rooted at the host's own cgroup: systemd gets the unified hierarchy
+/// every release accepts (≥ 258 refuses v1), and sees nothing of other containers.
 pub const BOOT_COMMAND: &str = r#"d=/root/journal-lab
+t=$(awk '$2 == "/sys/fs/cgroup" {t = $3} END {print t}' /proc/self/mounts)
+[ "$t" = cgroup2 ] || mount -t cgroup2 cgroup2 /sys/fs/cgroup || echo "journal-lab: cannot mount cgroup2 on /sys/fs/cgroup" >&2
 if [ -f "$d/stage.tar" ] && [ ! -e "$d/provisioned" ]; then
     { tar -xf "$d/stage.tar" -C / && if [ -f "$d/provision.sh" ]; then sh "$d/provision.sh"; fi; } >"$d/provision.log" 2>&1
     echo $? >"$d/provisioned"
@@ -394,8 +401,8 @@ impl Drop for Lab {
 ///
 /// A private cgroup namespace is what keeps a lab host from reaching other containers: its
 /// cgroup mounts are rooted at its own cgroup. On a pure v2 host the engine mounts that view; on
-/// a v1 or hybrid host /sys/fs/cgroup is an empty tmpfs and systemd mounts the hierarchies it
-/// wants itself, each rooted at the namespace. (Binding the host's unified tree with the host's
+/// a v1 or hybrid host /sys/fs/cgroup is an empty tmpfs on which PID 1 mounts cgroup2 before it
+/// becomes systemd ([`BOOT_COMMAND`]). (Binding the host's unified tree with the host's
 /// namespace, the older recipe, let a host freeze or kill any container on the engine by writing
 /// its `cgroup.freeze` or `cgroup.kill`.)
 fn systemd_container(image: GenericImage) -> testcontainers::core::ContainerRequest<GenericImage> {
