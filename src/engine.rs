@@ -38,28 +38,7 @@ pub struct Engine {
     endpoint: String,
 }
 
-/// What a command run in a host printed, and how it ended.
-#[derive(Debug, Clone)]
-pub struct ExecOutput {
-    pub exit_code: i64,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl ExecOutput {
-    pub fn success(&self) -> bool {
-        self.exit_code == 0
-    }
-
-    /// stdout and stderr together, for error messages and evidence.
-    pub fn combined(&self) -> String {
-        match (self.stdout.trim_end(), self.stderr.trim_end()) {
-            (out, "") => out.to_string(),
-            ("", err) => err.to_string(),
-            (out, err) => format!("{out}\n{err}"),
-        }
-    }
-}
+pub use crate::domain::ExecOutput;
 
 /// The labels every container and network of a run carries: its id, its owner (this process),
 /// and whether it is kept on purpose.

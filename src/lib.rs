@@ -7,6 +7,7 @@
 
 pub mod bench;
 pub mod checks;
+pub mod domain;
 pub mod engine;
 pub mod errors;
 pub mod images;

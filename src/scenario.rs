@@ -11,7 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::checks::CheckId;
-use crate::report::Role;
+use crate::domain::Role;
 
 mod limits;
 mod spans;
@@ -24,7 +24,7 @@ pub use validate::is_host_name;
 pub const LAB_CA: &str = "lab";
 /// `issuer: none` means the host gets no certificate at all.
 pub const NO_ISSUER: &str = "none";
-pub const DEFAULT_PORT: u16 = 19532;
+pub use crate::domain::DEFAULT_PORT;
 /// The most clients one lab holds (each is a container with systemd; see the README's limits).
 pub const MAX_CLIENTS: usize = 200;
 /// The most servers one lab holds.
@@ -92,6 +92,18 @@ pub struct HostDef {
     /// Arbitrary files written before configuration (unit drop-ins, config files).
     #[serde(default)]
     pub files: Vec<FileDef>,
+}
+
+impl HostDef {
+    /// Server: the port journal-remote's socket listens on.
+    pub fn port(&self) -> u16 {
+        self.listen_port.unwrap_or(DEFAULT_PORT)
+    }
+
+    /// Client: uploads its journal with journal-upload (not curl, not unconfigured).
+    pub fn uploads_with_journal_upload(&self) -> bool {
+        self.role == Role::Client && self.configure_upload && self.sender == Sender::JournalUpload
+    }
 }
 
 fn lab_ca() -> String {

@@ -1,4 +1,18 @@
+use super::audit::*;
+use super::delivery::*;
+use super::ports::*;
+use super::remediation::*;
+use super::tls::*;
 use super::*;
+
+/// The rejection verdict of check `id`, with the refusal words its family gives it.
+fn rejection_verdict(id: CheckId, marker: &MarkerObservation) -> Verdict {
+    let words = match id {
+        CheckId::CLIENT_ON_OLD_PORT_FAILS => Some(OLD_PORT_REFUSALS),
+        id => client_error_pattern(id),
+    };
+    super::tls::rejection_verdict(words, marker)
+}
 
 fn out(exit_code: i64, stdout: &str, stderr: &str) -> ExecOutput {
     ExecOutput {
@@ -20,17 +34,17 @@ fn marker(found: Option<&str>, reference: Option<&str>, log: &[&str]) -> MarkerO
 #[test]
 fn ids_are_kebab_case_and_round_trip() {
     assert_eq!(
-        CheckId::ServerRejectsUntrustedClientCa.to_string(),
+        CheckId::SERVER_REJECTS_UNTRUSTED_CLIENT_CA.to_string(),
         "server-rejects-untrusted-client-ca"
     );
     let id: CheckId = serde_json::from_str("\"docker-socket-audit-loaded\"").unwrap();
-    assert_eq!(id, CheckId::DockerSocketAuditLoaded);
+    assert_eq!(id, CheckId::DOCKER_SOCKET_AUDIT_LOADED);
 }
 
 #[test]
 fn a_rejection_fails_when_the_server_accepted() {
     let (status, observed) = rejection_verdict(
-        CheckId::ServerRejectsUntrustedClientCa,
+        CheckId::SERVER_REJECTS_UNTRUSTED_CLIENT_CA,
         &marker(Some("remote-1.journal"), Some("good"), &[]),
     );
     assert_eq!(status, Status::Fail);
@@ -39,7 +53,7 @@ fn a_rejection_fails_when_the_server_accepted() {
 
 #[test]
 fn server_rejection_needs_the_refusal_and_a_later_marker() {
-    let id = CheckId::ServerRejectsExpiredClientCert;
+    let id = CheckId::SERVER_REJECTS_EXPIRED_CLIENT_CERT;
     let refused = ["Upload to https://server:19532/upload failed: OpenSSL SSL_read: tlsv1 alert"];
     assert_eq!(
         rejection_verdict(id, &marker(None, Some("good"), &refused)).0,
@@ -60,7 +74,7 @@ fn server_rejection_needs_the_refusal_and_a_later_marker() {
 /// without a certificate, then dropped the (malformed) entry, so the marker was absent.
 #[test]
 fn an_accepted_request_fails_even_when_the_entry_was_dropped() {
-    let id = CheckId::ServerRejectsClientWithoutCert;
+    let id = CheckId::SERVER_REJECTS_CLIENT_WITHOUT_CERT;
     let (status, observed) = rejection_verdict(
         id,
         &marker(None, Some("good"), &["$ curl ...", "HTTP status 202"]),
@@ -76,7 +90,7 @@ fn an_accepted_request_fails_even_when_the_entry_was_dropped() {
 
 #[test]
 fn client_rejection_needs_the_clients_own_error() {
-    let id = CheckId::ClientRejectsExpiredServerCert;
+    let id = CheckId::CLIENT_REJECTS_EXPIRED_SERVER_CERT;
     let refused = marker(None, None, &["Upload to https://x:19532/upload failed: SSL certificate problem: certificate has expired"]);
     assert_eq!(rejection_verdict(id, &refused).0, Status::Pass);
     assert_eq!(
@@ -276,4 +290,53 @@ fn the_profile_lists_distinct_ids() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), PROFILE.len());
+}
+
+/// One place per id: every id is registered by exactly one family, once, and reads back.
+#[test]
+fn every_id_is_registered_once_and_round_trips() {
+    let mut seen = std::collections::BTreeSet::new();
+    for family in FAMILIES {
+        for entry in family.entries {
+            assert!(seen.insert(entry.id), "{} registered twice", entry.id);
+            let read: CheckId =
+                serde_json::from_value(serde_json::json!(entry.id.as_str())).unwrap();
+            assert_eq!(read, entry.id);
+        }
+    }
+    assert_eq!(seen.len(), CheckId::all().count());
+    for id in PROFILE {
+        assert!(seen.contains(&id), "profile check {id} is not registered");
+    }
+    let unknown = serde_json::from_str::<CheckId>("\"client-delivery\"").unwrap_err();
+    assert!(unknown.to_string().contains("expected one of"), "{unknown}");
+}
+
+/// docs/scenarios.md's check table lists exactly the registered ids, so docs and catalog cannot
+/// drift apart.
+#[test]
+fn the_docs_check_table_lists_exactly_the_catalog() {
+    let docs =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/scenarios.md")).unwrap();
+    let table = &docs[docs
+        .find("| id | on | passes when |")
+        .expect("the check table")..];
+    let mut documented = std::collections::BTreeSet::new();
+    for row in table.lines().skip(2).take_while(|l| l.starts_with('|')) {
+        let first_cell = row.split('|').nth(1).unwrap();
+        for (i, part) in first_cell.split('`').enumerate() {
+            if i % 2 == 1 {
+                let id = CheckId::named(part).unwrap_or_else(|| {
+                    panic!("docs/scenarios.md lists {part:?}, no family has it")
+                });
+                assert!(documented.insert(id), "{id} is documented twice");
+            }
+        }
+    }
+    let catalog: std::collections::BTreeSet<CheckId> = CheckId::all().collect();
+    let missing: Vec<String> = catalog
+        .difference(&documented)
+        .map(|id| id.to_string())
+        .collect();
+    assert!(missing.is_empty(), "docs/scenarios.md lacks {missing:?}");
 }

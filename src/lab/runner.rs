@@ -2,21 +2,18 @@
 //! HTTPS procedure) → steps → checks → run.json. `cargo xtask lab` is the default scenario
 //! (1 server + N clients, one marker each, `client-delivers`), run through the same code.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
 
-use super::probes::ProbeCache;
-use super::{procedure, timed, Deadlines, Host, HostSpec, Lab};
+use super::{configure, evaluate, observe, staging, steps, timed, Deadlines, HostSpec, Lab};
 use crate::checks::CheckResult;
 use crate::engine::Engine;
 use crate::errors::{Error, Result};
 use crate::images::{self, ImageSpec};
-use crate::pki::{Alias, CertDir, CertRequest};
 use crate::report::{self, HostReport, Phase, Role, RunReport};
-use crate::scenario::{self, CheckDef, Hosts, Scenario, Step, Validity, FINAL_PHASE};
+use crate::scenario::{Scenario, Step, FINAL_PHASE};
 use crate::Progress;
 
 pub use crate::scenario::MAX_CLIENTS;
@@ -182,16 +179,18 @@ pub async fn run_scenario(
     // Certificates (milliseconds with ECDSA) and each host's staged archive come first: the
     // archive goes in between create and start, so configuration overlaps boot.
     let pki_dir = crate::owner::run_private_dir(&run_id)?;
-    let (credentials, pki_time) =
-        timed(async { issue_credentials(pki_dir.path().to_path_buf(), scenario, &run_id) }).await;
+    let (credentials, pki_time) = timed(async {
+        staging::issue_credentials(pki_dir.path().to_path_buf(), scenario, &run_id)
+    })
+    .await;
     let credentials = credentials?;
     phases.push(phase("pki", pki_time));
     for spec in &mut specs {
         let host = scenario
             .host(&spec.name)
             .expect("specs come from the scenario");
-        let files = procedure::stage_files(host, &credentials[&spec.name]);
-        spec.stage = Some(procedure::tar_archive(&files)?);
+        let files = staging::stage_files(host, &credentials[&spec.name]);
+        spec.stage = Some(staging::tar_archive(&files)?);
     }
     let mut lab = Lab::create(engine, &run_id, options.keep).await?;
     let (booted, took) = timed(lab.boot(&specs, options.deadlines.boot)).await;
@@ -203,23 +202,24 @@ pub async fn run_scenario(
         took.as_secs_f64()
     ));
 
-    let (configured, took) = timed(procedure::configure(&lab, scenario, &options.deadlines)).await;
+    let (configured, took) = timed(configure::configure(&lab, scenario, &options.deadlines)).await;
     let mut configuration = configured?;
     phases.push(phase("configure", took));
     progress(&format!("configured in {:.1}s", took.as_secs_f64()));
 
-    let mut state = procedure::RunState::default();
+    let mut state = steps::RunState::default();
     let mut checks: Vec<CheckResult> = Vec::new();
     let clock_steps = Instant::now();
     for step in &scenario.steps {
         match step {
             Step::Evaluate { phase } => {
                 checks.extend(
-                    evaluate(&lab, scenario, &state, phase, &options.deadlines, progress).await?,
+                    evaluate::evaluate(&lab, scenario, &state, phase, &options.deadlines, progress)
+                        .await?,
                 );
             }
             step => {
-                procedure::perform(
+                steps::perform(
                     &lab,
                     scenario,
                     step,
@@ -232,7 +232,7 @@ pub async fn run_scenario(
         }
     }
     checks.extend(
-        evaluate(
+        evaluate::evaluate(
             &lab,
             scenario,
             &state,
@@ -263,16 +263,16 @@ pub async fn run_scenario(
     };
     let (container_memory_bytes, (profile, profile_batch)) = tokio::try_join!(
         memory,
-        evaluate_profile(&lab, scenario, &state, &options.deadlines, progress),
+        evaluate::evaluate_profile(&lab, scenario, &state, &options.deadlines, progress),
     )?;
     // The facts were read in the profile's batch, after its probes on each host: those may be
     // what socket-activates journal-remote (when no client connects), and its log is where a
     // finding comes from, so the order keeps the finding independent of timing.
-    let mut facts = procedure::observe_facts(&lab, &profile_batch, &options.deadlines).await?;
-    let final_view = std::mem::replace(&mut facts.view, procedure::ServerView::empty());
+    let mut facts = observe::observe_facts(&lab, &profile_batch, &options.deadlines).await?;
+    let final_view = std::mem::replace(&mut facts.view, observe::ServerView::empty());
     let journal_dumps = std::mem::take(&mut facts.journals);
     // Markers that arrived after their wait ended count as delivered too (seconds unknown).
-    procedure::note_arrivals(&mut state, &final_view);
+    steps::note_arrivals(&mut state, &final_view);
     phases.push(phase(
         "observe (profile, facts, journals)",
         clock_observe.elapsed(),
@@ -416,226 +416,4 @@ fn phase(name: &str, took: Duration) -> Phase {
         name: name.to_string(),
         seconds: took.as_secs_f64(),
     }
-}
-
-/// A host's credentials: its install bundle (None for a host without a certificate), and the
-/// PEM of the CA it trusts.
-pub struct Credentials {
-    pub bundle: Option<Vec<u8>>,
-    pub trusted_ca: String,
-}
-
-/// One certificate directory per CA; each host's certificate from its issuer, with its validity
-/// and SANs; each bundle carrying the CA the host *trusts* (which may differ from its issuer).
-fn issue_credentials(
-    dir: PathBuf,
-    scenario: &Scenario,
-    run_id: &str,
-) -> Result<BTreeMap<String, Credentials>> {
-    let mut cas = BTreeMap::new();
-    for ca in std::iter::once(scenario::LAB_CA.to_string()).chain(scenario.cas.iter().cloned()) {
-        let (cert_dir, _) = CertDir::open(dir.join(&ca))?;
-        let pem = std::fs::read_to_string(cert_dir.ca_cert_path())
-            .map_err(Error::io("reading", cert_dir.ca_cert_path()))?;
-        cas.insert(ca, (cert_dir, pem));
-    }
-    let now = OffsetDateTime::now_utc();
-    let mut credentials = BTreeMap::new();
-    for host in &scenario.hosts {
-        let trusted_ca = cas[&host.trusts].1.clone();
-        let bundle = if host.certificate.issuer == scenario::NO_ISSUER {
-            None
-        } else {
-            let (issuer, _) = &cas[&host.certificate.issuer];
-            let mut aliases: Vec<Alias> =
-                host.aliases.iter().map(|a| Alias::Dns(a.clone())).collect();
-            // The container's own name verifies too.
-            aliases.push(Alias::Dns(format!("{}.{run_id}", host.name)));
-            let mut request = CertRequest::new(host.name.clone(), aliases);
-            request.sans = host.certificate.sans;
-            request.validity = match host.certificate.validity {
-                Validity::Valid => None,
-                Validity::Expired => Some((
-                    now - time::Duration::days(30),
-                    now - time::Duration::days(1),
-                )),
-                Validity::NotYetValid => Some((
-                    now + time::Duration::days(1),
-                    now + time::Duration::days(365),
-                )),
-            };
-            let files = issuer.issue(&request)?;
-            let read =
-                |path: &PathBuf| std::fs::read_to_string(path).map_err(Error::io("reading", path));
-            Some(
-                crate::pki::bundle_script(
-                    &host.name,
-                    &trusted_ca,
-                    &read(&files.cert)?,
-                    &read(&files.key)?,
-                )
-                .into_bytes(),
-            )
-        };
-        credentials.insert(host.name.clone(), Credentials { bundle, trusted_ca });
-    }
-    Ok(credentials)
-}
-
-/// Evaluates the checks that list `phase`, on their hosts, concurrently.
-async fn evaluate(
-    lab: &Lab,
-    scenario: &Scenario,
-    state: &procedure::RunState,
-    phase: &str,
-    deadlines: &Deadlines,
-    progress: &Progress,
-) -> Result<Vec<CheckResult>> {
-    let due: Vec<&CheckDef> = scenario
-        .checks
-        .iter()
-        .filter(|c| c.phases.iter().any(|p| p == phase))
-        .collect();
-    let (results, _) = evaluate_defs(
-        lab,
-        scenario,
-        state,
-        &due,
-        phase,
-        deadlines,
-        progress,
-        &|_| {},
-    )
-    .await?;
-    Ok(results)
-}
-
-/// The conformance profile, on every host its checks apply to; its batch also reads the
-/// end-of-run facts, which come back in the returned cache.
-async fn evaluate_profile(
-    lab: &Lab,
-    scenario: &Scenario,
-    state: &procedure::RunState,
-    deadlines: &Deadlines,
-    progress: &Progress,
-) -> Result<(Vec<CheckResult>, ProbeCache)> {
-    let defs: Vec<CheckDef> = crate::checks::PROFILE
-        .iter()
-        .map(|&id| CheckDef {
-            id,
-            hosts: None,
-            phases: vec![crate::checks::PROFILE_PHASE.to_string()],
-        })
-        .collect();
-    let due: Vec<&CheckDef> = defs.iter().collect();
-    evaluate_defs(
-        lab,
-        scenario,
-        state,
-        &due,
-        crate::checks::PROFILE_PHASE,
-        deadlines,
-        progress,
-        &|cache| procedure::record_facts(lab, cache),
-    )
-    .await
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn evaluate_defs(
-    lab: &Lab,
-    scenario: &Scenario,
-    state: &procedure::RunState,
-    due: &[&CheckDef],
-    phase: &str,
-    deadlines: &Deadlines,
-    progress: &Progress,
-    also_record: &(dyn Fn(&ProbeCache) + Sync),
-) -> Result<(Vec<CheckResult>, ProbeCache)> {
-    if due.is_empty() {
-        return Ok((Vec::new(), ProbeCache::none()));
-    }
-    let view = procedure::ServerView::read(lab, scenario, deadlines).await?;
-    let mut due_on_hosts = Vec::new();
-    for check in due {
-        let hosts: Vec<&Host> = match &check.hosts {
-            Some(names) => names.iter().filter_map(|n| lab.host(n)).collect(),
-            None => lab
-                .hosts()
-                .iter()
-                .filter(|h| check.id.applies_to(h.role))
-                .collect(),
-        };
-        due_on_hosts.extend(hosts.into_iter().map(|host| (check.id, host)));
-    }
-    let run = Evaluation {
-        lab,
-        scenario,
-        state,
-        view: &view,
-        phase,
-        deadlines,
-    };
-    // A recording pass lists every probe; one exec per host runs them (see `probes`).
-    let recording = ProbeCache::recording();
-    run.checks(&due_on_hosts, &recording).await?;
-    also_record(&recording);
-    let cache = ProbeCache::run(recording, lab, deadlines).await?;
-    let results = run.checks(&due_on_hosts, &cache).await?;
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    for result in &results {
-        *counts.entry(result.status.to_string()).or_default() += 1;
-    }
-    let counts: Vec<String> = counts
-        .iter()
-        .map(|(status, n)| format!("{n} {status}"))
-        .collect();
-    progress(&format!(
-        "phase {phase}: {} checks: {}",
-        results.len(),
-        counts.join(", ")
-    ));
-    Ok((results, cache))
-}
-
-/// What every check of one evaluation reads.
-struct Evaluation<'a> {
-    lab: &'a Lab,
-    scenario: &'a Scenario,
-    state: &'a procedure::RunState,
-    view: &'a procedure::ServerView,
-    phase: &'a str,
-    deadlines: &'a Deadlines,
-}
-
-impl Evaluation<'_> {
-    async fn checks(
-        &self,
-        due: &[(crate::checks::CheckId, &Host)],
-        cache: &ProbeCache,
-    ) -> Result<Vec<CheckResult>> {
-        futures::future::try_join_all(due.iter().map(|&(id, host)| {
-            procedure::evaluate_check(
-                self.lab,
-                cache,
-                self.scenario,
-                self.state,
-                self.view,
-                id,
-                host,
-                self.phase,
-                self.deadlines,
-            )
-        }))
-        .await
-    }
-}
-
-/// Which hosts a selector names, as running hosts.
-pub(super) fn selected<'a>(lab: &'a Lab, scenario: &Scenario, hosts: &Hosts) -> Vec<&'a Host> {
-    scenario
-        .select(hosts)
-        .iter()
-        .filter_map(|name| lab.host(name))
-        .collect()
 }

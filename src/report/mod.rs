@@ -11,22 +11,7 @@ use time::OffsetDateTime;
 
 use crate::errors::{Error, Result};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Server,
-    Client,
-}
-
-impl Role {
-    /// The role a host does not have.
-    pub fn other(self) -> Role {
-        match self {
-            Role::Server => Role::Client,
-            Role::Client => Role::Server,
-        }
-    }
-}
+pub use crate::domain::Role;
 
 /// run.json. Field names are a contract (CI jobs and later tooling read them).
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -9,7 +9,7 @@ use std::path::{Component, Path};
 use super::{
     Hosts, Scenario, Sender, Step, FINAL_PHASE, LAB_CA, MAX_CLIENTS, MAX_SERVERS, NO_ISSUER,
 };
-use crate::report::Role;
+use crate::domain::Role;
 
 /// A semantic error: the path of the node it is about, and what to do.
 #[derive(Debug, Clone, PartialEq, Eq)]

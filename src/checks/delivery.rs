@@ -1,0 +1,121 @@
+//! Delivery: a client's journal reaches its server, and both ends say they are working.
+
+use futures::FutureExt;
+
+use super::{CheckId, Entry, Family, MarkerObservation, Target, Verdict};
+use crate::domain::{ExecOutput, Role, Status, REMOTE_UNIT, UPLOAD_UNIT};
+
+const JOURNAL_REMOTE_DOC: &str = "systemd-journal-remote.service(8), journal-remote.conf(5)";
+pub(super) const JOURNAL_UPLOAD_DOC: &str =
+    "systemd-journal-upload.service(8), journal-upload.conf(5)";
+
+impl CheckId {
+    pub const CLIENT_DELIVERS: CheckId = CheckId("client-delivers");
+    pub const SERVER_STATUS_PROCESSING: CheckId = CheckId("server-status-processing");
+    pub const CLIENT_STATUS_PROCESSING: CheckId = CheckId("client-status-processing");
+    pub const UPLOAD_RESTART_ALWAYS: CheckId = CheckId("upload-restart-always");
+}
+
+pub const FAMILY: Family = Family {
+    name: "delivery",
+    entries: &[
+        Entry {
+            id: CheckId::CLIENT_DELIVERS,
+            title: "The client's journal reaches the server",
+            expected: "the client's marker is in the server's /var/log/journal/remote",
+            role: Some(Role::Client),
+            reference: JOURNAL_UPLOAD_DOC,
+            uploaders_only: false,
+        },
+        Entry {
+            id: CheckId::SERVER_STATUS_PROCESSING,
+            title: "journal-remote is processing requests",
+            expected: "StatusText=Processing requests...",
+            role: Some(Role::Server),
+            reference: JOURNAL_REMOTE_DOC,
+            uploaders_only: false,
+        },
+        Entry {
+            id: CheckId::CLIENT_STATUS_PROCESSING,
+            title: "journal-upload is processing input",
+            expected: "StatusText=Processing input...",
+            role: Some(Role::Client),
+            reference: JOURNAL_UPLOAD_DOC,
+            uploaders_only: true,
+        },
+        Entry {
+            id: CheckId::UPLOAD_RESTART_ALWAYS,
+            title: "journal-upload restarts always and is enabled",
+            expected: "Restart=always, enabled",
+            role: Some(Role::Client),
+            reference: JOURNAL_UPLOAD_DOC,
+            uploaders_only: true,
+        },
+    ],
+    evaluate: |entry, target, evidence| evaluate(entry, target, evidence).boxed(),
+};
+
+async fn evaluate(
+    entry: &Entry,
+    target: &Target<'_>,
+    evidence: &mut Vec<String>,
+) -> crate::Result<Verdict> {
+    Ok(match entry.id {
+        CheckId::CLIENT_DELIVERS => {
+            delivery_verdict(&target.observer.marker(target.host, evidence).await?)
+        }
+        CheckId::UPLOAD_RESTART_ALWAYS => {
+            let command = format!(
+                "systemctl show -p Restart --value {UPLOAD_UNIT}; systemctl is-enabled {UPLOAD_UNIT}"
+            );
+            restart_always_verdict(&target.probe(&command, evidence).await?)
+        }
+        _ => {
+            let (unit, wanted) = match target.role {
+                Role::Server => (REMOTE_UNIT, "Processing requests..."),
+                Role::Client => (UPLOAD_UNIT, "Processing input..."),
+            };
+            let command = format!("systemctl show -p StatusText --value {unit}");
+            status_text_verdict(&target.probe(&command, evidence).await?, wanted)
+        }
+    })
+}
+
+pub fn delivery_verdict(marker: &MarkerObservation) -> Verdict {
+    match (&marker.logged, &marker.found_in) {
+        (None, _) => (
+            Status::Error,
+            "no marker was logged on this client (the scenario needs a log-markers step)".into(),
+        ),
+        (Some(_), Some(file)) => (
+            Status::Pass,
+            format!("the marker is on the server, in {file}"),
+        ),
+        (Some(text), None) => (
+            Status::Fail,
+            format!("the marker {text:?} did not reach the server"),
+        ),
+    }
+}
+
+/// `systemctl show -p StatusText --value UNIT` must equal `wanted`.
+pub fn status_text_verdict(output: &ExecOutput, wanted: &str) -> Verdict {
+    let seen = output.stdout.trim();
+    if seen == wanted {
+        (Status::Pass, format!("StatusText={seen}"))
+    } else {
+        (Status::Fail, format!("StatusText={seen:?}"))
+    }
+}
+
+/// Output of `systemctl show -p Restart --value U; systemctl is-enabled U`.
+pub fn restart_always_verdict(output: &ExecOutput) -> Verdict {
+    let mut lines = output.stdout.lines().map(str::trim);
+    let (restart, enabled) = (lines.next().unwrap_or(""), lines.next().unwrap_or(""));
+    let status = if restart == "always" && enabled == "enabled" {
+        Status::Pass
+    } else {
+        Status::Fail
+    };
+    (status, format!("Restart={restart}, {enabled}"))
+}

@@ -1,0 +1,81 @@
+//! journald on the server: logs kept on disk, compressed, rate limited (the conformance profile's
+//! storage rules).
+
+use futures::FutureExt;
+
+use super::{setting_verdict, CheckId, Entry, Family, Target, Verdict};
+use crate::domain::{Role, Status};
+
+impl CheckId {
+    pub const JOURNALD_STORAGE_PERSISTENT: CheckId = CheckId("journald-storage-persistent");
+    pub const JOURNALD_COMPRESS: CheckId = CheckId("journald-compress");
+    pub const JOURNALD_RATE_LIMIT: CheckId = CheckId("journald-rate-limit");
+}
+
+const fn server_check(
+    id: CheckId,
+    title: &'static str,
+    expected: &'static str,
+    reference: &'static str,
+) -> Entry {
+    Entry {
+        id,
+        title,
+        expected,
+        role: Some(Role::Server),
+        reference,
+        uploaders_only: false,
+    }
+}
+
+pub const FAMILY: Family = Family {
+    name: "journald",
+    entries: &[
+        server_check(
+            CheckId::JOURNALD_STORAGE_PERSISTENT,
+            "The server's journald keeps logs on disk",
+            "Storage=persistent in the effective journald.conf",
+            "CIS Debian Linux benchmark: ensure journald Storage is configured; journald.conf(5)",
+        ),
+        server_check(
+            CheckId::JOURNALD_COMPRESS,
+            "The server's journald compresses large entries",
+            "Compress=yes in the effective journald.conf",
+            "CIS Debian Linux benchmark: ensure journald Compress is configured; journald.conf(5)",
+        ),
+        server_check(
+            CheckId::JOURNALD_RATE_LIMIT,
+            "journald rate limiting is configured",
+            "RateLimitIntervalSec= and RateLimitBurst= set in the effective journald.conf",
+            "journald.conf(5) RateLimitIntervalSec=, RateLimitBurst=",
+        ),
+    ],
+    evaluate: |entry, target, evidence| evaluate(entry, target, evidence).boxed(),
+};
+
+async fn evaluate(
+    entry: &Entry,
+    target: &Target<'_>,
+    evidence: &mut Vec<String>,
+) -> crate::Result<Verdict> {
+    let command = "systemd-analyze cat-config systemd/journald.conf";
+    let config = target.probe(command, evidence).await?;
+    Ok(match entry.id {
+        CheckId::JOURNALD_STORAGE_PERSISTENT => {
+            setting_verdict(&config, "Storage", &["persistent"])
+        }
+        CheckId::JOURNALD_COMPRESS => {
+            setting_verdict(&config, "Compress", &["yes", "true", "1", "on"])
+        }
+        _ => {
+            let interval = setting_verdict(&config, "RateLimitIntervalSec", &[]);
+            let burst = setting_verdict(&config, "RateLimitBurst", &[]);
+            let status = if interval.0 == Status::Pass && burst.0 == Status::Pass {
+                Status::Pass
+            } else {
+                Status::Fail
+            };
+            (status, format!("{}; {}", interval.1, burst.1))
+        }
+    })
+}

@@ -1,0 +1,278 @@
+//! Mutual TLS: who may talk to whom (the six rejections), and how the certificates and keys that
+//! decide it are configured and protected.
+
+use futures::FutureExt;
+
+use super::{setting_verdict, CheckId, Entry, Family, MarkerObservation, Target, Verdict};
+use crate::domain::{ExecOutput, Role, Status};
+use crate::pki::INSTALL_DIR;
+
+const MTLS_DOC: &str = "journal-remote.conf(5) TrustedCertificateFile=; journal-upload.conf(5)";
+const CIS_CERTS: &str = "CIS Debian Linux benchmark, journald / systemd-journal-remote items";
+const CLIENT_KEEPS_OUT: &str =
+    "TLS verification fails on the client; its marker never reaches the server";
+
+impl CheckId {
+    pub const SERVER_REJECTS_UNTRUSTED_CLIENT_CA: CheckId =
+        CheckId("server-rejects-untrusted-client-ca");
+    pub const SERVER_REJECTS_CLIENT_WITHOUT_CERT: CheckId =
+        CheckId("server-rejects-client-without-cert");
+    pub const SERVER_REJECTS_EXPIRED_CLIENT_CERT: CheckId =
+        CheckId("server-rejects-expired-client-cert");
+    pub const CLIENT_REJECTS_SERVER_SAN_MISMATCH: CheckId =
+        CheckId("client-rejects-server-san-mismatch");
+    pub const CLIENT_REJECTS_UNTRUSTED_SERVER_CA: CheckId =
+        CheckId("client-rejects-untrusted-server-ca");
+    pub const CLIENT_REJECTS_EXPIRED_SERVER_CERT: CheckId =
+        CheckId("client-rejects-expired-server-cert");
+    pub const CERT_FILES_OWNER_MODE: CheckId = CheckId("cert-files-owner-mode");
+    pub const TRUSTED_CERTIFICATE_FILE_SET: CheckId = CheckId("trusted-certificate-file-set");
+    pub const KEYS_NOT_WORLD_READABLE: CheckId = CheckId("keys-not-world-readable");
+}
+
+const fn rejection(id: CheckId, title: &'static str, expected: &'static str) -> Entry {
+    Entry {
+        id,
+        title,
+        expected,
+        role: Some(Role::Client),
+        reference: MTLS_DOC,
+        uploaders_only: false,
+    }
+}
+
+pub const FAMILY: Family = Family {
+    name: "tls",
+    entries: &[
+        Entry {
+            id: CheckId::CERT_FILES_OWNER_MODE,
+            title: "Certificate files are owned and protected",
+            expected: "/etc/ssl/systemd-journal is systemd-journal-remote:systemd-journal 0750, its files 0640",
+            role: None,
+            reference: CIS_CERTS,
+            uploaders_only: false,
+        },
+        rejection(
+            CheckId::SERVER_REJECTS_UNTRUSTED_CLIENT_CA,
+            "The server refuses a client certificate from an untrusted CA",
+            "the client's marker never reaches the server",
+        ),
+        rejection(
+            CheckId::SERVER_REJECTS_CLIENT_WITHOUT_CERT,
+            "The server refuses a client without a certificate",
+            "the client's marker never reaches the server",
+        ),
+        rejection(
+            CheckId::SERVER_REJECTS_EXPIRED_CLIENT_CERT,
+            "The server refuses an expired client certificate",
+            "the client's marker never reaches the server",
+        ),
+        rejection(
+            CheckId::CLIENT_REJECTS_SERVER_SAN_MISMATCH,
+            "The client refuses a server whose certificate does not name the address it dialled",
+            CLIENT_KEEPS_OUT,
+        ),
+        rejection(
+            CheckId::CLIENT_REJECTS_UNTRUSTED_SERVER_CA,
+            "The client refuses a server certificate from an untrusted CA",
+            CLIENT_KEEPS_OUT,
+        ),
+        rejection(
+            CheckId::CLIENT_REJECTS_EXPIRED_SERVER_CERT,
+            "The client refuses an expired server certificate",
+            CLIENT_KEEPS_OUT,
+        ),
+        Entry {
+            id: CheckId::TRUSTED_CERTIFICATE_FILE_SET,
+            title: "Peers are verified against a CA",
+            expected: "TrustedCertificateFile= is set in the effective journal-remote.conf (server) / journal-upload.conf (client)",
+            role: None,
+            reference: MTLS_DOC,
+            uploaders_only: true,
+        },
+        Entry {
+            id: CheckId::KEYS_NOT_WORLD_READABLE,
+            title: "Private keys are not world-readable",
+            expected: "no *.key under /etc/ssl/systemd-journal is readable by others",
+            role: None,
+            reference: CIS_CERTS,
+            uploaders_only: false,
+        },
+    ],
+    evaluate: |entry, target, evidence| evaluate(entry, target, evidence).boxed(),
+};
+
+async fn evaluate(
+    entry: &Entry,
+    target: &Target<'_>,
+    evidence: &mut Vec<String>,
+) -> crate::Result<Verdict> {
+    Ok(match entry.id {
+        CheckId::CERT_FILES_OWNER_MODE if !target.has_certificate => (
+            Status::NotApplicable,
+            "the host has no certificate".to_string(),
+        ),
+        CheckId::CERT_FILES_OWNER_MODE => {
+            let command = format!("stat -c '%U:%G %a %n' {INSTALL_DIR} {INSTALL_DIR}/*");
+            owner_mode_verdict(&target.probe(&command, evidence).await?, INSTALL_DIR)
+        }
+        CheckId::TRUSTED_CERTIFICATE_FILE_SET => {
+            let config = match target.role {
+                Role::Server => "systemd/journal-remote.conf",
+                Role::Client => "systemd/journal-upload.conf",
+            };
+            let command = format!("systemd-analyze cat-config {config}");
+            setting_verdict(
+                &target.probe(&command, evidence).await?,
+                "TrustedCertificateFile",
+                &[],
+            )
+        }
+        CheckId::KEYS_NOT_WORLD_READABLE => {
+            let command = format!("ls {INSTALL_DIR}/*.key 2>/dev/null; echo ---; find {INSTALL_DIR} -name '*.key' -perm -o+r 2>/dev/null");
+            keys_verdict(&target.probe(&command, evidence).await?)
+        }
+        id => {
+            let marker = target.observer.marker(target.host, evidence).await?;
+            rejection_verdict(client_error_pattern(id), &marker)
+        }
+    })
+}
+
+/// Rejections the *client* must perform: they need the client's own word (a TLS error in its
+/// log), not only the marker's absence.
+pub(crate) fn client_error_pattern(id: CheckId) -> Option<&'static [&'static str]> {
+    match id {
+        CheckId::CLIENT_REJECTS_SERVER_SAN_MISMATCH => Some(&[
+            "SSL: no alternative certificate subject name",
+            "does not match target host",
+            "SSL peer certificate",
+            "certificate subject name",
+        ]),
+        CheckId::CLIENT_REJECTS_UNTRUSTED_SERVER_CA => Some(&[
+            "SSL certificate problem",
+            "unable to get local issuer certificate",
+            "self-signed certificate",
+            "self signed certificate",
+        ]),
+        CheckId::CLIENT_REJECTS_EXPIRED_SERVER_CERT => {
+            Some(&["certificate has expired", "SSL certificate problem"])
+        }
+        _ => None,
+    }
+}
+
+/// Whether a line of the sender's log says the server *accepted* the request (curl senders
+/// print "HTTP status NNN").
+fn says_accepted(line: &str) -> bool {
+    line.contains("HTTP status 2")
+}
+
+/// Whether a line of the sender's log says the request was refused or failed: journal-upload's
+/// "Upload to ... failed ...", curl's own errors, or a non-2xx/000 status.
+fn says_refused(line: &str) -> bool {
+    (line.contains("Upload to") && line.contains("failed"))
+        || line.starts_with("curl: (")
+        || ["HTTP status 000", "HTTP status 4", "HTTP status 5"]
+            .iter()
+            .any(|p| line.contains(p))
+}
+
+/// Rejection checks. A pass needs three things: the marker is absent from the server; the
+/// client's own log says the request was refused (so absence is not a lost or dropped entry);
+/// and, for refusals the *server* must make, a later marker from another client arrived (so
+/// absence is not slowness). An accepted request is a fail even if the entry was then dropped.
+/// `client_patterns` are the words of a refusal the client itself makes (None: the server
+/// refuses).
+pub fn rejection_verdict(client_patterns: Option<&[&str]>, marker: &MarkerObservation) -> Verdict {
+    let Some(text) = &marker.logged else {
+        return (
+            Status::Error,
+            "no marker was logged on this client (the scenario needs a log-markers step)".into(),
+        );
+    };
+    if let Some(file) = &marker.found_in {
+        return (
+            Status::Fail,
+            format!("ACCEPTED: the marker {text:?} is on the server, in {file}"),
+        );
+    }
+    if let Some(line) = marker.client_log.iter().find(|l| says_accepted(l)) {
+        return (
+            Status::Fail,
+            format!("ACCEPTED: the server accepted the request ({}), though the marker is not in its journal", line.trim()),
+        );
+    }
+    let refusal = match client_patterns {
+        Some(patterns) => marker
+            .client_log
+            .iter()
+            .find(|l| patterns.iter().any(|p| l.contains(p))),
+        None => marker.client_log.iter().find(|l| says_refused(l)),
+    };
+    match (refusal, client_patterns.is_some(), &marker.later_reference) {
+        (Some(line), true, _) => (Status::Pass, format!("refused; the client logged: {}", line.trim())),
+        (Some(line), false, Some(reference)) => (
+            Status::Pass,
+            format!("refused ({}); absent from the server while a later marker arrived ({reference})", line.trim()),
+        ),
+        (Some(_), false, None) => (
+            Status::NotVerifiable,
+            "the request failed, but no later marker from an accepted client arrived either, so the server's part is unproven".into(),
+        ),
+        (None, _, _) => (
+            Status::NotVerifiable,
+            "the marker did not arrive, but the client logged no refusal; absence alone does not show who refused".into(),
+        ),
+    }
+}
+
+/// Output of `stat -c '%U:%G %a %n' DIR DIR/*`.
+pub fn owner_mode_verdict(output: &ExecOutput, dir: &str) -> Verdict {
+    if !output.success() {
+        return (
+            Status::Fail,
+            format!("cannot stat {dir}: {}", output.combined()),
+        );
+    }
+    let mut wrong = Vec::new();
+    let mut seen = 0;
+    for line in output.stdout.lines() {
+        let mut parts = line.splitn(3, ' ');
+        let (Some(owner), Some(mode), Some(path)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        seen += 1;
+        let want_mode = if path == dir { "750" } else { "640" };
+        if owner != "systemd-journal-remote:systemd-journal" || mode != want_mode {
+            wrong.push(format!("{path} is {owner} {mode} (want systemd-journal-remote:systemd-journal {want_mode})"));
+        }
+    }
+    match (seen, wrong.is_empty()) {
+        (0, _) => (Status::Fail, format!("nothing found in {dir}")),
+        (_, true) => (Status::Pass, format!("{seen} entries, all as required")),
+        (_, false) => (Status::Fail, wrong.join("; ")),
+    }
+}
+
+/// Output of `ls DIR/*.key; echo ---; find DIR -name '*.key' -perm -o+r`.
+pub fn keys_verdict(output: &ExecOutput) -> Verdict {
+    let (keys, readable) = output
+        .stdout
+        .split_once("---")
+        .unwrap_or((&output.stdout, ""));
+    let keys: Vec<&str> = keys.lines().filter(|l| !l.trim().is_empty()).collect();
+    let readable: Vec<&str> = readable.lines().filter(|l| !l.trim().is_empty()).collect();
+    match (keys.is_empty(), readable.is_empty()) {
+        (true, _) => (Status::NotApplicable, "no private keys on this host".into()),
+        (false, true) => (
+            Status::Pass,
+            format!("{} key(s), none readable by others", keys.len()),
+        ),
+        (false, false) => (
+            Status::Fail,
+            format!("readable by others: {}", readable.join(", ")),
+        ),
+    }
+}

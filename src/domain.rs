@@ -1,0 +1,79 @@
+//! The words every layer shares: a host's role, a check's status, what a command printed. A leaf:
+//! it depends on nothing else in the crate, so `scenario`, `checks`, `lab` and `report` can all
+//! use it without depending on each other the wrong way round.
+
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Server,
+    Client,
+}
+
+impl Role {
+    /// The role a host does not have.
+    pub fn other(self) -> Role {
+        match self {
+            Role::Server => Role::Client,
+            Role::Client => Role::Server,
+        }
+    }
+}
+
+/// A check's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Pass,
+    Fail,
+    NotApplicable,
+    NotVerifiable,
+    Error,
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::NotApplicable => "not-applicable",
+            Status::NotVerifiable => "not-verifiable",
+            Status::Error => "error",
+        })
+    }
+}
+
+/// What a command run in a host printed, and how it ended.
+#[derive(Debug, Clone)]
+pub struct ExecOutput {
+    pub exit_code: i64,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl ExecOutput {
+    pub fn success(&self) -> bool {
+        self.exit_code == 0
+    }
+
+    /// stdout and stderr together, for error messages and evidence.
+    pub fn combined(&self) -> String {
+        match (self.stdout.trim_end(), self.stderr.trim_end()) {
+            (out, "") => out.to_string(),
+            ("", err) => err.to_string(),
+            (out, err) => format!("{out}\n{err}"),
+        }
+    }
+}
+
+/// journal-remote's port unless a scenario moves it.
+pub const DEFAULT_PORT: u16 = 19532;
+
+/// The units under test.
+pub const REMOTE_UNIT: &str = "systemd-journal-remote.service";
+pub const REMOTE_SOCKET: &str = "systemd-journal-remote.socket";
+pub const UPLOAD_UNIT: &str = "systemd-journal-upload.service";

@@ -1,0 +1,219 @@
+//! After boot: the part of the operator's passive-HTTPS procedure that needs a running systemd.
+//! Server: journal-remote's effective ExecStart checked for `--listen-https=-3` (a drop-in if
+//! not), the socket listening. Clients: `URL=`, journal-upload enabled and started.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::staging::PROVISION_RECORD;
+use super::{Deadlines, Host, Lab};
+use crate::domain::{Role, REMOTE_SOCKET, REMOTE_UNIT, UPLOAD_UNIT};
+use crate::errors::{Error, Result};
+use crate::scenario::{HostDef, Protocol, Scenario};
+
+pub(super) fn def<'a>(scenario: &'a Scenario, host: &Host) -> &'a HostDef {
+    scenario
+        .host(&host.name)
+        .expect("lab hosts come from the scenario")
+}
+
+/// The URL a client sends to, as configured.
+pub(super) fn upload_url(lab: &Lab, scenario: &Scenario, client: &HostDef) -> String {
+    let server = scenario
+        .server_of(client)
+        .expect("validated: a server exists");
+    let upload = client.upload.clone().unwrap_or(crate::scenario::UploadDef {
+        server: None,
+        via: "name".into(),
+        port: None,
+        protocol: Protocol::Https,
+    });
+    let target = match upload.via.as_str() {
+        "name" => server.name.clone(),
+        "ip" => lab
+            .host(&server.name)
+            .map(|h| h.ip.clone())
+            .unwrap_or_default(),
+        alias => alias.to_string(),
+    };
+    format!(
+        "{}://{target}:{}",
+        upload.protocol,
+        upload.port.unwrap_or(server.port())
+    )
+}
+
+/// Separates what configuration did from how the host looked afterwards.
+const OBSERVED: &str = "--- observed";
+
+/// After boot, on a server: journal-remote's effective ExecStart checked for `--listen-https=-3`
+/// (a drop-in if not), then a wait until the socket is active and listening on `port`.
+fn server_configure_script(port: u16, deadline: Duration) -> String {
+    let listening = format!(
+        "systemctl is-active -q {REMOTE_SOCKET} && ss -Hltn 'sport = :{port}' | grep -q LISTEN"
+    );
+    format!(
+        r#"exec_start=$(systemctl show -p ExecStart --value {REMOTE_UNIT})
+if printf '%s' "$exec_start" | grep -q -- '--listen-https=-3'; then
+    echo "{REMOTE_UNIT} already runs with --listen-https=-3"
+else
+    bin=/usr/lib/systemd/systemd-journal-remote
+    [ -x "$bin" ] || bin=/lib/systemd/systemd-journal-remote
+    mkdir -p /etc/systemd/system/{REMOTE_UNIT}.d
+    printf '[Service]\nExecStart=\nExecStart=%s --listen-https=-3 --output=/var/log/journal/remote/\n' "$bin" \
+        > /etc/systemd/system/{REMOTE_UNIT}.d/60-journal-lab-listen-https.conf
+    systemctl daemon-reload
+    echo "added drop-in 60-journal-lab-listen-https.conf: ExecStart was: $exec_start"
+fi
+set +e
+echo '{OBSERVED}'
+{wait}
+if {listening}; then echo listening; else systemctl is-active {REMOTE_SOCKET}; ss -Hltn; fi
+"#,
+        wait = super::shell_wait(&listening, deadline),
+    )
+}
+
+/// After boot and once the servers listen, on an uploading client: `URL=` (which may name the
+/// server's address, known only now), journal-upload enabled and started, then a wait for
+/// "Processing input..." that gives up once the unit has restarted twice (it is failing).
+fn client_configure_script(url: &str, deadline: Duration) -> String {
+    let state = unit_state_command(UPLOAD_UNIT);
+    let settled = format!(
+        "s=$({state}); case \"$s\" in *'StatusText=Processing input...'*) true;; *NRestarts=[2-9]*|*NRestarts=[1-9][0-9]*) true;; *) false;; esac"
+    );
+    format!(
+        r#"mkdir -p /etc/systemd/journal-upload.conf.d
+printf '[Upload]\nURL=%s\n' '{url}' > /etc/systemd/journal-upload.conf.d/60-journal-lab-url.conf
+echo "journal-upload: URL={url}, Restart=always (drop-in)"
+echo "systemctl --no-reload enable --now {UPLOAD_UNIT}"
+systemctl --no-reload enable --now {UPLOAD_UNIT} 2>&1
+set +e
+echo '{OBSERVED}'
+{wait}
+echo "$s"
+"#,
+        wait = super::shell_wait(&settled, deadline),
+    )
+}
+
+/// Configures every host concurrently (what needs no running systemd was staged before boot);
+/// uploading clients start once every server listens, each in one exec. Returns what was done on
+/// each host, line by line, and how each uploader looked right after it started.
+pub async fn configure(
+    lab: &Lab,
+    scenario: &Scenario,
+    deadlines: &Deadlines,
+) -> Result<Configured> {
+    let hosts_lines: String = lab
+        .hosts()
+        .iter()
+        .flat_map(|h| {
+            def(scenario, h)
+                .aliases
+                .iter()
+                .map(move |alias| format!("{} {alias}\n", h.ip))
+        })
+        .collect();
+    let prelude = {
+        let mut prelude = format!("set -eu\n{PROVISION_RECORD}");
+        if !hosts_lines.is_empty() {
+            // Aliases resolve like DNS names would on a LAN (the lab's DNS knows container names).
+            prelude.push_str(&format!("printf '%s' '{hosts_lines}' >> /etc/hosts\n"));
+        }
+        prelude
+    };
+    let (uploaders, others): (Vec<&Host>, Vec<&Host>) = lab
+        .hosts()
+        .iter()
+        .partition(|h| def(scenario, h).uploads_with_journal_upload());
+    let settle = others.into_iter().map(|host| {
+        let prelude = &prelude;
+        async move {
+            let host_def = def(scenario, host);
+            let mut script = prelude.clone();
+            if host.role == Role::Server {
+                script.push_str(&server_configure_script(host_def.port(), deadlines.ready));
+            }
+            let output = lab
+                .run(host, &script, deadlines.command + deadlines.ready)
+                .await?;
+            let (mut lines, observed) = split_observed(&output.stdout);
+            if host.role == Role::Server {
+                let port = host_def.port();
+                if observed.first().map(String::as_str) != Some("listening") {
+                    return Err(Error::Timeout {
+                        what: format!("{REMOTE_SOCKET} on {} to listen on {port}", host.name),
+                        waited: deadlines.ready,
+                        last_seen: observed.join("\n"),
+                    });
+                }
+                lines.push(format!("{REMOTE_SOCKET} active, listening on {port}"));
+            }
+            Ok::<_, Error>((host.name.clone(), lines))
+        }
+    });
+    let mut done: BTreeMap<String, Vec<String>> = futures::future::try_join_all(settle)
+        .await?
+        .into_iter()
+        .collect();
+
+    let start_uploads = uploaders.into_iter().map(|host| {
+        let prelude = &prelude;
+        async move {
+            let url = upload_url(lab, scenario, def(scenario, host));
+            let script = format!(
+                "{prelude}{}",
+                client_configure_script(&url, deadlines.ready)
+            );
+            let output = lab
+                .run(host, &script, deadlines.command + deadlines.ready)
+                .await?;
+            let (lines, observed) = split_observed(&output.stdout);
+            // A client that never gets going is an observation (its evidence goes in the
+            // report), not a harness failure. How it looked at this moment is timing-dependent
+            // (a failing upload may flash "Processing input..." first), so it is kept apart.
+            let state = observed.join(" ");
+            let readiness = if state.contains("StatusText=Processing input...") {
+                "Processing input...".to_string()
+            } else {
+                format!("not ready within {}s: {state}", deadlines.ready.as_secs())
+            };
+            Ok::<_, Error>((host.name.clone(), lines, readiness))
+        }
+    });
+    let mut readiness = BTreeMap::new();
+    for (name, lines, ready) in futures::future::try_join_all(start_uploads).await? {
+        done.insert(name.clone(), lines);
+        readiness.insert(name, ready);
+    }
+    Ok(Configured { done, readiness })
+}
+
+/// Splits a configuration script's output at [`OBSERVED`]: (what was done, what was seen after).
+fn split_observed(stdout: &str) -> (Vec<String>, Vec<String>) {
+    let mut done = Vec::new();
+    let mut observed = Vec::new();
+    let mut after = false;
+    for line in stdout.lines() {
+        if line == OBSERVED {
+            after = true;
+        } else if after {
+            observed.push(line.to_string());
+        } else {
+            done.push(line.to_string());
+        }
+    }
+    (done, observed)
+}
+
+/// What configuration did on each host (line by line), and how each uploader looked right after
+/// it was started.
+pub struct Configured {
+    pub done: BTreeMap<String, Vec<String>>,
+    pub readiness: BTreeMap<String, String>,
+}
+
+pub(super) fn unit_state_command(unit: &str) -> String {
+    format!("systemctl show -p ActiveState -p SubState -p Result -p NRestarts -p StatusText {unit}")
+}

@@ -1,0 +1,205 @@
+//! How the lab observes: what arrived on the servers ([`ServerView`]), the end-of-run facts, and
+//! the [`Observer`](crate::checks::Observer) through which checks run their probes.
+
+use std::collections::BTreeMap;
+
+use super::configure::unit_state_command;
+use super::probes::{answers, ProbeCache};
+use super::{Deadlines, Host, Lab};
+use crate::domain::{Role, REMOTE_UNIT, UPLOAD_UNIT};
+use crate::errors::{Error, Result};
+use crate::journal::{self, Entry};
+use crate::report::Finding;
+use crate::scenario::Scenario;
+
+/// Every server's marker entries, by remote file: one read per server per evaluation.
+pub struct ServerView {
+    entries: BTreeMap<String, Vec<(String, Entry)>>,
+}
+
+impl ServerView {
+    pub fn empty() -> ServerView {
+        ServerView {
+            entries: BTreeMap::new(),
+        }
+    }
+
+    pub async fn read(lab: &Lab, scenario: &Scenario, deadlines: &Deadlines) -> Result<ServerView> {
+        let reads = scenario
+            .servers()
+            .filter_map(|s| lab.host(&s.name))
+            .map(|server| async move {
+                let out = lab
+                    .exec(
+                        server,
+                        &journal::remote_markers_by_file_command(),
+                        deadlines.command,
+                    )
+                    .await?;
+                Ok::<_, Error>((
+                    server.name.clone(),
+                    journal::parse_entries_by_file(&out.stdout),
+                ))
+            });
+        Ok(ServerView {
+            entries: futures::future::try_join_all(reads)
+                .await?
+                .into_iter()
+                .collect(),
+        })
+    }
+
+    /// Every entry seen, as (server, remote file name, entry).
+    pub fn entries(&self) -> Vec<(String, String, Entry)> {
+        self.entries
+            .iter()
+            .flat_map(|(server, entries)| {
+                entries
+                    .iter()
+                    .map(move |(file, entry)| (server.clone(), file.clone(), entry.clone()))
+            })
+            .collect()
+    }
+
+    /// The remote file (full path) `marker` is in on `server`.
+    pub fn find(&self, server: &str, marker: &str) -> Option<String> {
+        self.entries
+            .get(server)?
+            .iter()
+            .find(|(_, entry)| journal::is_marker(entry, marker))
+            .map(|(file, _)| format!("{}/{file}", journal::REMOTE_DIR))
+    }
+}
+
+/// Facts read off the hosts at the end of a run.
+pub struct Facts {
+    pub status_text: BTreeMap<String, String>,
+    pub evidence: BTreeMap<String, Vec<String>>,
+    pub findings: Vec<Finding>,
+    /// Host → (`systemctl --version` first line, features line).
+    pub versions: BTreeMap<String, (String, String)>,
+    /// What arrived on the servers, for the report and the last arrivals.
+    pub view: ServerView,
+    /// Raw journals for the report: each server's whole remote directory, and what each client
+    /// logged as the lab (`name` → `journalctl -o json` output).
+    pub journals: Vec<(String, String)>,
+}
+
+/// What journal-remote says when it will not verify client certificates (builds without GnuTLS
+/// default to trusting everyone, even with TrustedCertificateFile set).
+const NO_CERT_CHECKING: &str = "Certificate checking disabled";
+
+/// The commands whose output makes a host's end-of-run facts, in order.
+fn fact_commands(host: &Host) -> Vec<String> {
+    let (unit, journal_command) = match host.role {
+        Role::Server => (
+            REMOTE_UNIT,
+            format!("journalctl -D {} -o json --no-pager", journal::REMOTE_DIR),
+        ),
+        Role::Client => (
+            UPLOAD_UNIT,
+            format!(
+                "journalctl -o json --no-pager SYSLOG_IDENTIFIER={}",
+                journal::MARKER_IDENTIFIER
+            ),
+        ),
+    };
+    let mut commands = vec![
+        "systemctl --version".to_string(),
+        format!(
+            "{}; echo '--- last log lines of {unit}'; journalctl -u {unit} -n 12 --no-pager -o short-precise",
+            unit_state_command(unit)
+        ),
+        journal_command,
+    ];
+    if host.role == Role::Server {
+        commands.push(finding_command());
+        commands.push(journal::remote_markers_by_file_command());
+    }
+    commands
+}
+
+fn finding_command() -> String {
+    format!("journalctl -u {REMOTE_UNIT} -o cat --no-pager | grep -F '{NO_CERT_CHECKING}' || true")
+}
+
+/// Notes every host's fact commands in a recording cache, so that they join the batch being
+/// recorded (after its probes: on the server, the profile's probes may be what socket-activates
+/// journal-remote, and its log is where a finding comes from).
+pub fn record_facts(lab: &Lab, cache: &ProbeCache) {
+    for host in lab.hosts() {
+        for command in fact_commands(host) {
+            cache.ask(&host.name, &command);
+        }
+    }
+}
+
+/// Reads the end-of-run facts: from `cache` where [`record_facts`] put them in a batch, the rest
+/// in one exec per host.
+pub async fn observe_facts(lab: &Lab, cache: &ProbeCache, deadlines: &Deadlines) -> Result<Facts> {
+    let observe = lab.hosts().iter().map(|host| async move {
+        let journal_name = match host.role {
+            Role::Server => format!("{}-remote", host.name),
+            Role::Client => host.name.clone(),
+        };
+        let mut outputs = answers(lab, host, &fact_commands(host), cache, deadlines)
+            .await?
+            .into_iter();
+        let mut next = || outputs.next().expect("one output per command");
+        let version = next();
+        let mut version_lines = version.stdout.lines().map(str::to_string);
+        let version = (
+            version_lines.next().unwrap_or_default(),
+            version_lines.next().unwrap_or_default(),
+        );
+        let state = next().stdout;
+        let journal = (journal_name, next().stdout);
+        let server = (host.role == Role::Server).then(|| {
+            let finding = server_finding(&host.name, &finding_command(), &next().stdout);
+            let markers = journal::parse_entries_by_file(&next().stdout);
+            (finding, markers)
+        });
+        Ok::<_, Error>((host.name.clone(), version, state, journal, server))
+    });
+    let mut facts = Facts {
+        status_text: BTreeMap::new(),
+        evidence: BTreeMap::new(),
+        findings: Vec::new(),
+        versions: BTreeMap::new(),
+        view: ServerView::empty(),
+        journals: Vec::new(),
+    };
+    for (name, version, output, journal, server) in futures::future::try_join_all(observe).await? {
+        facts.versions.insert(name.clone(), version);
+        let status = output
+            .lines()
+            .find_map(|l| l.strip_prefix("StatusText="))
+            .unwrap_or_default()
+            .to_string();
+        facts.status_text.insert(name.clone(), status);
+        facts
+            .evidence
+            .insert(name.clone(), output.lines().map(str::to_string).collect());
+        facts.journals.push(journal);
+        if let Some((finding, markers)) = server {
+            facts.findings.extend(finding);
+            facts.view.entries.insert(name, markers);
+        }
+    }
+    Ok(facts)
+}
+
+fn server_finding(server: &str, command: &str, output: &str) -> Option<Finding> {
+    let evidence: Vec<String> = output
+        .lines()
+        .map(|l| format!("[{server}]$ {command}: {l}"))
+        .collect();
+    (!evidence.is_empty()).then(|| Finding {
+        host: server.to_string(),
+        summary: "systemd-journal-remote does not verify client certificates (it logged \"Certificate checking \
+                  disabled.\") although TrustedCertificateFile is set: any client that reaches the port can write \
+                  to this server"
+            .to_string(),
+        evidence,
+    })
+}

@@ -1,0 +1,242 @@
+//! What a host gets before it boots: its credentials (certificate bundle, trusted CA), unit
+//! drop-ins, the scenario's files and `provision.sh`, as one archive (see [`super::BOOT_COMMAND`]).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use time::OffsetDateTime;
+
+use crate::domain::{Role, REMOTE_SOCKET, UPLOAD_UNIT};
+use crate::errors::{Error, Result};
+use crate::pki::{Alias, CertDir, CertRequest};
+use crate::scenario::{self, HostDef, Scenario, Validity, DEFAULT_PORT};
+
+pub(super) const BUNDLE_DIR: &str = super::STAGE_DIR;
+
+/// A host's credentials: its install bundle (None for a host without a certificate), and the
+/// PEM of the CA it trusts.
+pub struct Credentials {
+    pub bundle: Option<Vec<u8>>,
+    pub trusted_ca: String,
+}
+
+/// One certificate directory per CA; each host's certificate from its issuer, with its validity
+/// and SANs; each bundle carrying the CA the host *trusts* (which may differ from its issuer).
+pub(super) fn issue_credentials(
+    dir: PathBuf,
+    scenario: &Scenario,
+    run_id: &str,
+) -> Result<BTreeMap<String, Credentials>> {
+    let mut cas = BTreeMap::new();
+    for ca in std::iter::once(scenario::LAB_CA.to_string()).chain(scenario.cas.iter().cloned()) {
+        let (cert_dir, _) = CertDir::open(dir.join(&ca))?;
+        let pem = std::fs::read_to_string(cert_dir.ca_cert_path())
+            .map_err(Error::io("reading", cert_dir.ca_cert_path()))?;
+        cas.insert(ca, (cert_dir, pem));
+    }
+    let now = OffsetDateTime::now_utc();
+    let mut credentials = BTreeMap::new();
+    for host in &scenario.hosts {
+        let trusted_ca = cas[&host.trusts].1.clone();
+        let bundle = if host.certificate.issuer == scenario::NO_ISSUER {
+            None
+        } else {
+            let (issuer, _) = &cas[&host.certificate.issuer];
+            let mut aliases: Vec<Alias> =
+                host.aliases.iter().map(|a| Alias::Dns(a.clone())).collect();
+            // The container's own name verifies too.
+            aliases.push(Alias::Dns(format!("{}.{run_id}", host.name)));
+            let mut request = CertRequest::new(host.name.clone(), aliases);
+            request.sans = host.certificate.sans;
+            request.validity = match host.certificate.validity {
+                Validity::Valid => None,
+                Validity::Expired => Some((
+                    now - time::Duration::days(30),
+                    now - time::Duration::days(1),
+                )),
+                Validity::NotYetValid => Some((
+                    now + time::Duration::days(1),
+                    now + time::Duration::days(365),
+                )),
+            };
+            let files = issuer.issue(&request)?;
+            let read =
+                |path: &PathBuf| std::fs::read_to_string(path).map_err(Error::io("reading", path));
+            Some(
+                crate::pki::bundle_script(
+                    &host.name,
+                    &trusted_ca,
+                    &read(&files.cert)?,
+                    &read(&files.key)?,
+                )
+                .into_bytes(),
+            )
+        };
+        credentials.insert(host.name.clone(), Credentials { bundle, trusted_ca });
+    }
+    Ok(credentials)
+}
+
+/// The files a host gets before it boots, as one archive: its certificate bundle (or, without a
+/// certificate, the CA it trusts), unit drop-ins, the scenario's files, and `provision.sh`, the
+/// part of the operator's procedure that needs no running systemd (see [`super::BOOT_COMMAND`]).
+pub fn stage_files(host: &HostDef, credentials: &Credentials) -> Vec<(String, Vec<u8>, u32)> {
+    let mut files = Vec::new();
+    let mut provision = String::from("set -eu\n");
+    match &credentials.bundle {
+        Some(bundle) => {
+            let bundle_path = format!("{BUNDLE_DIR}/runme-on-{}.sh", host.name);
+            provision.push_str(&format!("sh {bundle_path}\n"));
+            files.push((bundle_path, bundle.clone(), 0o700));
+        }
+        // Without a certificate of its own the host still knows whom to trust (for curl).
+        None => files.push((
+            format!("{BUNDLE_DIR}/ca.pem"),
+            credentials.trusted_ca.clone().into_bytes(),
+            0o644,
+        )),
+    }
+    if host.role == Role::Server {
+        if host.port() != DEFAULT_PORT {
+            files.push((
+                format!("/etc/systemd/system/{REMOTE_SOCKET}.d/60-journal-lab-port.conf"),
+                format!("[Socket]\nListenStream=\nListenStream={}\n", host.port()).into_bytes(),
+                0o644,
+            ));
+        }
+        // Enabled before boot, the socket listens as soon as systemd reaches sockets.target.
+        provision.push_str(&format!("systemctl enable {REMOTE_SOCKET} 2>&1\n"));
+    }
+    if host.uploads_with_journal_upload() {
+        files.push((
+            format!("/etc/systemd/system/{UPLOAD_UNIT}.d/60-journal-lab-restart.conf"),
+            b"[Service]\nRestart=always\n".to_vec(),
+            0o644,
+        ));
+    }
+    for file in &host.files {
+        // Validated as octal permission bits when the scenario was loaded.
+        let mode = u32::from_str_radix(&file.mode, 8).unwrap_or(0o644);
+        files.push((file.path.clone(), file.content.clone().into_bytes(), mode));
+    }
+    files.push((
+        format!("{BUNDLE_DIR}/provision.sh"),
+        provision.into_bytes(),
+        0o700,
+    ));
+    files
+}
+
+/// A tar archive of (absolute path, contents, mode), owned by root. Paths were validated with the
+/// scenario; one the archive format still refuses is an error naming it, never a panic.
+pub fn tar_archive(files: &[(String, Vec<u8>, u32)]) -> Result<Vec<u8>> {
+    let mut builder = tar::Builder::new(Vec::new());
+    let mtime = time::OffsetDateTime::now_utc().unix_timestamp() as u64;
+    for (path, contents, mode) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(contents.len() as u64);
+        header.set_mode(*mode);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_mtime(mtime);
+        header.set_entry_type(tar::EntryType::Regular);
+        builder
+            .append_data(
+                &mut header,
+                path.trim_start_matches('/'),
+                contents.as_slice(),
+            )
+            .map_err(|e| Error::InvalidSettings(format!("cannot stage the file {path:?}: {e}")))?;
+    }
+    builder
+        .into_inner()
+        .map_err(|e| Error::InvalidSettings(format!("cannot finish a host's archive: {e}")))
+}
+
+/// Prints what provisioning before boot did, and fails if it failed.
+pub(super) const PROVISION_RECORD: &str = r#"d=/root/journal-lab
+cat "$d/provision.log" 2>/dev/null || true
+if [ -e "$d/stage.tar" ]; then
+    status=$(cat "$d/provisioned" 2>/dev/null || echo "none (it never ran)")
+    if [ "$status" != 0 ]; then echo "provisioning before boot failed: exit status $status" >&2; exit 1; fi
+fi
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What each kind of host gets before it boots: the server its socket enabled (and moved),
+    /// an uploader its `Restart=always`, a host without a certificate only the CA it trusts.
+    #[test]
+    fn staged_files_carry_the_part_of_the_procedure_that_needs_no_systemd() {
+        let scenario = Scenario::parse(
+            std::path::Path::new("t.yaml"),
+            "description: d\nhosts:\n  - {name: server, role: server, listen_port: 19600}\n  - {name: client1, role: client}\n\
+             \x20 - {name: bare, role: client, sender: curl, certificate: {issuer: none}}\n\
+             steps: []\nchecks: []\n",
+        )
+        .unwrap();
+        let with_bundle = Credentials {
+            bundle: Some(b"#!/bin/sh\n".to_vec()),
+            trusted_ca: "CA".into(),
+        };
+        let without = Credentials {
+            bundle: None,
+            trusted_ca: "CA".into(),
+        };
+        let staged = |name: &str, creds: &Credentials| -> BTreeMap<String, String> {
+            stage_files(scenario.host(name).unwrap(), creds)
+                .into_iter()
+                .map(|(path, bytes, _)| (path, String::from_utf8(bytes).unwrap()))
+                .collect()
+        };
+        let server = staged("server", &with_bundle);
+        let provision = &server["/root/journal-lab/provision.sh"];
+        assert!(provision.contains("sh /root/journal-lab/runme-on-server.sh"));
+        assert!(provision.contains("systemctl enable systemd-journal-remote.socket"));
+        assert!(server
+            ["/etc/systemd/system/systemd-journal-remote.socket.d/60-journal-lab-port.conf"]
+            .contains("ListenStream=19600"));
+        let client = staged("client1", &with_bundle);
+        assert!(client
+            ["/etc/systemd/system/systemd-journal-upload.service.d/60-journal-lab-restart.conf"]
+            .contains("Restart=always"));
+        assert!(!client["/root/journal-lab/provision.sh"].contains("systemctl"));
+        let bare = staged("bare", &without);
+        assert_eq!(bare["/root/journal-lab/ca.pem"], "CA");
+        assert_eq!(bare.len(), 2, "{bare:?}");
+        assert_eq!(bare["/root/journal-lab/provision.sh"], "set -eu\n");
+        // What reads the provisioning record after boot looks where PID 1 wrote it.
+        assert!(PROVISION_RECORD.starts_with(&format!("d={BUNDLE_DIR}\n")));
+    }
+
+    #[test]
+    fn archives_hold_each_file_with_its_mode() {
+        let archive = tar_archive(&[
+            ("/etc/a.conf".into(), b"x=1\n".to_vec(), 0o644),
+            ("/root/b.sh".into(), b"#!/bin/sh\n".to_vec(), 0o700),
+        ])
+        .unwrap();
+        let mut reader = tar::Archive::new(archive.as_slice());
+        let entries: Vec<(String, u32, u64)> = reader
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.path().unwrap().display().to_string(),
+                    e.header().mode().unwrap(),
+                    e.header().size().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            entries,
+            [
+                ("etc/a.conf".to_string(), 0o644, 4),
+                ("root/b.sh".to_string(), 0o700, 10)
+            ]
+        );
+    }
+}

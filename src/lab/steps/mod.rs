@@ -1,0 +1,112 @@
+//! Steps: what a scenario does to its hosts after they are configured, one family per module.
+//! Each records what the checks will read in [`RunState`]; `evaluate` steps are the runner's.
+
+mod burst;
+mod markers;
+mod remediations;
+mod units;
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use super::{Deadlines, Host, Lab};
+use crate::errors::Result;
+use crate::scenario::{Hosts, Scenario, Step};
+use crate::Progress;
+
+pub use markers::note_arrivals;
+
+/// A marker logged during the run, and what became of it.
+#[derive(Debug, Clone)]
+pub struct MarkerRecord {
+    pub host: String,
+    pub server: String,
+    pub text: String,
+    /// Order of logging across the run (proves "later").
+    pub seq: usize,
+    pub logged_at: Instant,
+    pub logged_wall: time::OffsetDateTime,
+    /// Seconds from logging to first sight on the server, if seen while waiting.
+    pub arrived_after: Option<f64>,
+    pub found_in: Option<String>,
+}
+
+/// What happened during the steps, for the checks to read.
+#[derive(Debug, Default)]
+pub struct RunState {
+    pub markers: Vec<MarkerRecord>,
+    /// Host → state snapshot after the first and after the second application.
+    pub remediations: BTreeMap<String, (String, String)>,
+    /// Output of curl senders, per host.
+    pub sender_logs: BTreeMap<String, Vec<String>>,
+    pub bursts: Vec<crate::report::BurstResult>,
+    /// When the last wait for markers saw every marker that had to arrive (None if a wait ended
+    /// without one of them: then the run has no such moment).
+    pub all_delivered_at: Option<Instant>,
+    pub some_undelivered: bool,
+}
+
+impl RunState {
+    pub fn last_marker(&self, host: &str) -> Option<&MarkerRecord> {
+        self.markers.iter().rev().find(|m| m.host == host)
+    }
+}
+
+/// Performs one step (all but `evaluate`, which the runner handles).
+pub async fn perform(
+    lab: &Lab,
+    scenario: &Scenario,
+    step: &Step,
+    state: &mut RunState,
+    deadlines: &Deadlines,
+    progress: &Progress,
+) -> Result<()> {
+    match step {
+        Step::LogMarkers { hosts } => {
+            let hosts = selected(lab, scenario, hosts);
+            markers::log_markers(lab, scenario, &hosts, state, deadlines, progress).await
+        }
+        Step::Run {
+            host,
+            command,
+            may_fail,
+        } => units::run(lab, host, command, *may_fail, deadlines, progress).await,
+        Step::Unit {
+            hosts,
+            action,
+            unit,
+        } => units::unit(lab, scenario, hosts, *action, unit, deadlines, progress).await,
+        Step::Remediate { rule, hosts } => {
+            let states =
+                remediations::apply_twice(lab, &selected(lab, scenario, hosts), *rule, deadlines)
+                    .await?;
+            state.remediations.extend(states);
+            progress(&format!(
+                "remediation {rule:?} applied (twice) on {}",
+                scenario.select(hosts).join(", ")
+            ));
+            Ok(())
+        }
+        Step::Restart { host } => units::restart(lab, host, deadlines, progress).await,
+        Step::LogBurst { hosts, count } => {
+            let hosts = selected(lab, scenario, hosts);
+            let result = burst::burst(lab, scenario, &hosts, *count, deadlines).await?;
+            progress(&format!(
+                "burst: {} of {} messages on the server; latency p50 {:.0} ms, p99 {:.0} ms; {:.0} messages/s",
+                result.delivered, result.sent, result.latency_p50_ms, result.latency_p99_ms, result.messages_per_second
+            ));
+            state.bursts.push(result);
+            Ok(())
+        }
+        Step::Evaluate { .. } => Ok(()),
+    }
+}
+
+/// Which hosts a selector names, as running hosts.
+fn selected<'a>(lab: &'a Lab, scenario: &Scenario, hosts: &Hosts) -> Vec<&'a Host> {
+    scenario
+        .select(hosts)
+        .iter()
+        .filter_map(|name| lab.host(name))
+        .collect()
+}

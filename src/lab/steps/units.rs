@@ -1,0 +1,67 @@
+//! Steps on hosts and their units: `run` a command, `unit` (systemctl), `restart` a host.
+
+use super::super::{Deadlines, Lab};
+use crate::engine;
+use crate::errors::{Error, Result};
+use crate::scenario::{Hosts, Scenario, UnitAction};
+use crate::Progress;
+
+pub(super) async fn run(
+    lab: &Lab,
+    host: &str,
+    command: &str,
+    may_fail: bool,
+    deadlines: &Deadlines,
+    progress: &Progress,
+) -> Result<()> {
+    let host = lab.host(host).expect("validated host");
+    let out = lab.exec(host, command, deadlines.command).await?;
+    progress(&format!(
+        "{}: `{}` exited {}",
+        host.name,
+        engine::first_line(command),
+        out.exit_code
+    ));
+    if !out.success() && !may_fail {
+        return Err(Error::HostCommand {
+            host: host.name.clone(),
+            command: command.to_string(),
+            exit_code: out.exit_code,
+            output: out.combined(),
+        });
+    }
+    Ok(())
+}
+
+pub(super) async fn unit(
+    lab: &Lab,
+    scenario: &Scenario,
+    hosts: &Hosts,
+    action: UnitAction,
+    unit: &str,
+    deadlines: &Deadlines,
+    progress: &Progress,
+) -> Result<()> {
+    let command = format!("systemctl {} {unit} 2>&1", action.systemctl());
+    let runs = super::selected(lab, scenario, hosts)
+        .into_iter()
+        .map(|host| lab.run(host, &command, deadlines.command));
+    futures::future::try_join_all(runs).await?;
+    progress(&format!(
+        "`{command}` on {}",
+        scenario.select(hosts).join(", ")
+    ));
+    Ok(())
+}
+
+pub(super) async fn restart(
+    lab: &Lab,
+    host: &str,
+    deadlines: &Deadlines,
+    progress: &Progress,
+) -> Result<()> {
+    let host = lab.host(host).expect("validated host");
+    lab.restart(host, deadlines.boot).await?;
+    progress(&format!("{} restarted", host.name));
+    Ok(())
+}

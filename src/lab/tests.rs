@@ -1,0 +1,84 @@
+use super::*;
+
+#[test]
+fn cgroup_layout_follows_the_host() {
+    let tmp = tempfile::tempdir().unwrap();
+    assert_eq!(cgroup_layout_at(tmp.path()), CgroupLayout::LegacyV1);
+    std::fs::create_dir(tmp.path().join("unified")).unwrap();
+    assert_eq!(cgroup_layout_at(tmp.path()), CgroupLayout::Hybrid);
+    std::fs::write(tmp.path().join("cgroup.controllers"), "cpu memory").unwrap();
+    assert_eq!(cgroup_layout_at(tmp.path()), CgroupLayout::PureV2);
+}
+
+#[test]
+fn too_many_hosts_for_the_inotify_limit_are_refused_with_the_fix() {
+    assert!(
+        host_limit_verdict(12, 128).is_ok(),
+        "the seed scenarios fit the default"
+    );
+    let err = host_limit_verdict(101, 128).unwrap_err().to_string();
+    assert!(
+        err.contains("fs.inotify.max_user_instances")
+            && err.contains("sudo sysctl -w fs.inotify.max_user_instances=8192"),
+        "{err}"
+    );
+    assert!(host_limit_verdict(101, 8192).is_ok());
+}
+
+#[test]
+fn servers_get_memory_for_each_clients_journal() {
+    assert_eq!(memory_limit(Role::Client, 100), HOST_MEMORY_LIMIT);
+    assert_eq!(memory_limit(Role::Server, 0), HOST_MEMORY_LIMIT);
+    assert_eq!(
+        memory_limit(Role::Server, 100),
+        HOST_MEMORY_LIMIT + 100 * SERVER_MEMORY_PER_CLIENT
+    );
+}
+
+#[test]
+fn boot_command_uses_the_stage_dir() {
+    assert!(BOOT_COMMAND.starts_with(&format!("d={STAGE_DIR}\n")));
+    assert!(BOOT_COMMAND.ends_with("exec /lib/systemd/systemd"));
+}
+
+/// The wait returns as soon as the condition holds, and gives up at the deadline with the
+/// condition's last status.
+#[test]
+fn shell_waits_end_when_the_condition_holds_or_time_is_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let flag = dir.path().join("flag");
+    let script = format!(
+        "n=0; {}; echo \"tries=$n\"",
+        shell_wait(
+            &format!("n=$((n+1)); [ $n -ge 3 ] && touch {}", flag.display()),
+            Duration::from_secs(5)
+        )
+    );
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "tries=3\n");
+    assert!(flag.exists());
+    // `timeout` turns a wait that never gives up into a failure (status 124) instead of a hang.
+    let never = shell_wait("false", Duration::from_secs(1)) + "; echo gave up";
+    let out = std::process::Command::new("timeout")
+        .args(["20", "sh", "-c", &never])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "gave up\n");
+}
+
+#[test]
+fn run_ids_are_dns_safe_and_distinct() {
+    let a = new_run_id();
+    assert!(
+        a.starts_with("jl-") && a.len() == "jl-20261122-141530-abcd".len(),
+        "{a}"
+    );
+    assert!(crate::pki::is_valid_name(&format!("server.{a}")));
+    assert!(a
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
+}

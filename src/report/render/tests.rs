@@ -1,0 +1,158 @@
+use super::*;
+use crate::checks::CheckId;
+
+fn check(id: CheckId, host: &str, status: Status, observed: &str) -> CheckResult {
+    CheckResult {
+        id,
+        title: id.entry().title.into(),
+        host: host.into(),
+        phase: "final".into(),
+        expected: id.entry().expected.into(),
+        observed: observed.into(),
+        status,
+        evidence: vec!["[server]$ journalctl <x> & y".into(), "  line 2".into()],
+        seconds: 0.25,
+        reference: id.entry().reference.into(),
+    }
+}
+
+fn report() -> RunReport {
+    let mut report = crate::report::tests::sample("jl-x");
+    report.ok = false;
+    report.checks = vec![
+        check(
+            CheckId::CLIENT_DELIVERS,
+            "client1",
+            Status::Pass,
+            "the marker is on the server",
+        ),
+        check(
+            CheckId::SERVER_REJECTS_UNTRUSTED_CLIENT_CA,
+            "client1",
+            Status::Fail,
+            "ACCEPTED: <marker>",
+        ),
+        check(
+            CheckId::DOCKER_SOCKET_AUDIT_LOADED,
+            "client1",
+            Status::NotVerifiable,
+            "auditctl -l failed",
+        ),
+        check(
+            CheckId::DOCKER_SOCKET_PRESENT,
+            "server",
+            Status::NotApplicable,
+            "no docker.socket",
+        ),
+        check(
+            CheckId::CERT_FILES_OWNER_MODE,
+            "server",
+            Status::Error,
+            "no marker",
+        ),
+    ];
+    report
+}
+
+#[test]
+fn summary_counts_every_status_and_lists_failures_first() {
+    let s = summary(&report());
+    assert_eq!(s.verdict, "FAIL");
+    assert_eq!(
+        (
+            s.counts["pass"],
+            s.counts["fail"],
+            s.counts["error"],
+            s.counts["not-verifiable"],
+            s.counts["not-applicable"]
+        ),
+        (1, 1, 1, 1, 1)
+    );
+    assert_eq!(s.failures.len(), 2);
+    assert!(s.failures[0]
+        .starts_with("server-rejects-untrusted-client-ca on client1 (final): ACCEPTED"));
+}
+
+#[test]
+fn junit_maps_checks_to_testcases_with_failures_errors_and_skips() {
+    let xml = junit(&report());
+    let doc = roxmltree::Document::parse(&xml).expect("well-formed XML");
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "testsuites");
+    let suite = root
+        .children()
+        .find(|n| n.has_tag_name("testsuite"))
+        .unwrap();
+    assert_eq!(suite.attribute("name"), Some("lab"));
+    assert_eq!(suite.attribute("tests"), Some("5"));
+    assert_eq!(suite.attribute("failures"), Some("1"));
+    assert_eq!(suite.attribute("errors"), Some("1"));
+    let cases: Vec<_> = suite
+        .children()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
+    assert_eq!(cases.len(), 5);
+    let skipped = cases
+        .iter()
+        .filter(|c| c.children().any(|n| n.has_tag_name("skipped")))
+        .count();
+    assert_eq!(
+        skipped, 2,
+        "not-applicable and not-verifiable are skips, with their reason"
+    );
+    let failed = cases
+        .iter()
+        .find(|c| c.children().any(|n| n.has_tag_name("failure")))
+        .unwrap();
+    assert_eq!(
+        failed.attribute("name"),
+        Some("server-rejects-untrusted-client-ca on client1 [final]")
+    );
+    assert_eq!(failed.attribute("classname"), Some("journal-lab.lab"));
+    let failure = failed
+        .children()
+        .find(|n| n.has_tag_name("failure"))
+        .unwrap();
+    assert!(failure.attribute("message").unwrap().contains("ACCEPTED"));
+    assert!(
+        failure.text().unwrap_or("").contains("journalctl <x> & y"),
+        "evidence is escaped, not lost"
+    );
+}
+
+#[test]
+fn html_is_self_contained_and_escaped() {
+    let page = html(&report());
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    assert!(!page.contains("<script"), "no scripts");
+    assert!(
+        !page.contains("http://") && !page.contains("https://"),
+        "nothing fetched from the network"
+    );
+    assert!(
+        page.contains("ACCEPTED: &lt;marker&gt;"),
+        "observed text is escaped"
+    );
+    assert!(page.contains("journalctl &lt;x&gt; &amp; y"));
+    assert!(
+        page.contains("Delivery") && page.contains("client1"),
+        "per-client delivery table"
+    );
+    assert!(
+        page.contains("2026-11-22 14:00:00.000 UTC"),
+        "when the marker was logged"
+    );
+}
+
+#[test]
+fn markdown_leads_with_the_summary_and_shows_evidence_of_non_passes() {
+    let md = markdown(&report());
+    let summary_at = md.find("## Summary").unwrap();
+    assert!(summary_at < md.find("## Checks").unwrap());
+    assert!(md.contains("| fail | 1 |"));
+    assert!(md.contains("### fail `server-rejects-untrusted-client-ca` on client1 (final)"));
+    assert!(!md.contains("### pass"), "passes need no evidence section");
+    let json: serde_json::Value = serde_json::from_str(&json(&report())).unwrap();
+    assert_eq!(json["summary"]["verdict"], "FAIL");
+    assert_eq!(json["run"]["run_id"], "jl-x");
+}

@@ -1,0 +1,250 @@
+//! The map in ARCHITECTURE.md, checked against the code's own imports: no cycles between the
+//! library's modules (nor between the lab's and the checks' submodules), the named boundaries
+//! hold, and no source file outgrows a reader. Reads the sources as text; needs no Docker.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+fn src() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// The names `text` refers to through `prefix` (`crate::checks::...` → `checks`), outside
+/// comments and test modules (tests may reach across layers to build their inputs).
+fn referenced(text: &str, prefix: &str) -> BTreeSet<String> {
+    let code = text.split("#[cfg(test)]").next().unwrap_or(text);
+    let mut names = BTreeSet::new();
+    for line in code.lines() {
+        let line = line.split("//").next().unwrap_or("");
+        let mut rest = line;
+        while let Some(at) = rest.find(prefix) {
+            let after = &rest[at + prefix.len()..];
+            let name: String = after
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() {
+                names.insert(name);
+            } else if let Some(group) = after.strip_prefix('{') {
+                // `use super::{a, b::c}`: each first segment.
+                let group = group.split('}').next().unwrap_or("");
+                for item in group.split(',') {
+                    let first: String = item
+                        .trim()
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                        .collect();
+                    if !first.is_empty() {
+                        names.insert(first);
+                    }
+                }
+            }
+            rest = after;
+        }
+    }
+    names
+}
+
+/// A cycle in `graph`, if any, as the path that closes it.
+fn cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        graph: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(start) = path.iter().position(|n| n == node) {
+            let mut found = path[start..].to_vec();
+            found.push(node.to_string());
+            return Some(found);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_string());
+        for next in graph.get(node).into_iter().flatten() {
+            if let Some(found) = visit(next, graph, path, done) {
+                return Some(found);
+            }
+        }
+        path.pop();
+        done.insert(node.to_string());
+        None
+    }
+    let mut done = BTreeSet::new();
+    graph
+        .keys()
+        .find_map(|node| visit(node, graph, &mut Vec::new(), &mut done))
+}
+
+/// The library's top-level modules and which others each refers to (`crate::x`).
+fn crate_graph() -> BTreeMap<String, BTreeSet<String>> {
+    let root = src();
+    // `x.rs`, or a folder `x/` with its `mod.rs`.
+    let modules: BTreeSet<String> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            (p.extension().is_some_and(|e| e == "rs") && !p.ends_with("lib.rs"))
+                || p.join("mod.rs").exists()
+        })
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    let mut graph = BTreeMap::new();
+    for module in &modules {
+        let mut files = vec![root.join(format!("{module}.rs"))];
+        if root.join(module).is_dir() {
+            files.extend(rust_files(&root.join(module)));
+        }
+        let mut uses = BTreeSet::new();
+        for file in files.iter().filter(|f| f.exists()) {
+            let text = std::fs::read_to_string(file).unwrap();
+            uses.extend(
+                referenced(&text, "crate::")
+                    .into_iter()
+                    .filter(|name| modules.contains(name) && name != module),
+            );
+        }
+        graph.insert(module.clone(), uses);
+    }
+    graph
+}
+
+/// The submodules of `dir` (files and folders beside its mod.rs) and which siblings each refers
+/// to through `super::` (from a folder's files, `super::super::`).
+fn sibling_graph(dir: &Path) -> BTreeMap<String, BTreeSet<String>> {
+    let mut parts: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        if name == "mod" || name == "tests" {
+            continue;
+        }
+        let files = if path.is_dir() {
+            rust_files(&path)
+        } else {
+            vec![path]
+        };
+        parts.entry(name).or_default().extend(files);
+    }
+    let names: BTreeSet<String> = parts.keys().cloned().collect();
+    parts
+        .iter()
+        .map(|(name, files)| {
+            let mut uses = BTreeSet::new();
+            for file in files {
+                let text = std::fs::read_to_string(file).unwrap();
+                let nested = file.parent() != Some(dir);
+                let prefix = if nested { "super::super::" } else { "super::" };
+                uses.extend(
+                    referenced(&text, prefix)
+                        .into_iter()
+                        .filter(|n| names.contains(n) && n != name),
+                );
+            }
+            (name.clone(), uses)
+        })
+        .collect()
+}
+
+#[test]
+fn the_library_has_no_import_cycle() {
+    let graph = crate_graph();
+    assert!(
+        graph.contains_key("checks") && graph.contains_key("lab"),
+        "{graph:?}"
+    );
+    assert_eq!(cycle(&graph), None, "modules import each other in a cycle");
+}
+
+#[test]
+fn the_lab_and_the_check_families_have_no_cycle_inside() {
+    for dir in ["lab", "checks"] {
+        let graph = sibling_graph(&src().join(dir));
+        assert!(graph.len() > 3, "{dir}: {graph:?}");
+        assert_eq!(
+            cycle(&graph),
+            None,
+            "{dir}'s submodules import each other in a cycle"
+        );
+    }
+}
+
+/// The boundaries ARCHITECTURE.md names: only `engine`, `lab`, `owner` and `bench` know the
+/// engine; the shared words depend on nothing; checks never reach into the lab or the report.
+#[test]
+fn the_named_boundaries_hold() {
+    let graph = crate_graph();
+    assert_eq!(graph["domain"], BTreeSet::new(), "domain is a leaf");
+    for pure in ["scenario", "checks", "pki", "journal", "report", "domain"] {
+        for forbidden in ["engine", "lab", "bench", "images"] {
+            assert!(
+                !graph[pure].contains(forbidden),
+                "{pure} must know nothing about {forbidden} (it uses {:?})",
+                graph[pure]
+            );
+        }
+    }
+    for upstream in ["report", "scenario"] {
+        assert!(
+            !graph["checks"].contains(upstream),
+            "checks must not depend on {upstream}"
+        );
+    }
+}
+
+#[test]
+fn no_source_file_outgrows_a_reader() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = rust_files(&root.join("src"));
+    files.extend(rust_files(&root.join("xtask/src")));
+    for file in files {
+        let lines = std::fs::read_to_string(&file).unwrap().lines().count();
+        assert!(
+            lines <= 600,
+            "{} has {lines} lines: split it by concept",
+            file.display()
+        );
+    }
+}
+
+#[test]
+fn the_cycle_finder_finds_cycles() {
+    let graph: BTreeMap<String, BTreeSet<String>> = [
+        ("a", vec!["b"]),
+        ("b", vec!["c"]),
+        ("c", vec!["a"]),
+        ("d", vec![]),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.into_iter().map(String::from).collect()))
+    .collect();
+    assert_eq!(
+        cycle(&graph),
+        Some(vec!["a".into(), "b".into(), "c".into(), "a".into()])
+    );
+    assert_eq!(
+        referenced(
+            "use crate::{checks::X, report};\nlet x = crate::engine::f(); // crate::lab",
+            "crate::"
+        ),
+        BTreeSet::from([
+            "checks".to_string(),
+            "engine".to_string(),
+            "report".to_string()
+        ])
+    );
+}

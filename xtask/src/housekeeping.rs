@@ -1,0 +1,172 @@
+//! The commands around runs: certificates for real deployments, images, the test suite, and
+//! cleaning up after killed runs.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use journal_lab::{engine::Engine, images, lab, pki, scenario};
+
+use crate::{images_dir, progress, workspace_root};
+
+pub fn certs(dir: &Path, name: &str, aliases: &[String]) -> anyhow::Result<ExitCode> {
+    pki::validate_name(name)?;
+    let aliases = aliases
+        .iter()
+        .map(|a| a.parse())
+        .collect::<Result<Vec<pki::Alias>, _>>()?;
+    let (cert_dir, created) = pki::CertDir::open(dir)?;
+    if created {
+        println!("created a new CA: {}", cert_dir.ca_cert_path().display());
+    }
+    let files = cert_dir.issue(&pki::CertRequest::new(name, aliases.clone()))?;
+    if files.newly_issued {
+        let sans: Vec<String> = std::iter::once(format!("DNS:{name}"))
+            .chain(aliases.iter().map(|a| a.to_string()))
+            .collect();
+        println!(
+            "issued {} (CN={name}, SAN {})",
+            files.cert.display(),
+            sans.join(", ")
+        );
+    } else {
+        println!(
+            "{} already exists; not re-issued (delete it and {} to issue a new one)",
+            files.cert.display(),
+            files.key.display()
+        );
+    }
+    println!(
+        "install bundle: {}  (copy to {name} and run it there as root)",
+        files.bundle.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn build_images(releases: &[String]) -> anyhow::Result<ExitCode> {
+    let specs = releases
+        .iter()
+        .map(|release| images::ImageSpec::load(&images_dir(), release))
+        .collect::<Result<Vec<_>, _>>()?;
+    let engine = Engine::connect().await?;
+    let progress = progress();
+    let builds = specs.iter().map(|spec| {
+        let (engine, progress) = (&engine, &progress);
+        async move {
+            let built = images::ensure(engine, spec, progress).await?;
+            if !built {
+                progress(&format!(
+                    "{} is up to date (recipe hash {})",
+                    spec.reference(),
+                    spec.hash
+                ));
+            }
+            Ok::<_, journal_lab::Error>(())
+        }
+    });
+    futures_join(builds).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn futures_join<F: std::future::Future<Output = journal_lab::Result<()>>>(
+    futures: impl Iterator<Item = F>,
+) -> journal_lab::Result<()> {
+    // Builds run one after another: mmdebstrap is disk- and CPU-bound, and concurrent builds on a
+    // 2-core machine only interleave their progress.
+    for future in futures {
+        future.await?;
+    }
+    Ok(())
+}
+
+pub async fn list_images() -> anyhow::Result<ExitCode> {
+    let engine = Engine::connect().await?;
+    for release in images::available_releases(&images_dir()) {
+        let spec = images::ImageSpec::load(&images_dir(), &release)?;
+        let state = if images::exists(&engine, &spec).await? {
+            "built"
+        } else {
+            "not built"
+        };
+        println!("{release:<10} {:<40} {state}", spec.reference());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The README's test command. Prepares what the end-to-end tests need (engine reachable, images
+/// built, with progress shown here rather than inside a silent test), then runs `cargo test`.
+pub async fn test(unit_only: bool, cargo_args: &[String]) -> anyhow::Result<ExitCode> {
+    let mut command =
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command
+        .current_dir(workspace_root())
+        .args(["test", "--workspace", "--no-fail-fast"]);
+    if unit_only {
+        command.args(["--lib", "--bins"]);
+    } else {
+        let engine = Engine::connect().await.context(
+            "the end-to-end tests need a Docker engine (run `cargo xtask test --unit` for the tests that do not)",
+        )?;
+        let progress = progress();
+        // Every image the tests boot: the base images, and the seed scenarios' package variants.
+        let mut specs = Vec::new();
+        for release in ["bookworm", "trixie"] {
+            specs.push(images::ImageSpec::load(&images_dir(), release)?);
+        }
+        for file in scenario::files_in(&workspace_root().join("scenarios"))? {
+            specs.extend(lab::image_specs(
+                &scenario::Scenario::load(&file)?,
+                None,
+                &images_dir(),
+            )?);
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for spec in specs.iter().filter(|s| seen.insert(s.reference())) {
+            images::ensure(&engine, spec, &progress).await?;
+        }
+        // Runs already on the engine are left alone: they may be another user's, or a kept lab.
+    }
+    command.args(cargo_args);
+    let status = tokio::task::spawn_blocking(move || command.status())
+        .await?
+        .context("running cargo test")?;
+    Ok(if status.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+pub async fn clean(run: Option<String>, force: bool) -> anyhow::Result<ExitCode> {
+    use lab::clean::Which;
+    let engine = Engine::connect().await?;
+    let which = match (run, force) {
+        (Some(id), _) => Which::Run(id),
+        (None, true) => {
+            eprintln!(
+                "warning: --force removes every journal-lab run on this engine, including live runs \
+                 of other users and labs kept on purpose"
+            );
+            Which::All
+        }
+        (None, false) => Which::Abandoned,
+    };
+    let cleaned = lab::clean::clean(&engine, &which).await?;
+    for (run, swept) in &cleaned.removed {
+        println!(
+            "removed run {run}: {} containers, {} networks",
+            swept.containers.len(),
+            swept.networks.len()
+        );
+    }
+    for dir in &cleaned.dirs_removed {
+        println!("removed {}", dir.display());
+    }
+    for (run, why) in &cleaned.kept {
+        println!("kept run {run}: {why}");
+    }
+    if cleaned.removed.is_empty() && cleaned.dirs_removed.is_empty() {
+        println!("nothing to remove");
+    }
+    Ok(ExitCode::SUCCESS)
+}
