@@ -290,10 +290,24 @@ fn clean_removes_only_abandoned_runs() {
     );
     assert!(live.objects("container") > 0, "clean removed a live run");
 
+    // SIGKILL leaves everything, as it must; then the run is abandoned, and `clean` takes it
+    // all, its private directory (the CA keys) included.
     let id = live.run_id.clone();
-    let (status, live) = live.signal("INT");
-    assert_eq!(status, Some(130));
-    assert_eq!(live.objects("network"), 0);
+    let (status, live) = live.signal("KILL");
+    assert_eq!(status, None, "killed by a signal");
+    assert!(live.objects("container") > 0 && live.private_dirs() == 1);
+    let out = xtask()
+        .arg("clean")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8_lossy(&out);
+    assert!(out.contains(&format!("removed run {id}: ")), "{out}");
+    assert!(out.contains(&format!("journal-lab-pki-{id}-")), "{out}");
+    assert_eq!((live.objects("container"), live.objects("network")), (0, 0));
+    assert_eq!(live.private_dirs(), 0);
     xtask()
         .args(["clean", "--run", &id])
         .assert()
