@@ -200,10 +200,15 @@ impl Engine {
         Ok(())
     }
 
-    /// Every run that has a container or network on the engine, with its owner and whether it
-    /// was kept on purpose, sorted by run id.
-    pub async fn runs(&self) -> Result<Vec<RunOnEngine>> {
-        let filters = HashMap::from([("label".to_string(), vec![RUN_LABEL.to_string()])]);
+    /// Every container (running or not) and network carrying `label` (`key` or `key=value`).
+    async fn labelled(
+        &self,
+        label: String,
+    ) -> Result<(
+        Vec<bollard::models::ContainerSummary>,
+        Vec<bollard::models::Network>,
+    )> {
+        let filters = HashMap::from([("label".to_string(), vec![label])]);
         let containers = self
             .docker
             .list_containers(Some(ListContainersOptions {
@@ -220,6 +225,13 @@ impl Engine {
             }))
             .await
             .map_err(Error::docker("listing the lab's networks"))?;
+        Ok((containers, networks))
+    }
+
+    /// Every run that has a container or network on the engine, with its owner and whether it
+    /// was kept on purpose, sorted by run id.
+    pub async fn runs(&self) -> Result<Vec<RunOnEngine>> {
+        let (containers, networks) = self.labelled(RUN_LABEL.to_string()).await?;
         let mut runs: std::collections::BTreeMap<String, RunOnEngine> = Default::default();
         let labelled = containers
             .into_iter()
@@ -245,17 +257,7 @@ impl Engine {
     /// Removes every container and network labelled with `run_id`: containers first
     /// (concurrently), then the networks they were on.
     pub async fn sweep(&self, run_id: &str) -> Result<Swept> {
-        let label = format!("{RUN_LABEL}={run_id}");
-        let filters = HashMap::from([("label".to_string(), vec![label])]);
-        let containers = self
-            .docker
-            .list_containers(Some(ListContainersOptions {
-                all: true,
-                filters: Some(filters.clone()),
-                ..Default::default()
-            }))
-            .await
-            .map_err(Error::docker("listing the lab's containers"))?;
+        let (containers, networks) = self.labelled(format!("{RUN_LABEL}={run_id}")).await?;
         let names: Vec<String> = containers.iter().filter_map(|c| c.id.clone()).collect();
         let removals = names.iter().map(|id| async move {
             self.stop_now(id).await;
@@ -280,13 +282,6 @@ impl Engine {
         {
             result?;
         }
-        let networks = self
-            .docker
-            .list_networks(Some(ListNetworksOptions {
-                filters: Some(filters),
-            }))
-            .await
-            .map_err(Error::docker("listing the lab's networks"))?;
         let mut swept = Swept {
             containers: containers
                 .iter()

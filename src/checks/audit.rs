@@ -15,34 +15,29 @@ impl CheckId {
     pub const DOCKER_SOCKET_AUDIT_LOADED: CheckId = CheckId("docker-socket-audit-loaded");
 }
 
-const fn any_host(id: CheckId, title: &'static str, expected: &'static str) -> Entry {
-    Entry {
-        id,
-        title,
-        expected,
-        role: None,
-        reference: CIS_DOCKER,
-        uploaders_only: false,
-    }
-}
-
 pub const FAMILY: Family = Family {
     name: "audit",
     entries: &[
-        any_host(
+        Entry::new(
             CheckId::DOCKER_SOCKET_PRESENT,
             "The host has a docker.socket unit",
             "systemctl show -p FragmentPath docker.socket names a file",
+            None,
+            CIS_DOCKER,
         ),
-        any_host(
+        Entry::new(
             CheckId::DOCKER_SOCKET_AUDIT_RULE,
             "docker.socket is audited",
             "/etc/audit/audit.rules watches docker.socket's FragmentPath with key docker",
+            None,
+            CIS_DOCKER,
         ),
-        any_host(
+        Entry::new(
             CheckId::DOCKER_SOCKET_AUDIT_LOADED,
             "The docker.socket audit rule is loaded",
             "auditctl -l lists the watch",
+            None,
+            CIS_DOCKER,
         ),
     ],
     evaluate: |entry, target, evidence| evaluate(entry, target, evidence).boxed(),

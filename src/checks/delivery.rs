@@ -19,38 +19,36 @@ impl CheckId {
 pub const FAMILY: Family = Family {
     name: "delivery",
     entries: &[
-        Entry {
-            id: CheckId::CLIENT_DELIVERS,
-            title: "The client's journal reaches the server",
-            expected: "the client's marker is in the server's /var/log/journal/remote",
-            role: Some(Role::Client),
-            reference: JOURNAL_UPLOAD_DOC,
-            uploaders_only: false,
-        },
-        Entry {
-            id: CheckId::SERVER_STATUS_PROCESSING,
-            title: "journal-remote is processing requests",
-            expected: "StatusText=Processing requests...",
-            role: Some(Role::Server),
-            reference: JOURNAL_REMOTE_DOC,
-            uploaders_only: false,
-        },
-        Entry {
-            id: CheckId::CLIENT_STATUS_PROCESSING,
-            title: "journal-upload is processing input",
-            expected: "StatusText=Processing input...",
-            role: Some(Role::Client),
-            reference: JOURNAL_UPLOAD_DOC,
-            uploaders_only: true,
-        },
-        Entry {
-            id: CheckId::UPLOAD_RESTART_ALWAYS,
-            title: "journal-upload restarts always and is enabled",
-            expected: "Restart=always, enabled",
-            role: Some(Role::Client),
-            reference: JOURNAL_UPLOAD_DOC,
-            uploaders_only: true,
-        },
+        Entry::new(
+            CheckId::CLIENT_DELIVERS,
+            "The client's journal reaches the server",
+            "the client's marker is in the server's /var/log/journal/remote",
+            Some(Role::Client),
+            JOURNAL_UPLOAD_DOC,
+        ),
+        Entry::new(
+            CheckId::SERVER_STATUS_PROCESSING,
+            "journal-remote is processing requests",
+            "StatusText=Processing requests...",
+            Some(Role::Server),
+            JOURNAL_REMOTE_DOC,
+        ),
+        Entry::new(
+            CheckId::CLIENT_STATUS_PROCESSING,
+            "journal-upload is processing input",
+            "StatusText=Processing input...",
+            Some(Role::Client),
+            JOURNAL_UPLOAD_DOC,
+        )
+        .for_uploaders(),
+        Entry::new(
+            CheckId::UPLOAD_RESTART_ALWAYS,
+            "journal-upload restarts always and is enabled",
+            "Restart=always, enabled",
+            Some(Role::Client),
+            JOURNAL_UPLOAD_DOC,
+        )
+        .for_uploaders(),
     ],
     evaluate: |entry, target, evidence| evaluate(entry, target, evidence).boxed(),
 };

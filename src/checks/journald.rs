@@ -12,41 +12,28 @@ impl CheckId {
     pub const JOURNALD_RATE_LIMIT: CheckId = CheckId("journald-rate-limit");
 }
 
-const fn server_check(
-    id: CheckId,
-    title: &'static str,
-    expected: &'static str,
-    reference: &'static str,
-) -> Entry {
-    Entry {
-        id,
-        title,
-        expected,
-        role: Some(Role::Server),
-        reference,
-        uploaders_only: false,
-    }
-}
-
 pub const FAMILY: Family = Family {
     name: "journald",
     entries: &[
-        server_check(
+        Entry::new(
             CheckId::JOURNALD_STORAGE_PERSISTENT,
             "The server's journald keeps logs on disk",
             "Storage=persistent in the effective journald.conf",
+            Some(Role::Server),
             "CIS Debian Linux benchmark: ensure journald Storage is configured; journald.conf(5)",
         ),
-        server_check(
+        Entry::new(
             CheckId::JOURNALD_COMPRESS,
             "The server's journald compresses large entries",
             "Compress=yes in the effective journald.conf",
+            Some(Role::Server),
             "CIS Debian Linux benchmark: ensure journald Compress is configured; journald.conf(5)",
         ),
-        server_check(
+        Entry::new(
             CheckId::JOURNALD_RATE_LIMIT,
             "journald rate limiting is configured",
             "RateLimitIntervalSec= and RateLimitBurst= set in the effective journald.conf",
+            Some(Role::Server),
             "journald.conf(5) RateLimitIntervalSec=, RateLimitBurst=",
         ),
     ],

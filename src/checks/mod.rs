@@ -73,6 +73,34 @@ pub struct Entry {
     pub uploaders_only: bool,
 }
 
+impl Entry {
+    /// An entry about hosts of `role` (None: any host).
+    pub const fn new(
+        id: CheckId,
+        title: &'static str,
+        expected: &'static str,
+        role: Option<Role>,
+        reference: &'static str,
+    ) -> Entry {
+        Entry {
+            id,
+            title,
+            expected,
+            role,
+            reference,
+            uploaders_only: false,
+        }
+    }
+
+    /// The same entry, about clients only if they upload with journal-upload.
+    pub const fn for_uploaders(self) -> Entry {
+        Entry {
+            uploaders_only: true,
+            ..self
+        }
+    }
+}
+
 /// How a family evaluates one of its checks on one host. Pushes its evidence (probes and what
 /// they printed) as it goes.
 pub type Evaluate =

@@ -25,38 +25,35 @@ impl CheckId {
 pub const FAMILY: Family = Family {
     name: "ports",
     entries: &[
-        Entry {
-            id: CheckId::SERVER_HTTPS_ONLY,
-            title: "journal-remote accepts HTTPS only",
-            expected: "ExecStart uses --listen-https and no --listen-http; a plain-HTTP request gets no HTTP answer",
-            role: Some(Role::Server),
-            reference: "systemd-journal-remote.service(8), journal-remote.conf(5)",
-            uploaders_only: false,
-        },
-        Entry {
-            id: CheckId::SERVER_LISTENS_NEW_PORT,
-            title: "journal-remote listens on the configured port",
-            expected: "the socket listens on the port of its ListenStream= drop-in",
-            role: Some(Role::Server),
-            reference: SOCKET_DOC,
-            uploaders_only: false,
-        },
-        Entry {
-            id: CheckId::SERVER_REFUSES_OLD_PORT,
-            title: "Nothing listens on the old port any more",
-            expected: "a TCP connection to the server's port 19532 is refused",
-            role: Some(Role::Server),
-            reference: SOCKET_DOC,
-            uploaders_only: false,
-        },
-        Entry {
-            id: CheckId::CLIENT_ON_OLD_PORT_FAILS,
-            title: "A client left on the old port fails visibly",
-            expected: "its upload logs a connection error; its marker never arrives",
-            role: Some(Role::Client),
-            reference: delivery::JOURNAL_UPLOAD_DOC,
-            uploaders_only: false,
-        },
+        Entry::new(
+            CheckId::SERVER_HTTPS_ONLY,
+            "journal-remote accepts HTTPS only",
+            "ExecStart uses --listen-https and no --listen-http; \
+             a plain-HTTP request gets no HTTP answer",
+            Some(Role::Server),
+            "systemd-journal-remote.service(8), journal-remote.conf(5)",
+        ),
+        Entry::new(
+            CheckId::SERVER_LISTENS_NEW_PORT,
+            "journal-remote listens on the configured port",
+            "the socket listens on the port of its ListenStream= drop-in",
+            Some(Role::Server),
+            SOCKET_DOC,
+        ),
+        Entry::new(
+            CheckId::SERVER_REFUSES_OLD_PORT,
+            "Nothing listens on the old port any more",
+            "a TCP connection to the server's port 19532 is refused",
+            Some(Role::Server),
+            SOCKET_DOC,
+        ),
+        Entry::new(
+            CheckId::CLIENT_ON_OLD_PORT_FAILS,
+            "A client left on the old port fails visibly",
+            "its upload logs a connection error; its marker never arrives",
+            Some(Role::Client),
+            delivery::JOURNAL_UPLOAD_DOC,
+        ),
     ],
     evaluate: |entry, target, evidence| evaluate(entry, target, evidence).boxed(),
 };

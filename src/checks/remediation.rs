@@ -16,43 +16,37 @@ impl CheckId {
     pub const REMEDIATION_IDEMPOTENT: CheckId = CheckId("remediation-idempotent");
 }
 
-const fn client_check(id: CheckId, title: &'static str, expected: &'static str) -> Entry {
-    Entry {
-        id,
-        title,
-        expected,
-        role: Some(Role::Client),
-        reference: RULE,
-        uploaders_only: false,
-    }
-}
-
 pub const FAMILY: Family = Family {
     name: "remediation",
     entries: &[
-        client_check(
+        Entry::new(
             CheckId::REMEDIATION_APPLICABLE,
             "The rule applies to this host",
             "package linux-base is installed (the rule's applicability condition)",
+            Some(Role::Client),
+            RULE,
         ),
-        client_check(
+        Entry::new(
             CheckId::REMOTE_SOCKET_MASKED,
             "systemd-journal-remote.socket is masked",
             "systemctl is-enabled says masked",
+            Some(Role::Client),
+            RULE,
         ),
-        client_check(
+        Entry::new(
             CheckId::REMOTE_SOCKET_REFUSES,
             "The client does not receive logs",
             "a TCP connection to 19532 is refused and starting the socket fails",
+            Some(Role::Client),
+            RULE,
         ),
-        Entry {
-            reference: "Datadog def-000-s9r",
-            ..client_check(
-                CheckId::REMEDIATION_IDEMPOTENT,
-                "Applying the remediation again changes nothing",
-                "the unit state and files are the same after a second application",
-            )
-        },
+        Entry::new(
+            CheckId::REMEDIATION_IDEMPOTENT,
+            "Applying the remediation again changes nothing",
+            "the unit state and files are the same after a second application",
+            Some(Role::Client),
+            "Datadog def-000-s9r",
+        ),
     ],
     evaluate: |entry, target, evidence| evaluate(entry, target, evidence).boxed(),
 };

@@ -30,74 +30,18 @@ impl CheckId {
     pub const KEYS_NOT_WORLD_READABLE: CheckId = CheckId("keys-not-world-readable");
 }
 
-const fn rejection(id: CheckId, title: &'static str, expected: &'static str) -> Entry {
-    Entry {
-        id,
-        title,
-        expected,
-        role: Some(Role::Client),
-        reference: MTLS_DOC,
-        uploaders_only: false,
-    }
-}
-
 pub const FAMILY: Family = Family {
     name: "tls",
     entries: &[
-        Entry {
-            id: CheckId::CERT_FILES_OWNER_MODE,
-            title: "Certificate files are owned and protected",
-            expected: "/etc/ssl/systemd-journal is systemd-journal-remote:systemd-journal 0750, its files 0640",
-            role: None,
-            reference: CIS_CERTS,
-            uploaders_only: false,
-        },
-        rejection(
-            CheckId::SERVER_REJECTS_UNTRUSTED_CLIENT_CA,
-            "The server refuses a client certificate from an untrusted CA",
-            "the client's marker never reaches the server",
-        ),
-        rejection(
-            CheckId::SERVER_REJECTS_CLIENT_WITHOUT_CERT,
-            "The server refuses a client without a certificate",
-            "the client's marker never reaches the server",
-        ),
-        rejection(
-            CheckId::SERVER_REJECTS_EXPIRED_CLIENT_CERT,
-            "The server refuses an expired client certificate",
-            "the client's marker never reaches the server",
-        ),
-        rejection(
-            CheckId::CLIENT_REJECTS_SERVER_SAN_MISMATCH,
-            "The client refuses a server whose certificate does not name the address it dialled",
-            CLIENT_KEEPS_OUT,
-        ),
-        rejection(
-            CheckId::CLIENT_REJECTS_UNTRUSTED_SERVER_CA,
-            "The client refuses a server certificate from an untrusted CA",
-            CLIENT_KEEPS_OUT,
-        ),
-        rejection(
-            CheckId::CLIENT_REJECTS_EXPIRED_SERVER_CERT,
-            "The client refuses an expired server certificate",
-            CLIENT_KEEPS_OUT,
-        ),
-        Entry {
-            id: CheckId::TRUSTED_CERTIFICATE_FILE_SET,
-            title: "Peers are verified against a CA",
-            expected: "TrustedCertificateFile= is set in the effective journal-remote.conf (server) / journal-upload.conf (client)",
-            role: None,
-            reference: MTLS_DOC,
-            uploaders_only: true,
-        },
-        Entry {
-            id: CheckId::KEYS_NOT_WORLD_READABLE,
-            title: "Private keys are not world-readable",
-            expected: "no *.key under /etc/ssl/systemd-journal is readable by others",
-            role: None,
-            reference: CIS_CERTS,
-            uploaders_only: false,
-        },
+        Entry::new(CheckId::CERT_FILES_OWNER_MODE, "Certificate files are owned and protected", "/etc/ssl/systemd-journal is systemd-journal-remote:systemd-journal 0750, its files 0640", None, CIS_CERTS),
+        Entry::new(CheckId::SERVER_REJECTS_UNTRUSTED_CLIENT_CA, "The server refuses a client certificate from an untrusted CA", "the client's marker never reaches the server", Some(Role::Client), MTLS_DOC),
+        Entry::new(CheckId::SERVER_REJECTS_CLIENT_WITHOUT_CERT, "The server refuses a client without a certificate", "the client's marker never reaches the server", Some(Role::Client), MTLS_DOC),
+        Entry::new(CheckId::SERVER_REJECTS_EXPIRED_CLIENT_CERT, "The server refuses an expired client certificate", "the client's marker never reaches the server", Some(Role::Client), MTLS_DOC),
+        Entry::new(CheckId::CLIENT_REJECTS_SERVER_SAN_MISMATCH, "The client refuses a server whose certificate does not name the address it dialled", CLIENT_KEEPS_OUT, Some(Role::Client), MTLS_DOC),
+        Entry::new(CheckId::CLIENT_REJECTS_UNTRUSTED_SERVER_CA, "The client refuses a server certificate from an untrusted CA", CLIENT_KEEPS_OUT, Some(Role::Client), MTLS_DOC),
+        Entry::new(CheckId::CLIENT_REJECTS_EXPIRED_SERVER_CERT, "The client refuses an expired server certificate", CLIENT_KEEPS_OUT, Some(Role::Client), MTLS_DOC),
+        Entry::new(CheckId::TRUSTED_CERTIFICATE_FILE_SET, "Peers are verified against a CA", "TrustedCertificateFile= is set in the effective journal-remote.conf (server) / journal-upload.conf (client)", None, MTLS_DOC).for_uploaders(),
+        Entry::new(CheckId::KEYS_NOT_WORLD_READABLE, "Private keys are not world-readable", "no *.key under /etc/ssl/systemd-journal is readable by others", None, CIS_CERTS),
     ],
     evaluate: |entry, target, evidence| evaluate(entry, target, evidence).boxed(),
 };

@@ -248,6 +248,12 @@ fn a_signal_during_a_run_removes_the_lab_and_its_keys() {
     }
 }
 
+/// What `cargo xtask clean` printed (it must succeed).
+fn clean() -> String {
+    let out = xtask().arg("clean").assert().success();
+    String::from_utf8_lossy(&out.get_output().stdout).into_owned()
+}
+
 /// `clean` on a shared engine: a live run of someone else is kept (and said so), an abandoned
 /// one (its process is gone) is removed, and `--run` removes the named one whoever owns it.
 #[test]
@@ -269,14 +275,7 @@ fn clean_removes_only_abandoned_runs() {
         .unwrap();
     assert!(created.status.success(), "{created:?}");
 
-    let out = xtask()
-        .arg("clean")
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let out = String::from_utf8_lossy(&out);
+    let out = clean();
     assert!(
         out.contains(&format!(
             "kept run {}: its process is still running",
@@ -296,14 +295,7 @@ fn clean_removes_only_abandoned_runs() {
     let (status, live) = live.signal("KILL");
     assert_eq!(status, None, "killed by a signal");
     assert!(live.objects("container") > 0 && live.private_dirs() == 1);
-    let out = xtask()
-        .arg("clean")
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let out = String::from_utf8_lossy(&out);
+    let out = clean();
     assert!(out.contains(&format!("removed run {id}: ")), "{out}");
     assert!(out.contains(&format!("journal-lab-pki-{id}-")), "{out}");
     assert_eq!((live.objects("container"), live.objects("network")), (0, 0));
