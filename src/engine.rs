@@ -346,6 +346,31 @@ impl Engine {
         let _ = tokio::time::timeout(STOP_DEADLINE, stopped.next()).await;
     }
 
+    /// A tar archive of `path` in `container` (the engine's `docker cp` out), at most
+    /// `limit` bytes: a bigger one is an error rather than a machine out of memory.
+    pub async fn download(&self, container: &str, path: &str, limit: usize) -> Result<Vec<u8>> {
+        use testcontainers::bollard::query_parameters::DownloadFromContainerOptions;
+        let options = DownloadFromContainerOptions {
+            path: path.to_string(),
+        };
+        let mut stream = self
+            .docker
+            .download_from_container(container, Some(options));
+        let mut archive = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            archive.extend_from_slice(
+                &chunk.map_err(Error::docker(format!("copying {path} out of {container}")))?,
+            );
+            if archive.len() > limit {
+                return Err(Error::InvalidSettings(format!(
+                    "{path} in {container} is larger than {} MiB; not copied",
+                    limit / (1024 * 1024)
+                )));
+            }
+        }
+        Ok(archive)
+    }
+
     /// Memory the container uses now, as `docker stats` counts it (usage less inactive file cache).
     pub async fn memory_usage(&self, container: &str) -> Result<u64> {
         use testcontainers::bollard::query_parameters::StatsOptions;

@@ -306,8 +306,52 @@ pub enum Step {
         hosts: Hosts,
         count: u32,
     },
+    /// Forward Secure Sealing on the hosts: `journalctl --setup-keys` (the sealing key stays on
+    /// the host, the verification key goes to the run's private directory), then a rotation so
+    /// the new journal file is sealed. On servers also `Seal=yes` for journal-remote, whose
+    /// current files are set aside (`presealing-*`) so that new ones are created sealed.
+    SetupSealing {
+        #[serde(default)]
+        hosts: Hosts,
+        /// How often a seal is written: `10s`, `15min`, `1h` (journalctl's default: 15min).
+        #[serde(default = "seal_interval")]
+        interval: String,
+    },
+    /// Damage a journal file as an intruder would. `journal`: `system` (the host's newest
+    /// archived journal, after a rotation), `remote` (a server's newest remote journal, with
+    /// journal-remote stopped), or an absolute path under /var/log/journal.
+    Tamper {
+        host: String,
+        #[serde(default = "system_journal")]
+        journal: String,
+        how: Tampering,
+    },
+    /// `journalctl --rotate` on the hosts (and on servers, journal-remote stopped), so that what
+    /// was written is in stable files that can be verified.
+    Rotate {
+        #[serde(default)]
+        hosts: Hosts,
+    },
     /// Evaluate the checks that list this phase.
     Evaluate { phase: String },
+}
+
+/// How a `tamper` step damages a journal file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Tampering {
+    /// Overwrite one byte inside a logged message (the run's latest marker where there is one).
+    Overwrite,
+    /// Cut the file off inside its last marker's entry.
+    Truncate,
+}
+
+fn seal_interval() -> String {
+    "15min".to_string()
+}
+
+fn system_journal() -> String {
+    "system".to_string()
 }
 
 fn clients() -> Hosts {

@@ -10,6 +10,7 @@
 
 pub mod audit;
 pub mod delivery;
+pub mod integrity;
 pub mod journald;
 pub mod ports;
 pub mod remediation;
@@ -35,6 +36,7 @@ pub const FAMILIES: &[&Family] = &[
     &remediation::FAMILY,
     &audit::FAMILY,
     &journald::FAMILY,
+    &integrity::FAMILY,
 ];
 
 /// A check's stable id, as written in scenarios and run.json (`client-delivers`). Each family
@@ -147,6 +149,29 @@ pub trait Observer: Sync {
     ) -> BoxFuture<'a, Result<MarkerObservation>>;
     /// The state recorded after the first and the second application of a remediation on `host`.
     fn remediation_states(&self, host: &str) -> Option<(String, String)>;
+    /// The sealing a `setup-sealing` step set up on `host`.
+    fn sealing(&self, host: &str) -> Option<Sealing>;
+    /// The journal files `tamper` steps damaged on `host`.
+    fn tampered(&self, host: &str) -> Vec<Tampered>;
+}
+
+/// Forward Secure Sealing set up on a host. The verification key is a secret: it can verify and
+/// also forge seals, so it never goes into evidence or a report, only its fingerprint does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sealing {
+    pub verification_key: String,
+    pub fingerprint: String,
+    pub interval: String,
+}
+
+/// A journal file a `tamper` step damaged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tampered {
+    pub file: String,
+    /// Where the damage starts, in bytes.
+    pub offset: u64,
+    /// `overwrite` or `truncate`.
+    pub how: String,
 }
 
 /// The host a check is evaluated on, what its scenario says of it, and how to observe it.
@@ -168,6 +193,28 @@ impl Target<'_> {
     /// Runs `command` on this host, keeping it and its output as evidence.
     pub async fn probe(&self, command: &str, evidence: &mut Vec<String>) -> Result<ExecOutput> {
         self.probe_on(self.host, command, evidence).await
+    }
+
+    /// Runs `command` with `secret` in it (written `{secret}` in the command), keeping the
+    /// command as evidence with the secret replaced by `shown`.
+    pub async fn probe_secret(
+        &self,
+        command: &str,
+        secret: &str,
+        shown: &str,
+        evidence: &mut Vec<String>,
+    ) -> Result<ExecOutput> {
+        let out = self
+            .observer
+            .run(self.host, &command.replace("{secret}", secret))
+            .await?;
+        record_probe(
+            evidence,
+            self.host,
+            &command.replace("{secret}", shown),
+            &out,
+        );
+        Ok(out)
     }
 
     /// Runs `command` on another host of the lab, keeping it as evidence.

@@ -340,3 +340,127 @@ fn the_docs_check_table_lists_exactly_the_catalog() {
         .collect();
     assert!(missing.is_empty(), "docs/scenarios.md lacks {missing:?}");
 }
+
+mod integrity {
+    //! Recorded `journalctl --header` / `--verify` outputs (systemd 252, bookworm lab hosts).
+    use super::super::integrity::*;
+    use super::*;
+
+    const ARCHIVED: &str =
+        "/var/log/journal/e02a/system@b3e8-0000000000000032-000660ffbbbac7a1.journal";
+
+    #[test]
+    fn sealed_only_with_the_flag() {
+        let sealed = out(0, "File path: /var/log/journal/e02a/system.journal\nState: ONLINE\nCompatible flags: SEALED\n", "");
+        assert_eq!(sealed_verdict(&sealed).0, Status::Pass);
+        let plain = out(
+            0,
+            "File path: /var/log/journal/e02a/system.journal\nState: ONLINE\nCompatible flags:\n",
+            "",
+        );
+        assert_eq!(sealed_verdict(&plain).0, Status::Fail);
+        // "SEALED" elsewhere is not the flag.
+        let elsewhere = out(
+            0,
+            "File path: /var/log/journal/SEALED/system.journal\nCompatible flags: \n",
+            "",
+        );
+        assert_eq!(sealed_verdict(&elsewhere).0, Status::Fail);
+        assert_eq!(sealed_verdict(&out(1, "", "No such file")).0, Status::Fail);
+    }
+
+    #[test]
+    fn a_sealed_file_that_verifies_passes_and_unsealed_files_prove_nothing() {
+        let intact = format!(
+            "=== unsealed /var/log/journal/e02a/system@b3e8-0000000000000001-000660ffbb6c79b5.journal\n\
+             === verify {ARCHIVED}\nPASS: {ARCHIVED}\n\
+             => Validated from Tue 2026-11-24 06:22:22 UTC to Tue 2026-11-24 06:22:26 UTC, final 11.006188s entries not sealed.\n\
+             === exit 0\n"
+        );
+        let (status, observed) = verifies_verdict(&out(0, &intact, ""));
+        assert_eq!(status, Status::Pass, "{observed}");
+        assert!(observed.contains("1 sealed file(s)") && observed.contains("1 unsealed"));
+        // The false pass it must never give: nothing sealed, nothing verified, "PASS" printed anyway.
+        let unsealed_only = "=== unsealed /var/log/journal/e02a/system@1.journal\nPASS: x\n";
+        assert_eq!(
+            verifies_verdict(&out(0, unsealed_only, "")).0,
+            Status::NotVerifiable
+        );
+        let online_only = "=== online /var/log/journal/remote/remote-1.journal\n";
+        assert_eq!(
+            verifies_verdict(&out(0, online_only, "")).0,
+            Status::NotVerifiable
+        );
+    }
+
+    #[test]
+    fn a_sealed_file_that_fails_verification_fails() {
+        let tampered = format!(
+            "=== verify {ARCHIVED}\n391718: Invalid hash (5a37704f6a04b920 vs. c4f6d6c6e41ab896)\n\
+             391718: Invalid object contents: Bad message\n\
+             File corruption detected at {ARCHIVED}:391718 (of 3742840 bytes, 99%).\n\
+             FAIL: {ARCHIVED} (Bad message)\n=== exit 1\n"
+        );
+        let (status, observed) = verifies_verdict(&out(0, &tampered, ""));
+        assert_eq!(status, Status::Fail);
+        assert!(
+            observed.contains(ARCHIVED) && observed.contains("FAIL"),
+            "{observed}"
+        );
+    }
+
+    #[test]
+    fn tampering_is_detected_only_when_verification_names_corruption() {
+        let detected = format!(
+            "=== sealed {ARCHIVED}\n391718: Invalid hash (5a37 vs. c4f6)\n\
+             File corruption detected at {ARCHIVED}:391718 (of 3742840 bytes, 99%).\n\
+             FAIL: {ARCHIVED} (Bad message)\n=== exit 1\n"
+        );
+        let (status, observed) = tamper_verdict(ARCHIVED, &out(0, &detected, ""));
+        assert_eq!(status, Status::Pass);
+        assert!(observed.contains(":391718"), "{observed}");
+        // The false pass it must never give: the tampered file still verifies.
+        let still_fine = format!("=== sealed {ARCHIVED}\nPASS: {ARCHIVED}\n=== exit 0\n");
+        assert_eq!(
+            tamper_verdict(ARCHIVED, &out(0, &still_fine, "")).0,
+            Status::Fail
+        );
+        // Failing for another reason (the key) is no detection.
+        let wrong_key = format!(
+            "=== sealed {ARCHIVED}\nFAIL: {ARCHIVED} (Required key not available)\n=== exit 1\n"
+        );
+        assert_eq!(
+            tamper_verdict(ARCHIVED, &out(0, &wrong_key, "")).0,
+            Status::NotVerifiable
+        );
+        let gone = format!("=== missing {ARCHIVED}\n");
+        assert_eq!(
+            tamper_verdict(ARCHIVED, &out(0, &gone, "")).0,
+            Status::NotVerifiable
+        );
+        let unsealed = format!(
+            "=== unsealed {ARCHIVED}\nFile corruption detected at {ARCHIVED}:12 (of 9 bytes).\n=== exit 1\n"
+        );
+        let (status, observed) = tamper_verdict(ARCHIVED, &out(0, &unsealed, ""));
+        assert_eq!(status, Status::Pass);
+        assert!(observed.contains("not sealed"), "{observed}");
+    }
+
+    #[test]
+    fn remote_journals_must_all_be_sealed() {
+        let unsealed = "=== /var/log/journal/remote/remote-172.27.0.2.journal\nState: ONLINE\nCompatible flags:\n\
+                        === log\nFailed to open /var/log/journal/d1e3/fss: Permission denied\n";
+        let (status, observed) = remote_sealed_verdict(&out(0, unsealed, ""));
+        assert_eq!(status, Status::Fail);
+        assert!(
+            observed.contains("Permission denied") && observed.contains("remote-172.27.0.2"),
+            "{observed}"
+        );
+        let sealed = "=== /var/log/journal/remote/remote-1.journal\nState: ONLINE\nCompatible flags: SEALED\n=== log\n";
+        assert_eq!(remote_sealed_verdict(&out(0, sealed, "")).0, Status::Pass);
+        assert_eq!(
+            remote_sealed_verdict(&out(0, "=== log\n", "")).0,
+            Status::NotVerifiable
+        );
+    }
+}

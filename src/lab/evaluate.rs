@@ -12,7 +12,9 @@ use super::observe::{self, ServerView};
 use super::probes::ProbeCache;
 use super::steps::RunState;
 use super::{Deadlines, Host, Lab};
-use crate::checks::{self, CheckId, CheckResult, MarkerObservation, Observer, Target};
+use crate::checks::{
+    self, CheckId, CheckResult, MarkerObservation, Observer, Sealing, Tampered, Target,
+};
 use crate::domain::{ExecOutput, Role, REMOTE_UNIT, UPLOAD_UNIT};
 use crate::errors::Result;
 use crate::journal;
@@ -205,6 +207,14 @@ impl Observer for LabObserver<'_> {
 
     fn remediation_states(&self, host: &str) -> Option<(String, String)> {
         self.state.remediations.get(host).cloned()
+    }
+
+    fn sealing(&self, host: &str) -> Option<Sealing> {
+        self.state.sealing.get(host).cloned()
+    }
+
+    fn tampered(&self, host: &str) -> Vec<Tampered> {
+        self.state.tampered.get(host).cloned().unwrap_or_default()
     }
 }
 

@@ -203,3 +203,32 @@ fn server_finding(server: &str, command: &str, output: &str) -> Option<Finding> 
         evidence,
     })
 }
+
+/// The most a server's /var/log/journal may weigh to be copied out (as the engine sends it,
+/// zeros included).
+const JOURNAL_COPY_LIMIT: usize = 1024 * 1024 * 1024;
+
+/// Copies every server's binary journal files (its own and the remote ones) into
+/// `run_dir/journals/<server>/`, all servers at once; returns the manifest.
+pub async fn copy_journals(
+    lab: &Lab,
+    run_dir: &std::path::Path,
+) -> Result<Vec<crate::report::journal_files::JournalFile>> {
+    const SOURCE: &str = "/var/log/journal";
+    let copies = lab
+        .hosts()
+        .iter()
+        .filter(|h| h.role == Role::Server)
+        .map(|server| async move {
+            let archive = lab
+                .engine()
+                .download(server.id(), SOURCE, JOURNAL_COPY_LIMIT)
+                .await?;
+            crate::report::journal_files::unpack(run_dir, &server.name, SOURCE, &archive)
+        });
+    Ok(futures::future::try_join_all(copies)
+        .await?
+        .into_iter()
+        .flatten()
+        .collect())
+}

@@ -31,6 +31,8 @@ pub struct LabOptions {
     pub deadlines: Deadlines,
     /// Sum the hosts' container memory after the steps (for `cargo xtask bench`).
     pub measure_memory: bool,
+    /// Copy the servers' binary journal files into the run's report directory.
+    pub copy_journals: bool,
 }
 
 impl LabOptions {
@@ -43,6 +45,7 @@ impl LabOptions {
             reports_dir: reports_dir.into(),
             deadlines: Deadlines::default(),
             measure_memory: false,
+            copy_journals: true,
         }
     }
 }
@@ -54,6 +57,9 @@ pub struct Outcome {
     pub run_dir: PathBuf,
     /// With `keep`: how to reach each host, one line each.
     pub kept: Vec<String>,
+    /// Host → the verification key of its sealing (`setup-sealing`). A secret: it is in no
+    /// report and nothing prints it; it is here for callers that verify on their own.
+    pub verification_keys: std::collections::BTreeMap<String, String>,
 }
 
 /// The default lab: 1 server + `clients` clients, passive HTTPS, one marker each.
@@ -207,7 +213,10 @@ pub async fn run_scenario(
     phases.push(phase("configure", took));
     progress(&format!("configured in {:.1}s", took.as_secs_f64()));
 
-    let mut state = steps::RunState::default();
+    let mut state = steps::RunState {
+        private_dir: Some(pki_dir.path().to_path_buf()),
+        ..steps::RunState::default()
+    };
     let mut checks: Vec<CheckResult> = Vec::new();
     let clock_steps = Instant::now();
     for step in &scenario.steps {
@@ -271,12 +280,25 @@ pub async fn run_scenario(
     let mut facts = observe::observe_facts(&lab, &profile_batch, &options.deadlines).await?;
     let final_view = std::mem::replace(&mut facts.view, observe::ServerView::empty());
     let journal_dumps = std::mem::take(&mut facts.journals);
+    let run_dir = options.reports_dir.join(&run_id);
     // Markers that arrived after their wait ended count as delivered too (seconds unknown).
     steps::note_arrivals(&mut state, &final_view);
     phases.push(phase(
         "observe (profile, facts, journals)",
         clock_observe.elapsed(),
     ));
+    let (journal_files, took) = timed(async {
+        if !options.copy_journals {
+            return Ok(Vec::new());
+        }
+        std::fs::create_dir_all(&run_dir).map_err(Error::io("creating", &run_dir))?;
+        observe::copy_journals(&lab, &run_dir).await
+    })
+    .await;
+    let journal_files = journal_files?;
+    if options.copy_journals {
+        phases.push(phase("journal files copied out", took));
+    }
     let hosts: Vec<HostReport> = lab
         .hosts()
         .iter()
@@ -361,6 +383,25 @@ pub async fn run_scenario(
         profile,
         container_memory_bytes,
         bursts: std::mem::take(&mut state.bursts),
+        sealing: state
+            .sealing
+            .iter()
+            .map(|(host, sealing)| report::SealingReport {
+                host: host.clone(),
+                interval: sealing.interval.clone(),
+                key_fingerprint: sealing.fingerprint.clone(),
+            })
+            .collect(),
+        tampered: state
+            .tampered
+            .iter()
+            .flat_map(|(host, files)| {
+                files.iter().map(move |damage| report::TamperedReport {
+                    host: host.clone(),
+                    damage: damage.clone(),
+                })
+            })
+            .collect(),
         journal: final_view
             .entries()
             .into_iter()
@@ -370,6 +411,7 @@ pub async fn run_scenario(
                 fields,
             })
             .collect(),
+        journal_files,
     };
     let run_dir = report::write_run(&options.reports_dir, &report)?;
     report::write_journals(&run_dir, &journal_dumps)?;
@@ -388,6 +430,11 @@ pub async fn run_scenario(
         report,
         run_dir,
         kept,
+        verification_keys: state
+            .sealing
+            .into_iter()
+            .map(|(host, sealing)| (host, sealing.verification_key))
+            .collect(),
     })
 }
 

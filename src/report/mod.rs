@@ -2,6 +2,7 @@
 //! output layout; the lab fills in a [`RunReport`] and hands it over.
 
 pub mod bench;
+pub mod journal_files;
 pub mod render;
 
 use std::path::{Path, PathBuf};
@@ -66,6 +67,33 @@ pub struct RunReport {
     /// The lab's marker entries found on the servers at the end: server, remote file, fields.
     #[serde(default)]
     pub journal: Vec<ArrivedEntry>,
+    /// Forward Secure Sealing set up by the run: host, interval and the verification key's
+    /// fingerprint (never the key).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sealing: Vec<SealingReport>,
+    /// Journal files that `tamper` steps damaged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tampered: Vec<TamperedReport>,
+    /// The servers' binary journal files, copied to `journals/<host>/` with their SHA-256.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub journal_files: Vec<journal_files::JournalFile>,
+}
+
+/// Sealing on one host, as reported: the key's fingerprint only.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SealingReport {
+    pub host: String,
+    pub interval: String,
+    /// First 16 hex digits of the verification key's SHA-256.
+    pub key_fingerprint: String,
+}
+
+/// A journal file a `tamper` step damaged.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TamperedReport {
+    pub host: String,
+    #[serde(flatten)]
+    pub damage: crate::checks::Tampered,
 }
 
 /// A burst of messages and how fast they reached the servers (`log-burst` step).
@@ -396,6 +424,9 @@ pub(crate) mod tests {
             container_memory_bytes: None,
             bursts: vec![],
             journal: vec![],
+            sealing: Vec::new(),
+            tampered: Vec::new(),
+            journal_files: Vec::new(),
         }
     }
 

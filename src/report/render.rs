@@ -179,6 +179,19 @@ pub fn markdown(report: &RunReport) -> String {
             }),
         ));
     }
+    if !report.journal_files.is_empty() {
+        let _ = writeln!(
+            md,
+            "\n## Journal files\n\n{} binary journal files of the servers are copied to `journals/<host>/` \
+             (SHA-256 of each in run.json): open them with `journalctl --directory journals/<host>/remote` \
+             or `journalctl --file FILE`.",
+            report.journal_files.len()
+        );
+    }
+    if let Some((header, rows)) = integrity::rows(report) {
+        let _ = writeln!(md, "\n## Journal integrity\n");
+        md.push_str(&md_table(&header, rows.into_iter()));
+    }
     let _ = writeln!(md, "\n## Checks\n");
     md.push_str(&md_table(
         &[
@@ -347,6 +360,36 @@ pub fn html(report: &RunReport) -> String {
         }
         h.push_str("</table>\n");
     }
+    if !report.journal_files.is_empty() {
+        h.push_str("<h2>Journal files</h2>\n<p class=\"meta\">The servers' binary journals, as copied out at the end of the run: open them with <code>journalctl --file</code> or <code>--directory</code>.</p>\n<table><tr><th>host</th><th>file in the host</th><th>bytes</th><th>SHA-256</th></tr>\n");
+        for file in &report.journal_files {
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td><a href=\"{}\"><code>{}</code></a></td><td>{}</td><td><code>{}</code></td></tr>",
+                escape(&file.host),
+                escape(&file.copy),
+                escape(&file.path),
+                file.bytes,
+                escape(&file.sha256)
+            );
+        }
+        h.push_str("</table>\n");
+    }
+    if let Some((header, rows)) = integrity::rows(report) {
+        h.push_str("<h2>Journal integrity</h2>\n<table><tr>");
+        for column in header {
+            let _ = write!(h, "<th>{}</th>", escape(column));
+        }
+        h.push_str("</tr>\n");
+        for row in rows {
+            h.push_str("<tr>");
+            for cell in row {
+                let _ = write!(h, "<td>{}</td>", escape(&cell));
+            }
+            h.push_str("</tr>\n");
+        }
+        h.push_str("</table>\n");
+    }
     let mut phases: Vec<&str> = Vec::new();
     for c in &report.checks {
         if !phases.contains(&c.phase.as_str()) {
@@ -468,6 +511,8 @@ fn clients_with_markers(report: &RunReport) -> Vec<&crate::report::HostReport> {
         .filter(|h| h.role == Role::Client && h.marker.is_some())
         .collect()
 }
+
+mod integrity;
 
 #[cfg(test)]
 mod tests;

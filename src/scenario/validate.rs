@@ -337,6 +337,8 @@ fn file_path(path: &str) -> Result<(), &'static str> {
 /// Host references in steps; returns the phases the steps declare.
 fn steps<'a>(s: &'a Scenario, names: &BTreeSet<&str>) -> Result<BTreeSet<&'a str>, Invalid> {
     let mut phases: BTreeSet<&str> = BTreeSet::from([FINAL_PHASE]);
+    // Hosts that an earlier step set up sealing on.
+    let mut sealed: BTreeSet<String> = BTreeSet::new();
     for (i, step) in s.steps.iter().enumerate() {
         let at = |field: &str| format!("steps[{i}].{field}");
         match step {
@@ -355,12 +357,81 @@ fn steps<'a>(s: &'a Scenario, names: &BTreeSet<&str>) -> Result<BTreeSet<&'a str
             Step::Run { host, .. } | Step::Restart { host } => {
                 host_ref(host, &at("host"), names, "this step")?
             }
+            Step::SetupSealing { hosts, interval } => {
+                selector(hosts, &at("hosts"), names)?;
+                if !is_seal_interval(interval) {
+                    return invalid(
+                        at("interval"),
+                        format!(
+                            "interval {interval:?}: write seconds, minutes or hours between 1s and \
+                             24h, e.g. 10s, 15min or 1h"
+                        ),
+                    );
+                }
+                sealed.extend(s.select(hosts));
+            }
+            Step::Rotate { hosts } => selector(hosts, &at("hosts"), names)?,
+            Step::Tamper { host, journal, .. } => {
+                host_ref(host, &at("host"), names, "this step")?;
+                tamper_target(s, host, journal, &at("journal"))?;
+                if !sealed.contains(host) {
+                    return invalid(
+                        at("host"),
+                        format!(
+                            "tamper on {host:?}, which has no sealing: add a `do: setup-sealing` \
+                             step that covers {host} before this one"
+                        ),
+                    );
+                }
+            }
             Step::Evaluate { phase } => {
                 phases.insert(phase);
             }
         }
     }
     Ok(phases)
+}
+
+/// `system`, `remote` (servers only) or a journal file's absolute path under /var/log/journal.
+fn tamper_target(s: &Scenario, host: &str, journal: &str, path: &str) -> Result<(), Invalid> {
+    let is_server = s.host(host).is_some_and(|h| h.role == Role::Server);
+    match journal {
+        "system" => Ok(()),
+        "remote" if is_server => Ok(()),
+        "remote" => invalid(
+            path,
+            format!("journal: remote is a server's; {host} is a client (write system or a path)"),
+        ),
+        other
+            if other.starts_with("/var/log/journal/")
+                && other.ends_with(".journal")
+                && file_path(other).is_ok() =>
+        {
+            Ok(())
+        }
+        other => invalid(
+            path,
+            format!(
+                "journal {other:?} names no journal: write system, remote (servers) or the \
+                 absolute path of a .journal file under /var/log/journal"
+            ),
+        ),
+    }
+}
+
+/// `10s`, `15min`, `1h`: what journalctl --interval= takes, between 1 s and a day.
+fn is_seal_interval(interval: &str) -> bool {
+    let digits = interval.chars().take_while(char::is_ascii_digit).count();
+    let (number, unit) = interval.split_at(digits);
+    let seconds = match unit {
+        "s" => 1,
+        "min" => 60,
+        "h" => 3600,
+        _ => return false,
+    };
+    number
+        .parse::<u64>()
+        .is_ok_and(|n| n >= 1 && n * seconds <= 24 * 3600)
 }
 
 fn selector(hosts: &Hosts, path: &str, names: &BTreeSet<&str>) -> Result<(), Invalid> {
@@ -493,6 +564,26 @@ mod tests {
             assert!(file_path(bad).is_err(), "{bad:?} accepted");
         }
         assert!(file_path(&format!("/{}", "a".repeat(5000))).is_err());
+    }
+
+    #[test]
+    fn seal_intervals_are_what_journalctl_takes_within_a_day() {
+        for good in ["1s", "10s", "15min", "1h", "24h"] {
+            assert!(is_seal_interval(good), "{good}");
+        }
+        for bad in [
+            "",
+            "0s",
+            "10",
+            "s",
+            "25h",
+            "10 s",
+            "1d",
+            "-1s",
+            "99999999999999999999s",
+        ] {
+            assert!(!is_seal_interval(bad), "{bad}");
+        }
     }
 
     #[test]

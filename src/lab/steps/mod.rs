@@ -4,12 +4,15 @@
 mod burst;
 mod markers;
 mod remediations;
+mod sealing;
 mod units;
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use super::{Deadlines, Host, Lab};
+use crate::checks::{Sealing, Tampered};
 use crate::errors::Result;
 use crate::scenario::{Hosts, Scenario, Step};
 use crate::Progress;
@@ -44,6 +47,12 @@ pub struct RunState {
     /// without one of them: then the run has no such moment).
     pub all_delivered_at: Option<Instant>,
     pub some_undelivered: bool,
+    /// Host → its sealing (the verification key stays in memory and the private directory).
+    pub sealing: BTreeMap<String, Sealing>,
+    /// Host → the journal files a `tamper` step damaged there.
+    pub tampered: BTreeMap<String, Vec<Tampered>>,
+    /// The run's private directory (0700), for what must not reach a report.
+    pub private_dir: Option<PathBuf>,
 }
 
 impl RunState {
@@ -96,6 +105,33 @@ pub async fn perform(
                 result.delivered, result.sent, result.latency_p50_ms, result.latency_p99_ms, result.messages_per_second
             ));
             state.bursts.push(result);
+            Ok(())
+        }
+        Step::SetupSealing { hosts, interval } => {
+            let hosts = selected(lab, scenario, hosts);
+            sealing::setup(lab, &hosts, interval, state, deadlines).await?;
+            let names: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
+            progress(&format!(
+                "sealing set up on {} (interval {interval})",
+                names.join(", ")
+            ));
+            Ok(())
+        }
+        Step::Rotate { hosts } => {
+            sealing::rotate(lab, &selected(lab, scenario, hosts), deadlines).await?;
+            progress(&format!(
+                "journals rotated on {}",
+                scenario.select(hosts).join(", ")
+            ));
+            Ok(())
+        }
+        Step::Tamper { host, journal, how } => {
+            let host = lab.host(host).expect("validated host");
+            let tampered = sealing::tamper(lab, host, journal, *how, state, deadlines).await?;
+            progress(&format!(
+                "{}: tampered with {} at byte {} ({})",
+                host.name, tampered.file, tampered.offset, tampered.how
+            ));
             Ok(())
         }
         Step::Evaluate { .. } => Ok(()),
