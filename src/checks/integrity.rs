@@ -10,7 +10,9 @@ use futures::FutureExt;
 use super::{CheckId, Entry, Family, Target, Verdict};
 use crate::domain::{ExecOutput, Role, Status, REMOTE_UNIT};
 
-const FSS_DOC: &str = "journald.conf(5) Seal=; journalctl(1) --setup-keys, --verify";
+/// No public rule catalog covers sealing (ComplianceAsCode's journald group has Storage=,
+/// Compress= and ForwardToSyslog=, none for Seal=), so the references are systemd's own.
+const FSS_DOC: &str = "journald.conf(5) Seal=; journalctl(1) --setup-keys, --verify (no ComplianceAsCode or CIS rule covers sealing)";
 const REMOTE_SEAL_DOC: &str = "journal-remote.conf(5) Seal=; systemd#35595";
 
 impl CheckId {

@@ -20,14 +20,14 @@ pub const FAMILY: Family = Family {
             "The server's journald keeps logs on disk",
             "Storage=persistent in the effective journald.conf",
             Some(Role::Server),
-            "CIS Debian Linux benchmark: ensure journald Storage is configured; journald.conf(5)",
+            "ComplianceAsCode journald_storage \"Ensure journald is configured to write log files to persistent disk\" (CIS Ubuntu 22.04 4.2.1.4, CIS RHEL 8 4.2.2.4); journald.conf(5) Storage=",
         ),
         Entry::new(
             CheckId::JOURNALD_COMPRESS,
             "The server's journald compresses large entries",
             "Compress=yes in the effective journald.conf",
             Some(Role::Server),
-            "CIS Debian Linux benchmark: ensure journald Compress is configured; journald.conf(5)",
+            "ComplianceAsCode journald_compress \"Ensure journald is configured to compress large log files\" (CIS Ubuntu 22.04 4.2.1.3, CIS RHEL 8 4.2.2.3); journald.conf(5) Compress=",
         ),
         Entry::new(
             CheckId::JOURNALD_RATE_LIMIT,
