@@ -281,3 +281,41 @@ mod fuzz {
         }
     }
 }
+
+#[test]
+fn tampering_needs_sealing_and_a_journal_that_exists() {
+    let base = "description: d\nhosts:\n  - {name: server, role: server}\n  - {name: client1, role: client}\nsteps:\n";
+    let with = |steps: &str| format!("{base}{steps}checks: []\n");
+    let ok = with("  - {do: setup-sealing, interval: 10s}\n  - {do: tamper, host: client1, how: overwrite}\n  - {do: tamper, host: server, journal: remote, how: truncate}\n");
+    parse(&ok).unwrap();
+
+    let unsealed = with("  - {do: setup-sealing, hosts: [server]}\n  - {do: tamper, host: client1, how: overwrite}\n");
+    let err = parse(&unsealed).unwrap_err();
+    assert_eq!((err.line, err.column), (7, 24), "{err}");
+    assert!(err.message.contains("has no sealing"), "{err}");
+
+    let sealed_later =
+        with("  - {do: tamper, host: client1, how: overwrite}\n  - {do: setup-sealing}\n");
+    assert!(parse(&sealed_later)
+        .unwrap_err()
+        .message
+        .contains("has no sealing"));
+
+    let remote_on_client = with(
+        "  - do: setup-sealing\n  - {do: tamper, host: client1, journal: remote, how: overwrite}\n",
+    );
+    let err = parse(&remote_on_client).unwrap_err();
+    assert!(err.message.contains("is a client"), "{err}");
+    assert_eq!(err.line, 7);
+
+    let bogus = with("  - do: setup-sealing\n  - {do: tamper, host: client1, journal: /etc/passwd, how: overwrite}\n");
+    assert!(parse(&bogus)
+        .unwrap_err()
+        .message
+        .contains("names no journal"));
+
+    let interval = with("  - {do: setup-sealing, interval: 3d}\n");
+    let err = parse(&interval).unwrap_err();
+    assert!(err.message.contains("between 1s and 24h"), "{err}");
+    assert_eq!((err.line, err.column), (6, 35));
+}

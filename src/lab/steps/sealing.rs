@@ -200,8 +200,9 @@ pub(super) async fn tamper(
     state: &mut RunState,
     deadlines: &Deadlines,
 ) -> Result<Tampered> {
-    // The run's markers are in every journal the lab writes to: damage one of them.
-    let needle = format!("journal-lab marker run={}", lab.run_id());
+    // The run's markers are in every journal the lab writes to: damage one's message (the
+    // marker's text is also in logger's _CMDLINE field, which would leave the message intact).
+    let needle = format!("MESSAGE=journal-lab marker run={}", lab.run_id());
     let out = lab
         .run(
             host,
