@@ -332,8 +332,54 @@ pub enum Step {
         #[serde(default)]
         hosts: Hosts,
     },
+    /// Log a known, sequence-numbered stream of messages on each host (clients by default), for
+    /// `delivery-exactly-once` to account for. Each message carries run, host, stream and
+    /// sequence number. Unless `background`, it then waits until delivery settles.
+    Workload {
+        #[serde(default = "clients")]
+        hosts: Hosts,
+        count: u64,
+        /// Bytes per message (at least 64; at most 48 KiB, journald's line limit).
+        #[serde(default = "workload_size")]
+        size: usize,
+        #[serde(default)]
+        content: Content,
+        /// Messages per second per host; 0 (the default): as fast as possible.
+        #[serde(default)]
+        rate: u32,
+        /// Go on with the next steps while it logs (a `wait-workload` step waits for it).
+        #[serde(default)]
+        background: bool,
+        /// How long delivery may take to settle, in seconds.
+        #[serde(default = "settle_deadline")]
+        deadline: u64,
+    },
+    /// Wait for background workloads to finish logging, then for delivery to settle.
+    WaitWorkload {
+        #[serde(default = "settle_deadline")]
+        deadline: u64,
+    },
     /// Evaluate the checks that list this phase.
     Evaluate { phase: String },
+}
+
+/// What workload messages are made of.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Content {
+    /// Random characters: hardly compressible, like real mixed logs.
+    #[default]
+    Random,
+    /// The same sentence over and over: highly compressible.
+    Text,
+}
+
+fn workload_size() -> usize {
+    400
+}
+
+fn settle_deadline() -> u64 {
+    60
 }
 
 /// How a `tamper` step damages a journal file.

@@ -8,6 +8,7 @@
 //! [`CheckId`]), its catalog entry, its probes and its pure verdict functions. Adding a family is
 //! adding a module and one line in [`FAMILIES`]; see ARCHITECTURE.md.
 
+pub mod accounting;
 pub mod audit;
 pub mod delivery;
 pub mod integrity;
@@ -37,6 +38,7 @@ pub const FAMILIES: &[&Family] = &[
     &audit::FAMILY,
     &journald::FAMILY,
     &integrity::FAMILY,
+    &accounting::FAMILY,
 ];
 
 /// A check's stable id, as written in scenarios and run.json (`client-delivers`). Each family
@@ -153,6 +155,8 @@ pub trait Observer: Sync {
     fn sealing(&self, host: &str) -> Option<Sealing>;
     /// The journal files `tamper` steps damaged on `host`.
     fn tampered(&self, host: &str) -> Vec<Tampered>;
+    /// The workloads `host` logged.
+    fn workloads(&self, host: &str) -> Vec<accounting::Workload>;
 }
 
 /// Forward Secure Sealing set up on a host. The verification key is a secret: it can verify and
@@ -186,6 +190,9 @@ pub struct Target<'a> {
     pub uploads: bool,
     /// The first client of the lab (to look at a server from a client's side of the network).
     pub first_client: Option<&'a str>,
+    /// Client: the server it sends to.
+    pub server: Option<&'a str>,
+    pub run_id: &'a str,
     pub observer: &'a dyn Observer,
 }
 

@@ -12,6 +12,7 @@ use super::observe::{self, ServerView};
 use super::probes::ProbeCache;
 use super::steps::RunState;
 use super::{Deadlines, Host, Lab};
+use crate::checks::accounting::Workload;
 use crate::checks::{
     self, CheckId, CheckResult, MarkerObservation, Observer, Sealing, Tampered, Target,
 };
@@ -165,6 +166,11 @@ async fn evaluate_on(
                 .iter()
                 .find(|h| h.role == Role::Client)
                 .map(|h| h.name.as_str()),
+            server: (host.role == Role::Client)
+                .then(|| observer.scenario.server_of(def))
+                .flatten()
+                .map(|s| s.name.as_str()),
+            run_id: observer.lab.run_id(),
             observer,
         };
         checks::evaluate(id, &target, phase).await
@@ -215,6 +221,15 @@ impl Observer for LabObserver<'_> {
 
     fn tampered(&self, host: &str) -> Vec<Tampered> {
         self.state.tampered.get(host).cloned().unwrap_or_default()
+    }
+
+    fn workloads(&self, host: &str) -> Vec<Workload> {
+        self.state
+            .workloads
+            .iter()
+            .filter(|w| w.host == host)
+            .cloned()
+            .collect()
     }
 }
 

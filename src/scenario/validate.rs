@@ -339,6 +339,7 @@ fn steps<'a>(s: &'a Scenario, names: &BTreeSet<&str>) -> Result<BTreeSet<&'a str
     let mut phases: BTreeSet<&str> = BTreeSet::from([FINAL_PHASE]);
     // Hosts that an earlier step set up sealing on.
     let mut sealed: BTreeSet<String> = BTreeSet::new();
+    let (mut workload_bytes, mut backgrounded) = (0u64, false);
     for (i, step) in s.steps.iter().enumerate() {
         let at = |field: &str| format!("steps[{i}].{field}");
         match step {
@@ -384,12 +385,101 @@ fn steps<'a>(s: &'a Scenario, names: &BTreeSet<&str>) -> Result<BTreeSet<&'a str
                     );
                 }
             }
+            Step::Workload {
+                hosts,
+                count,
+                size,
+                rate,
+                background,
+                deadline,
+                ..
+            } => {
+                selector(hosts, &at("hosts"), names)?;
+                for name in s.select(hosts) {
+                    if s.host(&name).is_some_and(|h| h.role != Role::Client) {
+                        return invalid(
+                            at("hosts"),
+                            format!("a workload runs on clients (their journals are uploaded); {name} is a server"),
+                        );
+                    }
+                }
+                workload_bounds(&at, *count, *size, *rate, *deadline)?;
+                workload_bytes += count * *size as u64 * s.select(hosts).len() as u64;
+                if workload_bytes > MAX_WORKLOAD_BYTES {
+                    return invalid(
+                        at("count"),
+                        format!(
+                            "the workloads log {workload_bytes} bytes, more than the {} MiB a lab \
+                             server's journal is sized for: fewer or smaller messages",
+                            MAX_WORKLOAD_BYTES / (1024 * 1024)
+                        ),
+                    );
+                }
+                backgrounded |= *background;
+            }
+            Step::WaitWorkload { deadline } => {
+                if !backgrounded {
+                    return invalid(
+                        format!("steps[{i}]"),
+                        "wait-workload waits for a `background: true` workload, and none comes before it",
+                    );
+                }
+                workload_bounds(&at, 1, MIN_MESSAGE, 0, *deadline)?;
+            }
             Step::Evaluate { phase } => {
                 phases.insert(phase);
             }
         }
     }
     Ok(phases)
+}
+
+/// Workload sizes: messages must carry their numbering, fit journald's line limit, and the
+/// whole must fit a lab server.
+const MIN_MESSAGE: usize = 64;
+const MAX_MESSAGE: usize = 48 * 1024;
+const MAX_WORKLOAD_MESSAGES: u64 = 1_000_000;
+const MAX_WORKLOAD_BYTES: u64 = 256 * 1024 * 1024;
+
+fn workload_bounds(
+    at: &dyn Fn(&str) -> String,
+    count: u64,
+    size: usize,
+    rate: u32,
+    deadline: u64,
+) -> Result<(), Invalid> {
+    if count == 0 || count > MAX_WORKLOAD_MESSAGES {
+        return invalid(
+            at("count"),
+            format!(
+                "count {count}: a workload logs 1 to {MAX_WORKLOAD_MESSAGES} messages per host"
+            ),
+        );
+    }
+    if !(MIN_MESSAGE..=MAX_MESSAGE).contains(&size) {
+        return invalid(
+            at("size"),
+            format!(
+                "size {size}: a message has {MIN_MESSAGE} to {MAX_MESSAGE} bytes (its numbering \
+                 needs the first, journald's LineMax= is the second)"
+            ),
+        );
+    }
+    if rate > 100_000 {
+        return invalid(
+            at("rate"),
+            format!(
+                "rate {rate}: at most 100000 messages per second, or 0 for as fast as possible"
+            ),
+        );
+    }
+    if deadline == 0 || deadline > 3600 {
+        return invalid(
+            at("deadline"),
+            format!("deadline {deadline}: 1 to 3600 seconds"),
+        );
+    }
+    Ok(())
 }
 
 /// `system`, `remote` (servers only) or a journal file's absolute path under /var/log/journal.

@@ -6,6 +6,7 @@ mod markers;
 mod remediations;
 mod sealing;
 mod units;
+mod workload;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -35,7 +36,7 @@ pub struct MarkerRecord {
 }
 
 /// What happened during the steps, for the checks to read.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct RunState {
     pub markers: Vec<MarkerRecord>,
     /// Host → state snapshot after the first and after the second application.
@@ -53,6 +54,10 @@ pub struct RunState {
     pub tampered: BTreeMap<String, Vec<Tampered>>,
     /// The run's private directory (0700), for what must not reach a report.
     pub private_dir: Option<PathBuf>,
+    /// Workloads logged, for the exactly-once accounting.
+    pub workloads: Vec<crate::checks::accounting::Workload>,
+    /// Workloads still being logged in the background.
+    pub background: Vec<workload::Running>,
 }
 
 impl RunState {
@@ -133,6 +138,40 @@ pub async fn perform(
                 host.name, tampered.file, tampered.offset, tampered.how
             ));
             Ok(())
+        }
+        Step::Workload {
+            hosts,
+            count,
+            size,
+            content,
+            rate,
+            background,
+            deadline,
+        } => {
+            let spec = workload::Spec {
+                count: *count,
+                size: *size,
+                content: *content,
+                rate: *rate,
+            };
+            let hosts = selected(lab, scenario, hosts);
+            let settle = std::time::Duration::from_secs(*deadline);
+            workload::start(
+                lab,
+                scenario,
+                &hosts,
+                spec,
+                *background,
+                settle,
+                state,
+                deadlines,
+                progress,
+            )
+            .await
+        }
+        Step::WaitWorkload { deadline } => {
+            let settle = std::time::Duration::from_secs(*deadline);
+            workload::wait(lab, scenario, state, settle, progress).await
         }
         Step::Evaluate { .. } => Ok(()),
     }

@@ -1,0 +1,290 @@
+//! Exactly-once accounting of a workload: every sequence number a client logged must be on the
+//! server once. The history is what the lab recorded (what was sent) and what the server's
+//! journal holds (in its order); the verdict names the anomaly precisely: lost ranges,
+//! duplicated ranges, reorderings.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use futures::FutureExt;
+use serde::{Deserialize, Serialize};
+
+use super::{CheckId, Entry, Family, Target, Verdict};
+use crate::domain::{Role, Status};
+use crate::journal;
+
+impl CheckId {
+    pub const DELIVERY_EXACTLY_ONCE: CheckId = CheckId("delivery-exactly-once");
+}
+
+pub const FAMILY: Family = Family {
+    name: "accounting",
+    entries: &[Entry::new(
+        CheckId::DELIVERY_EXACTLY_ONCE,
+        "Every message the client logged is on the server exactly once",
+        "each sequence number of the client's workloads arrives once: none lost, none twice",
+        Some(Role::Client),
+        "systemd-journal-upload.service(8) --save-state; systemd#13576, #19426, #2102",
+    )],
+    evaluate: |entry, target, evidence| evaluate(entry, target, evidence).boxed(),
+};
+
+/// The identifier workload messages are logged with.
+pub const WORKLOAD_IDENTIFIER: &str = "journal-lab-workload";
+
+/// The first words of a workload message: `jl-work run=R host=H stream=S seq=N ` (padding
+/// follows), so each message can be told apart on the server.
+pub fn message_prefix(run_id: &str, host: &str, stream: u32, seq: u64) -> String {
+    format!("jl-work run={run_id} host={host} stream={stream} seq={seq} ")
+}
+
+/// A workload a client ran: what it logged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Workload {
+    pub host: String,
+    pub stream: u32,
+    /// Sequence numbers 0..count were logged.
+    pub count: u64,
+    pub size: usize,
+}
+
+/// One stream's accounting.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Accounting {
+    pub sent: u64,
+    /// Distinct sequence numbers that arrived.
+    pub arrived: u64,
+    pub lost: Vec<(u64, u64)>,
+    /// Sequence numbers that arrived more than once, as ranges.
+    pub duplicated: Vec<(u64, u64)>,
+    /// Arrivals whose sequence number is lower than one that arrived before it.
+    pub out_of_order: u64,
+}
+
+impl Accounting {
+    pub fn exactly_once(&self) -> bool {
+        self.lost.is_empty() && self.duplicated.is_empty() && self.arrived == self.sent
+    }
+}
+
+/// `seq 3–7, 9` for ranges.
+pub struct Ranges<'a>(pub &'a [(u64, u64)]);
+
+impl fmt::Display for Ranges<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|(a, b)| {
+                if a == b {
+                    format!("{a}")
+                } else {
+                    format!("{a}–{b}")
+                }
+            })
+            .collect();
+        write!(f, "seq {}", parts.join(", "))
+    }
+}
+
+/// Sorted numbers as inclusive ranges.
+fn ranges(numbers: impl IntoIterator<Item = u64>) -> Vec<(u64, u64)> {
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    for n in numbers {
+        match out.last_mut() {
+            Some((_, end)) if *end + 1 == n => *end = n,
+            _ => out.push((n, n)),
+        }
+    }
+    out
+}
+
+/// Accounts `arrivals` (sequence numbers in the server's order) against `sent` messages
+/// numbered 0..sent. Numbers outside that range (another run's, a typo) are not counted.
+pub fn account(sent: u64, arrivals: &[u64]) -> Accounting {
+    let mut seen: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut out_of_order = 0;
+    let mut highest: Option<u64> = None;
+    for &seq in arrivals.iter().filter(|&&s| s < sent) {
+        *seen.entry(seq).or_default() += 1;
+        if highest.is_some_and(|h| seq < h) {
+            out_of_order += 1;
+        }
+        highest = highest.max(Some(seq));
+    }
+    Accounting {
+        sent,
+        arrived: seen.len() as u64,
+        lost: ranges((0..sent).filter(|s| !seen.contains_key(s))),
+        duplicated: ranges(seen.iter().filter(|(_, n)| **n > 1).map(|(s, _)| *s)),
+        out_of_order,
+    }
+}
+
+/// (stream, seq) of each workload message of `run_id` from `host` in `journalctl -o cat` output,
+/// in order.
+pub fn parse_arrivals(output: &str, run_id: &str, host: &str) -> Vec<(u32, u64)> {
+    let prefix = format!("jl-work run={run_id} host={host} stream=");
+    output
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix(&prefix)?;
+            let (stream, rest) = rest.split_once(" seq=")?;
+            let seq = rest.split(' ').next()?;
+            Some((stream.parse().ok()?, seq.parse().ok()?))
+        })
+        .collect()
+}
+
+/// The verdict over all of a client's streams.
+pub fn verdict(workloads: &[Workload], arrivals: &[(u32, u64)]) -> Verdict {
+    if workloads.is_empty() {
+        return (Status::NotApplicable, "this client ran no workload".into());
+    }
+    let mut parts = Vec::new();
+    let mut exact = true;
+    for workload in workloads {
+        let seqs: Vec<u64> = arrivals
+            .iter()
+            .filter(|(s, _)| *s == workload.stream)
+            .map(|(_, q)| *q)
+            .collect();
+        let a = account(workload.count, &seqs);
+        exact &= a.exactly_once();
+        let mut text = format!(
+            "stream {}: sent {}, arrived {}",
+            workload.stream, a.sent, a.arrived
+        );
+        if !a.lost.is_empty() {
+            let lost: u64 = a.lost.iter().map(|(x, y)| y - x + 1).sum();
+            text.push_str(&format!(", LOST {lost} ({})", Ranges(&a.lost)));
+        }
+        if !a.duplicated.is_empty() {
+            text.push_str(&format!(", DUPLICATED {}", Ranges(&a.duplicated)));
+        }
+        if a.out_of_order > 0 {
+            text.push_str(&format!(", {} out of order", a.out_of_order));
+        }
+        parts.push(text);
+    }
+    (
+        if exact { Status::Pass } else { Status::Fail },
+        parts.join("; "),
+    )
+}
+
+async fn evaluate(
+    _entry: &Entry,
+    target: &Target<'_>,
+    evidence: &mut Vec<String>,
+) -> crate::Result<Verdict> {
+    let workloads = target.observer.workloads(target.host);
+    let Some(server) = target.server else {
+        return Ok((Status::Error, "the client has no server".into()));
+    };
+    if workloads.is_empty() {
+        return Ok(verdict(&workloads, &[]));
+    }
+    // One read of the server's journal for the whole client (not one per message).
+    let command = format!(
+        "journalctl -D {} -o cat --no-pager SYSLOG_IDENTIFIER={WORKLOAD_IDENTIFIER} | grep -F 'jl-work run={} host={} ' | cut -d' ' -f1-5",
+        journal::REMOTE_DIR,
+        target.run_id,
+        target.host
+    );
+    let out = target.observer.run(server, &command).await?;
+    let arrivals = parse_arrivals(&out.stdout, target.run_id, target.host);
+    evidence.push(format!(
+        "[{server}]$ {command}  (exit {}): {} workload lines of {}",
+        out.exit_code,
+        arrivals.len(),
+        target.host
+    ));
+    let (status, observed) = verdict(&workloads, &arrivals);
+    if status != Status::Pass {
+        // Why: the upload unit's state and both ends' own words.
+        let unit = format!(
+            "systemctl show -p ActiveState -p SubState -p Result -p NRestarts {}; journalctl -u {} -o cat --no-pager -n 10",
+            crate::domain::UPLOAD_UNIT,
+            crate::domain::UPLOAD_UNIT
+        );
+        target.probe(&unit, evidence).await?;
+        let remote = format!(
+            "journalctl -u {} -o cat --no-pager -n 10",
+            crate::domain::REMOTE_UNIT
+        );
+        target.probe_on(server, &remote, evidence).await?;
+    }
+    Ok((status, observed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_number_once_is_exactly_once() {
+        let a = account(5, &[0, 1, 2, 3, 4]);
+        assert!(a.exactly_once(), "{a:?}");
+        assert_eq!((a.arrived, a.out_of_order), (5, 0));
+    }
+
+    #[test]
+    fn a_gap_in_the_middle_is_a_lost_range() {
+        let arrivals: Vec<u64> = (0..3000)
+            .filter(|s| !(1855..=2999).contains(s) || *s == 2999)
+            .collect();
+        let a = account(3000, &arrivals);
+        assert_eq!(a.lost, vec![(1855, 2998)]);
+        assert_eq!(format!("{}", Ranges(&a.lost)), "seq 1855–2998");
+        assert!(!a.exactly_once());
+    }
+
+    #[test]
+    fn numbers_that_arrive_twice_are_duplicates() {
+        let a = account(6, &[0, 1, 2, 3, 2, 3, 4, 5, 5]);
+        assert_eq!(a.duplicated, vec![(2, 3), (5, 5)]);
+        assert!(a.lost.is_empty());
+        assert_eq!(a.arrived, 6);
+        assert!(!a.exactly_once());
+        // Sending the same entries again after a reconnect puts one behind a later one.
+        assert_eq!(a.out_of_order, 1);
+    }
+
+    #[test]
+    fn a_reordering_alone_loses_nothing() {
+        let a = account(4, &[0, 2, 1, 3]);
+        assert!(a.exactly_once());
+        assert_eq!(a.out_of_order, 1);
+    }
+
+    #[test]
+    fn an_empty_stream_loses_everything_and_nothing_sent_is_nothing_lost() {
+        let a = account(3, &[]);
+        assert_eq!(a.lost, vec![(0, 2)]);
+        assert!(account(0, &[]).exactly_once());
+    }
+
+    #[test]
+    fn another_runs_messages_are_ignored() {
+        let output = "jl-work run=jl-1 host=c1 stream=0 seq=0 aaaa\n\
+                      jl-work run=jl-2 host=c1 stream=0 seq=1 bbbb\n\
+                      jl-work run=jl-1 host=c2 stream=0 seq=1 cccc\n\
+                      jl-work run=jl-1 host=c1 stream=0 seq=1 dddd\n\
+                      something else\n";
+        assert_eq!(parse_arrivals(output, "jl-1", "c1"), vec![(0, 0), (0, 1)]);
+        let w = [Workload {
+            host: "c1".into(),
+            stream: 0,
+            count: 2,
+            size: 400,
+        }];
+        assert_eq!(
+            verdict(&w, &parse_arrivals(output, "jl-1", "c1")).0,
+            Status::Pass
+        );
+        let (status, observed) = verdict(&w, &parse_arrivals(output, "jl-2", "c1"));
+        assert_eq!(status, Status::Fail);
+        assert!(observed.contains("LOST 1 (seq 0)"), "{observed}");
+    }
+}

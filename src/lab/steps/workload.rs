@@ -1,0 +1,277 @@
+//! `workload` and `wait-workload`: a known, sequence-numbered stream of messages on clients, and
+//! the wait until what was sent has settled on the servers. The accounting itself is the
+//! `delivery-exactly-once` check's (checks/accounting.rs); this only logs, waits, and records
+//! what was sent.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use super::super::{Deadlines, Host, Lab};
+use super::RunState;
+use crate::checks::accounting::{Workload, WORKLOAD_IDENTIFIER};
+use crate::engine::ExecOutput;
+use crate::errors::{Error, Result};
+use crate::journal;
+use crate::scenario::{Content, Scenario};
+use crate::Progress;
+
+/// A workload logging in the background.
+pub struct Running {
+    pub host: String,
+    task: tokio::task::JoinHandle<Result<ExecOutput>>,
+}
+
+/// What one workload is.
+pub(super) struct Spec {
+    pub count: u64,
+    pub size: usize,
+    pub content: Content,
+    pub rate: u32,
+}
+
+/// How long delivery may stand still before it counts as settled.
+const QUIET: Duration = Duration::from_secs(3);
+
+/// The script that logs `spec` on a host as stream `stream`: each line is the message's numbering
+/// (see `accounting::message_prefix`) padded to `size` bytes, piped to journald by systemd-cat.
+/// Random padding comes from /dev/urandom (base64), text padding is one sentence repeated.
+fn script(run_id: &str, host: &str, stream: u32, spec: &Spec) -> String {
+    let padding = match spec.content {
+        Content::Random => format!(
+            "head -c {} /dev/urandom | base64 -w {}",
+            (spec.count + 2) * spec.size as u64 * 3 / 4 + 3,
+            spec.size
+        ),
+        Content::Text => format!(
+            "yes 'the quick brown fox jumps over the lazy dog' | tr '\\n' ' ' | fold -w {} | head -n {}",
+            spec.size,
+            spec.count + 1
+        ),
+    };
+    // Paced: a batch of rate/10 lines, then a tenth of a second.
+    let (batch, pause) = match spec.rate {
+        0 => (0, 0.0),
+        rate => {
+            let batch = (rate / 10).max(1);
+            (batch, f64::from(batch) / f64::from(rate))
+        }
+    };
+    format!(
+        "{padding} | awk -v n={count} -v size={size} -v batch={batch} -v pause={pause} \
+         -v head='jl-work run={run_id} host={host} stream={stream} seq=' \
+         '{{ p = head (NR - 1) \" \"; print p substr($0, 1, size - length(p)); \
+         if (batch > 0 && NR % batch == 0) {{ fflush(); system(\"sleep \" pause) }} \
+         if (NR >= n) exit }}' | systemd-cat -t {WORKLOAD_IDENTIFIER}",
+        count = spec.count,
+        size = spec.size,
+    )
+}
+
+/// How long logging `spec` may take.
+fn logging_deadline(spec: &Spec, deadlines: &Deadlines) -> Duration {
+    let paced = match spec.rate {
+        0 => 0,
+        rate => spec.count / u64::from(rate),
+    };
+    deadlines.command + Duration::from_secs(paced + spec.count / 1000)
+}
+
+/// Starts `spec` on each host; in the foreground it then waits for delivery to settle.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn start(
+    lab: &Lab,
+    scenario: &Scenario,
+    hosts: &[&Host],
+    spec: Spec,
+    background: bool,
+    settle: Duration,
+    state: &mut RunState,
+    deadlines: &Deadlines,
+    progress: &Progress,
+) -> Result<()> {
+    let mut running = Vec::new();
+    for host in hosts {
+        let stream = state
+            .workloads
+            .iter()
+            .filter(|w| w.host == host.name)
+            .count() as u32;
+        state.workloads.push(Workload {
+            host: host.name.clone(),
+            stream,
+            count: spec.count,
+            size: spec.size,
+        });
+        let script = script(lab.run_id(), &host.name, stream, &spec);
+        let (engine, id, name) = (
+            lab.engine().clone(),
+            host.id().to_string(),
+            host.name.clone(),
+        );
+        let deadline = logging_deadline(&spec, deadlines);
+        running.push(Running {
+            host: host.name.clone(),
+            task: tokio::spawn(async move { engine.run(&id, &name, &script, deadline).await }),
+        });
+    }
+    progress(&format!(
+        "workload: {} messages of {} bytes on {}{}",
+        spec.count,
+        spec.size,
+        hosts
+            .iter()
+            .map(|h| h.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        if background {
+            " (in the background)"
+        } else {
+            ""
+        }
+    ));
+    state.background.extend(running);
+    if background {
+        return Ok(());
+    }
+    wait(lab, scenario, state, settle, progress).await
+}
+
+/// Waits for every background workload to finish logging, then for delivery to settle: every
+/// message counted on its server, or nothing new for a quiet while, or `settle` passed.
+pub(super) async fn wait(
+    lab: &Lab,
+    scenario: &Scenario,
+    state: &mut RunState,
+    settle: Duration,
+    progress: &Progress,
+) -> Result<()> {
+    for running in std::mem::take(&mut state.background) {
+        running.task.await.map_err(|e| {
+            Error::InvalidSettings(format!("the workload on {} stopped: {e}", running.host))
+        })??;
+    }
+    let mut expected: BTreeMap<&str, u64> = BTreeMap::new();
+    for workload in &state.workloads {
+        *expected.entry(&workload.host).or_default() += workload.count;
+    }
+    let start = Instant::now();
+    let (mut last_total, mut last_change) = (u64::MAX, Instant::now());
+    let mut delay = Duration::from_millis(100);
+    loop {
+        let arrived = arrived_per_host(lab, scenario).await?;
+        let total: u64 = arrived.values().sum();
+        let complete = expected
+            .iter()
+            .all(|(host, n)| arrived.get(*host).copied().unwrap_or(0) >= *n);
+        if total != last_total {
+            (last_total, last_change) = (total, Instant::now());
+        }
+        let quiet = last_change.elapsed() >= QUIET;
+        if complete || quiet || start.elapsed() >= settle {
+            let sent: u64 = expected.values().sum();
+            progress(&format!(
+                "workload: {total} of {sent} messages on the servers after {:.1}s ({})",
+                start.elapsed().as_secs_f64(),
+                if complete {
+                    "all there"
+                } else if quiet {
+                    "nothing new for 3 s"
+                } else {
+                    "deadline"
+                }
+            ));
+            return Ok(());
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 3 / 2).min(Duration::from_millis(500));
+    }
+}
+
+/// Workload lines of this run on every server, per sending host (duplicates counted): one read
+/// per server.
+async fn arrived_per_host(lab: &Lab, scenario: &Scenario) -> Result<BTreeMap<String, u64>> {
+    let command = format!(
+        "journalctl -D {} -o cat --no-pager SYSLOG_IDENTIFIER={WORKLOAD_IDENTIFIER} | grep -F 'jl-work run={} ' | cut -d' ' -f3 | sort | uniq -c",
+        journal::REMOTE_DIR,
+        lab.run_id()
+    );
+    let reads = scenario
+        .servers()
+        .filter_map(|s| lab.host(&s.name))
+        .map(|server| lab.exec(server, &command, Duration::from_secs(60)));
+    let mut counts = BTreeMap::new();
+    for out in futures::future::try_join_all(reads).await? {
+        for line in out.stdout.lines() {
+            let mut words = line.split_whitespace();
+            if let (Some(n), Some(host)) = (words.next(), words.next()) {
+                if let (Ok(n), Some(host)) = (n.parse::<u64>(), host.strip_prefix("host=")) {
+                    *counts.entry(host.to_string()).or_default() += n;
+                }
+            }
+        }
+    }
+    Ok(counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::accounting::parse_arrivals;
+
+    /// The generator, run here: exactly `count` lines of `size` bytes, numbered from 0, in
+    /// order, each as the accounting parses it (systemd-cat replaced by cat).
+    #[test]
+    fn the_generator_writes_numbered_lines_of_the_size_asked() {
+        for content in [Content::Random, Content::Text] {
+            let spec = Spec {
+                count: 250,
+                size: 120,
+                content,
+                rate: 0,
+            };
+            let script = script("jl-1", "c1", 2, &spec)
+                .replace(&format!("systemd-cat -t {WORKLOAD_IDENTIFIER}"), "cat");
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(&script)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{out:?}");
+            let text = String::from_utf8(out.stdout).unwrap();
+            let lines: Vec<&str> = text.lines().collect();
+            assert_eq!(lines.len(), 250, "{content:?}");
+            assert!(
+                lines.iter().all(|l| l.len() == 120),
+                "{content:?}: {:?}",
+                lines[0]
+            );
+            let arrivals = parse_arrivals(&text, "jl-1", "c1");
+            assert_eq!(arrivals, (0..250).map(|s| (2, s)).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn a_paced_workload_sleeps_between_batches() {
+        let spec = Spec {
+            count: 30,
+            size: 100,
+            content: Content::Text,
+            rate: 100,
+        };
+        let script = script("jl-1", "c1", 0, &spec)
+            .replace(&format!("systemd-cat -t {WORKLOAD_IDENTIFIER}"), "wc -l");
+        let start = Instant::now();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "30");
+        // 30 messages at 100/s: three pauses of 0.1 s.
+        assert!(
+            start.elapsed() >= Duration::from_millis(250),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+}

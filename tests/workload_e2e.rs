@@ -1,0 +1,99 @@
+//! Workloads and exactly-once accounting end to end: the `delivery-exactly-once` verdict agrees
+//! with the server's journal counted by this test with journalctl (not through the checker's
+//! code), when everything arrives (the burst seed scenario) and when nothing can (the client's
+//! uploader stopped before it logs).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use journal_lab::checks::{CheckId, Status};
+use journal_lab::engine::Engine;
+use journal_lab::lab::{self, LabOptions, Outcome};
+use journal_lab::scenario::Scenario;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+async fn run_kept(name: &str, scenario: &Scenario, reports: &Path) -> Outcome {
+    let mut options = LabOptions::new(root().join("images"), reports);
+    options.keep = true;
+    lab::run_scenario(name, scenario, &options, &journal_lab::quiet())
+        .await
+        .unwrap()
+}
+
+/// (lines, distinct sequence numbers) of `host`'s workload on the server, counted there.
+async fn count_on_server(engine: &Engine, run_id: &str, host: &str) -> (u64, u64) {
+    let script = format!(
+        "journalctl -D /var/log/journal/remote -o cat --no-pager | grep -F 'jl-work run={run_id} host={host} ' > /tmp/w; \
+         wc -l < /tmp/w; cut -d' ' -f5 /tmp/w | sort -u | wc -l"
+    );
+    let out = engine
+        .exec(
+            &format!("server.{run_id}"),
+            &script,
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+    let mut numbers = out
+        .stdout
+        .split_whitespace()
+        .map(|n| n.parse::<u64>().unwrap());
+    (numbers.next().unwrap(), numbers.next().unwrap())
+}
+
+fn verdict(outcome: &Outcome) -> (Status, String) {
+    let check = outcome
+        .report
+        .checks
+        .iter()
+        .find(|c| c.id == CheckId::DELIVERY_EXACTLY_ONCE && c.host == "client1")
+        .expect("the check ran on client1");
+    (check.status, check.observed.clone())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_burst_is_accounted_as_the_server_counts_it() {
+    let scenario = Scenario::load(&root().join("scenarios/burst.yaml")).unwrap();
+    let reports = tempfile::tempdir().unwrap();
+    let outcome = run_kept("burst", &scenario, reports.path()).await;
+    let engine = Engine::connect().await.unwrap();
+    let (lines, distinct) = count_on_server(&engine, &outcome.report.run_id, "client1").await;
+    engine.sweep(&outcome.report.run_id).await.unwrap();
+    let (status, observed) = verdict(&outcome);
+    let exactly_once = lines == 3000 && distinct == 3000;
+    assert_eq!(
+        status,
+        if exactly_once {
+            Status::Pass
+        } else {
+            Status::Fail
+        },
+        "the server has {lines} lines, {distinct} distinct; the check said: {observed}"
+    );
+    assert!(
+        observed.contains(&format!("arrived {distinct}")),
+        "{observed}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn messages_logged_while_nothing_uploads_are_lost_with_their_range() {
+    let text = "description: the uploader is stopped before the client logs\n\
+                hosts:\n  - {name: server, role: server}\n  - {name: client1, role: client}\n\
+                steps:\n  - {do: unit, hosts: [client1], action: stop, unit: systemd-journal-upload.service}\n\
+                \x20 - {do: workload, count: 200, size: 100, deadline: 5}\n\
+                checks:\n  - id: delivery-exactly-once\n";
+    let scenario = Scenario::parse(Path::new("stopped.yaml"), text).unwrap();
+    let reports = tempfile::tempdir().unwrap();
+    let outcome = run_kept("stopped", &scenario, reports.path()).await;
+    let engine = Engine::connect().await.unwrap();
+    let (lines, _) = count_on_server(&engine, &outcome.report.run_id, "client1").await;
+    engine.sweep(&outcome.report.run_id).await.unwrap();
+    assert_eq!(lines, 0, "something arrived with the uploader stopped");
+    let (status, observed) = verdict(&outcome);
+    assert_eq!(status, Status::Fail, "{observed}");
+    assert!(observed.contains("LOST 200 (seq 0–199)"), "{observed}");
+}
