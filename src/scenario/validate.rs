@@ -6,9 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path};
 
-use super::{
-    Hosts, Scenario, Sender, Step, FINAL_PHASE, LAB_CA, MAX_CLIENTS, MAX_SERVERS, NO_ISSUER,
-};
+use super::{Scenario, Sender, LAB_CA, MAX_CLIENTS, MAX_SERVERS, NO_ISSUER};
 use crate::domain::Role;
 
 /// A semantic error: the path of the node it is about, and what to do.
@@ -37,8 +35,8 @@ const TAKEN_PORTS: &[(u16, &str)] = &[
 
 /// The longest file path accepted (PATH_MAX on Linux).
 const MAX_PATH_BYTES: usize = 4096;
-/// The most messages one burst step may log per host.
-pub const MAX_BURST: u32 = 100_000;
+
+mod steps;
 
 pub(super) fn validate(s: &Scenario) -> Result<(), Invalid> {
     let names = hosts(s)?;
@@ -46,7 +44,7 @@ pub(super) fn validate(s: &Scenario) -> Result<(), Invalid> {
     for i in 0..s.hosts.len() {
         host_refs(s, i, &names)?;
     }
-    let phases = steps(s, &names)?;
+    let phases = steps::steps(s, &names)?;
     checks(s, &names, &phases)
 }
 
@@ -334,205 +332,6 @@ fn file_path(path: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// Host references in steps; returns the phases the steps declare.
-fn steps<'a>(s: &'a Scenario, names: &BTreeSet<&str>) -> Result<BTreeSet<&'a str>, Invalid> {
-    let mut phases: BTreeSet<&str> = BTreeSet::from([FINAL_PHASE]);
-    // Hosts that an earlier step set up sealing on.
-    let mut sealed: BTreeSet<String> = BTreeSet::new();
-    let (mut workload_bytes, mut backgrounded) = (0u64, false);
-    for (i, step) in s.steps.iter().enumerate() {
-        let at = |field: &str| format!("steps[{i}].{field}");
-        match step {
-            Step::LogMarkers { hosts }
-            | Step::Unit { hosts, .. }
-            | Step::Remediate { hosts, .. } => selector(hosts, &at("hosts"), names)?,
-            Step::LogBurst { hosts, count } => {
-                selector(hosts, &at("hosts"), names)?;
-                if *count == 0 || *count > MAX_BURST {
-                    return invalid(
-                        at("count"),
-                        format!("count {count}: a burst logs 1 to {MAX_BURST} messages per host"),
-                    );
-                }
-            }
-            Step::Run { host, .. } | Step::Restart { host } => {
-                host_ref(host, &at("host"), names, "this step")?
-            }
-            Step::SetupSealing { hosts, interval } => {
-                selector(hosts, &at("hosts"), names)?;
-                if !is_seal_interval(interval) {
-                    return invalid(
-                        at("interval"),
-                        format!(
-                            "interval {interval:?}: write seconds, minutes or hours between 1s and \
-                             24h, e.g. 10s, 15min or 1h"
-                        ),
-                    );
-                }
-                sealed.extend(s.select(hosts));
-            }
-            Step::Rotate { hosts } => selector(hosts, &at("hosts"), names)?,
-            Step::Tamper { host, journal, .. } => {
-                host_ref(host, &at("host"), names, "this step")?;
-                tamper_target(s, host, journal, &at("journal"))?;
-                if !sealed.contains(host) {
-                    return invalid(
-                        at("host"),
-                        format!(
-                            "tamper on {host:?}, which has no sealing: add a `do: setup-sealing` \
-                             step that covers {host} before this one"
-                        ),
-                    );
-                }
-            }
-            Step::Workload {
-                hosts,
-                count,
-                size,
-                rate,
-                background,
-                deadline,
-                ..
-            } => {
-                selector(hosts, &at("hosts"), names)?;
-                for name in s.select(hosts) {
-                    if s.host(&name).is_some_and(|h| h.role != Role::Client) {
-                        return invalid(
-                            at("hosts"),
-                            format!("a workload runs on clients (their journals are uploaded); {name} is a server"),
-                        );
-                    }
-                }
-                workload_bounds(&at, *count, *size, *rate, *deadline)?;
-                workload_bytes += count * *size as u64 * s.select(hosts).len() as u64;
-                if workload_bytes > MAX_WORKLOAD_BYTES {
-                    return invalid(
-                        at("count"),
-                        format!(
-                            "the workloads log {workload_bytes} bytes, more than the {} MiB a lab \
-                             server's journal is sized for: fewer or smaller messages",
-                            MAX_WORKLOAD_BYTES / (1024 * 1024)
-                        ),
-                    );
-                }
-                backgrounded |= *background;
-            }
-            Step::WaitWorkload { deadline } => {
-                if !backgrounded {
-                    return invalid(
-                        format!("steps[{i}]"),
-                        "wait-workload waits for a `background: true` workload, and none comes before it",
-                    );
-                }
-                workload_bounds(&at, 1, MIN_MESSAGE, 0, *deadline)?;
-            }
-            Step::Evaluate { phase } => {
-                phases.insert(phase);
-            }
-        }
-    }
-    Ok(phases)
-}
-
-/// Workload sizes: messages must carry their numbering, fit journald's line limit, and the
-/// whole must fit a lab server.
-const MIN_MESSAGE: usize = 64;
-const MAX_MESSAGE: usize = 48 * 1024;
-const MAX_WORKLOAD_MESSAGES: u64 = 1_000_000;
-const MAX_WORKLOAD_BYTES: u64 = 256 * 1024 * 1024;
-
-fn workload_bounds(
-    at: &dyn Fn(&str) -> String,
-    count: u64,
-    size: usize,
-    rate: u32,
-    deadline: u64,
-) -> Result<(), Invalid> {
-    if count == 0 || count > MAX_WORKLOAD_MESSAGES {
-        return invalid(
-            at("count"),
-            format!(
-                "count {count}: a workload logs 1 to {MAX_WORKLOAD_MESSAGES} messages per host"
-            ),
-        );
-    }
-    if !(MIN_MESSAGE..=MAX_MESSAGE).contains(&size) {
-        return invalid(
-            at("size"),
-            format!(
-                "size {size}: a message has {MIN_MESSAGE} to {MAX_MESSAGE} bytes (its numbering \
-                 needs the first, journald's LineMax= is the second)"
-            ),
-        );
-    }
-    if rate > 100_000 {
-        return invalid(
-            at("rate"),
-            format!(
-                "rate {rate}: at most 100000 messages per second, or 0 for as fast as possible"
-            ),
-        );
-    }
-    if deadline == 0 || deadline > 3600 {
-        return invalid(
-            at("deadline"),
-            format!("deadline {deadline}: 1 to 3600 seconds"),
-        );
-    }
-    Ok(())
-}
-
-/// `system`, `remote` (servers only) or a journal file's absolute path under /var/log/journal.
-fn tamper_target(s: &Scenario, host: &str, journal: &str, path: &str) -> Result<(), Invalid> {
-    let is_server = s.host(host).is_some_and(|h| h.role == Role::Server);
-    match journal {
-        "system" => Ok(()),
-        "remote" if is_server => Ok(()),
-        "remote" => invalid(
-            path,
-            format!("journal: remote is a server's; {host} is a client (write system or a path)"),
-        ),
-        other
-            if other.starts_with("/var/log/journal/")
-                && other.ends_with(".journal")
-                && file_path(other).is_ok() =>
-        {
-            Ok(())
-        }
-        other => invalid(
-            path,
-            format!(
-                "journal {other:?} names no journal: write system, remote (servers) or the \
-                 absolute path of a .journal file under /var/log/journal"
-            ),
-        ),
-    }
-}
-
-/// `10s`, `15min`, `1h`: what journalctl --interval= takes, between 1 s and a day.
-fn is_seal_interval(interval: &str) -> bool {
-    let digits = interval.chars().take_while(char::is_ascii_digit).count();
-    let (number, unit) = interval.split_at(digits);
-    let seconds = match unit {
-        "s" => 1,
-        "min" => 60,
-        "h" => 3600,
-        _ => return false,
-    };
-    number
-        .parse::<u64>()
-        .is_ok_and(|n| n >= 1 && n * seconds <= 24 * 3600)
-}
-
-fn selector(hosts: &Hosts, path: &str, names: &BTreeSet<&str>) -> Result<(), Invalid> {
-    if let Hosts::Named(list) = hosts {
-        for (i, name) in list.iter().enumerate() {
-            host_ref(name, &format!("{path}[{i}]"), names, "this step")?;
-        }
-    }
-    Ok(())
-}
-
 fn host_ref(name: &str, path: &str, names: &BTreeSet<&str>, context: &str) -> Result<(), Invalid> {
     if names.contains(name) {
         return Ok(());
@@ -654,26 +453,6 @@ mod tests {
             assert!(file_path(bad).is_err(), "{bad:?} accepted");
         }
         assert!(file_path(&format!("/{}", "a".repeat(5000))).is_err());
-    }
-
-    #[test]
-    fn seal_intervals_are_what_journalctl_takes_within_a_day() {
-        for good in ["1s", "10s", "15min", "1h", "24h"] {
-            assert!(is_seal_interval(good), "{good}");
-        }
-        for bad in [
-            "",
-            "0s",
-            "10",
-            "s",
-            "25h",
-            "10 s",
-            "1d",
-            "-1s",
-            "99999999999999999999s",
-        ] {
-            assert!(!is_seal_interval(bad), "{bad}");
-        }
     }
 
     #[test]
