@@ -320,12 +320,60 @@ impl Engine {
         Ok(swept)
     }
 
+    /// Freezes (`docker pause`) or thaws a container.
+    pub async fn set_paused(&self, container: &str, paused: bool) -> Result<()> {
+        let what = format!(
+            "{} {container}",
+            if paused { "pausing" } else { "unpausing" }
+        );
+        if paused {
+            self.docker.pause_container(container).await
+        } else {
+            self.docker.unpause_container(container).await
+        }
+        .map_err(Error::docker(what))
+    }
+
+    /// Connects a container to a network, or disconnects it (forcibly, as a cut cable would).
+    pub async fn set_connected(
+        &self,
+        container: &str,
+        network: &str,
+        connected: bool,
+    ) -> Result<()> {
+        use bollard::models::{NetworkConnectRequest, NetworkDisconnectRequest};
+        if connected {
+            let request = NetworkConnectRequest {
+                container: container.to_string(),
+                endpoint_config: None,
+            };
+            self.docker.connect_network(network, request).await
+        } else {
+            let request = NetworkDisconnectRequest {
+                container: container.to_string(),
+                force: Some(true),
+            };
+            self.docker.disconnect_network(network, request).await
+        }
+        .map_err(Error::docker(format!(
+            "{} {container} {} {network}",
+            if connected {
+                "connecting"
+            } else {
+                "disconnecting"
+            },
+            if connected { "to" } else { "from" }
+        )))
+    }
+
     /// Kills a container's processes (SIGKILL: systemd as PID 1 ignores SIGTERM) and waits until
     /// it has stopped. Removing a *stopped* container keeps the engine's network cleanup on the
     /// exit path from racing the removal's own: a forced removal of running containers left
     /// Docker 20.10, now and then, with a network it called in use and no containers on it.
     pub async fn stop_now(&self, container: &str) {
         use bollard::query_parameters::{KillContainerOptions, WaitContainerOptions};
+        // A paused container cannot be killed: thaw it first (a `pause` fault may be in force).
+        let _ = self.docker.unpause_container(container).await;
         // Gone or already stopped is fine: the point is that it is not running.
         let _ = self
             .docker

@@ -219,3 +219,26 @@ async fn a_lab_host_cannot_freeze_another_container_and_publishes_no_port() {
     lab.teardown().await.unwrap();
     assert_eq!(leftovers(&engine, &run_id).await, (0, 0));
 }
+
+/// A host left frozen by a `pause` fault (the run failed or was interrupted in the middle of it)
+/// is still removed: the engine refuses to kill a paused container, so the sweep thaws it first.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_paused_host_is_removed_all_the_same() {
+    let engine = Engine::connect().await.unwrap();
+    let image = ImageSpec::load(&workspace().join("images"), "bookworm").unwrap();
+    let run_id = lab::new_run_id();
+    let mut lab = Lab::create(engine.clone(), &run_id, false).await.unwrap();
+    let spec = HostSpec {
+        name: "server".into(),
+        role: Role::Server,
+        image,
+        stage: None,
+    };
+    lab.boot(&[spec], std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
+    let id = lab.hosts()[0].id().to_string();
+    engine.set_paused(&id, true).await.unwrap();
+    drop(lab);
+    assert_eq!(leftovers(&engine, &run_id).await, (0, 0));
+}

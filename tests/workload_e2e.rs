@@ -97,3 +97,47 @@ async fn messages_logged_while_nothing_uploads_are_lost_with_their_range() {
     assert_eq!(status, Status::Fail, "{observed}");
     assert!(observed.contains("LOST 200 (seq 0–199)"), "{observed}");
 }
+
+/// server-outage (the guide's client) and its hardened twin: the verdicts agree with what the
+/// server's journal holds, counted here, and the outage is in the record.
+async fn outage_is_accounted_as_the_server_counts_it(name: &str) {
+    {
+        let scenario = Scenario::load(&root().join(format!("scenarios/{name}.yaml"))).unwrap();
+        let reports = tempfile::tempdir().unwrap();
+        let outcome = run_kept(name, &scenario, reports.path()).await;
+        let engine = Engine::connect().await.unwrap();
+        let (lines, distinct) = count_on_server(&engine, &outcome.report.run_id, "client1").await;
+        engine.sweep(&outcome.report.run_id).await.unwrap();
+        let (status, observed) = verdict(&outcome);
+        let exactly_once = lines == 600 && distinct == 600;
+        assert_eq!(
+            status,
+            if exactly_once {
+                Status::Pass
+            } else {
+                Status::Fail
+            },
+            "{name}: the server has {lines} lines, {distinct} distinct; the check said: {observed}"
+        );
+        assert!(
+            observed.contains(&format!("arrived {distinct}")),
+            "{name}: {observed}"
+        );
+        let window = &outcome.report.faults[0];
+        let lasted = window.ended.expect("the outage ended") - window.started;
+        assert!(
+            (25.0..40.0).contains(&lasted.as_seconds_f64()),
+            "{name}: the outage lasted {lasted}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_outage_with_the_guides_client_is_accounted_as_the_server_counts_it() {
+    outage_is_accounted_as_the_server_counts_it("server-outage").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_outage_with_a_hardened_client_is_accounted_as_the_server_counts_it() {
+    outage_is_accounted_as_the_server_counts_it("server-outage-hardened").await;
+}

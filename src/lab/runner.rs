@@ -240,6 +240,8 @@ pub async fn run_scenario(
             }
         }
     }
+    // Whatever is still in force is undone before the final look (the workloads' too).
+    steps::end_faults(&lab, &mut state, &options.deadlines, progress).await?;
     checks.extend(
         evaluate::evaluate(
             &lab,
@@ -412,6 +414,7 @@ pub async fn run_scenario(
             })
             .collect(),
         journal_files,
+        faults: std::mem::take(&mut state.faults),
     };
     let run_dir = report::write_run(&options.reports_dir, &report)?;
     report::write_journals(&run_dir, &journal_dumps)?;

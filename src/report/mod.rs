@@ -77,6 +77,21 @@ pub struct RunReport {
     /// The servers' binary journal files, copied to `journals/<host>/` with their SHA-256.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub journal_files: Vec<journal_files::JournalFile>,
+    /// Faults the steps injected, with when each was in force.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<FaultWindow>,
+}
+
+/// When a fault was in force, as the run recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultWindow {
+    pub kind: crate::scenario::FaultKind,
+    pub host: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub started: OffsetDateTime,
+    /// None while in force (or for a single blow such as kill-upload: then equal to started).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub ended: Option<OffsetDateTime>,
 }
 
 /// Sealing on one host, as reported: the key's fingerprint only.
@@ -427,6 +442,7 @@ pub(crate) mod tests {
             sealing: Vec::new(),
             tampered: Vec::new(),
             journal_files: Vec::new(),
+            faults: Vec::new(),
         }
     }
 

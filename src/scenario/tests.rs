@@ -319,3 +319,24 @@ fn tampering_needs_sealing_and_a_journal_that_exists() {
     assert!(err.message.contains("between 1s and 24h"), "{err}");
     assert_eq!((err.line, err.column), (6, 35));
 }
+
+#[test]
+fn faults_name_a_host_they_can_happen_to_and_end_what_they_start() {
+    let base = "description: d\nhosts:\n  - {name: server, role: server}\n  - {name: client1, role: client}\nsteps:\n";
+    let with = |steps: &str| format!("{base}{steps}checks: []\n");
+    parse(&with("  - {do: fault, kind: server-down, host: server, duration: 25}\n  - {do: fault, kind: pause, host: client1}\n  - {do: end-fault, kind: pause, host: client1}\n  - {do: fault, kind: kill-upload, host: client1}\n")).unwrap();
+    let cases = [
+        ("  - {do: fault, kind: server-down, host: client1, duration: 5}\n", "runs on servers"),
+        ("  - {do: fault, kind: kill-upload, host: server}\n", "runs on clients"),
+        ("  - {do: fault, kind: kill-upload, host: client1, duration: 5}\n", "takes no duration"),
+        ("  - {do: fault, kind: pause, host: server, duration: 0}\n", "1 to 600 seconds"),
+        ("  - {do: fault, kind: pause, host: nobody, duration: 5}\n", "not in hosts"),
+        ("  - {do: end-fault, kind: partition, host: server}\n", "no Partition fault"),
+        ("  - {do: fault, kind: pause, host: server}\n  - {do: fault, kind: pause, host: server}\n", "already in force"),
+    ];
+    for (steps, says) in cases {
+        let err = parse(&with(steps)).unwrap_err();
+        assert!(err.message.contains(says), "{steps}: {err}");
+        assert!(err.line >= 6, "{steps}: {err}");
+    }
+}

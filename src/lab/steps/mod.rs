@@ -2,6 +2,7 @@
 //! Each records what the checks will read in [`RunState`]; `evaluate` steps are the runner's.
 
 mod burst;
+mod faults;
 mod markers;
 mod remediations;
 mod sealing;
@@ -18,6 +19,7 @@ use crate::errors::Result;
 use crate::scenario::{Hosts, Scenario, Step};
 use crate::Progress;
 
+pub use faults::end_all as end_faults;
 pub use markers::note_arrivals;
 
 /// A marker logged during the run, and what became of it.
@@ -58,6 +60,8 @@ pub struct RunState {
     pub workloads: Vec<crate::checks::accounting::Workload>,
     /// Workloads still being logged in the background.
     pub background: Vec<workload::Running>,
+    /// Faults injected, with when each was in force.
+    pub faults: Vec<crate::report::FaultWindow>,
 }
 
 impl RunState {
@@ -172,6 +176,18 @@ pub async fn perform(
         Step::WaitWorkload { deadline } => {
             let settle = std::time::Duration::from_secs(*deadline);
             workload::wait(lab, scenario, state, settle, progress).await
+        }
+        Step::Fault {
+            kind,
+            host,
+            duration,
+        } => {
+            let host = lab.host(host).expect("validated host");
+            faults::start(lab, host, *kind, *duration, state, deadlines, progress).await
+        }
+        Step::EndFault { kind, host } => {
+            let host = lab.host(host).expect("validated host");
+            faults::end(lab, host, *kind, state, deadlines, progress).await
         }
         Step::Evaluate { .. } => Ok(()),
     }

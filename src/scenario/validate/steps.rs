@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use super::{file_path, host_ref, invalid, Invalid};
 use crate::domain::Role;
-use crate::scenario::{Hosts, Scenario, Step, FINAL_PHASE};
+use crate::scenario::{FaultKind, Hosts, Scenario, Step, FINAL_PHASE};
 
 /// The most messages one burst step may log per host.
 pub const MAX_BURST: u32 = 100_000;
@@ -20,6 +20,8 @@ pub(super) fn steps<'a>(
     // Hosts that an earlier step set up sealing on.
     let mut sealed: BTreeSet<String> = BTreeSet::new();
     let (mut workload_bytes, mut backgrounded) = (0u64, false);
+    // Faults started without a duration and not ended yet.
+    let mut active: BTreeSet<(FaultKind, &str)> = BTreeSet::new();
     for (i, step) in s.steps.iter().enumerate() {
         let at = |field: &str| format!("steps[{i}].{field}");
         match step {
@@ -106,6 +108,48 @@ pub(super) fn steps<'a>(
                 }
                 workload_bounds(&at, 1, MIN_MESSAGE, 0, *deadline)?;
             }
+            Step::Fault {
+                kind,
+                host,
+                duration,
+            } => {
+                host_ref(host, &at("host"), names, "this fault")?;
+                fault_target(s, *kind, host, &at("host"))?;
+                match (kind, duration) {
+                    (FaultKind::KillUpload, Some(_)) => {
+                        return invalid(
+                            at("duration"),
+                            "kill-upload is a single SIGKILL: it takes no duration",
+                        )
+                    }
+                    (_, Some(d)) if *d == 0 || *d > 600 => {
+                        return invalid(
+                            at("duration"),
+                            format!("duration {d}: a fault lasts 1 to 600 seconds"),
+                        )
+                    }
+                    (FaultKind::KillUpload, None) | (_, Some(_)) => {}
+                    (_, None) => {
+                        if !active.insert((*kind, host.as_str())) {
+                            return invalid(
+                                at("kind"),
+                                format!("{kind:?} on {host} is already in force; end it first"),
+                            );
+                        }
+                    }
+                }
+            }
+            Step::EndFault { kind, host } => {
+                if !active.remove(&(*kind, host.as_str())) {
+                    return invalid(
+                        at("kind"),
+                        format!(
+                            "no {kind:?} fault on {host} is in force here: end-fault ends one \
+                             started without a duration"
+                        ),
+                    );
+                }
+            }
             Step::Evaluate { phase } => {
                 phases.insert(phase);
             }
@@ -160,6 +204,22 @@ fn workload_bounds(
         );
     }
     Ok(())
+}
+
+/// Which role a fault applies to: journal-remote's on servers, journal-upload's on clients.
+fn fault_target(s: &Scenario, kind: FaultKind, host: &str, path: &str) -> Result<(), Invalid> {
+    let role = s.host(host).map(|h| h.role);
+    match (kind, role) {
+        (FaultKind::ServerDown, Some(Role::Client)) => invalid(
+            path,
+            format!("server-down stops journal-remote, which runs on servers; {host} is a client"),
+        ),
+        (FaultKind::KillUpload, Some(Role::Server)) => invalid(
+            path,
+            format!("kill-upload kills journal-upload, which runs on clients; {host} is a server"),
+        ),
+        _ => Ok(()),
+    }
 }
 
 /// `system`, `remote` (servers only) or a journal file's absolute path under /var/log/journal.

@@ -1,0 +1,229 @@
+//! The steps a scenario lists: what happens to the hosts after they are configured, in order.
+//! Types only; `validate/steps.rs` checks them and `lab/steps/` performs them.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Which hosts a step applies to: `all`, `clients`, `servers`, or a list of names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Hosts {
+    Group(HostGroup),
+    Named(Vec<String>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum HostGroup {
+    All,
+    Clients,
+    Servers,
+}
+
+impl Default for Hosts {
+    fn default() -> Self {
+        Hosts::Group(HostGroup::All)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum UnitAction {
+    Start,
+    Stop,
+    Restart,
+    Enable,
+    EnableNow,
+    Disable,
+    Mask,
+    Unmask,
+}
+
+impl UnitAction {
+    /// The systemctl words for the action.
+    pub fn systemctl(self) -> &'static str {
+        match self {
+            UnitAction::Start => "start",
+            UnitAction::Stop => "stop",
+            UnitAction::Restart => "restart",
+            UnitAction::Enable => "enable",
+            UnitAction::EnableNow => "enable --now",
+            UnitAction::Disable => "disable",
+            UnitAction::Mask => "mask",
+            UnitAction::Unmask => "unmask",
+        }
+    }
+}
+
+/// A remediation the lab knows how to apply, by the public rule it comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Remediation {
+    /// Datadog def-000-s9r "Disable systemd-journal-remote Socket": mask the socket, if the
+    /// package `linux-base` is installed (the rule's applicability condition).
+    DisableJournalRemoteSocket,
+    /// CIS Docker 1.2.7: audit docker.socket (a watch rule on its FragmentPath, key `docker`).
+    AuditDockerSocket,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "do", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Step {
+    /// Log a unique marker on each host (clients by default) and wait for it where it should go.
+    LogMarkers {
+        #[serde(default = "clients")]
+        hosts: Hosts,
+    },
+    /// Run a shell command on a host; the step fails if it exits non-zero unless `may_fail`.
+    Run {
+        host: String,
+        command: String,
+        #[serde(default)]
+        may_fail: bool,
+    },
+    /// systemctl ACTION UNIT on the hosts.
+    Unit {
+        #[serde(default)]
+        hosts: Hosts,
+        action: UnitAction,
+        unit: String,
+    },
+    /// Apply a named remediation (twice if `twice`, to show idempotence).
+    Remediate {
+        rule: Remediation,
+        #[serde(default)]
+        hosts: Hosts,
+    },
+    /// Restart a host's container (systemd boots again).
+    Restart { host: String },
+    /// Log `count` messages as fast as possible on each host and measure, per message, the time
+    /// from logging to its arrival on the server (delivery latency and ingest rate).
+    LogBurst {
+        #[serde(default = "clients")]
+        hosts: Hosts,
+        count: u32,
+    },
+    /// Forward Secure Sealing on the hosts: `journalctl --setup-keys` (the sealing key stays on
+    /// the host, the verification key goes to the run's private directory), then a rotation so
+    /// the new journal file is sealed. On servers also `Seal=yes` for journal-remote, whose
+    /// current files are set aside (`presealing-*`) so that new ones are created sealed.
+    SetupSealing {
+        #[serde(default)]
+        hosts: Hosts,
+        /// How often a seal is written: `10s`, `15min`, `1h` (journalctl's default: 15min).
+        #[serde(default = "seal_interval")]
+        interval: String,
+    },
+    /// Damage a journal file as an intruder would. `journal`: `system` (the host's newest
+    /// archived journal, after a rotation), `remote` (a server's newest remote journal, with
+    /// journal-remote stopped), or an absolute path under /var/log/journal.
+    Tamper {
+        host: String,
+        #[serde(default = "system_journal")]
+        journal: String,
+        how: Tampering,
+    },
+    /// `journalctl --rotate` on the hosts (and on servers, journal-remote stopped), so that what
+    /// was written is in stable files that can be verified.
+    Rotate {
+        #[serde(default)]
+        hosts: Hosts,
+    },
+    /// Log a known, sequence-numbered stream of messages on each host (clients by default), for
+    /// `delivery-exactly-once` to account for. Each message carries run, host, stream and
+    /// sequence number. Unless `background`, it then waits until delivery settles.
+    Workload {
+        #[serde(default = "clients")]
+        hosts: Hosts,
+        count: u64,
+        /// Bytes per message (at least 64; at most 48 KiB, journald's line limit).
+        #[serde(default = "workload_size")]
+        size: usize,
+        #[serde(default)]
+        content: Content,
+        /// Messages per second per host; 0 (the default): as fast as possible.
+        #[serde(default)]
+        rate: u32,
+        /// Go on with the next steps while it logs (a `wait-workload` step waits for it).
+        #[serde(default)]
+        background: bool,
+        /// How long delivery may take to settle, in seconds.
+        #[serde(default = "settle_deadline")]
+        deadline: u64,
+    },
+    /// Wait for background workloads to finish logging, then for delivery to settle.
+    WaitWorkload {
+        #[serde(default = "settle_deadline")]
+        deadline: u64,
+    },
+    /// Inject a fault on a host. With `duration` (seconds) it is undone after that long (while
+    /// background workloads go on); without, it lasts until an `end-fault` step or the end of
+    /// the steps. `kill-upload` is a single blow (SIGKILL) and takes no duration.
+    Fault {
+        kind: FaultKind,
+        host: String,
+        #[serde(default)]
+        duration: Option<u64>,
+    },
+    /// Undo a fault started without a duration.
+    EndFault { kind: FaultKind, host: String },
+    /// Evaluate the checks that list this phase.
+    Evaluate { phase: String },
+}
+
+/// A fault the lab can inject.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultKind {
+    /// journal-remote's socket and service stopped (a server), then the socket started again.
+    ServerDown,
+    /// SIGKILL of journal-upload in the middle of its work (a client); its unit decides what next.
+    KillUpload,
+    /// The host frozen (`docker pause`) and thawed: a hung host, not a dead one.
+    Pause,
+    /// The host disconnected from the lab's network, then connected again.
+    Partition,
+}
+
+/// What workload messages are made of.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Content {
+    /// Random characters: hardly compressible, like real mixed logs.
+    #[default]
+    Random,
+    /// The same sentence over and over: highly compressible.
+    Text,
+}
+
+fn workload_size() -> usize {
+    400
+}
+
+fn settle_deadline() -> u64 {
+    60
+}
+
+/// How a `tamper` step damages a journal file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Tampering {
+    /// Overwrite one byte inside a logged message (the run's latest marker where there is one).
+    Overwrite,
+    /// Cut the file off inside its last marker's entry.
+    Truncate,
+}
+
+fn seal_interval() -> String {
+    "15min".to_string()
+}
+
+fn system_journal() -> String {
+    "system".to_string()
+}
+
+fn clients() -> Hosts {
+    Hosts::Group(HostGroup::Clients)
+}
