@@ -107,7 +107,39 @@ async fn outage_is_accounted_as_the_server_counts_it(name: &str) {
         let outcome = run_kept(name, &scenario, reports.path()).await;
         let engine = Engine::connect().await.unwrap();
         let (lines, distinct) = count_on_server(&engine, &outcome.report.run_id, "client1").await;
+        let unit = engine
+            .exec(
+                &format!("client1.{}", outcome.report.run_id),
+                "systemctl show -p ActiveState --value systemd-journal-upload.service",
+                Duration::from_secs(30),
+            )
+            .await
+            .unwrap();
         engine.sweep(&outcome.report.run_id).await.unwrap();
+        // upload-recovers: a pass needs the unit active (seen here) and the later marker there.
+        let recovers = outcome
+            .report
+            .checks
+            .iter()
+            .find(|c| c.id == CheckId::UPLOAD_RECOVERS)
+            .unwrap();
+        let delivered = outcome
+            .report
+            .checks
+            .iter()
+            .any(|c| c.id == CheckId::CLIENT_DELIVERS && c.status == Status::Pass);
+        let recovered = unit.stdout.trim() == "active" && delivered;
+        assert_eq!(
+            recovers.status,
+            if recovered {
+                Status::Pass
+            } else {
+                Status::Fail
+            },
+            "{name}: unit {}, marker delivered {delivered}; the check said: {}",
+            unit.stdout.trim(),
+            recovers.observed
+        );
         let (status, observed) = verdict(&outcome);
         let exactly_once = lines == 600 && distinct == 600;
         assert_eq!(

@@ -15,19 +15,94 @@ use crate::journal;
 
 impl CheckId {
     pub const DELIVERY_EXACTLY_ONCE: CheckId = CheckId("delivery-exactly-once");
+    pub const UPLOAD_RECOVERS: CheckId = CheckId("upload-recovers");
 }
 
 pub const FAMILY: Family = Family {
     name: "accounting",
-    entries: &[Entry::new(
-        CheckId::DELIVERY_EXACTLY_ONCE,
-        "Every message the client logged is on the server exactly once",
-        "each sequence number of the client's workloads arrives once: none lost, none twice",
-        Some(Role::Client),
-        "systemd-journal-upload.service(8) --save-state; systemd#13576, #19426, #2102",
-    )],
+    entries: &[
+        Entry::new(
+            CheckId::DELIVERY_EXACTLY_ONCE,
+            "Every message the client logged is on the server exactly once",
+            "each sequence number of the client's workloads arrives once: none lost, none twice",
+            Some(Role::Client),
+            "systemd-journal-upload.service(8) --save-state; systemd#13576, #19426, #2102",
+        ),
+        Entry::new(
+            CheckId::UPLOAD_RECOVERS,
+            "Uploading recovers after the faults",
+            "after the last fault ended, journal-upload is active and a marker logged since then reached the server",
+            Some(Role::Client),
+            "systemd.unit(5) StartLimitIntervalSec=; systemd.service(5) Restart=, RestartSec=; systemd#19426, #2877",
+        )
+        .for_uploaders(),
+    ],
     evaluate: |entry, target, evidence| evaluate(entry, target, evidence).boxed(),
 };
+
+/// The drop-in that keeps journal-upload retrying: what an operator adds after a restart loop
+/// ended in systemd's start limit.
+pub const KEEP_RETRYING_DROP_IN: &str =
+    "/etc/systemd/system/systemd-journal-upload.service.d/keep-retrying.conf: \
+    [Unit] StartLimitIntervalSec=0 / [Service] Restart=always, RestartSec=5";
+
+/// After the faults: the unit's state (`systemctl show` lines) and the latest marker's fate.
+pub fn recovery_verdict(
+    last_fault_ended: Option<time::OffsetDateTime>,
+    marker: &super::MarkerObservation,
+    unit: &crate::domain::ExecOutput,
+) -> Verdict {
+    let Some(ended) = last_fault_ended else {
+        return (
+            Status::NotApplicable,
+            "no fault ended in this run (or one is still in force)".into(),
+        );
+    };
+    if marker.logged_at.is_none_or(|at| at <= ended) {
+        return (
+            Status::NotVerifiable,
+            "no marker was logged on this client after the last fault ended (add a log-markers step after it)".into(),
+        );
+    }
+    let field = |name: &str| {
+        unit.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")))
+            .unwrap_or("?")
+            .to_string()
+    };
+    let state = format!(
+        "journal-upload is {}/{} (Result={}, NRestarts={})",
+        field("ActiveState"),
+        field("SubState"),
+        field("Result"),
+        field("NRestarts")
+    );
+    if marker.found_in.is_some() && field("ActiveState") == "active" {
+        return (
+            Status::Pass,
+            format!("recovered: {state}, and the marker logged after the faults arrived"),
+        );
+    }
+    let start_limit = unit.stdout.contains("start-limit-hit")
+        || unit.stdout.contains("Start request repeated too quickly");
+    let remedy = if start_limit {
+        format!("; it hit systemd's start limit after a restart loop: add the drop-in {KEEP_RETRYING_DROP_IN}")
+    } else {
+        String::new()
+    };
+    (
+        Status::Fail,
+        format!(
+            "did NOT recover: {state}; the marker logged after the faults {}{remedy}",
+            if marker.found_in.is_some() {
+                "arrived"
+            } else {
+                "did not arrive"
+            }
+        ),
+    )
+}
 
 /// The identifier workload messages are logged with.
 pub const WORKLOAD_IDENTIFIER: &str = "journal-lab-workload";
@@ -174,10 +249,23 @@ pub fn verdict(workloads: &[Workload], arrivals: &[(u32, u64)]) -> Verdict {
 }
 
 async fn evaluate(
-    _entry: &Entry,
+    entry: &Entry,
     target: &Target<'_>,
     evidence: &mut Vec<String>,
 ) -> crate::Result<Verdict> {
+    if entry.id == CheckId::UPLOAD_RECOVERS {
+        let marker = target.observer.marker(target.host, evidence).await?;
+        let unit = format!(
+            "systemctl show -p ActiveState -p SubState -p Result -p NRestarts {0}; journalctl -u {0} -o cat --no-pager -n 10",
+            crate::domain::UPLOAD_UNIT
+        );
+        let unit = target.probe(&unit, evidence).await?;
+        return Ok(recovery_verdict(
+            target.observer.last_fault_ended(),
+            &marker,
+            &unit,
+        ));
+    }
     let workloads = target.observer.workloads(target.host);
     let Some(server) = target.server else {
         return Ok((Status::Error, "the client has no server".into()));
@@ -263,6 +351,62 @@ mod tests {
         let a = account(3, &[]);
         assert_eq!(a.lost, vec![(0, 2)]);
         assert!(account(0, &[]).exactly_once());
+    }
+
+    /// Recorded `systemctl show` + journal output of journal-upload after server-outage
+    /// (bookworm): the restart loop ended in the start limit.
+    #[test]
+    fn recovery_fails_with_the_remedy_when_the_start_limit_was_hit() {
+        use crate::checks::MarkerObservation;
+        use crate::domain::ExecOutput;
+        let t = |s: i64| time::OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(s);
+        let gave_up = ExecOutput {
+            exit_code: 0,
+            stdout: "Result=exit-code\nNRestarts=5\nActiveState=failed\nSubState=failed\n\
+                     systemd-journal-upload.service: Start request repeated too quickly.\n"
+                .into(),
+            stderr: String::new(),
+        };
+        let after = MarkerObservation {
+            logged: Some("m".into()),
+            logged_at: Some(t(100)),
+            ..MarkerObservation::default()
+        };
+        let (status, observed) = recovery_verdict(Some(t(50)), &after, &gave_up);
+        assert_eq!(status, Status::Fail);
+        assert!(
+            observed.contains("failed/failed") && observed.contains("StartLimitIntervalSec=0"),
+            "{observed}"
+        );
+        let running = ExecOutput {
+            stdout: "Result=success\nNRestarts=3\nActiveState=active\nSubState=running\n".into(),
+            ..gave_up.clone()
+        };
+        let arrived = MarkerObservation {
+            found_in: Some("/var/log/journal/remote/remote-1.journal".into()),
+            ..after.clone()
+        };
+        assert_eq!(
+            recovery_verdict(Some(t(50)), &arrived, &running).0,
+            Status::Pass
+        );
+        // Active but the marker is missing: not recovered, and no start-limit remedy offered.
+        let (status, observed) = recovery_verdict(Some(t(50)), &after, &running);
+        assert_eq!(status, Status::Fail);
+        assert!(!observed.contains("StartLimitIntervalSec"), "{observed}");
+        // A marker from before the fault ended proves nothing.
+        let before = MarkerObservation {
+            logged_at: Some(t(10)),
+            ..arrived.clone()
+        };
+        assert_eq!(
+            recovery_verdict(Some(t(50)), &before, &running).0,
+            Status::NotVerifiable
+        );
+        assert_eq!(
+            recovery_verdict(None, &arrived, &running).0,
+            Status::NotApplicable
+        );
     }
 
     #[test]

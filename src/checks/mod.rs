@@ -157,6 +157,8 @@ pub trait Observer: Sync {
     fn tampered(&self, host: &str) -> Vec<Tampered>;
     /// The workloads `host` logged.
     fn workloads(&self, host: &str) -> Vec<accounting::Workload>;
+    /// When the last fault of the run ended (None: no fault, or one still in force).
+    fn last_fault_ended(&self) -> Option<time::OffsetDateTime>;
 }
 
 /// Forward Secure Sealing set up on a host. The verification key is a secret: it can verify and
@@ -363,6 +365,8 @@ pub struct MarkerObservation {
     pub later_reference: Option<String>,
     /// Lines of the sending client's own log (journal-upload or curl) after the marker.
     pub client_log: Vec<String>,
+    /// When it was logged.
+    pub logged_at: Option<time::OffsetDateTime>,
 }
 
 /// The value of `key` in `systemd-analyze cat-config` output: the last uncommented assignment

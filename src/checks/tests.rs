@@ -28,6 +28,7 @@ fn marker(found: Option<&str>, reference: Option<&str>, log: &[&str]) -> MarkerO
         found_in: found.map(str::to_string),
         later_reference: reference.map(str::to_string),
         client_log: log.iter().map(|s| s.to_string()).collect(),
+        logged_at: None,
     }
 }
 

@@ -223,6 +223,14 @@ impl Observer for LabObserver<'_> {
         self.state.tampered.get(host).cloned().unwrap_or_default()
     }
 
+    fn last_fault_ended(&self) -> Option<time::OffsetDateTime> {
+        let faults = &self.state.faults;
+        if faults.iter().any(|f| f.ended.is_none()) {
+            return None;
+        }
+        faults.iter().filter_map(|f| f.ended).max()
+    }
+
     fn workloads(&self, host: &str) -> Vec<Workload> {
         self.state
             .workloads
@@ -304,6 +312,7 @@ impl LabObserver<'_> {
             self.probe(&marker.server, &command, evidence).await?;
         }
         Ok(MarkerObservation {
+            logged_at: Some(marker.logged_wall),
             logged: Some(marker.text.clone()),
             found_in,
             later_reference,
