@@ -153,26 +153,35 @@ async fn a_panic_inside_a_running_lab_still_removes_it() {
     assert_eq!(leftovers(&engine, &run_id).await, (0, 0));
 }
 
+/// A lab of bare bookworm hosts (nothing staged), booted.
+async fn booted(hosts: &[(&str, Role)]) -> (Engine, String, Lab) {
+    let engine = Engine::connect().await.unwrap();
+    let image = ImageSpec::load(&workspace().join("images"), "bookworm").unwrap();
+    let run_id = lab::new_run_id();
+    let mut lab = Lab::create(engine.clone(), &run_id, false).await.unwrap();
+    let specs: Vec<HostSpec> = hosts
+        .iter()
+        .map(|(name, role)| HostSpec {
+            name: name.to_string(),
+            role: *role,
+            image: image.clone(),
+            stage: None,
+        })
+        .collect();
+    lab.boot(&specs, std::time::Duration::from_secs(90))
+        .await
+        .unwrap();
+    (engine, run_id, lab)
+}
+
 /// A lab host must not reach any other container on the engine: from inside one host, every way
 /// to its sibling's `cgroup.freeze` (the engine's cgroup paths, a fresh cgroup2 mount) fails, and
 /// the sibling still answers. Nor is any port of a host published on the machine.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lab_host_cannot_freeze_another_container_and_publishes_no_port() {
     use std::time::Duration;
-    let engine = Engine::connect().await.unwrap();
-    let image = ImageSpec::load(&workspace().join("images"), "bookworm").unwrap();
-    let run_id = lab::new_run_id();
-    let mut lab = Lab::create(engine.clone(), &run_id, false).await.unwrap();
-    let specs: Vec<HostSpec> = [("attacker", Role::Client), ("victim", Role::Server)]
-        .into_iter()
-        .map(|(name, role)| HostSpec {
-            name: name.into(),
-            role,
-            image: image.clone(),
-            stage: None,
-        })
-        .collect();
-    lab.boot(&specs, Duration::from_secs(90)).await.unwrap();
+    let (engine, run_id, lab) =
+        booted(&[("attacker", Role::Client), ("victim", Role::Server)]).await;
     let (attacker, victim) = (lab.host("attacker").unwrap(), lab.host("victim").unwrap());
     let id = victim.id();
     let script = format!(
@@ -224,19 +233,7 @@ async fn a_lab_host_cannot_freeze_another_container_and_publishes_no_port() {
 /// is still removed: the engine refuses to kill a paused container, so the sweep thaws it first.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_paused_host_is_removed_all_the_same() {
-    let engine = Engine::connect().await.unwrap();
-    let image = ImageSpec::load(&workspace().join("images"), "bookworm").unwrap();
-    let run_id = lab::new_run_id();
-    let mut lab = Lab::create(engine.clone(), &run_id, false).await.unwrap();
-    let spec = HostSpec {
-        name: "server".into(),
-        role: Role::Server,
-        image,
-        stage: None,
-    };
-    lab.boot(&[spec], std::time::Duration::from_secs(60))
-        .await
-        .unwrap();
+    let (engine, run_id, lab) = booted(&[("server", Role::Server)]).await;
     let id = lab.hosts()[0].id().to_string();
     engine.set_paused(&id, true).await.unwrap();
     drop(lab);
