@@ -394,9 +394,16 @@ impl Engine {
         let _ = tokio::time::timeout(STOP_DEADLINE, stopped.next()).await;
     }
 
-    /// A tar archive of `path` in `container` (the engine's `docker cp` out), at most
-    /// `limit` bytes: a bigger one is an error rather than a machine out of memory.
-    pub async fn download(&self, container: &str, path: &str, limit: usize) -> Result<Vec<u8>> {
+    /// Writes a tar archive of `path` in `container` (the engine's `docker cp` out) to `into`,
+    /// at most `limit` bytes: a bigger one is an error rather than a full disk.
+    pub async fn download(
+        &self,
+        container: &str,
+        path: &str,
+        into: &mut std::fs::File,
+        limit: u64,
+    ) -> Result<()> {
+        use std::io::Write;
         use testcontainers::bollard::query_parameters::DownloadFromContainerOptions;
         let options = DownloadFromContainerOptions {
             path: path.to_string(),
@@ -404,19 +411,24 @@ impl Engine {
         let mut stream = self
             .docker
             .download_from_container(container, Some(options));
-        let mut archive = Vec::new();
+        let mut written = 0u64;
         while let Some(chunk) = stream.next().await {
-            archive.extend_from_slice(
-                &chunk.map_err(Error::docker(format!("copying {path} out of {container}")))?,
-            );
-            if archive.len() > limit {
+            let chunk =
+                chunk.map_err(Error::docker(format!("copying {path} out of {container}")))?;
+            written += chunk.len() as u64;
+            if written > limit {
                 return Err(Error::InvalidSettings(format!(
                     "{path} in {container} is larger than {} MiB; not copied",
                     limit / (1024 * 1024)
                 )));
             }
+            into.write_all(&chunk).map_err(|source| Error::Io {
+                action: "writing the archive of",
+                path: path.into(),
+                source,
+            })?;
         }
-        Ok(archive)
+        Ok(())
     }
 
     /// Memory the container uses now, as `docker stats` counts it (usage less inactive file cache).

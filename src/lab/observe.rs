@@ -206,7 +206,7 @@ fn server_finding(server: &str, command: &str, output: &str) -> Option<Finding> 
 
 /// The most a server's /var/log/journal may weigh to be copied out (as the engine sends it,
 /// zeros included).
-const JOURNAL_COPY_LIMIT: usize = 1024 * 1024 * 1024;
+const JOURNAL_COPY_LIMIT: u64 = 4 * 1024 * 1024 * 1024;
 
 /// Copies every server's binary journal files (its own and the remote ones) into
 /// `run_dir/journals/<server>/`, all servers at once; returns the manifest.
@@ -220,11 +220,19 @@ pub async fn copy_journals(
         .iter()
         .filter(|h| h.role == Role::Server)
         .map(|server| async move {
-            let archive = lab
-                .engine()
-                .download(server.id(), SOURCE, JOURNAL_COPY_LIMIT)
+            // Through a temporary file: a hundred clients' journals are 800 MiB as sent.
+            let mut archive = tempfile::tempfile().map_err(Error::io(
+                "creating a temporary file in",
+                std::env::temp_dir(),
+            ))?;
+            lab.engine()
+                .download(server.id(), SOURCE, &mut archive, JOURNAL_COPY_LIMIT)
                 .await?;
-            crate::report::journal_files::unpack(run_dir, &server.name, SOURCE, &archive)
+            use std::io::Seek;
+            archive
+                .rewind()
+                .map_err(Error::io("reading back", std::env::temp_dir()))?;
+            crate::report::journal_files::unpack(run_dir, &server.name, SOURCE, archive)
         });
     Ok(futures::future::try_join_all(copies)
         .await?

@@ -30,7 +30,7 @@ pub fn unpack(
     run_dir: &Path,
     host: &str,
     source: &str,
-    archive: &[u8],
+    archive: impl Read,
 ) -> Result<Vec<JournalFile>> {
     let base = run_dir.join("journals").join(host);
     let mut files = Vec::new();
@@ -148,7 +148,7 @@ mod tests {
             ("journal/abc/system.journal", b"LPKSHHRH"),
             ("journal/abc/notes.txt", b"not a journal"),
         ]);
-        let files = unpack(run.path(), "server", "/var/log/journal", &tar).unwrap();
+        let files = unpack(run.path(), "server", "/var/log/journal", tar.as_slice()).unwrap();
         assert_eq!(files.len(), 2, "{files:?}");
         let remote = &files[1];
         assert_eq!(remote.path, "/var/log/journal/remote/remote-1.journal");
@@ -177,7 +177,7 @@ mod tests {
         header.set_cksum();
         builder.append(&header, &b"abc"[..]).unwrap();
         let tar = builder.into_inner().unwrap();
-        let files = unpack(run.path(), "server", "/var/log/journal", &tar).unwrap();
+        let files = unpack(run.path(), "server", "/var/log/journal", tar.as_slice()).unwrap();
         assert_eq!(files[0].copy, "journals/server/evil.journal");
         assert!(run.path().join("journals/server/evil.journal").exists());
     }
