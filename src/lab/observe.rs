@@ -94,7 +94,12 @@ fn fact_commands(host: &Host) -> Vec<String> {
     let (unit, journal_command) = match host.role {
         Role::Server => (
             REMOTE_UNIT,
-            format!("journalctl -D {} -o json --no-pager", journal::REMOTE_DIR),
+            // Workload messages are accounted in the report's delivery section, not dumped.
+            format!(
+                "journalctl -D {} -o json --no-pager | grep -vF '\"SYSLOG_IDENTIFIER\":\"{}\"' || true",
+                journal::REMOTE_DIR,
+                crate::checks::accounting::WORKLOAD_IDENTIFIER
+            ),
         ),
         Role::Client => (
             UPLOAD_UNIT,
@@ -202,6 +207,33 @@ fn server_finding(server: &str, command: &str, output: &str) -> Option<Finding> 
             .to_string(),
         evidence,
     })
+}
+
+/// Reads every workload message of this run on the servers (its numbering and time, not its
+/// padding), one exec per server, and accounts the workloads against it.
+pub async fn read_delivery(
+    lab: &Lab,
+    scenario: &Scenario,
+    workloads: &[crate::checks::accounting::Workload],
+    deadlines: &Deadlines,
+) -> Result<crate::report::delivery::Delivery> {
+    use crate::checks::accounting::WORKLOAD_IDENTIFIER;
+    use crate::report::delivery;
+    let command = format!(
+        "journalctl -D {} -o short-unix --no-pager SYSLOG_IDENTIFIER={WORKLOAD_IDENTIFIER} | \
+         grep -F ' jl-work run={} ' | cut -d' ' -f1,5-8",
+        journal::REMOTE_DIR,
+        lab.run_id()
+    );
+    let reads = scenario
+        .servers()
+        .filter_map(|s| lab.host(&s.name))
+        .map(|server| lab.exec(server, &command, deadlines.command));
+    let mut arrivals = Vec::new();
+    for out in futures::future::try_join_all(reads).await? {
+        arrivals.extend(delivery::parse_arrivals(&out.stdout, lab.run_id()));
+    }
+    Ok(delivery::delivery(workloads, &arrivals))
 }
 
 /// The most a server's /var/log/journal may weigh to be copied out (as the engine sends it,

@@ -289,6 +289,11 @@ pub async fn run_scenario(
         "observe (profile, facts, journals)",
         clock_observe.elapsed(),
     ));
+    let delivery = if state.workloads.is_empty() {
+        None
+    } else {
+        Some(observe::read_delivery(&lab, scenario, &state.workloads, &options.deadlines).await?)
+    };
     let (journal_files, took) = timed(async {
         if !options.copy_journals {
             return Ok(Vec::new());
@@ -415,6 +420,7 @@ pub async fn run_scenario(
             .collect(),
         journal_files,
         faults: std::mem::take(&mut state.faults),
+        delivery,
     };
     let run_dir = report::write_run(&options.reports_dir, &report)?;
     report::write_journals(&run_dir, &journal_dumps)?;

@@ -2,6 +2,7 @@
 //! output layout; the lab fills in a [`RunReport`] and hands it over.
 
 pub mod bench;
+pub mod delivery;
 pub mod journal_files;
 pub mod render;
 
@@ -80,6 +81,9 @@ pub struct RunReport {
     /// Faults the steps injected, with when each was in force.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<FaultWindow>,
+    /// What the clients' workloads sent and what arrived (when the run had workloads).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<delivery::Delivery>,
 }
 
 /// When a fault was in force, as the run recorded it.
@@ -443,6 +447,7 @@ pub(crate) mod tests {
             tampered: Vec::new(),
             journal_files: Vec::new(),
             faults: Vec::new(),
+            delivery: None,
         }
     }
 

@@ -179,6 +179,26 @@ pub fn markdown(report: &RunReport) -> String {
             }),
         ));
     }
+    if let Some(delivery) = &report.delivery {
+        let _ = writeln!(md, "\n## Workload delivery\n");
+        md.push_str(&md_table(
+            &super::delivery::COLUMNS,
+            super::delivery::rows(delivery).into_iter(),
+        ));
+        for fault in &report.faults {
+            let _ = writeln!(
+                md,
+                "\nFault {:?} on {}: {} to {}.",
+                fault.kind,
+                fault.host,
+                format_time(fault.started),
+                fault
+                    .ended
+                    .map(format_time)
+                    .unwrap_or_else(|| "the end".into())
+            );
+        }
+    }
     if !report.journal_files.is_empty() {
         let _ = writeln!(
             md,
@@ -359,6 +379,36 @@ pub fn html(report: &RunReport) -> String {
             );
         }
         h.push_str("</table>\n");
+    }
+    if let Some(delivery) = &report.delivery {
+        h.push_str("<h2>Workload delivery</h2>\n<table><tr>");
+        for column in super::delivery::COLUMNS {
+            let _ = write!(h, "<th>{}</th>", escape(column));
+        }
+        h.push_str("</tr>\n");
+        for row in super::delivery::rows(delivery) {
+            h.push_str("<tr>");
+            for cell in row {
+                let _ = write!(h, "<td>{}</td>", escape(&cell));
+            }
+            h.push_str("</tr>\n");
+        }
+        h.push_str("</table>\n");
+        let unix = |t: time::OffsetDateTime| t.unix_timestamp_nanos() as f64 / 1e9;
+        let faults: Vec<(String, f64, f64)> = report
+            .faults
+            .iter()
+            .map(|f| {
+                (
+                    format!("{:?} on {}", f.kind, f.host),
+                    unix(f.started),
+                    unix(f.ended.unwrap_or(report.finished)),
+                )
+            })
+            .collect();
+        h.push_str("<p class=\"meta\">Arrivals per client over time (by the entries' own timestamps); faults shaded.</p>\n");
+        h.push_str(&super::delivery::timeline_svg(delivery, &faults));
+        h.push('\n');
     }
     if !report.journal_files.is_empty() {
         h.push_str("<h2>Journal files</h2>\n<p class=\"meta\">The servers' binary journals, as copied out at the end of the run: open them with <code>journalctl --file</code> or <code>--directory</code>.</p>\n<table><tr><th>host</th><th>file in the host</th><th>bytes</th><th>SHA-256</th></tr>\n");
