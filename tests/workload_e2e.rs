@@ -203,3 +203,53 @@ async fn an_outage_with_the_guides_client_is_accounted_as_the_server_counts_it()
 async fn an_outage_with_a_hardened_client_is_accounted_as_the_server_counts_it() {
     outage_is_accounted_as_the_server_counts_it("server-outage-hardened").await;
 }
+
+/// (distinct sequence numbers) of `host`'s workload in its own journal, counted there.
+async fn count_on_client(engine: &Engine, run_id: &str, host: &str) -> u64 {
+    let script = format!(
+        "journalctl -o cat --no-pager | grep -F 'jl-work run={run_id} host={host} ' | cut -d' ' -f5 | sort -u | wc -l"
+    );
+    let out = engine
+        .exec(
+            &format!("{host}.{run_id}"),
+            &script,
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+    out.stdout.trim().parse().unwrap()
+}
+
+/// A seed scenario with a fault mid-workload: the verdict is a pass exactly when the server
+/// holds each message of the client's own journal once, all three counted here.
+async fn disturbed_workload_is_accounted_as_counted(name: &str) {
+    let scenario = Scenario::load(&root().join(format!("scenarios/{name}.yaml"))).unwrap();
+    let reports = tempfile::tempdir().unwrap();
+    let outcome = run_kept(name, &scenario, reports.path()).await;
+    let engine = Engine::connect().await.unwrap();
+    let run_id = outcome.report.run_id.clone();
+    let logged = count_on_client(&engine, &run_id, "client1").await;
+    let (lines, distinct) = count_on_server(&engine, &run_id, "client1").await;
+    engine.sweep(&run_id).await.unwrap();
+    let (status, observed) = verdict(&outcome);
+    let exactly_once = lines == logged && distinct == logged;
+    assert_eq!(
+        status,
+        if exactly_once { Status::Pass } else { Status::Fail },
+        "{name}: client logged {logged}, server has {lines} lines, {distinct} distinct; the check said: {observed}"
+    );
+    assert!(
+        observed.contains(&format!("sent {logged}, arrived {distinct}")),
+        "{name}: {observed}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_restart_is_accounted_as_counted() {
+    disturbed_workload_is_accounted_as_counted("client-restart").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_network_partition_is_accounted_as_counted() {
+    disturbed_workload_is_accounted_as_counted("network-partition").await;
+}

@@ -126,7 +126,12 @@ pub struct Workload {
 /// One stream's accounting.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Accounting {
+    /// Distinct sequence numbers in the client's own journal: what it had to send.
     pub sent: u64,
+    /// Asked for but never in the client's journal (the generator was cut short by a restart,
+    /// or journald dropped them): not a delivery failure, but said.
+    #[serde(default)]
+    pub never_logged: u64,
     /// Distinct sequence numbers that arrived.
     pub arrived: u64,
     pub lost: Vec<(u64, u64)>,
@@ -177,10 +182,23 @@ fn ranges(numbers: impl IntoIterator<Item = u64>) -> Vec<(u64, u64)> {
 /// Accounts `arrivals` (sequence numbers in the server's order) against `sent` messages
 /// numbered 0..sent. Numbers outside that range (another run's, a typo) are not counted.
 pub fn account(sent: u64, arrivals: &[u64]) -> Accounting {
+    account_logged(sent, &(0..sent).collect(), arrivals)
+}
+
+/// Accounts `arrivals` against the numbers the client's journal holds (`logged`), of the
+/// `requested` 0..requested: what is logged must arrive, once.
+pub fn account_logged(
+    requested: u64,
+    logged: &std::collections::BTreeSet<u64>,
+    arrivals: &[u64],
+) -> Accounting {
+    let logged: std::collections::BTreeSet<u64> =
+        logged.iter().copied().filter(|s| *s < requested).collect();
+    let sent = logged.len() as u64;
     let mut seen: BTreeMap<u64, u64> = BTreeMap::new();
     let mut out_of_order = 0;
     let mut highest: Option<u64> = None;
-    for &seq in arrivals.iter().filter(|&&s| s < sent) {
+    for &seq in arrivals.iter().filter(|&&s| s < requested) {
         *seen.entry(seq).or_default() += 1;
         if highest.is_some_and(|h| seq < h) {
             out_of_order += 1;
@@ -189,8 +207,9 @@ pub fn account(sent: u64, arrivals: &[u64]) -> Accounting {
     }
     Accounting {
         sent,
+        never_logged: requested - sent,
         arrived: seen.len() as u64,
-        lost: ranges((0..sent).filter(|s| !seen.contains_key(s))),
+        lost: ranges(logged.iter().copied().filter(|s| !seen.contains_key(s))),
         duplicated: ranges(seen.iter().filter(|(_, n)| **n > 1).map(|(s, _)| *s)),
         out_of_order,
     }
@@ -211,8 +230,9 @@ pub fn parse_arrivals(output: &str, run_id: &str, host: &str) -> Vec<(u32, u64)>
         .collect()
 }
 
-/// The verdict over all of a client's streams.
-pub fn verdict(workloads: &[Workload], arrivals: &[(u32, u64)]) -> Verdict {
+/// The verdict over all of a client's streams: `logged` is what the client's own journal holds,
+/// `arrivals` what the server's does, both as (stream, seq).
+pub fn verdict(workloads: &[Workload], logged: &[(u32, u64)], arrivals: &[(u32, u64)]) -> Verdict {
     if workloads.is_empty() {
         return (Status::NotApplicable, "this client ran no workload".into());
     }
@@ -224,12 +244,23 @@ pub fn verdict(workloads: &[Workload], arrivals: &[(u32, u64)]) -> Verdict {
             .filter(|(s, _)| *s == workload.stream)
             .map(|(_, q)| *q)
             .collect();
-        let a = account(workload.count, &seqs);
+        let on_client = logged
+            .iter()
+            .filter(|(s, _)| *s == workload.stream)
+            .map(|(_, q)| *q)
+            .collect();
+        let a = account_logged(workload.count, &on_client, &seqs);
         exact &= a.exactly_once();
         let mut text = format!(
             "stream {}: sent {}, arrived {}",
             workload.stream, a.sent, a.arrived
         );
+        if a.never_logged > 0 {
+            text.push_str(&format!(
+                " ({} of {} asked for never reached the client's journal)",
+                a.never_logged, workload.count
+            ));
+        }
         if !a.lost.is_empty() {
             let lost: u64 = a.lost.iter().map(|(x, y)| y - x + 1).sum();
             text.push_str(&format!(", LOST {lost} ({})", Ranges(&a.lost)));
@@ -271,8 +302,21 @@ async fn evaluate(
         return Ok((Status::Error, "the client has no server".into()));
     };
     if workloads.is_empty() {
-        return Ok(verdict(&workloads, &[]));
+        return Ok(verdict(&workloads, &[], &[]));
     }
+    // What the client's own journal holds is what it had to send.
+    let own = format!(
+        "journalctl -o cat --no-pager SYSLOG_IDENTIFIER={WORKLOAD_IDENTIFIER} | grep -F 'jl-work run={} host={} ' | cut -d' ' -f1-5",
+        target.run_id, target.host
+    );
+    let own_out = target.observer.run(target.host, &own).await?;
+    let logged = parse_arrivals(&own_out.stdout, target.run_id, target.host);
+    evidence.push(format!(
+        "[{}]$ {own}  (exit {}): {} workload lines in the client's journal",
+        target.host,
+        own_out.exit_code,
+        logged.len()
+    ));
     // One read of the server's journal for the whole client (not one per message).
     let command = format!(
         "journalctl -D {} -o cat --no-pager SYSLOG_IDENTIFIER={WORKLOAD_IDENTIFIER} | grep -F 'jl-work run={} host={} ' | cut -d' ' -f1-5",
@@ -288,7 +332,7 @@ async fn evaluate(
         arrivals.len(),
         target.host
     ));
-    let (status, observed) = verdict(&workloads, &arrivals);
+    let (status, observed) = verdict(&workloads, &logged, &arrivals);
     if status != Status::Pass {
         // Why: the upload unit's state and both ends' own words.
         let unit = format!(
@@ -409,6 +453,29 @@ mod tests {
         );
     }
 
+    /// A client restarted while it logs: the generator dies, and what it never logged is not
+    /// lost in delivery (it is said apart); what the client's journal holds must arrive.
+    #[test]
+    fn only_what_the_client_logged_had_to_arrive() {
+        let logged: std::collections::BTreeSet<u64> = (0..250).collect();
+        let a = account_logged(400, &logged, &(0..250).collect::<Vec<_>>());
+        assert!(a.exactly_once(), "{a:?}");
+        assert_eq!((a.sent, a.never_logged), (250, 150));
+        let w = [Workload {
+            host: "c1".into(),
+            stream: 0,
+            count: 400,
+            size: 400,
+        }];
+        let on_client: Vec<(u32, u64)> = (0..250).map(|s| (0, s)).collect();
+        let (status, observed) = verdict(&w, &on_client, &on_client[..200]);
+        assert_eq!(status, Status::Fail);
+        assert!(
+            observed.contains("LOST 50 (seq 200–249)") && observed.contains("150 of 400"),
+            "{observed}"
+        );
+    }
+
     #[test]
     fn another_runs_messages_are_ignored() {
         let output = "jl-work run=jl-1 host=c1 stream=0 seq=0 aaaa\n\
@@ -423,11 +490,12 @@ mod tests {
             count: 2,
             size: 400,
         }];
+        let all = [(0, 0), (0, 1)];
         assert_eq!(
-            verdict(&w, &parse_arrivals(output, "jl-1", "c1")).0,
+            verdict(&w, &all, &parse_arrivals(output, "jl-1", "c1")).0,
             Status::Pass
         );
-        let (status, observed) = verdict(&w, &parse_arrivals(output, "jl-2", "c1"));
+        let (status, observed) = verdict(&w, &all, &parse_arrivals(output, "jl-2", "c1"));
         assert_eq!(status, Status::Fail);
         assert!(observed.contains("LOST 1 (seq 0)"), "{observed}");
     }

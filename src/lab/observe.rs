@@ -225,15 +225,45 @@ pub async fn read_delivery(
         journal::REMOTE_DIR,
         lab.run_id()
     );
-    let reads = scenario
+    let own = format!(
+        "journalctl -o short-unix --no-pager SYSLOG_IDENTIFIER={WORKLOAD_IDENTIFIER} | \
+         grep -F ' jl-work run={} ' | cut -d' ' -f1,5-8",
+        lab.run_id()
+    );
+    let servers: Vec<&Host> = scenario
         .servers()
         .filter_map(|s| lab.host(&s.name))
-        .map(|server| lab.exec(server, &command, deadlines.command));
-    let mut arrivals = Vec::new();
+        .collect();
+    let clients: Vec<&Host> = lab
+        .hosts()
+        .iter()
+        .filter(|h| workloads.iter().any(|w| w.host == h.name))
+        .collect();
+    let (arrivals, logged) = tokio::try_join!(
+        workload_lines(lab, &servers, &command, deadlines),
+        workload_lines(lab, &clients, &own, deadlines)
+    )?;
+    Ok(delivery::delivery(workloads, &logged, &arrivals))
+}
+
+/// The workload messages `command` prints on each of `hosts`, parsed, all hosts at once.
+async fn workload_lines(
+    lab: &Lab,
+    hosts: &[&Host],
+    command: &str,
+    deadlines: &Deadlines,
+) -> Result<Vec<crate::report::delivery::Arrival>> {
+    let reads = hosts
+        .iter()
+        .map(|host| lab.exec(host, command, deadlines.command));
+    let mut lines = Vec::new();
     for out in futures::future::try_join_all(reads).await? {
-        arrivals.extend(delivery::parse_arrivals(&out.stdout, lab.run_id()));
+        lines.extend(crate::report::delivery::parse_arrivals(
+            &out.stdout,
+            lab.run_id(),
+        ));
     }
-    Ok(delivery::delivery(workloads, &arrivals))
+    Ok(lines)
 }
 
 /// The most a server's /var/log/journal may weigh to be copied out (as the engine sends it,

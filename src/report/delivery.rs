@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::checks::accounting::{account, Accounting, Workload};
+use crate::checks::accounting::{account_logged, Accounting, Workload};
 
 /// The version of this section's layout.
 pub const DELIVERY_VERSION: u32 = 1;
@@ -33,8 +33,9 @@ pub struct StreamDelivery {
 /// One arrived workload message: (host, stream, seq, unix time).
 pub type Arrival = (String, u32, u64, f64);
 
-/// Accounts every workload against what arrived.
-pub fn delivery(workloads: &[Workload], arrivals: &[Arrival]) -> Delivery {
+/// Accounts every workload against what arrived; `logged` is what the clients' own journals
+/// hold (the times in it are not used).
+pub fn delivery(workloads: &[Workload], logged: &[Arrival], arrivals: &[Arrival]) -> Delivery {
     let streams = workloads
         .iter()
         .map(|w| {
@@ -43,12 +44,17 @@ pub fn delivery(workloads: &[Workload], arrivals: &[Arrival]) -> Delivery {
                 .filter(|(h, s, _, _)| *h == w.host && *s == w.stream)
                 .collect();
             let seqs: Vec<u64> = mine.iter().map(|a| a.2).collect();
+            let on_client = logged
+                .iter()
+                .filter(|(h, s, _, _)| *h == w.host && *s == w.stream)
+                .map(|a| a.2)
+                .collect();
             let step = mine.len().div_ceil(TIMELINE_POINTS).max(1);
             StreamDelivery {
                 host: w.host.clone(),
                 stream: w.stream,
                 size: w.size,
-                accounting: account(w.count, &seqs),
+                accounting: account_logged(w.count, &on_client, &seqs),
                 arrivals: mine.iter().step_by(step).map(|a| a.3).collect(),
             }
         })
@@ -193,7 +199,8 @@ mod tests {
             count: 3,
             size: 400,
         }];
-        let d = delivery(&w, &arrivals);
+        let logged: Vec<Arrival> = (0..3).map(|s| ("c1".into(), 0, s, 0.0)).collect();
+        let d = delivery(&w, &logged, &arrivals);
         assert_eq!(d.version, 1);
         let a = &d.streams[0].accounting;
         assert_eq!(
@@ -224,7 +231,7 @@ mod tests {
             count: 10_000,
             size: 64,
         }];
-        let d = delivery(&w, &arrivals);
+        let d = delivery(&w, &arrivals, &arrivals);
         assert!(d.streams[0].arrivals.len() <= TIMELINE_POINTS);
         assert!(d.streams[0].accounting.exactly_once());
     }
