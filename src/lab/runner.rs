@@ -219,25 +219,32 @@ pub async fn run_scenario(
     };
     let mut checks: Vec<CheckResult> = Vec::new();
     let clock_steps = Instant::now();
-    for step in &scenario.steps {
-        match step {
-            Step::Evaluate { phase } => {
-                checks.extend(
-                    evaluate::evaluate(&lab, scenario, &state, phase, &options.deadlines, progress)
-                        .await?,
-                );
-            }
-            step => {
-                steps::perform(
-                    &lab,
-                    scenario,
-                    step,
-                    &mut state,
-                    &options.deadlines,
-                    progress,
-                )
-                .await?
-            }
+    let mut step_records = Vec::new();
+    for (index, step) in scenario.steps.iter().enumerate() {
+        if let Step::Evaluate { phase } = step {
+            checks.extend(
+                evaluate::evaluate(&lab, scenario, &state, phase, &options.deadlines, progress)
+                    .await?,
+            );
+            continue;
+        }
+        let (performed, took) = timed(steps::perform(
+            &lab,
+            scenario,
+            step,
+            &mut state,
+            &options.deadlines,
+            progress,
+        ))
+        .await;
+        let record = step_record(index, step, state.last_run.take(), &performed, took);
+        step_records.push(record);
+        // A failed step is an observation: the steps stop, and what was seen is evaluated.
+        if let Err(e) = performed {
+            progress(&format!(
+                "step {index} failed; evaluating what was observed: {e}"
+            ));
+            break;
         }
     }
     // Whatever is still in force is undone before the final look (the workloads' too).
@@ -383,7 +390,7 @@ pub async fn run_scenario(
         phases,
         clients,
         delivered,
-        ok: failed_checks == 0,
+        ok: failed_checks == 0 && step_records.iter().all(|s| s.error.is_none()),
         hosts,
         findings: facts.findings,
         checks,
@@ -421,6 +428,7 @@ pub async fn run_scenario(
         journal_files,
         faults: std::mem::take(&mut state.faults),
         delivery,
+        steps: step_records,
     };
     let run_dir = report::write_run(&options.reports_dir, &report)?;
     report::write_journals(&run_dir, &journal_dumps)?;
@@ -465,6 +473,39 @@ pub fn image_specs(
             Ok(ImageSpec::load(images_dir, release)?.with_packages(&host.packages))
         })
         .collect()
+}
+
+/// How a step went, for run.json: what it was, what `run` printed (40 lines at most), the error.
+fn step_record(
+    index: usize,
+    step: &Step,
+    run: Option<(String, String, i64, String)>,
+    performed: &Result<()>,
+    took: Duration,
+) -> report::StepRecord {
+    let name = serde_json::to_value(step)
+        .ok()
+        .and_then(|v| v.get("do").and_then(|d| d.as_str()).map(str::to_string))
+        .unwrap_or_default();
+    let (host, command, exit_code, output) = match run {
+        Some((host, command, code, output)) => (
+            Some(host),
+            Some(command),
+            Some(code),
+            output.lines().take(40).map(str::to_string).collect(),
+        ),
+        None => (None, None, None, Vec::new()),
+    };
+    report::StepRecord {
+        index,
+        step: name,
+        host,
+        command,
+        exit_code,
+        output,
+        error: performed.as_ref().err().map(|e| e.to_string()),
+        seconds: took.as_secs_f64(),
+    }
 }
 
 fn phase(name: &str, took: Duration) -> Phase {

@@ -84,6 +84,33 @@ pub struct RunReport {
     /// What the clients' workloads sent and what arrived (when the run had workloads).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery: Option<delivery::Delivery>,
+    /// Every step performed, in order: what it did, how it ended, what it printed (bounded).
+    /// A step that failed ends the steps; what was observed up to it is still evaluated.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepRecord>,
+}
+
+/// One performed step, as run.json records it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StepRecord {
+    /// Its place in the scenario's `steps` (0-based).
+    pub index: usize,
+    /// Its `do:`.
+    pub step: String,
+    /// For `run`: the host, the command and its exit status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i64>,
+    /// What it printed, at most 40 lines.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub output: Vec<String>,
+    /// Why it failed, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub seconds: f64,
 }
 
 /// When a fault was in force, as the run recorded it.
@@ -448,6 +475,7 @@ pub(crate) mod tests {
             journal_files: Vec::new(),
             faults: Vec::new(),
             delivery: None,
+            steps: Vec::new(),
         }
     }
 

@@ -212,6 +212,16 @@ pub fn markdown(report: &RunReport) -> String {
         let _ = writeln!(md, "\n## Journal integrity\n");
         md.push_str(&md_table(&header, rows.into_iter()));
     }
+    for step in report.steps.iter().filter(|s| s.error.is_some()) {
+        let _ = writeln!(
+            md,
+            "\n## Step {} (`{}`) failed\n\nThe steps after it were not performed; what was observed up to it is evaluated below.\n\n```\n{}{}\n```",
+            step.index,
+            step.step,
+            step.command.as_ref().map(|c| format!("$ {c}  (exit {})\n", step.exit_code.unwrap_or(-1))).unwrap_or_default(),
+            if step.output.is_empty() { step.error.clone().unwrap_or_default() } else { step.output.join("\n") }
+        );
+    }
     let _ = writeln!(md, "\n## Checks\n");
     md.push_str(&md_table(
         &[

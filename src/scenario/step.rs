@@ -73,6 +73,9 @@ pub enum Step {
     LogMarkers {
         #[serde(default = "clients")]
         hosts: Hosts,
+        /// How long to wait for the markers that must arrive, in seconds (default 30).
+        #[serde(default)]
+        deadline: Option<u64>,
     },
     /// Run a shell command on a host; the step fails if it exits non-zero unless `may_fail`.
     Run {

@@ -15,7 +15,6 @@ use clap::{Parser, Subcommand};
 
 mod housekeeping;
 use housekeeping::{build_images, certs, clean, list_images, test};
-use journal_lab::checks::Status;
 use journal_lab::{images, lab, report, scenario, Progress};
 
 #[derive(Parser)]
@@ -484,12 +483,16 @@ async fn run_scenarios(
                     "  conformance profile: {} (details in report.html)",
                     counts.join(", ")
                 );
-                if report
-                    .checks
-                    .iter()
-                    .any(|c| matches!(c.status, Status::Fail | Status::Error))
-                    && worst == ExitCode::SUCCESS
-                {
+                for step in report.steps.iter().filter(|s| s.error.is_some()) {
+                    println!(
+                        "  STEP {} ({}) FAILED: {}",
+                        step.index,
+                        step.step,
+                        step.error.as_deref().unwrap_or_default()
+                    );
+                }
+                // Not ok: a check failed or errored, or a step failed.
+                if !report.ok && worst == ExitCode::SUCCESS {
                     worst = ExitCode::from(1);
                 }
                 for line in &outcome.kept {

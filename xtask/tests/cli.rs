@@ -360,3 +360,55 @@ fn the_seed_scenarios_check_clean_and_the_schema_is_json() {
     let schema: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert!(schema["properties"]["hosts"].is_object(), "{schema}");
 }
+
+/// A step that fails is an observation: the steps stop there, what was observed so far is still
+/// evaluated and written, the step's command, exit status and output are in run.json, and the
+/// run exits 1 (the lab ran; the setup did not hold), not 2.
+#[test]
+fn a_failed_step_is_recorded_and_what_was_observed_is_still_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("failing-step.yaml");
+    std::fs::write(
+        &file,
+        "description: a step fails half way\nhosts:\n  - {name: server, role: server}\n  - {name: client1, role: client}\n\
+         steps:\n  - do: log-markers\n  - {do: run, host: client1, command: 'echo about to fail; exit 3'}\n  - do: log-markers\n\
+         checks:\n  - id: client-delivers\n",
+    )
+    .unwrap();
+    let reports = dir.path().join("reports");
+    let out = xtask()
+        .args(["run", "--reports"])
+        .arg(&reports)
+        .arg(&file)
+        .timeout(Duration::from_secs(300))
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let stdout = String::from_utf8_lossy(&out);
+    assert!(stdout.contains("STEP 1 (run) FAILED"), "{stdout}");
+    let run: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(reports.join("latest/run.json")).unwrap()).unwrap();
+    let steps = run["steps"].as_array().unwrap();
+    assert_eq!(
+        steps.len(),
+        2,
+        "the step after the failure was not performed: {steps:?}"
+    );
+    assert_eq!(steps[1]["exit_code"], 3);
+    assert_eq!(steps[1]["output"][0], "about to fail");
+    assert!(steps[1]["error"]
+        .as_str()
+        .unwrap()
+        .contains("exited with 3"));
+    assert_eq!(run["ok"], false);
+    // The first marker was observed and is judged.
+    let check = &run["checks"][0];
+    assert_eq!(
+        (check["id"].as_str(), check["status"].as_str()),
+        (Some("client-delivers"), Some("pass"))
+    );
+    let md = std::fs::read_to_string(reports.join("latest/report.md")).unwrap();
+    assert!(md.contains("## Step 1 (`run`) failed"), "{md}");
+}

@@ -62,6 +62,8 @@ pub struct RunState {
     pub background: Vec<workload::Running>,
     /// Faults injected, with when each was in force.
     pub faults: Vec<crate::report::FaultWindow>,
+    /// What the last `run` step ran and printed: (host, command, exit status, output).
+    pub last_run: Option<(String, String, i64, String)>,
 }
 
 impl RunState {
@@ -80,15 +82,19 @@ pub async fn perform(
     progress: &Progress,
 ) -> Result<()> {
     match step {
-        Step::LogMarkers { hosts } => {
+        Step::LogMarkers { hosts, deadline } => {
             let hosts = selected(lab, scenario, hosts);
-            markers::log_markers(lab, scenario, &hosts, state, deadlines, progress).await
+            let deadlines = Deadlines {
+                deliver: deadline.map_or(deadlines.deliver, std::time::Duration::from_secs),
+                ..deadlines.clone()
+            };
+            markers::log_markers(lab, scenario, &hosts, state, &deadlines, progress).await
         }
         Step::Run {
             host,
             command,
             may_fail,
-        } => units::run(lab, host, command, *may_fail, deadlines, progress).await,
+        } => units::run(lab, host, command, *may_fail, state, deadlines, progress).await,
         Step::Unit {
             hosts,
             action,

@@ -1,6 +1,7 @@
 //! Steps on hosts and their units: `run` a command, `unit` (systemctl), `restart` a host.
 
 use super::super::{Deadlines, Lab};
+use super::RunState;
 use crate::engine;
 use crate::errors::{Error, Result};
 use crate::scenario::{Hosts, Scenario, UnitAction};
@@ -11,11 +12,18 @@ pub(super) async fn run(
     host: &str,
     command: &str,
     may_fail: bool,
+    state: &mut RunState,
     deadlines: &Deadlines,
     progress: &Progress,
 ) -> Result<()> {
     let host = lab.host(host).expect("validated host");
     let out = lab.exec(host, command, deadlines.command).await?;
+    state.last_run = Some((
+        host.name.clone(),
+        command.to_string(),
+        out.exit_code,
+        out.combined(),
+    ));
     progress(&format!(
         "{}: `{}` exited {}",
         host.name,

@@ -25,9 +25,15 @@ pub(super) fn steps<'a>(
     for (i, step) in s.steps.iter().enumerate() {
         let at = |field: &str| format!("steps[{i}].{field}");
         match step {
-            Step::LogMarkers { hosts }
-            | Step::Unit { hosts, .. }
-            | Step::Remediate { hosts, .. } => selector(hosts, &at("hosts"), names)?,
+            Step::LogMarkers { hosts, deadline } => {
+                selector(hosts, &at("hosts"), names)?;
+                if deadline.is_some_and(|d| d == 0 || d > 600) {
+                    return invalid(at("deadline"), "a marker wait lasts 1 to 600 seconds");
+                }
+            }
+            Step::Unit { hosts, .. } | Step::Remediate { hosts, .. } => {
+                selector(hosts, &at("hosts"), names)?
+            }
             Step::LogBurst { hosts, count } => {
                 selector(hosts, &at("hosts"), names)?;
                 if *count == 0 || *count > MAX_BURST {
