@@ -223,7 +223,13 @@ async fn count_on_client(engine: &Engine, run_id: &str, host: &str) -> u64 {
 /// A seed scenario with a fault mid-workload: the verdict is a pass exactly when the server
 /// holds each message of the client's own journal once, all three counted here.
 async fn disturbed_workload_is_accounted_as_counted(name: &str) {
-    let scenario = Scenario::load(&root().join(format!("scenarios/{name}.yaml"))).unwrap();
+    let seed = root().join(format!("scenarios/{name}.yaml"));
+    let file = if seed.exists() {
+        seed
+    } else {
+        root().join(format!("tests/fault-scenarios/{name}.yaml"))
+    };
+    let scenario = Scenario::load(&file).unwrap();
     let reports = tempfile::tempdir().unwrap();
     let outcome = run_kept(name, &scenario, reports.path()).await;
     let engine = Engine::connect().await.unwrap();
@@ -252,4 +258,9 @@ async fn a_client_restart_is_accounted_as_counted() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_network_partition_is_accounted_as_counted() {
     disturbed_workload_is_accounted_as_counted("network-partition").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_blackhole_is_accounted_as_counted() {
+    disturbed_workload_is_accounted_as_counted("blackhole").await;
 }

@@ -161,6 +161,20 @@ pub async fn run_scenario(
         })
         .collect();
     super::check_host_limits(specs.len())?;
+    // A fault this machine cannot inject is refused before anything boots.
+    for (index, step) in scenario.steps.iter().enumerate() {
+        if let Step::Fault {
+            kind: crate::scenario::FaultKind::Blackhole,
+            ..
+        } = step
+        {
+            if let Some(why) = steps::blackhole_unavailable() {
+                return Err(Error::InvalidSettings(format!(
+                    "steps[{index}] (fault blackhole) cannot be done here: {why}"
+                )));
+            }
+        }
+    }
     let engine = Engine::connect().await?;
 
     let clock_images = Instant::now();
@@ -248,7 +262,7 @@ pub async fn run_scenario(
         }
     }
     // Whatever is still in force is undone before the final look (the workloads' too).
-    steps::end_faults(&lab, &mut state, &options.deadlines, progress).await?;
+    steps::end_faults(&lab, scenario, &mut state, &options.deadlines, progress).await?;
     checks.extend(
         evaluate::evaluate(
             &lab,

@@ -188,6 +188,9 @@ pub enum FaultKind {
     Pause,
     /// The host disconnected from the lab's network, then connected again.
     Partition,
+    /// Packets to journal-remote's port silently dropped (no RST), then let through again: the
+    /// case where clients hang instead of failing fast (systemd#32354). A server.
+    Blackhole,
 }
 
 /// What workload messages are made of.

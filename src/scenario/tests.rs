@@ -328,6 +328,7 @@ fn faults_name_a_host_they_can_happen_to_and_end_what_they_start() {
     let cases = [
         ("  - {do: fault, kind: server-down, host: client1, duration: 5}\n", "runs on servers"),
         ("  - {do: fault, kind: kill-upload, host: server}\n", "runs on clients"),
+        ("  - {do: fault, kind: blackhole, host: client1, duration: 5}\n", "runs on servers"),
         ("  - {do: fault, kind: kill-upload, host: client1, duration: 5}\n", "takes no duration"),
         ("  - {do: fault, kind: pause, host: server, duration: 0}\n", "1 to 600 seconds"),
         ("  - {do: fault, kind: pause, host: nobody, duration: 5}\n", "not in hosts"),

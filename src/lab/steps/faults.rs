@@ -12,17 +12,88 @@ use super::RunState;
 use crate::domain::{REMOTE_SOCKET, REMOTE_UNIT, UPLOAD_UNIT};
 use crate::errors::Result;
 use crate::report::FaultWindow;
-use crate::scenario::FaultKind;
+use crate::scenario::{FaultKind, Scenario, DEFAULT_PORT};
 use crate::Progress;
 
+/// Why this machine cannot black-hole a port, if it cannot: the rule goes into the server's own
+/// network namespace (never the machine's), with this machine's iptables, as root, which needs
+/// the engine to be local.
+pub fn blackhole_unavailable() -> Option<String> {
+    let on_path = |tool: &str| {
+        std::env::var_os("PATH")
+            .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()))
+    };
+    if std::env::var("DOCKER_HOST").is_ok_and(|h| !h.starts_with("unix://")) {
+        return Some(
+            "the engine is remote (DOCKER_HOST): the rule must be set where the containers run"
+                .into(),
+        );
+    }
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("it needs root: run the lab as root (e.g. with sudo)".into());
+    }
+    for (tool, package) in [("nsenter", "util-linux"), ("iptables", "iptables")] {
+        if !on_path(tool) {
+            return Some(format!(
+                "`{tool}` is not installed: `sudo apt-get install -y {package}`"
+            ));
+        }
+    }
+    None
+}
+
+/// `iptables` in `host`'s network namespace (never the machine's own tables).
+async fn in_host_netns(lab: &Lab, host: &Host, rule: &[&str]) -> Result<()> {
+    let inspected = lab
+        .engine()
+        .docker()
+        .inspect_container(host.id(), None)
+        .await
+        .map_err(crate::errors::Error::docker(format!(
+            "inspecting {}",
+            host.name
+        )))?;
+    let pid = inspected
+        .state
+        .and_then(|s| s.pid)
+        .filter(|p| *p > 0)
+        .ok_or_else(|| {
+            crate::errors::Error::InvalidSettings(format!("{} is not running", host.name))
+        })?;
+    let out = tokio::process::Command::new("nsenter")
+        .args(["-t", &pid.to_string(), "-n", "iptables"])
+        .args(rule)
+        .output()
+        .await
+        .map_err(crate::errors::Error::io("running", "nsenter"))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(crate::errors::Error::HostCommand {
+        host: host.name.clone(),
+        command: format!("nsenter -t {pid} -n iptables {}", rule.join(" ")),
+        exit_code: out.status.code().unwrap_or(-1).into(),
+        output: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
+}
+
+/// Switches a fault on or off; `port` is journal-remote's on the host (for blackhole).
 async fn apply(
     lab: &Lab,
     host: &Host,
+    port: u16,
     kind: FaultKind,
     on: bool,
     deadlines: &Deadlines,
 ) -> Result<()> {
     match kind {
+        FaultKind::Blackhole => {
+            let port = port.to_string();
+            let action = if on { "-I" } else { "-D" };
+            let rule = [action, "INPUT", "-p", "tcp", "--dport", &port, "-j", "DROP"];
+            in_host_netns(lab, host, &rule).await
+        }
         FaultKind::ServerDown => {
             let command = if on {
                 format!("systemctl stop {REMOTE_SOCKET} {REMOTE_UNIT} 2>&1")
@@ -50,16 +121,23 @@ async fn apply(
 }
 
 /// Starts a fault; with a duration, waits it out and undoes it.
+/// A fault on a host: its kind, and journal-remote's port there (for blackhole).
+pub(super) struct Fault<'a> {
+    pub host: &'a Host,
+    pub port: u16,
+    pub kind: FaultKind,
+}
+
 pub(super) async fn start(
     lab: &Lab,
-    host: &Host,
-    kind: FaultKind,
+    fault: Fault<'_>,
     duration: Option<u64>,
     state: &mut RunState,
     deadlines: &Deadlines,
     progress: &Progress,
 ) -> Result<()> {
-    apply(lab, host, kind, true, deadlines).await?;
+    let (host, kind) = (fault.host, fault.kind);
+    apply(lab, host, fault.port, kind, true, deadlines).await?;
     let started = OffsetDateTime::now_utc();
     let single_blow = kind == FaultKind::KillUpload;
     state.faults.push(FaultWindow {
@@ -71,7 +149,7 @@ pub(super) async fn start(
     progress(&format!("fault {kind:?} on {} started", host.name));
     if let Some(seconds) = duration {
         tokio::time::sleep(Duration::from_secs(seconds)).await;
-        end(lab, host, kind, state, deadlines, progress).await?;
+        end(lab, fault, state, deadlines, progress).await?;
     }
     Ok(())
 }
@@ -79,13 +157,13 @@ pub(super) async fn start(
 /// Undoes a fault in force.
 pub(super) async fn end(
     lab: &Lab,
-    host: &Host,
-    kind: FaultKind,
+    fault: Fault<'_>,
     state: &mut RunState,
     deadlines: &Deadlines,
     progress: &Progress,
 ) -> Result<()> {
-    apply(lab, host, kind, false, deadlines).await?;
+    let (host, kind) = (fault.host, fault.kind);
+    apply(lab, host, fault.port, kind, false, deadlines).await?;
     if let Some(window) = state
         .faults
         .iter_mut()
@@ -101,6 +179,7 @@ pub(super) async fn end(
 /// Ends every fault still in force (the steps are over).
 pub async fn end_all(
     lab: &Lab,
+    scenario: &Scenario,
     state: &mut RunState,
     deadlines: &Deadlines,
     progress: &Progress,
@@ -113,7 +192,9 @@ pub async fn end_all(
         .collect();
     for (kind, name) in open {
         if let Some(host) = lab.host(&name) {
-            end(lab, host, kind, state, deadlines, progress).await?;
+            let port = scenario.host(&name).map_or(DEFAULT_PORT, |h| h.port());
+            let fault = Fault { host, port, kind };
+            end(lab, fault, state, deadlines, progress).await?;
         }
     }
     Ok(())

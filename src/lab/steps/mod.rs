@@ -16,10 +16,10 @@ use std::time::Instant;
 use super::{Deadlines, Host, Lab};
 use crate::checks::{Sealing, Tampered};
 use crate::errors::Result;
-use crate::scenario::{Hosts, Scenario, Step};
+use crate::scenario::{Hosts, Scenario, Step, DEFAULT_PORT};
 use crate::Progress;
 
-pub use faults::end_all as end_faults;
+pub use faults::{blackhole_unavailable, end_all as end_faults};
 pub use markers::note_arrivals;
 
 /// A marker logged during the run, and what became of it.
@@ -188,12 +188,24 @@ pub async fn perform(
             host,
             duration,
         } => {
+            let port = scenario.host(host).map_or(DEFAULT_PORT, |h| h.port());
             let host = lab.host(host).expect("validated host");
-            faults::start(lab, host, *kind, *duration, state, deadlines, progress).await
+            let fault = faults::Fault {
+                host,
+                port,
+                kind: *kind,
+            };
+            faults::start(lab, fault, *duration, state, deadlines, progress).await
         }
         Step::EndFault { kind, host } => {
+            let port = scenario.host(host).map_or(DEFAULT_PORT, |h| h.port());
             let host = lab.host(host).expect("validated host");
-            faults::end(lab, host, *kind, state, deadlines, progress).await
+            let fault = faults::Fault {
+                host,
+                port,
+                kind: *kind,
+            };
+            faults::end(lab, fault, state, deadlines, progress).await
         }
         Step::Evaluate { .. } => Ok(()),
     }

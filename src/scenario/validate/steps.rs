@@ -216,9 +216,9 @@ fn workload_bounds(
 fn fault_target(s: &Scenario, kind: FaultKind, host: &str, path: &str) -> Result<(), Invalid> {
     let role = s.host(host).map(|h| h.role);
     match (kind, role) {
-        (FaultKind::ServerDown, Some(Role::Client)) => invalid(
+        (FaultKind::ServerDown | FaultKind::Blackhole, Some(Role::Client)) => invalid(
             path,
-            format!("server-down stops journal-remote, which runs on servers; {host} is a client"),
+            format!("{kind:?} is about journal-remote, which runs on servers; {host} is a client"),
         ),
         (FaultKind::KillUpload, Some(Role::Server)) => invalid(
             path,
