@@ -9,7 +9,9 @@ use crate::engine::Engine;
 use crate::errors::{Error, Result};
 use crate::images::{self, ImageSpec};
 use crate::lab::{self, LabOptions};
-use crate::report::bench::{BenchReport, HappyPath, Machine, ScalePoint, ScenariosRun};
+use crate::report::bench::{
+    BenchReport, HappyPath, Machine, ScalePoint, ScenarioTime, ScenariosRun,
+};
 use crate::report::{self, Phase};
 use crate::scenario::{self, HostGroup, Hosts, Step};
 use crate::Progress;
@@ -154,12 +156,27 @@ pub async fn run(options: &BenchOptions, progress: &Progress) -> Result<(BenchRe
         let clock = Instant::now();
         let outcomes =
             lab::run_many(&loaded, &releases, jobs, &lab_options(3, false), progress).await?;
+        let each = outcomes
+            .iter()
+            .filter_map(|(name, outcome)| {
+                let report = &outcome.as_ref().ok()?.report;
+                Some(ScenarioTime {
+                    name: name.clone(),
+                    seconds: report.total_seconds,
+                    settled_after_seconds: report
+                        .delivery
+                        .as_ref()
+                        .and_then(|d| d.settled_after_seconds),
+                })
+            })
+            .collect();
         Some(ScenariosRun {
             release: options.release.clone(),
             scenarios: loaded.len(),
             jobs,
             seconds: clock.elapsed().as_secs_f64(),
             harness_errors: outcomes.iter().filter(|(_, o)| o.is_err()).count(),
+            each,
         })
     } else {
         None

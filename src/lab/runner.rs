@@ -313,7 +313,10 @@ pub async fn run_scenario(
     let delivery = if state.workloads.is_empty() {
         None
     } else {
-        Some(observe::read_delivery(&lab, scenario, &state.workloads, &options.deadlines).await?)
+        let mut delivery =
+            observe::read_delivery(&lab, scenario, &state.workloads, &options.deadlines).await?;
+        delivery.settled_after_seconds = state.settled_after;
+        Some(delivery)
     };
     let (journal_files, took) = timed(async {
         if !options.copy_journals {

@@ -73,6 +73,19 @@ pub struct ScenariosRun {
     pub jobs: usize,
     pub seconds: f64,
     pub harness_errors: usize,
+    /// Each scenario's own wall time, and for workloads the seconds from the end of logging to
+    /// delivery settled (the accounting's wait).
+    #[serde(default)]
+    pub each: Vec<ScenarioTime>,
+}
+
+/// One seed scenario's run in the bench.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScenarioTime {
+    pub name: String,
+    pub seconds: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settled_after_seconds: Option<f64>,
 }
 
 fn mib(bytes: u64) -> f64 {
@@ -159,6 +172,19 @@ pub fn markdown(bench: &BenchReport) -> String {
             "## Seed scenarios\n\nAll {} on {}, {} at a time: {:.1}s ({} harness errors).\n",
             s.scenarios, s.release, s.jobs, s.seconds, s.harness_errors
         );
+        if !s.each.is_empty() {
+            md.push_str(&super::render::md_table(
+                &["scenario", "wall time", "delivery settled after logging"],
+                s.each.iter().map(|e| {
+                    vec![
+                        e.name.clone(),
+                        format!("{:.1}s", e.seconds),
+                        e.settled_after_seconds
+                            .map_or("—".to_string(), |t| format!("{t:.2}s")),
+                    ]
+                }),
+            ));
+        }
     }
     if let Some(cold) = bench.cold_start_seconds {
         let _ = writeln!(

@@ -16,6 +16,9 @@ const TIMELINE_POINTS: usize = 400;
 pub struct Delivery {
     pub version: u32,
     pub streams: Vec<StreamDelivery>,
+    /// Seconds from the end of logging to delivery settled, at the last wait for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settled_after_seconds: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,6 +65,7 @@ pub fn delivery(workloads: &[Workload], logged: &[Arrival], arrivals: &[Arrival]
     Delivery {
         version: DELIVERY_VERSION,
         streams,
+        settled_after_seconds: None,
     }
 }
 

@@ -62,6 +62,8 @@ pub struct RunState {
     pub background: Vec<workload::Running>,
     /// Faults injected, with when each was in force.
     pub faults: Vec<crate::report::FaultWindow>,
+    /// Seconds from the end of logging to delivery settled, at the last wait for it.
+    pub settled_after: Option<f64>,
     /// What the last `run` step ran and printed: (host, command, exit status, output).
     pub last_run: Option<(String, String, i64, String)>,
 }

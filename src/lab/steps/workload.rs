@@ -173,6 +173,7 @@ pub(super) async fn wait(
         let quiet = last_change.elapsed() >= QUIET;
         if complete || quiet || start.elapsed() >= settle {
             let sent: u64 = expected.values().sum();
+            state.settled_after = Some(start.elapsed().as_secs_f64());
             progress(&format!(
                 "workload: {total} of {sent} messages on the servers after {:.1}s ({})",
                 start.elapsed().as_secs_f64(),
