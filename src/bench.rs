@@ -35,6 +35,41 @@ pub struct BenchOptions {
     pub reports_dir: PathBuf,
 }
 
+/// The latency figure of a workload's delivery: every client's messages together.
+/// `seconds`: the workload step's, from the first message logged to delivery settled.
+fn burst_result(
+    delivery: &crate::report::delivery::Delivery,
+    seconds: f64,
+    options: &BenchOptions,
+) -> crate::report::BurstResult {
+    let streams = &delivery.streams;
+    let sent: u64 = streams.iter().map(|s| s.accounting.sent).sum();
+    let delivered: u64 = streams.iter().map(|s| s.accounting.arrived).sum();
+    // The worst stream's quantiles: the figure must not look better than any client had it.
+    let worst = |f: fn(&crate::report::delivery::Latency) -> f64| {
+        streams
+            .iter()
+            .filter_map(|s| s.latency_ms.as_ref().map(f))
+            .fold(0.0, f64::max)
+    };
+    crate::report::BurstResult {
+        hosts: streams.len(),
+        per_host: options.burst_messages,
+        sent: sent as usize,
+        delivered: delivered as usize,
+        latency_p50_ms: worst(|l| l.p50),
+        latency_p99_ms: worst(|l| l.p99),
+        latency_max_ms: worst(|l| l.max),
+        seconds,
+        messages_per_second: if seconds > 0.0 {
+            delivered as f64 / seconds
+        } else {
+            0.0
+        },
+        poll_interval_ms: 50,
+    }
+}
+
 pub async fn run(options: &BenchOptions, progress: &Progress) -> Result<(BenchReport, PathBuf)> {
     let engine = Engine::connect().await?;
     let base = ImageSpec::load(&options.images_dir, &options.release)?;
@@ -116,9 +151,14 @@ pub async fn run(options: &BenchOptions, progress: &Progress) -> Result<(BenchRe
             options.burst_clients, options.burst_messages
         ));
         let mut burst = lab::default_scenario(options.burst_clients);
-        burst.steps.push(Step::LogBurst {
+        burst.steps.push(Step::Workload {
             hosts: Hosts::Group(HostGroup::Clients),
-            count: options.burst_messages,
+            count: u64::from(options.burst_messages),
+            size: 400,
+            content: crate::scenario::Content::Random,
+            rate: 0,
+            background: false,
+            deadline: 60,
         });
         let outcome = lab::run_scenario(
             "bench-burst",
@@ -127,7 +167,17 @@ pub async fn run(options: &BenchOptions, progress: &Progress) -> Result<(BenchRe
             progress,
         )
         .await?;
-        outcome.report.bursts.into_iter().next()
+        let seconds = outcome
+            .report
+            .steps
+            .iter()
+            .find(|s| s.step == "workload")
+            .map_or(0.0, |s| s.seconds);
+        outcome
+            .report
+            .delivery
+            .as_ref()
+            .map(|d| burst_result(d, seconds, options))
     } else {
         None
     };

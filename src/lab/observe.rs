@@ -215,6 +215,7 @@ pub async fn read_delivery(
     lab: &Lab,
     scenario: &Scenario,
     workloads: &[crate::checks::accounting::Workload],
+    first_seen: &std::collections::HashMap<(String, u32, u64), f64>,
     deadlines: &Deadlines,
 ) -> Result<crate::report::delivery::Delivery> {
     use crate::checks::accounting::WORKLOAD_IDENTIFIER;
@@ -243,7 +244,9 @@ pub async fn read_delivery(
         workload_lines(lab, &servers, &command, deadlines),
         workload_lines(lab, &clients, &own, deadlines)
     )?;
-    Ok(delivery::delivery(workloads, &logged, &arrivals))
+    Ok(delivery::delivery(
+        workloads, &logged, &arrivals, first_seen,
+    ))
 }
 
 /// The workload messages `command` prints on each of `hosts`, parsed, all hosts at once.

@@ -313,8 +313,14 @@ pub async fn run_scenario(
     let delivery = if state.workloads.is_empty() {
         None
     } else {
-        let mut delivery =
-            observe::read_delivery(&lab, scenario, &state.workloads, &options.deadlines).await?;
+        let mut delivery = observe::read_delivery(
+            &lab,
+            scenario,
+            &state.workloads,
+            &state.first_seen,
+            &options.deadlines,
+        )
+        .await?;
         delivery.settled_after_seconds = state.settled_after;
         Some(delivery)
     };
@@ -413,7 +419,6 @@ pub async fn run_scenario(
         checks,
         profile,
         container_memory_bytes,
-        bursts: std::mem::take(&mut state.bursts),
         sealing: state
             .sealing
             .iter()

@@ -162,7 +162,7 @@ pub fn markdown(bench: &BenchReport) -> String {
         let _ = writeln!(md, "## Delivery latency\n");
         let _ = writeln!(
             md,
-            "{} clients × {} messages: {}/{} delivered; latency p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms; {:.0} messages/s ingested (first send to last seen, {:.2}s). Latency is from `logger` on the client to the harness seeing the line on the server, so it includes up to one poll interval ({} ms) and one `journalctl` read.\n",
+            "{} clients × {} messages: {}/{} delivered; latency p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms; {:.0} messages/s ingested (first send to last seen, {:.2}s). Latency is from the client's own journal timestamp of each message (a `workload` step, through journald) to the harness first seeing it on the server, so it includes up to one poll interval ({} ms) and one `journalctl` read.\n",
             l.hosts, l.per_host, l.delivered, l.sent, l.latency_p50_ms, l.latency_p99_ms, l.latency_max_ms, l.messages_per_second, l.seconds, l.poll_interval_ms
         );
     }

@@ -31,14 +31,57 @@ pub struct StreamDelivery {
     /// Unix times (the entries' timestamps) of arrived messages, thinned to at most
     /// 400, in the server's order.
     pub arrivals: Vec<f64>,
+    /// From logging on the client to the harness first seeing it on the server, per message,
+    /// when the run waited for the workload (resolution: one poll, 50 ms, and one read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<Latency>,
+}
+
+/// Latency quantiles over a stream's messages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Latency {
+    pub p50: f64,
+    pub p99: f64,
+    pub max: f64,
+    /// Messages the latency is known for.
+    pub messages: usize,
+}
+
+/// Latencies of `stream`'s messages: first seen (harness clock) less logged (the client's entry
+/// timestamp; the hosts share the machine's clock).
+fn latency(
+    host: &str,
+    stream: u32,
+    logged: &[Arrival],
+    first_seen: &std::collections::HashMap<(String, u32, u64), f64>,
+) -> Option<Latency> {
+    let values: Vec<f64> = logged
+        .iter()
+        .filter(|(h, s, _, _)| h == host && *s == stream)
+        .filter_map(|(h, s, seq, at)| {
+            let seen = first_seen.get(&(h.clone(), *s, *seq))?;
+            Some(((seen - at) * 1000.0).max(0.0))
+        })
+        .collect();
+    (!values.is_empty()).then(|| Latency {
+        p50: super::quantile(&values, 0.5),
+        p99: super::quantile(&values, 0.99),
+        max: super::quantile(&values, 1.0),
+        messages: values.len(),
+    })
 }
 
 /// One arrived workload message: (host, stream, seq, unix time).
 pub type Arrival = (String, u32, u64, f64);
 
 /// Accounts every workload against what arrived; `logged` is what the clients' own journals
-/// hold (the times in it are not used).
-pub fn delivery(workloads: &[Workload], logged: &[Arrival], arrivals: &[Arrival]) -> Delivery {
+/// hold (with when each was logged), `first_seen` when the harness first saw each on a server.
+pub fn delivery(
+    workloads: &[Workload],
+    logged: &[Arrival],
+    arrivals: &[Arrival],
+    first_seen: &std::collections::HashMap<(String, u32, u64), f64>,
+) -> Delivery {
     let streams = workloads
         .iter()
         .map(|w| {
@@ -59,6 +102,7 @@ pub fn delivery(workloads: &[Workload], logged: &[Arrival], arrivals: &[Arrival]
                 size: w.size,
                 accounting: account_logged(w.count, &on_client, &seqs),
                 arrivals: mine.iter().step_by(step).map(|a| a.3).collect(),
+                latency_ms: latency(&w.host, w.stream, logged, first_seen),
             }
         })
         .collect();
@@ -204,8 +248,11 @@ mod tests {
             size: 400,
         }];
         let logged: Vec<Arrival> = (0..3).map(|s| ("c1".into(), 0, s, 0.0)).collect();
-        let d = delivery(&w, &logged, &arrivals);
+        let seen = std::collections::HashMap::from([(("c1".to_string(), 0, 0), 0.25)]);
+        let d = delivery(&w, &logged, &arrivals, &seen);
         assert_eq!(d.version, 1);
+        let latency = d.streams[0].latency_ms.clone().unwrap();
+        assert_eq!((latency.messages, latency.p50), (1, 250.0));
         let a = &d.streams[0].accounting;
         assert_eq!(
             (a.arrived, a.lost.clone(), a.duplicated.clone()),
@@ -235,7 +282,7 @@ mod tests {
             count: 10_000,
             size: 64,
         }];
-        let d = delivery(&w, &arrivals, &arrivals);
+        let d = delivery(&w, &arrivals, &arrivals, &Default::default());
         assert!(d.streams[0].arrivals.len() <= TIMELINE_POINTS);
         assert!(d.streams[0].accounting.exactly_once());
     }

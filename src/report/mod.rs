@@ -63,8 +63,6 @@ pub struct RunReport {
     /// Sum of the hosts' container memory after the steps (bytes), when measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container_memory_bytes: Option<u64>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub bursts: Vec<BurstResult>,
     /// The lab's marker entries found on the servers at the end: server, remote file, fields.
     #[serde(default)]
     pub journal: Vec<ArrivedEntry>,
@@ -142,7 +140,8 @@ pub struct TamperedReport {
     pub damage: crate::checks::Tampered,
 }
 
-/// A burst of messages and how fast they reached the servers (`log-burst` step).
+/// A burst of messages and how fast they reached the servers (the bench's latency figure,
+/// from a workload's delivery).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BurstResult {
     pub hosts: usize,
@@ -468,7 +467,6 @@ pub(crate) mod tests {
             checks: vec![],
             profile: vec![],
             container_memory_bytes: None,
-            bursts: vec![],
             journal: vec![],
             sealing: Vec::new(),
             tampered: Vec::new(),

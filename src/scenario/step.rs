@@ -99,13 +99,6 @@ pub enum Step {
     },
     /// Restart a host's container (systemd boots again).
     Restart { host: String },
-    /// Log `count` messages as fast as possible on each host and measure, per message, the time
-    /// from logging to its arrival on the server (delivery latency and ingest rate).
-    LogBurst {
-        #[serde(default = "clients")]
-        hosts: Hosts,
-        count: u32,
-    },
     /// Forward Secure Sealing on the hosts: `journalctl --setup-keys` (the sealing key stays on
     /// the host, the verification key goes to the run's private directory), then a rotation so
     /// the new journal file is sealed. On servers also `Seal=yes` for journal-remote, whose

@@ -16,7 +16,7 @@ const CORPUS: &[(&str, usize, usize, &str)] = &[
         "alias \"client1\" of server is the name of a host",
     ),
     ("bad-package", 3, 45, "is not a Debian package name"),
-    ("burst-huge", 7, 12, "a burst logs 1 to 100000 messages"),
+    ("burst-huge", 7, 12, "a workload logs 1 to 1000000 messages"),
     (
         "cas-duplicate",
         2,

@@ -1,7 +1,6 @@
 //! Steps: what a scenario does to its hosts after they are configured, one family per module.
 //! Each records what the checks will read in [`RunState`]; `evaluate` steps are the runner's.
 
-mod burst;
 mod faults;
 mod markers;
 mod remediations;
@@ -45,7 +44,6 @@ pub struct RunState {
     pub remediations: BTreeMap<String, (String, String)>,
     /// Output of curl senders, per host.
     pub sender_logs: BTreeMap<String, Vec<String>>,
-    pub bursts: Vec<crate::report::BurstResult>,
     /// When the last wait for markers saw every marker that had to arrive (None if a wait ended
     /// without one of them: then the run has no such moment).
     pub all_delivered_at: Option<Instant>,
@@ -64,6 +62,9 @@ pub struct RunState {
     pub faults: Vec<crate::report::FaultWindow>,
     /// Seconds from the end of logging to delivery settled, at the last wait for it.
     pub settled_after: Option<f64>,
+    /// When the harness first saw each workload message on a server (unix seconds), by
+    /// (host, stream, seq): with its logging time, its delivery latency.
+    pub first_seen: std::collections::HashMap<(String, u32, u64), f64>,
     /// What the last `run` step ran and printed: (host, command, exit status, output).
     pub last_run: Option<(String, String, i64, String)>,
 }
@@ -114,16 +115,6 @@ pub async fn perform(
             Ok(())
         }
         Step::Restart { host } => units::restart(lab, host, deadlines, progress).await,
-        Step::LogBurst { hosts, count } => {
-            let hosts = selected(lab, scenario, hosts);
-            let result = burst::burst(lab, scenario, &hosts, *count, deadlines).await?;
-            progress(&format!(
-                "burst: {} of {} messages on the server; latency p50 {:.0} ms, p99 {:.0} ms; {:.0} messages/s",
-                result.delivered, result.sent, result.latency_p50_ms, result.latency_p99_ms, result.messages_per_second
-            ));
-            state.bursts.push(result);
-            Ok(())
-        }
         Step::SetupSealing { hosts, interval } => {
             let hosts = selected(lab, scenario, hosts);
             sealing::setup(lab, &hosts, interval, state, deadlines).await?;

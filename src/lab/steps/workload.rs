@@ -160,9 +160,9 @@ pub(super) async fn wait(
     }
     let start = Instant::now();
     let (mut last_total, mut last_change) = (u64::MAX, Instant::now());
-    let mut delay = Duration::from_millis(100);
+    let mut delay = Duration::from_millis(50);
     loop {
-        let arrived = arrived_per_host(lab, scenario).await?;
+        let arrived = arrived_per_host(lab, scenario, &mut state.first_seen).await?;
         let total: u64 = arrived.values().sum();
         let complete = expected
             .iter()
@@ -188,15 +188,23 @@ pub(super) async fn wait(
             return Ok(());
         }
         tokio::time::sleep(delay).await;
-        delay = (delay * 3 / 2).min(Duration::from_millis(500));
+        // Short polls while little has arrived (they time each arrival: its latency), longer
+        // ones for big workloads, where one read costs more.
+        if total > 20_000 {
+            delay = (delay * 3 / 2).min(Duration::from_millis(500));
+        }
     }
 }
 
-/// Workload lines of this run on every server, per sending host (duplicates counted): one read
-/// per server.
-async fn arrived_per_host(lab: &Lab, scenario: &Scenario) -> Result<BTreeMap<String, u64>> {
+/// Workload lines of this run on every server, per sending host (duplicates counted), noting
+/// when each message was first seen (unix seconds): one read per server.
+async fn arrived_per_host(
+    lab: &Lab,
+    scenario: &Scenario,
+    first_seen: &mut std::collections::HashMap<(String, u32, u64), f64>,
+) -> Result<BTreeMap<String, u64>> {
     let command = format!(
-        "journalctl -D {} -o cat --no-pager SYSLOG_IDENTIFIER={WORKLOAD_IDENTIFIER} | grep -F 'jl-work run={} ' | cut -d' ' -f3 | sort | uniq -c",
+        "journalctl -D {} -o cat --no-pager SYSLOG_IDENTIFIER={WORKLOAD_IDENTIFIER} | grep -F 'jl-work run={} ' | cut -d' ' -f3-5",
         journal::REMOTE_DIR,
         lab.run_id()
     );
@@ -204,15 +212,24 @@ async fn arrived_per_host(lab: &Lab, scenario: &Scenario) -> Result<BTreeMap<Str
         .servers()
         .filter_map(|s| lab.host(&s.name))
         .map(|server| lab.exec(server, &command, Duration::from_secs(60)));
+    let outputs = futures::future::try_join_all(reads).await?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() as f64 / 1e9;
     let mut counts = BTreeMap::new();
-    for out in futures::future::try_join_all(reads).await? {
-        for line in out.stdout.lines() {
-            let mut words = line.split_whitespace();
-            if let (Some(n), Some(host)) = (words.next(), words.next()) {
-                if let (Ok(n), Some(host)) = (n.parse::<u64>(), host.strip_prefix("host=")) {
-                    *counts.entry(host.to_string()).or_default() += n;
-                }
-            }
+    for line in outputs.iter().flat_map(|out| out.stdout.lines()) {
+        // `host=H stream=S seq=N`
+        let mut words = line.split_whitespace();
+        let host = words.next().and_then(|w| w.strip_prefix("host="));
+        let stream = words
+            .next()
+            .and_then(|w| w.strip_prefix("stream=")?.parse().ok());
+        let seq = words
+            .next()
+            .and_then(|w| w.strip_prefix("seq=")?.parse().ok());
+        if let (Some(host), Some(stream), Some(seq)) = (host, stream, seq) {
+            *counts.entry(host.to_string()).or_default() += 1;
+            first_seen
+                .entry((host.to_string(), stream, seq))
+                .or_insert(now);
         }
     }
     Ok(counts)

@@ -8,9 +8,6 @@ use super::{file_path, host_ref, invalid, Invalid};
 use crate::domain::Role;
 use crate::scenario::{FaultKind, Hosts, Scenario, Step, FINAL_PHASE};
 
-/// The most messages one burst step may log per host.
-pub const MAX_BURST: u32 = 100_000;
-
 /// Host references in steps; returns the phases the steps declare.
 pub(super) fn steps<'a>(
     s: &'a Scenario,
@@ -33,15 +30,6 @@ pub(super) fn steps<'a>(
             }
             Step::Unit { hosts, .. } | Step::Remediate { hosts, .. } => {
                 selector(hosts, &at("hosts"), names)?
-            }
-            Step::LogBurst { hosts, count } => {
-                selector(hosts, &at("hosts"), names)?;
-                if *count == 0 || *count > MAX_BURST {
-                    return invalid(
-                        at("count"),
-                        format!("count {count}: a burst logs 1 to {MAX_BURST} messages per host"),
-                    );
-                }
             }
             Step::Run { host, .. } | Step::Restart { host } => {
                 host_ref(host, &at("host"), names, "this step")?
