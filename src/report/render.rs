@@ -528,7 +528,15 @@ fn checks_table(checks: &[CheckResult]) -> String {
 /// junit.xml: the scenario is a test suite, each check on each host and phase a test case.
 pub fn junit(report: &RunReport) -> String {
     let mut junit = quick_junit::Report::new("journal-lab");
-    junit.add_test_suite(test_suite(report, report.scenario.clone(), &report.checks));
+    let mut suite = test_suite(report, report.scenario.clone(), &report.checks);
+    if let Some(delivery) = &report.delivery {
+        // What each client sent and what arrived, for CI systems that show a suite's output.
+        suite.set_system_out(md_table(
+            &super::delivery::COLUMNS,
+            super::delivery::rows(delivery).into_iter(),
+        ));
+    }
+    junit.add_test_suite(suite);
     if !report.profile.is_empty() {
         junit.add_test_suite(test_suite(
             report,
