@@ -23,7 +23,11 @@ async fn run_kept(release: &str, reports: &Path) -> Outcome {
     options.keep = true;
     lab::run_scenario("fss-sealing", &scenario, &options, &journal_lab::quiet())
         .await
-        .unwrap()
+        .unwrap_or_else(|e| {
+            // A kept lab whose run failed would stay up: remove what this process made.
+            remove_my_runs();
+            panic!("the run failed: {e}")
+        })
 }
 
 fn status(outcome: &Outcome, id: CheckId, host: &str, phase: &str) -> Status {
@@ -264,4 +268,24 @@ async fn fss_sealing_on_bookworm_agrees_with_journalctl() {
 #[tokio::test(flavor = "multi_thread")]
 async fn fss_sealing_on_trixie_agrees_with_journalctl() {
     cross_check("trixie").await;
+}
+
+/// Removes every run this test process started (they are kept, so nothing else would).
+fn remove_my_runs() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            runtime.block_on(async {
+                let engine = Engine::connect().await.unwrap();
+                for run in engine.runs().await.unwrap() {
+                    if run.owner.as_deref() == Some(journal_lab::owner::this_process()) {
+                        let _ = engine.sweep(&run.id).await;
+                    }
+                }
+            })
+        });
+    });
 }

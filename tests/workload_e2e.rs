@@ -20,7 +20,11 @@ async fn run_kept(name: &str, scenario: &Scenario, reports: &Path) -> Outcome {
     options.keep = true;
     lab::run_scenario(name, scenario, &options, &journal_lab::quiet())
         .await
-        .unwrap()
+        .unwrap_or_else(|e| {
+            // A kept lab whose run failed would stay up: remove what this process made.
+            remove_my_runs();
+            panic!("the run failed: {e}")
+        })
 }
 
 /// (lines, distinct sequence numbers) of `host`'s workload on the server, counted there.
@@ -274,4 +278,24 @@ async fn a_network_partition_is_accounted_as_counted() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_blackhole_is_accounted_as_counted() {
     disturbed_workload_is_accounted_as_counted("blackhole").await;
+}
+
+/// Removes every run this test process started (they are kept, so nothing else would).
+fn remove_my_runs() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            runtime.block_on(async {
+                let engine = Engine::connect().await.unwrap();
+                for run in engine.runs().await.unwrap() {
+                    if run.owner.as_deref() == Some(journal_lab::owner::this_process()) {
+                        let _ = engine.sweep(&run.id).await;
+                    }
+                }
+            })
+        });
+    });
 }
