@@ -3,6 +3,8 @@
 //! not through the checks' code; the copied-out journal files match their manifest and
 //! journalctl reads the run's markers from the copies; and no key reaches a report.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -25,7 +27,7 @@ async fn run_kept(release: &str, reports: &Path) -> Outcome {
         .await
         .unwrap_or_else(|e| {
             // A kept lab whose run failed would stay up: remove what this process made.
-            remove_my_runs();
+            common::remove_my_runs();
             panic!("the run failed: {e}")
         })
 }
@@ -268,24 +270,4 @@ async fn fss_sealing_on_bookworm_agrees_with_journalctl() {
 #[tokio::test(flavor = "multi_thread")]
 async fn fss_sealing_on_trixie_agrees_with_journalctl() {
     cross_check("trixie").await;
-}
-
-/// Removes every run this test process started (they are kept, so nothing else would).
-fn remove_my_runs() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    std::thread::scope(|scope| {
-        scope.spawn(|| {
-            runtime.block_on(async {
-                let engine = Engine::connect().await.unwrap();
-                for run in engine.runs().await.unwrap() {
-                    if run.owner.as_deref() == Some(journal_lab::owner::this_process()) {
-                        let _ = engine.sweep(&run.id).await;
-                    }
-                }
-            })
-        });
-    });
 }

@@ -3,6 +3,8 @@
 //! code), when everything arrives (the burst seed scenario) and when nothing can (the client's
 //! uploader stopped before it logs).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -22,7 +24,7 @@ async fn run_kept(name: &str, scenario: &Scenario, reports: &Path) -> Outcome {
         .await
         .unwrap_or_else(|e| {
             // A kept lab whose run failed would stay up: remove what this process made.
-            remove_my_runs();
+            common::remove_my_runs();
             panic!("the run failed: {e}")
         })
 }
@@ -278,24 +280,4 @@ async fn a_network_partition_is_accounted_as_counted() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_blackhole_is_accounted_as_counted() {
     disturbed_workload_is_accounted_as_counted("blackhole").await;
-}
-
-/// Removes every run this test process started (they are kept, so nothing else would).
-fn remove_my_runs() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    std::thread::scope(|scope| {
-        scope.spawn(|| {
-            runtime.block_on(async {
-                let engine = Engine::connect().await.unwrap();
-                for run in engine.runs().await.unwrap() {
-                    if run.owner.as_deref() == Some(journal_lab::owner::this_process()) {
-                        let _ = engine.sweep(&run.id).await;
-                    }
-                }
-            })
-        });
-    });
 }

@@ -128,6 +128,17 @@ pub(super) struct Fault<'a> {
     pub kind: FaultKind,
 }
 
+impl<'a> Fault<'a> {
+    /// The fault `kind` on the lab host named `host` (validated with the scenario).
+    pub fn on(lab: &'a Lab, scenario: &Scenario, host: &str, kind: FaultKind) -> Fault<'a> {
+        Fault {
+            host: lab.host(host).expect("validated host"),
+            port: scenario.host(host).map_or(DEFAULT_PORT, |h| h.port()),
+            kind,
+        }
+    }
+}
+
 pub(super) async fn start(
     lab: &Lab,
     fault: Fault<'_>,
@@ -191,10 +202,15 @@ pub async fn end_all(
         .map(|w| (w.kind, w.host.clone()))
         .collect();
     for (kind, name) in open {
-        if let Some(host) = lab.host(&name) {
-            let port = scenario.host(&name).map_or(DEFAULT_PORT, |h| h.port());
-            let fault = Fault { host, port, kind };
-            end(lab, fault, state, deadlines, progress).await?;
+        if lab.host(&name).is_some() {
+            end(
+                lab,
+                Fault::on(lab, scenario, &name, kind),
+                state,
+                deadlines,
+                progress,
+            )
+            .await?;
         }
     }
     Ok(())

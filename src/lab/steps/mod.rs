@@ -15,7 +15,7 @@ use std::time::Instant;
 use super::{Deadlines, Host, Lab};
 use crate::checks::{Sealing, Tampered};
 use crate::errors::Result;
-use crate::scenario::{Hosts, Scenario, Step, DEFAULT_PORT};
+use crate::scenario::{Hosts, Scenario, Step};
 use crate::Progress;
 
 pub use faults::{blackhole_unavailable, end_all as end_faults};
@@ -181,23 +181,11 @@ pub async fn perform(
             host,
             duration,
         } => {
-            let port = scenario.host(host).map_or(DEFAULT_PORT, |h| h.port());
-            let host = lab.host(host).expect("validated host");
-            let fault = faults::Fault {
-                host,
-                port,
-                kind: *kind,
-            };
+            let fault = faults::Fault::on(lab, scenario, host, *kind);
             faults::start(lab, fault, *duration, state, deadlines, progress).await
         }
         Step::EndFault { kind, host } => {
-            let port = scenario.host(host).map_or(DEFAULT_PORT, |h| h.port());
-            let host = lab.host(host).expect("validated host");
-            let fault = faults::Fault {
-                host,
-                port,
-                kind: *kind,
-            };
+            let fault = faults::Fault::on(lab, scenario, host, *kind);
             faults::end(lab, fault, state, deadlines, progress).await
         }
         Step::Evaluate { .. } => Ok(()),

@@ -1,0 +1,25 @@
+//! What the end-to-end test files share.
+
+use journal_lab::engine::Engine;
+
+/// Removes every run this test process started (kept runs, so nothing else would): for a kept
+/// run whose harness failed before the test learned its id.
+pub fn remove_my_runs() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // On a thread of its own: the caller may be inside a runtime, where none can block.
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            runtime.block_on(async {
+                let engine = Engine::connect().await.unwrap();
+                for run in engine.runs().await.unwrap() {
+                    if run.owner.as_deref() == Some(journal_lab::owner::this_process()) {
+                        let _ = engine.sweep(&run.id).await;
+                    }
+                }
+            })
+        });
+    });
+}
