@@ -48,7 +48,7 @@ impl fmt::Display for Status {
 }
 
 /// What a command run in a host printed, and how it ended.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ExecOutput {
     pub exit_code: i64,
     pub stdout: String,

@@ -228,6 +228,12 @@ impl Engine {
         Ok((containers, networks))
     }
 
+    /// The ids of every container labelled with `run_id`.
+    pub async fn containers_of(&self, run_id: &str) -> Result<Vec<String>> {
+        let (containers, _) = self.labelled(format!("{RUN_LABEL}={run_id}")).await?;
+        Ok(containers.into_iter().filter_map(|c| c.id).collect())
+    }
+
     /// Every run that has a container or network on the engine, with its owner and whether it
     /// was kept on purpose, sorted by run id.
     pub async fn runs(&self) -> Result<Vec<RunOnEngine>> {
@@ -458,18 +464,38 @@ impl Engine {
     }
 
     /// The address `container` has on `network`.
-    pub async fn ip_on(&self, container: &str, network: &str) -> Result<String> {
-        let inspected = self
+    /// The container's address on `network`, and the host port on 127.0.0.1 its `publish` port
+    /// is published on (None if none is asked for or bound there).
+    pub async fn addresses(
+        &self,
+        container: &str,
+        network: &str,
+        publish: Option<u16>,
+    ) -> Result<(String, Option<u16>)> {
+        let settings = self
             .docker
             .inspect_container(container, None)
             .await
-            .map_err(Error::docker(format!("inspecting {container}")))?;
-        Ok(inspected
-            .network_settings
-            .and_then(|s| s.networks)
-            .and_then(|mut n| n.remove(network))
-            .and_then(|e| e.ip_address)
-            .unwrap_or_default())
+            .map_err(Error::docker(format!("inspecting {container}")))?
+            .network_settings;
+        let ip = settings
+            .as_ref()
+            .and_then(|s| s.networks.as_ref())
+            .and_then(|n| n.get(network))
+            .and_then(|e| e.ip_address.clone())
+            .unwrap_or_default();
+        let published = publish.and_then(|port| {
+            settings
+                .as_ref()?
+                .ports
+                .as_ref()?
+                .get(&format!("{port}/tcp"))?
+                .as_ref()?
+                .iter()
+                .filter(|b| b.host_ip.as_deref() == Some("127.0.0.1"))
+                .find_map(|b| b.host_port.as_deref()?.parse().ok())
+        });
+        Ok((ip, published))
     }
 }
 

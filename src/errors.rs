@@ -111,6 +111,9 @@ pub enum Error {
     #[error("invalid lab settings: {0}")]
     InvalidSettings(String),
 
+    #[error(transparent)]
+    ProtocolClient(#[from] crate::protocol::client::ClientError),
+
     #[error("writing the run report: {0}")]
     Report(#[from] serde_json::Error),
 }

@@ -15,6 +15,7 @@ pub mod journal;
 pub mod lab;
 pub mod owner;
 pub mod pki;
+pub mod protocol;
 pub mod report;
 pub mod scenario;
 

@@ -140,6 +140,7 @@ async fn a_panic_inside_a_running_lab_still_removes_it() {
                 role: Role::Server,
                 image,
                 stage: None,
+                publish: None,
             };
             lab.boot(&[spec], std::time::Duration::from_secs(60))
                 .await
@@ -166,6 +167,7 @@ async fn booted(hosts: &[(&str, Role)]) -> (Engine, String, Lab) {
             role: *role,
             image: image.clone(),
             stage: None,
+            publish: None,
         })
         .collect();
     lab.boot(&specs, std::time::Duration::from_secs(90))

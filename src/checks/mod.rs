@@ -10,7 +10,9 @@
 
 pub mod accounting;
 pub mod audit;
+pub mod compression;
 pub mod delivery;
+pub mod hostile;
 pub mod integrity;
 pub mod journald;
 pub mod ports;
@@ -39,6 +41,8 @@ pub const FAMILIES: &[&Family] = &[
     &journald::FAMILY,
     &integrity::FAMILY,
     &accounting::FAMILY,
+    &hostile::FAMILY,
+    &compression::FAMILY,
 ];
 
 /// A check's stable id, as written in scenarios and run.json (`client-delivers`). Each family
@@ -159,6 +163,12 @@ pub trait Observer: Sync {
     fn workloads(&self, host: &str) -> Vec<accounting::Workload>;
     /// When the last fault of the run ended (None: no fault, or one still in force).
     fn last_fault_ended(&self) -> Option<time::OffsetDateTime>;
+    /// What `send` steps posted to `server`, in order.
+    fn sends(&self, server: &str) -> Vec<hostile::SendRecord>;
+    /// journal-remote on `server` before the first send to it.
+    fn baseline(&self, server: &str) -> Option<hostile::ServerBaseline>;
+    /// A marker to `server` logged after `after` that arrived there: its text, sender and file.
+    fn marker_after(&self, server: &str, after: time::OffsetDateTime) -> Option<String>;
 }
 
 /// Forward Secure Sealing set up on a host. The verification key is a secret: it can verify and

@@ -13,6 +13,7 @@ use super::probes::ProbeCache;
 use super::steps::RunState;
 use super::{Deadlines, Host, Lab};
 use crate::checks::accounting::Workload;
+use crate::checks::hostile::{SendRecord, ServerBaseline};
 use crate::checks::{
     self, CheckId, CheckResult, MarkerObservation, Observer, Sealing, Tampered, Target,
 };
@@ -229,6 +230,30 @@ impl Observer for LabObserver<'_> {
             return None;
         }
         faults.iter().filter_map(|f| f.ended).max()
+    }
+
+    fn sends(&self, server: &str) -> Vec<SendRecord> {
+        self.state
+            .sends
+            .iter()
+            .filter(|s| s.server == server)
+            .cloned()
+            .collect()
+    }
+
+    fn baseline(&self, server: &str) -> Option<ServerBaseline> {
+        self.state.baselines.get(server).cloned()
+    }
+
+    fn marker_after(&self, server: &str, after: time::OffsetDateTime) -> Option<String> {
+        self.state
+            .markers
+            .iter()
+            .filter(|m| m.server == server && m.logged_wall > after)
+            .find_map(|m| {
+                let file = self.view.find(server, &m.text)?;
+                Some(format!("{} from {}, in {file}", m.text, m.host))
+            })
     }
 
     fn workloads(&self, host: &str) -> Vec<Workload> {

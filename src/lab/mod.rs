@@ -81,6 +81,9 @@ pub struct HostSpec {
     /// A tar archive of the host's files, unpacked at `/` before systemd starts; its
     /// `STAGE_DIR/provision.sh`, if any, runs then too (see [`BOOT_COMMAND`]).
     pub stage: Option<Vec<u8>>,
+    /// A port to publish on 127.0.0.1 (an ephemeral host port), for the host-side protocol
+    /// client; None for every host a `send` step does not name.
+    pub publish: Option<u16>,
 }
 
 /// Where a host's staged archive, provisioning script and provisioning record live.
@@ -112,6 +115,8 @@ pub struct Host {
     /// `<name>.<run-id>`: unique on the engine; `<name>` resolves through the DNS search domain.
     pub container_name: String,
     pub ip: String,
+    /// The host port on 127.0.0.1 that [`HostSpec::publish`] was published on.
+    pub published: Option<u16>,
     container: ContainerAsync<GenericImage>,
 }
 
@@ -180,7 +185,12 @@ impl Lab {
         let container_name = format!("{}.{}", spec.name, self.run_id);
         let (repository, tag) = (spec.image.repository(), spec.image.hash.clone());
         let run_id = self.run_id.clone();
-        let mut request = systemd_container(GenericImage::new(repository, tag))
+        let mut image = GenericImage::new(repository, tag);
+        if let Some(port) = spec.publish {
+            image = image.with_exposed_port(testcontainers::core::ContainerPort::Tcp(port));
+        }
+        let publish = spec.publish;
+        let mut request = systemd_container(image)
             .with_cmd(["/bin/sh", "-c", BOOT_COMMAND])
             .with_container_name(&container_name)
             .with_hostname(&spec.name)
@@ -197,7 +207,15 @@ impl Lab {
                 // testcontainers publishes every exposed port on all host addresses; a lab host
                 // is reached over the lab network only.
                 config.publish_all_ports = Some(false);
-                config.port_bindings = None;
+                // Only for the host-side client, and on the loopback address only: nothing
+                // outside this machine can reach a lab host.
+                config.port_bindings = publish.map(|port| {
+                    let binding = testcontainers::bollard::models::PortBinding {
+                        host_ip: Some(crate::protocol::client::LOOPBACK.to_string()),
+                        host_port: Some(String::new()),
+                    };
+                    [(format!("{port}/tcp"), Some(vec![binding]))].into()
+                });
             })
             .with_startup_timeout(deadline);
         if let Some(stage) = &spec.stage {
@@ -211,12 +229,16 @@ impl Lab {
                 name: container_name.clone(),
                 source,
             })?;
-        let ip = self.engine.ip_on(container.id(), &self.run_id).await?;
+        let (ip, published) = self
+            .engine
+            .addresses(container.id(), &self.run_id, spec.publish)
+            .await?;
         let host = Host {
             name: spec.name.clone(),
             role: spec.role,
             container_name,
             ip,
+            published,
             container,
         };
         self.wait_for_systemd(&host, deadline).await?;

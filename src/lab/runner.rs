@@ -158,6 +158,12 @@ pub async fn run_scenario(
             role: host.role,
             image,
             stage: None,
+            // Only servers a `send` step posts to, for the host-side client.
+            publish: scenario
+                .steps
+                .iter()
+                .any(|step| matches!(step, Step::Send { server, .. } if *server == host.name))
+                .then(|| host.port()),
         })
         .collect();
     super::check_host_limits(specs.len())?;
@@ -449,6 +455,7 @@ pub async fn run_scenario(
             .collect(),
         journal_files,
         faults: std::mem::take(&mut state.faults),
+        sends: std::mem::take(&mut state.sends),
         delivery,
         steps: step_records,
     };

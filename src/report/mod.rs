@@ -79,6 +79,9 @@ pub struct RunReport {
     /// Faults the steps injected, with when each was in force.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<FaultWindow>,
+    /// What `send` steps posted with the host-side protocol client, and what each got back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sends: Vec<crate::checks::hostile::SendRecord>,
     /// What the clients' workloads sent and what arrived (when the run had workloads).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery: Option<delivery::Delivery>,
@@ -472,6 +475,7 @@ pub(crate) mod tests {
             tampered: Vec::new(),
             journal_files: Vec::new(),
             faults: Vec::new(),
+            sends: Vec::new(),
             delivery: None,
             steps: Vec::new(),
         }

@@ -212,6 +212,10 @@ pub fn markdown(report: &RunReport) -> String {
         let _ = writeln!(md, "\n## Journal integrity\n");
         md.push_str(&md_table(&header, rows.into_iter()));
     }
+    if let Some((header, rows)) = sends::rows(report) {
+        let _ = writeln!(md, "\n## Sends (host-side protocol client)\n");
+        md.push_str(&md_table(&header, rows.into_iter()));
+    }
     for step in report.steps.iter().filter(|s| s.error.is_some()) {
         let _ = writeln!(
             md,
@@ -391,19 +395,11 @@ pub fn html(report: &RunReport) -> String {
         h.push_str("</table>\n");
     }
     if let Some(delivery) = &report.delivery {
-        h.push_str("<h2>Workload delivery</h2>\n<table><tr>");
-        for column in super::delivery::COLUMNS {
-            let _ = write!(h, "<th>{}</th>", escape(column));
-        }
-        h.push_str("</tr>\n");
-        for row in super::delivery::rows(delivery) {
-            h.push_str("<tr>");
-            for cell in row {
-                let _ = write!(h, "<td>{}</td>", escape(&cell));
-            }
-            h.push_str("</tr>\n");
-        }
-        h.push_str("</table>\n");
+        h.push_str("<h2>Workload delivery</h2>\n");
+        h.push_str(&html_table(
+            &super::delivery::COLUMNS,
+            super::delivery::rows(delivery),
+        ));
         let unix = |t: time::OffsetDateTime| t.unix_timestamp_nanos() as f64 / 1e9;
         let faults: Vec<(String, f64, f64)> = report
             .faults
@@ -436,19 +432,12 @@ pub fn html(report: &RunReport) -> String {
         h.push_str("</table>\n");
     }
     if let Some((header, rows)) = integrity::rows(report) {
-        h.push_str("<h2>Journal integrity</h2>\n<table><tr>");
-        for column in header {
-            let _ = write!(h, "<th>{}</th>", escape(column));
-        }
-        h.push_str("</tr>\n");
-        for row in rows {
-            h.push_str("<tr>");
-            for cell in row {
-                let _ = write!(h, "<td>{}</td>", escape(&cell));
-            }
-            h.push_str("</tr>\n");
-        }
-        h.push_str("</table>\n");
+        h.push_str("<h2>Journal integrity</h2>\n");
+        h.push_str(&html_table(&header, rows));
+    }
+    if let Some((header, rows)) = sends::rows(report) {
+        h.push_str("<h2>Sends (host-side protocol client)</h2>\n");
+        h.push_str(&html_table(&header, rows));
     }
     let mut phases: Vec<&str> = Vec::new();
     for c in &report.checks {
@@ -581,6 +570,25 @@ fn clients_with_markers(report: &RunReport) -> Vec<&crate::report::HostReport> {
 }
 
 mod integrity;
+mod sends;
+
+/// An HTML table of `rows` under `header`, every cell escaped.
+fn html_table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut h = String::from("<table><tr>");
+    for column in header {
+        let _ = write!(h, "<th>{}</th>", escape(column));
+    }
+    h.push_str("</tr>\n");
+    for row in rows {
+        h.push_str("<tr>");
+        for cell in row {
+            let _ = write!(h, "<td>{}</td>", escape(&cell));
+        }
+        h.push_str("</tr>\n");
+    }
+    h.push_str("</table>\n");
+    h
+}
 
 #[cfg(test)]
 mod tests;

@@ -163,8 +163,76 @@ pub enum Step {
     },
     /// Undo a fault started without a duration.
     EndFault { kind: FaultKind, host: String },
+    /// Post payloads from the catalog (docs/scenarios.md) to a server's journal-remote from the
+    /// machine running the lab, with the host-side protocol client. The server's port is then
+    /// published on 127.0.0.1 only, on an ephemeral port; the client connects there under the
+    /// server's name, so its certificate is checked as a client in the lab would check it.
+    Send {
+        server: String,
+        /// The client certificate: `lab` (issued by the CA the server trusts), `rogue` (from a
+        /// CA nobody trusts), `expired` (the lab CA's, expired), `none`.
+        #[serde(default)]
+        identity: Identity,
+        /// A payload name, or a list of them, sent one after the other.
+        payload: Payloads,
+        /// Encode every body with this Content-Encoding (gzip, xz, lz4, zstd, or
+        /// x-journal-lab-unknown) instead of the payload's own.
+        #[serde(default, rename = "content-encoding")]
+        content_encoding: Option<String>,
+        /// slow-sender: seconds of dripping; idle-connections: seconds held (1 to 60).
+        #[serde(default = "pace")]
+        pace: u64,
+        /// idle-connections: how many (1 to 200).
+        #[serde(default = "connections")]
+        connections: u32,
+    },
     /// Evaluate the checks that list this phase.
     Evaluate { phase: String },
+}
+
+/// The client certificate the host-side client presents.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Identity {
+    /// Issued by the CA the server trusts.
+    #[default]
+    Lab,
+    /// Issued by a CA made for this send, which nobody trusts.
+    Rogue,
+    /// Issued by the CA the server trusts, expired yesterday.
+    Expired,
+    /// No client certificate.
+    None,
+}
+
+/// One payload name or a list of them.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Payloads {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Payloads {
+    /// The names, each with its path below the step (`payload` or `payload[2]`).
+    pub fn named(&self) -> Vec<(String, &str)> {
+        match self {
+            Payloads::One(name) => vec![("payload".to_string(), name.as_str())],
+            Payloads::Many(names) => names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (format!("payload[{i}]"), n.as_str()))
+                .collect(),
+        }
+    }
+}
+
+fn pace() -> u64 {
+    5
+}
+
+fn connections() -> u32 {
+    100
 }
 
 /// A fault the lab can inject.

@@ -68,6 +68,36 @@ const CORPUS: &[(&str, usize, usize, &str)] = &[
         "19531 is systemd-journal-gatewayd's port",
     ),
     ("release-traversal", 2, 10, "is not a release name"),
+    (
+        "send-client-target",
+        6,
+        24,
+        "send posts to journal-remote, which runs on servers",
+    ),
+    (
+        "send-missing-target",
+        6,
+        24,
+        "names host \"logs\", which is not in hosts",
+    ),
+    (
+        "send-too-many-connections",
+        5,
+        72,
+        "connections 100000: 1 to 200",
+    ),
+    (
+        "send-unknown-encoding",
+        9,
+        23,
+        "unknown content-encoding \"brotli\"; the catalog has gzip",
+    ),
+    (
+        "send-unknown-payload",
+        8,
+        27,
+        "unknown payload \"drop-tables\"; the catalog",
+    ),
     ("unclosed-brace", 3, 5, "this bracket is never closed"),
     ("unknown-key", 7, 5, "unknown field `hots`, expected one of"),
     (

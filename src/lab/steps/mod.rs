@@ -5,6 +5,7 @@ mod faults;
 mod markers;
 mod remediations;
 mod sealing;
+mod send;
 mod units;
 mod workload;
 
@@ -65,6 +66,10 @@ pub struct RunState {
     /// When the harness first saw each workload message on a server (unix seconds), by
     /// (host, stream, seq): with its logging time, its delivery latency.
     pub first_seen: std::collections::HashMap<(String, u32, u64), f64>,
+    /// What `send` steps posted, in order.
+    pub sends: Vec<crate::checks::hostile::SendRecord>,
+    /// Server → journal-remote before the first send to it.
+    pub baselines: BTreeMap<String, crate::checks::hostile::ServerBaseline>,
     /// What the last `run` step ran and printed: (host, command, exit status, output).
     pub last_run: Option<(String, String, i64, String)>,
 }
@@ -187,6 +192,26 @@ pub async fn perform(
         Step::EndFault { kind, host } => {
             let fault = faults::Fault::on(lab, scenario, host, *kind);
             faults::end(lab, fault, state, deadlines, progress).await
+        }
+        Step::Send {
+            server,
+            identity,
+            payload,
+            content_encoding,
+            pace,
+            connections,
+        } => {
+            let plan = send::Plan {
+                server,
+                identity: *identity,
+                payloads: payload.named().into_iter().map(|(_, name)| name).collect(),
+                encoding: content_encoding
+                    .as_deref()
+                    .and_then(crate::protocol::encoding::Encoding::named),
+                pace: std::time::Duration::from_secs(*pace),
+                connections: *connections,
+            };
+            send::send(lab, scenario, plan, state, deadlines, progress).await
         }
         Step::Evaluate { .. } => Ok(()),
     }

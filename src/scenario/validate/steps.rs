@@ -6,7 +6,9 @@ use std::collections::BTreeSet;
 
 use super::{file_path, host_ref, invalid, Invalid};
 use crate::domain::Role;
-use crate::scenario::{FaultKind, Hosts, Scenario, Step, FINAL_PHASE};
+use crate::protocol::catalog::{Payload, MAX_CONNECTIONS, MAX_PACE};
+use crate::protocol::encoding::Encoding;
+use crate::scenario::{FaultKind, Hosts, Payloads, Scenario, Step, FINAL_PHASE};
 
 /// Host references in steps; returns the phases the steps declare.
 pub(super) fn steps<'a>(
@@ -147,9 +149,84 @@ pub(super) fn steps<'a>(
             Step::Evaluate { phase } => {
                 phases.insert(phase);
             }
+            Step::Send {
+                server,
+                payload,
+                content_encoding,
+                pace,
+                connections,
+                ..
+            } => send(
+                s,
+                &at,
+                names,
+                server,
+                payload,
+                content_encoding.as_deref(),
+                *pace,
+                *connections,
+            )?,
         }
     }
     Ok(phases)
+}
+
+/// A `send` step: a server, payloads and an encoding from the catalog, bounded pacing.
+#[allow(clippy::too_many_arguments)]
+fn send(
+    s: &Scenario,
+    at: &dyn Fn(&str) -> String,
+    names: &BTreeSet<&str>,
+    server: &str,
+    payloads: &Payloads,
+    encoding: Option<&str>,
+    pace: u64,
+    connections: u32,
+) -> Result<(), Invalid> {
+    host_ref(server, &at("server"), names, "this send")?;
+    if s.host(server).is_some_and(|h| h.role != Role::Server) {
+        return invalid(
+            at("server"),
+            format!("send posts to journal-remote, which runs on servers; {server} is a client"),
+        );
+    }
+    let named = payloads.named();
+    if named.is_empty() {
+        return invalid(at("payload"), "name at least one payload");
+    }
+    for (path, name) in named {
+        if Payload::named(name).is_none() {
+            return invalid(
+                at(&path),
+                format!(
+                    "unknown payload {name:?}; the catalog (docs/scenarios.md): {}",
+                    Payload::names().join(", ")
+                ),
+            );
+        }
+    }
+    if let Some(name) = encoding {
+        if Encoding::named(name).is_none() {
+            let known: Vec<&str> = Encoding::ALL.iter().map(|e| e.name()).collect();
+            return invalid(
+                at("content-encoding"),
+                format!(
+                    "unknown content-encoding {name:?}; the catalog has {}",
+                    known.join(", ")
+                ),
+            );
+        }
+    }
+    if pace == 0 || pace > MAX_PACE {
+        return invalid(at("pace"), format!("pace {pace}: 1 to {MAX_PACE} seconds"));
+    }
+    if connections == 0 || connections > MAX_CONNECTIONS {
+        return invalid(
+            at("connections"),
+            format!("connections {connections}: 1 to {MAX_CONNECTIONS}"),
+        );
+    }
+    Ok(())
 }
 
 /// Workload sizes: messages must carry their numbering, fit journald's line limit, and the
