@@ -184,12 +184,19 @@ fn the_lab_and_the_check_families_have_no_cycle_inside() {
 }
 
 /// The boundaries ARCHITECTURE.md names: only `engine`, `lab`, `owner` and `bench` know the
-/// engine; the shared words depend on nothing; checks never reach into the lab or the report.
+/// engine; the shared words and the protocol client depend on nothing; checks never reach into the lab or the report.
 #[test]
 fn the_named_boundaries_hold() {
     let graph = crate_graph();
     assert_eq!(graph["domain"], BTreeSet::new(), "domain is a leaf");
-    for pure in ["scenario", "checks", "pki", "journal", "report", "domain"] {
+    assert_eq!(
+        graph["protocol"],
+        BTreeSet::new(),
+        "the protocol client depends on nothing of ours"
+    );
+    for pure in [
+        "scenario", "checks", "pki", "journal", "report", "domain", "protocol",
+    ] {
         for forbidden in ["engine", "lab", "bench", "images"] {
             assert!(
                 !graph[pure].contains(forbidden),
