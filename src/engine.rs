@@ -316,7 +316,13 @@ impl Engine {
                     Err(bollard::errors::Error::DockerResponseServerError {
                         status_code: 403,
                         message,
-                    }) if message.contains("active endpoints") => Ok(Err(message)),
+                    }) if message.contains("active endpoints") => {
+                        // Docker 20.10 can keep the endpoint of a container it has removed
+                        // (seen under load): every container of this network was the run's
+                        // and is gone, so what is left is detached by force.
+                        self.detach_leftovers(&name).await;
+                        Ok(Err(message))
+                    }
                     Err(e) => Err(Error::docker(format!("removing network {name}"))(e)),
                 }
             })
@@ -324,6 +330,17 @@ impl Engine {
             swept.networks.push(name);
         }
         Ok(swept)
+    }
+
+    /// Force-disconnects every endpoint still on the run's network `name` (best effort).
+    async fn detach_leftovers(&self, name: &str) {
+        let Ok(network) = self.docker.inspect_network(name, None).await else {
+            return;
+        };
+        for (id, endpoint) in network.containers.unwrap_or_default() {
+            let target = endpoint.name.unwrap_or(id);
+            let _ = self.set_connected(&target, name, false).await;
+        }
     }
 
     /// Freezes (`docker pause`) or thaws a container.

@@ -111,6 +111,9 @@ pub enum Error {
     #[error("invalid lab settings: {0}")]
     InvalidSettings(String),
 
+    #[error("field bundle {}: {reason}", .path.display())]
+    Bundle { path: PathBuf, reason: String },
+
     #[error(transparent)]
     ProtocolClient(#[from] crate::protocol::client::ClientError),
 

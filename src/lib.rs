@@ -16,6 +16,7 @@ pub mod lab;
 pub mod owner;
 pub mod pki;
 pub mod protocol;
+pub mod replay;
 pub mod report;
 pub mod scenario;
 

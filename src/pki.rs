@@ -91,6 +91,62 @@ pub struct CertRequest {
     pub validity: Option<(OffsetDateTime, OffsetDateTime)>,
     /// Whether the name and aliases go into subjectAltName (without, only the CN names the host).
     pub sans: bool,
+    /// The CN, when it is not `name` (a certificate mirrored from the field).
+    pub common_name: Option<String>,
+    /// The exact subjectAltNames, instead of `name` and `aliases` (a mirrored certificate).
+    pub names: Option<Vec<Alias>>,
+    pub key: KeyKind,
+}
+
+/// The kind of key a certificate is made with.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyKind {
+    #[default]
+    EcP256,
+    EcP384,
+    Ed25519,
+    Rsa2048,
+    Rsa3072,
+    Rsa4096,
+}
+
+impl KeyKind {
+    /// A fresh key of this kind.
+    pub fn generate(self) -> Result<KeyPair> {
+        let rsa_bits = match self {
+            KeyKind::EcP256 => return KeyPair::generate().map_err(pki("generating a key")),
+            KeyKind::EcP384 => {
+                return KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384)
+                    .map_err(pki("generating a key"))
+            }
+            KeyKind::Ed25519 => {
+                return KeyPair::generate_for(&rcgen::PKCS_ED25519).map_err(pki("generating a key"))
+            }
+            KeyKind::Rsa2048 => 2048,
+            KeyKind::Rsa3072 => 3072,
+            KeyKind::Rsa4096 => 4096,
+        };
+        use rsa::pkcs8::EncodePrivateKey;
+        let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, rsa_bits).map_err(|e| {
+            Error::InvalidSettings(format!("generating an RSA-{rsa_bits} key: {e}"))
+        })?;
+        let pem = key
+            .to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)
+            .map_err(|e| Error::InvalidSettings(format!("encoding an RSA key: {e}")))?;
+        KeyPair::from_pkcs8_pem_and_sign_algo(&pem, &rcgen::PKCS_RSA_SHA256)
+            .map_err(pki("loading an RSA key"))
+    }
 }
 
 impl CertRequest {
@@ -100,6 +156,9 @@ impl CertRequest {
             aliases,
             validity: None,
             sans: true,
+            common_name: None,
+            names: None,
+            key: KeyKind::default(),
         }
     }
 }
@@ -229,12 +288,15 @@ impl CertDir {
 
     fn sign(&self, request: &CertRequest) -> Result<(String, String)> {
         let issuer = self.issuer()?;
-        let key = KeyPair::generate().map_err(pki("generating a host key"))?;
+        let key = request.key.generate()?;
         let mut params = CertificateParams::default();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, request.name.clone());
-        if request.sans {
+        params.distinguished_name.push(
+            DnType::CommonName,
+            request.common_name.clone().unwrap_or(request.name.clone()),
+        );
+        if let Some(names) = &request.names {
+            params.subject_alt_names = names.iter().map(san).collect::<Result<_>>()?;
+        } else if request.sans {
             params.subject_alt_names = std::iter::once(Alias::Dns(request.name.clone()))
                 .chain(request.aliases.iter().cloned())
                 .map(|alias| san(&alias))

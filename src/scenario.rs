@@ -136,6 +136,38 @@ pub struct CertificateDef {
     /// Whether the certificate carries the host's name and aliases as subjectAltNames.
     #[serde(default = "yes")]
     pub sans: bool,
+    /// A field certificate to mirror (written by `cargo xtask replay`): the lab CA issues one
+    /// with this subject, these names, this validity window and this kind of key, instead of
+    /// its defaults. `validity` and `sans` are then not used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<MirrorDef>,
+}
+
+/// A certificate as the field had it, to be issued anew by the lab CA.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MirrorDef {
+    pub common_name: String,
+    /// subjectAltNames, `DNS:name` or `IP:address`, in order (may be empty).
+    #[serde(default)]
+    pub names: Vec<String>,
+    /// RFC 3339.
+    pub not_before: String,
+    pub not_after: String,
+    #[serde(default)]
+    pub key: crate::pki::KeyKind,
+    /// Where the field's configuration expects the certificate, its key and the CA file: the
+    /// lab installs copies there too (0640, as its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub install: Option<InstallPaths>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InstallPaths {
+    pub cert: String,
+    pub key: String,
+    pub ca: String,
 }
 
 impl Default for CertificateDef {
@@ -144,6 +176,7 @@ impl Default for CertificateDef {
             issuer: lab_ca(),
             validity: Validity::Valid,
             sans: true,
+            mirror: None,
         }
     }
 }

@@ -456,6 +456,7 @@ pub async fn run_scenario(
         journal_files,
         faults: std::mem::take(&mut state.faults),
         sends: std::mem::take(&mut state.sends),
+        field: None,
         delivery,
         steps: step_records,
     };

@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 
 use crate::domain::{Role, REMOTE_SOCKET, UPLOAD_UNIT};
 use crate::errors::{Error, Result};
+use crate::journal::shell_quote;
 use crate::pki::{Alias, CertDir, CertRequest};
 use crate::scenario::{self, HostDef, Scenario, Validity, DEFAULT_PORT};
 
@@ -48,7 +49,10 @@ pub(super) fn issue_credentials(
             aliases.push(Alias::Dns(format!("{}.{run_id}", host.name)));
             let mut request = CertRequest::new(host.name.clone(), aliases);
             request.sans = host.certificate.sans;
-            request.validity = match host.certificate.validity {
+            if let Some(mirror) = &host.certificate.mirror {
+                mirror_request(&mut request, mirror)?;
+            }
+            request.validity = request.validity.or(match host.certificate.validity {
                 Validity::Valid => None,
                 Validity::Expired => Some((
                     now - time::Duration::days(30),
@@ -58,7 +62,7 @@ pub(super) fn issue_credentials(
                     now + time::Duration::days(1),
                     now + time::Duration::days(365),
                 )),
-            };
+            });
             let files = issuer.issue(&request)?;
             let read =
                 |path: &PathBuf| std::fs::read_to_string(path).map_err(Error::io("reading", path));
@@ -77,6 +81,26 @@ pub(super) fn issue_credentials(
     Ok(credentials)
 }
 
+/// A mirrored field certificate's subject, names, window and key (validated with the scenario).
+fn mirror_request(request: &mut CertRequest, mirror: &scenario::MirrorDef) -> Result<()> {
+    let time = |value: &str| {
+        OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339).map_err(|e| {
+            Error::InvalidSettings(format!("mirrored certificate time {value:?}: {e}"))
+        })
+    };
+    request.common_name = Some(mirror.common_name.clone());
+    request.names = Some(
+        mirror
+            .names
+            .iter()
+            .map(|n| n.parse::<Alias>())
+            .collect::<Result<_>>()?,
+    );
+    request.validity = Some((time(&mirror.not_before)?, time(&mirror.not_after)?));
+    request.key = mirror.key;
+    Ok(())
+}
+
 /// The files a host gets before it boots, as one archive: its certificate bundle (or, without a
 /// certificate, the CA it trusts), unit drop-ins, the scenario's files, and `provision.sh`, the
 /// part of the operator's procedure that needs no running systemd (see [`super::BOOT_COMMAND`]).
@@ -88,6 +112,14 @@ pub fn stage_files(host: &HostDef, credentials: &Credentials) -> Vec<(String, Ve
             let bundle_path = format!("{BUNDLE_DIR}/runme-on-{}.sh", host.name);
             provision.push_str(&format!("sh {bundle_path}\n"));
             files.push((bundle_path, bundle.clone(), 0o700));
+            if let Some(install) = host
+                .certificate
+                .mirror
+                .as_ref()
+                .and_then(|m| m.install.as_ref())
+            {
+                provision.push_str(&mirror_copies(&host.name, install));
+            }
         }
         // Without a certificate of its own the host still knows whom to trust (for curl).
         None => files.push((
@@ -125,6 +157,27 @@ pub fn stage_files(host: &HostDef, credentials: &Credentials) -> Vec<(String, Ve
         0o700,
     ));
     files
+}
+
+/// Copies of the installed certificate, key and CA where a replayed field configuration expects
+/// them (paths validated as plain absolute paths with the scenario), owned and moded as the
+/// bundle's own.
+fn mirror_copies(name: &str, install: &scenario::InstallPaths) -> String {
+    let dir = crate::pki::INSTALL_DIR;
+    [
+        (format!("{dir}/{name}.pem"), &install.cert),
+        (format!("{dir}/{name}.key"), &install.key),
+        (format!("{dir}/{}", crate::pki::CA_FILE), &install.ca),
+    ]
+    .iter()
+    .filter(|(from, to)| from != *to)
+    .map(|(from, to)| {
+        let (from, to) = (shell_quote(from), shell_quote(to));
+        format!(
+            "mkdir -p \"$(dirname {to})\" && install -m 0640 -o systemd-journal-remote -g systemd-journal {from} {to}\n"
+        )
+    })
+    .collect()
 }
 
 /// A tar archive of (absolute path, contents, mode), owned by root. Paths were validated with the

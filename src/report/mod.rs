@@ -1,6 +1,8 @@
 //! What a run observed, as written to `reports/<run-id>/run.json`. Only this module knows the
 //! output layout; the lab fills in a [`RunReport`] and hands it over.
 
+pub mod field;
+pub use field::{FieldVsLab, HostComparison};
 pub mod bench;
 pub mod delivery;
 pub mod journal_files;
@@ -79,6 +81,10 @@ pub struct RunReport {
     /// Faults the steps injected, with when each was in force.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<FaultWindow>,
+    /// A replay of a field setup: the field's error lines next to the lab's (`cargo xtask
+    /// replay --run`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<FieldVsLab>,
     /// What `send` steps posted with the host-side protocol client, and what each got back.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sends: Vec<crate::checks::hostile::SendRecord>,
@@ -476,6 +482,7 @@ pub(crate) mod tests {
             journal_files: Vec::new(),
             faults: Vec::new(),
             sends: Vec::new(),
+            field: None,
             delivery: None,
             steps: Vec::new(),
         }

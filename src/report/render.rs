@@ -208,12 +208,8 @@ pub fn markdown(report: &RunReport) -> String {
             report.journal_files.len()
         );
     }
-    if let Some((header, rows)) = integrity::rows(report) {
-        let _ = writeln!(md, "\n## Journal integrity\n");
-        md.push_str(&md_table(&header, rows.into_iter()));
-    }
-    if let Some((header, rows)) = sends::rows(report) {
-        let _ = writeln!(md, "\n## Sends (host-side protocol client)\n");
+    for (title, header, rows) in sections(report) {
+        let _ = writeln!(md, "\n## {title}\n");
         md.push_str(&md_table(&header, rows.into_iter()));
     }
     for step in report.steps.iter().filter(|s| s.error.is_some()) {
@@ -431,12 +427,8 @@ pub fn html(report: &RunReport) -> String {
         }
         h.push_str("</table>\n");
     }
-    if let Some((header, rows)) = integrity::rows(report) {
-        h.push_str("<h2>Journal integrity</h2>\n");
-        h.push_str(&html_table(&header, rows));
-    }
-    if let Some((header, rows)) = sends::rows(report) {
-        h.push_str("<h2>Sends (host-side protocol client)</h2>\n");
+    for (title, header, rows) in sections(report) {
+        let _ = writeln!(h, "<h2>{}</h2>", escape(title));
         h.push_str(&html_table(&header, rows));
     }
     let mut phases: Vec<&str> = Vec::new();
@@ -569,26 +561,11 @@ fn clients_with_markers(report: &RunReport) -> Vec<&crate::report::HostReport> {
         .collect()
 }
 
+mod field;
 mod integrity;
 mod sends;
-
-/// An HTML table of `rows` under `header`, every cell escaped.
-fn html_table(header: &[&str], rows: Vec<Vec<String>>) -> String {
-    let mut h = String::from("<table><tr>");
-    for column in header {
-        let _ = write!(h, "<th>{}</th>", escape(column));
-    }
-    h.push_str("</tr>\n");
-    for row in rows {
-        h.push_str("<tr>");
-        for cell in row {
-            let _ = write!(h, "<td>{}</td>", escape(&cell));
-        }
-        h.push_str("</tr>\n");
-    }
-    h.push_str("</table>\n");
-    h
-}
+mod tables;
+use tables::{html_table, sections};
 
 #[cfg(test)]
 mod tests;

@@ -149,6 +149,9 @@ fn host_refs(s: &Scenario, i: usize, names: &BTreeSet<&str>) -> Result<(), Inval
             ),
         );
     }
+    if let Some(mirror) = &host.certificate.mirror {
+        mirror_def(mirror, &|field| at(&format!("certificate.mirror.{field}")))?;
+    }
     if !known_cas.contains(&host.trusts.as_str()) {
         return invalid(
             at("trusts"),
@@ -173,8 +176,12 @@ fn host_refs(s: &Scenario, i: usize, names: &BTreeSet<&str>) -> Result<(), Inval
     }
     for (a, alias) in host.aliases.iter().enumerate() {
         let path = at(&format!("aliases[{a}]"));
-        if !is_host_name(alias) {
-            return invalid(path, format!("alias {alias:?} must be a DNS label"));
+        // A DNS name, dotted or not: aliases go into /etc/hosts and subjectAltNames.
+        if !crate::pki::is_valid_name(alias) || alias.chars().any(|c| c.is_ascii_uppercase()) {
+            return invalid(
+                path,
+                format!("alias {alias:?} must be a DNS name in lower case (labels of a-z, 0-9 and -, separated by dots)"),
+            );
         }
         if names.contains(alias.as_str()) {
             return invalid(
@@ -307,6 +314,54 @@ fn files(s: &Scenario, i: usize) -> Result<(), Invalid> {
                     file.path, file.mode
                 ),
             );
+        }
+    }
+    Ok(())
+}
+
+/// A mirrored certificate: a CN, names that parse, an RFC 3339 window in order, plain paths.
+fn mirror_def(
+    mirror: &crate::scenario::MirrorDef,
+    at: &dyn Fn(&str) -> String,
+) -> Result<(), Invalid> {
+    let cn = &mirror.common_name;
+    if cn.is_empty() || cn.len() > 64 || cn.chars().any(char::is_control) {
+        return invalid(
+            at("common_name"),
+            format!("common name {cn:?}: 1 to 64 printable characters"),
+        );
+    }
+    for (n, name) in mirror.names.iter().enumerate() {
+        if let Err(e) = name.parse::<crate::pki::Alias>() {
+            return invalid(at(&format!("names[{n}]")), e.to_string());
+        }
+    }
+    let parse = |field: &str, value: &str| {
+        time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339).map_err(
+            |e| Invalid {
+                path: at(field),
+                message: format!(
+                    "{value:?} is not an RFC 3339 time ({e}), e.g. 2026-01-31T12:00:00Z"
+                ),
+            },
+        )
+    };
+    let (from, to) = (
+        parse("not_before", &mirror.not_before)?,
+        parse("not_after", &mirror.not_after)?,
+    );
+    if from >= to {
+        return invalid(at("not_after"), "not_after must come after not_before");
+    }
+    if let Some(install) = &mirror.install {
+        for (field, path) in [
+            ("install.cert", &install.cert),
+            ("install.key", &install.key),
+            ("install.ca", &install.ca),
+        ] {
+            if let Err(why) = file_path(path) {
+                return invalid(at(field), format!("path {path:?}: {why}"));
+            }
         }
     }
     Ok(())

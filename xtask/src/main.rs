@@ -14,6 +14,7 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 
 mod housekeeping;
+mod replaying;
 use housekeeping::{build_images, certs, clean, list_images, test};
 use journal_lab::{images, lab, report, scenario, Progress};
 
@@ -132,6 +133,40 @@ enum Command {
         /// Extra names: DNS:<hostname> or IP:<address>.
         #[arg(value_name = "DNS:host|IP:addr")]
         aliases: Vec<String>,
+    },
+    /// Print the collect script: run it as root on a real client or server to gather its
+    /// journal centralization setup into one tarball for `replay`.
+    ///
+    /// `cargo xtask collect-script > collect.sh`, read it, then `sudo sh collect.sh` on the host.
+    /// It copies configs, unit files, unit states, the last 200 journal lines of the journal
+    /// units and the public parts of the certificates; never a private key.
+    CollectScript,
+    /// Turn field bundles (from the collect script) into a scenario, and with --run, run it.
+    ///
+    /// Give a client's bundle, a server's, or a server's and its clients'. The scenario is
+    /// written next to the first bundle (BUNDLE.yaml): the same config files and drop-ins,
+    /// verbatim; certificates re-issued by a lab CA with the originals' subject, names,
+    /// validity and kind of key; the server the URL names resolvable; the standard checks. With
+    /// --run the report gets a "field vs lab" section: the field's last errors next to the lab's.
+    Replay {
+        /// Bundles made by the collect script (.tar.gz).
+        #[arg(required = true)]
+        bundles: Vec<PathBuf>,
+        /// The role of a lone bundle's host, when the bundle does not tell.
+        #[arg(long = "as", value_parser = ["client", "server"])]
+        as_role: Option<String>,
+        /// Run the scenario after writing it.
+        #[arg(long)]
+        run: bool,
+        /// With --run: leave the lab running afterwards.
+        #[arg(long)]
+        keep: bool,
+        /// Where the scenario goes (default: next to the first bundle).
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// Where run reports go.
+        #[arg(long, default_value_os_t = workspace_root().join("reports"))]
+        reports: PathBuf,
     },
     /// Build or list the lab's base images (mmdebstrap + import; no registry needed).
     Images {
@@ -327,6 +362,27 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Images {
             command: ImagesCommand::List,
         } => list_images().await,
+        Command::CollectScript => {
+            print!("{}", journal_lab::replay::COLLECT_SCRIPT);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Replay {
+            bundles,
+            as_role,
+            run,
+            keep,
+            output,
+            reports,
+        } => {
+            let settings = replaying::Settings {
+                as_role,
+                run,
+                keep,
+                output,
+                reports,
+            };
+            replaying::replay(&bundles, settings).await
+        }
         Command::Test { unit, cargo_args } => test(unit, &cargo_args).await,
         Command::Clean { run, force } => clean(run, force).await,
     }
@@ -453,53 +509,59 @@ async fn run_scenarios(
                 worst = ExitCode::from(2);
             }
             Ok(outcome) => {
-                let report = &outcome.report;
-                println!(
-                    "\n{name} ({}, {}): {}",
-                    report.release,
-                    report.systemd_version,
-                    outcome.run_dir.join("run.json").display()
-                );
-                for check in &report.checks {
-                    println!(
-                        "  {:<15} {:<38} {:<9} {:<20} {}",
-                        check.status.to_string(),
-                        check.id.to_string(),
-                        check.host,
-                        check.phase,
-                        check.observed
-                    );
-                }
-                for finding in &report.findings {
-                    println!("  FINDING on {}: {}", finding.host, finding.summary);
-                }
-                let profile = report::render::summary(report).profile;
-                let counts: Vec<String> = profile
-                    .iter()
-                    .filter(|(_, n)| **n > 0)
-                    .map(|(s, n)| format!("{n} {s}"))
-                    .collect();
-                println!(
-                    "  conformance profile: {} (details in report.html)",
-                    counts.join(", ")
-                );
-                for step in report.steps.iter().filter(|s| s.error.is_some()) {
-                    println!(
-                        "  STEP {} ({}) FAILED: {}",
-                        step.index,
-                        step.step,
-                        step.error.as_deref().unwrap_or_default()
-                    );
-                }
                 // Not ok: a check failed or errored, or a step failed.
-                if !report.ok && worst == ExitCode::SUCCESS {
+                if !print_outcome(&name, &outcome) && worst == ExitCode::SUCCESS {
                     worst = ExitCode::from(1);
-                }
-                for line in &outcome.kept {
-                    println!("{line}");
                 }
             }
         }
     }
     Ok(worst)
+}
+
+/// A run's checks as a table, its findings, profile and failed steps, and how to reach a kept
+/// lab; whether the run was ok.
+fn print_outcome(name: &str, outcome: &lab::Outcome) -> bool {
+    let report = &outcome.report;
+    println!(
+        "\n{name} ({}, {}): {}",
+        report.release,
+        report.systemd_version,
+        outcome.run_dir.join("run.json").display()
+    );
+    for check in &report.checks {
+        println!(
+            "  {:<15} {:<38} {:<9} {:<20} {}",
+            check.status.to_string(),
+            check.id.to_string(),
+            check.host,
+            check.phase,
+            check.observed
+        );
+    }
+    for finding in &report.findings {
+        println!("  FINDING on {}: {}", finding.host, finding.summary);
+    }
+    let profile = report::render::summary(report).profile;
+    let counts: Vec<String> = profile
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(s, n)| format!("{n} {s}"))
+        .collect();
+    println!(
+        "  conformance profile: {} (details in report.html)",
+        counts.join(", ")
+    );
+    for step in report.steps.iter().filter(|s| s.error.is_some()) {
+        println!(
+            "  STEP {} ({}) FAILED: {}",
+            step.index,
+            step.step,
+            step.error.as_deref().unwrap_or_default()
+        );
+    }
+    for line in &outcome.kept {
+        println!("{line}");
+    }
+    report.ok
 }

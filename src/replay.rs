@@ -1,0 +1,491 @@
+//! Reproducing a field setup: the collect script an operator runs on a real host, the bundle it
+//! makes, and the scenario a bundle (or several: a server and its clients) turns into. The same
+//! configuration files and drop-ins, installed verbatim; certificates re-issued by the lab CA
+//! with the originals' subject, names, window and kind of key; the server the URL names made
+//! resolvable; the standard checks for each role. And, after a run, the field's error lines next
+//! to the lab's.
+
+pub mod bundle;
+pub mod mirror;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+use crate::domain::{Role, DEFAULT_PORT};
+use crate::errors::{Error, Result};
+use crate::report::{FieldVsLab, HostComparison, RunReport};
+use crate::scenario::Scenario;
+use bundle::{last_setting, sections, Bundle};
+
+/// The collect script, printed by `cargo xtask collect-script`.
+pub const COLLECT_SCRIPT: &str = include_str!("replay/collect.sh");
+
+/// The shipped releases and their systemd versions, for the nearest match to a field host.
+const RELEASES: [(&str, u32); 5] = [
+    ("bullseye", 247),
+    ("bookworm", 252),
+    ("trixie", 257),
+    ("forky", 258),
+    ("sid", 262),
+];
+
+/// A bundle and the host it becomes.
+pub struct Replayed {
+    pub bundle: Bundle,
+    pub host: String,
+    pub role: Role,
+}
+
+/// What `replay` makes of bundles.
+pub struct Replay {
+    pub scenario: Scenario,
+    /// The scenario file's text (with a header saying where it came from).
+    pub yaml: String,
+    pub hosts: Vec<Replayed>,
+}
+
+/// Whether a bundle is of a client or a server: an upload URL or an enabled/running uploader
+/// makes a client; otherwise an enabled or listening journal-remote socket makes a server.
+pub fn role_of(bundle: &Bundle) -> Option<Role> {
+    let upload = "systemd-journal-upload.service";
+    let state = |unit: &str, key: &str| bundle.unit_property(unit, key).unwrap_or_default();
+    let url = last_setting(bundle.file("cat-config-journal-upload.conf"), "URL").is_some();
+    let uploads = state(upload, "UnitFileState") == "enabled"
+        || matches!(
+            state(upload, "ActiveState").as_str(),
+            "active" | "activating" | "failed"
+        );
+    if url || uploads {
+        return Some(Role::Client);
+    }
+    let socket = "systemd-journal-remote.socket";
+    (state(socket, "UnitFileState") == "enabled" || state(socket, "ActiveState") == "active")
+        .then_some(Role::Server)
+}
+
+/// A host name for the lab from a field host name: RFC 1123, lower case, unique in `taken`.
+fn lab_name(field: &str, taken: &mut Vec<String>) -> String {
+    let first = field.split('.').next().unwrap_or("");
+    let mut name: String = first
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    name = name.trim_matches('-').chars().take(50).collect();
+    if name.is_empty() {
+        name = "field-host".into();
+    }
+    let mut unique = name.clone();
+    let mut n = 2;
+    while taken.contains(&unique) {
+        unique = format!("{name}-{n}");
+        n += 1;
+    }
+    taken.push(unique.clone());
+    unique
+}
+
+/// The shipped release for a field host: its own codename when a recipe exists, else the one
+/// whose systemd is nearest. Returns (release, why).
+pub fn nearest_release(bundle: &Bundle, available: &[String]) -> (String, String) {
+    let codename = bundle.os("VERSION_CODENAME").unwrap_or_default();
+    if available.contains(&codename) {
+        return (codename.clone(), format!("the field host runs {codename}"));
+    }
+    let version = bundle.systemd_version().unwrap_or(0);
+    let best = RELEASES
+        .iter()
+        .filter(|(r, _)| available.iter().any(|a| a == r))
+        .min_by_key(|(_, v)| v.abs_diff(version))
+        .map_or(available.first().map_or("", String::as_str), |(r, _)| r);
+    let shown = if codename.is_empty() {
+        "an unknown release".into()
+    } else {
+        codename
+    };
+    (
+        best.to_string(),
+        format!("the field host runs {shown} with systemd {version}; {best} is the nearest shipped release"),
+    )
+}
+
+/// The configuration files under /etc the bundle shows (effective configs and unit drop-ins),
+/// to install verbatim.
+fn config_files(bundle: &Bundle) -> Vec<Value> {
+    let sources = [
+        "cat-config-journal-upload.conf",
+        "cat-config-journal-remote.conf",
+        "cat-config-journald.conf",
+        "cat-systemd-journal-upload.service",
+        "cat-systemd-journal-remote.service",
+        "cat-systemd-journal-remote.socket",
+    ];
+    let mut seen = std::collections::BTreeSet::new();
+    sources
+        .iter()
+        .flat_map(|s| sections(bundle.file(s)))
+        .filter(|(path, _)| path.starts_with("/etc/") && seen.insert(path.clone()))
+        .map(|(path, content)| json!({"path": path, "content": content}))
+        .collect()
+}
+
+/// The mirrored certificate of one side (`upload` or `remote`), with where the field keeps it.
+fn certificate(bundle: &Bundle, side: &str) -> Result<Value> {
+    let Some(pem) = bundle.files.get(&format!("certs/{side}-cert.pem")) else {
+        return Ok(json!({"issuer": "none"}));
+    };
+    let mut mirror = mirror::mirror_of(pem).map_err(|reason| Error::Bundle {
+        path: bundle.source.clone(),
+        reason: format!("certs/{side}-cert.pem: {reason}"),
+    })?;
+    let paths = bundle.cert_paths();
+    let path = |kind: &str| paths.get(&(side.to_string(), kind.to_string())).cloned();
+    if let (Some(cert), Some(key), Some(ca)) = (path("cert"), path("key"), path("ca")) {
+        let key = key.split(" type=").next().unwrap_or(&key).to_string();
+        mirror.install = Some(crate::scenario::InstallPaths { cert, key, ca });
+    }
+    Ok(json!({"issuer": "lab", "mirror": serde_json::to_value(&mirror)?}))
+}
+
+/// The port of the effective `ListenStream=` of a socket (`19600`, `0.0.0.0:19600`, `[::]:19600`).
+fn listen_port(bundle: &Bundle) -> u16 {
+    last_setting(
+        bundle.file("cat-systemd-journal-remote.socket"),
+        "ListenStream",
+    )
+    .and_then(|v| v.rsplit(':').next()?.trim().parse().ok())
+    .unwrap_or(DEFAULT_PORT)
+}
+
+/// A URL's (scheme, host, port).
+fn parse_url(url: &str) -> (String, String, u16) {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("https", url));
+    let authority = rest.split('/').next().unwrap_or("");
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => (
+            h.trim_matches(['[', ']']).to_string(),
+            p.parse().unwrap_or(DEFAULT_PORT),
+        ),
+        _ => (authority.to_string(), DEFAULT_PORT),
+    };
+    (scheme.to_string(), host, port)
+}
+
+/// The scenario for `bundles` (`as_role` decides a lone bundle's role when given).
+/// `available`: the releases with a recipe (`images::available_releases`).
+pub fn replay(bundles: Vec<Bundle>, as_role: Option<Role>, available: &[String]) -> Result<Replay> {
+    if available.is_empty() {
+        return Err(Error::InvalidSettings(
+            "no image recipes to replay on (images/*.yaml)".into(),
+        ));
+    }
+    let single = bundles.len() == 1;
+    let mut taken = Vec::new();
+    let mut hosts: Vec<Replayed> = Vec::new();
+    for bundle in bundles {
+        let role = match (as_role.filter(|_| single), role_of(&bundle)) {
+            (Some(role), _) | (None, Some(role)) => role,
+            (None, None) => {
+                return Err(Error::Bundle {
+                    path: bundle.source.clone(),
+                    reason: "neither an uploading client nor a listening server: say which with \
+                             --as client or --as server"
+                        .into(),
+                })
+            }
+        };
+        let host = lab_name(&bundle.hostname(), &mut taken);
+        hosts.push(Replayed { bundle, host, role });
+    }
+    let mut notes = Vec::new();
+    let (release, why) = nearest_release(&hosts[0].bundle, available);
+    notes.push(format!("release {release}: {why}"));
+    let mut defs: Vec<Value> = Vec::new();
+    let mut checks: Vec<Value> = Vec::new();
+    // Servers first: clients' URLs are matched against them.
+    let mut servers: BTreeMap<String, (Value, Vec<String>)> = BTreeMap::new();
+    for h in hosts.iter().filter(|h| h.role == Role::Server) {
+        let cert = certificate(&h.bundle, "remote")?;
+        let dns: Vec<String> = cert["mirror"]["names"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|n| n.as_str()?.strip_prefix("DNS:").map(str::to_string))
+            .filter(|n| *n != h.host)
+            .collect();
+        let def = json!({
+            "name": h.host, "role": "server", "release": nearest_release(&h.bundle, available).0,
+            "listen_port": listen_port(&h.bundle), "certificate": cert, "files": config_files(&h.bundle),
+        });
+        servers.insert(h.host.clone(), (def, dns));
+        checks.push(json!({"id": "server-status-processing", "hosts": [h.host]}));
+    }
+    let mut clients: Vec<Value> = Vec::new();
+    for h in hosts.iter().filter(|h| h.role == Role::Client) {
+        let url = last_setting(h.bundle.file("cat-config-journal-upload.conf"), "URL")
+            .unwrap_or_else(|| "https://server:19532".into());
+        let (scheme, url_host, port) = parse_url(&url);
+        let matched = servers
+            .iter()
+            .find(|(name, (_, dns))| {
+                **name == url_host
+                    || url_host.split('.').next() == Some(name.as_str())
+                    || dns.contains(&url_host)
+            })
+            .map(|(name, _)| name.clone())
+            .or_else(|| {
+                (servers.len() == 1)
+                    .then(|| servers.keys().next().cloned())
+                    .flatten()
+            });
+        let server = match matched {
+            Some(name) => name,
+            None => {
+                let name = lab_name("server", &mut taken);
+                let def = json!({"name": name, "role": "server", "listen_port": port});
+                notes.push(format!(
+                    "{name}: a lab server for {url} (no server bundle names it)"
+                ));
+                servers.insert(name.clone(), (def, Vec::new()));
+                name
+            }
+        };
+        let via = if url_host == server {
+            "name".to_string()
+        } else if url_host.parse::<std::net::IpAddr>().is_ok() {
+            notes.push(format!("{}: its URL names an address ({url_host}); the lab's server has another, so the lab dials the server's address", h.host));
+            "ip".to_string()
+        } else {
+            let (def, dns) = servers.get_mut(&server).expect("just found");
+            if !dns.contains(&url_host) {
+                dns.push(url_host.clone());
+            }
+            let aliases = def["aliases"].as_array().cloned().unwrap_or_default();
+            if !aliases.iter().any(|a| a == &url_host) {
+                let mut aliases = aliases;
+                aliases.push(json!(url_host));
+                def["aliases"] = Value::Array(aliases);
+            }
+            url_host.clone()
+        };
+        clients.push(json!({
+            "name": h.host, "role": "client", "release": nearest_release(&h.bundle, available).0,
+            "certificate": certificate(&h.bundle, "upload")?, "files": config_files(&h.bundle),
+            "upload": {"server": server, "via": via, "port": port, "protocol": scheme},
+        }));
+        checks.push(json!({"id": "client-delivers", "hosts": [h.host]}));
+    }
+    if clients.is_empty() {
+        for _ in 0..2 {
+            let name = lab_name("lab-client", &mut taken);
+            let server = servers.keys().next().expect("a server bundle").clone();
+            let (def, dns) = &servers[&server];
+            let via = dns.first().cloned().unwrap_or_else(|| "name".into());
+            let mut upload = json!({"server": server, "port": def["listen_port"]});
+            if via != "name" {
+                upload["via"] = json!(via);
+            }
+            clients.push(json!({"name": name, "role": "client", "upload": upload}));
+            checks.push(json!({"id": "client-delivers", "hosts": [name]}));
+        }
+        notes.push("two lab clients upload to the replayed server".into());
+    }
+    for (_, (mut def, dns)) in servers {
+        // The server's DNS names resolve in the lab like on the field's network.
+        let mut aliases: Vec<Value> = def["aliases"].as_array().cloned().unwrap_or_default();
+        for name in dns {
+            if !aliases.iter().any(|a| a == &json!(name)) && crate::pki::is_valid_name(&name) {
+                aliases.push(json!(name));
+            }
+        }
+        if !aliases.is_empty() {
+            def["aliases"] = Value::Array(aliases);
+        }
+        defs.push(def);
+    }
+    defs.extend(clients);
+    let sources: Vec<String> = hosts
+        .iter()
+        .map(|h| {
+            format!(
+                "{} ({}, {:?}, {})",
+                h.bundle.source.display(),
+                h.bundle.hostname(),
+                h.role,
+                h.bundle
+                    .file("systemctl-version")
+                    .lines()
+                    .next()
+                    .unwrap_or("?")
+            )
+        })
+        .collect();
+    let hosts_in_order = defs
+        .into_iter()
+        .map(serde_json::from_value)
+        .collect::<std::result::Result<Vec<HostDoc>, _>>()?;
+    let document = Doc {
+        description: format!("Replay of a field setup: {}", sources.join("; ")),
+        release,
+        hosts: hosts_in_order,
+        // A field symptom is often a marker that never arrives: wait less than the default.
+        steps: json!([{"do": "log-markers", "deadline": 15}]),
+        checks: Value::Array(checks),
+    };
+    let mut yaml = format!(
+        "# Written by `cargo xtask replay` from field bundles:\n{}# The configuration files are the field's, verbatim; certificates are new, from the lab CA,\n# with the originals' subject, names, validity and kind of key. Edit it like any scenario.\n{}",
+        sources.iter().map(|s| format!("#   {s}\n")).collect::<String>(),
+        notes.iter().map(|n| format!("# {n}\n")).collect::<String>(),
+    );
+    yaml.push_str(
+        &yaml_serde::to_string(&document)
+            .map_err(|e| Error::InvalidSettings(format!("writing the replay scenario: {e}")))?,
+    );
+    let scenario = Scenario::parse(Path::new("replay.yaml"), &yaml)
+        .map_err(|e| Error::InvalidSettings(format!("the replay scenario does not load: {e}")))?;
+    Ok(Replay {
+        scenario,
+        yaml,
+        hosts,
+    })
+}
+
+/// The scenario file's layout: keys in the order people read them (a JSON map would sort them).
+#[derive(serde::Serialize)]
+struct Doc {
+    description: String,
+    release: String,
+    hosts: Vec<HostDoc>,
+    steps: Value,
+    checks: Value,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct HostDoc {
+    name: String,
+    role: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    release: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    listen_port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    aliases: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    upload: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    certificate: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    files: Option<Vec<FileDoc>>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct FileDoc {
+    path: String,
+    content: String,
+}
+
+/// Error lines of a journal excerpt: what the unit and systemd said went wrong.
+pub fn error_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| {
+            let l = l.to_lowercase();
+            [
+                "failed", "error", "refused", "expired", "denied", "couldn't", "cannot",
+            ]
+            .iter()
+            .any(|w| l.contains(w))
+        })
+        .map(|l| l.trim().to_string())
+        .collect()
+}
+
+/// An error line without what differs between two sightings of one problem: the timestamp,
+/// host and PID prefix, numbers, addresses.
+pub fn normalize(line: &str) -> String {
+    let message = line.split_once("]: ").map_or(line, |(_, m)| m);
+    let mut out = String::new();
+    let mut in_number = false;
+    for c in message.to_lowercase().chars() {
+        if c.is_ascii_digit() {
+            if !in_number {
+                out.push('#');
+            }
+            in_number = true;
+        } else {
+            in_number = false;
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The field's last error lines next to the lab's, per replayed client, and whether the lab
+/// showed the field's last error.
+pub fn compare(hosts: &[Replayed], report: &RunReport) -> FieldVsLab {
+    let compared = hosts
+        .iter()
+        .map(|h| {
+            let unit = match h.role {
+                Role::Client => "systemd-journal-upload.service",
+                Role::Server => "systemd-journal-remote.service",
+            };
+            let field = error_lines(h.bundle.file(&format!("journal-{unit}")));
+            let lab_host = report.hosts.iter().find(|r| r.name == h.host);
+            let lab = lab_host
+                .map(|r| error_lines(&r.evidence.join("\n")))
+                .unwrap_or_default();
+            let last = |v: &[String]| v.iter().rev().take(5).rev().cloned().collect::<Vec<_>>();
+            let lab_normalized: Vec<String> = lab.iter().map(|l| normalize(l)).collect();
+            // The unit's own words say more than systemd's "Failed to start".
+            let own: Vec<&String> = field
+                .iter()
+                .filter(|l| !l.contains("systemd[1]:"))
+                .collect();
+            let symptom_line = own.last().copied().or(field.last());
+            let (reproduced, why) = match (symptom_line, h.role) {
+                (_, Role::Server) => (
+                    None,
+                    "servers are compared by their checks; the lab's server log is in the evidence"
+                        .to_string(),
+                ),
+                (None, _) => {
+                    let clean = lab.is_empty() && lab_host.and_then(|r| r.delivered) == Some(true);
+                    let why = if clean {
+                        "the field showed no error, and the lab's client delivered without one"
+                    } else {
+                        "the field showed no error, but the lab's client did not deliver cleanly"
+                    };
+                    (Some(clean), why.to_string())
+                }
+                (Some(last_error), _) => {
+                    let wanted = normalize(last_error);
+                    let symptom = wanted
+                        .split_once(": ")
+                        .map_or(wanted.as_str(), |(_, rest)| rest)
+                        .to_string();
+                    let seen = lab_normalized
+                        .iter()
+                        .any(|l| l == &wanted || l.ends_with(&symptom));
+                    (
+                        Some(seen),
+                        format!("the field's last error, numbers and addresses aside: {wanted}"),
+                    )
+                }
+            };
+            HostComparison {
+                host: h.host.clone(),
+                role: h.role,
+                field_errors: last(&field),
+                lab_errors: last(&lab),
+                reproduced,
+                why,
+            }
+        })
+        .collect();
+    FieldVsLab { hosts: compared }
+}
+
+#[cfg(test)]
+mod tests;

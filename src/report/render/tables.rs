@@ -1,0 +1,42 @@
+//! Tables shared by the Markdown and HTML reports: the optional sections, and HTML tables.
+
+use std::fmt::Write as _;
+
+use super::super::RunReport;
+use super::{escape, field, integrity, sends};
+
+/// The sections some runs have, as (title, header, rows), in report order: journal integrity,
+/// the host-side client's sends, a replay's field vs lab.
+pub(super) type Section = (&'static str, Vec<&'static str>, Vec<Vec<String>>);
+
+pub(super) fn sections(report: &RunReport) -> Vec<Section> {
+    let mut all: Vec<Section> = Vec::new();
+    if let Some((header, rows)) = integrity::rows(report) {
+        all.push(("Journal integrity", header.to_vec(), rows));
+    }
+    if let Some((header, rows)) = sends::rows(report) {
+        all.push(("Sends (host-side protocol client)", header.to_vec(), rows));
+    }
+    if let Some((header, rows)) = field::rows(report) {
+        all.push(("Field vs lab", header.to_vec(), rows));
+    }
+    all
+}
+
+/// An HTML table of `rows` under `header`, every cell escaped.
+pub(super) fn html_table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut h = String::from("<table><tr>");
+    for column in header {
+        let _ = write!(h, "<th>{}</th>", escape(column));
+    }
+    h.push_str("</tr>\n");
+    for row in rows {
+        h.push_str("<tr>");
+        for cell in row {
+            let _ = write!(h, "<td>{}</td>", escape(&cell));
+        }
+        h.push_str("</tr>\n");
+    }
+    h.push_str("</table>\n");
+    h
+}

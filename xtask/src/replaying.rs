@@ -1,0 +1,101 @@
+//! `cargo xtask replay`: bundles to a scenario file, and with --run, a run with the field's
+//! errors next to the lab's.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use journal_lab::domain::Role;
+use journal_lab::replay::{self, bundle::Bundle};
+use journal_lab::{lab, report, scenario};
+
+use super::{images_dir, print_outcome, progress};
+
+pub struct Settings {
+    pub as_role: Option<String>,
+    pub run: bool,
+    pub keep: bool,
+    pub output: Option<PathBuf>,
+    pub reports: PathBuf,
+}
+
+/// `dir/name.tar.gz` → `dir/name.yaml`.
+fn scenario_path(bundle: &Path) -> PathBuf {
+    let name = bundle
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "replay".into());
+    let stem = name
+        .trim_end_matches(".tar.gz")
+        .trim_end_matches(".tgz")
+        .to_string();
+    bundle.with_file_name(format!("{stem}.yaml"))
+}
+
+pub async fn replay(bundles: &[PathBuf], settings: Settings) -> anyhow::Result<ExitCode> {
+    let read: Vec<Bundle> = bundles
+        .iter()
+        .map(|b| Bundle::read(b))
+        .collect::<Result<_, _>>()?;
+    let as_role = settings.as_role.as_deref().map(|r| match r {
+        "server" => Role::Server,
+        _ => Role::Client,
+    });
+    let available = journal_lab::images::available_releases(&images_dir());
+    let replay = replay::replay(read, as_role, &available)?;
+    let path = settings
+        .output
+        .unwrap_or_else(|| scenario_path(&bundles[0]));
+    std::fs::write(&path, &replay.yaml)
+        .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+    println!("wrote {}", path.display());
+    for h in &replay.hosts {
+        println!(
+            "  {:<16} {:?} from {}",
+            h.host,
+            h.role,
+            h.bundle.source.display()
+        );
+    }
+    if !settings.run {
+        println!("run it with: cargo xtask run {}", path.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut options = lab::LabOptions::new(images_dir(), settings.reports);
+    options.keep = settings.keep;
+    let name = scenario::name_of(&path);
+    let mut outcome = lab::run_scenario(&name, &replay.scenario, &options, &progress()).await?;
+    let field = replay::compare(&replay.hosts, &outcome.report);
+    outcome.report.field = Some(field.clone());
+    report::write_run(&options.reports_dir, &outcome.report)?;
+    report::write_formats(&outcome.run_dir, &outcome.report, &report::Format::ALL)?;
+    let ok = print_outcome(&name, &outcome);
+    println!("  field vs lab:");
+    for h in &field.hosts {
+        let verdict = match h.reproduced {
+            Some(true) => "reproduced",
+            Some(false) => "NOT reproduced",
+            None => "not compared",
+        };
+        println!("    {:<16} {verdict}: {}", h.host, h.why);
+        // The unit's own words, where there are any, rather than systemd's "Failed to start".
+        let symptom = |lines: &[String]| {
+            lines
+                .iter()
+                .rev()
+                .find(|l| !l.contains("systemd[1]:"))
+                .or(lines.last())
+                .cloned()
+        };
+        if let Some(line) = symptom(&h.field_errors) {
+            println!("      field: {line}");
+        }
+        if let Some(line) = symptom(&h.lab_errors) {
+            println!("      lab:   {line}");
+        }
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
