@@ -50,6 +50,9 @@ pub fn run_labels(run_id: &str, kept: bool) -> Vec<(String, String)> {
     ]
 }
 
+/// The label naming a lab brought up with `cargo xtask up --name`.
+pub const NAME_LABEL: &str = "journal-lab.name";
+
 /// A run as the engine shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunOnEngine {
@@ -58,6 +61,8 @@ pub struct RunOnEngine {
     pub owner: Option<String>,
     /// Started with `--keep`.
     pub kept: bool,
+    /// The name it was brought up under (`cargo xtask up --name`).
+    pub name: Option<String>,
     /// Containers and networks it has.
     pub objects: usize,
 }
@@ -186,11 +191,11 @@ impl Engine {
     }
 
     /// Creates the run's private bridge network, labelled like its containers ([`run_labels`]).
-    pub async fn create_network(&self, name: &str, run_id: &str, kept: bool) -> Result<()> {
+    pub async fn create_network(&self, name: &str, labels: Vec<(String, String)>) -> Result<()> {
         let request = NetworkCreateRequest {
             name: name.to_string(),
             driver: Some("bridge".to_string()),
-            labels: Some(run_labels(run_id, kept).into_iter().collect()),
+            labels: Some(labels.into_iter().collect()),
             ..Default::default()
         };
         self.docker
@@ -228,6 +233,31 @@ impl Engine {
         Ok((containers, networks))
     }
 
+    /// The hosts of run `run_id` on the engine: (host name, container name, state), by host name.
+    pub async fn hosts_of(&self, run_id: &str) -> Result<Vec<(String, String, String)>> {
+        let (containers, _) = self.labelled(format!("{RUN_LABEL}={run_id}")).await?;
+        let mut hosts: Vec<(String, String, String)> = containers
+            .into_iter()
+            .map(|c| {
+                let host = c
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get("journal-lab.host").cloned())
+                    .unwrap_or_default();
+                let name = c
+                    .names
+                    .and_then(|n| n.first().cloned())
+                    .unwrap_or_default()
+                    .trim_start_matches('/')
+                    .to_string();
+                let state = c.state.map(|s| s.to_string()).unwrap_or_default();
+                (host, name, state)
+            })
+            .collect();
+        hosts.sort();
+        Ok(hosts)
+    }
+
     /// The ids of every container labelled with `run_id`.
     pub async fn containers_of(&self, run_id: &str) -> Result<Vec<String>> {
         let (containers, _) = self.labelled(format!("{RUN_LABEL}={run_id}")).await?;
@@ -251,11 +281,15 @@ impl Engine {
                 id: id.clone(),
                 owner: None,
                 kept: false,
+                name: None,
                 objects: 0,
             });
             run.objects += 1;
             run.owner = run.owner.take().or(labels.get(OWNER_LABEL).cloned());
             run.kept |= labels.get(KEPT_LABEL).is_some_and(|v| v == "true");
+            if let Some(name) = labels.get(NAME_LABEL) {
+                run.name = Some(name.clone());
+            }
         }
         Ok(runs.into_values().collect())
     }
@@ -266,6 +300,10 @@ impl Engine {
         let (containers, networks) = self.labelled(format!("{RUN_LABEL}={run_id}")).await?;
         let names: Vec<String> = containers.iter().filter_map(|c| c.id.clone()).collect();
         let removals = names.iter().map(|id| async move {
+            // Detached from the run's network while it still exists: Docker 20.10, loaded,
+            // sometimes kept the endpoint of a container removed while attached, and then no
+            // API call removes the network (only restarting the engine does).
+            let _ = self.set_connected(id, run_id, false).await;
             self.stop_now(id).await;
             let options = RemoveContainerOptions {
                 force: true,

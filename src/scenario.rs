@@ -97,6 +97,15 @@ pub struct HostDef {
     pub files: Vec<FileDef>,
 }
 
+impl Scenario {
+    /// Whether a `send` step posts to `host` (its port is then published on 127.0.0.1).
+    pub fn is_send_target(&self, host: &str) -> bool {
+        self.steps
+            .iter()
+            .any(|step| matches!(step, Step::Send { server, .. } if server == host))
+    }
+}
+
 impl HostDef {
     /// Server: the port journal-remote's socket listens on.
     pub fn port(&self) -> u16 {

@@ -55,10 +55,17 @@ pub async fn clean(engine: &Engine, which: &Which) -> Result<Cleaned> {
                 id: id.clone(),
                 owner: None,
                 kept: false,
+                name: None,
                 objects: 0,
             });
         }
     }
+    // A kept lab's private directory stays with it (`verify` issues certificates from it).
+    let kept_runs: Vec<String> = runs
+        .iter()
+        .filter(|r| r.kept)
+        .map(|r| r.id.clone())
+        .collect();
     for run in runs {
         let owner = owner::liveness(run.owner.as_deref());
         match keep_reason(which, &run.id, run.kept, &owner) {
@@ -75,7 +82,7 @@ pub async fn clean(engine: &Engine, which: &Which) -> Result<Cleaned> {
         let keep = match which {
             Which::Run(id) => id != &dir.run_id,
             Which::All => false,
-            Which::Abandoned => dir.owner != Liveness::Gone,
+            Which::Abandoned => dir.owner != Liveness::Gone || kept_runs.contains(&dir.run_id),
         };
         if !keep {
             std::fs::remove_dir_all(&dir.path).map_err(Error::io("removing", &dir.path))?;

@@ -209,6 +209,7 @@ fn split_observed(stdout: &str) -> (Vec<String>, Vec<String>) {
 
 /// What configuration did on each host (line by line), and how each uploader looked right after
 /// it was started.
+#[derive(Default)]
 pub struct Configured {
     pub done: BTreeMap<String, Vec<String>>,
     pub readiness: BTreeMap<String, String>,

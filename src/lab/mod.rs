@@ -5,6 +5,7 @@
 //! id — on success, error, panic or Ctrl-C (the CLI drops the run's future on Ctrl-C) — unless it
 //! is kept on purpose with `--keep`.
 
+mod bring_up;
 pub mod clean;
 mod configure;
 mod evaluate;
@@ -26,6 +27,7 @@ use crate::errors::{Error, Result};
 use crate::images::ImageSpec;
 use crate::report::Role;
 
+pub use bring_up::SCENARIO_FILE;
 pub use runner::{
     default_scenario, image_specs, run, run_many, run_scenario, LabOptions, Outcome, MAX_CLIENTS,
 };
@@ -117,12 +119,14 @@ pub struct Host {
     pub ip: String,
     /// The host port on 127.0.0.1 that [`HostSpec::publish`] was published on.
     pub published: Option<u16>,
-    container: ContainerAsync<GenericImage>,
+    id: String,
+    /// testcontainers' handle, for a host this process booted (None for an attached lab).
+    container: Option<ContainerAsync<GenericImage>>,
 }
 
 impl Host {
     pub fn id(&self) -> &str {
-        self.container.id()
+        &self.id
     }
 }
 
@@ -132,21 +136,47 @@ pub struct Lab {
     hosts: Vec<Host>,
     keep: bool,
     torn_down: bool,
+    /// What every container and network of the lab is labelled with.
+    labels: Vec<(String, String)>,
 }
 
 impl Lab {
     /// Creates the run's network (named after the run id, which is also the DNS search domain).
     pub async fn create(engine: Engine, run_id: &str, keep: bool) -> Result<Lab> {
+        Lab::create_named(engine, run_id, keep, None).await
+    }
+
+    /// As [`Lab::create`], the lab labelled with `name` (`cargo xtask up --name`).
+    pub async fn create_named(
+        engine: Engine,
+        run_id: &str,
+        keep: bool,
+        name: Option<&str>,
+    ) -> Result<Lab> {
+        let mut labels = engine::run_labels(run_id, keep);
+        if let Some(name) = name {
+            labels.push((engine::NAME_LABEL.to_string(), name.to_string()));
+        }
         let lab = Lab {
             engine,
             run_id: run_id.to_string(),
             hosts: Vec::new(),
             keep,
             torn_down: false,
+            labels,
         };
         // The guard exists before the network does, so a failure from here on is cleaned up.
-        lab.engine.create_network(run_id, run_id, keep).await?;
+        lab.engine
+            .create_network(run_id, lab.labels.clone())
+            .await?;
         Ok(lab)
+    }
+
+    /// Whether the lab stays when this value is dropped or torn down. Its labels say "kept"
+    /// from creation when it may be kept at the end (`--keep on-failure`, `up`), so that no
+    /// `clean` takes it once this process is gone; until then it is removed on every exit.
+    pub fn set_keep(&mut self, keep: bool) {
+        self.keep = keep;
     }
 
     pub fn run_id(&self) -> &str {
@@ -195,7 +225,7 @@ impl Lab {
             .with_container_name(&container_name)
             .with_hostname(&spec.name)
             .with_network(&self.run_id)
-            .with_labels(engine::run_labels(&self.run_id, self.keep))
+            .with_labels(self.labels.clone())
             .with_label("journal-lab.host", &spec.name)
             .with_host_config_modifier(move |config| {
                 // Lets `server` resolve to `server.<run-id>`: short names work like on a real LAN.
@@ -239,7 +269,8 @@ impl Lab {
             container_name,
             ip,
             published,
-            container,
+            id: container.id().to_string(),
+            container: Some(container),
         };
         self.wait_for_systemd(&host, deadline).await?;
         Ok(host)
@@ -292,7 +323,10 @@ impl Lab {
         if state.running == Some(true) {
             return None;
         }
-        let logs = host.container.stdout_to_vec().await.unwrap_or_default();
+        let logs = match &host.container {
+            Some(container) => container.stdout_to_vec().await.unwrap_or_default(),
+            None => Vec::new(),
+        };
         let logs = String::from_utf8_lossy(&logs);
         let tail: Vec<&str> = logs
             .lines()
@@ -344,19 +378,11 @@ impl Lab {
         if self.keep {
             return Ok(()); // Drop forgets the containers.
         }
-        use futures::StreamExt;
-        // A bounded number at a time: the engine removes them one after another anyway, and a
-        // hundred concurrent removals once left a network with a stale endpoint behind.
-        let engine = &self.engine;
-        let removals = futures::stream::iter(self.hosts.drain(..).map(|host| async move {
-            engine.stop_now(host.id()).await;
-            host.container.rm().await
-        }))
-        .buffer_unordered(engine::REMOVALS_IN_FLIGHT)
-        .collect::<Vec<_>>()
-        .await;
-        // A container that is already gone is fine; the sweep below catches any straggler.
-        drop(removals);
+        // The sweep removes every host (detached from the network, stopped, removed, a bounded
+        // number at a time) and then the network; the handles must not remove them again.
+        for host in self.hosts.drain(..) {
+            std::mem::forget(host.container);
+        }
         let swept = self.engine.sweep(&self.run_id).await;
         // A failed sweep leaves the job to Drop, which tries again.
         self.torn_down = swept.is_ok();
@@ -538,6 +564,14 @@ pub(crate) async fn timed<T>(future: impl std::future::Future<Output = T>) -> (T
     let start = Instant::now();
     let value = future.await;
     (value, start.elapsed())
+}
+
+/// A phase of a run and how long it took, for run.json.
+fn phase(name: &str, took: Duration) -> crate::report::Phase {
+    crate::report::Phase {
+        name: name.to_string(),
+        seconds: took.as_secs_f64(),
+    }
 }
 
 #[cfg(test)]

@@ -7,12 +7,12 @@ use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
 
-use super::{configure, evaluate, observe, staging, steps, timed, Deadlines, HostSpec, Lab};
+use super::{bring_up, evaluate, observe, phase, steps, timed, Deadlines, HostSpec};
 use crate::checks::CheckResult;
 use crate::engine::Engine;
 use crate::errors::{Error, Result};
 use crate::images::{self, ImageSpec};
-use crate::report::{self, HostReport, Phase, Role, RunReport};
+use crate::report::{self, HostReport, Role, RunReport};
 use crate::scenario::{Scenario, Step, FINAL_PHASE};
 use crate::Progress;
 
@@ -26,6 +26,21 @@ pub struct LabOptions {
     pub clients: usize,
     /// Leave the lab running after the run (and say how to reach it).
     pub keep: bool,
+    /// Leave it running only if the run did not hold (a check failed, a step failed).
+    pub keep_on_failure: bool,
+    /// `cargo xtask up`: perform the steps up to the first `evaluate` only, and keep the lab
+    /// (removed if the run is interrupted or fails to come up).
+    pub up: bool,
+    /// The lab's name (`up --name`), a label on everything it has.
+    pub name: Option<String>,
+    /// `cargo xtask verify`: the run id of a lab that is up, to attach to instead of booting.
+    /// The steps are performed only with `verify_steps`; then the checks of `verify_phase` are
+    /// evaluated (only `verify_checks`, if any are named), and the report goes to
+    /// `<run-id>-verify-<time>`.
+    pub attach: Option<String>,
+    pub verify_steps: bool,
+    pub verify_phase: Option<String>,
+    pub verify_checks: Vec<crate::checks::CheckId>,
     pub images_dir: PathBuf,
     pub reports_dir: PathBuf,
     pub deadlines: Deadlines,
@@ -41,6 +56,13 @@ impl LabOptions {
             release: None,
             clients: 3,
             keep: false,
+            keep_on_failure: false,
+            up: false,
+            name: None,
+            attach: None,
+            verify_steps: false,
+            verify_phase: None,
+            verify_checks: Vec::new(),
             images_dir: images_dir.into(),
             reports_dir: reports_dir.into(),
             deadlines: Deadlines::default(),
@@ -159,11 +181,7 @@ pub async fn run_scenario(
             image,
             stage: None,
             // Only servers a `send` step posts to, for the host-side client.
-            publish: scenario
-                .steps
-                .iter()
-                .any(|step| matches!(step, Step::Send { server, .. } if *server == host.name))
-                .then(|| host.port()),
+            publish: scenario.is_send_target(&host.name).then(|| host.port()),
         })
         .collect();
     super::check_host_limits(specs.len())?;
@@ -181,66 +199,54 @@ pub async fn run_scenario(
             }
         }
     }
-    let engine = Engine::connect().await?;
-
-    let clock_images = Instant::now();
-    let mut built_any = false;
-    let mut seen = std::collections::BTreeSet::new();
-    for spec in &specs {
-        if seen.insert(spec.image.reference()) {
-            built_any |= images::ensure(&engine, &spec.image, progress).await?;
+    let up = match &options.attach {
+        None => {
+            let keeping = bring_up::Keeping {
+                keep: options.keep,
+                keep_on_failure: options.keep_on_failure,
+                up: options.up,
+                name: options.name.as_deref(),
+            };
+            bring_up::boot(
+                name,
+                scenario,
+                keeping,
+                &options.deadlines,
+                &mut specs,
+                &default_release,
+                &mut phases,
+                progress,
+            )
+            .await?
         }
-    }
-    if built_any {
-        phases.push(phase("image", clock_images.elapsed()));
-    }
-
-    let run_id = super::new_run_id();
+        Some(run_id) => bring_up::attach(run_id, scenario, progress).await?,
+    };
+    let bring_up::Up {
+        mut lab,
+        mut configuration,
+        private_dir,
+        run_id,
+    } = up;
     let clients = specs.iter().filter(|s| s.role == Role::Client).count();
-    progress(&format!(
-        "run {run_id}: {name}: booting {} server(s) + {clients} client(s) ({default_release})",
-        specs.len() - clients
-    ));
-
-    // Certificates (milliseconds with ECDSA) and each host's staged archive come first: the
-    // archive goes in between create and start, so configuration overlaps boot.
-    let pki_dir = crate::owner::run_private_dir(&run_id)?;
-    let (credentials, pki_time) = timed(async {
-        staging::issue_credentials(pki_dir.path().to_path_buf(), scenario, &run_id)
-    })
-    .await;
-    let credentials = credentials?;
-    phases.push(phase("pki", pki_time));
-    for spec in &mut specs {
-        let host = scenario
-            .host(&spec.name)
-            .expect("specs come from the scenario");
-        let files = staging::stage_files(host, &credentials[&spec.name]);
-        spec.stage = Some(staging::tar_archive(&files)?);
-    }
-    let mut lab = Lab::create(engine, &run_id, options.keep).await?;
-    let (booted, took) = timed(lab.boot(&specs, options.deadlines.boot)).await;
-    booted?;
-    phases.push(phase("boot (with provisioning)", took));
-    progress(&format!(
-        "{} hosts up in {:.1}s",
-        specs.len(),
-        took.as_secs_f64()
-    ));
-
-    let (configured, took) = timed(configure::configure(&lab, scenario, &options.deadlines)).await;
-    let mut configuration = configured?;
-    phases.push(phase("configure", took));
-    progress(&format!("configured in {:.1}s", took.as_secs_f64()));
 
     let mut state = steps::RunState {
-        private_dir: Some(pki_dir.path().to_path_buf()),
+        private_dir: private_dir.path(),
+        markers: bring_up::saved_markers(&options.reports_dir, &run_id, options.attach.is_some()),
         ..steps::RunState::default()
     };
     let mut checks: Vec<CheckResult> = Vec::new();
     let clock_steps = Instant::now();
     let mut step_records = Vec::new();
+    let attached = options.attach.is_some();
     for (index, step) in scenario.steps.iter().enumerate() {
+        if options.up && matches!(step, Step::Evaluate { .. }) {
+            progress(&format!("up: steps stop before step {index} (evaluate)"));
+            break;
+        }
+        // verify: the steps only when asked, and one evaluation at the end.
+        if attached && (!options.verify_steps || matches!(step, Step::Evaluate { .. })) {
+            continue;
+        }
         if let Step::Evaluate { phase } = step {
             checks.extend(
                 evaluate::evaluate(&lab, scenario, &state, phase, &options.deadlines, progress)
@@ -269,12 +275,13 @@ pub async fn run_scenario(
     }
     // Whatever is still in force is undone before the final look (the workloads' too).
     steps::end_faults(&lab, scenario, &mut state, &options.deadlines, progress).await?;
+    let verified = verified_checks(scenario, options);
     checks.extend(
         evaluate::evaluate(
             &lab,
-            scenario,
+            verified.as_ref().unwrap_or(scenario),
             &state,
-            FINAL_PHASE,
+            options.verify_phase.as_deref().unwrap_or(FINAL_PHASE),
             &options.deadlines,
             progress,
         )
@@ -309,7 +316,19 @@ pub async fn run_scenario(
     let mut facts = observe::observe_facts(&lab, &profile_batch, &options.deadlines).await?;
     let final_view = std::mem::replace(&mut facts.view, observe::ServerView::empty());
     let journal_dumps = std::mem::take(&mut facts.journals);
-    let run_dir = options.reports_dir.join(&run_id);
+    // A verify writes a report of its own beside the lab's first.
+    let report_id = if attached {
+        let now = OffsetDateTime::now_utc();
+        format!(
+            "{run_id}-verify-{:02}{:02}{:02}",
+            now.hour(),
+            now.minute(),
+            now.second()
+        )
+    } else {
+        run_id.clone()
+    };
+    let run_dir = options.reports_dir.join(&report_id);
     // Markers that arrived after their wait ended count as delivered too (seconds unknown).
     steps::note_arrivals(&mut state, &final_view);
     phases.push(phase(
@@ -398,7 +417,7 @@ pub async fn run_scenario(
         .and_then(|h| facts.versions.get(&h.name).cloned())
         .unwrap_or_default();
     let report = RunReport {
-        run_id: run_id.clone(),
+        run_id: report_id.clone(),
         harness_version: crate::HARNESS_VERSION.to_string(),
         scenario: name.to_string(),
         description: scenario.description.clone(),
@@ -463,14 +482,21 @@ pub async fn run_scenario(
     let run_dir = report::write_run(&options.reports_dir, &report)?;
     report::write_journals(&run_dir, &journal_dumps)?;
     report::write_formats(&run_dir, &report, &report::Format::ALL)?;
-    let kept = if options.keep {
+    let keep = attached || options.keep || options.up || (options.keep_on_failure && !report.ok);
+    lab.set_keep(keep);
+    if keep && !attached {
+        // What a later `verify` needs: the markers (in the reports) and the keys (private).
+        bring_up::save_for_verify(&run_dir, scenario, &state.markers)?;
+        private_dir.keep();
+    }
+    let kept = if keep {
         lab.keep_instructions()
     } else {
         Vec::new()
     };
     let (torn_down, took) = timed(lab.teardown()).await;
     torn_down?;
-    if !options.keep {
+    if !keep {
         progress(&format!("lab removed in {:.1}s", took.as_secs_f64()));
     }
     Ok(Outcome {
@@ -483,6 +509,17 @@ pub async fn run_scenario(
             .map(|(host, sealing)| (host, sealing.verification_key))
             .collect(),
     })
+}
+
+/// verify with `--checks`: the scenario with only those checks (None: all of them).
+fn verified_checks(scenario: &Scenario, options: &LabOptions) -> Option<Scenario> {
+    if options.verify_checks.is_empty() {
+        return None;
+    }
+    let mut only = scenario.clone();
+    only.checks
+        .retain(|c| options.verify_checks.contains(&c.id));
+    Some(only)
 }
 
 /// The image of each host of `scenario`, in topology order: its release (the override, else its
@@ -534,13 +571,6 @@ fn step_record(
         exit_code,
         output,
         error: performed.as_ref().err().map(|e| e.to_string()),
-        seconds: took.as_secs_f64(),
-    }
-}
-
-fn phase(name: &str, took: Duration) -> Phase {
-    Phase {
-        name: name.to_string(),
         seconds: took.as_secs_f64(),
     }
 }

@@ -14,6 +14,9 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 
 mod housekeeping;
+mod lifecycle;
+mod runs;
+use runs::{print_outcome, run_lab, run_scenarios};
 mod replaying;
 use housekeeping::{build_images, certs, clean, list_images, test};
 use journal_lab::{images, lab, report, scenario, Progress};
@@ -46,9 +49,10 @@ enum Command {
         /// Debian release of every host (a recipe under images/).
         #[arg(long, default_value = images::DEFAULT_RELEASE)]
         release: String,
-        /// Leave the lab running afterwards and print how to get a shell on each host.
-        #[arg(long)]
-        keep: bool,
+        /// Leave the lab running afterwards and print how to get a shell on each host:
+        /// `--keep` (always) or `--keep=on-failure` (only if a check or a step failed).
+        #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "always", value_name = "WHEN")]
+        keep: Option<KeepWhen>,
         /// Where run reports go.
         #[arg(long, default_value_os_t = workspace_root().join("reports"))]
         reports: PathBuf,
@@ -67,12 +71,16 @@ enum Command {
         /// Run each scenario on these releases instead of its own (comma-separated).
         #[arg(long, value_delimiter = ',')]
         release: Vec<String>,
-        /// How many scenarios run at once.
-        #[arg(long, default_value_t = 2)]
-        jobs: usize,
-        /// Leave each lab running afterwards.
+        /// How many scenarios run at once (default: what this machine holds, see --help).
+        ///
+        /// The default is the number of CPUs, at most one per 2 GiB of available memory
+        /// (a scenario's lab takes 256 MiB per host), and at least 1.
         #[arg(long)]
-        keep: bool,
+        jobs: Option<usize>,
+        /// Leave each lab running afterwards: `--keep` (always) or `--keep=on-failure` (only
+        /// the labs whose run did not hold).
+        #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "always", value_name = "WHEN")]
+        keep: Option<KeepWhen>,
         /// Where run reports go.
         #[arg(long, default_value_os_t = workspace_root().join("reports"))]
         reports: PathBuf,
@@ -134,6 +142,68 @@ enum Command {
         #[arg(value_name = "DNS:host|IP:addr")]
         aliases: Vec<String>,
     },
+    /// Bring a scenario's lab up and keep it: boot, configure, perform the steps up to the
+    /// first `evaluate`, report, and leave it running under a name.
+    ///
+    /// Then `cargo xtask login HOST` to poke at a host, and `cargo xtask down` when done.
+    /// Interrupted (Ctrl-C) or failing to come up, it removes everything it made.
+    Up {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// Debian release of every host (default: the scenario's).
+        #[arg(long)]
+        release: Option<String>,
+        /// The lab's name (default: the scenario's name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Where run reports go.
+        #[arg(long, default_value_os_t = workspace_root().join("reports"))]
+        reports: PathBuf,
+    },
+    /// List the labs that are up (`up`, `--keep`): name, run, age, scenario and hosts.
+    Ls {
+        /// Where run reports are (for each lab's scenario).
+        #[arg(long, default_value_os_t = workspace_root().join("reports"))]
+        reports: PathBuf,
+    },
+    /// An interactive shell in a host of a lab that is up.
+    Login {
+        /// The host's name in the scenario (e.g. server, client1).
+        host: String,
+        /// The lab's name or run id (default: the only lab that is up).
+        #[arg(long)]
+        lab: Option<String>,
+    },
+    /// Run a lab's checks again (and with --steps, its steps) against the lab as it is now.
+    ///
+    /// What was changed by hand inside the hosts is observed, not reverted. Writes a new report
+    /// (reports/<run-id>-verify-<time>/) in the same formats; exits 1 if a check does not hold.
+    Verify {
+        /// The lab's name or run id (default: the only lab that is up).
+        #[arg(long)]
+        lab: Option<String>,
+        /// Only these checks (comma-separated ids).
+        #[arg(long, value_delimiter = ',')]
+        checks: Vec<String>,
+        /// The phase whose checks to evaluate (default: final).
+        #[arg(long)]
+        phase: Option<String>,
+        /// Perform the scenario's steps first (markers, workloads, faults...).
+        #[arg(long)]
+        steps: bool,
+        /// Where run reports are.
+        #[arg(long, default_value_os_t = workspace_root().join("reports"))]
+        reports: PathBuf,
+    },
+    /// Take a lab down: its containers, network and private directory.
+    Down {
+        /// The lab's name or run id (default: the only lab that is up).
+        #[arg(long, conflicts_with = "all")]
+        lab: Option<String>,
+        /// Every lab that is up.
+        #[arg(long)]
+        all: bool,
+    },
     /// Print the collect script: run it as root on a real client or server to gather its
     /// journal centralization setup into one tarball for `replay`.
     ///
@@ -168,6 +238,11 @@ enum Command {
         #[arg(long, default_value_os_t = workspace_root().join("reports"))]
         reports: PathBuf,
     },
+    /// Print a shell completion script: `cargo xtask completions bash > ~/.local/share/bash-completion/completions/cargo-xtask`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Build or list the lab's base images (mmdebstrap + import; no registry needed).
     Images {
         #[command(subcommand)]
@@ -195,6 +270,34 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+}
+
+/// When a lab stays after its run.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum KeepWhen {
+    Always,
+    OnFailure,
+}
+
+/// Applies `--keep[=WHEN]` to run options.
+fn apply_keep(options: &mut lab::LabOptions, keep: Option<KeepWhen>) {
+    options.keep = keep == Some(KeepWhen::Always);
+    options.keep_on_failure = keep == Some(KeepWhen::OnFailure);
+}
+
+/// Scenarios at once by default: one per CPU, at most one per 2 GiB of available memory.
+fn default_jobs() -> usize {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let available_gib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemAvailable:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        })
+        .map(|kib| (kib / (1024 * 1024)) as usize);
+    let by_memory = available_gib.map_or(cpus, |gib| gib / 2);
+    cpus.min(by_memory).max(1)
 }
 
 #[derive(Subcommand)]
@@ -295,6 +398,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             keep,
             reports,
         } => run_lab(clients.into(), release, keep, reports).await,
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "cargo-xtask",
+                &mut std::io::stdout(),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Run {
             files,
             all,
@@ -308,7 +421,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 files
             };
-            run_scenarios(&files, &release, jobs.max(1), keep, reports).await
+            let jobs = jobs.unwrap_or_else(default_jobs).max(1);
+            run_scenarios(&files, &release, jobs, keep, reports).await
         }
         Command::Bench {
             release,
@@ -362,6 +476,22 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Images {
             command: ImagesCommand::List,
         } => list_images().await,
+        Command::Up {
+            scenario,
+            release,
+            name,
+            reports,
+        } => lifecycle::up(scenario, release, name, reports).await,
+        Command::Ls { reports } => lifecycle::ls(reports).await,
+        Command::Login { host, lab } => lifecycle::login(host, lab).await,
+        Command::Down { lab, all } => lifecycle::down(lab, all).await,
+        Command::Verify {
+            lab,
+            checks,
+            phase,
+            steps,
+            reports,
+        } => lifecycle::verify(lab, checks, phase, steps, reports).await,
         Command::CollectScript => {
             print!("{}", journal_lab::replay::COLLECT_SCRIPT);
             Ok(ExitCode::SUCCESS)
@@ -401,62 +531,6 @@ fn progress() -> Progress {
     })
 }
 
-async fn run_lab(
-    clients: usize,
-    release: String,
-    keep: bool,
-    reports: PathBuf,
-) -> anyhow::Result<ExitCode> {
-    let mut options = lab::LabOptions::new(images_dir(), reports);
-    options.clients = clients;
-    options.release = Some(release);
-    options.keep = keep;
-    let outcome = lab::run(&options, &progress()).await?;
-    let report = &outcome.report;
-    println!(
-        "run {}  ({}, {})",
-        report.run_id, report.release, report.systemd_version
-    );
-    for host in report.clients() {
-        let verdict = match (host.delivered, host.seconds_to_deliver) {
-            (Some(true), Some(seconds)) => format!(
-                "delivered in {seconds:.2}s  -> {}",
-                host.remote_file.as_deref().unwrap_or("?")
-            ),
-            _ => format!("NOT delivered  (upload status: {:?})", host.status_text),
-        };
-        println!("  {:<10} {:<15} {verdict}", host.name, host.ip);
-    }
-    println!(
-        "{} of {} clients delivered; total {:.1}s; report: {}",
-        report.delivered,
-        report.clients,
-        report.total_seconds,
-        outcome.run_dir.join("run.json").display()
-    );
-    for finding in &report.findings {
-        println!("FINDING on {}: {}", finding.host, finding.summary);
-        for line in &finding.evidence {
-            println!("    {line}");
-        }
-    }
-    if !report.ok {
-        println!("evidence for what did not arrive is in run.json (hosts[].evidence)");
-    }
-    println!("reports: {}", outcome.run_dir.join("report.html").display());
-    if keep {
-        println!("the lab is still running (--keep):");
-        for line in &outcome.kept {
-            println!("{line}");
-        }
-    }
-    Ok(if report.ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
-}
-
 fn check_scenarios(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
     let mut bad = 0;
     for file in files {
@@ -479,89 +553,4 @@ fn check_scenarios(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(2)
     })
-}
-
-async fn run_scenarios(
-    files: &[PathBuf],
-    releases: &[String],
-    jobs: usize,
-    keep: bool,
-    reports: PathBuf,
-) -> anyhow::Result<ExitCode> {
-    // Validate everything before booting anything.
-    let mut scenarios = Vec::new();
-    for file in files {
-        scenarios.push((scenario::name_of(file), scenario::Scenario::load(file)?));
-    }
-    let releases: Vec<Option<String>> = if releases.is_empty() {
-        vec![None]
-    } else {
-        releases.iter().cloned().map(Some).collect()
-    };
-    let mut options = lab::LabOptions::new(images_dir(), reports);
-    options.keep = keep;
-    let outcomes = lab::run_many(&scenarios, &releases, jobs, &options, &progress()).await?;
-    let mut worst = ExitCode::SUCCESS;
-    for (name, outcome) in outcomes {
-        match outcome {
-            Err(e) => {
-                println!("\n{name}: ERROR: {e}");
-                worst = ExitCode::from(2);
-            }
-            Ok(outcome) => {
-                // Not ok: a check failed or errored, or a step failed.
-                if !print_outcome(&name, &outcome) && worst == ExitCode::SUCCESS {
-                    worst = ExitCode::from(1);
-                }
-            }
-        }
-    }
-    Ok(worst)
-}
-
-/// A run's checks as a table, its findings, profile and failed steps, and how to reach a kept
-/// lab; whether the run was ok.
-fn print_outcome(name: &str, outcome: &lab::Outcome) -> bool {
-    let report = &outcome.report;
-    println!(
-        "\n{name} ({}, {}): {}",
-        report.release,
-        report.systemd_version,
-        outcome.run_dir.join("run.json").display()
-    );
-    for check in &report.checks {
-        println!(
-            "  {:<15} {:<38} {:<9} {:<20} {}",
-            check.status.to_string(),
-            check.id.to_string(),
-            check.host,
-            check.phase,
-            check.observed
-        );
-    }
-    for finding in &report.findings {
-        println!("  FINDING on {}: {}", finding.host, finding.summary);
-    }
-    let profile = report::render::summary(report).profile;
-    let counts: Vec<String> = profile
-        .iter()
-        .filter(|(_, n)| **n > 0)
-        .map(|(s, n)| format!("{n} {s}"))
-        .collect();
-    println!(
-        "  conformance profile: {} (details in report.html)",
-        counts.join(", ")
-    );
-    for step in report.steps.iter().filter(|s| s.error.is_some()) {
-        println!(
-            "  STEP {} ({}) FAILED: {}",
-            step.index,
-            step.step,
-            step.error.as_deref().unwrap_or_default()
-        );
-    }
-    for line in &outcome.kept {
-        println!("{line}");
-    }
-    report.ok
 }

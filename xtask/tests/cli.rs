@@ -136,8 +136,14 @@ struct LiveRun {
 
 impl LiveRun {
     fn start(reports: &std::path::Path) -> LiveRun {
+        LiveRun::start_with(&["lab", "--clients", "2"], reports)
+    }
+
+    /// `cargo xtask ARGS --reports REPORTS`, once a container of its run exists.
+    fn start_with(args: &[&str], reports: &std::path::Path) -> LiveRun {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
-            .args(["lab", "--clients", "2", "--reports"])
+            .args(args)
+            .arg("--reports")
             .arg(reports)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -411,4 +417,117 @@ fn a_failed_step_is_recorded_and_what_was_observed_is_still_reported() {
     );
     let md = std::fs::read_to_string(reports.join("latest/report.md")).unwrap();
     assert!(md.contains("## Step 1 (`run`) failed"), "{md}");
+}
+
+/// The working loop with a lab: `up` brings it up under a name and keeps it, `ls` shows it,
+/// `login` to a host it does not have names the ones it has, `verify` writes a new report with
+/// the same check ids, `down` removes everything (counted with the engine), and `verify` on a
+/// lab that is gone says so.
+#[test]
+fn up_ls_verify_down() {
+    let reports = tempfile::tempdir().unwrap();
+    let name = format!("loop-{}", std::process::id());
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
+    let scenario = root.join("scenarios/passive-https.yaml");
+    let up = xtask()
+        .arg("up")
+        .arg(&scenario)
+        .args(["--name", &name, "--reports"])
+        .arg(reports.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!("lab {name} is up")));
+    let stdout = String::from_utf8_lossy(&up.get_output().stdout).into_owned();
+    let run_id = stdout
+        .split("(run ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .expect("up names its run")
+        .to_string();
+    let run = LiveRun {
+        child: std::process::Command::new("true").spawn().unwrap(),
+        run_id: run_id.clone(),
+    };
+    assert!(run.objects("container") > 0);
+    xtask()
+        .arg("ls")
+        .arg("--reports")
+        .arg(reports.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(&name).and(predicate::str::contains("passive-https")));
+    xtask()
+        .args(["login", "nosuch", "--lab", &name])
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("has no host \"nosuch\"").and(predicate::str::contains(
+                "client1, client2, client3, server",
+            )),
+        );
+    xtask()
+        .args(["verify", "--lab", &name, "--reports"])
+        .arg(reports.path())
+        .assert()
+        .success();
+    let ids = |dir: &std::path::Path| -> std::collections::BTreeSet<String> {
+        let run: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+        run["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let verify_dir = std::fs::read_dir(reports.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(&format!("{run_id}-verify-"))
+        })
+        .expect("verify wrote a report of its own");
+    assert_eq!(ids(&verify_dir), ids(&reports.path().join(&run_id)));
+    // One host removed by hand: down removes what remains, and says what it found.
+    std::process::Command::new("docker")
+        .args(["rm", "-f", &format!("client3.{run_id}")])
+        .status()
+        .unwrap();
+    xtask()
+        .args(["down", "--lab", &name])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("removed 3 containers, 1 networks"));
+    assert_eq!((run.objects("container"), run.objects("network")), (0, 0));
+    xtask()
+        .args(["verify", "--lab", &name, "--reports"])
+        .arg(reports.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!("no lab named \"{name}\"")));
+}
+
+/// Ctrl-C while `up` is bringing a lab up leaves nothing behind, though the lab is labelled to
+/// stay once it is up.
+#[test]
+fn ctrl_c_during_up_leaves_nothing() {
+    let reports = tempfile::tempdir().unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
+    let scenario = root.join("scenarios/passive-https.yaml");
+    let name = format!("cancelled-{}", std::process::id());
+    let run = LiveRun::start_with(
+        &["up", scenario.to_str().unwrap(), "--name", &name],
+        reports.path(),
+    );
+    let (status, run) = run.signal("INT");
+    assert_eq!(status, Some(130));
+    assert_eq!((run.objects("container"), run.objects("network")), (0, 0));
+    assert_eq!(run.private_dirs(), 0);
 }

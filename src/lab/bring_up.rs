@@ -1,0 +1,283 @@
+//! Getting a lab to run a scenario on: booting a new one (images → certificates → staged
+//! archives → boot → configure), or attaching to one that is up (`cargo xtask verify`), with
+//! what the earlier run recorded of its markers.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::steps::MarkerRecord;
+use super::{configure, phase, staging, timed, Deadlines, Host, HostSpec, Lab};
+use crate::engine::Engine;
+use crate::errors::{Error, Result};
+use crate::images;
+use crate::report::{Phase, Role};
+use crate::scenario::Scenario;
+use crate::Progress;
+
+/// The run's private directory (its CAs and keys).
+pub(super) enum PrivateDir {
+    /// Made by this run: removed when it drops, unless kept with the lab.
+    Owned(tempfile::TempDir),
+    /// An attached lab's, made by the run that brought it up.
+    Existing(PathBuf),
+    /// An attached lab whose directory is gone (its certificates cannot be issued again).
+    Missing,
+}
+
+impl PrivateDir {
+    pub fn path(&self) -> Option<PathBuf> {
+        match self {
+            PrivateDir::Owned(dir) => Some(dir.path().to_path_buf()),
+            PrivateDir::Existing(path) => Some(path.clone()),
+            PrivateDir::Missing => None,
+        }
+    }
+
+    /// Leaves it on disk with a kept lab (`cargo xtask down` or `clean --run` removes it).
+    pub fn keep(self) {
+        if let PrivateDir::Owned(dir) = self {
+            let _ = dir.keep();
+        }
+    }
+}
+
+/// A lab ready for the steps.
+pub(super) struct Up {
+    pub lab: Lab,
+    pub configuration: configure::Configured,
+    pub private_dir: PrivateDir,
+    pub run_id: String,
+}
+
+/// Whether the lab may stay after the run, and its name.
+pub(super) struct Keeping<'a> {
+    pub keep: bool,
+    pub keep_on_failure: bool,
+    pub up: bool,
+    pub name: Option<&'a str>,
+}
+
+/// Boots a new lab for `scenario`: builds missing images, issues certificates, stages each
+/// host's archive, boots all hosts and configures them.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn boot(
+    name: &str,
+    scenario: &Scenario,
+    options: Keeping<'_>,
+    deadlines: &Deadlines,
+    specs: &mut [HostSpec],
+    default_release: &str,
+    phases: &mut Vec<Phase>,
+    progress: &Progress,
+) -> Result<Up> {
+    let engine = Engine::connect().await?;
+    let clock_images = std::time::Instant::now();
+    let mut built_any = false;
+    let mut seen = std::collections::BTreeSet::new();
+    for spec in specs.iter() {
+        if seen.insert(spec.image.reference()) {
+            built_any |= images::ensure(&engine, &spec.image, progress).await?;
+        }
+    }
+    if built_any {
+        phases.push(phase("image", clock_images.elapsed()));
+    }
+
+    let run_id = super::new_run_id();
+    let clients = specs.iter().filter(|s| s.role == Role::Client).count();
+    progress(&format!(
+        "run {run_id}: {name}: booting {} server(s) + {clients} client(s) ({default_release})",
+        specs.len() - clients
+    ));
+
+    // Certificates (milliseconds with ECDSA) and each host's staged archive come first: the
+    // archive goes in between create and start, so configuration overlaps boot.
+    let pki_dir = crate::owner::run_private_dir(&run_id)?;
+    let (credentials, pki_time) = timed(async {
+        staging::issue_credentials(pki_dir.path().to_path_buf(), scenario, &run_id)
+    })
+    .await;
+    let credentials = credentials?;
+    phases.push(phase("pki", pki_time));
+    for spec in specs.iter_mut() {
+        let host = scenario
+            .host(&spec.name)
+            .expect("specs come from the scenario");
+        let files = staging::stage_files(host, &credentials[&spec.name]);
+        spec.stage = Some(staging::tar_archive(&files)?);
+    }
+    // Labelled "kept" from the start whenever it may stay, so that no `clean` takes it once this
+    // process is gone; `up` and `--keep=on-failure` still remove it on every exit until the end.
+    let may_keep = options.keep || options.keep_on_failure || options.up;
+    let mut lab = Lab::create_named(engine, &run_id, may_keep, options.name).await?;
+    lab.set_keep(options.keep && !options.up);
+    let (booted, took) = timed(lab.boot(specs, deadlines.boot)).await;
+    booted?;
+    phases.push(phase("boot (with provisioning)", took));
+    progress(&format!(
+        "{} hosts up in {:.1}s",
+        specs.len(),
+        took.as_secs_f64()
+    ));
+
+    let (configured, took) = timed(configure::configure(&lab, scenario, deadlines)).await;
+    let configuration = configured?;
+    phases.push(phase("configure", took));
+    progress(&format!("configured in {:.1}s", took.as_secs_f64()));
+    Ok(Up {
+        lab,
+        configuration,
+        private_dir: PrivateDir::Owned(pki_dir),
+        run_id,
+    })
+}
+
+/// Attaches to the lab of run `run_id` that is up, as `scenario` describes it.
+pub(super) async fn attach(run_id: &str, scenario: &Scenario, progress: &Progress) -> Result<Up> {
+    let engine = Engine::connect().await?;
+    let lab = Lab::attach(engine, run_id, scenario).await?;
+    progress(&format!(
+        "attached to lab {run_id} ({} hosts)",
+        lab.hosts().len()
+    ));
+    let private_dir = crate::owner::private_dirs()
+        .into_iter()
+        .find(|d| d.run_id == run_id)
+        .map_or(PrivateDir::Missing, |d| PrivateDir::Existing(d.path));
+    Ok(Up {
+        lab,
+        configuration: configure::Configured::default(),
+        private_dir,
+        run_id: run_id.to_string(),
+    })
+}
+
+/// The markers a run logged, as kept in its report directory for a later `verify`.
+#[derive(Serialize, Deserialize)]
+struct SavedMarker {
+    host: String,
+    server: String,
+    text: String,
+    seq: usize,
+    #[serde(with = "time::serde::rfc3339")]
+    logged_wall: time::OffsetDateTime,
+    found_in: Option<String>,
+}
+
+const MARKERS_FILE: &str = "markers.json";
+
+/// The scenario a kept lab was brought up with, as `verify` reads it.
+pub const SCENARIO_FILE: &str = "scenario.yaml";
+
+/// Writes what a later `verify` of a lab that stays needs, next to its run.json: the scenario
+/// and the markers logged.
+pub(super) fn save_for_verify(
+    run_dir: &Path,
+    scenario: &Scenario,
+    markers: &[MarkerRecord],
+) -> Result<()> {
+    let path = run_dir.join(SCENARIO_FILE);
+    let yaml = yaml_serde::to_string(scenario)
+        .map_err(|e| crate::errors::Error::InvalidSettings(format!("saving the scenario: {e}")))?;
+    std::fs::write(&path, yaml).map_err(crate::errors::Error::io("writing", &path))?;
+    save_markers(run_dir, markers)
+}
+
+fn save_markers(run_dir: &Path, markers: &[MarkerRecord]) -> Result<()> {
+    let saved: Vec<SavedMarker> = markers
+        .iter()
+        .map(|m| SavedMarker {
+            host: m.host.clone(),
+            server: m.server.clone(),
+            text: m.text.clone(),
+            seq: m.seq,
+            logged_wall: m.logged_wall,
+            found_in: m.found_in.clone(),
+        })
+        .collect();
+    let path = run_dir.join(MARKERS_FILE);
+    std::fs::write(&path, serde_json::to_string_pretty(&saved)?)
+        .map_err(crate::errors::Error::io("writing", &path))
+}
+
+/// The markers `run_id`'s earlier run saved (none for a new run, or if there is no file).
+pub(super) fn saved_markers(reports: &Path, run_id: &str, attached: bool) -> Vec<MarkerRecord> {
+    if !attached {
+        return Vec::new();
+    }
+    let Ok(text) = std::fs::read_to_string(reports.join(run_id).join(MARKERS_FILE)) else {
+        return Vec::new();
+    };
+    let saved: Vec<SavedMarker> = serde_json::from_str(&text).unwrap_or_default();
+    saved
+        .into_iter()
+        .map(|m| MarkerRecord {
+            host: m.host,
+            server: m.server,
+            text: m.text,
+            seq: m.seq,
+            logged_at: std::time::Instant::now(),
+            logged_wall: m.logged_wall,
+            arrived_after: None,
+            found_in: m.found_in,
+        })
+        .collect()
+}
+
+impl Lab {
+    /// A lab that is up (`cargo xtask up`, `--keep`), found on the engine by its run id, with
+    /// the hosts of `scenario` it still has. It is never removed by this value.
+    pub async fn attach(
+        engine: Engine,
+        run_id: &str,
+        scenario: &crate::scenario::Scenario,
+    ) -> Result<Lab> {
+        let found = engine.hosts_of(run_id).await?;
+        if found.is_empty() {
+            return Err(Error::InvalidSettings(format!(
+                "lab {run_id} has no hosts on the engine any more: it is gone (`cargo xtask ls` lists the labs that are up)"
+            )));
+        }
+        let mut hosts = Vec::new();
+        for def in &scenario.hosts {
+            let Some((_, container_name, state)) = found.iter().find(|(h, _, _)| *h == def.name)
+            else {
+                return Err(Error::InvalidSettings(format!(
+                    "lab {run_id} has no host {:?} any more (it has {})",
+                    def.name,
+                    found
+                        .iter()
+                        .map(|(h, _, _)| h.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            };
+            if state != "running" {
+                return Err(Error::InvalidSettings(format!(
+                    "host {} of lab {run_id} is {state}, not running",
+                    def.name
+                )));
+            }
+            let publish = scenario.is_send_target(&def.name).then(|| def.port());
+            let (ip, published) = engine.addresses(container_name, run_id, publish).await?;
+            hosts.push(Host {
+                name: def.name.clone(),
+                role: def.role,
+                container_name: container_name.clone(),
+                ip,
+                published,
+                id: container_name.clone(),
+                container: None,
+            });
+        }
+        Ok(Lab {
+            engine,
+            run_id: run_id.to_string(),
+            hosts,
+            keep: true,
+            torn_down: false,
+            labels: Vec::new(),
+        })
+    }
+}
