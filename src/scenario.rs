@@ -57,6 +57,10 @@ pub struct Scenario {
     pub steps: Vec<Step>,
     /// What must be observed.
     pub checks: Vec<CheckDef>,
+    /// The file it was read from, as given.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub source: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -262,6 +266,10 @@ pub struct CheckDef {
     /// Phases at which to evaluate it (default: `final`, after all steps).
     #[serde(default = "final_phase")]
     pub phases: Vec<String>,
+    /// The line of the scenario file it is written on (for SARIF locations).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub line: usize,
 }
 
 fn final_phase() -> Vec<String> {
@@ -320,7 +328,7 @@ impl Scenario {
                 format!("{key}: this key is given twice in the same mapping; keep one"),
             ));
         }
-        let scenario = parsed.map_err(|e| {
+        let mut scenario = parsed.map_err(|e| {
             let message = strip_location(&e.to_string());
             if text.trim().is_empty() {
                 return error(
@@ -359,6 +367,10 @@ impl Scenario {
                 format!("{}: {}", invalid.path, invalid.message),
             )
         })?;
+        for (i, check) in scenario.checks.iter_mut().enumerate() {
+            check.line = spans.locate(&format!("checks[{i}]")).0;
+        }
+        scenario.source = Some(file.to_path_buf());
         Ok(scenario)
     }
 

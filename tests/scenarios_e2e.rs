@@ -86,6 +86,9 @@ fn json_for_snapshot(report: &RunReport) -> String {
                 // A client that did not deliver may be in a restart loop, caught at any point of
                 // it ("Processing input..." included) when the run reads its state.
                 let failing = map.get("delivered") == Some(&serde_json::Value::Bool(false));
+                // Where the checks are written (for SARIF) is the file's, not an observation.
+                map.remove("scenario_file");
+                map.remove("check_lines");
                 for (key, value) in map.iter_mut() {
                     match key.as_str() {
                         "evidence" => *value = serde_json::json!("[evidence]"),
@@ -191,6 +194,7 @@ async fn port_change_moves_the_listener_and_strands_the_stale_client_visibly() {
 #[tokio::test(flavor = "multi_thread")]
 async fn cert_rejection_verdicts_agree_with_the_evidence() {
     let report = run("cert-rejection").await;
+    sarif_validates_and_points_at_the_scenario(&report);
     // Clients verify the server with curl/OpenSSL: these refusals are required of every build.
     for (id, host) in [
         ("client-rejects-server-san-mismatch", "by-ip"),
@@ -320,6 +324,57 @@ async fn audit_rules_are_compiled_and_kernel_audit_is_never_claimed() {
             status(&report, id, "plain-host", "final"),
             Status::NotApplicable,
             "{id}"
+        );
+    }
+}
+
+/// The run's SARIF validates against the SARIF 2.1.0 schema (vendored from serde-sarif in
+/// tests/data), has a result for each verdict that is not a pass, and each result points at a
+/// line of the scenario file that names its check (the profile's, not in the file: line 1).
+fn sarif_validates_and_points_at_the_scenario(report: &RunReport) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("tests/data/sarif-schema-2.1.0.json")).unwrap(),
+    )
+    .unwrap();
+    let sarif: serde_json::Value =
+        serde_json::from_str(&journal_lab::report::render::sarif::sarif(report)).unwrap();
+    let validator = jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&sarif)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "SARIF schema errors: {errors:?}");
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    let not_passing = report
+        .checks
+        .iter()
+        .chain(&report.profile)
+        .filter(|c| c.status != Status::Pass)
+        .count();
+    assert_eq!(results.len(), not_passing);
+    assert!(
+        !results.is_empty(),
+        "cert-rejection has failing checks on Debian's builds"
+    );
+    for result in results {
+        let location = &result["locations"][0]["physicalLocation"];
+        let uri = location["artifactLocation"]["uri"].as_str().unwrap();
+        assert_eq!(uri, "scenarios/cert-rejection.yaml");
+        let text = std::fs::read_to_string(root.join(uri)).unwrap();
+        let line = location["region"]["startLine"].as_u64().unwrap() as usize;
+        let written = text.lines().nth(line - 1).expect("the line exists");
+        let rule = result["ruleId"].as_str().unwrap();
+        let profile = result["message"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("conformance profile");
+        assert!(
+            (profile && line == 1) || written.contains(rule),
+            "{rule} at line {line}: {written:?}"
         );
     }
 }

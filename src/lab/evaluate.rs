@@ -66,6 +66,7 @@ pub(super) async fn evaluate_profile(
             id,
             hosts: None,
             phases: vec![crate::checks::PROFILE_PHASE.to_string()],
+            line: 0,
         })
         .collect();
     let due: Vec<&CheckDef> = defs.iter().collect();

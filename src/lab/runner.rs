@@ -476,6 +476,22 @@ pub async fn run_scenario(
         faults: std::mem::take(&mut state.faults),
         sends: std::mem::take(&mut state.sends),
         field: None,
+        scenario_file: scenario.source.as_ref().map(|path| {
+            let cwd = std::env::current_dir().unwrap_or_default();
+            path.strip_prefix(&cwd)
+                .unwrap_or(path)
+                .display()
+                .to_string()
+        }),
+        check_lines: scenario
+            .checks
+            .iter()
+            .map(|c| report::CheckLine {
+                id: c.id.to_string(),
+                hosts: c.hosts.clone().unwrap_or_default(),
+                line: c.line,
+            })
+            .collect(),
         delivery,
         steps: step_records,
     };

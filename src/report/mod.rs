@@ -1,6 +1,8 @@
 //! What a run observed, as written to `reports/<run-id>/run.json`. Only this module knows the
 //! output layout; the lab fills in a [`RunReport`] and hands it over.
 
+pub mod format;
+pub use format::Format;
 pub mod field;
 pub use field::{FieldVsLab, HostComparison};
 pub mod bench;
@@ -81,6 +83,12 @@ pub struct RunReport {
     /// Faults the steps injected, with when each was in force.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<FaultWindow>,
+    /// The scenario file (relative to the working directory when under it), and the line of each
+    /// of its checks: where SARIF results point.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario_file: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub check_lines: Vec<CheckLine>,
     /// A replay of a field setup: the field's error lines next to the lab's (`cargo xtask
     /// replay --run`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -219,6 +227,15 @@ pub struct Phase {
     pub seconds: f64,
 }
 
+/// Where a check is written in its scenario file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckLine {
+    pub id: String,
+    /// The hosts it names (empty: every host it applies to).
+    pub hosts: Vec<String>,
+    pub line: usize,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HostReport {
     pub name: String,
@@ -288,52 +305,6 @@ fn point_latest_at(reports_dir: &Path, run_id: &str) -> Result<()> {
     let _ = std::fs::remove_file(&staging);
     std::os::unix::fs::symlink(run_id, &staging).map_err(Error::io("linking", &staging))?;
     std::fs::rename(&staging, &latest).map_err(Error::io("updating", &latest))
-}
-
-/// Report formats besides run.json.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Json,
-    Markdown,
-    Html,
-    Junit,
-}
-
-impl Format {
-    pub const ALL: [Format; 4] = [Format::Json, Format::Markdown, Format::Html, Format::Junit];
-
-    pub fn file_name(self) -> &'static str {
-        match self {
-            Format::Json => "report.json",
-            Format::Markdown => "report.md",
-            Format::Html => "report.html",
-            Format::Junit => "junit.xml",
-        }
-    }
-
-    pub fn render(self, report: &RunReport) -> String {
-        match self {
-            Format::Json => render::json(report),
-            Format::Markdown => render::markdown(report),
-            Format::Html => render::html(report),
-            Format::Junit => render::junit(report),
-        }
-    }
-}
-
-impl std::str::FromStr for Format {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Format, String> {
-        match s {
-            "json" => Ok(Format::Json),
-            "md" | "markdown" => Ok(Format::Markdown),
-            "html" => Ok(Format::Html),
-            "junit" | "xml" => Ok(Format::Junit),
-            other => Err(format!(
-                "unknown format {other:?}: use json, md, html or junit"
-            )),
-        }
-    }
 }
 
 /// Writes raw journal dumps (name → `journalctl -o json` output) under `<run_dir>/journals/`.
@@ -483,6 +454,8 @@ pub(crate) mod tests {
             faults: Vec::new(),
             sends: Vec::new(),
             field: None,
+            scenario_file: None,
+            check_lines: Vec::new(),
             delivery: None,
             steps: Vec::new(),
         }
@@ -559,9 +532,20 @@ pub(crate) mod tests {
             .collect();
         assert_eq!(
             names,
-            ["report.json", "report.md", "report.html", "junit.xml"]
+            [
+                "report.json",
+                "report.md",
+                "report.html",
+                "junit.xml",
+                "report.sarif"
+            ]
         );
         assert_eq!("md".parse::<Format>().unwrap(), Format::Markdown);
+        assert_eq!("sarif".parse::<Format>().unwrap(), Format::Sarif);
+        // The SARIF reads back through serde-sarif's typed model.
+        let sarif = std::fs::read_to_string(tmp.path().join("report.sarif")).unwrap();
+        let typed: serde_sarif::sarif::Sarif = serde_json::from_str(&sarif).unwrap();
+        assert_eq!(typed.runs.len(), 1);
         assert!("pdf".parse::<Format>().is_err());
     }
 

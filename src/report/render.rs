@@ -563,6 +563,7 @@ fn clients_with_markers(report: &RunReport) -> Vec<&crate::report::HostReport> {
 
 mod field;
 mod integrity;
+pub mod sarif;
 mod sends;
 mod tables;
 use tables::{html_table, sections};

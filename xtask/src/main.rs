@@ -84,6 +84,10 @@ enum Command {
         /// Where run reports go.
         #[arg(long, default_value_os_t = workspace_root().join("reports"))]
         reports: PathBuf,
+        /// What goes to stdout: `table` (the checks of each run), or `json` (a JSON array of
+        /// the runs' run.json, and nothing else: progress is on stderr).
+        #[arg(long, value_enum, default_value = "table")]
+        format: OutputFormat,
     },
     /// Re-render a run's reports (report.json, report.md, report.html, junit.xml) from its run.json.
     Report {
@@ -272,6 +276,13 @@ enum Command {
     },
 }
 
+/// What `run` prints on stdout.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum OutputFormat {
+    Table,
+    Json,
+}
+
 /// When a lab stays after its run.
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum KeepWhen {
@@ -415,6 +426,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             jobs,
             keep,
             reports,
+            format,
         } => {
             let files = if all {
                 scenario::files_in(&workspace_root().join("scenarios"))?
@@ -422,7 +434,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 files
             };
             let jobs = jobs.unwrap_or_else(default_jobs).max(1);
-            run_scenarios(&files, &release, jobs, keep, reports).await
+            run_scenarios(
+                &files,
+                &release,
+                jobs,
+                keep,
+                reports,
+                format == OutputFormat::Json,
+            )
+            .await
         }
         Command::Bench {
             release,

@@ -69,6 +69,7 @@ pub async fn run_scenarios(
     jobs: usize,
     keep: Option<KeepWhen>,
     reports: PathBuf,
+    json: bool,
 ) -> anyhow::Result<ExitCode> {
     // Validate everything before booting anything.
     let mut scenarios = Vec::new();
@@ -87,10 +88,17 @@ pub async fn run_scenarios(
     let runs = outcomes.len();
     let mut statuses = std::collections::BTreeMap::<String, usize>::new();
     let mut harness_errors = 0;
+    // --format json: stdout is one JSON array (each run's run.json, or its harness error), and
+    // nothing else; the summary goes to stderr with the progress.
+    let mut documents = Vec::new();
     for (name, outcome) in outcomes {
         match outcome {
             Err(e) => {
-                println!("\n{name}: ERROR: {e}");
+                if json {
+                    documents.push(serde_json::json!({"scenario": name, "error": e.to_string()}));
+                } else {
+                    println!("\n{name}: ERROR: {e}");
+                }
                 worst = ExitCode::from(2);
                 harness_errors += 1;
             }
@@ -98,15 +106,28 @@ pub async fn run_scenarios(
                 for check in &outcome.report.checks {
                     *statuses.entry(check.status.to_string()).or_default() += 1;
                 }
+                let ok = if json {
+                    documents.push(serde_json::to_value(&outcome.report)?);
+                    for line in &outcome.kept {
+                        eprintln!("{line}");
+                    }
+                    outcome.report.ok
+                } else {
+                    print_outcome(&name, &outcome)
+                };
                 // Not ok: a check failed or errored, or a step failed.
-                if !print_outcome(&name, &outcome) && worst == ExitCode::SUCCESS {
+                if !ok && worst == ExitCode::SUCCESS {
                     worst = ExitCode::from(1);
                 }
             }
         }
     }
-    if runs > 1 {
-        println!("\n{}", summary_line(runs, &statuses, harness_errors));
+    let summary = summary_line(runs, &statuses, harness_errors);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&documents)?);
+        eprintln!("{summary}");
+    } else if runs > 1 {
+        println!("\n{summary}");
     }
     Ok(worst)
 }

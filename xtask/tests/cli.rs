@@ -531,3 +531,34 @@ fn ctrl_c_during_up_leaves_nothing() {
     assert_eq!((run.objects("container"), run.objects("network")), (0, 0));
     assert_eq!(run.private_dirs(), 0);
 }
+
+/// `run --all --format json`: stdout is one JSON array of run reports, one per seed scenario,
+/// with no progress mixed in (it goes to stderr), whatever the runs observed.
+#[test]
+fn run_all_as_json_keeps_stdout_machine_readable() {
+    let reports = tempfile::tempdir().unwrap();
+    let out = xtask()
+        .args(["run", "--all", "--format", "json", "--reports"])
+        .arg(reports.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let runs: serde_json::Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {stdout}"));
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
+    let seeds = std::fs::read_dir(root.join("scenarios")).unwrap().count();
+    assert_eq!(runs.as_array().unwrap().len(), seeds);
+    for run in runs.as_array().unwrap() {
+        assert!(
+            run["checks"].is_array() || run["error"].is_string(),
+            "{run}"
+        );
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("scenario runs,"),
+        "the summary is on stderr: {stderr}"
+    );
+}

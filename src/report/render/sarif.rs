@@ -1,0 +1,101 @@
+//! SARIF 2.1.0 (for GitHub code scanning's `upload-sarif`): one rule per check id, with its
+//! title, expectation and reference; one result per verdict that is not a pass, located at the
+//! scenario file's line of that check, so failures show inline in the scenario files. Built as
+//! JSON and read through serde-sarif's typed model, so every field is one SARIF defines.
+
+use serde_json::{json, Value};
+
+use super::super::RunReport;
+use crate::checks::{CheckId, CheckResult, Status};
+
+/// The schema the output declares (and is tested against, vendored in tests/data).
+pub const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
+
+fn level(status: Status) -> &'static str {
+    match status {
+        Status::Fail | Status::Error => "error",
+        Status::NotVerifiable => "warning",
+        _ => "note",
+    }
+}
+
+/// The scenario line a result points at: its check's, by id and host (a check may be written
+/// once per group of hosts); the profile's checks, not in the file, point at its first line.
+fn line_of(report: &RunReport, result: &CheckResult) -> usize {
+    let id = result.id.to_string();
+    let lines: Vec<_> = report.check_lines.iter().filter(|c| c.id == id).collect();
+    lines
+        .iter()
+        .find(|c| c.hosts.contains(&result.host))
+        .or_else(|| lines.iter().find(|c| c.hosts.is_empty()))
+        .or(lines.first())
+        .map_or(1, |c| c.line.max(1))
+}
+
+pub fn sarif(report: &RunReport) -> String {
+    let ids: Vec<CheckId> = CheckId::all().collect();
+    let rules: Vec<Value> = ids
+        .iter()
+        .map(|id| {
+            let entry = id.entry();
+            json!({
+                "id": id.as_str(),
+                "name": id.as_str(),
+                "shortDescription": {"text": entry.title},
+                "fullDescription": {"text": format!("Expected: {}", entry.expected)},
+                "help": {"text": format!("{}\nExpected: {}\nReference: {}", entry.title, entry.expected, entry.reference)},
+            })
+        })
+        .collect();
+    let uri = report
+        .scenario_file
+        .clone()
+        .unwrap_or_else(|| format!("{}.yaml", report.scenario));
+    let results: Vec<Value> = report
+        .checks
+        .iter()
+        .chain(&report.profile)
+        .filter(|c| c.status != Status::Pass)
+        .map(|c| {
+            let profile = c.phase == crate::checks::PROFILE_PHASE;
+            json!({
+                "ruleId": c.id.as_str(),
+                "ruleIndex": ids.iter().position(|id| *id == c.id).unwrap_or(0),
+                "level": level(c.status),
+                "message": {"text": format!(
+                    "{} on {} ({}{}): {}",
+                    c.status,
+                    c.host,
+                    c.phase,
+                    if profile { ", conformance profile" } else { "" },
+                    c.observed
+                )},
+                "locations": [{"physicalLocation": {
+                    "artifactLocation": {"uri": uri},
+                    "region": {"startLine": line_of(report, c)},
+                }}],
+                "properties": {"host": c.host, "phase": c.phase, "run": report.run_id},
+            })
+        })
+        .collect();
+    let document = json!({
+        "$schema": SCHEMA,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "journal-lab",
+                "version": report.harness_version,
+                "rules": rules,
+            }},
+            "automationDetails": {"id": format!("{}/{}", report.scenario, report.release)},
+            "results": results,
+        }],
+    });
+    // Through the typed model: a field SARIF does not define fails the tests here (and the
+    // untyped document is written rather than nothing).
+    let text = match serde_json::from_value::<serde_sarif::sarif::Sarif>(document.clone()) {
+        Ok(typed) => serde_json::to_string_pretty(&typed),
+        Err(_) => serde_json::to_string_pretty(&document),
+    };
+    text.unwrap_or_default() + "\n"
+}
