@@ -111,6 +111,13 @@ pub enum Error {
     #[error("invalid lab settings: {0}")]
     InvalidSettings(String),
 
+    #[error("{host} did not finish booting: {cause}\nwhat systemd says there (systemctl --failed, status, last lines):\n{evidence}")]
+    HostNotUp {
+        host: String,
+        cause: String,
+        evidence: String,
+    },
+
     #[error("field bundle {}: {reason}", .path.display())]
     Bundle { path: PathBuf, reason: String },
 

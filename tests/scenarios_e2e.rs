@@ -62,7 +62,7 @@ fn snapshot(report: &RunReport) {
     insta::assert_snapshot!(format!("{name}__journal"), report.normalized_journal());
     insta::assert_snapshot!(
         format!("{name}__report_md"),
-        redact(&render::markdown(report), report)
+        redact(&without_failed_units(&render::markdown(report)), report)
     );
     insta::assert_snapshot!(
         format!("{name}__report_json"),
@@ -73,6 +73,20 @@ fn snapshot(report: &RunReport) {
             format!("{name}__junit"),
             redact(&render::junit(report), report)
         );
+    }
+}
+
+/// Markdown without its "Failed units" section: which units are failed rather than restarting
+/// at the end of a run depends on the moment (the section is tested on its own).
+fn without_failed_units(md: &str) -> String {
+    match md.split_once("\n## Failed units\n") {
+        Some((before, after)) => {
+            let rest = after
+                .split_once("\n## ")
+                .map_or(String::new(), |(_, r)| format!("\n## {r}"));
+            format!("{before}{rest}")
+        }
+        None => md.to_string(),
     }
 }
 
@@ -89,6 +103,8 @@ fn json_for_snapshot(report: &RunReport) -> String {
                 // Where the checks are written (for SARIF) is the file's, not an observation.
                 map.remove("scenario_file");
                 map.remove("check_lines");
+                // A unit in a restart loop is failed or activating depending on the moment.
+                map.remove("failed_units");
                 for (key, value) in map.iter_mut() {
                     match key.as_str() {
                         "evidence" => *value = serde_json::json!("[evidence]"),

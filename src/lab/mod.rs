@@ -302,9 +302,27 @@ impl Lab {
             })
         })
         .await;
-        if result.is_err() {
+        if let Err(cause) = &result {
             if let Some(exited) = self.diagnose_exit(host).await {
                 return Err(exited);
+            }
+            // Still running, but not up: what failed is the evidence a user needs.
+            if let Ok(out) = self
+                .engine
+                .exec(
+                    host.id(),
+                    observe::FAILED_UNITS_COMMAND,
+                    Duration::from_secs(15),
+                )
+                .await
+            {
+                if !out.stdout.trim().is_empty() {
+                    return Err(Error::HostNotUp {
+                        host: host.name.clone(),
+                        cause: cause.to_string(),
+                        evidence: out.stdout,
+                    });
+                }
             }
         }
         result

@@ -78,6 +78,8 @@ pub struct Facts {
     pub findings: Vec<Finding>,
     /// Host → (`systemctl --version` first line, features line).
     pub versions: BTreeMap<String, (String, String)>,
+    /// Host → its failed units with their status and last lines ([`FAILED_UNITS_COMMAND`]).
+    pub failed_units: BTreeMap<String, Vec<String>>,
     /// What arrived on the servers, for the report and the last arrivals.
     pub view: ServerView,
     /// Raw journals for the report: each server's whole remote directory, and what each client
@@ -90,6 +92,20 @@ pub struct Facts {
 const NO_CERT_CHECKING: &str = "Certificate checking disabled";
 
 /// The commands whose output makes a host's end-of-run facts, in order.
+/// A host's failed units, each with its status and last journal lines; nothing when none
+/// failed. Read at the end of every run and when a host does not finish booting, so that the
+/// evidence is in the report (or the error) and nobody has to keep the lab to see why.
+pub const FAILED_UNITS_COMMAND: &str = r#"failed=$(systemctl --failed --no-legend --plain 2>/dev/null | awk '{print $1}')
+if [ -n "$failed" ]; then
+    systemctl --failed --no-pager
+    for unit in $failed; do
+        echo "--- systemctl status $unit"
+        systemctl status "$unit" --no-pager -n 0 2>&1 | head -n 12
+        echo "--- journalctl -u $unit (last lines)"
+        journalctl -u "$unit" -n 10 --no-pager -o short-precise
+    done
+fi"#;
+
 fn fact_commands(host: &Host) -> Vec<String> {
     let (unit, journal_command) = match host.role {
         Role::Server => (
@@ -111,6 +127,7 @@ fn fact_commands(host: &Host) -> Vec<String> {
     };
     let mut commands = vec![
         "systemctl --version".to_string(),
+        FAILED_UNITS_COMMAND.to_string(),
         format!(
             "{}; echo '--- last log lines of {unit}'; journalctl -u {unit} -n 12 --no-pager -o short-precise",
             unit_state_command(unit)
@@ -157,6 +174,7 @@ pub async fn observe_facts(lab: &Lab, cache: &ProbeCache, deadlines: &Deadlines)
             version_lines.next().unwrap_or_default(),
             version_lines.next().unwrap_or_default(),
         );
+        let failed: Vec<String> = next().stdout.lines().map(str::to_string).collect();
         let state = next().stdout;
         let journal = (journal_name, next().stdout);
         let server = (host.role == Role::Server).then(|| {
@@ -164,18 +182,24 @@ pub async fn observe_facts(lab: &Lab, cache: &ProbeCache, deadlines: &Deadlines)
             let markers = journal::parse_entries_by_file(&next().stdout);
             (finding, markers)
         });
-        Ok::<_, Error>((host.name.clone(), version, state, journal, server))
+        Ok::<_, Error>((host.name.clone(), version, failed, state, journal, server))
     });
     let mut facts = Facts {
         status_text: BTreeMap::new(),
         evidence: BTreeMap::new(),
         findings: Vec::new(),
         versions: BTreeMap::new(),
+        failed_units: BTreeMap::new(),
         view: ServerView::empty(),
         journals: Vec::new(),
     };
-    for (name, version, output, journal, server) in futures::future::try_join_all(observe).await? {
+    for (name, version, failed, output, journal, server) in
+        futures::future::try_join_all(observe).await?
+    {
         facts.versions.insert(name.clone(), version);
+        if !failed.is_empty() {
+            facts.failed_units.insert(name.clone(), failed);
+        }
         let status = output
             .lines()
             .find_map(|l| l.strip_prefix("StatusText="))

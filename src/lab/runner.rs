@@ -392,6 +392,11 @@ pub async fn run_scenario(
                 delivered,
                 seconds_to_deliver: marker.and_then(|m| m.arrived_after),
                 remote_file: marker.and_then(|m| m.found_in.clone()),
+                failed_units: facts
+                    .failed_units
+                    .get(&host.name)
+                    .cloned()
+                    .unwrap_or_default(),
                 evidence: if delivered == Some(false) {
                     facts.evidence.get(&host.name).cloned().unwrap_or_default()
                 } else {

@@ -278,6 +278,10 @@ pub struct HostReport {
     /// For a client that did not deliver: what the lab saw (unit state, its last log lines).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<String>,
+    /// Its failed units at the end of the run (`systemctl --failed`), each with its status and
+    /// last journal lines.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_units: Vec<String>,
 }
 
 impl RunReport {
@@ -424,6 +428,7 @@ pub(crate) mod tests {
                     seconds_to_deliver: None,
                     remote_file: None,
                     evidence: vec![],
+                    failed_units: vec![],
                 },
                 HostReport {
                     name: "client1".into(),
@@ -441,6 +446,7 @@ pub(crate) mod tests {
                     seconds_to_deliver: Some(0.4),
                     remote_file: Some("remote-client1.journal".into()),
                     evidence: vec![],
+                    failed_units: vec![],
                 },
             ],
             findings: vec![],
@@ -542,6 +548,16 @@ pub(crate) mod tests {
         );
         assert_eq!("md".parse::<Format>().unwrap(), Format::Markdown);
         assert_eq!("sarif".parse::<Format>().unwrap(), Format::Sarif);
+        // A host's failed units make a section of their own.
+        let mut failing = sample("r2");
+        failing.hosts[0].failed_units = vec![
+            "UNIT LOAD ACTIVE SUB".into(),
+            "systemd-journal-upload.service loaded failed failed".into(),
+        ];
+        let md = render::markdown(&failing);
+        assert!(md.contains("## Failed units"), "{md}");
+        assert!(md.contains("systemd-journal-upload.service loaded failed failed"));
+        assert!(!render::markdown(&report).contains("## Failed units"));
         // The SARIF reads back through serde-sarif's typed model.
         let sarif = std::fs::read_to_string(tmp.path().join("report.sarif")).unwrap();
         let typed: serde_sarif::sarif::Sarif = serde_json::from_str(&sarif).unwrap();

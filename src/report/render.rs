@@ -285,7 +285,8 @@ pub(crate) fn md_table(header: &[&str], rows: impl Iterator<Item = Vec<String>>)
     for row in rows {
         table.push_str(&line(
             row.into_iter()
-                .map(|cell| cell.replace('|', "\\|"))
+                // A cell is one line of the table: its own lines are joined with <br>.
+                .map(|cell| cell.replace('|', "\\|").replace('\n', "<br>"))
                 .collect(),
         ));
     }

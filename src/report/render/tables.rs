@@ -6,7 +6,7 @@ use super::super::RunReport;
 use super::{escape, field, integrity, sends};
 
 /// The sections some runs have, as (title, header, rows), in report order: journal integrity,
-/// the host-side client's sends, a replay's field vs lab.
+/// the host-side client's sends, hosts' failed units, a replay's field vs lab.
 pub(super) type Section = (&'static str, Vec<&'static str>, Vec<Vec<String>>);
 
 pub(super) fn sections(report: &RunReport) -> Vec<Section> {
@@ -16,6 +16,19 @@ pub(super) fn sections(report: &RunReport) -> Vec<Section> {
     }
     if let Some((header, rows)) = sends::rows(report) {
         all.push(("Sends (host-side protocol client)", header.to_vec(), rows));
+    }
+    let failed: Vec<Vec<String>> = report
+        .hosts
+        .iter()
+        .filter(|h| !h.failed_units.is_empty())
+        .map(|h| vec![h.name.clone(), h.failed_units.join("\n")])
+        .collect();
+    if !failed.is_empty() {
+        all.push((
+            "Failed units",
+            vec!["host", "systemctl --failed, status, last lines"],
+            failed,
+        ));
     }
     if let Some((header, rows)) = field::rows(report) {
         all.push(("Field vs lab", header.to_vec(), rows));
