@@ -5,16 +5,14 @@
 //! client did not deliver); 2 the harness could not do its job (bad input, no engine, ...);
 //! 130 interrupted.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 
 mod housekeeping;
 mod lifecycle;
+mod progress;
 mod runs;
 use runs::{print_outcome, run_lab, run_scenarios};
 mod replaying;
@@ -365,6 +363,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         };
         let interrupted = |name: &str, code: u8| {
+            progress::done();
             eprintln!("\n{name}: removing what this run created");
             ExitCode::from(code)
         };
@@ -374,6 +373,7 @@ fn main() -> ExitCode {
             result = run(cli) => match result {
                 Ok(code) => code,
                 Err(e) => {
+                    progress::done();
                     eprintln!("error: {}", describe(&e));
                     ExitCode::from(2)
                 }
@@ -540,15 +540,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 /// Progress lines on stderr, stamped with the time since the command started.
 fn progress() -> Progress {
-    let start = Instant::now();
-    Arc::new(move |line: &str| {
-        // Never panic over a closed stderr (e.g. piped into `head`): progress is best-effort.
-        let _ = writeln!(
-            std::io::stderr(),
-            "[{:>6.1}s] {line}",
-            start.elapsed().as_secs_f64()
-        );
-    })
+    progress::reporter()
 }
 
 fn check_scenarios(files: &[PathBuf]) -> anyhow::Result<ExitCode> {

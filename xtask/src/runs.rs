@@ -18,6 +18,7 @@ pub async fn run_lab(
     options.release = Some(release);
     apply_keep(&mut options, keep);
     let outcome = lab::run(&options, &progress()).await?;
+    crate::progress::done();
     let report = &outcome.report;
     println!(
         "run {}  ({}, {})",
@@ -94,6 +95,7 @@ pub async fn run_scenarios(
     for (name, outcome) in outcomes {
         match outcome {
             Err(e) => {
+                crate::progress::done();
                 if json {
                     documents.push(serde_json::json!({"scenario": name, "error": e.to_string()}));
                 } else {
@@ -122,6 +124,7 @@ pub async fn run_scenarios(
             }
         }
     }
+    crate::progress::done();
     let summary = summary_line(runs, &statuses, harness_errors);
     if json {
         println!("{}", serde_json::to_string_pretty(&documents)?);
@@ -157,6 +160,7 @@ fn summary_line(
 /// A run's checks as a table, its findings, profile and failed steps, and how to reach a kept
 /// lab; whether the run was ok.
 pub fn print_outcome(name: &str, outcome: &lab::Outcome) -> bool {
+    crate::progress::done();
     let report = &outcome.report;
     println!(
         "\n{name} ({}, {}): {}",
