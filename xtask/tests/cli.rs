@@ -562,3 +562,19 @@ fn run_all_as_json_keeps_stdout_machine_readable() {
         "the summary is on stderr: {stderr}"
     );
 }
+
+#[test]
+fn completions_are_printed_for_each_shell() {
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef"),
+        ("fish", "complete -c"),
+    ] {
+        xtask()
+            .args(["completions", shell])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains(marker).and(predicate::str::contains("verify")));
+    }
+    xtask().args(["completions", "tcsh"]).assert().code(2);
+}
