@@ -578,3 +578,51 @@ fn completions_are_printed_for_each_shell() {
     }
     xtask().args(["completions", "tcsh"]).assert().code(2);
 }
+
+/// `--keep=on-failure`: a run whose check fails stays up (and says how to remove it); one that
+/// holds is removed.
+#[test]
+fn keep_on_failure_keeps_only_what_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let failing = dir.path().join("failing.yaml");
+    std::fs::write(
+        &failing,
+        "description: a client whose uploader never starts\nhosts:\n  - {name: server, role: server}\n  - {name: client1, role: client, configure_upload: false}\nsteps:\n  - {do: log-markers, deadline: 3}\nchecks:\n  - id: client-delivers\n",
+    )
+    .unwrap();
+    let out = xtask()
+        .args(["run", "--keep=on-failure", "--reports"])
+        .arg(dir.path())
+        .arg(&failing)
+        .assert()
+        .code(1);
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    let run_id = stdout
+        .split("cargo xtask clean --run ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("a kept run says how to remove it")
+        .to_string();
+    let run = LiveRun {
+        child: std::process::Command::new("true").spawn().unwrap(),
+        run_id: run_id.clone(),
+    };
+    assert_eq!(run.objects("container"), 2, "the failed run's lab stays");
+    xtask().args(["clean", "--run", &run_id]).assert().success();
+    assert_eq!((run.objects("container"), run.objects("network")), (0, 0));
+
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
+    let out = xtask()
+        .args(["run", "--keep=on-failure", "--reports"])
+        .arg(dir.path())
+        .arg(root.join("scenarios/passive-https.yaml"))
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(
+        !stdout.contains("cargo xtask clean --run"),
+        "a run that holds is removed: {stdout}"
+    );
+}
