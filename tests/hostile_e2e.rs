@@ -13,7 +13,7 @@ use std::time::Duration;
 use journal_lab::checks::hostile::SendRecord;
 use journal_lab::checks::{CheckId, Status};
 use journal_lab::engine::Engine;
-use journal_lab::lab::{self, LabOptions, Outcome};
+use journal_lab::lab::{LabOptions, Outcome};
 use journal_lab::protocol::catalog::Expect;
 use journal_lab::scenario::Scenario;
 
@@ -26,12 +26,7 @@ async fn run_kept(file: &str, release: &str, reports: &Path) -> Outcome {
     let mut options = LabOptions::new(root().join("images"), reports);
     options.keep = true;
     options.release = Some(release.to_string());
-    lab::run_scenario(file, &scenario, &options, &journal_lab::quiet())
-        .await
-        .unwrap_or_else(|e| {
-            common::remove_my_runs();
-            panic!("the run failed: {e}")
-        })
+    common::run_or_clean(file, &scenario, &options).await
 }
 
 async fn sh(engine: &Engine, container: &str, script: &str) -> String {

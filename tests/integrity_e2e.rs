@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use journal_lab::checks::{CheckId, Status};
 use journal_lab::engine::Engine;
-use journal_lab::lab::{self, LabOptions, Outcome};
+use journal_lab::lab::{LabOptions, Outcome};
 use journal_lab::scenario::Scenario;
 use sha2::{Digest, Sha256};
 
@@ -23,13 +23,7 @@ async fn run_kept(release: &str, reports: &Path) -> Outcome {
     let mut options = LabOptions::new(root.join("images"), reports);
     options.release = Some(release.to_string());
     options.keep = true;
-    lab::run_scenario("fss-sealing", &scenario, &options, &journal_lab::quiet())
-        .await
-        .unwrap_or_else(|e| {
-            // A kept lab whose run failed would stay up: remove what this process made.
-            common::remove_my_runs();
-            panic!("the run failed: {e}")
-        })
+    common::run_or_clean("fss-sealing", &scenario, &options).await
 }
 
 fn status(outcome: &Outcome, id: CheckId, host: &str, phase: &str) -> Status {

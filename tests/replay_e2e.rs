@@ -11,7 +11,7 @@ use base64::Engine as _;
 use journal_lab::checks::{CheckId, Status};
 use journal_lab::domain::Role;
 use journal_lab::engine::Engine;
-use journal_lab::lab::{self, LabOptions, Outcome};
+use journal_lab::lab::{LabOptions, Outcome};
 use journal_lab::replay::{self, bundle::Bundle};
 use journal_lab::scenario::Scenario;
 
@@ -26,12 +26,7 @@ fn releases() -> Vec<String> {
 async fn run(name: &str, scenario: &Scenario, reports: &Path, keep: bool) -> Outcome {
     let mut options = LabOptions::new(root().join("images"), reports);
     options.keep = keep;
-    lab::run_scenario(name, scenario, &options, &journal_lab::quiet())
-        .await
-        .unwrap_or_else(|e| {
-            common::remove_my_runs();
-            panic!("the run failed: {e}")
-        })
+    common::run_or_clean(name, scenario, &options).await
 }
 
 /// Runs the collect script in `host` of the kept run, and brings its bundle out into `dir`.

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use journal_lab::checks::{CheckId, Status};
 use journal_lab::engine::Engine;
-use journal_lab::lab::{self, LabOptions, Outcome};
+use journal_lab::lab::{LabOptions, Outcome};
 use journal_lab::scenario::Scenario;
 
 fn root() -> PathBuf {
@@ -20,13 +20,7 @@ fn root() -> PathBuf {
 async fn run_kept(name: &str, scenario: &Scenario, reports: &Path) -> Outcome {
     let mut options = LabOptions::new(root().join("images"), reports);
     options.keep = true;
-    lab::run_scenario(name, scenario, &options, &journal_lab::quiet())
-        .await
-        .unwrap_or_else(|e| {
-            // A kept lab whose run failed would stay up: remove what this process made.
-            common::remove_my_runs();
-            panic!("the run failed: {e}")
-        })
+    common::run_or_clean(name, &scenario, &options).await
 }
 
 /// (lines, distinct sequence numbers) of `host`'s workload on the server, counted there.

@@ -1,6 +1,8 @@
 //! What the end-to-end test files share.
 
 use journal_lab::engine::Engine;
+use journal_lab::lab::{self, LabOptions, Outcome};
+use journal_lab::scenario::Scenario;
 
 /// Removes every run this test process started (kept runs, so nothing else would): for a kept
 /// run whose harness failed before the test learned its id.
@@ -22,4 +24,16 @@ pub fn remove_my_runs() {
             })
         });
     });
+}
+
+/// Runs `scenario`; if the harness fails, removes what this process made first (a kept lab
+/// would stay up), then fails the test.
+#[allow(dead_code)]
+pub async fn run_or_clean(name: &str, scenario: &Scenario, options: &LabOptions) -> Outcome {
+    lab::run_scenario(name, scenario, options, &journal_lab::quiet())
+        .await
+        .unwrap_or_else(|e| {
+            remove_my_runs();
+            panic!("the run failed: {e}")
+        })
 }
