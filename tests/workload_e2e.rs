@@ -20,7 +20,7 @@ fn root() -> PathBuf {
 async fn run_kept(name: &str, scenario: &Scenario, reports: &Path) -> Outcome {
     let mut options = LabOptions::new(root().join("images"), reports);
     options.keep = true;
-    common::run_or_clean(name, &scenario, &options).await
+    common::run_or_clean(name, scenario, &options).await
 }
 
 /// (lines, distinct sequence numbers) of `host`'s workload on the server, counted there.
