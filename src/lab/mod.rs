@@ -5,6 +5,7 @@
 //! id — on success, error, panic or Ctrl-C (the CLI drops the run's future on Ctrl-C) — unless it
 //! is kept on purpose with `--keep`.
 
+mod batch;
 mod bring_up;
 pub mod clean;
 mod configure;
@@ -27,9 +28,10 @@ use crate::errors::{Error, Result};
 use crate::images::ImageSpec;
 use crate::report::Role;
 
+pub use batch::{pairs, run_many, run_pairs};
 pub use bring_up::SCENARIO_FILE;
 pub use runner::{
-    default_scenario, image_specs, run, run_many, run_scenario, LabOptions, Outcome, MAX_CLIENTS,
+    default_scenario, image_specs, run, run_scenario, LabOptions, Outcome, MAX_CLIENTS,
 };
 
 /// Deadlines for each kind of wait; each timeout names what it waited for.

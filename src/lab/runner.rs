@@ -9,7 +9,6 @@ use time::OffsetDateTime;
 
 use super::{bring_up, evaluate, observe, phase, steps, timed, Deadlines, HostSpec};
 use crate::checks::CheckResult;
-use crate::engine::Engine;
 use crate::errors::{Error, Result};
 use crate::images::{self, ImageSpec};
 use crate::report::{self, HostReport, Role, RunReport};
@@ -97,47 +96,6 @@ pub fn default_scenario(clients: usize) -> Scenario {
     );
     Scenario::parse(std::path::Path::new("<default lab>"), &text)
         .expect("the default scenario is valid")
-}
-
-/// Runs each scenario on each release (None: the scenario's own), `jobs` at a time, after
-/// building every image they need one by one (so concurrent runs never race to build the same).
-/// Returns (scenario name, outcome) in input order; one scenario's harness error does not stop
-/// the others.
-pub async fn run_many(
-    scenarios: &[(String, Scenario)],
-    releases: &[Option<String>],
-    jobs: usize,
-    options: &LabOptions,
-    progress: &Progress,
-) -> Result<Vec<(String, Result<Outcome>)>> {
-    use futures::StreamExt;
-    let engine = Engine::connect().await?;
-    for (_, scenario) in scenarios {
-        for release in releases {
-            for spec in image_specs(scenario, release.as_deref(), &options.images_dir)? {
-                images::ensure(&engine, &spec, progress).await?;
-            }
-        }
-    }
-    let runs = scenarios
-        .iter()
-        .flat_map(|(name, s)| releases.iter().map(move |r| (name, s, r.clone())));
-    Ok(futures::stream::iter(runs)
-        .map(|(name, scenario, release)| {
-            let options = LabOptions {
-                release,
-                ..options.clone()
-            };
-            async move {
-                (
-                    name.clone(),
-                    run_scenario(name, scenario, &options, progress).await,
-                )
-            }
-        })
-        .buffered(jobs.max(1))
-        .collect()
-        .await)
 }
 
 /// `cargo xtask lab`.

@@ -8,6 +8,7 @@ pub use field::{FieldVsLab, HostComparison};
 pub mod bench;
 pub mod delivery;
 pub mod journal_files;
+pub mod matrix;
 pub mod render;
 
 use std::path::{Path, PathBuf};

@@ -8,13 +8,15 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 mod housekeeping;
 mod lifecycle;
 mod progress;
 mod runs;
-use runs::{print_outcome, run_lab, run_scenarios};
+use runs::{default_jobs, print_outcome, run_lab, run_scenarios, KeepWhen, OutputFormat};
+
 mod replaying;
 use housekeeping::{build_images, certs, clean, list_images, test};
 use journal_lab::{images, lab, report, scenario, Progress};
@@ -66,9 +68,15 @@ enum Command {
         /// Run every scenario under scenarios/.
         #[arg(long)]
         all: bool,
-        /// Run each scenario on these releases instead of its own (comma-separated).
+        /// Run each scenario on these releases instead of its own (comma-separated, or `all`:
+        /// every recipe under images/). With more than one, a conformance matrix is written
+        /// to reports/matrix-<time>/.
         #[arg(long, value_delimiter = ',')]
         release: Vec<String>,
+        /// Only this machine's slice of the scenario × release list: K/N (1-based), the same
+        /// slice on every machine, for CI matrices; `report merge` joins the shards' reports.
+        #[arg(long)]
+        shard: Option<report::matrix::Shard>,
         /// How many scenarios run at once (default: what this machine holds, see --help).
         ///
         /// The default is the number of CPUs, at most one per 2 GiB of available memory
@@ -88,11 +96,22 @@ enum Command {
         format: OutputFormat,
     },
     /// Re-render a run's reports (report.json, report.md, report.html, junit.xml) from its run.json.
+    ///
+    /// `cargo xtask report merge DIR…` instead builds the conformance matrix of every run.json
+    /// under the directories (shards' reports from several machines, say).
+    #[command(args_conflicts_with_subcommands = true)]
     Report {
+        #[command(subcommand)]
+        merge: Option<ReportCommand>,
         /// The run's directory (e.g. reports/latest).
-        run_dir: PathBuf,
-        /// Formats to write (comma-separated): json, md, html, junit.
-        #[arg(long, value_delimiter = ',', default_value = "json,md,html,junit")]
+        #[arg(required = true)]
+        run_dir: Option<PathBuf>,
+        /// Formats to write (comma-separated): json, md, html, junit, sarif.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "json,md,html,junit,sarif"
+        )]
         format: Vec<report::Format>,
     },
     /// Work with scenario files without running them.
@@ -274,39 +293,17 @@ enum Command {
     },
 }
 
-/// What `run` prints on stdout.
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum OutputFormat {
-    Table,
-    Json,
-}
-
-/// When a lab stays after its run.
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum KeepWhen {
-    Always,
-    OnFailure,
-}
-
-/// Applies `--keep[=WHEN]` to run options.
-fn apply_keep(options: &mut lab::LabOptions, keep: Option<KeepWhen>) {
-    options.keep = keep == Some(KeepWhen::Always);
-    options.keep_on_failure = keep == Some(KeepWhen::OnFailure);
-}
-
-/// Scenarios at once by default: one per CPU, at most one per 2 GiB of available memory.
-fn default_jobs() -> usize {
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let available_gib = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .find_map(|l| l.strip_prefix("MemAvailable:"))
-                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-        })
-        .map(|kib| (kib / (1024 * 1024)) as usize);
-    let by_memory = available_gib.map_or(cpus, |gib| gib / 2);
-    cpus.min(by_memory).max(1)
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// The matrix (grid, differences; JSON, Markdown, HTML) of every run.json under DIRs,
+    /// written to OUT/matrix-<time>/ (default: the first DIR). Runs of different journal-lab
+    /// versions are refused.
+    Merge {
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -427,6 +424,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             keep,
             reports,
             format,
+            shard,
         } => {
             let files = if all {
                 scenario::files_in(&workspace_root().join("scenarios"))?
@@ -441,6 +439,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 keep,
                 reports,
                 format == OutputFormat::Json,
+                shard,
             )
             .await
         }
@@ -470,7 +469,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("written: {} (and .json)", md.display());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Report { run_dir, format } => {
+        Command::Report {
+            merge: Some(ReportCommand::Merge { dirs, out }),
+            ..
+        } => runs::merge(&dirs, out),
+        Command::Report {
+            run_dir, format, ..
+        } => {
+            let run_dir = run_dir.context("name the run's directory, e.g. reports/latest")?;
             let run = report::read_run(&run_dir.join("run.json"))?;
             for path in report::write_formats(&run_dir, &run, &format)? {
                 println!("wrote {}", path.display());

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use journal_lab::{lab, report, scenario};
 
-use super::{apply_keep, images_dir, progress, KeepWhen};
+use super::{images_dir, progress};
 
 pub async fn run_lab(
     clients: usize,
@@ -71,20 +71,51 @@ pub async fn run_scenarios(
     keep: Option<KeepWhen>,
     reports: PathBuf,
     json: bool,
+    shard: Option<report::matrix::Shard>,
 ) -> anyhow::Result<ExitCode> {
     // Validate everything before booting anything.
     let mut scenarios = Vec::new();
     for file in files {
         scenarios.push((scenario::name_of(file), scenario::Scenario::load(file)?));
     }
-    let releases: Vec<Option<String>> = if releases.is_empty() {
-        vec![None]
-    } else {
-        releases.iter().cloned().map(Some).collect()
+    let available = journal_lab::images::available_releases(&images_dir());
+    let releases: Vec<Option<String>> = match releases {
+        [] => vec![None],
+        [all] if all == "all" => available.iter().cloned().map(Some).collect(),
+        list => {
+            if let Some(unknown) = list.iter().find(|r| !available.contains(r)) {
+                anyhow::bail!(
+                    "unknown release {unknown:?}: the recipes under images/ are {} (or `all`)",
+                    available.join(", ")
+                );
+            }
+            list.iter().cloned().map(Some).collect()
+        }
     };
-    let mut options = lab::LabOptions::new(images_dir(), reports);
+    // The scenario × release list, in a fixed order, and this machine's shard of it.
+    let mut pairs = lab::pairs(&scenarios, &releases);
+    if let Some(shard) = shard {
+        pairs = shard.select(pairs);
+        eprintln!(
+            "shard {}/{}: {} of the runs",
+            shard.index,
+            shard.count,
+            pairs.len()
+        );
+    }
+    let mut options = lab::LabOptions::new(images_dir(), reports.clone());
     apply_keep(&mut options, keep);
-    let outcomes = lab::run_many(&scenarios, &releases, jobs, &options, &progress()).await?;
+    let outcomes = lab::run_pairs(&pairs, jobs, &options, &progress()).await?;
+    if releases.len() > 1 {
+        let runs: Vec<report::RunReport> = outcomes
+            .iter()
+            .filter_map(|(_, o)| o.as_ref().ok().map(|o| o.report.clone()))
+            .collect();
+        if !runs.is_empty() {
+            let dir = write_matrix(&reports, &runs)?;
+            eprintln!("matrix: {}", dir.join("matrix.html").display());
+        }
+    }
     let mut worst = ExitCode::SUCCESS;
     let runs = outcomes.len();
     let mut statuses = std::collections::BTreeMap::<String, usize>::new();
@@ -203,4 +234,117 @@ pub fn print_outcome(name: &str, outcome: &lab::Outcome) -> bool {
         println!("{line}");
     }
     report.ok
+}
+
+/// Writes `reports/matrix-<time>/matrix.{json,md,html}` for `runs`; returns the directory.
+pub fn write_matrix(
+    reports: &std::path::Path,
+    runs: &[report::RunReport],
+) -> anyhow::Result<PathBuf> {
+    let matrix = report::matrix::build(runs).map_err(|e| anyhow::anyhow!(e))?;
+    let now = time::OffsetDateTime::now_utc();
+    let dir = reports.join(format!(
+        "matrix-{}{:02}{:02}-{:02}{:02}{:02}",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    ));
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(
+        dir.join("matrix.json"),
+        serde_json::to_string_pretty(&matrix)? + "\n",
+    )?;
+    std::fs::write(dir.join("matrix.md"), matrix.markdown())?;
+    std::fs::write(dir.join("matrix.html"), matrix.html())?;
+    Ok(dir)
+}
+
+/// `cargo xtask report merge DIR…`: the matrix of every run.json under the directories (the
+/// shards' reports, from any machines).
+pub fn merge(dirs: &[PathBuf], out: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let mut runs = Vec::new();
+    for dir in dirs {
+        collect_runs(dir, 3, &mut runs)?;
+    }
+    if runs.is_empty() {
+        anyhow::bail!(
+            "no run.json under {}",
+            dirs.iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    // One run per id (a `latest` link points at one of them).
+    runs.sort_by(|a, b| a.run_id.cmp(&b.run_id));
+    runs.dedup_by(|a, b| a.run_id == b.run_id);
+    let target = out.unwrap_or_else(|| dirs[0].clone());
+    let dir = write_matrix(&target, &runs)?;
+    println!(
+        "merged {} runs: {}",
+        runs.len(),
+        dir.join("matrix.html").display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Every run.json at most `depth` directories below `dir`.
+fn collect_runs(
+    dir: &std::path::Path,
+    depth: usize,
+    runs: &mut Vec<report::RunReport>,
+) -> anyhow::Result<()> {
+    let file = dir.join("run.json");
+    if file.is_file() {
+        runs.push(report::read_run(&file)?);
+        return Ok(());
+    }
+    if depth == 0 || !dir.is_dir() {
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() && !path.is_symlink() {
+            collect_runs(&path, depth - 1, runs)?;
+        }
+    }
+    Ok(())
+}
+
+/// What `run` prints on stdout.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+}
+
+/// When a lab stays after its run.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KeepWhen {
+    Always,
+    OnFailure,
+}
+
+/// Applies `--keep[=WHEN]` to run options.
+pub fn apply_keep(options: &mut lab::LabOptions, keep: Option<KeepWhen>) {
+    options.keep = keep == Some(KeepWhen::Always);
+    options.keep_on_failure = keep == Some(KeepWhen::OnFailure);
+}
+
+/// Scenarios at once by default: one per CPU, at most one per 2 GiB of available memory.
+pub fn default_jobs() -> usize {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let available_gib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemAvailable:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        })
+        .map(|kib| (kib / (1024 * 1024)) as usize);
+    let by_memory = available_gib.map_or(cpus, |gib| gib / 2);
+    cpus.min(by_memory).max(1)
 }

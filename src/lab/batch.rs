@@ -1,0 +1,72 @@
+//! Many runs at once: scenarios × releases (or a `--shard` of them), a bounded number at a time,
+//! the images they need built first.
+
+use super::runner::{image_specs, run_scenario, LabOptions, Outcome};
+use crate::engine::Engine;
+use crate::errors::Result;
+use crate::images;
+use crate::scenario::Scenario;
+use crate::Progress;
+
+/// Runs each scenario on each release (None: the scenario's own), `jobs` at a time, after
+/// building every image they need one by one (so concurrent runs never race to build the same).
+/// Returns (scenario name, outcome) in input order; one scenario's harness error does not stop
+/// the others.
+pub async fn run_many(
+    scenarios: &[(String, Scenario)],
+    releases: &[Option<String>],
+    jobs: usize,
+    options: &LabOptions,
+    progress: &Progress,
+) -> Result<Vec<(String, Result<Outcome>)>> {
+    run_pairs(&pairs(scenarios, releases), jobs, options, progress).await
+}
+
+/// Each scenario on each release, scenario by scenario, in the order given: the list a matrix
+/// run works through, and that `--shard` slices (the same on every machine).
+pub fn pairs(
+    scenarios: &[(String, Scenario)],
+    releases: &[Option<String>],
+) -> Vec<(String, Scenario, Option<String>)> {
+    scenarios
+        .iter()
+        .flat_map(|(name, s)| {
+            releases
+                .iter()
+                .map(move |r| (name.clone(), s.clone(), r.clone()))
+        })
+        .collect()
+}
+
+/// Runs each (name, scenario, release) of `pairs` (a `--shard` of a matrix, say), `jobs` at a
+/// time, building the images they need first.
+pub async fn run_pairs(
+    pairs: &[(String, Scenario, Option<String>)],
+    jobs: usize,
+    options: &LabOptions,
+    progress: &Progress,
+) -> Result<Vec<(String, Result<Outcome>)>> {
+    use futures::StreamExt;
+    let engine = Engine::connect().await?;
+    for (_, scenario, release) in pairs {
+        for spec in image_specs(scenario, release.as_deref(), &options.images_dir)? {
+            images::ensure(&engine, &spec, progress).await?;
+        }
+    }
+    Ok(futures::stream::iter(pairs)
+        .map(|(name, scenario, release)| {
+            let options = LabOptions {
+                release: release.clone(),
+                ..options.clone()
+            };
+            async move {
+                (
+                    name.clone(),
+                    run_scenario(name, scenario, &options, progress).await,
+                )
+            }
+        })
+        .buffered(jobs.max(1))
+        .collect()
+        .await)
+}

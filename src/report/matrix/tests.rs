@@ -1,0 +1,95 @@
+//! The matrix on run.json files recorded from real runs (passive-https and port-change on
+//! bookworm and trixie), and shards.
+
+use super::*;
+
+fn recorded() -> Vec<RunReport> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/matrix");
+    let mut reports: Vec<RunReport> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| super::super::read_run(&e.unwrap().path()).unwrap())
+        .collect();
+    reports.sort_by(|a, b| a.run_id.cmp(&b.run_id));
+    reports
+}
+
+#[test]
+fn shards_parse_or_say_what_to_write() {
+    assert_eq!(
+        "2/3".parse::<Shard>().unwrap(),
+        Shard { index: 2, count: 3 }
+    );
+    for (bad, says) in [
+        ("0/2", "K counts from 1"),
+        ("3/2", "K counts from 1 to N"),
+        ("x/y", "write K/N"),
+        ("1/0", "at least 1"),
+        ("2", "write K/N"),
+    ] {
+        let message = bad.parse::<Shard>().unwrap_err();
+        assert!(message.contains(says), "{bad}: {message}");
+    }
+}
+
+#[test]
+fn shards_are_disjoint_and_cover_the_list() {
+    let items: Vec<u32> = (0..11).collect();
+    let mut all: Vec<u32> = (1..=3)
+        .flat_map(|k| Shard { index: k, count: 3 }.select(items.clone()))
+        .collect();
+    all.sort();
+    assert_eq!(all, items);
+    assert_eq!(Shard { index: 1, count: 1 }.select(items.clone()), items);
+}
+
+/// Merging the runs split by --shard 1/2 and 2/2 gives the same grid as all of them at once.
+#[test]
+fn a_merge_of_shards_is_the_whole_grid() {
+    let runs = recorded();
+    assert_eq!(runs.len(), 4);
+    let whole = build(&runs).unwrap();
+    let mut merged = Shard { index: 1, count: 2 }.select(runs.clone());
+    merged.extend(Shard { index: 2, count: 2 }.select(runs.clone()));
+    merged.reverse();
+    assert_eq!(build(&merged).unwrap(), whole);
+    assert_eq!(whole.columns, ["bookworm", "trixie"]);
+    // Every check of every run has its cell.
+    let cells: usize = whole.rows.iter().map(|r| r.cells.len()).sum();
+    assert_eq!(cells, runs.iter().map(|r| r.checks.len()).sum::<usize>());
+}
+
+#[test]
+fn differences_list_only_rows_that_differ() {
+    let mut runs = recorded();
+    let whole = build(&runs).unwrap();
+    let before = whole.differences().len();
+    // Make one verdict of trixie differ from bookworm's.
+    let trixie = runs.iter_mut().find(|r| r.release == "trixie").unwrap();
+    let check = &mut trixie.checks[0];
+    check.status = if check.status == Status::Pass {
+        Status::Fail
+    } else {
+        Status::Pass
+    };
+    let changed = build(&runs).unwrap();
+    assert_eq!(changed.differences().len(), before + 1);
+    let md = changed.markdown();
+    assert!(md.contains("## Differences"));
+    let html = changed.html();
+    assert!(
+        html.contains("report.html\">"),
+        "cells link to their run's evidence"
+    );
+}
+
+#[test]
+fn runs_of_other_harness_versions_do_not_mix() {
+    let mut runs = recorded();
+    runs[1].harness_version = "9.9.9".into();
+    let message = build(&runs).unwrap_err();
+    assert!(
+        message.contains("different journal-lab versions"),
+        "{message}"
+    );
+    assert!(build(&[]).is_err());
+}
