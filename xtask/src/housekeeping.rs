@@ -83,12 +83,29 @@ pub async fn list_images() -> anyhow::Result<ExitCode> {
     let engine = Engine::connect().await?;
     for release in images::available_releases(&images_dir()) {
         let spec = images::ImageSpec::load(&images_dir(), &release)?;
-        let state = if images::exists(&engine, &spec).await? {
-            "built"
-        } else {
-            "not built"
-        };
-        println!("{release:<10} {:<40} {state}", spec.reference());
+        if !images::exists(&engine, &spec).await? {
+            println!("{release:<10} {:<40} not built", spec.reference());
+            continue;
+        }
+        // The systemd of the image and its compile-time features (what decides, e.g., whether
+        // journal-remote can check client certificates: +GNUTLS or -GNUTLS).
+        let version = engine
+            .output_of(
+                &spec.reference(),
+                &["systemctl", "--version"],
+                std::time::Duration::from_secs(30),
+            )
+            .await
+            .unwrap_or_else(|e| format!("? ({e})"));
+        let mut lines = version.lines();
+        println!(
+            "{release:<10} {:<40} built, {}",
+            spec.reference(),
+            lines.next().unwrap_or("?").trim()
+        );
+        if let Some(features) = lines.next() {
+            println!("{:<10} {}", "", features.trim());
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
