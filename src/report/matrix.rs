@@ -179,6 +179,48 @@ impl Matrix {
         cells
     }
 
+    /// A row per scenario and check, its hosts' verdicts counted per column: the short table
+    /// (what the README's cross-release table is made of).
+    pub fn by_check(&self) -> String {
+        let mut grouped: BTreeMap<(String, String), BTreeMap<String, BTreeMap<String, usize>>> =
+            BTreeMap::new();
+        for row in &self.rows {
+            let counts = grouped
+                .entry((row.scenario.clone(), row.check.clone()))
+                .or_default();
+            for (column, cell) in &row.cells {
+                *counts
+                    .entry(column.clone())
+                    .or_default()
+                    .entry(cell.status.to_string())
+                    .or_default() += 1;
+            }
+        }
+        let mut header = vec!["scenario".to_string(), "check".to_string()];
+        header.extend(self.columns.iter().cloned());
+        let header: Vec<&str> = header.iter().map(String::as_str).collect();
+        md_table(
+            &header,
+            grouped.into_iter().map(|((scenario, check), counts)| {
+                let mut cells = vec![scenario, check];
+                cells.extend(self.columns.iter().map(|c| {
+                    match counts.get(c) {
+                        None => "—".to_string(),
+                        Some(statuses) if statuses.len() == 1 => {
+                            statuses.keys().next().cloned().unwrap_or_default()
+                        }
+                        Some(statuses) => statuses
+                            .iter()
+                            .map(|(s, n)| format!("{n} {s}"))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    }
+                }));
+                cells
+            }),
+        )
+    }
+
     pub fn markdown(&self) -> String {
         let header = self.header();
         let header: Vec<&str> = header.iter().map(String::as_str).collect();
@@ -188,6 +230,9 @@ impl Matrix {
             self.columns.join(", "),
             self.harness_version
         );
+        let _ = writeln!(md, "## By check (hosts counted)\n");
+        md.push_str(&self.by_check());
+        let _ = writeln!(md, "\n## Every row\n");
         md.push_str(&md_table(
             &header,
             self.rows.iter().map(|r| self.cells(r, false)),

@@ -75,6 +75,16 @@ fn differences_list_only_rows_that_differ() {
     assert_eq!(changed.differences().len(), before + 1);
     let md = changed.markdown();
     assert!(md.contains("## Differences"));
+    // The short table counts the hosts of each check per column.
+    let by_check = changed.by_check();
+    assert!(
+        by_check.contains("| passive-https | server-https-only | pass | pass |"),
+        "{by_check}"
+    );
+    assert!(
+        by_check.contains("| passive-https | client-delivers | pass | 1 fail, 2 pass |"),
+        "{by_check}"
+    );
     let html = changed.html();
     assert!(
         html.contains("report.html\">"),
