@@ -40,6 +40,8 @@ pub struct Engine {
 
 pub use crate::domain::ExecOutput;
 
+mod containers;
+
 /// The labels every container and network of a run carries: its id, its owner (this process),
 /// and whether it is kept on purpose.
 pub fn run_labels(run_id: &str, kept: bool) -> Vec<(String, String)> {
@@ -231,101 +233,6 @@ impl Engine {
             .await
             .map_err(Error::docker("listing the lab's networks"))?;
         Ok((containers, networks))
-    }
-
-    /// The hosts of run `run_id` on the engine: (host name, container name, state), by host name.
-    pub async fn hosts_of(&self, run_id: &str) -> Result<Vec<(String, String, String)>> {
-        let (containers, _) = self.labelled(format!("{RUN_LABEL}={run_id}")).await?;
-        let mut hosts: Vec<(String, String, String)> = containers
-            .into_iter()
-            .map(|c| {
-                let host = c
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get("journal-lab.host").cloned())
-                    .unwrap_or_default();
-                let name = c
-                    .names
-                    .and_then(|n| n.first().cloned())
-                    .unwrap_or_default()
-                    .trim_start_matches('/')
-                    .to_string();
-                let state = c.state.map(|s| s.to_string()).unwrap_or_default();
-                (host, name, state)
-            })
-            .collect();
-        hosts.sort();
-        Ok(hosts)
-    }
-
-    /// What `command` prints in a throwaway container of `image` (no network, no systemd):
-    /// labelled as a run of this process, removed afterwards, bounded by `deadline`.
-    pub async fn output_of(
-        &self,
-        image: &str,
-        command: &[&str],
-        deadline: Duration,
-    ) -> Result<String> {
-        use bollard::models::{ContainerCreateBody, HostConfig};
-        use bollard::query_parameters::{LogsOptions, WaitContainerOptions};
-        use futures::StreamExt;
-        let run_id = format!("probe-{}", std::process::id());
-        let body = ContainerCreateBody {
-            image: Some(image.to_string()),
-            cmd: Some(command.iter().map(|c| c.to_string()).collect()),
-            labels: Some(run_labels(&run_id, false).into_iter().collect()),
-            network_disabled: Some(true),
-            host_config: Some(HostConfig {
-                network_mode: Some("none".into()),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        let what = format!("`{}` in {image}", command.join(" "));
-        let id = self
-            .docker
-            .create_container(None, body)
-            .await
-            .map_err(Error::docker(format!("creating a container for {what}")))?
-            .id;
-        let result = async {
-            self.docker
-                .start_container(&id, None)
-                .await
-                .map_err(Error::docker(format!("starting {what}")))?;
-            let mut waited = self.docker.wait_container(
-                &id,
-                Some(WaitContainerOptions {
-                    condition: "not-running".into(),
-                }),
-            );
-            let _ = tokio::time::timeout(deadline, waited.next()).await;
-            let mut logs = self.docker.logs(
-                &id,
-                Some(LogsOptions {
-                    stdout: true,
-                    stderr: true,
-                    ..Default::default()
-                }),
-            );
-            let mut text = String::new();
-            while let Some(Ok(chunk)) = logs.next().await {
-                text.push_str(&chunk.to_string());
-            }
-            Ok(text)
-        }
-        .await;
-        let _ = self
-            .docker
-            .remove_container(
-                &id,
-                Some(RemoveContainerOptions {
-                    force: true,
-                    ..Default::default()
-                }),
-            )
-            .await;
-        result
     }
 
     /// The ids of every container labelled with `run_id`.
