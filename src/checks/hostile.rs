@@ -126,7 +126,6 @@ async fn evaluate(
             "no send step posted to this server".into(),
         ));
     }
-    let stored = stored_tokens(target, evidence).await?;
     match entry.id {
         CheckId::SERVER_ACCEPTS_VALID_EXPORT => {
             let valid: Vec<&SendRecord> = sends
@@ -143,7 +142,10 @@ async fn evaluate(
                 ),
             })
         }
-        CheckId::SERVER_REJECTS_MALFORMED => Ok(rejects_verdict(&sends, &stored)),
+        CheckId::SERVER_REJECTS_MALFORMED => {
+            let stored = stored_tokens(target, evidence).await?;
+            Ok(rejects_verdict(&sends, &stored))
+        }
         _ => {
             let after = target.probe(&remote_state_command(), evidence).await?;
             let marker = target.observer.marker_after(
