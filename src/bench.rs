@@ -28,6 +28,8 @@ pub struct BenchOptions {
     pub burst_messages: u32,
     /// Run every seed scenario once on `release`.
     pub scenarios: bool,
+    /// Run every seed scenario once on each of these releases, together (empty: skip).
+    pub matrix: Vec<String>,
     /// Remove the release's base image first and time the first run with its build.
     pub cold: bool,
     pub images_dir: PathBuf,
@@ -182,54 +184,47 @@ pub async fn run(options: &BenchOptions, progress: &Progress) -> Result<(BenchRe
         None
     };
 
-    let scenarios = if options.scenarios {
+    let loaded = if options.scenarios || !options.matrix.is_empty() {
         let files = scenario::files_in(&options.scenarios_dir)
             .map_err(Error::io("listing", &options.scenarios_dir))?;
-        let loaded = files
+        files
             .iter()
             .map(|f| Scenario::load(f).map(|s| (scenario::name_of(f), s)))
             .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| Error::InvalidSettings(e.to_string()))?;
-        let releases = [Some(options.release.clone())];
-        // Build what they need first: the measurement is of running, not of building.
-        for (_, s) in &loaded {
-            for spec in lab::image_specs(s, Some(&options.release), &options.images_dir)? {
-                images::ensure(&engine, &spec, progress).await?;
-            }
-        }
-        progress(&format!(
-            "seed scenarios: {} on {}",
-            loaded.len(),
-            options.release
-        ));
-        let jobs = 2;
-        let clock = Instant::now();
-        let outcomes =
-            lab::run_many(&loaded, &releases, jobs, &lab_options(3, false), progress).await?;
-        let each = outcomes
-            .iter()
-            .filter_map(|(name, outcome)| {
-                let report = &outcome.as_ref().ok()?.report;
-                Some(ScenarioTime {
-                    name: name.clone(),
-                    seconds: report.total_seconds,
-                    settled_after_seconds: report
-                        .delivery
-                        .as_ref()
-                        .and_then(|d| d.settled_after_seconds),
-                })
-            })
-            .collect();
-        Some(ScenariosRun {
-            release: options.release.clone(),
-            scenarios: loaded.len(),
-            jobs,
-            seconds: clock.elapsed().as_secs_f64(),
-            harness_errors: outcomes.iter().filter(|(_, o)| o.is_err()).count(),
-            each,
-        })
+            .map_err(|e| Error::InvalidSettings(e.to_string()))?
+    } else {
+        Vec::new()
+    };
+    let scenarios = if options.scenarios {
+        let releases = [options.release.clone()];
+        Some(
+            seed_set(
+                &engine,
+                &loaded,
+                &releases,
+                &lab_options(3, false),
+                options,
+                progress,
+            )
+            .await?,
+        )
     } else {
         None
+    };
+    let matrix = if options.matrix.is_empty() {
+        None
+    } else {
+        Some(
+            seed_set(
+                &engine,
+                &loaded,
+                &options.matrix,
+                &lab_options(3, false),
+                options,
+                progress,
+            )
+            .await?,
+        )
     };
 
     let version = engine
@@ -258,6 +253,7 @@ pub async fn run(options: &BenchOptions, progress: &Progress) -> Result<(BenchRe
         scale,
         latency,
         scenarios,
+        matrix,
         cold_start_seconds,
     };
     let dir = options.reports_dir.join("bench");
@@ -271,6 +267,60 @@ pub async fn run(options: &BenchOptions, progress: &Progress) -> Result<(BenchRe
 }
 
 use crate::scenario::Scenario;
+
+/// Every seed scenario once on each of `releases`, two at a time, timed as a whole and one by
+/// one. The images are built first: the measurement is of running, not of building.
+async fn seed_set(
+    engine: &Engine,
+    loaded: &[(String, Scenario)],
+    releases: &[String],
+    lab_options: &LabOptions,
+    options: &BenchOptions,
+    progress: &Progress,
+) -> Result<ScenariosRun> {
+    for release in releases {
+        for (_, s) in loaded {
+            for spec in lab::image_specs(s, Some(release), &options.images_dir)? {
+                images::ensure(engine, &spec, progress).await?;
+            }
+        }
+    }
+    let release_list = releases.join(",");
+    progress(&format!(
+        "seed scenarios: {} on {release_list}",
+        loaded.len()
+    ));
+    let jobs = 2;
+    let clock = Instant::now();
+    let on: Vec<Option<String>> = releases.iter().cloned().map(Some).collect();
+    let outcomes = lab::run_many(loaded, &on, jobs, lab_options, progress).await?;
+    let each = outcomes
+        .iter()
+        .filter_map(|(name, outcome)| {
+            let report = &outcome.as_ref().ok()?.report;
+            Some(ScenarioTime {
+                name: if releases.len() > 1 {
+                    format!("{name} ({})", report.release)
+                } else {
+                    name.clone()
+                },
+                seconds: report.total_seconds,
+                settled_after_seconds: report
+                    .delivery
+                    .as_ref()
+                    .and_then(|d| d.settled_after_seconds),
+            })
+        })
+        .collect();
+    Ok(ScenariosRun {
+        release: release_list,
+        scenarios: loaded.len() * releases.len(),
+        jobs,
+        seconds: clock.elapsed().as_secs_f64(),
+        harness_errors: outcomes.iter().filter(|(_, o)| o.is_err()).count(),
+        each,
+    })
+}
 
 async fn timed_run(options: &LabOptions, progress: &Progress) -> Result<(f64, lab::Outcome)> {
     let clock = Instant::now();

@@ -17,6 +17,9 @@ use crate::engine::Engine;
 use crate::errors::{Error, Result};
 use crate::Progress;
 
+mod layer;
+pub use layer::{LayerRecipe, Rebuild};
+
 /// Part of every recipe hash: bump it when the build steps below change what an image contains.
 const BUILDER_REVISION: &str = "2";
 pub const DEFAULT_RELEASE: &str = "bookworm";
@@ -40,15 +43,42 @@ pub struct Recipe {
 #[derive(Debug, Clone)]
 pub struct ImageSpec {
     pub release: String,
+    /// The bootstrap recipe: this release's own, or for a layered recipe its base's.
     pub recipe: Recipe,
+    /// Set for a layered recipe (`base:` + `rebuild:`): what is rebuilt on top of the base image.
+    pub layer: Option<LayerRecipe>,
     pub path: PathBuf,
-    /// First 16 hex digits of the SHA-256 over the builder revision and the recipe.
+    /// First 16 hex digits of the SHA-256 over the builder revision and the recipe (for a
+    /// layered recipe: the base image's hash, the layer and the rebuild script).
     pub hash: String,
 }
 
 impl ImageSpec {
-    /// Reads `<images_dir>/<release>.yaml`.
+    /// Reads `<images_dir>/<release>.yaml` (and, for a layered recipe, its base's).
     pub fn load(images_dir: &Path, release: &str) -> Result<ImageSpec> {
+        let spec = Self::load_file(images_dir, release)?;
+        let Some(layer) = &spec.layer else {
+            return Ok(spec);
+        };
+        let base = Self::load_file(images_dir, &layer.base)?;
+        if base.layer.is_some() || base.release == spec.release {
+            return Err(Error::BadRecipe {
+                path: spec.path,
+                message: format!(
+                    "base {:?} is itself layered: a layered recipe goes on a bootstrap recipe \
+                     (suite, mirror, packages)",
+                    layer.base
+                ),
+            });
+        }
+        Ok(ImageSpec {
+            hash: layer::layered_hash(&base.hash, layer),
+            recipe: base.recipe,
+            ..spec
+        })
+    }
+
+    fn load_file(images_dir: &Path, release: &str) -> Result<ImageSpec> {
         let path = images_dir.join(format!("{release}.yaml"));
         if !crate::pki::is_valid_name(release) || !path.is_file() {
             return Err(Error::UnknownRelease {
@@ -58,10 +88,30 @@ impl ImageSpec {
             });
         }
         let text = std::fs::read_to_string(&path).map_err(Error::io("reading", &path))?;
-        let recipe: Recipe = yaml_serde::from_str(&text).map_err(|e| Error::BadRecipe {
+        let bad = |message: String| Error::BadRecipe {
             path: path.clone(),
-            message: e.to_string(),
-        })?;
+            message,
+        };
+        let value: yaml_serde::Value =
+            yaml_serde::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        if value.get("base").is_some() {
+            let layer: LayerRecipe = yaml_serde::from_str(&text).map_err(|e| bad(e.to_string()))?;
+            layer.validate().map_err(bad)?;
+            return Ok(ImageSpec {
+                release: release.to_string(),
+                // Replaced by the base's in `load`.
+                recipe: Recipe {
+                    suite: String::new(),
+                    mirror: String::new(),
+                    packages: Vec::new(),
+                    apt_options: Vec::new(),
+                },
+                hash: String::new(),
+                layer: Some(layer),
+                path,
+            });
+        }
+        let recipe: Recipe = yaml_serde::from_str(&text).map_err(|e| bad(e.to_string()))?;
         if recipe
             .packages
             .iter()
@@ -76,11 +126,13 @@ impl ImageSpec {
             release: release.to_string(),
             hash: recipe_hash(&recipe),
             recipe,
+            layer: None,
             path,
         })
     }
 
-    /// The same recipe with `extra` packages added: a variant image with a hash of its own.
+    /// The same recipe with `extra` packages added: a variant image with a hash of its own (for
+    /// a layered recipe, the packages go into its base, and the layer goes on that).
     pub fn with_packages(&self, extra: &[String]) -> ImageSpec {
         let mut recipe = self.recipe.clone();
         for package in extra {
@@ -88,11 +140,27 @@ impl ImageSpec {
                 recipe.packages.push(package.clone());
             }
         }
+        let bootstrap_hash = recipe_hash(&recipe);
         ImageSpec {
-            hash: recipe_hash(&recipe),
+            hash: match &self.layer {
+                Some(layer) => layer::layered_hash(&bootstrap_hash, layer),
+                None => bootstrap_hash,
+            },
             recipe,
             ..self.clone()
         }
+    }
+
+    /// For a layered recipe, the image it is layered on.
+    pub fn base(&self) -> Option<ImageSpec> {
+        let layer = self.layer.as_ref()?;
+        Some(ImageSpec {
+            release: layer.base.clone(),
+            hash: recipe_hash(&self.recipe),
+            recipe: self.recipe.clone(),
+            layer: None,
+            path: self.path.with_file_name(format!("{}.yaml", layer.base)),
+        })
     }
 
     pub fn repository(&self) -> String {
@@ -145,15 +213,25 @@ pub async fn exists(engine: &Engine, spec: &ImageSpec) -> Result<bool> {
     }
 }
 
-/// Makes sure the image for `spec` exists, building it if not. Returns whether it was built.
-/// Concurrent callers in one process build a release once.
+/// Makes sure the image for `spec` exists, building it (and for a layered recipe, its base) if
+/// not. Returns whether it was built. Concurrent callers in one process build an image once.
 pub async fn ensure(engine: &Engine, spec: &ImageSpec, progress: &Progress) -> Result<bool> {
+    if let Some(base) = spec.base() {
+        ensure_one(engine, &base, progress).await?;
+    }
+    ensure_one(engine, spec, progress).await
+}
+
+async fn ensure_one(engine: &Engine, spec: &ImageSpec, progress: &Progress) -> Result<bool> {
     let lock = build_lock(&spec.reference());
     let _guard = lock.lock().await;
     if exists(engine, spec).await? {
         return Ok(false);
     }
-    build(engine, spec, progress).await?;
+    match &spec.layer {
+        Some(layer) => layer::build(engine, spec, layer, progress).await?,
+        None => build(engine, spec, progress).await?,
+    }
     Ok(true)
 }
 
@@ -219,16 +297,6 @@ pub fn mmdebstrap_args(recipe: &Recipe, output: &Path) -> Vec<String> {
 }
 
 async fn build(engine: &Engine, spec: &ImageSpec, progress: &Progress) -> Result<()> {
-    let build_error = |detail: String| Error::ImageBuild {
-        release: spec.release.clone(),
-        detail,
-    };
-    if which("mmdebstrap").is_none() {
-        return Err(Error::MissingTool {
-            tool: "mmdebstrap",
-            package: "mmdebstrap",
-        });
-    }
     let workdir = crate::temp_dir("journal-lab-image-")?;
     let tarball = workdir.path().join("rootfs.tar");
     progress(&format!(
@@ -237,8 +305,44 @@ async fn build(engine: &Engine, spec: &ImageSpec, progress: &Progress) -> Result
         spec.path.display(),
         spec.recipe.suite
     ));
+    run_mmdebstrap(
+        &spec.release,
+        &mmdebstrap_args(&spec.recipe, &tarball),
+        |line| {
+            if let Some(info) = line.strip_prefix("I: ") {
+                progress(&format!("  {}: {info}", spec.release));
+            }
+        },
+    )
+    .await?;
+    progress(&format!(
+        "  {}: importing the root filesystem into the engine",
+        spec.release
+    ));
+    import(engine, spec, &tarball).await?;
+    progress(&format!("image {} is ready", spec.reference()));
+    Ok(())
+}
+
+/// Runs mmdebstrap with `args`, handing each line it writes to stderr to `on_line`; a failure
+/// is an error carrying its last lines (ninja's progress lines left out).
+async fn run_mmdebstrap(
+    release: &str,
+    args: &[String],
+    mut on_line: impl FnMut(&str),
+) -> Result<()> {
+    let build_error = |detail: String| Error::ImageBuild {
+        release: release.to_string(),
+        detail,
+    };
+    if which("mmdebstrap").is_none() {
+        return Err(Error::MissingTool {
+            tool: "mmdebstrap",
+            package: "mmdebstrap",
+        });
+    }
     let mut child = tokio::process::Command::new("mmdebstrap")
-        .args(mmdebstrap_args(&spec.recipe, &tarball))
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -248,10 +352,15 @@ async fn build(engine: &Engine, spec: &ImageSpec, progress: &Progress) -> Result
     let mut lines = BufReader::new(child.stderr.take().expect("stderr is piped")).lines();
     let mut tail: Vec<String> = Vec::new();
     while let Ok(Some(line)) = lines.next_line().await {
-        if let Some(info) = line.strip_prefix("I: ") {
-            progress(&format!("  {}: {info}", spec.release));
+        on_line(&line);
+        if layer::is_ninja_progress(&line) {
+            continue;
         }
-        tail.push(line);
+        // Build tools print whole command lines; a tail is for reading.
+        tail.push(match line.char_indices().nth(300) {
+            Some((cut, _)) => format!("{}…", &line[..cut]),
+            None => line,
+        });
         if tail.len() > 25 {
             tail.remove(0);
         }
@@ -266,12 +375,6 @@ async fn build(engine: &Engine, spec: &ImageSpec, progress: &Progress) -> Result
             tail.join("\n")
         )));
     }
-    progress(&format!(
-        "  {}: importing the root filesystem into the engine",
-        spec.release
-    ));
-    import(engine, spec, &tarball).await?;
-    progress(&format!("image {} is ready", spec.reference()));
     Ok(())
 }
 

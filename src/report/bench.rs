@@ -18,6 +18,9 @@ pub struct BenchReport {
     pub latency: Option<BurstResult>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scenarios: Option<ScenariosRun>,
+    /// The seed set on several releases at once (`bench --matrix`).
+    #[serde(default)]
+    pub matrix: Option<ScenariosRun>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cold_start_seconds: Option<f64>,
 }
@@ -166,10 +169,14 @@ pub fn markdown(bench: &BenchReport) -> String {
             l.hosts, l.per_host, l.delivered, l.sent, l.latency_p50_ms, l.latency_p99_ms, l.latency_max_ms, l.messages_per_second, l.seconds, l.poll_interval_ms
         );
     }
-    if let Some(s) = &bench.scenarios {
+    for (title, s) in [
+        ("Seed scenarios", &bench.scenarios),
+        ("Seed scenarios across releases", &bench.matrix),
+    ] {
+        let Some(s) = s else { continue };
         let _ = writeln!(
             md,
-            "## Seed scenarios\n\nAll {} on {}, {} at a time: {:.1}s ({} harness errors).\n",
+            "## {title}\n\nAll {} runs on {}, {} at a time: {:.1}s ({} harness errors).\n",
             s.scenarios, s.release, s.jobs, s.seconds, s.harness_errors
         );
         if !s.each.is_empty() {

@@ -147,6 +147,25 @@ pub fn build(reports: &[RunReport]) -> Result<Matrix, String> {
     })
 }
 
+/// A JUnit file per column (`junit-<column>.xml` → its text): the runs of that release or build,
+/// for CI systems that show one test report per matrix job.
+pub fn junit_by_column(reports: &[RunReport]) -> BTreeMap<String, String> {
+    let mut columns: BTreeMap<&str, Vec<&RunReport>> = BTreeMap::new();
+    for report in reports {
+        columns.entry(&report.release).or_default().push(report);
+    }
+    columns
+        .into_iter()
+        .map(|(column, mut runs)| {
+            runs.sort_by(|a, b| a.scenario.cmp(&b.scenario));
+            (
+                format!("junit-{column}.xml"),
+                super::render::junit_of_runs(&format!("journal-lab {column}"), runs),
+            )
+        })
+        .collect()
+}
+
 impl Matrix {
     pub fn differences(&self) -> Vec<&Row> {
         self.rows

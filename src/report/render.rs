@@ -510,6 +510,21 @@ fn checks_table(checks: &[CheckResult]) -> String {
 /// junit.xml: the scenario is a test suite, each check on each host and phase a test case.
 pub fn junit(report: &RunReport) -> String {
     let mut junit = quick_junit::Report::new("journal-lab");
+    junit.add_test_suites(junit_suites(report));
+    junit.to_string().expect("JUnit serializes")
+}
+
+/// One JUnit file for many runs (a matrix column): each run's suites, side by side.
+pub fn junit_of_runs<'a>(name: &str, reports: impl IntoIterator<Item = &'a RunReport>) -> String {
+    let mut junit = quick_junit::Report::new(name.to_string());
+    for report in reports {
+        junit.add_test_suites(junit_suites(report));
+    }
+    junit.to_string().expect("JUnit serializes")
+}
+
+fn junit_suites(report: &RunReport) -> Vec<TestSuite> {
+    let mut suites = Vec::new();
     let mut suite = test_suite(report, report.scenario.clone(), &report.checks);
     if let Some(delivery) = &report.delivery {
         // What each client sent and what arrived, for CI systems that show a suite's output.
@@ -518,15 +533,15 @@ pub fn junit(report: &RunReport) -> String {
             super::delivery::rows(delivery).into_iter(),
         ));
     }
-    junit.add_test_suite(suite);
+    suites.push(suite);
     if !report.profile.is_empty() {
-        junit.add_test_suite(test_suite(
+        suites.push(test_suite(
             report,
             format!("{}.profile", report.scenario),
             &report.profile,
         ));
     }
-    junit.to_string().expect("JUnit serializes")
+    suites
 }
 
 fn test_suite(report: &RunReport, name: String, checks: &[CheckResult]) -> TestSuite {

@@ -142,6 +142,10 @@ enum Command {
         /// Skip the seed scenarios.
         #[arg(long)]
         no_scenarios: bool,
+        /// Also run the seed scenarios on each of these releases together (comma-separated,
+        /// e.g. bullseye,bookworm,trixie,forky), timed as one batch.
+        #[arg(long, value_delimiter = ',')]
+        matrix: Vec<String>,
         /// Remove the base image first and time the first run including its build.
         #[arg(long)]
         cold: bool,
@@ -450,6 +454,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             burst_clients,
             burst_messages,
             no_scenarios,
+            matrix,
             cold,
         } => {
             let options = journal_lab::bench::BenchOptions {
@@ -459,6 +464,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 burst_clients,
                 burst_messages,
                 scenarios: !no_scenarios,
+                matrix,
                 cold,
                 images_dir: images_dir(),
                 scenarios_dir: workspace_root().join("scenarios"),

@@ -259,6 +259,9 @@ pub fn write_matrix(
     )?;
     std::fs::write(dir.join("matrix.md"), matrix.markdown())?;
     std::fs::write(dir.join("matrix.html"), matrix.html())?;
+    for (name, xml) in report::matrix::junit_by_column(runs) {
+        std::fs::write(dir.join(name), xml)?;
+    }
     Ok(dir)
 }
 

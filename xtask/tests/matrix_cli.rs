@@ -34,7 +34,12 @@ fn reports_dir(dir: &Path, runs: &[PathBuf]) {
 }
 
 fn matrix_json(dir: &Path) -> serde_json::Value {
-    let matrix = std::fs::read_dir(dir)
+    let matrix = matrix_dir(dir);
+    serde_json::from_str(&std::fs::read_to_string(matrix.join("matrix.json")).unwrap()).unwrap()
+}
+
+fn matrix_dir(dir: &Path) -> PathBuf {
+    std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .find(|p| {
@@ -43,8 +48,7 @@ fn matrix_json(dir: &Path) -> serde_json::Value {
                 .to_string_lossy()
                 .starts_with("matrix-")
         })
-        .expect("a matrix directory");
-    serde_json::from_str(&std::fs::read_to_string(matrix.join("matrix.json")).unwrap()).unwrap()
+        .expect("a matrix directory")
 }
 
 #[test]
@@ -101,6 +105,16 @@ fn merged_shards_make_the_same_grid_as_one_machine() {
     let (a, b) = (matrix_json(whole.path()), matrix_json(out.path()));
     assert_eq!(a, b);
     assert_eq!(a["columns"], serde_json::json!(["bookworm", "trixie"]));
+    for column in ["bookworm", "trixie"] {
+        let junit =
+            std::fs::read_to_string(matrix_dir(out.path()).join(format!("junit-{column}.xml")))
+                .expect("a JUnit file per column");
+        assert_eq!(
+            junit.matches("<testsuite ").count(),
+            4,
+            "two runs, each with its profile suite"
+        );
+    }
 }
 
 #[test]

@@ -103,3 +103,43 @@ fn runs_of_other_harness_versions_do_not_mix() {
     );
     assert!(build(&[]).is_err());
 }
+
+#[test]
+fn each_column_gets_a_junit_file_with_its_runs_checks() {
+    let reports = recorded();
+    let files = junit_by_column(&reports);
+    assert_eq!(
+        files.keys().collect::<Vec<_>>(),
+        ["junit-bookworm.xml", "junit-trixie.xml"]
+    );
+    for (column, xml) in [
+        ("bookworm", &files["junit-bookworm.xml"]),
+        ("trixie", &files["junit-trixie.xml"]),
+    ] {
+        let doc = roxmltree::Document::parse(xml).expect("well-formed XML");
+        let suites: Vec<_> = doc
+            .root_element()
+            .children()
+            .filter(|n| n.has_tag_name("testsuite"))
+            .collect();
+        let runs: Vec<&RunReport> = reports.iter().filter(|r| r.release == column).collect();
+        let expected_cases: usize = runs.iter().map(|r| r.checks.len() + r.profile.len()).sum();
+        let cases: usize = suites
+            .iter()
+            .map(|s| s.children().filter(|n| n.has_tag_name("testcase")).count())
+            .sum();
+        assert_eq!(cases, expected_cases, "{column}");
+        assert!(suites
+            .iter()
+            .all(|s| s
+                .descendants()
+                .any(|n| n.attribute("name") == Some("release")
+                    && n.attribute("value") == Some(column))));
+        let failures: usize = runs
+            .iter()
+            .flat_map(|r| r.checks.iter().chain(&r.profile))
+            .filter(|c| c.status == Status::Fail)
+            .count();
+        assert_eq!(xml.matches("<failure").count(), failures, "{column}");
+    }
+}
