@@ -16,6 +16,9 @@ use crate::report::{self, Phase};
 use crate::scenario::{self, HostGroup, Hosts, Step};
 use crate::Progress;
 
+pub mod capacity;
+pub mod versus;
+
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
     pub release: String,
@@ -30,6 +33,14 @@ pub struct BenchOptions {
     pub scenarios: bool,
     /// Run every seed scenario once on each of these releases, together (empty: skip).
     pub matrix: Vec<String>,
+    /// Client counts to race against the hand-written peer (empty: skip).
+    pub versus: Vec<usize>,
+    /// Alternating runs of each side per client count.
+    pub versus_runs: usize,
+    /// The command line of this CLI's `lab` command (program first), for whole-process timing.
+    pub lab_command: Vec<String>,
+    /// Client counts of the server capacity measurement (empty: skip).
+    pub capacity: Vec<usize>,
     /// Remove the release's base image first and time the first run with its build.
     pub cold: bool,
     pub images_dir: PathBuf,
@@ -39,10 +50,10 @@ pub struct BenchOptions {
 
 /// The latency figure of a workload's delivery: every client's messages together.
 /// `seconds`: the workload step's, from the first message logged to delivery settled.
-fn burst_result(
+pub(crate) fn burst_result(
     delivery: &crate::report::delivery::Delivery,
     seconds: f64,
-    options: &BenchOptions,
+    per_host: u32,
 ) -> crate::report::BurstResult {
     let streams = &delivery.streams;
     let sent: u64 = streams.iter().map(|s| s.accounting.sent).sum();
@@ -56,7 +67,7 @@ fn burst_result(
     };
     crate::report::BurstResult {
         hosts: streams.len(),
-        per_host: options.burst_messages,
+        per_host,
         sent: sent as usize,
         delivered: delivered as usize,
         latency_p50_ms: worst(|l| l.p50),
@@ -179,7 +190,7 @@ pub async fn run(options: &BenchOptions, progress: &Progress) -> Result<(BenchRe
             .report
             .delivery
             .as_ref()
-            .map(|d| burst_result(d, seconds, options))
+            .map(|d| burst_result(d, seconds, options.burst_messages))
     } else {
         None
     };
@@ -194,6 +205,31 @@ pub async fn run(options: &BenchOptions, progress: &Progress) -> Result<(BenchRe
             .map_err(|e| Error::InvalidSettings(e.to_string()))?
     } else {
         Vec::new()
+    };
+    let versus = if options.versus.is_empty() {
+        Vec::new()
+    } else {
+        versus::measure(
+            &options.lab_command,
+            &base.reference(),
+            &options.release,
+            &options.versus,
+            options.versus_runs,
+            scratch.path(),
+            progress,
+        )
+        .await?
+    };
+    let capacity = if options.capacity.is_empty() {
+        Vec::new()
+    } else {
+        capacity::measure(
+            &engine,
+            &options.capacity,
+            |n| lab_options(n, false),
+            progress,
+        )
+        .await?
     };
     let scenarios = if options.scenarios {
         let releases = [options.release.clone()];
@@ -255,6 +291,8 @@ pub async fn run(options: &BenchOptions, progress: &Progress) -> Result<(BenchRe
         scenarios,
         matrix,
         cold_start_seconds,
+        versus,
+        capacity,
     };
     let dir = options.reports_dir.join("bench");
     std::fs::create_dir_all(&dir).map_err(Error::io("creating", &dir))?;

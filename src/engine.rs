@@ -432,6 +432,35 @@ impl Engine {
         let _ = tokio::time::timeout(STOP_DEADLINE, stopped.next()).await;
     }
 
+    /// Halts systemd (PID 1) cleanly with SIGRTMIN+3 and waits until the container has stopped;
+    /// one that does not stop within [`STOP_DEADLINE`] is an error (and is left running).
+    pub async fn halt(&self, container: &str, host: &str) -> Result<()> {
+        use bollard::query_parameters::{KillContainerOptions, WaitContainerOptions};
+        let mut stopped = self.docker.wait_container(
+            container,
+            Some(WaitContainerOptions {
+                condition: "not-running".into(),
+            }),
+        );
+        self.docker
+            .kill_container(
+                container,
+                Some(KillContainerOptions {
+                    signal: "SIGRTMIN+3".into(),
+                }),
+            )
+            .await
+            .map_err(Error::docker(format!("halting {host} (SIGRTMIN+3)")))?;
+        match tokio::time::timeout(STOP_DEADLINE, stopped.next()).await {
+            Ok(_) => Ok(()),
+            Err(_) => Err(Error::Timeout {
+                what: format!("{host} to halt after SIGRTMIN+3"),
+                waited: STOP_DEADLINE,
+                last_seen: "its container still running".into(),
+            }),
+        }
+    }
+
     /// Writes a tar archive of `path` in `container` (the engine's `docker cp` out) to `into`,
     /// at most `limit` bytes: a bigger one is an error rather than a full disk.
     pub async fn download(

@@ -10,6 +10,7 @@ mod bring_up;
 pub mod clean;
 mod configure;
 mod evaluate;
+mod host_limits;
 mod observe;
 mod probes;
 mod runner;
@@ -20,6 +21,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use testcontainers::core::{CgroupnsMode, Mount};
+
+use crate::scenario::RestartMode;
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 
@@ -30,6 +33,7 @@ use crate::report::Role;
 
 pub use batch::{pairs, run_many, run_pairs};
 pub use bring_up::SCENARIO_FILE;
+pub use host_limits::{check_host_limits, inotify_instances_needed};
 pub use runner::{
     default_scenario, image_specs, run, run_scenario, LabOptions, Outcome, MAX_CLIENTS,
 };
@@ -368,14 +372,20 @@ impl Lab {
         })
     }
 
-    /// Restarts a host's container (systemd boots again) and waits until systemd is up.
-    pub async fn restart(&self, host: &Host, deadline: Duration) -> Result<()> {
+    /// Restarts a host's container (systemd boots again) and waits until systemd is up. Not the
+    /// engine's restart: its stop sends SIGTERM, which systemd as PID 1 ignores, and kills only
+    /// after 10 s; systemd halts on SIGRTMIN+3 in well under a second.
+    pub async fn restart(&self, host: &Host, how: RestartMode, deadline: Duration) -> Result<()> {
+        match how {
+            RestartMode::Halt => self.engine.halt(host.id(), &host.name).await?,
+            RestartMode::PowerCut => self.engine.stop_now(host.id()).await,
+        }
         self.engine
             .docker()
-            .restart_container(host.id(), None)
+            .start_container(host.id(), None)
             .await
             .map_err(crate::errors::Error::docker(format!(
-                "restarting {}",
+                "starting {} again",
                 host.name
             )))?;
         self.wait_for_systemd(host, deadline).await
@@ -515,45 +525,6 @@ fn cgroup_layout_at(root: &Path) -> CgroupLayout {
     } else {
         CgroupLayout::LegacyV1
     }
-}
-
-/// inotify instances one host takes (measured: 6 when idle; journal-upload adds one).
-const INOTIFY_PER_HOST: u64 = 7;
-/// What the engine and everything else running as root keep for themselves.
-const INOTIFY_RESERVE: u64 = 8;
-
-/// The inotify instances `hosts` systemd hosts need. Every container runs as root on the host, so
-/// they all draw on root's `fs.inotify.max_user_instances` (128 by default: 17 hosts with this margin; the 22nd idle host hung in a measured run).
-pub fn inotify_instances_needed(hosts: usize) -> u64 {
-    hosts as u64 * INOTIFY_PER_HOST + INOTIFY_RESERVE
-}
-
-/// Refuses, before anything boots, to start more hosts than this machine's inotify limit allows,
-/// with the command that raises it. (Only for a local engine: a remote one has its own limits.)
-pub fn check_host_limits(hosts: usize) -> Result<()> {
-    if std::env::var("DOCKER_HOST").is_ok_and(|h| !h.starts_with("unix://")) {
-        return Ok(());
-    }
-    let Some(available) = std::fs::read_to_string("/proc/sys/fs/inotify/max_user_instances")
-        .ok()
-        .and_then(|v| v.trim().parse::<u64>().ok())
-    else {
-        return Ok(());
-    };
-    host_limit_verdict(hosts, available)
-}
-
-fn host_limit_verdict(hosts: usize, available: u64) -> Result<()> {
-    let required = inotify_instances_needed(hosts);
-    if available >= required {
-        return Ok(());
-    }
-    Err(crate::errors::Error::HostLimit {
-        hosts,
-        available,
-        required,
-        suggested: required.next_power_of_two().max(8192),
-    })
 }
 
 /// A shell loop that runs `condition` until it succeeds or `deadline` passes (the loop's status

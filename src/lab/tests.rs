@@ -13,16 +13,18 @@ fn cgroup_layout_follows_the_host() {
 #[test]
 fn too_many_hosts_for_the_inotify_limit_are_refused_with_the_fix() {
     assert!(
-        host_limit_verdict(12, 128).is_ok(),
+        super::host_limits::host_limit_verdict(12, 128).is_ok(),
         "the seed scenarios fit the default"
     );
-    let err = host_limit_verdict(101, 128).unwrap_err().to_string();
+    let err = super::host_limits::host_limit_verdict(101, 128)
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("fs.inotify.max_user_instances")
             && err.contains("sudo sysctl -w fs.inotify.max_user_instances=8192"),
         "{err}"
     );
-    assert!(host_limit_verdict(101, 8192).is_ok());
+    assert!(super::host_limits::host_limit_verdict(101, 8192).is_ok());
 }
 
 #[test]

@@ -23,6 +23,40 @@ pub struct BenchReport {
     pub matrix: Option<ScenariosRun>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cold_start_seconds: Option<f64>,
+    /// journal-lab against the hand-written peer, per client count.
+    #[serde(default)]
+    pub versus: Vec<VersusPoint>,
+    /// `bench --capacity`, per client count.
+    #[serde(default)]
+    pub capacity: Vec<CapacityPoint>,
+}
+
+/// One client count of `bench --capacity`: N clients flat out into one server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CapacityPoint {
+    pub clients: usize,
+    /// Sent, delivered, latency and ingest rate (the worst client's latency quantiles).
+    pub burst: BurstResult,
+    pub mib_per_second: f64,
+    /// journal-remote's own CPU time over its life, and its peak resident memory.
+    pub server_cpu_seconds: f64,
+    pub server_peak_rss_bytes: u64,
+    /// Loss, or p99 latency over the bound: where the server stopped keeping up.
+    pub gone_bad: Option<String>,
+}
+
+/// One client count of `bench`'s comparison with the hand-written peer (whole processes).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VersusPoint {
+    pub clients: usize,
+    /// Seconds of each successful `cargo xtask lab` process.
+    pub lab_seconds: Vec<f64>,
+    /// Seconds of each successful peer process.
+    pub peer_seconds: Vec<f64>,
+    /// Runs of either side that failed, with their last words (not in the medians).
+    pub failures: Vec<String>,
+    /// The lab's median over the peer's that issue #14 asks for, where it names one.
+    pub goal_ratio: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -193,6 +227,99 @@ pub fn markdown(bench: &BenchReport) -> String {
             ));
         }
     }
+    if !bench.versus.is_empty() {
+        let _ = writeln!(
+            md,
+            "## Against a hand-written script\n\n`cargo xtask lab --clients N` against \
+             `src/bench/peer.sh` (the Netdata guide's steps by hand with docker: openssl \
+             certificates, containers booted one by one, `docker cp`, the two config files, the \
+             units restarted, a marker grepped for), whole process each, alternating in one \
+             sitting; medians. The lab checks and reports far more than the peer.\n"
+        );
+        md.push_str(&super::render::md_table(
+            &[
+                "clients",
+                "journal-lab",
+                "peer",
+                "ratio",
+                "goal",
+                "runs (lab/peer)",
+                "failed runs",
+            ],
+            bench.versus.iter().map(|v| {
+                let ratio = v.ratio();
+                vec![
+                    format!("1+{}", v.clients),
+                    format!("{:.2}s", v.lab_median()),
+                    format!("{:.2}s", v.peer_median()),
+                    ratio.map_or("—".into(), |r| format!("{r:.2}")),
+                    match (v.goal_ratio, v.goal_met()) {
+                        (Some(goal), Some(true)) => format!("≤ {goal}: met"),
+                        (Some(goal), _) => format!("≤ {goal}: **MISSED**"),
+                        (None, _) => "—".into(),
+                    },
+                    format!("{}/{}", v.lab_seconds.len(), v.peer_seconds.len()),
+                    v.failures.len().to_string(),
+                ]
+            }),
+        ));
+        for failure in bench.versus.iter().flat_map(|v| &v.failures) {
+            let _ = writeln!(md, "- failed: {failure}");
+        }
+        md.push('\n');
+    }
+    if !bench.capacity.is_empty() {
+        let _ = writeln!(
+            md,
+            "## Server capacity\n\nN clients log flat out (400-byte messages, bounded in count) \
+             into one journal-remote, all on this machine: the clients compete with the server \
+             for its CPUs, so this is a lower bound for a server of the same size. Latency is \
+             the worst client's; CPU and peak memory are journal-remote's own process.\n"
+        );
+        md.push_str(&super::render::md_table(
+            &[
+                "clients",
+                "delivered",
+                "messages/s",
+                "MiB/s",
+                "p50",
+                "p99",
+                "journal-remote CPU",
+                "peak RSS",
+                "gone bad",
+            ],
+            bench.capacity.iter().map(|c| {
+                vec![
+                    c.clients.to_string(),
+                    format!("{}/{}", c.burst.delivered, c.burst.sent),
+                    format!("{:.0}", c.burst.messages_per_second),
+                    format!("{:.2}", c.mib_per_second),
+                    format!("{:.0} ms", c.burst.latency_p50_ms),
+                    format!("{:.0} ms", c.burst.latency_p99_ms),
+                    format!("{:.1} s", c.server_cpu_seconds),
+                    format!("{:.0} MiB", mib(c.server_peak_rss_bytes)),
+                    c.gone_bad.clone().unwrap_or_else(|| "no".into()),
+                ]
+            }),
+        ));
+        match bench.capacity.iter().find(|c| c.gone_bad.is_some()) {
+            Some(c) => {
+                let _ = writeln!(
+                    md,
+                    "\nFirst point gone bad: {} clients ({}).\n",
+                    c.clients,
+                    c.gone_bad.as_deref().unwrap_or_default()
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    md,
+                    "\nNo point went bad (no loss, p99 under the bound) up to {} clients.\n",
+                    bench.capacity.last().map_or(0, |c| c.clients)
+                );
+            }
+        }
+    }
     if let Some(cold) = bench.cold_start_seconds {
         let _ = writeln!(
             md,
@@ -200,4 +327,64 @@ pub fn markdown(bench: &BenchReport) -> String {
         );
     }
     md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missed_goal_is_said_plainly() {
+        let bench = BenchReport {
+            date: "d".into(),
+            harness_version: "0".into(),
+            machine: Machine {
+                cpus: 2,
+                memory_bytes: 1 << 30,
+                engine: "20.10".into(),
+            },
+            release: "bookworm".into(),
+            happy_path: HappyPath {
+                runs: vec![1.0],
+                to_delivered: vec![],
+                all_delivered: true,
+                phases: vec![],
+            },
+            scale: vec![],
+            latency: None,
+            scenarios: None,
+            matrix: None,
+            cold_start_seconds: None,
+            capacity: vec![],
+            versus: vec![
+                VersusPoint {
+                    clients: 3,
+                    lab_seconds: vec![1.0, 1.2, 1.1],
+                    peer_seconds: vec![4.0, 4.0, 4.0],
+                    failures: vec![],
+                    goal_ratio: Some(0.5),
+                },
+                VersusPoint {
+                    clients: 25,
+                    lab_seconds: vec![10.0],
+                    peer_seconds: vec![20.0],
+                    failures: vec!["peer run 2: exit status: 1 (only 3 of 25)".into()],
+                    goal_ratio: Some(0.3),
+                },
+            ],
+        };
+        let md = markdown(&bench);
+        assert!(
+            md.contains("| 1+3 | 1.10s | 4.00s | 0.28 | ≤ 0.5: met | 3/3 | 0 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| 1+25 | 10.00s | 20.00s | 0.50 | ≤ 0.3: **MISSED** | 1/1 | 1 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("- failed: peer run 2: exit status: 1 (only 3 of 25)"),
+            "{md}"
+        );
+    }
 }

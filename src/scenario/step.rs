@@ -97,8 +97,13 @@ pub enum Step {
         #[serde(default)]
         hosts: Hosts,
     },
-    /// Restart a host's container (systemd boots again).
-    Restart { host: String },
+    /// Restart a host's container (systemd boots again): by default a clean halt, as a reboot
+    /// would (`how: power-cut` for a SIGKILL: nothing flushed, nothing saved).
+    Restart {
+        host: String,
+        #[serde(default)]
+        how: RestartMode,
+    },
     /// Forward Secure Sealing on the hosts: `journalctl --setup-keys` (the sealing key stays on
     /// the host, the verification key goes to the run's private directory), then a rotation so
     /// the new journal file is sealed. On servers also `Seal=yes` for journal-remote, whose
@@ -233,6 +238,18 @@ fn pace() -> u64 {
 
 fn connections() -> u32 {
     100
+}
+
+/// How a `restart` step stops the host before booting it again.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartMode {
+    /// SIGRTMIN+3 to systemd (PID 1): it halts cleanly, stopping every unit (journald flushes,
+    /// journal-upload saves its cursor), as `systemctl reboot` would; then the container starts.
+    #[default]
+    Halt,
+    /// SIGKILL to the container: the power cut, nothing stopped in order.
+    PowerCut,
 }
 
 /// A fault the lab can inject.

@@ -341,3 +341,27 @@ fn faults_name_a_host_they_can_happen_to_and_end_what_they_start() {
         assert!(err.line >= 6, "{steps}: {err}");
     }
 }
+
+#[test]
+fn a_restart_halts_cleanly_unless_it_says_power_cut() {
+    let base = "description: d\nhosts:\n  - {name: server, role: server}\n  - {name: client1, role: client}\nsteps:\n";
+    let with = |steps: &str| format!("{base}{steps}checks: []\n");
+    let how = |text: &str| match &parse(text).unwrap().steps[0] {
+        Step::Restart { how, .. } => *how,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        how(&with("  - {do: restart, host: client1}\n")),
+        RestartMode::Halt
+    );
+    assert_eq!(
+        how(&with("  - {do: restart, host: client1, how: power-cut}\n")),
+        RestartMode::PowerCut
+    );
+    let err = parse(&with("  - {do: restart, host: client1, how: unplug}\n")).unwrap_err();
+    assert_eq!(err.line, 6, "{err}");
+    assert!(
+        err.message.contains("halt") && err.message.contains("power-cut"),
+        "{err}"
+    );
+}

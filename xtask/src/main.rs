@@ -146,6 +146,16 @@ enum Command {
         /// e.g. bullseye,bookworm,trixie,forky), timed as one batch.
         #[arg(long, value_delimiter = ',')]
         matrix: Vec<String>,
+        /// Client counts to race against the hand-written peer, src/bench/peer.sh (0 to skip).
+        #[arg(long, value_delimiter = ',', default_value = "3,25")]
+        versus: Vec<usize>,
+        /// Alternating runs of the lab and the peer per client count (medians are reported).
+        #[arg(long, default_value_t = 3)]
+        versus_runs: usize,
+        /// Measure server capacity: clients logging flat out into one journal-remote, at each
+        /// of these client counts (`--capacity` alone: 1,10,50).
+        #[arg(long, value_delimiter = ',', num_args = 0.., default_missing_value = "1,10,50")]
+        capacity: Option<Vec<usize>>,
         /// Remove the base image first and time the first run including its build.
         #[arg(long)]
         cold: bool,
@@ -455,6 +465,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             burst_messages,
             no_scenarios,
             matrix,
+            versus,
+            versus_runs,
+            capacity,
             cold,
         } => {
             let options = journal_lab::bench::BenchOptions {
@@ -465,6 +478,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 burst_messages,
                 scenarios: !no_scenarios,
                 matrix,
+                versus: versus.into_iter().filter(|&n| n > 0).collect(),
+                versus_runs,
+                capacity: capacity
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|&n| n > 0)
+                    .collect(),
+                lab_command: vec![
+                    std::env::current_exe()?.display().to_string(),
+                    "lab".to_string(),
+                ],
                 cold,
                 images_dir: images_dir(),
                 scenarios_dir: workspace_root().join("scenarios"),

@@ -119,7 +119,7 @@ pub async fn perform(
             ));
             Ok(())
         }
-        Step::Restart { host } => units::restart(lab, host, deadlines, progress).await,
+        Step::Restart { host, how } => units::restart(lab, host, *how, deadlines, progress).await,
         Step::SetupSealing { hosts, interval } => {
             let hosts = selected(lab, scenario, hosts);
             sealing::setup(lab, &hosts, interval, state, deadlines).await?;

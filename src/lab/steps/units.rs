@@ -65,11 +65,17 @@ pub(super) async fn unit(
 pub(super) async fn restart(
     lab: &Lab,
     host: &str,
+    how: crate::scenario::RestartMode,
     deadlines: &Deadlines,
     progress: &Progress,
 ) -> Result<()> {
     let host = lab.host(host).expect("validated host");
-    lab.restart(host, deadlines.boot).await?;
-    progress(&format!("{} restarted", host.name));
+    let clock = std::time::Instant::now();
+    lab.restart(host, how, deadlines.boot).await?;
+    progress(&format!(
+        "{} restarted ({how:?}) in {:.1}s",
+        host.name,
+        clock.elapsed().as_secs_f64()
+    ));
     Ok(())
 }

@@ -33,7 +33,7 @@ pub(super) fn steps<'a>(
             Step::Unit { hosts, .. } | Step::Remediate { hosts, .. } => {
                 selector(hosts, &at("hosts"), names)?
             }
-            Step::Run { host, .. } | Step::Restart { host } => {
+            Step::Run { host, .. } | Step::Restart { host, .. } => {
                 host_ref(host, &at("host"), names, "this step")?
             }
             Step::SetupSealing { hosts, interval } => {
