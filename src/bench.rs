@@ -85,6 +85,17 @@ pub(crate) fn burst_result(
 
 pub async fn run(options: &BenchOptions, progress: &Progress) -> Result<(BenchReport, PathBuf)> {
     let engine = Engine::connect().await?;
+    // The largest lab any part will boot must fit the machine's limits: say so now, with the
+    // fix, rather than after minutes of smaller runs (the peer would only hang).
+    let largest = [&options.scale, &options.versus, &options.capacity]
+        .into_iter()
+        .flatten()
+        .chain([&options.burst_clients])
+        .max()
+        .copied()
+        .unwrap_or(3)
+        .max(3);
+    lab::check_host_limits(largest + 1)?;
     let base = ImageSpec::load(&options.images_dir, &options.release)?;
     // Each measured lab writes its own reports; they go to a scratch directory.
     let scratch = crate::temp_dir("journal-lab-bench-")?;

@@ -177,10 +177,10 @@ pub(super) fn rebuild_args(recipe: &Recipe, layer: &LayerRecipe, work_dir: &Path
     args
 }
 
-/// The Dockerfile that puts the rebuilt files on the base image and checks them: each binary
-/// starts (its libraries resolve in the image) and comes from the source version of the package
-/// that owns the file it replaces.
-fn dockerfile(base: &str, layer: &LayerRecipe, version: &str) -> String {
+/// The shell the layered image's `RUN` checks its rebuilt files with: each binary starts (its
+/// libraries resolve in the image) and comes from the source version of the package that owns
+/// the file it replaces.
+fn checks(base: &str, layer: &LayerRecipe, version: &str) -> String {
     let mut checks = Vec::new();
     for path in layer.rebuild.install.values() {
         checks.push(format!(
@@ -193,13 +193,32 @@ fn dockerfile(base: &str, layer: &LayerRecipe, version: &str) -> String {
             v = quoted(version),
         ));
     }
-    format!(
-        "FROM {base}\nADD rebuilt.tar /\nRUN set -e; {}\n",
-        checks.join("; ")
-    )
+    checks.join("; ")
 }
 
-/// Builds the layered image for `spec` (its base image must exist).
+/// The image holding only the rebuilt files (`FROM scratch`): made once per suite, mirror and
+/// layer, whatever packages a scenario adds to the base, and copied onto every variant.
+fn rebuilt_reference(spec: &ImageSpec, layer: &LayerRecipe) -> String {
+    let recipe = &spec.recipe;
+    let canonical =
+        serde_json::to_string(&(&recipe.suite, &recipe.mirror, &recipe.apt_options, layer))
+            .expect("serializes");
+    let digest = Sha256::new()
+        .chain_update(BUILDER_REVISION)
+        .chain_update([0])
+        .chain_update(canonical)
+        .chain_update([0])
+        .chain_update(REBUILD_SCRIPT)
+        .finalize();
+    let hash: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("{}-rebuilt:{hash}", spec.repository())
+}
+
+/// The label of the rebuilt image that says which source version it was built from.
+const VERSION_LABEL: &str = "journal-lab.rebuilt-version";
+
+/// Builds the layered image for `spec` (its base image must exist), rebuilding the files first
+/// if no image holds them yet.
 pub(super) async fn build(
     engine: &Engine,
     spec: &ImageSpec,
@@ -208,14 +227,87 @@ pub(super) async fn build(
 ) -> Result<()> {
     let started = Instant::now();
     let base = spec.base().expect("a layered spec has a base");
+    let rebuilt = rebuilt_reference(spec, layer);
+    let version = {
+        let lock = super::build_lock(&rebuilt);
+        let _guard = lock.lock().await;
+        match rebuilt_version(engine, &rebuilt).await? {
+            Some(version) => version,
+            None => rebuild(engine, spec, layer, &rebuilt, progress).await?,
+        }
+    };
+    progress(&format!(
+        "  {}: putting the rebuilt files on {} and checking they run",
+        spec.release,
+        base.reference()
+    ));
+    let dockerfile = format!(
+        "FROM {}\nCOPY --from={rebuilt} / /\nRUN set -e; {}\n",
+        base.reference(),
+        checks(&base.reference(), layer, &version)
+    );
+    let labels = HashMap::from([
+        (RECIPE_LABEL.to_string(), spec.hash.clone()),
+        ("journal-lab.release".to_string(), spec.release.clone()),
+        (
+            "journal-lab.rebuilt".to_string(),
+            format!("{} {version}", layer.rebuild.source),
+        ),
+    ]);
+    build_image(
+        engine,
+        &spec.release,
+        &spec.reference(),
+        &dockerfile,
+        None,
+        labels,
+    )
+    .await?;
+    if !super::exists(engine, spec).await? {
+        return Err(Error::ImageBuild {
+            release: spec.release.clone(),
+            detail: "the engine built no image".into(),
+        });
+    }
+    progress(&format!(
+        "image {} is ready ({} {version} rebuilt, {:.0} s)",
+        spec.reference(),
+        layer.rebuild.source,
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}
+
+/// The source version the rebuilt image at `reference` was made from; None if there is none.
+async fn rebuilt_version(engine: &Engine, reference: &str) -> Result<Option<String>> {
+    match engine.docker().inspect_image(reference).await {
+        Ok(image) => Ok(image
+            .config
+            .and_then(|c| c.labels)
+            .and_then(|l| l.get(VERSION_LABEL).cloned())),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(None),
+        Err(e) => Err(Error::docker(format!("looking for image {reference}"))(e)),
+    }
+}
+
+/// The rebuild proper: the chroot, the script, and an image of what it produced. Returns the
+/// source version.
+async fn rebuild(
+    engine: &Engine,
+    spec: &ImageSpec,
+    layer: &LayerRecipe,
+    rebuilt: &str,
+    progress: &Progress,
+) -> Result<String> {
     let build_error = |detail: String| Error::ImageBuild {
         release: spec.release.clone(),
         detail,
     };
     progress(&format!(
-        "building image {}: {} rebuilt from Debian's {} source ({}) and layered on {}; the first \
-         build takes {FIRST_BUILD_TIME}, later runs reuse it",
-        spec.reference(),
+        "rebuilding {} from Debian's {} source of {} ({}) into {rebuilt}; the first build takes \
+         {FIRST_BUILD_TIME}, later runs reuse it",
         layer
             .rebuild
             .install
@@ -223,9 +315,9 @@ pub(super) async fn build(
             .cloned()
             .collect::<Vec<_>>()
             .join(", "),
+        layer.rebuild.source,
         spec.recipe.suite,
         layer.rebuild.meson_options.join(" "),
-        base.reference(),
     ));
     let work_dir = crate::temp_dir("journal-lab-layer-")?;
     let script = work_dir.path().join("rebuild-from-source.sh");
@@ -258,30 +350,50 @@ pub(super) async fn build(
         .find_map(|l| l.strip_prefix("version="))
         .ok_or_else(|| build_error(format!("{provenance_path:?} names no version")))?
         .to_string();
-    let context = build_context(
-        &out.join("root"),
-        &dockerfile(&base.reference(), layer, &version),
+    let tree = tree_archive(&out.join("root"))
+        .map_err(|e| build_error(format!("packing the rebuilt files: {e}")))?;
+    let labels = HashMap::from([
+        (VERSION_LABEL.to_string(), version.clone()),
+        (
+            "journal-lab.rebuilt".to_string(),
+            format!("{} {version}", layer.rebuild.source),
+        ),
+    ]);
+    build_image(
+        engine,
+        &spec.release,
+        rebuilt,
+        "FROM scratch\nADD rebuilt.tar /\n",
+        Some(tree),
+        labels,
     )
-    .map_err(|e| build_error(format!("packing the rebuilt files: {e}")))?;
-    progress(&format!(
-        "  {}: layering the rebuilt files on {} and checking they run",
-        spec.release,
-        base.reference()
-    ));
+    .await?;
+    Ok(version)
+}
+
+/// Builds `dockerfile` (with `rebuilt.tar` beside it, if given) as `tag`; the engine tags only
+/// an image whose every step succeeded. A failed step is an error with the builder's last lines.
+async fn build_image(
+    engine: &Engine,
+    release: &str,
+    tag: &str,
+    dockerfile: &str,
+    tree: Option<Vec<u8>>,
+    labels: HashMap<String, String>,
+) -> Result<()> {
+    let build_error = |detail: String| Error::ImageBuild {
+        release: release.to_string(),
+        detail,
+    };
+    let context = build_context(dockerfile, tree.as_deref())
+        .map_err(|e| build_error(format!("packing the build context: {e}")))?;
     let options = BuildImageOptionsBuilder::new()
         .dockerfile("Dockerfile")
-        .t(&spec.reference())
+        .t(tag)
         .rm(true)
         .forcerm(true)
         .networkmode("none")
-        .labels(&HashMap::from([
-            (RECIPE_LABEL.to_string(), spec.hash.clone()),
-            ("journal-lab.release".to_string(), spec.release.clone()),
-            (
-                "journal-lab.rebuilt".to_string(),
-                format!("{} {version}", layer.rebuild.source),
-            ),
-        ]))
+        .labels(&labels)
         .build();
     let mut stream =
         engine
@@ -289,40 +401,37 @@ pub(super) async fn build(
             .build_image(options, None, Some(bollard::body_full(context.into())));
     let mut said = Vec::new();
     while let Some(item) = stream.next().await {
-        let info = item.map_err(Error::docker(format!("building {}", spec.reference())))?;
+        let info = item.map_err(Error::docker(format!("building {tag}")))?;
         if let Some(text) = info.stream {
             said.extend(text.lines().map(str::to_string));
         }
         if let Some(detail) = info.error_detail.and_then(|d| d.message) {
             let tail = said[said.len().saturating_sub(15)..].join("\n");
             return Err(build_error(format!(
-                "layering the rebuilt files failed: {detail}\n{tail}"
+                "building {tag} failed: {detail}\n{tail}"
             )));
         }
     }
-    if !super::exists(engine, spec).await? {
-        return Err(build_error("the engine built no image".into()));
-    }
-    progress(&format!(
-        "image {} is ready ({} {version} rebuilt, {:.0} s)",
-        spec.reference(),
-        layer.rebuild.source,
-        started.elapsed().as_secs_f64()
-    ));
     Ok(())
 }
 
-/// The build context: the Dockerfile and the rebuilt tree as one tar inside it.
-fn build_context(root: &Path, dockerfile: &str) -> std::io::Result<Vec<u8>> {
+/// The rebuilt tree as a tar.
+fn tree_archive(root: &Path) -> std::io::Result<Vec<u8>> {
     let mut rebuilt = tar::Builder::new(Vec::new());
     rebuilt.follow_symlinks(false);
     rebuilt.append_dir_all(".", root)?;
-    let rebuilt = rebuilt.into_inner()?;
+    rebuilt.into_inner()
+}
+
+/// The build context: the Dockerfile and, if given, the rebuilt tree as one tar beside it.
+fn build_context(dockerfile: &str, tree: Option<&[u8]>) -> std::io::Result<Vec<u8>> {
     let mut context = tar::Builder::new(Vec::new());
-    for (name, bytes) in [
-        ("Dockerfile", dockerfile.as_bytes()),
-        ("rebuilt.tar", &rebuilt),
-    ] {
+    let files = [
+        ("Dockerfile", Some(dockerfile.as_bytes())),
+        ("rebuilt.tar", tree),
+    ];
+    for (name, bytes) in files {
+        let Some(bytes) = bytes else { continue };
         let mut header = tar::Header::new_gnu();
         header.set_size(bytes.len() as u64);
         header.set_mode(0o644);

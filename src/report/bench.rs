@@ -248,14 +248,22 @@ pub fn markdown(bench: &BenchReport) -> String {
             ],
             bench.versus.iter().map(|v| {
                 let ratio = v.ratio();
+                let median = |runs: &[f64], m: f64| {
+                    if runs.is_empty() {
+                        "—".to_string()
+                    } else {
+                        format!("{m:.2}s")
+                    }
+                };
                 vec![
                     format!("1+{}", v.clients),
-                    format!("{:.2}s", v.lab_median()),
-                    format!("{:.2}s", v.peer_median()),
+                    median(&v.lab_seconds, v.lab_median()),
+                    median(&v.peer_seconds, v.peer_median()),
                     ratio.map_or("—".into(), |r| format!("{r:.2}")),
                     match (v.goal_ratio, v.goal_met()) {
                         (Some(goal), Some(true)) => format!("≤ {goal}: met"),
-                        (Some(goal), _) => format!("≤ {goal}: **MISSED**"),
+                        (Some(goal), Some(false)) => format!("≤ {goal}: **MISSED**"),
+                        (Some(goal), None) => format!("≤ {goal}: not measured (runs failed)"),
                         (None, _) => "—".into(),
                     },
                     format!("{}/{}", v.lab_seconds.len(), v.peer_seconds.len()),

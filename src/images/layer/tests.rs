@@ -149,18 +149,41 @@ fn the_chroot_gets_sources_and_quoted_arguments() {
 #[test]
 fn the_layer_checks_each_rebuilt_binary_in_the_image() {
     let spec = gnutls();
-    let text = dockerfile(
+    let text = checks(
         "journal-lab/bookworm:abc",
         spec.layer.as_ref().unwrap(),
         "252.39-1~deb12u2",
     );
-    let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines[0], "FROM journal-lab/bookworm:abc");
-    assert_eq!(lines[1], "ADD rebuilt.tar /");
-    assert!(lines[2].starts_with("RUN set -e; p='/usr/lib/systemd/systemd-journal-remote';"));
-    assert!(lines[2].contains("= '252.39-1~deb12u2' ]"), "{}", lines[2]);
-    assert!(lines[2].ends_with("\"$p\" --version"), "{}", lines[2]);
-    assert_eq!(lines.len(), 3);
+    assert!(
+        text.starts_with("p='/usr/lib/systemd/systemd-journal-remote';"),
+        "{text}"
+    );
+    assert!(text.contains("= '252.39-1~deb12u2' ]"), "{text}");
+    assert!(
+        text.contains("docker rmi journal-lab/bookworm:abc"),
+        "{text}"
+    );
+    assert!(text.ends_with("\"$p\" --version"), "{text}");
+    assert!(!text.contains('\n'), "one RUN line");
+}
+
+#[test]
+fn the_rebuilt_files_are_shared_by_every_variant_of_the_base() {
+    let spec = gnutls();
+    let layer = spec.layer.clone().unwrap();
+    let variant = spec.with_packages(&["auditd".to_string()]);
+    assert_ne!(variant.reference(), spec.reference());
+    assert_eq!(
+        rebuilt_reference(&variant, &layer),
+        rebuilt_reference(&spec, &layer)
+    );
+    assert!(rebuilt_reference(&spec, &layer).starts_with("journal-lab/bookworm-gnutls-rebuilt:"));
+    let mut other = layer.clone();
+    other.rebuild.meson_options.push("-Dfoo=bar".into());
+    assert_ne!(
+        rebuilt_reference(&spec, &other),
+        rebuilt_reference(&spec, &layer)
+    );
 }
 
 #[test]
@@ -178,7 +201,8 @@ fn the_context_holds_the_dockerfile_and_the_rebuilt_tree() {
     let bin = tmp.path().join("usr/lib/systemd");
     std::fs::create_dir_all(&bin).unwrap();
     std::fs::write(bin.join("systemd-journal-remote"), b"ELF").unwrap();
-    let context = build_context(tmp.path(), "FROM x\n").unwrap();
+    let tree = tree_archive(tmp.path()).unwrap();
+    let context = build_context("FROM scratch\n", Some(&tree)).unwrap();
     let mut outer = tar::Archive::new(context.as_slice());
     let mut names = Vec::new();
     let mut inner_names = Vec::new();
@@ -200,5 +224,13 @@ fn the_context_holds_the_dockerfile_and_the_rebuilt_tree() {
             .iter()
             .any(|n| n.ends_with("usr/lib/systemd/systemd-journal-remote")),
         "{inner_names:?}"
+    );
+    let only_dockerfile = build_context("FROM x\n", None).unwrap();
+    assert_eq!(
+        tar::Archive::new(only_dockerfile.as_slice())
+            .entries()
+            .unwrap()
+            .count(),
+        1
     );
 }
