@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+mod benching;
 mod housekeeping;
 mod lifecycle;
 mod progress;
@@ -122,44 +123,11 @@ enum Command {
     /// Measure the lab on this machine and write reports/bench/<date>.{json,md}.
     ///
     /// Warm happy path (1 server + 3 clients, N runs, median/min/max and phase breakdown), scale
-    /// runs (wall time, container memory, delivery), delivery latency for a burst of messages, and
-    /// all seed scenarios; `--cold` also times a first run with the image build.
-    Bench {
-        #[arg(long, default_value = images::DEFAULT_RELEASE)]
-        release: String,
-        /// Runs of the happy path.
-        #[arg(long, default_value_t = 5)]
-        runs: usize,
-        /// Client counts of the scale runs (comma-separated; 0 to skip).
-        #[arg(long, value_delimiter = ',', default_value = "10,25,100")]
-        scale: Vec<usize>,
-        /// Clients of the latency burst (0 to skip).
-        #[arg(long, default_value_t = 3)]
-        burst_clients: usize,
-        /// Messages per client in the latency burst.
-        #[arg(long, default_value_t = 200)]
-        burst_messages: u32,
-        /// Skip the seed scenarios.
-        #[arg(long)]
-        no_scenarios: bool,
-        /// Also run the seed scenarios on each of these releases together (comma-separated,
-        /// e.g. bullseye,bookworm,trixie,forky), timed as one batch.
-        #[arg(long, value_delimiter = ',')]
-        matrix: Vec<String>,
-        /// Client counts to race against the hand-written peer, src/bench/peer.sh (0 to skip).
-        #[arg(long, value_delimiter = ',', default_value = "3,25")]
-        versus: Vec<usize>,
-        /// Alternating runs of the lab and the peer per client count (medians are reported).
-        #[arg(long, default_value_t = 3)]
-        versus_runs: usize,
-        /// Measure server capacity: clients logging flat out into one journal-remote, at each
-        /// of these client counts (`--capacity` alone: 1,10,50).
-        #[arg(long, value_delimiter = ',', num_args = 0.., default_missing_value = "1,10,50")]
-        capacity: Option<Vec<usize>>,
-        /// Remove the base image first and time the first run including its build.
-        #[arg(long)]
-        cold: bool,
-    },
+    /// runs (wall time, container memory, delivery), delivery latency for a burst of messages,
+    /// the lab against a hand-written script (src/bench/peer.sh), and all seed scenarios;
+    /// `--capacity` measures one server's capacity, `--cold` also times a first run with the
+    /// image build.
+    Bench(benching::BenchArgs),
     /// Issue a certificate (and its install bundle) from the CA in DIR, creating the CA on first use.
     ///
     /// NAME is the host's canonical name (the certificate's CN); each DNS:name or IP:address
@@ -457,48 +425,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             )
             .await
         }
-        Command::Bench {
-            release,
-            runs,
-            scale,
-            burst_clients,
-            burst_messages,
-            no_scenarios,
-            matrix,
-            versus,
-            versus_runs,
-            capacity,
-            cold,
-        } => {
-            let options = journal_lab::bench::BenchOptions {
-                release,
-                runs,
-                scale: scale.into_iter().filter(|&n| n > 0).collect(),
-                burst_clients,
-                burst_messages,
-                scenarios: !no_scenarios,
-                matrix,
-                versus: versus.into_iter().filter(|&n| n > 0).collect(),
-                versus_runs,
-                capacity: capacity
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(|&n| n > 0)
-                    .collect(),
-                lab_command: vec![
-                    std::env::current_exe()?.display().to_string(),
-                    "lab".to_string(),
-                ],
-                cold,
-                images_dir: images_dir(),
-                scenarios_dir: workspace_root().join("scenarios"),
-                reports_dir: workspace_root().join("reports"),
-            };
-            let (bench, md) = journal_lab::bench::run(&options, &progress()).await?;
-            print!("{}", report::bench::markdown(&bench));
-            println!("written: {} (and .json)", md.display());
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Bench(args) => benching::bench(args).await,
         Command::Report {
             merge: Some(ReportCommand::Merge { dirs, out }),
             ..
