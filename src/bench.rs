@@ -48,6 +48,15 @@ pub struct BenchOptions {
     pub reports_dir: PathBuf,
 }
 
+/// Seconds of a run's workload step: from the first message logged to delivery settled.
+pub(crate) fn workload_seconds(report: &crate::report::RunReport) -> f64 {
+    report
+        .steps
+        .iter()
+        .find(|s| s.step == "workload")
+        .map_or(0.0, |s| s.seconds)
+}
+
 /// The latency figure of a workload's delivery: every client's messages together.
 /// `seconds`: the workload step's, from the first message logged to delivery settled.
 pub(crate) fn burst_result(
@@ -191,12 +200,7 @@ pub async fn run(options: &BenchOptions, progress: &Progress) -> Result<(BenchRe
             progress,
         )
         .await?;
-        let seconds = outcome
-            .report
-            .steps
-            .iter()
-            .find(|s| s.step == "workload")
-            .map_or(0.0, |s| s.seconds);
+        let seconds = workload_seconds(&outcome.report);
         outcome
             .report
             .delivery

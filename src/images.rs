@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use futures::StreamExt;
@@ -341,12 +340,7 @@ async fn run_mmdebstrap(
             package: "mmdebstrap",
         });
     }
-    let mut child = tokio::process::Command::new("mmdebstrap")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
+    let mut child = crate::stderr_piped("mmdebstrap", args)
         .spawn()
         .map_err(|e| build_error(format!("starting mmdebstrap: {e}")))?;
     let mut lines = BufReader::new(child.stderr.take().expect("stderr is piped")).lines();

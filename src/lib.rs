@@ -29,6 +29,21 @@ pub const HARNESS_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// prints; the CLI decides how progress looks.
 pub type Progress = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
 
+/// `program args` with no stdin, stdout discarded and stderr piped (where tools say what went
+/// wrong), killed if the handle is dropped: how the library runs mmdebstrap and the bench's
+/// processes.
+pub(crate) fn stderr_piped(program: &str, args: &[String]) -> tokio::process::Command {
+    use std::process::Stdio;
+    let mut command = tokio::process::Command::new(program);
+    command
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    command
+}
+
 /// A progress sink that discards everything.
 pub fn quiet() -> Progress {
     std::sync::Arc::new(|_| {})

@@ -7,8 +7,9 @@
 
 mod common;
 
+use common::sh;
+
 use std::path::PathBuf;
-use std::time::Duration;
 
 use journal_lab::checks::{CheckId, Status};
 use journal_lab::domain::Role;
@@ -21,14 +22,6 @@ const GNUTLS: &str = "bookworm-gnutls";
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-async fn sh(engine: &Engine, container: &str, script: &str) -> String {
-    engine
-        .exec(container, script, Duration::from_secs(60))
-        .await
-        .unwrap()
-        .stdout
 }
 
 /// What journal-remote on the server answers an upload that `client` signs with its own

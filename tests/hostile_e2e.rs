@@ -6,9 +6,10 @@
 
 mod common;
 
+use common::sh;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use journal_lab::checks::hostile::SendRecord;
 use journal_lab::checks::{CheckId, Status};
@@ -27,14 +28,6 @@ async fn run_kept(file: &str, release: &str, reports: &Path) -> Outcome {
     options.keep = true;
     options.release = Some(release.to_string());
     common::run_or_clean(file, &scenario, &options).await
-}
-
-async fn sh(engine: &Engine, container: &str, script: &str) -> String {
-    engine
-        .exec(container, script, Duration::from_secs(120))
-        .await
-        .unwrap()
-        .stdout
 }
 
 fn status(outcome: &Outcome, id: CheckId, host: &str) -> (Status, String) {

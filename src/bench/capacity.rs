@@ -101,12 +101,7 @@ pub async fn measure(
             .ok()
             .and_then(|u| parse_usage(u.stdout.trim()))
             .unwrap_or((f64::NAN, 0));
-        let seconds = outcome
-            .report
-            .steps
-            .iter()
-            .find(|s| s.step == "workload")
-            .map_or(0.0, |s| s.seconds);
+        let seconds = super::workload_seconds(&outcome.report);
         let Some(delivery) = outcome.report.delivery.as_ref() else {
             continue;
         };

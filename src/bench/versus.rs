@@ -4,7 +4,6 @@
 //! start, image check, certificates, boot, configuration, checks, reports and teardown all count.
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::errors::{Error, Result};
@@ -30,12 +29,7 @@ const PROCESS_DEADLINE: Duration = Duration::from_secs(600);
 /// Runs `program args` to completion, timed; a non-zero exit is a failure with its last words.
 async fn timed(program: &str, args: &[String]) -> Result<(f64, Option<String>)> {
     let clock = Instant::now();
-    let child = tokio::process::Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
+    let child = crate::stderr_piped(program, args)
         .spawn()
         .map_err(|e| Error::InvalidSettings(format!("cannot start {program}: {e}")))?;
     let output = tokio::time::timeout(PROCESS_DEADLINE, child.wait_with_output())

@@ -37,3 +37,13 @@ pub async fn run_or_clean(name: &str, scenario: &Scenario, options: &LabOptions)
             panic!("the run failed: {e}")
         })
 }
+
+/// What `script` prints on stdout in `container` (a kept lab's host), within two minutes.
+#[allow(dead_code)]
+pub async fn sh(engine: &Engine, container: &str, script: &str) -> String {
+    engine
+        .exec(container, script, std::time::Duration::from_secs(120))
+        .await
+        .unwrap()
+        .stdout
+}
