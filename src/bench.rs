@@ -225,9 +225,9 @@ pub async fn run(options: &BenchOptions, progress: &Progress) -> Result<(BenchRe
         Vec::new()
     } else {
         versus::measure(
+            &engine,
+            &base,
             &options.lab_command,
-            &base.reference(),
-            &options.release,
             &options.versus,
             options.versus_runs,
             scratch.path(),

@@ -6,7 +6,11 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::domain::Role;
+use crate::engine::Engine;
 use crate::errors::{Error, Result};
+use crate::images::ImageSpec;
+use crate::lab::{Deadlines, HostSpec, Lab};
 use crate::report::bench::VersusPoint;
 use crate::report::quantile;
 use crate::Progress;
@@ -55,11 +59,37 @@ async fn timed(program: &str, args: &[String]) -> Result<(f64, Option<String>)> 
     Ok((seconds, failure))
 }
 
-/// `runs` alternating pairs per client count: lab first on even runs, the peer first on odd.
+/// The engine's floor for 1 + `clients` hosts: bare hosts of the image (no certificates, no
+/// configuration, nothing checked) created, started, waited for until systemd runs, and removed,
+/// through the same API calls as a lab. No harness on this engine goes under it.
+async fn engine_floor(engine: &Engine, image: &ImageSpec, clients: usize) -> Result<f64> {
+    let clock = Instant::now();
+    let mut lab = Lab::create(engine.clone(), &crate::lab::new_run_id(), false).await?;
+    let specs: Vec<HostSpec> = (0..=clients)
+        .map(|i| HostSpec {
+            name: if i == 0 {
+                "server".into()
+            } else {
+                format!("client{i}")
+            },
+            role: if i == 0 { Role::Server } else { Role::Client },
+            image: image.clone(),
+            stage: None,
+            publish: None,
+        })
+        .collect();
+    let booted = lab.boot(&specs, Deadlines::default().boot).await;
+    lab.teardown().await?;
+    booted?;
+    Ok(clock.elapsed().as_secs_f64())
+}
+
+/// `runs` alternating pairs per client count: lab first on even runs, the peer first on odd;
+/// and the engine's floor once per run.
 pub async fn measure(
+    engine: &Engine,
+    image_spec: &ImageSpec,
     lab_command: &[String],
-    image: &str,
-    release: &str,
     sizes: &[usize],
     runs: usize,
     scratch: &Path,
@@ -80,13 +110,13 @@ pub async fn measure(
             "--clients".into(),
             clients.to_string(),
             "--release".into(),
-            release.into(),
+            image_spec.release.clone(),
             "--reports".into(),
             scratch.join("reports").display().to_string(),
         ]);
         let peer_args = vec![
             peer.display().to_string(),
-            image.into(),
+            image_spec.reference(),
             clients.to_string(),
         ];
         let mut point = VersusPoint {
@@ -95,8 +125,15 @@ pub async fn measure(
             peer_seconds: Vec::new(),
             failures: Vec::new(),
             goal_ratio: goal_for(clients),
+            floor_seconds: Vec::new(),
         };
         for run in 0..runs.max(1) {
+            let floor = engine_floor(engine, image_spec, clients).await?;
+            progress(&format!(
+                "  1+{clients} run {}: engine floor {floor:.2}s",
+                run + 1
+            ));
+            point.floor_seconds.push(floor);
             let lab_first = run % 2 == 0;
             for side in if lab_first {
                 ["lab", "peer"]
@@ -142,6 +179,12 @@ impl VersusPoint {
             .then(|| self.lab_median() / self.peer_median())
     }
 
+    /// The lab's median over the engine floor's (None without both).
+    pub fn over_floor(&self) -> Option<f64> {
+        let floor = quantile(&self.floor_seconds, 0.5);
+        (!self.lab_seconds.is_empty() && floor > 0.0).then(|| self.lab_median() / floor)
+    }
+
     /// Whether the goal is met; None where there is no goal or no ratio.
     pub fn goal_met(&self) -> Option<bool> {
         Some(self.ratio()? <= self.goal_ratio?)
@@ -159,6 +202,7 @@ mod tests {
             peer_seconds: peer.to_vec(),
             failures: Vec::new(),
             goal_ratio: goal_for(clients),
+            floor_seconds: vec![1.0],
         }
     }
 

@@ -57,6 +57,9 @@ pub struct VersusPoint {
     pub failures: Vec<String>,
     /// The lab's median over the peer's that issue #14 asks for, where it names one.
     pub goal_ratio: Option<f64>,
+    /// The engine's floor, once per run: bare hosts created, booted and removed.
+    #[serde(default)]
+    pub floor_seconds: Vec<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -243,6 +246,8 @@ pub fn markdown(bench: &BenchReport) -> String {
                 "peer",
                 "ratio",
                 "goal",
+                "engine floor",
+                "lab / floor",
                 "runs (lab/peer)",
                 "failed runs",
             ],
@@ -266,6 +271,8 @@ pub fn markdown(bench: &BenchReport) -> String {
                         (Some(goal), None) => format!("≤ {goal}: not measured (runs failed)"),
                         (None, _) => "—".into(),
                     },
+                    median(&v.floor_seconds, quantile(&v.floor_seconds, 0.5)),
+                    v.over_floor().map_or("—".into(), |r| format!("{r:.2}")),
                     format!("{}/{}", v.lab_seconds.len(), v.peer_seconds.len()),
                     v.failures.len().to_string(),
                 ]
@@ -371,6 +378,7 @@ mod tests {
                     peer_seconds: vec![4.0, 4.0, 4.0],
                     failures: vec![],
                     goal_ratio: Some(0.5),
+                    floor_seconds: vec![1.0, 2.0, 0.5],
                 },
                 VersusPoint {
                     clients: 25,
@@ -378,16 +386,17 @@ mod tests {
                     peer_seconds: vec![20.0],
                     failures: vec!["peer run 2: exit status: 1 (only 3 of 25)".into()],
                     goal_ratio: Some(0.3),
+                    floor_seconds: vec![],
                 },
             ],
         };
         let md = markdown(&bench);
         assert!(
-            md.contains("| 1+3 | 1.10s | 4.00s | 0.28 | ≤ 0.5: met | 3/3 | 0 |"),
+            md.contains("| 1+3 | 1.10s | 4.00s | 0.28 | ≤ 0.5: met | 1.00s | 1.10 | 3/3 | 0 |"),
             "{md}"
         );
         assert!(
-            md.contains("| 1+25 | 10.00s | 20.00s | 0.50 | ≤ 0.3: **MISSED** | 1/1 | 1 |"),
+            md.contains("| 1+25 | 10.00s | 20.00s | 0.50 | ≤ 0.3: **MISSED** | — | — | 1/1 | 1 |"),
             "{md}"
         );
         assert!(
