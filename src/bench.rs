@@ -43,8 +43,7 @@ pub struct BenchOptions {
     pub capacity: Vec<usize>,
     /// Remove the release's base image first and time the first run with its build.
     pub cold: bool,
-    pub images_dir: PathBuf,
-    pub scenarios_dir: PathBuf,
+    pub recipes: crate::images::Recipes,
     pub reports_dir: PathBuf,
 }
 
@@ -105,11 +104,11 @@ pub async fn run(options: &BenchOptions, progress: &Progress) -> Result<(BenchRe
         .unwrap_or(3)
         .max(3);
     lab::check_host_limits(largest + 1)?;
-    let base = ImageSpec::load(&options.images_dir, &options.release)?;
+    let base = ImageSpec::load(&options.recipes, &options.release)?;
     // Each measured lab writes its own reports; they go to a scratch directory.
     let scratch = crate::temp_dir("journal-lab-bench-")?;
     let lab_options = |clients: usize, measure_memory: bool| {
-        let mut o = LabOptions::new(&options.images_dir, scratch.path());
+        let mut o = LabOptions::new(options.recipes.clone(), scratch.path());
         o.release = Some(options.release.clone());
         o.clients = clients;
         // The engine answers a memory sample only at its next 1 s stats tick, so only the scale
@@ -211,13 +210,7 @@ pub async fn run(options: &BenchOptions, progress: &Progress) -> Result<(BenchRe
     };
 
     let loaded = if options.scenarios || !options.matrix.is_empty() {
-        let files = scenario::files_in(&options.scenarios_dir)
-            .map_err(Error::io("listing", &options.scenarios_dir))?;
-        files
-            .iter()
-            .map(|f| Scenario::load(f).map(|s| (scenario::name_of(f), s)))
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| Error::InvalidSettings(e.to_string()))?
+        scenario::builtin::all().map_err(|e| Error::InvalidSettings(e.to_string()))?
     } else {
         Vec::new()
     };
@@ -333,7 +326,7 @@ async fn seed_set(
 ) -> Result<ScenariosRun> {
     for release in releases {
         for (_, s) in loaded {
-            for spec in lab::image_specs(s, Some(release), &options.images_dir)? {
+            for spec in lab::image_specs(s, Some(release), &options.recipes)? {
                 images::ensure(engine, &spec, progress).await?;
             }
         }

@@ -17,7 +17,9 @@ use crate::errors::{Error, Result};
 use crate::Progress;
 
 mod layer;
+mod recipes;
 pub use layer::{LayerRecipe, Rebuild};
+pub use recipes::Recipes;
 
 /// Part of every recipe hash: bump it when the build steps below change what an image contains.
 const BUILDER_REVISION: &str = "2";
@@ -53,13 +55,13 @@ pub struct ImageSpec {
 }
 
 impl ImageSpec {
-    /// Reads `<images_dir>/<release>.yaml` (and, for a layered recipe, its base's).
-    pub fn load(images_dir: &Path, release: &str) -> Result<ImageSpec> {
-        let spec = Self::load_file(images_dir, release)?;
+    /// Reads the recipe of `release` (and, for a layered recipe, its base's).
+    pub fn load(recipes: &Recipes, release: &str) -> Result<ImageSpec> {
+        let spec = Self::load_file(recipes, release)?;
         let Some(layer) = &spec.layer else {
             return Ok(spec);
         };
-        let base = Self::load_file(images_dir, &layer.base)?;
+        let base = Self::load_file(recipes, &layer.base)?;
         if base.layer.is_some() || base.release == spec.release {
             return Err(Error::BadRecipe {
                 path: spec.path,
@@ -77,16 +79,18 @@ impl ImageSpec {
         })
     }
 
-    fn load_file(images_dir: &Path, release: &str) -> Result<ImageSpec> {
-        let path = images_dir.join(format!("{release}.yaml"));
-        if !crate::pki::is_valid_name(release) || !path.is_file() {
-            return Err(Error::UnknownRelease {
-                release: release.to_string(),
-                available: available_releases(images_dir).join(", "),
-                path,
-            });
-        }
-        let text = std::fs::read_to_string(&path).map_err(Error::io("reading", &path))?;
+    fn load_file(recipes: &Recipes, release: &str) -> Result<ImageSpec> {
+        let path = recipes.path_of(release);
+        let text = match recipes.text_of(release) {
+            Some(text) if crate::pki::is_valid_name(release) => text?,
+            _ => {
+                return Err(Error::UnknownRelease {
+                    release: release.to_string(),
+                    available: recipes.releases().join(", "),
+                    path,
+                })
+            }
+        };
         let bad = |message: String| Error::BadRecipe {
             path: path.clone(),
             message,
@@ -172,19 +176,9 @@ impl ImageSpec {
     }
 }
 
-/// Releases with a recipe in `images_dir`, sorted.
-pub fn available_releases(images_dir: &Path) -> Vec<String> {
-    let mut releases: Vec<String> = std::fs::read_dir(images_dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|entry| {
-            let name = entry.file_name().into_string().ok()?;
-            name.strip_suffix(".yaml").map(str::to_string)
-        })
-        .collect();
-    releases.sort();
-    releases
+/// Releases with a recipe, sorted.
+pub fn available_releases(recipes: &Recipes) -> Vec<String> {
+    recipes.releases()
 }
 
 /// The recipe's identity: independent of comments and key order in the YAML file.
@@ -439,8 +433,8 @@ fn which(tool: &str) -> Option<PathBuf> {
 mod tests {
     use super::*;
 
-    fn images_dir() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("images")
+    fn images_dir() -> Recipes {
+        Recipes::built_in()
     }
 
     #[test]
@@ -479,7 +473,7 @@ mod tests {
             "cc",
             "suite: bookworm\nmirror: http://m\npackages: [systemd, dbus, curl]\n",
         );
-        let hash = |name| ImageSpec::load(tmp.path(), name).unwrap().hash;
+        let hash = |name| ImageSpec::load(&tmp.path().into(), name).unwrap().hash;
         assert_eq!(hash("aa"), hash("bb"));
         assert_ne!(hash("aa"), hash("cc"));
     }
@@ -521,7 +515,9 @@ mod tests {
             "suite: bookworm\nmirror: http://m\npackagez: [systemd]\n",
         )
         .unwrap();
-        let err = ImageSpec::load(tmp.path(), "xx").unwrap_err().to_string();
+        let err = ImageSpec::load(&tmp.path().into(), "xx")
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("xx.yaml") && err.contains("packagez") && err.contains("line 3"),
             "{err}"

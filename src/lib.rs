@@ -7,6 +7,7 @@
 
 pub mod bench;
 pub mod checks;
+pub mod cli;
 pub mod domain;
 pub mod engine;
 pub mod errors;
@@ -24,6 +25,8 @@ pub use errors::{Error, Result};
 
 /// journal-lab's version, as recorded in every report.
 pub const HARNESS_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The commit journal-lab was built from (build.rs; "unknown" outside a git checkout).
+pub const HARNESS_COMMIT: &str = env!("JOURNAL_LAB_COMMIT");
 
 /// Where long-running work reports what it is doing, one line at a time. The library never
 /// prints; the CLI decides how progress looks.

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::checks::CheckId;
 use crate::domain::Role;
 
+pub mod builtin;
 mod limits;
 mod spans;
 mod step;
@@ -276,14 +277,23 @@ fn final_phase() -> Vec<String> {
     vec![FINAL_PHASE.to_string()]
 }
 
-/// A problem in a scenario file, located in it.
+/// A problem in a scenario file, located in it (line 0: the file as a whole, e.g. it cannot be
+/// read; then no position is printed).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}:{line}:{column}: {message}", .file.display())]
+#[error("{}{}: {message}", .file.display(), position(*.line, *.column))]
 pub struct ScenarioError {
     pub file: PathBuf,
     pub line: usize,
     pub column: usize,
     pub message: String,
+}
+
+fn position(line: usize, column: usize) -> String {
+    if line == 0 {
+        String::new()
+    } else {
+        format!(":{line}:{column}")
+    }
 }
 
 impl Scenario {

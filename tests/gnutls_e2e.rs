@@ -48,7 +48,7 @@ async fn a_gnutls_server_refuses_a_rogue_client_as_curl_and_its_own_log_confirm(
         }
     }
     let reports = tempfile::tempdir().unwrap();
-    let mut options = LabOptions::new(root().join("images"), reports.path());
+    let mut options = LabOptions::new(journal_lab::images::Recipes::built_in(), reports.path());
     options.keep = true;
     let outcome = common::run_or_clean("cert-rejection (GnuTLS server)", &scenario, &options).await;
     let run_id = outcome.report.run_id.clone();

@@ -24,7 +24,7 @@ fn root() -> PathBuf {
 
 async fn run_kept(file: &str, release: &str, reports: &Path) -> Outcome {
     let scenario = Scenario::load(&root().join("scenarios").join(file)).unwrap();
-    let mut options = LabOptions::new(root().join("images"), reports);
+    let mut options = LabOptions::new(journal_lab::images::Recipes::built_in(), reports);
     options.keep = true;
     options.release = Some(release.to_string());
     common::run_or_clean(file, &scenario, &options).await
@@ -337,7 +337,9 @@ async fn compression_is_not_applicable_before_258_on_trixie() {
 /// tries to build it, and the sid tests say so and stop when there is no image.
 async fn sid_available() -> bool {
     let engine = Engine::connect().await.unwrap();
-    let sid = journal_lab::images::ImageSpec::load(&root().join("images"), "sid").unwrap();
+    let sid =
+        journal_lab::images::ImageSpec::load(&journal_lab::images::Recipes::built_in(), "sid")
+            .unwrap();
     let there = journal_lab::images::exists(&engine, &sid).await.unwrap();
     if !there {
         eprintln!(

@@ -20,7 +20,7 @@ const DEADLINE: Duration = Duration::from_secs(60);
 async fn run_kept(release: &str, reports: &Path) -> Outcome {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let scenario = Scenario::load(&root.join("scenarios/fss-sealing.yaml")).unwrap();
-    let mut options = LabOptions::new(root.join("images"), reports);
+    let mut options = LabOptions::new(journal_lab::images::Recipes::built_in(), reports);
     options.release = Some(release.to_string());
     options.keep = true;
     common::run_or_clean("fss-sealing", &scenario, &options).await

@@ -2,7 +2,7 @@
 //! engine and mmdebstrap (`cargo xtask test` checks both first and builds the images).
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use journal_lab::engine::{Engine, RUN_LABEL};
 use journal_lab::images::ImageSpec;
@@ -10,12 +10,8 @@ use journal_lab::lab::{self, HostSpec, Lab, LabOptions};
 use journal_lab::report::{self, Role};
 use testcontainers::bollard::query_parameters::{ListContainersOptions, ListNetworksOptions};
 
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn options(release: &str, clients: usize, reports: &Path) -> LabOptions {
-    let mut options = LabOptions::new(workspace().join("images"), reports);
+    let mut options = LabOptions::new(journal_lab::images::Recipes::built_in(), reports);
     options.release = Some(release.to_string());
     options.clients = clients;
     options
@@ -129,7 +125,7 @@ async fn trixie_lab_delivers() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_panic_inside_a_running_lab_still_removes_it() {
     let engine = Engine::connect().await.unwrap();
-    let image = ImageSpec::load(&workspace().join("images"), "bookworm").unwrap();
+    let image = ImageSpec::load(&journal_lab::images::Recipes::built_in(), "bookworm").unwrap();
     let run_id = lab::new_run_id();
     let task = tokio::spawn({
         let (engine, run_id) = (engine.clone(), run_id.clone());
@@ -157,7 +153,7 @@ async fn a_panic_inside_a_running_lab_still_removes_it() {
 /// A lab of bare bookworm hosts (nothing staged), booted.
 async fn booted(hosts: &[(&str, Role)]) -> (Engine, String, Lab) {
     let engine = Engine::connect().await.unwrap();
-    let image = ImageSpec::load(&workspace().join("images"), "bookworm").unwrap();
+    let image = ImageSpec::load(&journal_lab::images::Recipes::built_in(), "bookworm").unwrap();
     let run_id = lab::new_run_id();
     let mut lab = Lab::create(engine.clone(), &run_id, false).await.unwrap();
     let specs: Vec<HostSpec> = hosts

@@ -20,11 +20,11 @@ fn root() -> PathBuf {
 }
 
 fn releases() -> Vec<String> {
-    journal_lab::images::available_releases(&root().join("images"))
+    journal_lab::images::available_releases(&journal_lab::images::Recipes::built_in())
 }
 
 async fn run(name: &str, scenario: &Scenario, reports: &Path, keep: bool) -> Outcome {
-    let mut options = LabOptions::new(root().join("images"), reports);
+    let mut options = LabOptions::new(journal_lab::images::Recipes::built_in(), reports);
     options.keep = keep;
     common::run_or_clean(name, scenario, &options).await
 }
@@ -198,7 +198,11 @@ async fn expired_certificates_replay_into_the_same_errors_and_verdicts() {
 async fn the_collect_script_runs_on_each_release() {
     let engine = Engine::connect().await.unwrap();
     for release in ["bookworm", "trixie", "sid"] {
-        let spec = journal_lab::images::ImageSpec::load(&root().join("images"), release).unwrap();
+        let spec = journal_lab::images::ImageSpec::load(
+            &journal_lab::images::Recipes::built_in(),
+            release,
+        )
+        .unwrap();
         if !journal_lab::images::exists(&engine, &spec).await.unwrap() {
             eprintln!("skipped {release}: no image ({})", spec.reference());
             continue;

@@ -15,7 +15,7 @@ async fn run(name: &str) -> RunReport {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let scenario = Scenario::load(&root.join(format!("scenarios/{name}.yaml"))).unwrap();
     let reports = tempfile::tempdir().unwrap();
-    let options = LabOptions::new(root.join("images"), reports.path());
+    let options = LabOptions::new(journal_lab::images::Recipes::built_in(), reports.path());
     let outcome = lab::run_scenario(name, &scenario, &options, &journal_lab::quiet())
         .await
         .unwrap();

@@ -18,7 +18,7 @@ fn root() -> PathBuf {
 }
 
 async fn run_kept(name: &str, scenario: &Scenario, reports: &Path) -> Outcome {
-    let mut options = LabOptions::new(root().join("images"), reports);
+    let mut options = LabOptions::new(journal_lab::images::Recipes::built_in(), reports);
     options.keep = true;
     common::run_or_clean(name, scenario, &options).await
 }

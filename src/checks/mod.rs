@@ -67,6 +67,54 @@ pub const PROFILE: [CheckId; 8] = [
 /// Phase name of the profile's evaluation.
 pub const PROFILE_PHASE: &str = "profile";
 
+/// How much a profile item weighs when it does not hold: `warning` where logs can be lost or
+/// exposed, `note` for hygiene a setup may choose differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Severity {
+    Warning,
+    Note,
+}
+
+/// The severity of each profile item (None: not a profile item).
+pub fn profile_severity(id: CheckId) -> Option<Severity> {
+    let severity = match id {
+        CheckId::SERVER_HTTPS_ONLY
+        | CheckId::TRUSTED_CERTIFICATE_FILE_SET
+        | CheckId::KEYS_NOT_WORLD_READABLE
+        | CheckId::UPLOAD_RESTART_ALWAYS => Severity::Warning,
+        _ => Severity::Note,
+    };
+    PROFILE.contains(&id).then_some(severity)
+}
+
+/// What the conformance profile does in a run (`--profile`): `report` (the default) evaluates
+/// it and reports its items at their severity, without changing the verdict or the exit code;
+/// `gate` also makes a profile item that does not hold fail the run (and an error in SARIF and
+/// JUnit); `off` does not evaluate it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProfileMode {
+    #[default]
+    Report,
+    Gate,
+    Off,
+}
+
+impl std::str::FromStr for ProfileMode {
+    type Err = String;
+    fn from_str(text: &str) -> std::result::Result<ProfileMode, String> {
+        match text {
+            "report" => Ok(ProfileMode::Report),
+            "gate" => Ok(ProfileMode::Gate),
+            "off" => Ok(ProfileMode::Off),
+            other => Err(format!(
+                "unknown profile mode {other:?}: use report, gate or off"
+            )),
+        }
+    }
+}
+
 /// A catalog entry: what a check says about itself.
 #[derive(Debug)]
 pub struct Entry {

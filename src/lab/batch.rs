@@ -49,7 +49,7 @@ pub async fn run_pairs(
     use futures::StreamExt;
     let engine = Engine::connect().await?;
     for (_, scenario, release) in pairs {
-        for spec in image_specs(scenario, release.as_deref(), &options.images_dir)? {
+        for spec in image_specs(scenario, release.as_deref(), &options.recipes)? {
             images::ensure(&engine, &spec, progress).await?;
         }
     }

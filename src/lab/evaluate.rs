@@ -57,10 +57,16 @@ pub(super) async fn evaluate_profile(
     lab: &Lab,
     scenario: &Scenario,
     state: &RunState,
+    mode: crate::checks::ProfileMode,
     deadlines: &Deadlines,
     progress: &Progress,
 ) -> Result<(Vec<CheckResult>, ProbeCache)> {
-    let defs: Vec<CheckDef> = crate::checks::PROFILE
+    // Off: no item is due, and the end-of-run facts are read on their own.
+    let items: &[crate::checks::CheckId] = match mode {
+        crate::checks::ProfileMode::Off => &[],
+        _ => &crate::checks::PROFILE,
+    };
+    let defs: Vec<CheckDef> = items
         .iter()
         .map(|&id| CheckDef {
             id,

@@ -40,17 +40,20 @@ pub struct LabOptions {
     pub verify_steps: bool,
     pub verify_phase: Option<String>,
     pub verify_checks: Vec<crate::checks::CheckId>,
-    pub images_dir: PathBuf,
+    /// Where image recipes come from (the built-in ones, unless a test names a directory).
+    pub recipes: images::Recipes,
     pub reports_dir: PathBuf,
     pub deadlines: Deadlines,
     /// Sum the hosts' container memory after the steps (for `cargo xtask bench`).
     pub measure_memory: bool,
     /// Copy the servers' binary journal files into the run's report directory.
     pub copy_journals: bool,
+    /// What the conformance profile does: reported (default), gating the verdict, or off.
+    pub profile: crate::checks::ProfileMode,
 }
 
 impl LabOptions {
-    pub fn new(images_dir: impl Into<PathBuf>, reports_dir: impl Into<PathBuf>) -> LabOptions {
+    pub fn new(recipes: impl Into<images::Recipes>, reports_dir: impl Into<PathBuf>) -> LabOptions {
         LabOptions {
             release: None,
             clients: 3,
@@ -62,11 +65,12 @@ impl LabOptions {
             verify_steps: false,
             verify_phase: None,
             verify_checks: Vec::new(),
-            images_dir: images_dir.into(),
+            recipes: recipes.into(),
             reports_dir: reports_dir.into(),
             deadlines: Deadlines::default(),
             measure_memory: false,
             copy_journals: true,
+            profile: crate::checks::ProfileMode::default(),
         }
     }
 }
@@ -131,7 +135,7 @@ pub async fn run_scenario(
         .zip(image_specs(
             scenario,
             options.release.as_deref(),
-            &options.images_dir,
+            &options.recipes,
         )?)
         .map(|(host, image)| HostSpec {
             name: host.name.clone(),
@@ -266,7 +270,14 @@ pub async fn run_scenario(
     };
     let (container_memory_bytes, (profile, profile_batch)) = tokio::try_join!(
         memory,
-        evaluate::evaluate_profile(&lab, scenario, &state, &options.deadlines, progress),
+        evaluate::evaluate_profile(
+            &lab,
+            scenario,
+            &state,
+            options.profile,
+            &options.deadlines,
+            progress
+        ),
     )?;
     // The facts were read in the profile's batch, after its probes on each host: those may be
     // what socket-activates journal-remote (when no client connects), and its log is where a
@@ -364,8 +375,14 @@ pub async fn run_scenario(
         })
         .collect();
     let delivered = hosts.iter().filter(|h| h.delivered == Some(true)).count();
+    // A gating profile counts with the scenario's own checks.
+    let gated_profile = match options.profile {
+        crate::checks::ProfileMode::Gate => &profile[..],
+        _ => &[],
+    };
     let failed_checks = checks
         .iter()
+        .chain(gated_profile)
         .filter(|c| {
             matches!(
                 c.status,
@@ -406,6 +423,7 @@ pub async fn run_scenario(
         findings: facts.findings,
         checks,
         profile,
+        profile_mode: options.profile,
         container_memory_bytes,
         sealing: state
             .sealing
@@ -506,7 +524,7 @@ fn verified_checks(scenario: &Scenario, options: &LabOptions) -> Option<Scenario
 pub fn image_specs(
     scenario: &Scenario,
     release: Option<&str>,
-    images_dir: &std::path::Path,
+    recipes: &images::Recipes,
 ) -> Result<Vec<ImageSpec>> {
     scenario
         .hosts
@@ -516,7 +534,7 @@ pub fn image_specs(
                 .or(host.release.as_deref())
                 .or(scenario.release.as_deref())
                 .unwrap_or(images::DEFAULT_RELEASE);
-            Ok(ImageSpec::load(images_dir, release)?.with_packages(&host.packages))
+            Ok(ImageSpec::load(recipes, release)?.with_packages(&host.packages))
         })
         .collect()
 }

@@ -65,6 +65,10 @@ pub struct RunReport {
     /// does not change `ok`).
     #[serde(default)]
     pub profile: Vec<crate::checks::CheckResult>,
+    /// What the profile did in this run: `report` (informs at each item's severity), `gate`
+    /// (its failures fail the run) or `off` (not evaluated).
+    #[serde(default)]
+    pub profile_mode: crate::checks::ProfileMode,
     /// Sum of the hosts' container memory after the steps (bytes), when measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container_memory_bytes: Option<u64>,
@@ -453,6 +457,7 @@ pub(crate) mod tests {
             findings: vec![],
             checks: vec![],
             profile: vec![],
+            profile_mode: Default::default(),
             container_memory_bytes: None,
             journal: vec![],
             sealing: Vec::new(),

@@ -1,12 +1,9 @@
 //! Output formats of a run: Markdown and self-contained HTML for people, JSON for tools, JUnit XML
 //! for CI systems. All are pure functions of a [`RunReport`].
 
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::time::Duration;
-
-use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
-use serde::Serialize;
 
 use super::{Role, RunReport};
 use crate::checks::{CheckResult, Status};
@@ -244,7 +241,12 @@ pub fn markdown(report: &RunReport) -> String {
             .iter()
             .map(|st| format!("{} {st}", s.profile[*st]))
             .collect();
-        let _ = writeln!(md, "\n## Conformance profile\n\nEvaluated on every host at the end of the run; it does not change the verdict above: {}.\n", counts.join(", "));
+        let _ = writeln!(
+            md,
+            "\n## Conformance profile\n\nEvaluated on every host at the end of the run; {}: {}.\n",
+            profile_effect(report),
+            counts.join(", ")
+        );
         md.push_str(&md_table(
             &["status", "check", "host", "observed", "reference"],
             report.profile.iter().map(|c| {
@@ -449,7 +451,7 @@ pub fn html(report: &RunReport) -> String {
         h.push_str(&checks_table(&checks));
     }
     if !report.profile.is_empty() {
-        h.push_str("<h2>Conformance profile</h2>\n<p class=\"meta\">Evaluated on every host at the end of the run; it does not change the verdict above.</p>\n<p class=\"counts\">");
+        h.push_str(&format!("<h2>Conformance profile</h2>\n<p class=\"meta\">Evaluated on every host at the end of the run; {}.</p>\n<p class=\"counts\">", profile_effect(report)));
         h.push_str(&badges(&s.profile));
         h.push_str("</p>\n");
         h.push_str(&checks_table(&report.profile));
@@ -507,65 +509,14 @@ fn checks_table(checks: &[CheckResult]) -> String {
     h
 }
 
-/// junit.xml: the scenario is a test suite, each check on each host and phase a test case.
-pub fn junit(report: &RunReport) -> String {
-    let mut junit = quick_junit::Report::new("journal-lab");
-    junit.add_test_suites(junit_suites(report));
-    junit.to_string().expect("JUnit serializes")
-}
-
-/// One JUnit file for many runs (a matrix column): each run's suites, side by side.
-pub fn junit_of_runs<'a>(name: &str, reports: impl IntoIterator<Item = &'a RunReport>) -> String {
-    let mut junit = quick_junit::Report::new(name.to_string());
-    for report in reports {
-        junit.add_test_suites(junit_suites(report));
-    }
-    junit.to_string().expect("JUnit serializes")
-}
-
-fn junit_suites(report: &RunReport) -> Vec<TestSuite> {
-    let mut suites = Vec::new();
-    let mut suite = test_suite(report, report.scenario.clone(), &report.checks);
-    if let Some(delivery) = &report.delivery {
-        // What each client sent and what arrived, for CI systems that show a suite's output.
-        suite.set_system_out(md_table(
-            &super::delivery::COLUMNS,
-            super::delivery::rows(delivery).into_iter(),
-        ));
-    }
-    suites.push(suite);
-    if !report.profile.is_empty() {
-        suites.push(test_suite(
-            report,
-            format!("{}.profile", report.scenario),
-            &report.profile,
-        ));
-    }
-    suites
-}
-
-fn test_suite(report: &RunReport, name: String, checks: &[CheckResult]) -> TestSuite {
-    let mut suite = TestSuite::new(name.clone());
-    suite.add_property(("release", report.release.as_str()));
-    suite.add_property(("systemd", report.systemd_version.as_str()));
-    suite.add_property(("run_id", report.run_id.as_str()));
-    for c in checks {
-        let mut status = match c.status {
-            Status::Pass => TestCaseStatus::success(),
-            Status::Fail => TestCaseStatus::non_success(NonSuccessKind::Failure),
-            Status::Error => TestCaseStatus::non_success(NonSuccessKind::Error),
-            Status::NotApplicable | Status::NotVerifiable => TestCaseStatus::skipped(),
-        };
-        if c.status != Status::Pass {
-            status.set_message(format!("{}: {}", c.status, c.observed));
-            status.set_description(c.evidence.join("\n"));
+/// What the profile's results do to the run, in words.
+fn profile_effect(report: &RunReport) -> &'static str {
+    match report.profile_mode {
+        crate::checks::ProfileMode::Gate => {
+            "with --profile=gate, an item that does not hold fails the run"
         }
-        let mut case = TestCase::new(format!("{} on {} [{}]", c.id, c.host, c.phase), status);
-        case.set_classname(format!("journal-lab.{name}"));
-        case.set_time(Duration::from_secs_f64(c.seconds.max(0.0)));
-        suite.add_test_case(case);
+        _ => "reported at each item's severity (warning or note); it does not change the verdict above (--profile=gate makes it)",
     }
-    suite
 }
 
 /// The clients that logged a marker: the rows of every delivery table.
@@ -579,6 +530,8 @@ fn clients_with_markers(report: &RunReport) -> Vec<&crate::report::HostReport> {
 
 mod field;
 mod integrity;
+mod junit;
+pub use junit::{junit, junit_of_runs};
 pub mod sarif;
 mod sends;
 mod tables;

@@ -1,9 +1,10 @@
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::*;
+use crate::images::Recipes;
 
-fn images_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("images")
+fn images_dir() -> Recipes {
+    Recipes::built_in()
 }
 
 fn gnutls() -> ImageSpec {
@@ -68,7 +69,7 @@ fn load_text(text: &str) -> std::result::Result<ImageSpec, String> {
     )
     .unwrap();
     std::fs::write(tmp.path().join("layered.yaml"), text).unwrap();
-    ImageSpec::load(tmp.path(), "layered").map_err(|e| e.to_string())
+    ImageSpec::load(&tmp.path().into(), "layered").map_err(|e| e.to_string())
 }
 
 #[test]

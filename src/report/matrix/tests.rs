@@ -135,11 +135,33 @@ fn each_column_gets_a_junit_file_with_its_runs_checks() {
                 .descendants()
                 .any(|n| n.attribute("name") == Some("release")
                     && n.attribute("value") == Some(column))));
+        // Profile items fail a JUnit case only when the run's profile gates (`--profile=gate`);
+        // otherwise they are reported as skipped, with their severity.
+        let gated = |r: &&RunReport| r.profile_mode == crate::checks::ProfileMode::Gate;
         let failures: usize = runs
             .iter()
-            .flat_map(|r| r.checks.iter().chain(&r.profile))
+            .flat_map(|r| {
+                let profile = if gated(r) { &r.profile[..] } else { &[] };
+                r.checks.iter().chain(profile)
+            })
             .filter(|c| c.status == Status::Fail)
             .count();
         assert_eq!(xml.matches("<failure").count(), failures, "{column}");
+        let reported: usize = runs
+            .iter()
+            .filter(|r| !gated(r))
+            .flat_map(|r| &r.profile)
+            .filter(|c| c.status == Status::Fail)
+            .count();
+        assert!(
+            reported > 0,
+            "the recorded runs have profile items that fail"
+        );
+        assert_eq!(
+            xml.matches("reported only, --profile=gate fails on it")
+                .count(),
+            reported,
+            "{column}"
+        );
     }
 }

@@ -6,17 +6,39 @@
 use serde_json::{json, Value};
 
 use super::super::RunReport;
-use crate::checks::{CheckId, CheckResult, Status};
+use crate::checks::{profile_severity, CheckId, CheckResult, ProfileMode, Severity, Status};
 
 /// The schema the output declares (and is tested against, vendored in tests/data).
 pub const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 
-fn level(status: Status) -> &'static str {
-    match status {
-        Status::Fail | Status::Error => "error",
-        Status::NotVerifiable => "warning",
+/// A result's level: a scenario check that fails is an error; a profile item is reported at its
+/// severity (warning or note), unless the run's profile gates (`--profile=gate`): then it
+/// weighs as a scenario check.
+fn level(report: &RunReport, result: &CheckResult) -> &'static str {
+    let informative = report.profile_mode != ProfileMode::Gate;
+    match (profile_severity(result.id), result.status) {
+        (Some(_), Status::Pass) => "none",
+        (Some(Severity::Warning), _) if informative => "warning",
+        (Some(Severity::Note), _) if informative => "note",
+        (_, Status::Fail | Status::Error) => "error",
+        (_, Status::NotVerifiable) => "warning",
         _ => "note",
     }
+}
+
+/// `path` as a URI reference (RFC 3986), as SARIF's `artifactLocation.uri` must be: each byte
+/// outside the unreserved set and `/` percent-encoded (so `<default lab>` or a `:` in a file
+/// name cannot make it invalid or read as a scheme).
+pub fn uri_reference(path: &str) -> String {
+    let mut uri = String::new();
+    for byte in path.replace('\\', "/").bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
+            uri.push(byte as char);
+        } else {
+            uri.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    uri
 }
 
 /// The scenario line a result points at: its check's, by id and host (a check may be written
@@ -47,10 +69,12 @@ pub fn sarif(report: &RunReport) -> String {
             })
         })
         .collect();
-    let uri = report
-        .scenario_file
-        .clone()
-        .unwrap_or_else(|| format!("{}.yaml", report.scenario));
+    let uri = uri_reference(
+        &report
+            .scenario_file
+            .clone()
+            .unwrap_or_else(|| format!("{}.yaml", report.scenario)),
+    );
     let results: Vec<Value> = report
         .checks
         .iter()
@@ -61,13 +85,17 @@ pub fn sarif(report: &RunReport) -> String {
             json!({
                 "ruleId": c.id.as_str(),
                 "ruleIndex": ids.iter().position(|id| *id == c.id).unwrap_or(0),
-                "level": level(c.status),
+                "level": level(report, c),
                 "message": {"text": format!(
                     "{} on {} ({}{}): {}",
                     c.status,
                     c.host,
                     c.phase,
-                    if profile { ", conformance profile" } else { "" },
+                    match (profile, report.profile_mode) {
+                        (false, _) => "",
+                        (true, ProfileMode::Gate) => ", conformance profile, gating",
+                        (true, _) => ", conformance profile, reported only",
+                    },
                     c.observed
                 )},
                 "locations": [{"physicalLocation": {

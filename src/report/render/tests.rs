@@ -156,3 +156,96 @@ fn markdown_leads_with_the_summary_and_shows_evidence_of_non_passes() {
     assert_eq!(json["summary"]["verdict"], "FAIL");
     assert_eq!(json["run"]["run_id"], "jl-x");
 }
+
+/// A healthy run whose profile items fail (the guide's own setup): no error-level SARIF result
+/// and no JUnit failure unless the profile gates; then both.
+fn healthy_run_with_failing_profile(mode: crate::checks::ProfileMode) -> RunReport {
+    let mut report = crate::report::tests::sample("jl-x");
+    report.ok = true;
+    report.profile_mode = mode;
+    report.scenario_file = Some("<default lab>".into());
+    report.checks = vec![check(
+        CheckId::CLIENT_DELIVERS,
+        "client1",
+        Status::Pass,
+        "the marker is on the server",
+    )];
+    let profile = |id, host| {
+        let mut c = check(id, host, Status::Fail, "not set");
+        c.phase = crate::checks::PROFILE_PHASE.into();
+        c
+    };
+    report.profile = vec![
+        profile(CheckId::UPLOAD_RESTART_ALWAYS, "client1"),
+        profile(CheckId::JOURNALD_COMPRESS, "server"),
+    ];
+    report
+}
+
+fn sarif_levels(report: &RunReport) -> Vec<String> {
+    let document: serde_json::Value = serde_json::from_str(&sarif::sarif(report)).unwrap();
+    document["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["level"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn the_profile_informs_at_its_severity_unless_it_gates() {
+    use crate::checks::ProfileMode;
+    let informing = healthy_run_with_failing_profile(ProfileMode::Report);
+    assert_eq!(sarif_levels(&informing), ["warning", "note"]);
+    let xml = junit(&informing);
+    assert_eq!(xml.matches("<failure").count(), 0, "{xml}");
+    assert_eq!(xml.matches("reported only").count(), 2, "{xml}");
+    let gating = healthy_run_with_failing_profile(ProfileMode::Gate);
+    assert_eq!(sarif_levels(&gating), ["error", "error"]);
+    assert_eq!(junit(&gating).matches("<failure").count(), 2);
+    assert!(markdown(&gating).contains("--profile=gate, an item that does not hold fails the run"));
+}
+
+/// Every SARIF log validates against the OASIS SARIF 2.1.0 schema (tests/data), formats
+/// included: a scenario "file" such as `<default lab>` is written as a URI reference.
+#[test]
+fn sarif_validates_against_the_oasis_schema_whatever_the_scenario_path() {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/data/sarif-schema-2.1.0.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .unwrap();
+    for path in ["<default lab>", "scenarios/a b:c.yaml", "ünï/x.yaml"] {
+        let mut run = healthy_run_with_failing_profile(crate::checks::ProfileMode::Report);
+        run.scenario_file = Some(path.into());
+        let document: serde_json::Value = serde_json::from_str(&sarif::sarif(&run)).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&document)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{path}: {errors:?}");
+    }
+    // The check can fail: the raw path is refused by the schema's uri-reference format.
+    let mut raw: serde_json::Value = serde_json::from_str(&sarif::sarif(
+        &healthy_run_with_failing_profile(crate::checks::ProfileMode::Report),
+    ))
+    .unwrap();
+    raw["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] =
+        "<default lab>".into();
+    assert!(
+        !validator.is_valid(&raw),
+        "the schema checks URI references"
+    );
+    assert_eq!(sarif::uri_reference("<default lab>"), "%3Cdefault%20lab%3E");
+    assert_eq!(
+        sarif::uri_reference("scenarios/port-change.yaml"),
+        "scenarios/port-change.yaml"
+    );
+}

@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::engine::{Engine, RunOnEngine};
+use crate::{lab, report, scenario};
 use anyhow::{anyhow, bail, Context};
-use journal_lab::engine::{Engine, RunOnEngine};
-use journal_lab::{lab, report, scenario};
 
 use super::{images_dir, print_outcome, progress};
 
@@ -15,12 +15,12 @@ pub async fn up(
     file: PathBuf,
     release: Option<String>,
     name: Option<String>,
+    profile: crate::checks::ProfileMode,
     reports: PathBuf,
 ) -> anyhow::Result<ExitCode> {
-    let scenario = scenario::Scenario::load(&file)?;
-    let scenario_name = scenario::name_of(&file);
+    let (scenario_name, scenario) = scenario::builtin::resolve(&file)?;
     let name = name.unwrap_or_else(|| scenario_name.clone());
-    if !journal_lab::pki::is_valid_name(&name) || name.contains('.') {
+    if !crate::pki::is_valid_name(&name) || name.contains('.') {
         bail!("lab name {name:?}: letters, digits and dashes (a DNS label), e.g. --name my-lab");
     }
     let engine = Engine::connect().await?;
@@ -31,22 +31,25 @@ pub async fn up(
         .find(|r| r.name.as_deref() == Some(name.as_str()))
     {
         bail!(
-            "a lab named {name:?} is already up (run {}): use it, take it down with `cargo xtask down --lab {name}`, or pick another --name",
-            run.id
+            "a lab named {name:?} is already up (run {}): use it, take it down with `{} down --lab {name}`, or pick another --name",
+            run.id,
+            super::me()
         );
     }
     let mut options = lab::LabOptions::new(images_dir(), reports);
     options.release = release;
     options.up = true;
+    options.profile = profile;
     options.name = Some(name.clone());
     let outcome = lab::run_scenario(&scenario_name, &scenario, &options, &progress()).await?;
     print_outcome(&scenario_name, &outcome);
     println!(
-        "\nlab {name} is up (run {}); it stays until `cargo xtask down --lab {name}`",
-        outcome.report.run_id
+        "\nlab {name} is up (run {}); it stays until `{} down --lab {name}`",
+        outcome.report.run_id,
+        super::me()
     );
     for host in &outcome.report.hosts {
-        println!("  cargo xtask login {:<16} --lab {name}", host.name);
+        println!("  {} login {:<16} --lab {name}", super::me(), host.name);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -69,12 +72,18 @@ async fn resolve(engine: &Engine, wanted: Option<&str>) -> anyhow::Result<RunOnE
             .into_iter()
             .find(|r| r.name.as_deref() == Some(wanted) || r.id == wanted)
             .ok_or_else(|| {
-                anyhow!("no lab named {wanted:?} is on the engine (`cargo xtask ls` lists them)")
+                anyhow!(
+                    "no lab named {wanted:?} is on the engine (`{} ls` lists them)",
+                    super::me()
+                )
             });
     }
     let mut up: Vec<RunOnEngine> = runs.into_iter().filter(|r| r.kept).collect();
     match up.len() {
-        0 => bail!("no lab is up: bring one up with `cargo xtask up SCENARIO`"),
+        0 => bail!(
+            "no lab is up: bring one up with `{} up SCENARIO`",
+            super::me()
+        ),
         1 => Ok(up.remove(0)),
         _ => bail!(
             "{} labs are up; say which with --lab: {}",
@@ -114,7 +123,10 @@ pub async fn ls(reports: PathBuf) -> anyhow::Result<ExitCode> {
     let engine = Engine::connect().await?;
     let labs = labs(&engine).await?;
     if labs.is_empty() {
-        println!("no lab is up (bring one up with `cargo xtask up SCENARIO`)");
+        println!(
+            "no lab is up (bring one up with `{} up SCENARIO`)",
+            super::me()
+        );
         return Ok(ExitCode::SUCCESS);
     }
     println!(
@@ -219,6 +231,7 @@ pub async fn verify(
     checks: Vec<String>,
     phase: Option<String>,
     steps: bool,
+    profile: crate::checks::ProfileMode,
     reports: PathBuf,
 ) -> anyhow::Result<ExitCode> {
     let engine = Engine::connect().await?;
@@ -226,7 +239,7 @@ pub async fn verify(
     let file = reports.join(&run.id).join(lab::SCENARIO_FILE);
     if !file.exists() {
         bail!(
-            "lab {} has no saved scenario ({} is missing): only labs brought up with `cargo xtask up` or `--keep` can be verified",
+            "lab {} has no saved scenario ({} is missing): only labs brought up with `up` or `--keep` can be verified",
             label(&run),
             file.display()
         );
@@ -237,10 +250,11 @@ pub async fn verify(
         .unwrap_or_else(|_| label(&run));
     let mut options = lab::LabOptions::new(images_dir(), reports);
     options.attach = Some(run.id.clone());
+    options.profile = profile;
     options.verify_steps = steps;
     options.verify_phase = phase;
     for id in &checks {
-        let Some(check) = journal_lab::checks::CheckId::named(id) else {
+        let Some(check) = crate::checks::CheckId::named(id) else {
             bail!(
                 "unknown check {id:?}; the scenario's: {}",
                 scenario

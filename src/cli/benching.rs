@@ -1,10 +1,11 @@
 //! `cargo xtask bench`: its options, handed to the library's bench.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use journal_lab::{images, report};
+use crate::{images, report};
 
-use crate::{images_dir, progress, workspace_root};
+use super::{images_dir, progress};
 
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
@@ -46,7 +47,7 @@ pub struct BenchArgs {
 
 pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let positive = |counts: Vec<usize>| counts.into_iter().filter(|&n| n > 0).collect();
-    let options = journal_lab::bench::BenchOptions {
+    let options = crate::bench::BenchOptions {
         release: args.release,
         runs: args.runs,
         scale: positive(args.scale),
@@ -63,11 +64,10 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             "lab".to_string(),
         ],
         cold: args.cold,
-        images_dir: images_dir(),
-        scenarios_dir: workspace_root().join("scenarios"),
-        reports_dir: workspace_root().join("reports"),
+        recipes: images_dir(),
+        reports_dir: PathBuf::from(super::REPORTS),
     };
-    let (bench, md) = journal_lab::bench::run(&options, &progress()).await?;
+    let (bench, md) = crate::bench::run(&options, &progress()).await?;
     print!("{}", report::bench::markdown(&bench));
     println!("written: {} (and .json)", md.display());
     Ok(ExitCode::SUCCESS)

@@ -4,10 +4,10 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use crate::{engine::Engine, images, lab, pki, scenario};
 use anyhow::Context;
-use journal_lab::{engine::Engine, images, lab, pki, scenario};
 
-use crate::{images_dir, progress, workspace_root};
+use super::{images_dir, progress, workspace_root};
 
 pub fn certs(dir: &Path, name: &str, aliases: &[String]) -> anyhow::Result<ExitCode> {
     pki::validate_name(name)?;
@@ -61,16 +61,16 @@ pub async fn build_images(releases: &[String]) -> anyhow::Result<ExitCode> {
                     spec.hash
                 ));
             }
-            Ok::<_, journal_lab::Error>(())
+            Ok::<_, crate::Error>(())
         }
     });
     futures_join(builds).await?;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn futures_join<F: std::future::Future<Output = journal_lab::Result<()>>>(
+async fn futures_join<F: std::future::Future<Output = crate::Result<()>>>(
     futures: impl Iterator<Item = F>,
-) -> journal_lab::Result<()> {
+) -> crate::Result<()> {
     // Builds run one after another: mmdebstrap is disk- and CPU-bound, and concurrent builds on a
     // 2-core machine only interleave their progress.
     for future in futures {
@@ -135,7 +135,7 @@ pub async fn test(unit_only: bool, cargo_args: &[String]) -> anyhow::Result<Exit
     let mut command =
         std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     command
-        .current_dir(workspace_root())
+        .current_dir(workspace_root()?)
         .args(["test", "--workspace", "--no-fail-fast"]);
     if unit_only {
         command.args(["--lib", "--bins"]);
@@ -151,12 +151,8 @@ pub async fn test(unit_only: bool, cargo_args: &[String]) -> anyhow::Result<Exit
         for release in ["bookworm", "trixie", "bookworm-gnutls"] {
             specs.push(images::ImageSpec::load(&images_dir(), release)?);
         }
-        for file in scenario::files_in(&workspace_root().join("scenarios"))? {
-            specs.extend(lab::image_specs(
-                &scenario::Scenario::load(&file)?,
-                None,
-                &images_dir(),
-            )?);
+        for (_, scenario) in scenario::builtin::all()? {
+            specs.extend(lab::image_specs(&scenario, None, &images_dir())?);
         }
         let mut seen = std::collections::BTreeSet::new();
         for spec in specs.iter().filter(|s| seen.insert(s.reference())) {

@@ -8,8 +8,8 @@ use std::io::{IsTerminal, Write};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::Progress;
 use indicatif::{ProgressBar, ProgressStyle};
-use journal_lab::Progress;
 
 /// The live line, while there is one.
 static LIVE: OnceLock<ProgressBar> = OnceLock::new();

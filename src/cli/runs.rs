@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use journal_lab::{lab, report, scenario};
+use crate::{lab, report, scenario};
 
 use super::{images_dir, progress};
 
@@ -11,14 +11,16 @@ pub async fn run_lab(
     clients: usize,
     release: String,
     keep: Option<KeepWhen>,
+    profile: crate::checks::ProfileMode,
     reports: PathBuf,
 ) -> anyhow::Result<ExitCode> {
     let mut options = lab::LabOptions::new(images_dir(), reports);
+    options.profile = profile;
     options.clients = clients;
     options.release = Some(release);
     apply_keep(&mut options, keep);
     let outcome = lab::run(&options, &progress()).await?;
-    crate::progress::done();
+    super::progress::done();
     let report = &outcome.report;
     println!(
         "run {}  ({}, {})",
@@ -64,22 +66,33 @@ pub async fn run_lab(
     })
 }
 
+/// How `run` runs its scenarios (its options, as given).
+pub struct RunSettings {
+    pub releases: Vec<String>,
+    pub jobs: usize,
+    pub keep: Option<KeepWhen>,
+    pub profile: crate::checks::ProfileMode,
+    pub reports: PathBuf,
+    /// `--format json`: one JSON array on stdout and nothing else.
+    pub json: bool,
+    pub shard: Option<report::matrix::Shard>,
+}
+
 pub async fn run_scenarios(
-    files: &[PathBuf],
-    releases: &[String],
-    jobs: usize,
-    keep: Option<KeepWhen>,
-    reports: PathBuf,
-    json: bool,
-    shard: Option<report::matrix::Shard>,
+    scenarios: Vec<(String, scenario::Scenario)>,
+    settings: RunSettings,
 ) -> anyhow::Result<ExitCode> {
-    // Validate everything before booting anything.
-    let mut scenarios = Vec::new();
-    for file in files {
-        scenarios.push((scenario::name_of(file), scenario::Scenario::load(file)?));
-    }
-    let available = journal_lab::images::available_releases(&images_dir());
-    let releases: Vec<Option<String>> = match releases {
+    let RunSettings {
+        releases,
+        jobs,
+        keep,
+        profile,
+        reports,
+        json,
+        shard,
+    } = settings;
+    let available = crate::images::available_releases(&images_dir());
+    let releases: Vec<Option<String>> = match &releases[..] {
         [] => vec![None],
         [all] if all == "all" => available.iter().cloned().map(Some).collect(),
         list => {
@@ -104,6 +117,7 @@ pub async fn run_scenarios(
         );
     }
     let mut options = lab::LabOptions::new(images_dir(), reports.clone());
+    options.profile = profile;
     apply_keep(&mut options, keep);
     let outcomes = lab::run_pairs(&pairs, jobs, &options, &progress()).await?;
     if releases.len() > 1 {
@@ -126,7 +140,7 @@ pub async fn run_scenarios(
     for (name, outcome) in outcomes {
         match outcome {
             Err(e) => {
-                crate::progress::done();
+                super::progress::done();
                 if json {
                     documents.push(serde_json::json!({"scenario": name, "error": e.to_string()}));
                 } else {
@@ -155,7 +169,7 @@ pub async fn run_scenarios(
             }
         }
     }
-    crate::progress::done();
+    super::progress::done();
     let summary = summary_line(runs, &statuses, harness_errors);
     if json {
         println!("{}", serde_json::to_string_pretty(&documents)?);
@@ -191,7 +205,7 @@ fn summary_line(
 /// A run's checks as a table, its findings, profile and failed steps, and how to reach a kept
 /// lab; whether the run was ok.
 pub fn print_outcome(name: &str, outcome: &lab::Outcome) -> bool {
-    crate::progress::done();
+    super::progress::done();
     let report = &outcome.report;
     println!(
         "\n{name} ({}, {}): {}",

@@ -4,9 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use journal_lab::domain::Role;
-use journal_lab::replay::{self, bundle::Bundle};
-use journal_lab::{lab, report, scenario};
+use crate::domain::Role;
+use crate::replay::{self, bundle::Bundle};
+use crate::{lab, report, scenario};
 
 use super::{images_dir, print_outcome, progress};
 
@@ -40,7 +40,7 @@ pub async fn replay(bundles: &[PathBuf], settings: Settings) -> anyhow::Result<E
         "server" => Role::Server,
         _ => Role::Client,
     });
-    let available = journal_lab::images::available_releases(&images_dir());
+    let available = crate::images::available_releases(&images_dir());
     let replay = replay::replay(read, as_role, &available)?;
     let path = settings
         .output
@@ -57,7 +57,7 @@ pub async fn replay(bundles: &[PathBuf], settings: Settings) -> anyhow::Result<E
         );
     }
     if !settings.run {
-        println!("run it with: cargo xtask run {}", path.display());
+        println!("run it with: {} run {}", super::me(), path.display());
         return Ok(ExitCode::SUCCESS);
     }
     let mut options = lab::LabOptions::new(images_dir(), settings.reports);

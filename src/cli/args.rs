@@ -1,0 +1,323 @@
+//! The command line's arguments: every subcommand and option, with its help text.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use super::runs::{KeepWhen, OutputFormat};
+use super::{benching, profile_mode, VERSION};
+use crate::checks::ProfileMode;
+use crate::{images, lab, report};
+
+/// Where reports go unless `--reports` says otherwise: `reports/` under the working directory.
+pub(super) const REPORTS: &str = "reports";
+
+#[derive(Parser)]
+#[command(
+    name = "journal-lab",
+    version = VERSION,
+    about = "journal-lab: boot real systemd journal servers and clients, and check that logs get where they should",
+    after_help = "Start with `lab`; aim it at your own configuration with `init` and `run --setup DIR`."
+)]
+pub(super) struct Cli {
+    #[command(subcommand)]
+    pub(super) command: Command,
+}
+
+#[derive(Subcommand)]
+pub(super) enum Command {
+    /// Boot 1 server + N clients, centralize their journals over HTTPS, and report delivery.
+    ///
+    /// Builds the image if it is missing, issues certificates from a fresh lab CA, installs them
+    /// with the per-host bundles, configures journal-remote (server) and journal-upload
+    /// (clients), logs a unique marker on every client and waits for each on the server.
+    /// Writes reports/<run-id>/run.json (reports/latest points at it) and removes the lab.
+    /// Exits 0 only if every client delivered.
+    Lab {
+        /// Number of clients.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=lab::MAX_CLIENTS as i64))]
+        clients: u16,
+        /// Debian release of every host (a recipe under images/).
+        #[arg(long, default_value = images::DEFAULT_RELEASE)]
+        release: String,
+        /// Leave the lab running afterwards and print how to get a shell on each host:
+        /// `--keep` (always) or `--keep=on-failure` (only if a check or a step failed).
+        #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "always", value_name = "WHEN")]
+        keep: Option<KeepWhen>,
+        /// The conformance profile (checks every host gets, whatever the scenario): `report`
+        /// its items at their severity without changing the verdict, `gate` to fail the run
+        /// on them too, or `off`.
+        #[arg(long, default_value = "report", value_parser = profile_mode)]
+        profile: ProfileMode,
+        /// Where run reports go.
+        #[arg(long, default_value = REPORTS)]
+        reports: PathBuf,
+    },
+    /// Run scenarios (YAML files under scenarios/) and print a table of their checks.
+    ///
+    /// Each scenario boots its own lab; several run at once where the machine allows. Writes a
+    /// run.json per scenario under reports/. Exits 1 if any check fails or errors.
+    Run {
+        /// Scenarios to run: files, or names of built-in scenarios (`server-outage`; a bare
+        /// name is `scenarios/NAME.yaml` here if there is one).
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        files: Vec<PathBuf>,
+        /// Run every built-in scenario.
+        #[arg(long)]
+        all: bool,
+        /// Run each scenario on these releases instead of its own (comma-separated, or `all`:
+        /// every recipe under images/). With more than one, a conformance matrix is written
+        /// to reports/matrix-<time>/.
+        #[arg(long, value_delimiter = ',')]
+        release: Vec<String>,
+        /// Only this machine's slice of the scenario × release list: K/N (1-based), the same
+        /// slice on every machine, for CI matrices; `report merge` joins the shards' reports.
+        #[arg(long)]
+        shard: Option<report::matrix::Shard>,
+        /// How many scenarios run at once (default: what this machine holds, see --help).
+        ///
+        /// The default is the number of CPUs, at most one per 2 GiB of available memory
+        /// (a scenario's lab takes 256 MiB per host), and at least 1.
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Leave each lab running afterwards: `--keep` (always) or `--keep=on-failure` (only
+        /// the labs whose run did not hold).
+        #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "always", value_name = "WHEN")]
+        keep: Option<KeepWhen>,
+        /// The conformance profile (checks every host gets, whatever the scenario): `report`
+        /// its items at their severity without changing the verdict, `gate` to fail the run
+        /// on them too, or `off`.
+        #[arg(long, default_value = "report", value_parser = profile_mode)]
+        profile: ProfileMode,
+        /// Where run reports go.
+        #[arg(long, default_value = REPORTS)]
+        reports: PathBuf,
+        /// What goes to stdout: `table` (the checks of each run), or `json` (a JSON array of
+        /// the runs' run.json, and nothing else: progress is on stderr).
+        #[arg(long, value_enum, default_value = "table")]
+        format: OutputFormat,
+    },
+    /// Re-render a run's reports (report.json, report.md, report.html, junit.xml) from its run.json.
+    ///
+    /// `cargo xtask report merge DIR…` instead builds the conformance matrix of every run.json
+    /// under the directories (shards' reports from several machines, say).
+    #[command(args_conflicts_with_subcommands = true)]
+    Report {
+        #[command(subcommand)]
+        merge: Option<ReportCommand>,
+        /// The run's directory (e.g. reports/latest).
+        #[arg(required = true)]
+        run_dir: Option<PathBuf>,
+        /// Formats to write (comma-separated): json, md, html, junit, sarif.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "json,md,html,junit,sarif"
+        )]
+        format: Vec<report::Format>,
+    },
+    /// Work with scenario files without running them.
+    Scenario {
+        #[command(subcommand)]
+        command: ScenarioCommand,
+    },
+    /// Measure the lab on this machine and write reports/bench/<date>.{json,md}.
+    ///
+    /// Warm happy path (1 server + 3 clients, N runs, median/min/max and phase breakdown), scale
+    /// runs (wall time, container memory, delivery), delivery latency for a burst of messages,
+    /// the lab against a hand-written script (src/bench/peer.sh), and all seed scenarios;
+    /// `--capacity` measures one server's capacity, `--cold` also times a first run with the
+    /// image build.
+    Bench(benching::BenchArgs),
+    /// Issue a certificate (and its install bundle) from the CA in DIR, creating the CA on first use.
+    ///
+    /// NAME is the host's canonical name (the certificate's CN); each DNS:name or IP:address
+    /// alias becomes a subjectAltName. An existing certificate is never re-issued. Writes
+    /// DIR/NAME.pem, DIR/NAME.key and DIR/runme-on-NAME.sh, a script to run as root on NAME
+    /// that installs the CA, certificate and key in /etc/ssl/systemd-journal and points
+    /// journal-remote.conf and journal-upload.conf at them.
+    Certs {
+        /// Directory holding the CA (ca.pem, ca.key) and the issued certificates.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Canonical name of the host (CN), e.g. logs.example.org.
+        name: String,
+        /// Extra names: DNS:<hostname> or IP:<address>.
+        #[arg(value_name = "DNS:host|IP:addr")]
+        aliases: Vec<String>,
+    },
+    /// Bring a scenario's lab up and keep it: boot, configure, perform the steps up to the
+    /// first `evaluate`, report, and leave it running under a name.
+    ///
+    /// Then `cargo xtask login HOST` to poke at a host, and `cargo xtask down` when done.
+    /// Interrupted (Ctrl-C) or failing to come up, it removes everything it made.
+    Up {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// Debian release of every host (default: the scenario's).
+        #[arg(long)]
+        release: Option<String>,
+        /// The lab's name (default: the scenario's name).
+        #[arg(long)]
+        name: Option<String>,
+        /// The conformance profile (checks every host gets, whatever the scenario): `report`
+        /// its items at their severity without changing the verdict, `gate` to fail the run
+        /// on them too, or `off`.
+        #[arg(long, default_value = "report", value_parser = profile_mode)]
+        profile: ProfileMode,
+        /// Where run reports go.
+        #[arg(long, default_value = REPORTS)]
+        reports: PathBuf,
+    },
+    /// List the labs that are up (`up`, `--keep`): name, run, age, scenario and hosts.
+    Ls {
+        /// Where run reports are (for each lab's scenario).
+        #[arg(long, default_value = REPORTS)]
+        reports: PathBuf,
+    },
+    /// An interactive shell in a host of a lab that is up.
+    Login {
+        /// The host's name in the scenario (e.g. server, client1).
+        host: String,
+        /// The lab's name or run id (default: the only lab that is up).
+        #[arg(long)]
+        lab: Option<String>,
+    },
+    /// Run a lab's checks again (and with --steps, its steps) against the lab as it is now.
+    ///
+    /// What was changed by hand inside the hosts is observed, not reverted. Writes a new report
+    /// (reports/<run-id>-verify-<time>/) in the same formats; exits 1 if a check does not hold.
+    Verify {
+        /// The lab's name or run id (default: the only lab that is up).
+        #[arg(long)]
+        lab: Option<String>,
+        /// Only these checks (comma-separated ids).
+        #[arg(long, value_delimiter = ',')]
+        checks: Vec<String>,
+        /// The phase whose checks to evaluate (default: final).
+        #[arg(long)]
+        phase: Option<String>,
+        /// Perform the scenario's steps first (markers, workloads, faults...).
+        #[arg(long)]
+        steps: bool,
+        /// The conformance profile (checks every host gets, whatever the scenario): `report`
+        /// its items at their severity without changing the verdict, `gate` to fail the run
+        /// on them too, or `off`.
+        #[arg(long, default_value = "report", value_parser = profile_mode)]
+        profile: ProfileMode,
+        /// Where run reports are.
+        #[arg(long, default_value = REPORTS)]
+        reports: PathBuf,
+    },
+    /// Take a lab down: its containers, network and private directory.
+    Down {
+        /// The lab's name or run id (default: the only lab that is up).
+        #[arg(long, conflicts_with = "all")]
+        lab: Option<String>,
+        /// Every lab that is up.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Print the collect script: run it as root on a real client or server to gather its
+    /// journal centralization setup into one tarball for `replay`.
+    ///
+    /// `cargo xtask collect-script > collect.sh`, read it, then `sudo sh collect.sh` on the host.
+    /// It copies configs, unit files, unit states, the last 200 journal lines of the journal
+    /// units and the public parts of the certificates; never a private key.
+    CollectScript,
+    /// Turn field bundles (from the collect script) into a scenario, and with --run, run it.
+    ///
+    /// Give a client's bundle, a server's, or a server's and its clients'. The scenario is
+    /// written next to the first bundle (BUNDLE.yaml): the same config files and drop-ins,
+    /// verbatim; certificates re-issued by a lab CA with the originals' subject, names,
+    /// validity and kind of key; the server the URL names resolvable; the standard checks. With
+    /// --run the report gets a "field vs lab" section: the field's last errors next to the lab's.
+    Replay {
+        /// Bundles made by the collect script (.tar.gz).
+        #[arg(required = true)]
+        bundles: Vec<PathBuf>,
+        /// The role of a lone bundle's host, when the bundle does not tell.
+        #[arg(long = "as", value_parser = ["client", "server"])]
+        as_role: Option<String>,
+        /// Run the scenario after writing it.
+        #[arg(long)]
+        run: bool,
+        /// With --run: leave the lab running afterwards.
+        #[arg(long)]
+        keep: bool,
+        /// Where the scenario goes (default: next to the first bundle).
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// Where run reports go.
+        #[arg(long, default_value = REPORTS)]
+        reports: PathBuf,
+    },
+    /// Print a shell completion script: `journal-lab completions bash > ~/.local/share/bash-completion/completions/journal-lab`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Build or list the lab's base images (mmdebstrap + import; no registry needed).
+    Images {
+        #[command(subcommand)]
+        command: ImagesCommand,
+    },
+    /// Run the whole test suite: unit tests and end-to-end tests against real containers.
+    Test {
+        /// Only the tests that need no Docker engine.
+        #[arg(long)]
+        unit: bool,
+        /// Extra arguments for `cargo test` (after `--`).
+        #[arg(last = true)]
+        cargo_args: Vec<String>,
+    },
+    /// Remove what earlier runs left behind: containers, networks and private directories.
+    ///
+    /// Without options, only runs whose process is gone (a killed run) are removed. A run whose
+    /// process still runs, one kept with --keep, and one started on another machine sharing the
+    /// engine are left alone, and the reason is printed.
+    Clean {
+        /// This run, whoever owns it (e.g. a lab kept with --keep).
+        #[arg(long, conflicts_with = "force")]
+        run: Option<String>,
+        /// Every run on the engine, including live runs of other users and kept labs.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub(super) enum ReportCommand {
+    /// The matrix (grid, differences; JSON, Markdown, HTML) of every run.json under DIRs,
+    /// written to OUT/matrix-<time>/ (default: the first DIR). Runs of different journal-lab
+    /// versions are refused.
+    Merge {
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+pub(super) enum ScenarioCommand {
+    /// Validate scenario files (syntax, types, unknown keys, host references); errors name file:line:col.
+    Check {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Print the JSON Schema of the scenario format (for editors).
+    Schema,
+}
+
+#[derive(Subcommand)]
+pub(super) enum ImagesCommand {
+    /// Build the image of each release unless one with the same recipe hash exists.
+    Build {
+        /// Releases to build (recipes under images/); repeat or separate with commas.
+        #[arg(long, value_delimiter = ',', default_value = images::DEFAULT_RELEASE)]
+        release: Vec<String>,
+    },
+    /// List the recipes and whether their current image exists.
+    List,
+}

@@ -1,0 +1,304 @@
+//! journal-lab's command line, one code path for its two entries: the installed `journal-lab`
+//! binary (`src/main.rs`) and the contributors' `cargo xtask` (`xtask/src/main.rs`), which only
+//! add their name ([`Entry`]). It parses arguments, prints, and calls the library; everything
+//! that knows about journals, TLS or Docker lives there. Nothing here reads the tree the binary
+//! was compiled in: recipes and seed scenarios are built in, reports go under the working
+//! directory.
+//!
+//! Exit codes: 0 success; 1 the lab ran but what it observed is not what was required (e.g. a
+//! client did not deliver); 2 the harness could not do its job (bad input, no engine, ...);
+//! 130 interrupted.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::OnceLock;
+
+use anyhow::Context;
+use args::{Cli, Command, ImagesCommand, ReportCommand, ScenarioCommand, REPORTS};
+use clap::{CommandFactory, FromArgMatches};
+
+mod args;
+mod benching;
+mod housekeeping;
+mod lifecycle;
+mod progress;
+mod runs;
+use runs::{default_jobs, print_outcome, run_lab, run_scenarios, OutputFormat};
+
+mod replaying;
+use crate::checks::ProfileMode;
+use crate::{images, report, scenario, Progress};
+use housekeeping::{build_images, certs, clean, list_images, test};
+
+/// The version line: the crate's version and the commit it was built from (build.rs).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("JOURNAL_LAB_COMMIT"),
+    ")"
+);
+
+/// Which entry the command line was started through.
+#[derive(Debug, Clone)]
+pub enum Entry {
+    /// The installed `journal-lab` binary.
+    Installed,
+    /// `cargo xtask` in a checkout: the workspace it was compiled in (for `test`, which runs
+    /// the checkout's own test suite).
+    Xtask { workspace: PathBuf },
+}
+
+static ENTRY: OnceLock<Entry> = OnceLock::new();
+
+/// How the user types this command: `journal-lab` or `cargo xtask` (for messages that say what
+/// to run next).
+pub fn me() -> &'static str {
+    match ENTRY.get() {
+        Some(Entry::Xtask { .. }) => "cargo xtask",
+        _ => "journal-lab",
+    }
+}
+
+/// The checkout whose test suite `test` runs: only `cargo xtask` has one.
+fn workspace_root() -> anyhow::Result<PathBuf> {
+    match ENTRY.get() {
+        Some(Entry::Xtask { workspace }) => Ok(workspace.clone()),
+        _ => anyhow::bail!(
+            "`test` runs journal-lab's own test suite: run `cargo xtask test` in a checkout of journal-lab"
+        ),
+    }
+}
+
+/// Where image recipes come from: the ones built into the binary.
+fn images_dir() -> images::Recipes {
+    images::Recipes::built_in()
+}
+
+fn profile_mode(text: &str) -> Result<ProfileMode, String> {
+    text.parse()
+}
+
+/// The whole command line: parse, run, map the outcome to an exit code.
+pub fn main(entry: Entry) -> ExitCode {
+    let _ = ENTRY.set(entry);
+    let mut command = Cli::command().bin_name(me());
+    if me() == "journal-lab" {
+        // `test` is the contributors' (`cargo xtask test`); the installed binary hides it.
+        command = command.mut_subcommand("test", |c| c.hide(true));
+    }
+    let cli = match Cli::from_arg_matches(&command.get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    runtime.block_on(async {
+        use tokio::signal::unix::{signal, SignalKind};
+        // What Ctrl-C, `docker stop`/`timeout`/CI cancellation and a closed terminal send.
+        let (Ok(mut terminate), Ok(mut hangup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) else {
+            eprintln!("error: cannot install signal handlers");
+            return ExitCode::from(2);
+        };
+        let interrupted = |name: &str, code: u8| {
+            progress::done();
+            eprintln!("\n{name}: removing what this run created");
+            ExitCode::from(code)
+        };
+        // Returning from `select!` drops `run`'s future, which drops the lab (removing its
+        // containers and network) and the run's private directory.
+        tokio::select! {
+            result = run(cli) => match result {
+                Ok(code) => code,
+                Err(e) => {
+                    progress::done();
+                    eprintln!("error: {}", describe(&e));
+                    ExitCode::from(2)
+                }
+            },
+            _ = tokio::signal::ctrl_c() => interrupted("interrupted", 130),
+            _ = terminate.recv() => interrupted("terminated (SIGTERM)", 143),
+            _ = hangup.recv() => interrupted("hung up (SIGHUP)", 129),
+        }
+    })
+}
+
+/// An error and its causes on one line, each cause once: the library's messages already quote
+/// their source (an I/O error's text would otherwise appear twice).
+fn describe(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Lab {
+            clients,
+            release,
+            keep,
+            profile,
+            reports,
+        } => run_lab(clients.into(), release, keep, profile, reports).await,
+        Command::Completions { shell } => {
+            let name = if me() == "journal-lab" {
+                "journal-lab"
+            } else {
+                "cargo-xtask"
+            };
+            clap_complete::generate(shell, &mut Cli::command(), name, &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run {
+            files,
+            all,
+            release,
+            jobs,
+            keep,
+            profile,
+            reports,
+            format,
+            shard,
+        } => {
+            // Validate everything before booting anything.
+            let scenarios = if all {
+                scenario::builtin::all()?
+            } else {
+                files
+                    .iter()
+                    .map(|file| scenario::builtin::resolve(file))
+                    .collect::<Result<Vec<_>, _>>()?
+            };
+            let jobs = jobs.unwrap_or_else(default_jobs).max(1);
+            let settings = runs::RunSettings {
+                releases: release,
+                jobs,
+                keep,
+                profile,
+                reports,
+                json: format == OutputFormat::Json,
+                shard,
+            };
+            run_scenarios(scenarios, settings).await
+        }
+        Command::Bench(args) => benching::bench(args).await,
+        Command::Report {
+            merge: Some(ReportCommand::Merge { dirs, out }),
+            ..
+        } => runs::merge(&dirs, out),
+        Command::Report {
+            run_dir, format, ..
+        } => {
+            let run_dir = run_dir.context("name the run's directory, e.g. reports/latest")?;
+            let run = report::read_run(&run_dir.join("run.json"))?;
+            for path in report::write_formats(&run_dir, &run, &format)? {
+                println!("wrote {}", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Scenario {
+            command: ScenarioCommand::Check { files },
+        } => check_scenarios(&files),
+        Command::Scenario {
+            command: ScenarioCommand::Schema,
+        } => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&scenario::json_schema())?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Certs { dir, name, aliases } => certs(&dir, &name, &aliases),
+        Command::Images {
+            command: ImagesCommand::Build { release },
+        } => build_images(&release).await,
+        Command::Images {
+            command: ImagesCommand::List,
+        } => list_images().await,
+        Command::Up {
+            scenario,
+            release,
+            name,
+            profile,
+            reports,
+        } => lifecycle::up(scenario, release, name, profile, reports).await,
+        Command::Ls { reports } => lifecycle::ls(reports).await,
+        Command::Login { host, lab } => lifecycle::login(host, lab).await,
+        Command::Down { lab, all } => lifecycle::down(lab, all).await,
+        Command::Verify {
+            lab,
+            checks,
+            phase,
+            steps,
+            profile,
+            reports,
+        } => lifecycle::verify(lab, checks, phase, steps, profile, reports).await,
+        Command::CollectScript => {
+            print!("{}", crate::replay::COLLECT_SCRIPT);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Replay {
+            bundles,
+            as_role,
+            run,
+            keep,
+            output,
+            reports,
+        } => {
+            let settings = replaying::Settings {
+                as_role,
+                run,
+                keep,
+                output,
+                reports,
+            };
+            replaying::replay(&bundles, settings).await
+        }
+        Command::Test { unit, cargo_args } => test(unit, &cargo_args).await,
+        Command::Clean { run, force } => clean(run, force).await,
+    }
+}
+
+/// Progress lines on stderr, stamped with the time since the command started.
+fn progress() -> Progress {
+    progress::reporter()
+}
+
+fn check_scenarios(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    let mut bad = 0;
+    for file in files {
+        match scenario::Scenario::load(file) {
+            Ok(s) => println!(
+                "{}: ok ({} hosts, {} steps, {} checks)",
+                file.display(),
+                s.hosts.len(),
+                s.steps.len(),
+                s.checks.len()
+            ),
+            Err(e) => {
+                eprintln!("{e}");
+                bad += 1;
+            }
+        }
+    }
+    Ok(if bad == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
