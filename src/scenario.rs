@@ -14,7 +14,10 @@ use crate::checks::CheckId;
 use crate::domain::Role;
 
 pub mod builtin;
+pub mod init;
 mod limits;
+pub mod setup;
+mod source;
 mod spans;
 mod step;
 mod validate;
@@ -155,6 +158,10 @@ pub struct CertificateDef {
     /// its defaults. `validity` and `sans` are then not used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mirror: Option<MirrorDef>,
+    /// Where this host's own configuration expects its certificate, key and CA file: the lab
+    /// installs copies there too (0640, as its own). A `--setup`'s `certificates:`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub install: Option<InstallPaths>,
 }
 
 /// A certificate as the field had it, to be issued anew by the lab CA.
@@ -191,6 +198,7 @@ impl Default for CertificateDef {
             validity: Validity::Valid,
             sans: true,
             mirror: None,
+            install: None,
         }
     }
 }
@@ -247,7 +255,17 @@ impl fmt::Display for Protocol {
 #[serde(deny_unknown_fields)]
 pub struct FileDef {
     pub path: String,
+    /// The file's text, inline. Give this or `source`.
+    #[serde(default)]
     pub content: String,
+    /// A file beside the scenario whose text becomes `content`: a relative path inside the
+    /// scenario file's directory (no `..`, no links), read when the scenario is loaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Where a `source` was read from, as found (for reports: which of your files a host carried).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub origin: Option<PathBuf>,
     /// Octal mode, e.g. "0644".
     #[serde(default = "default_mode")]
     pub mode: String,
@@ -309,74 +327,29 @@ impl Scenario {
         Scenario::parse(path, &text)
     }
 
-    /// Parses and validates scenario text; `file` is used in error messages only.
+    /// Parses and validates scenario text; `file` names it in error messages, and its directory
+    /// is where `source:` files are read from.
     pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
+        let (mut scenario, spans) = parse_located::<Scenario>(
+            file,
+            text,
+            "a scenario needs description, hosts and checks (see docs/scenarios.md)",
+        )?;
         let error = |(line, column): (usize, usize), message: String| ScenarioError {
             file: file.to_path_buf(),
             line,
             column,
             message,
         };
-        limits::check(text).map_err(|b| error((b.line, b.column), b.message))?;
-        // Positions for what serde reports without one, and for semantic errors; and what the
-        // aliases would expand to, before serde expands them.
-        let spans = spans::Spans::index(text);
-        if spans.expanded_nodes > MAX_EXPANDED_NODES {
-            return Err(error(
-                spans.first_alias.unwrap_or((1, 1)),
-                format!(
-                    "YAML aliases (*name) here expand the file to {} nodes, more than the limit of \
-                     {MAX_EXPANDED_NODES}; write the repeated parts out instead of nesting aliases",
-                    spans.expanded_nodes
-                ),
-            ));
-        }
-        let parsed = yaml_serde::from_str::<Scenario>(text);
-        if let Some((key, at)) = &spans.duplicate_key {
-            return Err(error(
-                *at,
-                format!("{key}: this key is given twice in the same mapping; keep one"),
-            ));
-        }
-        let mut scenario = parsed.map_err(|e| {
-            let message = strip_location(&e.to_string());
-            if text.trim().is_empty() {
-                return error(
-                    (1, 1),
-                    "the file is empty: a scenario needs description, hosts and checks \
-                     (see docs/scenarios.md)"
-                        .to_string(),
-                );
-            }
-            // Broken syntax can surface in serde as a type error further on (an unclosed `{`
-            // swallows the next line into a value): the syntax error is the one to show.
-            if let Some((at, info)) = &spans.syntax_error {
-                let index = text_index(text, *at);
-                if let Some(open) = limits::unclosed_bracket(text, index) {
-                    return error(
-                        open,
-                        format!("this bracket is never closed (the YAML parser stops at line {}: {info})", at.0),
-                    );
-                }
-                return error(*at, format!("YAML syntax: {info}"));
-            }
-            if message.contains("repetition limit exceeded") {
-                return error(
-                    spans.first_alias.unwrap_or((1, 1)),
-                    "YAML aliases (*name) here expand to more than the parser allows; \
-                     write the repeated parts out instead of nesting aliases"
-                        .to_string(),
-                );
-            }
-            let at = e.location().map_or((1, 1), |l| (l.line(), l.column()));
-            error(at, message)
-        })?;
         validate::validate(&scenario).map_err(|invalid| {
             error(
                 spans.locate(&invalid.path),
                 format!("{}: {}", invalid.path, invalid.message),
             )
         })?;
+        for (i, host) in scenario.hosts.iter_mut().enumerate() {
+            source::read_sources(file, &mut host.files, &format!("hosts[{i}]"), &spans)?;
+        }
         for (i, check) in scenario.checks.iter_mut().enumerate() {
             check.line = spans.locate(&format!("checks[{i}]")).0;
         }
@@ -416,6 +389,75 @@ impl Scenario {
             None => self.servers().next(),
         }
     }
+}
+
+/// Reads YAML text as a `T` the way every file the lab takes from users is read: bounded before
+/// the parser sees it (size, depth, alias expansion), repeated keys refused, and every error
+/// located at file:line:col. Returns the value and where each of its nodes is.
+pub(crate) fn parse_located<T: serde::de::DeserializeOwned>(
+    file: &Path,
+    text: &str,
+    needs: &str,
+) -> Result<(T, spans::Spans), ScenarioError> {
+    let error = |(line, column): (usize, usize), message: String| ScenarioError {
+        file: file.to_path_buf(),
+        line,
+        column,
+        message,
+    };
+    limits::check(text).map_err(|b| error((b.line, b.column), b.message))?;
+    // Positions for what serde reports without one, and for semantic errors; and what the
+    // aliases would expand to, before serde expands them.
+    let spans = spans::Spans::index(text);
+    if spans.expanded_nodes > MAX_EXPANDED_NODES {
+        return Err(error(
+            spans.first_alias.unwrap_or((1, 1)),
+            format!(
+                "YAML aliases (*name) here expand the file to {} nodes, more than the limit of \
+                 {MAX_EXPANDED_NODES}; write the repeated parts out instead of nesting aliases",
+                spans.expanded_nodes
+            ),
+        ));
+    }
+    let parsed = yaml_serde::from_str::<T>(text);
+    if let Some((key, at)) = &spans.duplicate_key {
+        return Err(error(
+            *at,
+            format!("{key}: this key is given twice in the same mapping; keep one"),
+        ));
+    }
+    let value = parsed.map_err(|e| {
+        let message = strip_location(&e.to_string());
+        if text.trim().is_empty() {
+            return error((1, 1), format!("the file is empty: {needs}"));
+        }
+        // Broken syntax can surface in serde as a type error further on (an unclosed `{`
+        // swallows the next line into a value): the syntax error is the one to show.
+        if let Some((at, info)) = &spans.syntax_error {
+            let index = text_index(text, *at);
+            if let Some(open) = limits::unclosed_bracket(text, index) {
+                return error(
+                    open,
+                    format!(
+                        "this bracket is never closed (the YAML parser stops at line {}: {info})",
+                        at.0
+                    ),
+                );
+            }
+            return error(*at, format!("YAML syntax: {info}"));
+        }
+        if message.contains("repetition limit exceeded") {
+            return error(
+                spans.first_alias.unwrap_or((1, 1)),
+                "YAML aliases (*name) here expand to more than the parser allows; \
+                 write the repeated parts out instead of nesting aliases"
+                    .to_string(),
+            );
+        }
+        let at = e.location().map_or((1, 1), |l| (l.line(), l.column()));
+        error(at, message)
+    })?;
+    Ok((value, spans))
 }
 
 /// The byte offset of a 1-based (line, column) in `text`.

@@ -60,11 +60,17 @@ pub(super) enum Command {
     Run {
         /// Scenarios to run: files, or names of built-in scenarios (`server-outage`; a bare
         /// name is `scenarios/NAME.yaml` here if there is one).
-        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        #[arg(required_unless_present_any = ["all", "setup"], conflicts_with = "all")]
         files: Vec<PathBuf>,
         /// Run every built-in scenario.
         #[arg(long)]
         all: bool,
+        /// Your own configuration (a directory with setup.yaml, see `init`), laid over each
+        /// scenario; with no scenario named, over the built-in suites the setup lists (default:
+        /// delivery, certificate rejection, port change, outage, partition, restart, burst,
+        /// sealing).
+        #[arg(long, value_name = "DIR")]
+        setup: Option<PathBuf>,
         /// Run each scenario on these releases instead of its own (comma-separated, or `all`:
         /// every recipe under images/). With more than one, a conformance matrix is written
         /// to reports/matrix-<time>/.
@@ -115,6 +121,15 @@ pub(super) enum Command {
             default_value = "json,md,html,junit,sarif"
         )]
         format: Vec<report::Format>,
+    },
+    /// Write a commented starting setup (the guide's configuration) and a scenario that uses
+    /// its files, into DIR (default: ./journal-lab), for `run --setup DIR`.
+    Init {
+        #[arg(default_value = "journal-lab")]
+        dir: PathBuf,
+        /// Overwrite the starting files where they exist.
+        #[arg(long)]
+        force: bool,
     },
     /// Work with scenario files without running them.
     Scenario {

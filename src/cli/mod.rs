@@ -167,6 +167,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run {
             files,
             all,
+            setup,
             release,
             jobs,
             keep,
@@ -176,7 +177,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             shard,
         } => {
             // Validate everything before booting anything.
-            let scenarios = if all {
+            let setup = setup
+                .map(|dir| scenario::setup::Setup::load(&dir))
+                .transpose()?;
+            let files = match &setup {
+                Some(setup) if files.is_empty() && !all => {
+                    setup.suites().into_iter().map(PathBuf::from).collect()
+                }
+                _ => files,
+            };
+            let mut scenarios = if all {
                 scenario::builtin::all()?
             } else {
                 files
@@ -184,6 +194,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .map(|file| scenario::builtin::resolve(file))
                     .collect::<Result<Vec<_>, _>>()?
             };
+            if let Some(setup) = &setup {
+                for (_, scenario) in &mut scenarios {
+                    *scenario = setup.lay_over(scenario)?;
+                }
+            }
             let jobs = jobs.unwrap_or_else(default_jobs).max(1);
             let settings = runs::RunSettings {
                 releases: release,
@@ -209,6 +224,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             for path in report::write_formats(&run_dir, &run, &format)? {
                 println!("wrote {}", path.display());
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Init { dir, force } => {
+            let written =
+                scenario::init::write_starting_setup(&dir, force).map_err(anyhow::Error::msg)?;
+            for path in &written {
+                println!("wrote {}", path.display());
+            }
+            println!(
+                "\nedit the files to be your configuration, then:\n  {me} run --setup {dir}              # the built-in suites with your files\n  {me} run {dir}/scenario.yaml      # the scenario that uses them",
+                me = me(),
+                dir = dir.display()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Scenario {

@@ -357,6 +357,10 @@ pub async fn run_scenario(
                     .unwrap_or_default(),
                 configuration: configuration.done.remove(&host.name).unwrap_or_default(),
                 readiness: configuration.readiness.remove(&host.name),
+                carried: scenario
+                    .host(&host.name)
+                    .map(|def| report::carried::carried(&def.files))
+                    .unwrap_or_default(),
                 marker: marker.map(|m| m.text.clone()),
                 delivered,
                 seconds_to_deliver: marker.and_then(|m| m.arrived_after),

@@ -112,11 +112,13 @@ pub fn stage_files(host: &HostDef, credentials: &Credentials) -> Vec<(String, Ve
             let bundle_path = format!("{BUNDLE_DIR}/runme-on-{}.sh", host.name);
             provision.push_str(&format!("sh {bundle_path}\n"));
             files.push((bundle_path, bundle.clone(), 0o700));
-            if let Some(install) = host
+            // Where the host's own configuration expects them: a setup's, else a mirrored
+            // field certificate's.
+            if let Some(install) = host.certificate.install.as_ref().or(host
                 .certificate
                 .mirror
                 .as_ref()
-                .and_then(|m| m.install.as_ref())
+                .and_then(|m| m.install.as_ref()))
             {
                 provision.push_str(&mirror_copies(&host.name, install));
             }

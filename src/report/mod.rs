@@ -6,6 +6,7 @@ pub use format::Format;
 pub mod field;
 pub use field::{FieldVsLab, HostComparison};
 pub mod bench;
+pub mod carried;
 pub mod delivery;
 pub mod journal_files;
 pub mod matrix;
@@ -287,6 +288,9 @@ pub struct HostReport {
     /// last journal lines.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failed_units: Vec<String>,
+    /// The user's own files it carried (`source:`, `--setup`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub carried: Vec<carried::CarriedFile>,
 }
 
 impl RunReport {
@@ -434,6 +438,7 @@ pub(crate) mod tests {
                     remote_file: None,
                     evidence: vec![],
                     failed_units: vec![],
+                    carried: vec![],
                 },
                 HostReport {
                     name: "client1".into(),
@@ -452,6 +457,7 @@ pub(crate) mod tests {
                     remote_file: Some("remote-client1.journal".into()),
                     evidence: vec![],
                     failed_units: vec![],
+                    carried: vec![],
                 },
             ],
             findings: vec![],

@@ -152,6 +152,9 @@ fn host_refs(s: &Scenario, i: usize, names: &BTreeSet<&str>) -> Result<(), Inval
     if let Some(mirror) = &host.certificate.mirror {
         mirror_def(mirror, &|field| at(&format!("certificate.mirror.{field}")))?;
     }
+    if let Some(install) = &host.certificate.install {
+        install_paths(install, &|field| at(&format!("certificate.{field}")))?;
+    }
     if !known_cas.contains(&host.trusts.as_str()) {
         return invalid(
             at("trusts"),
@@ -354,20 +357,29 @@ fn mirror_def(
         return invalid(at("not_after"), "not_after must come after not_before");
     }
     if let Some(install) = &mirror.install {
-        for (field, path) in [
-            ("install.cert", &install.cert),
-            ("install.key", &install.key),
-            ("install.ca", &install.ca),
-        ] {
-            if let Err(why) = file_path(path) {
-                return invalid(at(field), format!("path {path:?}: {why}"));
-            }
+        install_paths(install, at)?;
+    }
+    Ok(())
+}
+
+/// Where a host's configuration expects its certificate files: plain absolute file paths.
+pub(super) fn install_paths(
+    install: &crate::scenario::InstallPaths,
+    at: &dyn Fn(&str) -> String,
+) -> Result<(), Invalid> {
+    for (field, path) in [
+        ("install.cert", &install.cert),
+        ("install.key", &install.key),
+        ("install.ca", &install.ca),
+    ] {
+        if let Err(why) = file_path(path) {
+            return invalid(at(field), format!("path {path:?}: {why}"));
         }
     }
     Ok(())
 }
 
-fn file_path(path: &str) -> Result<(), &'static str> {
+pub(super) fn file_path(path: &str) -> Result<(), &'static str> {
     if path.len() > MAX_PATH_BYTES || path.contains('\0') {
         return Err("must be a path of at most 4096 bytes without NUL");
     }

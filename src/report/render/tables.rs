@@ -5,12 +5,21 @@ use std::fmt::Write as _;
 use super::super::RunReport;
 use super::{escape, field, integrity, sends};
 
-/// The sections some runs have, as (title, header, rows), in report order: journal integrity,
+/// The sections some runs have, as (title, header, rows), in report order: the user's own files
+/// each host carried, journal integrity,
 /// the host-side client's sends, hosts' failed units, a replay's field vs lab.
 pub(super) type Section = (&'static str, Vec<&'static str>, Vec<Vec<String>>);
 
 pub(super) fn sections(report: &RunReport) -> Vec<Section> {
     let mut all: Vec<Section> = Vec::new();
+    let carried = crate::report::carried::rows(report);
+    if !carried.is_empty() {
+        all.push((
+            "Your files (source: and --setup)",
+            vec!["host", "path", "from", "sha256"],
+            carried.into_iter().map(Vec::from).collect(),
+        ));
+    }
     if let Some((header, rows)) = integrity::rows(report) {
         all.push(("Journal integrity", header.to_vec(), rows));
     }

@@ -1,0 +1,75 @@
+//! Which of the user's own files (`source:` in a scenario, or a `--setup`) each host carried:
+//! the answer to "did the lab test OUR configuration?", in run.json and every report.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::scenario::FileDef;
+
+/// One file a host carried from the user's tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CarriedFile {
+    /// Where it was on the host.
+    pub path: String,
+    /// Where it was read from (as found, relative to the working directory when given so).
+    pub source: String,
+    /// SHA-256 of its content.
+    pub sha256: String,
+}
+
+/// The files of `files` that came from a `source:`.
+pub fn carried(files: &[FileDef]) -> Vec<CarriedFile> {
+    files
+        .iter()
+        .filter_map(|file| {
+            let origin = file.origin.as_ref()?;
+            Some(CarriedFile {
+                path: file.path.clone(),
+                source: origin.display().to_string(),
+                sha256: Sha256::digest(file.content.as_bytes())
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect(),
+            })
+        })
+        .collect()
+}
+
+/// The rows of the "Your files" table: host, path on it, source, SHA-256 (first 12 digits).
+pub fn rows(report: &super::RunReport) -> Vec<[String; 4]> {
+    report
+        .hosts
+        .iter()
+        .flat_map(|host| {
+            host.carried.iter().map(|file| {
+                [
+                    host.name.clone(),
+                    file.path.clone(),
+                    file.source.clone(),
+                    file.sha256.chars().take(12).collect(),
+                ]
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_files_read_from_a_source_are_carried() {
+        let file = |origin: Option<&str>| FileDef {
+            path: "/etc/systemd/journal-upload.conf".into(),
+            content: "abc".into(),
+            source: origin.map(str::to_string),
+            origin: origin.map(std::path::PathBuf::from),
+            mode: "0644".into(),
+        };
+        let carried = carried(&[file(None), file(Some("setup/client/upload.conf"))]);
+        assert_eq!(carried.len(), 1);
+        assert_eq!(carried[0].source, "setup/client/upload.conf");
+        // sha256("abc")
+        assert!(carried[0].sha256.starts_with("ba7816bf8f01cfea"));
+    }
+}
