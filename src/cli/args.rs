@@ -307,10 +307,21 @@ pub(super) enum ReportCommand {
     /// written to OUT/matrix-<time>/ (default: the first DIR). Runs of different journal-lab
     /// versions are refused.
     Merge {
+        /// Directories holding run.json files (searched three levels deep).
         #[arg(required = true)]
         dirs: Vec<PathBuf>,
+        /// Where the matrix-<time>/ directory goes (default: the first DIR).
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// One SARIF log with a run per run.json under DIRs (for one code-scanning upload).
+    Sarif {
+        /// Directories holding run.json files (searched three levels deep).
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// The SARIF file to write.
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -335,4 +346,7 @@ pub(super) enum ImagesCommand {
     },
     /// List the recipes and whether their current image exists.
     List,
+    /// Print each recipe's image reference (`journal-lab/<release>:<hash>`), one per line,
+    /// without an engine: what a CI cache of built images is keyed by.
+    Hash,
 }

@@ -217,6 +217,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ..
         } => runs::merge(&dirs, out),
         Command::Report {
+            merge: Some(ReportCommand::Sarif { dirs, out }),
+            ..
+        } => runs::sarif(&dirs, &out),
+        Command::Report {
             run_dir, format, ..
         } => {
             let run_dir = run_dir.context("name the run's directory, e.g. reports/latest")?;
@@ -258,6 +262,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Images {
             command: ImagesCommand::List,
         } => list_images().await,
+        Command::Images {
+            command: ImagesCommand::Hash,
+        } => {
+            for release in images::available_releases(&images_dir()) {
+                println!(
+                    "{}",
+                    images::ImageSpec::load(&images_dir(), &release)?.reference()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Up {
             scenario,
             release,

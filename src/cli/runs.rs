@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
+
 use crate::{lab, report, scenario};
 
 use super::{images_dir, progress};
@@ -281,7 +283,8 @@ pub fn write_matrix(
 
 /// `cargo xtask report merge DIR…`: the matrix of every run.json under the directories (the
 /// shards' reports, from any machines).
-pub fn merge(dirs: &[PathBuf], out: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+/// Every run.json under `dirs`, once per run id (a `latest` link points at one of them).
+fn runs_under(dirs: &[PathBuf]) -> anyhow::Result<Vec<report::RunReport>> {
     let mut runs = Vec::new();
     for dir in dirs {
         collect_runs(dir, 3, &mut runs)?;
@@ -295,9 +298,23 @@ pub fn merge(dirs: &[PathBuf], out: Option<PathBuf>) -> anyhow::Result<ExitCode>
                 .join(", ")
         );
     }
-    // One run per id (a `latest` link points at one of them).
     runs.sort_by(|a, b| a.run_id.cmp(&b.run_id));
     runs.dedup_by(|a, b| a.run_id == b.run_id);
+    Ok(runs)
+}
+
+/// `report sarif DIR… --out FILE`: one SARIF log with a run per run.json (what code scanning
+/// takes in one upload, none dropped).
+pub fn sarif(dirs: &[PathBuf], out: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let runs = runs_under(dirs)?;
+    std::fs::write(out, report::render::sarif::sarif_of_runs(&runs))
+        .with_context(|| format!("writing {}", out.display()))?;
+    println!("{} runs: {}", runs.len(), out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn merge(dirs: &[PathBuf], out: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let runs = runs_under(dirs)?;
     let target = out.unwrap_or_else(|| dirs[0].clone());
     let dir = write_matrix(&target, &runs)?;
     println!(

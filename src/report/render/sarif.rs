@@ -54,7 +54,30 @@ fn line_of(report: &RunReport, result: &CheckResult) -> usize {
         .map_or(1, |c| c.line.max(1))
 }
 
+/// report.sarif: one run's SARIF log.
 pub fn sarif(report: &RunReport) -> String {
+    sarif_of_runs(std::slice::from_ref(report))
+}
+
+/// One SARIF log for many runs (`report sarif`, what the GitHub Action uploads): a SARIF run per
+/// journal-lab run, each with its own `automationDetails.id` (scenario/release/run id), so code
+/// scanning keeps every one of them.
+pub fn sarif_of_runs(reports: &[RunReport]) -> String {
+    let document = json!({
+        "$schema": SCHEMA,
+        "version": "2.1.0",
+        "runs": reports.iter().map(sarif_run).collect::<Vec<Value>>(),
+    });
+    // Through the typed model: a field SARIF does not define fails the tests here (and the
+    // untyped document is written rather than nothing).
+    let text = match serde_json::from_value::<serde_sarif::sarif::Sarif>(document.clone()) {
+        Ok(typed) => serde_json::to_string_pretty(&typed),
+        Err(_) => serde_json::to_string_pretty(&document),
+    };
+    text.unwrap_or_default() + "\n"
+}
+
+fn sarif_run(report: &RunReport) -> Value {
     let ids: Vec<CheckId> = CheckId::all().collect();
     let rules: Vec<Value> = ids
         .iter()
@@ -106,24 +129,13 @@ pub fn sarif(report: &RunReport) -> String {
             })
         })
         .collect();
-    let document = json!({
-        "$schema": SCHEMA,
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "journal-lab",
-                "version": report.harness_version,
-                "rules": rules,
-            }},
-            "automationDetails": {"id": format!("{}/{}", report.scenario, report.release)},
-            "results": results,
-        }],
-    });
-    // Through the typed model: a field SARIF does not define fails the tests here (and the
-    // untyped document is written rather than nothing).
-    let text = match serde_json::from_value::<serde_sarif::sarif::Sarif>(document.clone()) {
-        Ok(typed) => serde_json::to_string_pretty(&typed),
-        Err(_) => serde_json::to_string_pretty(&document),
-    };
-    text.unwrap_or_default() + "\n"
+    json!({
+        "tool": {"driver": {
+            "name": "journal-lab",
+            "version": report.harness_version,
+            "rules": rules,
+        }},
+        "automationDetails": {"id": format!("{}/{}/{}", report.scenario, report.release, report.run_id)},
+        "results": results,
+    })
 }

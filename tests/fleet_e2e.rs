@@ -1,0 +1,124 @@
+//! examples/fleet, a user's repository, run the way its CI runs it through the GitHub Action:
+//! the installed binary, from a directory of its own, `run --setup DIR`. The hardened setup
+//! must come through the outage suite (every message there, upload back on its own, nothing
+//! lost; duplicates are what journal-upload itself does, said in the verdict), and the broken
+//! one (its retry drop-in in a directory systemd never reads) must fail `upload-recovers` with
+//! the start limit in the evidence. Both reports must say which of the team's files each host
+//! carried, and nothing may be written outside the reports directory.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use journal_lab::checks::Status;
+use journal_lab::report::RunReport;
+
+fn fleet(variant: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/fleet")
+        .join(variant)
+}
+
+/// `journal-lab run --setup DIR --format json` from an empty directory: its exit code and runs.
+fn run_setup(variant: &str) -> (i32, Vec<RunReport>, tempfile::TempDir) {
+    let cwd = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_journal-lab"))
+        .current_dir(cwd.path())
+        .args(["run", "--format", "json", "--setup"])
+        .arg(fleet(variant))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let runs: Vec<RunReport> = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!("{variant}: stdout is not the runs' JSON ({e}); stderr:\n{stderr}")
+    });
+    (output.status.code().unwrap_or(-1), runs, cwd)
+}
+
+fn status(run: &RunReport, id: &str) -> (Status, String, String) {
+    let check = run
+        .checks
+        .iter()
+        .find(|c| c.id.as_str() == id)
+        .unwrap_or_else(|| panic!("{id} was evaluated"));
+    (
+        check.status,
+        check.observed.clone(),
+        check.evidence.join("\n"),
+    )
+}
+
+fn carries_the_setup(run: &RunReport, variant: &str, drop_in: &str) {
+    let client = run.hosts.iter().find(|h| h.name == "client1").unwrap();
+    let from: Vec<(&str, &str)> = client
+        .carried
+        .iter()
+        .map(|f| (f.path.as_str(), f.source.as_str()))
+        .collect();
+    let expected_source = fleet(variant).join("client/keep-retrying.conf");
+    assert!(
+        from.contains(&(drop_in, expected_source.to_str().unwrap())),
+        "{variant}: {from:?}"
+    );
+    let server = run.hosts.iter().find(|h| h.name == "server").unwrap();
+    assert_eq!(server.carried.len(), 1, "{variant}");
+}
+
+#[test]
+fn the_hardened_fleet_survives_the_outage_and_the_broken_one_fails_with_evidence() {
+    let (code, runs, cwd) = run_setup("hardened");
+    assert_eq!(runs.len(), 1, "the setup lists one suite");
+    let run = &runs[0];
+    assert_eq!(run.scenario, "server-outage");
+    carries_the_setup(
+        run,
+        "hardened",
+        "/etc/systemd/system/systemd-journal-upload.service.d/70-keep-retrying.conf",
+    );
+    for id in ["client-delivers", "upload-recovers"] {
+        let (status, observed, _) = status(run, id);
+        assert_eq!(status, Status::Pass, "hardened {id}: {observed}");
+    }
+    let delivery = run.delivery.as_ref().expect("the outage has a workload");
+    for stream in &delivery.streams {
+        assert!(
+            stream.accounting.lost.is_empty(),
+            "hardened: nothing is lost: {:?}",
+            stream.accounting
+        );
+    }
+    // journal-upload may send a message twice after the outage: then the verdict says so, and
+    // the run fails on it honestly.
+    let (exactly_once, observed, _) = status(run, "delivery-exactly-once");
+    match exactly_once {
+        Status::Pass => assert_eq!(code, 0, "a run whose checks hold exits 0"),
+        Status::Fail => {
+            assert!(
+                observed.contains("DUPLICATED"),
+                "only duplicates: {observed}"
+            );
+            assert_eq!(code, 1);
+        }
+        other => panic!("hardened delivery-exactly-once: {other}: {observed}"),
+    }
+    let written: Vec<_> = std::fs::read_dir(cwd.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(written, ["reports"], "only ./reports is written");
+    assert!(cwd.path().join("reports/latest/report.sarif").is_file());
+
+    let (code, runs, _cwd) = run_setup("broken");
+    assert_eq!(code, 1, "a setup that does not hold exits 1");
+    let run = &runs[0];
+    carries_the_setup(
+        run,
+        "broken",
+        "/etc/systemd/system/systemd-journal-upload.d/70-keep-retrying.conf",
+    );
+    let (status, observed, evidence) = status(run, "upload-recovers");
+    assert_eq!(status, Status::Fail, "broken upload-recovers: {observed}");
+    assert!(
+        evidence.contains("start-limit-hit") || evidence.contains("repeated too quickly"),
+        "the evidence names the start limit: {observed}\n{evidence}"
+    );
+}
