@@ -28,6 +28,14 @@ pub const HARNESS_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The commit journal-lab was built from (build.rs; "unknown" outside a git checkout).
 pub const HARNESS_COMMIT: &str = env!("JOURNAL_LAB_COMMIT");
 
+/// How the user runs journal-lab (`journal-lab`, or `cargo xtask` in a checkout), for messages
+/// that say what to run next; the command line sets it once at start.
+pub fn command_name() -> &'static str {
+    COMMAND_NAME.get().copied().unwrap_or("journal-lab")
+}
+
+pub(crate) static COMMAND_NAME: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
 /// Where long-running work reports what it is doing, one line at a time. The library never
 /// prints; the CLI decides how progress looks.
 pub type Progress = std::sync::Arc<dyn Fn(&str) + Send + Sync>;

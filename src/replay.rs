@@ -335,7 +335,7 @@ pub fn replay(bundles: Vec<Bundle>, as_role: Option<Role>, available: &[String])
         checks: Value::Array(checks),
     };
     let mut yaml = format!(
-        "# Written by `cargo xtask replay` from field bundles:\n{}# The configuration files are the field's, verbatim; certificates are new, from the lab CA,\n# with the originals' subject, names, validity and kind of key. Edit it like any scenario.\n{}",
+        "# Written by `journal-lab replay` from field bundles:\n{}# The configuration files are the field's, verbatim; certificates are new, from the lab CA,\n# with the originals' subject, names, validity and kind of key. Edit it like any scenario.\n{}",
         sources.iter().map(|s| format!("#   {s}\n")).collect::<String>(),
         notes.iter().map(|n| format!("# {n}\n")).collect::<String>(),
     );

@@ -81,6 +81,7 @@ fn profile_mode(text: &str) -> Result<ProfileMode, String> {
 /// The whole command line: parse, run, map the outcome to an exit code.
 pub fn main(entry: Entry) -> ExitCode {
     let _ = ENTRY.set(entry);
+    let _ = crate::COMMAND_NAME.set(me());
     let mut command = Cli::command().bin_name(me());
     if me() == "journal-lab" {
         // `test` is the contributors' (`cargo xtask test`); the installed binary hides it.

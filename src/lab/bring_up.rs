@@ -236,7 +236,7 @@ impl Lab {
         let found = engine.hosts_of(run_id).await?;
         if found.is_empty() {
             return Err(Error::InvalidSettings(format!(
-                "lab {run_id} has no hosts on the engine any more: it is gone (`cargo xtask ls` lists the labs that are up)"
+                "lab {run_id} has no hosts on the engine any more: it is gone (`{} ls` lists the labs that are up)", crate::command_name()
             )));
         }
         let mut hosts = Vec::new();

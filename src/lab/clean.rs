@@ -37,7 +37,8 @@ pub fn keep_reason(which: &Which, run_id: &str, kept: bool, owner: &Liveness) ->
             Liveness::Alive => Some("its process is still running".to_string()),
             Liveness::Unknown(why) => Some(format!("{why}; name it with --run {run_id}")),
             Liveness::Gone if kept => Some(format!(
-                "kept on purpose (--keep); remove it with `cargo xtask clean --run {run_id}`"
+                "kept on purpose (--keep); remove it with `{} clean --run {run_id}`",
+                crate::command_name()
             )),
             Liveness::Gone => None,
         },

@@ -432,7 +432,8 @@ impl Lab {
             })
             .collect();
         lines.push(format!(
-            "  remove it with: cargo xtask clean --run {}",
+            "  remove it with: {} clean --run {}",
+            crate::command_name(),
             self.run_id
         ));
         lines
@@ -471,8 +472,10 @@ impl Drop for Lab {
         .join();
         if !matches!(swept, Ok(Some(_))) {
             eprintln!(
-                "journal-lab: could not remove lab {} completely; run `cargo xtask clean --run {}`",
-                self.run_id, self.run_id
+                "journal-lab: could not remove lab {} completely; run `{} clean --run {}`",
+                self.run_id,
+                crate::command_name(),
+                self.run_id
             );
         }
     }

@@ -122,7 +122,7 @@ impl Bundle {
             .collect();
         if !missing.is_empty() {
             return Err(refuse(format!(
-                "missing {}: is this a bundle from `cargo xtask collect-script`?",
+                "missing {}: is this a bundle from `journal-lab collect-script`?",
                 missing.join(", ")
             )));
         }

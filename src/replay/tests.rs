@@ -100,7 +100,7 @@ fn server_and_clients_replay_into_one_scenario() {
         mirror.install.as_ref().unwrap().key,
         "/etc/ssl/systemd-journal/stale.key"
     );
-    assert!(replay.yaml.starts_with("# Written by `cargo xtask replay`"));
+    assert!(replay.yaml.starts_with("# Written by `journal-lab replay`"));
     let ids: Vec<String> = s.checks.iter().map(|c| c.id.to_string()).collect();
     assert!(ids.contains(&"client-delivers".to_string()));
 }

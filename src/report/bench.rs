@@ -145,7 +145,7 @@ pub fn markdown(bench: &BenchReport) -> String {
     let _ = writeln!(md, "# journal-lab bench, {}\n", bench.date);
     let _ = writeln!(
         md,
-        "Machine: {} CPUs, {:.1} GiB; Docker engine {}; release {}; journal-lab {}. Measured with `cargo xtask bench`.\n",
+        "Machine: {} CPUs, {:.1} GiB; Docker engine {}; release {}; journal-lab {}. Measured with `journal-lab bench` (`cargo xtask bench`).\n",
         bench.machine.cpus,
         mib(bench.machine.memory_bytes) / 1024.0,
         bench.machine.engine,

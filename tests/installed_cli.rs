@@ -1,0 +1,90 @@
+//! The installed `journal-lab` binary from a directory of its own: it names its version and
+//! commit, resolves built-in scenario names, writes a starting setup, and reads nothing from the
+//! tree it was compiled in (no engine is needed for any of this).
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn journal_lab(cwd: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_journal-lab"))
+        .current_dir(cwd)
+        .args(args)
+        .env("DOCKER_HOST", "unix:///nonexistent/journal-lab-test.sock")
+        .output()
+        .unwrap()
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn the_binary_works_from_any_directory() {
+    let cwd = tempfile::tempdir().unwrap();
+    let version = journal_lab(cwd.path(), &["--version"]);
+    assert!(version.status.success());
+    let version = text(&version);
+    assert!(
+        version.starts_with(&format!(
+            "journal-lab {} (commit ",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{version}"
+    );
+
+    // A built-in scenario by name is found (and then the missing engine is what stops it).
+    let out = journal_lab(cwd.path(), &["run", "server-outage"]);
+    assert_eq!(out.status.code(), Some(2));
+    let said = text(&out);
+    assert!(
+        said.contains("Docker engine") || said.contains("docker"),
+        "{said}"
+    );
+    assert!(!said.contains("no such file"), "{said}");
+
+    // An unknown name lists the built-in ones, without a made-up position.
+    let out = journal_lab(cwd.path(), &["run", "server-outgae"]);
+    assert_eq!(out.status.code(), Some(2));
+    let said = text(&out);
+    assert!(said.contains("server-outgae: no such file"), "{said}");
+    assert!(said.contains("server-outage-hardened"), "{said}");
+    assert!(!said.contains(":0:0"), "{said}");
+
+    // The contributors' test command is not the installed binary's.
+    let out = journal_lab(cwd.path(), &["test"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("cargo xtask test"));
+
+    // init, then the setup it wrote validates (a scenario check of its scenario passes).
+    let out = journal_lab(cwd.path(), &["init", "ours"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = journal_lab(cwd.path(), &["scenario", "check", "ours/scenario.yaml"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let again = journal_lab(cwd.path(), &["init", "ours"]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(text(&again).contains("--force"));
+
+    // A setup that names a file outside its directory: refused at its line, before anything boots.
+    std::fs::write(
+        cwd.path().join("ours/setup.yaml"),
+        "client:\n  files:\n    - {path: /etc/x.conf, source: ../../etc/passwd}\n",
+    )
+    .unwrap();
+    let out = journal_lab(cwd.path(), &["run", "--setup", "ours"]);
+    assert_eq!(out.status.code(), Some(2));
+    let said = text(&out);
+    assert!(said.contains("ours/setup.yaml:3:"), "{said}");
+    assert!(said.contains("no `..`"), "{said}");
+
+    // Only what the commands wrote is there: nothing from the compiled-in tree, no reports yet.
+    let mut entries: Vec<_> = std::fs::read_dir(cwd.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    entries.sort();
+    assert_eq!(entries, ["ours"]);
+}
