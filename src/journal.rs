@@ -98,10 +98,7 @@ pub fn normalize(
         let mut by_length: Vec<_> = addresses.iter().filter(|(ip, _)| !ip.is_empty()).collect();
         by_length.sort_by_key(|(ip, _)| std::cmp::Reverse(ip.len()));
         for (ip, name) in by_length {
-            let pattern = regex::Regex::new(&format!(r"\b{}\b", regex::escape(ip))).expect("valid");
-            out = pattern
-                .replace_all(&out, format!("<ip:{name}>"))
-                .into_owned();
+            out = replace_word(&out, ip, &format!("<ip:{name}>"));
         }
         match out.find("nonce=") {
             Some(at) if out.len() >= at + 22 => {
@@ -147,8 +144,49 @@ pub fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
+/// `text` with every occurrence of `word` that stands as a word of its own (no letter, digit or
+/// `_` right before or after it: `172.18.0.3` but not inside `172.18.0.33`) replaced.
+fn replace_word(text: &str, word: &str, replacement: &str) -> String {
+    let is_word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(word) {
+        let before = out.chars().next_back().or(rest[..at].chars().next_back());
+        let before = if at > 0 {
+            rest[..at].chars().next_back()
+        } else {
+            before
+        };
+        let after = rest[at + word.len()..].chars().next();
+        out.push_str(&rest[..at]);
+        if word.is_empty() || is_word(before) || is_word(after) {
+            // Not a word of its own: keep one character and look again after it.
+            let keep = rest[at..].chars().next().map_or(1, char::len_utf8);
+            out.push_str(&rest[at..at + keep]);
+            rest = &rest[at + keep..];
+        } else {
+            out.push_str(replacement);
+            rest = &rest[at + word.len()..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn addresses_are_replaced_only_as_words_of_their_own() {
+        let text = "172.18.0.3 from remote-172.18.0.3.journal (not 172.18.0.33, x172.18.0.3 or 172.18.0.3_) 172.18.0.3";
+        assert_eq!(
+            replace_word(text, "172.18.0.3", "<ip>"),
+            "<ip> from remote-<ip>.journal (not 172.18.0.33, x172.18.0.3 or 172.18.0.3_) <ip>"
+        );
+        assert_eq!(replace_word("aaa", "a", "b"), "aaa");
+        assert_eq!(replace_word("é1.2é 1.2", "1.2", "x"), "é1.2é x");
+    }
+
     use super::*;
 
     const SAMPLE: &str = concat!(

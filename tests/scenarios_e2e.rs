@@ -8,8 +8,12 @@ use std::path::PathBuf;
 
 use journal_lab::checks::{CheckId, CheckResult, Status};
 use journal_lab::lab::{self, LabOptions};
-use journal_lab::report::{redact, render, RunReport};
+use journal_lab::report::{render, RunReport};
+
+#[path = "common/redact.rs"]
+mod redact;
 use journal_lab::scenario::Scenario;
+use redact::redact;
 
 async fn run(name: &str) -> RunReport {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));

@@ -347,48 +347,6 @@ pub fn write_formats(
         .collect()
 }
 
-/// Replaces what changes from run to run (run id, addresses, nonces, times, durations, PIDs,
-/// temporary paths) with stable placeholders, so rendered reports can be snapshot-tested.
-/// Addresses become the name of the host that had them.
-pub fn redact(text: &str, report: &RunReport) -> String {
-    use regex::Regex;
-    use std::sync::OnceLock;
-    static PATTERNS: OnceLock<Vec<(Regex, &'static str)>> = OnceLock::new();
-    let mut out = text.replace(&report.run_id, "<run>");
-    let mut hosts: Vec<_> = report.hosts.iter().filter(|h| !h.ip.is_empty()).collect();
-    hosts.sort_by_key(|h| std::cmp::Reverse(h.ip.len()));
-    for host in hosts {
-        let pattern = Regex::new(&format!(r"\b{}\b", regex::escape(&host.ip))).expect("valid");
-        out = pattern
-            .replace_all(&out, format!("<ip:{}>", host.name))
-            .into_owned();
-    }
-    let patterns = PATTERNS.get_or_init(|| {
-        [
-            (r"nonce=[0-9a-f]{16}", "nonce=<nonce>"),
-            (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "<time>"),
-            (r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} UTC", "<time>"),
-            (r"\b[A-Z][a-z]{2} \d\d \d\d:\d\d:\d\d(\.\d+)?", "<time>"),
-            (r"\| \d+\.\d\d \|", "| <secs> |"),
-            (r"\b\d+\.\d+s\b", "<secs>s"),
-            (r"\b\d+\.\d+ ?(ms|s)\b", "<secs>"),
-            (r"after \d+ ms", "after <n> ms"),
-            (r"restart counter is at \d+", "restart counter is at <n>"),
-            (r"\[\d+\]:", "[<pid>]:"),
-            (r"/tmp/journal-lab-[a-z]+-[A-Za-z0-9]+", "<tmp>"),
-            (r"\(exit -?\d+\)", "(exit <n>)"),
-            (r#"time="\d+(\.\d+)?""#, r#"time="<secs>""#),
-        ]
-        .into_iter()
-        .map(|(pattern, replacement)| (Regex::new(pattern).expect("valid pattern"), replacement))
-        .collect()
-    });
-    for (pattern, replacement) in patterns {
-        out = pattern.replace_all(&out, *replacement).into_owned();
-    }
-    out
-}
-
 pub fn read_run(path: &Path) -> Result<RunReport> {
     let text = std::fs::read_to_string(path).map_err(Error::io("reading", path))?;
     Ok(serde_json::from_str(&text)?)
@@ -515,21 +473,6 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn redaction_replaces_what_varies_and_keeps_what_matters() {
-        let report = sample("jl-20261122-141944-8e20");
-        let text = "run jl-20261122-141944-8e20: remote-172.18.0.3.journal from 172.18.0.3 (not 172.18.0.33) \
-                    nonce=98e33a78558f2be7 at 2026-11-22T14:19:19.443257242Z, Nov 22 14:19:47.973171 \
-                    journal-lab[163]: took 0.54s | 0.12 | after 1 ms; restart counter is at 4 <testcase time=\"0.167\">";
-        let redacted = redact(text, &report);
-        assert_eq!(
-            redacted,
-            "run <run>: remote-<ip:client1>.journal from <ip:client1> (not 172.18.0.33) \
-             nonce=<nonce> at <time>, <time> journal-lab[<pid>]: took <secs>s | <secs> | after <n> ms; \
-             restart counter is at <n> <testcase time=\"<secs>\">"
-        );
-    }
-
-    #[test]
     fn quantiles_by_nearest_rank() {
         let values: Vec<f64> = (1..=100).map(f64::from).collect();
         assert_eq!(quantile(&values, 0.5), 50.0);
@@ -570,10 +513,12 @@ pub(crate) mod tests {
         assert!(md.contains("## Failed units"), "{md}");
         assert!(md.contains("systemd-journal-upload.service loaded failed failed"));
         assert!(!render::markdown(&report).contains("## Failed units"));
-        // The SARIF reads back through serde-sarif's typed model.
+        // The SARIF is a SARIF 2.1.0 log with one run (render's tests validate it against the
+        // OASIS schema).
         let sarif = std::fs::read_to_string(tmp.path().join("report.sarif")).unwrap();
-        let typed: serde_sarif::sarif::Sarif = serde_json::from_str(&sarif).unwrap();
-        assert_eq!(typed.runs.len(), 1);
+        let sarif: serde_json::Value = serde_json::from_str(&sarif).unwrap();
+        assert_eq!(sarif["version"], "2.1.0");
+        assert_eq!(sarif["runs"].as_array().unwrap().len(), 1);
         assert!("pdf".parse::<Format>().is_err());
     }
 
