@@ -123,7 +123,7 @@ pub async fn run(options: &BenchOptions, progress: &Progress) -> Result<(BenchRe
             .docker()
             .remove_image(
                 &base.reference(),
-                None::<testcontainers::bollard::query_parameters::RemoveImageOptions>,
+                None::<bollard::query_parameters::RemoveImageOptions>,
                 None,
             )
             .await;

@@ -1,18 +1,18 @@
-//! The Docker engine as the lab sees it: connecting (with a clear error when there is none),
-//! running commands in hosts, networks, and sweeping away what a run left behind. Container *lifecycle* (create/start/remove) is testcontainers' job, in `lab`;
-//! this module covers what testcontainers does not.
+//! The Docker engine as the lab sees it (bollard, directly): connecting (with a clear error when
+//! there is none), running commands in hosts, networks, and sweeping away what a run left behind.
+//! Creating and starting a lab's hosts is `lab`'s (it knows how systemd must run).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
-use testcontainers::bollard::{
+use bollard::{
     self,
     exec::{CreateExecOptions, StartExecResults},
     models::NetworkCreateRequest,
     query_parameters::{ListContainersOptions, ListNetworksOptions, RemoveContainerOptions},
     Docker,
 };
+use futures::StreamExt;
 
 use crate::errors::{Error, Result};
 use crate::owner::{self, KEPT_LABEL, OWNER_LABEL};
@@ -289,7 +289,7 @@ impl Engine {
             };
             match self.docker.remove_container(id, Some(options)).await {
                 Ok(()) => Ok(()),
-                // Already gone (e.g. removed by testcontainers' own drop): that is the goal.
+                // Already gone (removed by a concurrent sweep, or by hand): that is the goal.
                 Err(bollard::errors::Error::DockerResponseServerError {
                     status_code: 404, ..
                 }) => Ok(()),
@@ -470,8 +470,8 @@ impl Engine {
         into: &mut std::fs::File,
         limit: u64,
     ) -> Result<()> {
+        use bollard::query_parameters::DownloadFromContainerOptions;
         use std::io::Write;
-        use testcontainers::bollard::query_parameters::DownloadFromContainerOptions;
         let options = DownloadFromContainerOptions {
             path: path.to_string(),
         };
@@ -500,7 +500,7 @@ impl Engine {
 
     /// Memory the container uses now, as `docker stats` counts it (usage less inactive file cache).
     pub async fn memory_usage(&self, container: &str) -> Result<u64> {
-        use testcontainers::bollard::query_parameters::StatsOptions;
+        use bollard::query_parameters::StatsOptions;
         let options = StatsOptions {
             stream: false,
             one_shot: true,

@@ -20,14 +20,14 @@ pub enum Error {
     Docker {
         context: String,
         #[source]
-        source: testcontainers::bollard::errors::Error,
+        source: bollard::errors::Error,
     },
 
     #[error("starting container {name}: {source}")]
     ContainerStart {
         name: String,
         #[source]
-        source: testcontainers::TestcontainersError,
+        source: bollard::errors::Error,
     },
 
     #[error("timed out after {:.1}s waiting for {what}; last seen: {last_seen}", .waited.as_secs_f64())]
@@ -143,7 +143,7 @@ impl Error {
 
     pub(crate) fn docker(
         context: impl Into<String>,
-    ) -> impl FnOnce(testcontainers::bollard::errors::Error) -> Error {
+    ) -> impl FnOnce(bollard::errors::Error) -> Error {
         let context = context.into();
         move |source| Error::Docker { context, source }
     }

@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use bollard::{self, query_parameters::CreateImageOptionsBuilder};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use testcontainers::bollard::{self, query_parameters::CreateImageOptionsBuilder};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
 use crate::engine::Engine;

@@ -234,7 +234,7 @@ async fn read_copies_in(engine: &Engine, run_id: &str, host: &str, dir: &Path) -
     let archive = builder.into_inner().unwrap();
     let container = format!("{host}.{run_id}");
     // Under /root: trixie's /tmp is a tmpfs, which hides what the engine writes beneath it.
-    let options = testcontainers::bollard::query_parameters::UploadToContainerOptions {
+    let options = bollard::query_parameters::UploadToContainerOptions {
         path: "/root".to_string(),
         ..Default::default()
     };
@@ -243,7 +243,7 @@ async fn read_copies_in(engine: &Engine, run_id: &str, host: &str, dir: &Path) -
         .upload_to_container(
             &container,
             Some(options),
-            testcontainers::bollard::body_full(archive.into()),
+            bollard::body_full(archive.into()),
         )
         .await
         .unwrap();

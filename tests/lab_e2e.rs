@@ -4,11 +4,11 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
+use bollard::query_parameters::{ListContainersOptions, ListNetworksOptions};
 use journal_lab::engine::{Engine, RUN_LABEL};
 use journal_lab::images::ImageSpec;
 use journal_lab::lab::{self, HostSpec, Lab, LabOptions};
 use journal_lab::report::{self, Role};
-use testcontainers::bollard::query_parameters::{ListContainersOptions, ListNetworksOptions};
 
 fn options(release: &str, clients: usize, reports: &Path) -> LabOptions {
     let mut options = LabOptions::new(journal_lab::images::Recipes::built_in(), reports);

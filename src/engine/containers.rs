@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use testcontainers::bollard;
-use testcontainers::bollard::query_parameters::RemoveContainerOptions;
+use bollard;
+use bollard::query_parameters::RemoveContainerOptions;
 
 use super::{run_labels, Engine, RUN_LABEL};
 use crate::errors::{Error, Result};
@@ -37,6 +37,25 @@ impl Engine {
 
     /// What `command` prints in a throwaway container of `image` (no network, no systemd):
     /// labelled as a run of this process, removed afterwards, bounded by `deadline`.
+    /// What a container printed (stdout and stderr), as text; empty if the engine will not say.
+    pub async fn output_log(&self, id: &str) -> String {
+        use bollard::query_parameters::LogsOptions;
+        use futures::StreamExt;
+        let mut logs = self.docker.logs(
+            id,
+            Some(LogsOptions {
+                stdout: true,
+                stderr: true,
+                ..Default::default()
+            }),
+        );
+        let mut text = String::new();
+        while let Some(Ok(chunk)) = logs.next().await {
+            text.push_str(&chunk.to_string());
+        }
+        text
+    }
+
     pub async fn output_of(
         &self,
         image: &str,
@@ -44,7 +63,7 @@ impl Engine {
         deadline: Duration,
     ) -> Result<String> {
         use bollard::models::{ContainerCreateBody, HostConfig};
-        use bollard::query_parameters::{LogsOptions, WaitContainerOptions};
+        use bollard::query_parameters::WaitContainerOptions;
         use futures::StreamExt;
         let run_id = format!("probe-{}", std::process::id());
         let body = ContainerCreateBody {
@@ -77,19 +96,7 @@ impl Engine {
                 }),
             );
             let _ = tokio::time::timeout(deadline, waited.next()).await;
-            let mut logs = self.docker.logs(
-                &id,
-                Some(LogsOptions {
-                    stdout: true,
-                    stderr: true,
-                    ..Default::default()
-                }),
-            );
-            let mut text = String::new();
-            while let Some(Ok(chunk)) = logs.next().await {
-                text.push_str(&chunk.to_string());
-            }
-            Ok(text)
+            Ok(self.output_log(&id).await)
         }
         .await;
         let _ = self

@@ -12,10 +12,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::Instant;
 
+use bollard::{self, query_parameters::BuildImageOptionsBuilder};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use testcontainers::bollard::{self, query_parameters::BuildImageOptionsBuilder};
 
 use super::{run_mmdebstrap, ImageSpec, Recipe, BUILDER_REVISION, RECIPE_LABEL};
 use crate::engine::Engine;

@@ -268,7 +268,6 @@ impl Lab {
                 ip,
                 published,
                 id: container_name.clone(),
-                container: None,
             });
         }
         Ok(Lab {

@@ -20,11 +20,12 @@ mod steps;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use testcontainers::core::{CgroupnsMode, Mount};
+use bollard::models::{
+    ContainerCreateBody, HostConfig, HostConfigCgroupnsModeEnum, Mount, MountType, PortBinding,
+};
+use bollard::query_parameters::{CreateContainerOptions, UploadToContainerOptions};
 
 use crate::scenario::RestartMode;
-use testcontainers::runners::AsyncRunner;
-use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 
 use crate::engine::{self, Engine, ExecOutput};
 use crate::errors::{Error, Result};
@@ -126,8 +127,6 @@ pub struct Host {
     /// The host port on 127.0.0.1 that [`HostSpec::publish`] was published on.
     pub published: Option<u16>,
     id: String,
-    /// testcontainers' handle, for a host this process booted (None for an attached lab).
-    container: Option<ContainerAsync<GenericImage>>,
 }
 
 impl Host {
@@ -217,57 +216,64 @@ impl Lab {
         failure.map_or(Ok(()), Err)
     }
 
+    /// Creates the host's container (labelled with the run before anything else happens to it),
+    /// copies its staged archive in, starts it, and waits for systemd.
     async fn start_host(&self, spec: &HostSpec, memory: i64, deadline: Duration) -> Result<Host> {
         let container_name = format!("{}.{}", spec.name, self.run_id);
-        let (repository, tag) = (spec.image.repository(), spec.image.hash.clone());
-        let run_id = self.run_id.clone();
-        let mut image = GenericImage::new(repository, tag);
-        if let Some(port) = spec.publish {
-            image = image.with_exposed_port(testcontainers::core::ContainerPort::Tcp(port));
-        }
-        let publish = spec.publish;
-        let mut request = systemd_container(image)
-            .with_cmd(["/bin/sh", "-c", BOOT_COMMAND])
-            .with_container_name(&container_name)
-            .with_hostname(&spec.name)
-            .with_network(&self.run_id)
-            .with_labels(self.labels.clone())
-            .with_label("journal-lab.host", &spec.name)
-            .with_host_config_modifier(move |config| {
-                // Lets `server` resolve to `server.<run-id>`: short names work like on a real LAN.
-                config.dns_search = Some(vec![run_id.clone()]);
-                // A host needs ~12-40 MiB and a few dozen tasks; the limits keep a runaway (or a
-                // 100-client lab) from exhausting the machine.
-                config.memory = Some(memory);
-                config.pids_limit = Some(HOST_PIDS_LIMIT);
-                // testcontainers publishes every exposed port on all host addresses; a lab host
-                // is reached over the lab network only.
-                config.publish_all_ports = Some(false);
-                // Only for the host-side client, and on the loopback address only: nothing
-                // outside this machine can reach a lab host.
-                config.port_bindings = publish.map(|port| {
-                    let binding = testcontainers::bollard::models::PortBinding {
-                        host_ip: Some(crate::protocol::client::LOOPBACK.to_string()),
-                        host_port: Some(String::new()),
-                    };
-                    [(format!("{port}/tcp"), Some(vec![binding]))].into()
-                });
-            })
-            .with_startup_timeout(deadline);
-        if let Some(stage) = &spec.stage {
-            // One archive per host, copied in between create and start.
-            request = request.with_copy_to(format!("{STAGE_DIR}/stage.tar"), stage.clone());
-        }
-        let container = request
-            .start()
+        let mut labels = self.labels.clone();
+        labels.push(("journal-lab.host".to_string(), spec.name.clone()));
+        let body = ContainerCreateBody {
+            image: Some(spec.image.reference()),
+            hostname: Some(spec.name.clone()),
+            cmd: Some(vec!["/bin/sh".into(), "-c".into(), BOOT_COMMAND.into()]),
+            labels: Some(labels.into_iter().collect()),
+            exposed_ports: spec.publish.map(|port| vec![format!("{port}/tcp")]),
+            host_config: Some(systemd_host_config(&self.run_id, memory, spec.publish)),
+            ..Default::default()
+        };
+        let started = async {
+            let options = CreateContainerOptions {
+                name: Some(container_name.clone()),
+                ..Default::default()
+            };
+            let id = self
+                .engine
+                .docker()
+                .create_container(Some(options), body)
+                .await?
+                .id;
+            if let Some(stage) = &spec.stage {
+                // One archive per host, copied in between create and start.
+                let options = UploadToContainerOptions {
+                    path: "/".into(),
+                    ..Default::default()
+                };
+                self.engine
+                    .docker()
+                    .upload_to_container(
+                        &id,
+                        Some(options),
+                        bollard::body_full(stage_archive(stage).into()),
+                    )
+                    .await?;
+            }
+            self.engine.docker().start_container(&id, None).await?;
+            Ok::<_, bollard::errors::Error>(id)
+        };
+        let id = tokio::time::timeout(deadline, started)
             .await
+            .map_err(|_| Error::Timeout {
+                what: format!("the engine to create and start {container_name}"),
+                waited: deadline,
+                last_seen: "no answer".into(),
+            })?
             .map_err(|source| Error::ContainerStart {
                 name: container_name.clone(),
                 source,
             })?;
         let (ip, published) = self
             .engine
-            .addresses(container.id(), &self.run_id, spec.publish)
+            .addresses(&id, &self.run_id, spec.publish)
             .await?;
         let host = Host {
             name: spec.name.clone(),
@@ -275,8 +281,7 @@ impl Lab {
             container_name,
             ip,
             published,
-            id: container.id().to_string(),
-            container: Some(container),
+            id,
         };
         self.wait_for_systemd(&host, deadline).await?;
         Ok(host)
@@ -347,11 +352,7 @@ impl Lab {
         if state.running == Some(true) {
             return None;
         }
-        let logs = match &host.container {
-            Some(container) => container.stdout_to_vec().await.unwrap_or_default(),
-            None => Vec::new(),
-        };
-        let logs = String::from_utf8_lossy(&logs);
+        let logs = self.engine.output_log(host.id()).await;
         let tail: Vec<&str> = logs
             .lines()
             .rev()
@@ -366,7 +367,7 @@ impl Lab {
             exit_code: state.exit_code.unwrap_or(-1),
             output: format!(
                 "the container stopped while booting; its last output:\n{}\n\
-                 (systemd >= 258 refuses cgroup v1: see LAB-NOTES / README on cgroup layouts)",
+                 (systemd >= 258 refuses cgroup v1: boot it on a machine with the cgroup2 tree, hybrid or pure v2)",
                 tail.join("\n")
             ),
         })
@@ -406,13 +407,11 @@ impl Lab {
     /// Removes the hosts (concurrently) and the network. Dropping does the same, blocking.
     pub async fn teardown(mut self) -> Result<()> {
         if self.keep {
-            return Ok(()); // Drop forgets the containers.
+            return Ok(());
         }
         // The sweep removes every host (detached from the network, stopped, removed, a bounded
-        // number at a time) and then the network; the handles must not remove them again.
-        for host in self.hosts.drain(..) {
-            std::mem::forget(host.container);
-        }
+        // number at a time) and then the network.
+        self.hosts.clear();
         let swept = self.engine.sweep(&self.run_id).await;
         // A failed sweep leaves the job to Drop, which tries again.
         self.torn_down = swept.is_ok();
@@ -442,14 +441,8 @@ impl Lab {
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        if self.keep {
-            // testcontainers removes a container when its handle drops; --keep means leave it.
-            for host in self.hosts.drain(..) {
-                std::mem::forget(host.container);
-            }
-            return;
-        }
-        if self.torn_down {
+        // --keep means leave it; a lab torn down already is gone.
+        if self.keep || self.torn_down {
             return;
         }
         // We may be unwinding or cancelled inside a runtime, where nothing can be awaited: sweep
@@ -490,20 +483,61 @@ impl Drop for Lab {
 /// becomes systemd ([`BOOT_COMMAND`]). (Binding the host's unified tree with the host's
 /// namespace, the older recipe, let a host freeze or kill any container on the engine by writing
 /// its `cgroup.freeze` or `cgroup.kill`.)
-fn systemd_container(image: GenericImage) -> testcontainers::core::ContainerRequest<GenericImage> {
-    let request = image
-        .with_cap_add("SYS_ADMIN")
-        .with_security_opt("seccomp=unconfined")
-        .with_security_opt("apparmor=unconfined")
-        .with_mount(Mount::tmpfs_mount("/run"))
-        .with_mount(Mount::tmpfs_mount("/run/lock"))
-        .with_cgroupns_mode(CgroupnsMode::Private);
+fn systemd_host_config(run_id: &str, memory: i64, publish: Option<u16>) -> HostConfig {
+    let tmpfs = |target: &str| Mount {
+        target: Some(target.to_string()),
+        typ: Some(MountType::TMPFS),
+        ..Default::default()
+    };
+    let mut mounts = vec![tmpfs("/run"), tmpfs("/run/lock")];
     match cgroup_layout() {
-        CgroupLayout::PureV2 => request,
-        CgroupLayout::Hybrid | CgroupLayout::LegacyV1 => {
-            request.with_mount(Mount::tmpfs_mount("/sys/fs/cgroup"))
-        }
+        CgroupLayout::PureV2 => {}
+        CgroupLayout::Hybrid | CgroupLayout::LegacyV1 => mounts.push(tmpfs("/sys/fs/cgroup")),
     }
+    HostConfig {
+        cap_add: Some(vec!["SYS_ADMIN".into()]),
+        security_opt: Some(vec![
+            "seccomp=unconfined".into(),
+            "apparmor=unconfined".into(),
+        ]),
+        mounts: Some(mounts),
+        cgroupns_mode: Some(HostConfigCgroupnsModeEnum::PRIVATE),
+        network_mode: Some(run_id.to_string()),
+        // Lets `server` resolve to `server.<run-id>`: short names work like on a real LAN.
+        dns_search: Some(vec![run_id.to_string()]),
+        // A host needs ~12-40 MiB and a few dozen tasks; the limits keep a runaway (or a
+        // 100-client lab) from exhausting the machine.
+        memory: Some(memory),
+        pids_limit: Some(HOST_PIDS_LIMIT),
+        publish_all_ports: Some(false),
+        // Only for the host-side client, and on the loopback address only: nothing outside
+        // this machine can reach a lab host.
+        port_bindings: publish.map(|port| {
+            let binding = PortBinding {
+                host_ip: Some(crate::protocol::client::LOOPBACK.to_string()),
+                host_port: Some(String::new()),
+            };
+            [(format!("{port}/tcp"), Some(vec![binding]))].into()
+        }),
+        ..Default::default()
+    }
+}
+
+/// The tar the engine unpacks at `/`: the host's staged archive as `STAGE_DIR/stage.tar`.
+fn stage_archive(stage: &[u8]) -> Vec<u8> {
+    let mut archive = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(stage.len() as u64);
+    header.set_mode(0o600);
+    header.set_cksum();
+    archive
+        .append_data(
+            &mut header,
+            format!("{}/stage.tar", STAGE_DIR.trim_start_matches('/')),
+            stage,
+        )
+        .expect("appending to a tar in memory");
+    archive.into_inner().expect("a tar in memory")
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
