@@ -17,6 +17,7 @@ use crate::scenario::{self, HostGroup, Hosts, Step};
 use crate::Progress;
 
 pub mod capacity;
+pub mod leaks;
 pub mod versus;
 
 #[derive(Debug, Clone)]

@@ -26,9 +26,6 @@ const STOP_DEADLINE: Duration = Duration::from_secs(30);
 /// Container removals sent to the engine at once.
 pub const REMOVALS_IN_FLIGHT: usize = 16;
 
-/// How long a network may stay "in use" after its containers were removed.
-const NETWORK_REMOVAL_DEADLINE: Duration = Duration::from_secs(30);
-
 /// How long connecting to the engine may take before we call it unreachable.
 const PING_DEADLINE: Duration = Duration::from_secs(5);
 
@@ -41,6 +38,8 @@ pub struct Engine {
 pub use crate::domain::ExecOutput;
 
 mod containers;
+mod networks;
+pub use networks::{Removal, STALE_FIX};
 
 /// The labels every container and network of a run carries: its id, its owner (this process),
 /// and whether it is kept on purpose.
@@ -74,6 +73,8 @@ pub struct RunOnEngine {
 pub struct Swept {
     pub containers: Vec<String>,
     pub networks: Vec<String>,
+    /// Networks the engine keeps a stale endpoint on (nothing of the run is on them), with why.
+    pub stale_networks: Vec<(String, String)>,
 }
 
 impl Engine {
@@ -208,6 +209,15 @@ impl Engine {
     }
 
     /// Every container (running or not) and network carrying `label` (`key` or `key=value`).
+    /// The names of a run's networks still on the engine (and of its containers).
+    pub async fn leftovers(&self, run_id: &str) -> Result<(Vec<String>, Vec<String>)> {
+        let (containers, networks) = self.labelled(format!("{RUN_LABEL}={run_id}")).await?;
+        Ok((
+            containers.into_iter().filter_map(|c| c.id).collect(),
+            networks.into_iter().filter_map(|n| n.name).collect(),
+        ))
+    }
+
     async fn labelled(
         &self,
         label: String,
@@ -314,48 +324,16 @@ impl Engine {
                         .unwrap_or_default()
                 })
                 .collect(),
-            networks: Vec::new(),
+            ..Default::default()
         };
         for network in networks {
             let name = network.name.unwrap_or_default();
-            // With a hundred containers going at once, the engine can answer a removal before
-            // it has detached the container's endpoint: the network is then briefly "in use".
-            let what = format!("network {name} to have no endpoints left, to remove it");
-            poll(&what, NETWORK_REMOVAL_DEADLINE, || async {
-                match self.docker.remove_network(&name).await {
-                    Ok(())
-                    | Err(bollard::errors::Error::DockerResponseServerError {
-                        status_code: 404,
-                        ..
-                    }) => Ok(Ok(())),
-                    Err(bollard::errors::Error::DockerResponseServerError {
-                        status_code: 403,
-                        message,
-                    }) if message.contains("active endpoints") => {
-                        // Docker 20.10 can keep the endpoint of a container it has removed
-                        // (seen under load): every container of this network was the run's
-                        // and is gone, so what is left is detached by force.
-                        self.detach_leftovers(&name).await;
-                        Ok(Err(message))
-                    }
-                    Err(e) => Err(Error::docker(format!("removing network {name}"))(e)),
-                }
-            })
-            .await?;
-            swept.networks.push(name);
+            match self.remove_network(&name).await? {
+                Removal::Removed => swept.networks.push(name),
+                Removal::Stale(reason) => swept.stale_networks.push((name, reason)),
+            }
         }
         Ok(swept)
-    }
-
-    /// Force-disconnects every endpoint still on the run's network `name` (best effort).
-    async fn detach_leftovers(&self, name: &str) {
-        let Ok(network) = self.docker.inspect_network(name, None).await else {
-            return;
-        };
-        for (id, endpoint) in network.containers.unwrap_or_default() {
-            let target = endpoint.name.unwrap_or(id);
-            let _ = self.set_connected(&target, name, false).await;
-        }
     }
 
     /// Freezes (`docker pause`) or thaws a container.

@@ -103,7 +103,8 @@ pub(super) enum Command {
         #[arg(long, value_enum, default_value = "table")]
         format: OutputFormat,
     },
-    /// Re-render a run's reports (report.json, report.md, report.html, junit.xml) from its run.json.
+    /// Re-render a run's reports (report.json, report.md, report.html, junit.xml, report.sarif)
+    /// from its run.json.
     ///
     /// `cargo xtask report merge DIR…` instead builds the conformance matrix of every run.json
     /// under the directories (shards' reports from several machines, say).
@@ -224,7 +225,20 @@ pub(super) enum Command {
         #[arg(long, default_value = REPORTS)]
         reports: PathBuf,
     },
-    /// Take a lab down: its containers, network and private directory.
+    /// One command in a host of a lab that is up, without a terminal: its output and its exit
+    /// status passed through (`exec client1 -- systemctl status systemd-journal-upload`).
+    Exec {
+        /// The host's name in the scenario (e.g. server, client1).
+        host: String,
+        /// The lab's name or run id (default: the only lab that is up).
+        #[arg(long)]
+        lab: Option<String>,
+        /// The command and its arguments (after `--`).
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Take a lab down: its containers, network and private directory (a lab that is not up
+    /// is down already: exit 0).
     Down {
         /// The lab's name or run id (default: the only lab that is up).
         #[arg(long, conflicts_with = "all")]
@@ -267,7 +281,8 @@ pub(super) enum Command {
         #[arg(long, default_value = REPORTS)]
         reports: PathBuf,
     },
-    /// Print a shell completion script: `journal-lab completions bash > ~/.local/share/bash-completion/completions/journal-lab`.
+    /// Print the shell completion script of `journal-lab`:
+    /// `journal-lab completions bash > ~/.local/share/bash-completion/completions/journal-lab`.
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,

@@ -43,9 +43,17 @@ pub struct BenchArgs {
     /// Remove the base image first and time the first run including its build.
     #[arg(long)]
     pub cold: bool,
+    /// Only the leak sweep: N labs (the default lab and every built-in scenario with a fault,
+    /// a restart or certificate rejection, in turn, two at a time), then what each left on the
+    /// engine. Written to reports/bench/leaks-<time>.json.
+    #[arg(long, value_name = "N")]
+    pub leaks: Option<usize>,
 }
 
 pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    if let Some(count) = args.leaks {
+        return leaks(count, args.release).await;
+    }
     let positive = |counts: Vec<usize>| counts.into_iter().filter(|&n| n > 0).collect();
     let options = crate::bench::BenchOptions {
         release: args.release,
@@ -71,4 +79,42 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     print!("{}", report::bench::markdown(&bench));
     println!("written: {} (and .json)", md.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// `bench --leaks N`.
+async fn leaks(count: usize, release: String) -> anyhow::Result<ExitCode> {
+    let scratch = crate::temp_dir("journal-lab-leaks-")?;
+    let mut options = crate::lab::LabOptions::new(images_dir(), scratch.path());
+    options.release = Some(release);
+    options.copy_journals = false;
+    let started = std::time::Instant::now();
+    let report = crate::bench::leaks::sweep_labs(count, &options, &progress()).await?;
+    super::progress::done();
+    let left: usize = report.networks_left.iter().map(|(_, n)| n.len()).sum();
+    println!(
+        "{} labs ({} harness errors) of {} in {:.0} s: {left} networks and {} containers left",
+        report.labs,
+        report.harness_errors,
+        report.scenarios.join(", "),
+        started.elapsed().as_secs_f64(),
+        report
+            .containers_left
+            .iter()
+            .map(|(_, c)| c.len())
+            .sum::<usize>(),
+    );
+    for (run, networks) in &report.networks_left {
+        println!("  {run}: {}", networks.join(", "));
+    }
+    let dir = PathBuf::from(super::REPORTS).join("bench");
+    std::fs::create_dir_all(&dir)?;
+    let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
+    let path = dir.join(format!("leaks-{stamp}.json"));
+    std::fs::write(&path, serde_json::to_string_pretty(&report)?)?;
+    println!("written: {}", path.display());
+    Ok(if left == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

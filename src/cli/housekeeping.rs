@@ -207,8 +207,15 @@ pub async fn clean(run: Option<String>, force: bool) -> anyhow::Result<ExitCode>
     for (run, why) in &cleaned.kept {
         println!("kept run {run}: {why}");
     }
+    for (run, network, why) in &cleaned.stale_networks {
+        println!(
+            "left network {network} of run {run}: {why}; {}",
+            crate::engine::STALE_FIX
+        );
+    }
     if cleaned.removed.is_empty() && cleaned.dirs_removed.is_empty() {
         println!("nothing to remove");
     }
+    // A stale network is the engine's state, not a failure of the cleaning.
     Ok(ExitCode::SUCCESS)
 }

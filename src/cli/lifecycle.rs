@@ -182,6 +182,14 @@ pub async fn login(host: String, lab: Option<String>) -> anyhow::Result<ExitCode
             }
         );
     };
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "login opens an interactive shell and needs a terminal; for one command use `{} exec {host} --lab {} -- COMMAND`",
+            super::me(),
+            label(&run)
+        );
+    }
     // An interactive terminal is the docker CLI's job; the API has no TTY to hand over.
     let status = std::process::Command::new("docker")
         .args(["exec", "-it", container, "bash"])
@@ -194,16 +202,65 @@ pub async fn login(host: String, lab: Option<String>) -> anyhow::Result<ExitCode
     ))
 }
 
+/// `exec HOST -- COMMAND`: one command in a host of a lab that is up, its output passed through
+/// and its exit status returned (no terminal needed).
+pub async fn exec(
+    host: String,
+    lab: Option<String>,
+    command: Vec<String>,
+) -> anyhow::Result<ExitCode> {
+    let engine = Engine::connect().await?;
+    let run = resolve(&engine, lab.as_deref()).await?;
+    let hosts = engine.hosts_of(&run.id).await?;
+    let Some((_, container, _)) = hosts.iter().find(|(h, _, _)| *h == host) else {
+        let names: Vec<&str> = hosts.iter().map(|(h, _, _)| h.as_str()).collect();
+        bail!(
+            "lab {} has no host {host:?}; its hosts: {}",
+            label(&run),
+            names.join(", ")
+        );
+    };
+    // One shell word each, so the command arrives as it was typed.
+    let script = command
+        .iter()
+        .map(|word| format!("'{}'", word.replace('\'', "'\\''")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let output = engine
+        .exec(container, &script, std::time::Duration::from_secs(600))
+        .await?;
+    print!("{}", output.stdout);
+    eprint!("{}", output.stderr);
+    Ok(ExitCode::from(output.exit_code.clamp(0, 255) as u8))
+}
+
 /// `cargo xtask down`.
 pub async fn down(lab: Option<String>, all: bool) -> anyhow::Result<ExitCode> {
     let engine = Engine::connect().await?;
     let runs = if all {
         labs(&engine).await?
     } else {
-        vec![resolve(&engine, lab.as_deref()).await?]
+        match lab.as_deref() {
+            // Taking down what is not there is done already (Molecule's destroy is idempotent).
+            Some(wanted)
+                if !engine
+                    .runs()
+                    .await?
+                    .iter()
+                    .any(|r| r.name.as_deref() == Some(wanted) || r.id == wanted) =>
+            {
+                println!("lab {wanted} is not up: nothing to take down");
+                return Ok(ExitCode::SUCCESS);
+            }
+            _ => match resolve(&engine, lab.as_deref()).await {
+                Ok(run) => vec![run],
+                Err(_) if labs(&engine).await?.is_empty() => Vec::new(),
+                Err(e) => return Err(e),
+            },
+        }
     };
     if runs.is_empty() {
-        println!("no lab is up");
+        println!("no lab is up: nothing to take down");
     }
     for run in runs {
         let which = lab::clean::Which::Run(run.id.clone());
@@ -266,6 +323,32 @@ pub async fn verify(
             );
         };
         options.verify_checks.push(check);
+    }
+    // A verification that checks nothing must not pass.
+    let phase = options
+        .verify_phase
+        .clone()
+        .unwrap_or_else(|| scenario::FINAL_PHASE.to_string());
+    let due = scenario
+        .checks
+        .iter()
+        .filter(|c| c.phases.contains(&phase))
+        .filter(|c| options.verify_checks.is_empty() || options.verify_checks.contains(&c.id))
+        .count();
+    if due == 0 {
+        let mut phases: Vec<&str> = scenario
+            .checks
+            .iter()
+            .flat_map(|c| c.phases.iter().map(String::as_str))
+            .collect();
+        phases.sort();
+        phases.dedup();
+        bail!(
+            "nothing to verify: no check of the scenario{} is evaluated in phase {phase:?} (its phases: {}; its checks: {})",
+            if checks.is_empty() { String::new() } else { format!(" named {}", checks.join(", ")) },
+            phases.join(", "),
+            scenario.checks.iter().map(|c| c.id.to_string()).collect::<Vec<_>>().join(", ")
+        );
     }
     let outcome = lab::run_scenario(&name, &scenario, &options, &progress()).await?;
     let ok = print_outcome(&name, &outcome);

@@ -87,7 +87,42 @@ pub fn main(entry: Entry) -> ExitCode {
         // `test` is the contributors' (`cargo xtask test`); the installed binary hides it.
         command = command.mut_subcommand("test", |c| c.hide(true));
     }
-    let cli = match Cli::from_arg_matches(&command.get_matches()) {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // `--keep on-failure`: the value of an optional-value flag must be attached; apart, it would
+    // be read as a scenario, or refused as an unexpected argument.
+    if args
+        .windows(2)
+        .any(|pair| pair[0] == "--keep" && (pair[1] == "on-failure" || pair[1] == "always"))
+    {
+        eprintln!("error: `--keep` takes its value attached with `=`: write --keep=on-failure (or --keep=always, or --keep alone)");
+        return ExitCode::from(2);
+    }
+    let names: Vec<String> = command
+        .get_subcommands()
+        .filter(|c| !c.is_hide_set())
+        .map(|c| c.get_name().to_string())
+        .collect();
+    let matches = match command.try_get_matches_from(&args) {
+        Ok(matches) => matches,
+        Err(e) if e.kind() == clap::error::ErrorKind::InvalidSubcommand => {
+            let typed = args
+                .get(1)
+                .map(|a| a.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let _ = e.print();
+            // clap suggests only close matches; a dropped letter (`rn`) deserves one too.
+            if let Some(near) = names
+                .iter()
+                .filter(|n| edit_distance(n, &typed) <= 2)
+                .min_by_key(|n| edit_distance(n, &typed))
+            {
+                eprintln!("\ntip: did you mean `{} {near}`?", me());
+            }
+            return ExitCode::from(2);
+        }
+        Err(e) => e.exit(),
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
@@ -157,12 +192,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             reports,
         } => run_lab(clients.into(), release, keep, profile, reports).await,
         Command::Completions { shell } => {
-            let name = if me() == "journal-lab" {
-                "journal-lab"
-            } else {
-                "cargo-xtask"
-            };
-            clap_complete::generate(shell, &mut Cli::command(), name, &mut std::io::stdout());
+            print!("{}", completions(shell));
             Ok(ExitCode::SUCCESS)
         }
         Command::Run {
@@ -284,6 +314,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ls { reports } => lifecycle::ls(reports).await,
         Command::Login { host, lab } => lifecycle::login(host, lab).await,
         Command::Down { lab, all } => lifecycle::down(lab, all).await,
+        Command::Exec { host, lab, command } => lifecycle::exec(host, lab, command).await,
         Command::Verify {
             lab,
             checks,
@@ -315,6 +346,37 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Test { unit, cargo_args } => test(unit, &cargo_args).await,
         Command::Clean { run, force } => clean(run, force).await,
+    }
+}
+
+/// Levenshtein distance (for "did you mean").
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous + usize::from(ca != *cb);
+            previous = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(previous + 1);
+        }
+    }
+    row[b.len()]
+}
+
+/// The completion script of `journal-lab` for `shell` (what people type once it is installed;
+/// in a checkout, `cargo install --path .` gives them the same command).
+pub fn completions(shell: clap_complete::Shell) -> String {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "journal-lab", &mut script);
+    let script = String::from_utf8_lossy(&script).into_owned();
+    match shell {
+        // clap_complete names bash's per-subcommand cases after the bin name with its `-` read
+        // as a separator (`journal__subcmd__lab__subcmd__run`) but walks the words into
+        // `journal__lab__subcmd__run`: no option of a subcommand ever completed. One spelling.
+        clap_complete::Shell::Bash => script.replace("journal__subcmd__lab", "journal__lab"),
+        _ => script,
     }
 }
 

@@ -215,9 +215,18 @@ pub fn print_outcome(name: &str, outcome: &lab::Outcome) -> bool {
         report.systemd_version,
         outcome.run_dir.join("run.json").display()
     );
+    // Columns as wide as their longest entry (host names can be long).
+    let width = |f: &dyn Fn(&crate::checks::CheckResult) -> usize, min: usize| {
+        report.checks.iter().map(f).max().unwrap_or(0).max(min)
+    };
+    let (id_w, host_w, phase_w) = (
+        width(&|c| c.id.as_str().len(), 24),
+        width(&|c| c.host.len(), 8),
+        width(&|c| c.phase.len(), 5),
+    );
     for check in &report.checks {
         println!(
-            "  {:<15} {:<38} {:<9} {:<20} {}",
+            "  {:<15} {:<id_w$} {:<host_w$} {:<phase_w$} {}",
             check.status.to_string(),
             check.id.to_string(),
             check.host,
@@ -234,10 +243,16 @@ pub fn print_outcome(name: &str, outcome: &lab::Outcome) -> bool {
         .filter(|(_, n)| **n > 0)
         .map(|(s, n)| format!("{n} {s}"))
         .collect();
-    println!(
-        "  conformance profile: {} (details in report.html)",
-        counts.join(", ")
-    );
+    if !report.profile.is_empty() {
+        println!(
+            "  conformance profile: {} ({})",
+            counts.join(", "),
+            match report.profile_mode {
+                crate::checks::ProfileMode::Gate => "gating the verdict",
+                _ => "reported only; --profile=gate makes it count",
+            }
+        );
+    }
     for step in report.steps.iter().filter(|s| s.error.is_some()) {
         println!(
             "  STEP {} ({}) FAILED: {}",
@@ -249,6 +264,10 @@ pub fn print_outcome(name: &str, outcome: &lab::Outcome) -> bool {
     for line in &outcome.kept {
         println!("{line}");
     }
+    println!(
+        "  report: {}",
+        outcome.run_dir.join("report.html").display()
+    );
     report.ok
 }
 

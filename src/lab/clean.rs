@@ -27,6 +27,8 @@ pub struct Cleaned {
     pub kept: Vec<(String, String)>,
     /// Private directories (CAs and keys) removed.
     pub dirs_removed: Vec<PathBuf>,
+    /// Networks left because the engine keeps a stale endpoint on them: (run, network, why).
+    pub stale_networks: Vec<(String, String, String)>,
 }
 
 /// Why a run that `which` covers is left alone, or None if it goes.
@@ -73,6 +75,11 @@ pub async fn clean(engine: &Engine, which: &Which) -> Result<Cleaned> {
             Some(reason) => cleaned.kept.push((run.id, reason)),
             None => {
                 let swept = engine.sweep(&run.id).await?;
+                for (network, why) in &swept.stale_networks {
+                    cleaned
+                        .stale_networks
+                        .push((run.id.clone(), network.clone(), why.clone()));
+                }
                 if !swept.containers.is_empty() || !swept.networks.is_empty() {
                     cleaned.removed.push((run.id, swept));
                 }

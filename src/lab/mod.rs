@@ -405,9 +405,11 @@ impl Lab {
     }
 
     /// Removes the hosts (concurrently) and the network. Dropping does the same, blocking.
-    pub async fn teardown(mut self) -> Result<()> {
+    /// Returns the networks the engine would not let go of because of its own stale endpoint
+    /// (nothing of the lab is on them; see `engine::Removal::Stale`), with why.
+    pub async fn teardown(mut self) -> Result<Vec<(String, String)>> {
         if self.keep {
-            return Ok(());
+            return Ok(Vec::new());
         }
         // The sweep removes every host (detached from the network, stopped, removed, a bounded
         // number at a time) and then the network.
@@ -415,7 +417,7 @@ impl Lab {
         let swept = self.engine.sweep(&self.run_id).await;
         // A failed sweep leaves the job to Drop, which tries again.
         self.torn_down = swept.is_ok();
-        swept.map(|_| ())
+        swept.map(|swept| swept.stale_networks)
     }
 
     /// What to tell someone who kept the lab.

@@ -496,7 +496,12 @@ pub async fn run_scenario(
         Vec::new()
     };
     let (torn_down, took) = timed(lab.teardown()).await;
-    torn_down?;
+    for (network, why) in torn_down? {
+        progress(&format!(
+            "warning: network {network} was left: {why}; {}",
+            crate::engine::STALE_FIX
+        ));
+    }
     if !keep {
         progress(&format!("lab removed in {:.1}s", took.as_secs_f64()));
     }

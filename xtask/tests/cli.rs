@@ -493,6 +493,52 @@ fn up_ls_verify_down() {
         })
         .expect("verify wrote a report of its own");
     assert_eq!(ids(&verify_dir), ids(&reports.path().join(&run_id)));
+    // A verification that would check nothing is an error, not a pass.
+    xtask()
+        .args(["verify", "--lab", &name, "--phase", "nosuch", "--reports"])
+        .arg(reports.path())
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("nothing to verify").and(predicate::str::contains("final")),
+        );
+    xtask()
+        .args([
+            "verify",
+            "--lab",
+            &name,
+            "--checks",
+            "delivery-exactly-once",
+            "--reports",
+        ])
+        .arg(reports.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("nothing to verify"));
+    // exec: one command, no terminal, its output and exit status passed through.
+    xtask()
+        .args([
+            "exec",
+            "client1",
+            "--lab",
+            &name,
+            "--",
+            "sh",
+            "-c",
+            "echo it's $(hostname); exit 7",
+        ])
+        .assert()
+        .code(7)
+        .stdout(predicate::str::contains("it's client1"));
+    // login without a terminal says what to do instead of the engine's raw complaint.
+    xtask()
+        .args(["login", "client1", "--lab", &name])
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("needs a terminal")
+                .and(predicate::str::contains("exec client1")),
+        );
     // One host removed by hand: down removes what remains, and says what it found.
     std::process::Command::new("docker")
         .args(["rm", "-f", &format!("client3.{run_id}")])
@@ -504,6 +550,12 @@ fn up_ls_verify_down() {
         .success()
         .stdout(predicate::str::contains("removed 3 containers, 1 networks"));
     assert_eq!((run.objects("container"), run.objects("network")), (0, 0));
+    // down is idempotent: a lab that is gone is down already.
+    xtask()
+        .args(["down", "--lab", &name])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("nothing to take down"));
     xtask()
         .args(["verify", "--lab", &name, "--reports"])
         .arg(reports.path())
@@ -577,6 +629,82 @@ fn completions_are_printed_for_each_shell() {
             .stdout(predicate::str::contains(marker).and(predicate::str::contains("verify")));
     }
     xtask().args(["completions", "tcsh"]).assert().code(2);
+}
+
+/// The bash completion works in a real bash: it registers for `journal-lab`, completes a
+/// subcommand and an option of a subcommand.
+#[test]
+fn bash_completes_subcommands_and_their_options() {
+    let out = xtask().args(["completions", "bash"]).output().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("journal-lab.bash");
+    std::fs::write(&script, &out.stdout).unwrap();
+    let complete = |words: &str| -> String {
+        let words: Vec<&str> = words.split(' ').collect();
+        let shell = format!(
+            "source {}; complete -p journal-lab; COMP_WORDS=({}); COMP_CWORD={}; COMP_LINE='{}'; COMP_POINT=${{#COMP_LINE}}; \
+             _journal__lab journal-lab '{}' '{}'; echo \"${{COMPREPLY[@]}}\"",
+            script.display(),
+            words.join(" "),
+            words.len() - 1,
+            words.join(" "),
+            words[words.len() - 1],
+            words[words.len() - 2],
+        );
+        let out = std::process::Command::new("bash")
+            .args(["--norc", "-c", &shell])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let said = complete("journal-lab ver");
+    assert!(
+        said.contains("complete -o bashdefault -o default -o nosort -F _journal__lab journal-lab"),
+        "{said}"
+    );
+    assert!(
+        said.lines()
+            .last()
+            .unwrap()
+            .split(' ')
+            .any(|w| w == "verify"),
+        "{said}"
+    );
+    let said = complete("journal-lab run --pro");
+    assert_eq!(said.lines().last().unwrap().trim(), "--profile", "{said}");
+    let said = complete("journal-lab down --la");
+    assert_eq!(said.lines().last().unwrap().trim(), "--lab", "{said}");
+}
+
+/// Rough edges a new user hits: a scenario named as the README names it, `--keep on-failure`,
+/// a mistyped subcommand.
+#[test]
+fn errors_name_the_fix() {
+    xtask()
+        .args(["run", "server-outgae"])
+        .env("DOCKER_HOST", "unix:///nonexistent/journal-lab-test.sock")
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("server-outgae: no such file")
+                .and(predicate::str::contains("server-outage"))
+                .and(predicate::str::contains(":0:0").not()),
+        );
+    xtask()
+        .args(["run", "--keep", "on-failure", "server-outage"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--keep=on-failure"));
+    xtask()
+        .arg("rn")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("run"));
 }
 
 /// `--keep=on-failure`: a run whose check fails stays up (and says how to remove it); one that
