@@ -73,7 +73,8 @@ async fn evaluate(
                 Role::Server => (REMOTE_UNIT, "Processing requests..."),
                 Role::Client => (UPLOAD_UNIT, "Processing input..."),
             };
-            let command = format!("systemctl show -p StatusText --value {unit}");
+            let command =
+                format!("systemctl show -p StatusText -p ActiveState -p SubState -p Result {unit}");
             status_text_verdict(&target.probe(&command, evidence).await?, wanted)
         }
     })
@@ -96,13 +97,31 @@ pub fn delivery_verdict(marker: &MarkerObservation) -> Verdict {
     }
 }
 
-/// `systemctl show -p StatusText --value UNIT` must equal `wanted`.
+/// `systemctl show -p StatusText -p ActiveState -p SubState -p Result UNIT`: StatusText must
+/// equal `wanted`; when it does not, the unit's state says why (stopped by hand, failed after
+/// its start limit, ...).
 pub fn status_text_verdict(output: &ExecOutput, wanted: &str) -> Verdict {
-    let seen = output.stdout.trim();
+    let property = |name: &str| {
+        output
+            .stdout
+            .lines()
+            .find_map(|line| line.trim().strip_prefix(name)?.strip_prefix('='))
+            .unwrap_or("")
+            .to_string()
+    };
+    let seen = property("StatusText");
     if seen == wanted {
         (Status::Pass, format!("StatusText={seen}"))
     } else {
-        (Status::Fail, format!("StatusText={seen:?}"))
+        (
+            Status::Fail,
+            format!(
+                "StatusText={seen:?} (ActiveState={} SubState={} Result={})",
+                property("ActiveState"),
+                property("SubState"),
+                property("Result")
+            ),
+        )
     }
 }
 

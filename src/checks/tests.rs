@@ -465,3 +465,42 @@ mod integrity {
         );
     }
 }
+
+#[test]
+fn a_status_that_does_not_hold_says_the_units_state() {
+    use super::delivery::status_text_verdict;
+    let show = |status: &str, active: &str, sub: &str, result: &str| {
+        out(
+            0,
+            &format!(
+                "Result={result}\nStatusText={status}\nActiveState={active}\nSubState={sub}\n"
+            ),
+            "",
+        )
+    };
+    let (status, observed) = status_text_verdict(
+        &show("Processing input...", "active", "running", "success"),
+        "Processing input...",
+    );
+    assert_eq!(
+        (status, observed.as_str()),
+        (Status::Pass, "StatusText=Processing input...")
+    );
+    let (status, observed) = status_text_verdict(
+        &show("", "failed", "failed", "start-limit-hit"),
+        "Processing input...",
+    );
+    assert_eq!(status, Status::Fail);
+    assert_eq!(
+        observed,
+        "StatusText=\"\" (ActiveState=failed SubState=failed Result=start-limit-hit)"
+    );
+    let (_, observed) = status_text_verdict(
+        &show("", "inactive", "dead", "success"),
+        "Processing input...",
+    );
+    assert!(
+        observed.contains("ActiveState=inactive SubState=dead"),
+        "{observed}"
+    );
+}

@@ -9,6 +9,14 @@ use super::{benching, profile_mode, VERSION};
 use crate::checks::ProfileMode;
 use crate::{images, lab, report};
 
+/// `test --destroy`: Molecule's destroy strategies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(super) enum Destroy {
+    Always,
+    Never,
+    Passing,
+}
+
 /// Where reports go unless `--reports` says otherwise: `reports/` under the working directory.
 pub(super) const REPORTS: &str = "reports";
 
@@ -173,6 +181,9 @@ pub(super) enum Command {
         /// Debian release of every host (default: the scenario's).
         #[arg(long)]
         release: Option<String>,
+        /// Your setup, laid over the scenario (see `init`).
+        #[arg(long, value_name = "DIR")]
+        setup: Option<PathBuf>,
         /// The lab's name (default: the scenario's name).
         #[arg(long)]
         name: Option<String>,
@@ -221,6 +232,25 @@ pub(super) enum Command {
         /// on them too, or `off`.
         #[arg(long, default_value = "report", value_parser = profile_mode)]
         profile: ProfileMode,
+        /// Where run reports are.
+        #[arg(long, default_value = REPORTS)]
+        reports: PathBuf,
+    },
+    /// Write the scenario's files into a lab that is up again, where they differ from what the
+    /// hosts have, and say what changed (a second converge that changes nothing shows it is
+    /// idempotent). Reloads systemd and restarts the journal units where anything changed.
+    ///
+    /// The scenario is the file the lab was brought up from, as it is on disk now (or the one
+    /// named here), with `--setup` laid over it; files it no longer names are left alone.
+    Converge {
+        /// The scenario (default: the one the lab was brought up from).
+        scenario: Option<PathBuf>,
+        /// The lab's name or run id (default: the only lab that is up).
+        #[arg(long)]
+        lab: Option<String>,
+        /// Your setup, laid over the scenario (see `init`).
+        #[arg(long, value_name = "DIR")]
+        setup: Option<PathBuf>,
         /// Where run reports are.
         #[arg(long, default_value = REPORTS)]
         reports: PathBuf,
@@ -292,9 +322,29 @@ pub(super) enum Command {
         #[command(subcommand)]
         command: ImagesCommand,
     },
-    /// Run the whole test suite: unit tests and end-to-end tests against real containers.
+    /// Molecule's one-shot sequence for scenarios: create, converge, steps, verify, destroy
+    /// (`--destroy=always|never|passing`). Exits as `run` does.
+    ///
+    /// In a checkout, `cargo xtask test` with no scenario runs journal-lab's own test suite
+    /// (unit tests and end-to-end tests against real containers).
     Test {
-        /// Only the tests that need no Docker engine.
+        /// Scenarios: files, or names of built-in scenarios.
+        scenarios: Vec<PathBuf>,
+        /// When to destroy each lab at the end: `always` (the default), `never` (keep it, to
+        /// `login`, `converge` and `verify` again), or `passing` (keep only a lab whose run
+        /// did not hold, to look at it).
+        #[arg(long, value_enum, default_value = "always")]
+        destroy: Destroy,
+        /// Your setup, laid over each scenario (see `init`).
+        #[arg(long, value_name = "DIR")]
+        setup: Option<PathBuf>,
+        /// The conformance profile: report, gate or off (as for `run`).
+        #[arg(long, default_value = "report", value_parser = profile_mode)]
+        profile: ProfileMode,
+        /// Where run reports go.
+        #[arg(long, default_value = REPORTS)]
+        reports: PathBuf,
+        /// The test suite only: only the tests that need no Docker engine.
         #[arg(long)]
         unit: bool,
         /// Extra arguments for `cargo test` (after `--`).

@@ -14,11 +14,16 @@ use super::{images_dir, print_outcome, progress};
 pub async fn up(
     file: PathBuf,
     release: Option<String>,
+    setup: Option<PathBuf>,
     name: Option<String>,
     profile: crate::checks::ProfileMode,
     reports: PathBuf,
 ) -> anyhow::Result<ExitCode> {
     let (scenario_name, scenario) = scenario::builtin::resolve(&file)?;
+    let scenario = match setup {
+        Some(dir) => scenario::setup::Setup::load(&dir)?.lay_over(&scenario)?,
+        None => scenario,
+    };
     let name = name.unwrap_or_else(|| scenario_name.clone());
     if !crate::pki::is_valid_name(&name) || name.contains('.') {
         bail!("lab name {name:?}: letters, digits and dashes (a DNS label), e.g. --name my-lab");
@@ -36,13 +41,19 @@ pub async fn up(
             super::me()
         );
     }
-    let mut options = lab::LabOptions::new(images_dir(), reports);
+    let mut options = lab::LabOptions::new(images_dir(), reports.clone());
     options.release = release;
     options.up = true;
     options.profile = profile;
     options.name = Some(name.clone());
     let outcome = lab::run_scenario(&scenario_name, &scenario, &options, &progress()).await?;
-    print_outcome(&scenario_name, &outcome);
+    let held = print_outcome(&scenario_name, &outcome);
+    record(
+        &reports,
+        &outcome.report.run_id,
+        "up",
+        if held { "held" } else { "failed" },
+    );
     println!(
         "\nlab {name} is up (run {}); it stays until `{} down --lab {name}`",
         outcome.report.run_id,
@@ -52,6 +63,56 @@ pub async fn up(
         println!("  {} login {:<16} --lab {name}", super::me(), host.name);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Each lifecycle action on a kept lab, one line each in its report directory
+/// (`<time> <action> <outcome>`): what `ls` shows as its last action and state.
+const LIFECYCLE_LOG: &str = "lifecycle.log";
+
+fn record(reports: &std::path::Path, run_id: &str, action: &str, outcome: &str) {
+    use std::io::Write;
+    let dir = reports.join(run_id);
+    let Ok(mut log) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(LIFECYCLE_LOG))
+    else {
+        return; // A lab without its report directory has no history to add to.
+    };
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let _ = writeln!(log, "{now} {action} {outcome}");
+}
+
+/// The last action recorded for a lab: (action, outcome).
+fn last_action(reports: &std::path::Path, run_id: &str) -> Option<(String, String)> {
+    let log = std::fs::read_to_string(reports.join(run_id).join(LIFECYCLE_LOG)).ok()?;
+    let mut words = log.lines().last()?.split(' ').skip(1);
+    Some((
+        words.next()?.to_string(),
+        words.next().unwrap_or("").to_string(),
+    ))
+}
+
+/// A lab's state, from its hosts and its last action.
+fn state_of(
+    hosts: &[(String, String, String)],
+    expected: Option<usize>,
+    last: Option<&(String, String)>,
+) -> &'static str {
+    let running = hosts
+        .iter()
+        .filter(|(_, _, state)| state == "running")
+        .count();
+    if hosts.is_empty() || running < hosts.len() || expected.is_some_and(|n| hosts.len() < n) {
+        return "partially removed";
+    }
+    match last.map(|(action, outcome)| (action.as_str(), outcome.as_str())) {
+        Some(("verify", "held")) => "verified",
+        Some((_, "failed")) => "failed",
+        _ => "up",
+    }
 }
 
 /// The labs that are up (kept on purpose), oldest first.
@@ -129,37 +190,74 @@ pub async fn ls(reports: PathBuf) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
-        "{:<20} {:<26} {:<12} {:<20} hosts",
-        "lab", "run", "age", "scenario"
-    );
+    struct Row {
+        name: String,
+        run: String,
+        age: String,
+        scenario: String,
+        state: String,
+        last: String,
+        hosts: String,
+    }
+    let mut rows = Vec::new();
     for run in labs {
-        let scenario = report::read_run(&reports.join(&run.id).join("run.json"))
-            .map(|r| r.scenario)
-            .unwrap_or_else(|_| "?".into());
-        let hosts: Vec<String> = engine
-            .hosts_of(&run.id)
-            .await?
-            .into_iter()
+        let recorded = report::read_run(&reports.join(&run.id).join("run.json")).ok();
+        let found = engine.hosts_of(&run.id).await?;
+        let last = last_action(&reports, &run.id);
+        let hosts: Vec<String> = found
+            .iter()
             .map(|(host, _, state)| {
                 if state == "running" {
-                    host
+                    host.clone()
                 } else {
                     format!("{host} ({state})")
                 }
             })
             .collect();
-        println!(
-            "{:<20} {:<26} {:<12} {:<20} {}",
-            label(&run),
-            run.id,
-            age(&run.id),
-            scenario,
-            if hosts.is_empty() {
+        rows.push(Row {
+            name: label(&run),
+            run: run.id.clone(),
+            age: age(&run.id),
+            scenario: recorded
+                .as_ref()
+                .map(|r| r.scenario.clone())
+                .unwrap_or_else(|| "(no report here)".into()),
+            state: state_of(
+                &found,
+                recorded.as_ref().map(|r| r.hosts.len()),
+                last.as_ref(),
+            )
+            .to_string(),
+            last: last
+                .map(|(a, o)| format!("{a} ({o})"))
+                .unwrap_or_else(|| "-".into()),
+            hosts: if hosts.is_empty() {
                 "(none left)".to_string()
             } else {
                 hosts.join(", ")
-            }
+            },
+        });
+    }
+    // Columns as wide as their longest entry.
+    let width = |f: &dyn Fn(&Row) -> usize, title: &str| {
+        rows.iter().map(f).max().unwrap_or(0).max(title.len())
+    };
+    let (w_name, w_run, w_age, w_scenario, w_state, w_last) = (
+        width(&|r| r.name.len(), "lab"),
+        width(&|r| r.run.len(), "run"),
+        width(&|r| r.age.len(), "age"),
+        width(&|r| r.scenario.len(), "scenario"),
+        width(&|r| r.state.len(), "state"),
+        width(&|r| r.last.len(), "last action"),
+    );
+    println!(
+        "{:<w_name$} {:<w_run$} {:<w_age$} {:<w_scenario$} {:<w_state$} {:<w_last$} hosts",
+        "lab", "run", "age", "scenario", "state", "last action"
+    );
+    for r in rows {
+        println!(
+            "{:<w_name$} {:<w_run$} {:<w_age$} {:<w_scenario$} {:<w_state$} {:<w_last$} {}",
+            r.name, r.run, r.age, r.scenario, r.state, r.last, r.hosts
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -200,6 +298,72 @@ pub async fn login(host: String, lab: Option<String>) -> anyhow::Result<ExitCode
     Ok(ExitCode::from(
         status.code().unwrap_or(1).clamp(0, 255) as u8
     ))
+}
+
+/// `converge [SCENARIO] [--setup DIR]`.
+pub async fn converge(
+    file: Option<PathBuf>,
+    lab: Option<String>,
+    setup: Option<PathBuf>,
+    reports: PathBuf,
+) -> anyhow::Result<ExitCode> {
+    let engine = Engine::connect().await?;
+    let run = resolve(&engine, lab.as_deref()).await?;
+    let run_dir = reports.join(&run.id);
+    // The scenario as it is now: the one named, else the file the lab came from (its `source:`
+    // files read again), else the copy saved with the lab.
+    let recorded = report::read_run(&run_dir.join("run.json")).ok();
+    let from_file = file.or_else(|| {
+        recorded
+            .as_ref()
+            .and_then(|r| r.scenario_file.as_ref())
+            .map(PathBuf::from)
+            .filter(|p| p.is_file())
+    });
+    let scenario = match &from_file {
+        Some(path) => scenario::builtin::resolve(path)?.1,
+        None => {
+            let saved = run_dir.join(lab::SCENARIO_FILE);
+            if !saved.exists() {
+                bail!(
+                    "lab {} has no saved scenario ({} is missing): name the scenario to converge to",
+                    label(&run),
+                    saved.display()
+                );
+            }
+            scenario::Scenario::load(&saved)?
+        }
+    };
+    let scenario = match setup {
+        Some(dir) => scenario::setup::Setup::load(&dir)?.lay_over(&scenario)?,
+        None => scenario,
+    };
+    let converged = lab::converge::converge(&run.id, &scenario, &progress()).await?;
+    super::progress::done();
+    let mut changed = 0;
+    for host in &converged {
+        for path in &host.changed {
+            println!("  {:<12} changed  {path}", host.host);
+        }
+        changed += host.changed.len();
+    }
+    let unchanged: usize = converged.iter().map(|h| h.unchanged.len()).sum();
+    if changed == 0 {
+        println!(
+            "lab {}: nothing changed ({unchanged} files as the scenario says): converged",
+            label(&run)
+        );
+    } else {
+        println!(
+            "lab {}: {changed} files changed, {unchanged} as they were; systemd reloaded and the journal units restarted where they changed",
+            label(&run)
+        );
+    }
+    if run_dir.is_dir() {
+        lab::save_scenario(&run_dir, &scenario)?;
+    }
+    record(&reports, &run.id, "converge", &format!("{changed}-changed"));
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `exec HOST -- COMMAND`: one command in a host of a lab that is up, its output passed through
@@ -305,7 +469,7 @@ pub async fn verify(
     let name = report::read_run(&reports.join(&run.id).join("run.json"))
         .map(|r| r.scenario)
         .unwrap_or_else(|_| label(&run));
-    let mut options = lab::LabOptions::new(images_dir(), reports);
+    let mut options = lab::LabOptions::new(images_dir(), reports.clone());
     options.attach = Some(run.id.clone());
     options.profile = profile;
     options.verify_steps = steps;
@@ -352,6 +516,12 @@ pub async fn verify(
     }
     let outcome = lab::run_scenario(&name, &scenario, &options, &progress()).await?;
     let ok = print_outcome(&name, &outcome);
+    record(
+        &reports,
+        &run.id,
+        "verify",
+        if ok { "held" } else { "failed" },
+    );
     Ok(if ok {
         ExitCode::SUCCESS
     } else {

@@ -82,11 +82,7 @@ fn profile_mode(text: &str) -> Result<ProfileMode, String> {
 pub fn main(entry: Entry) -> ExitCode {
     let _ = ENTRY.set(entry);
     let _ = crate::COMMAND_NAME.set(me());
-    let mut command = Cli::command().bin_name(me());
-    if me() == "journal-lab" {
-        // `test` is the contributors' (`cargo xtask test`); the installed binary hides it.
-        command = command.mut_subcommand("test", |c| c.hide(true));
-    }
+    let command = Cli::command().bin_name(me());
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // `--keep on-failure`: the value of an optional-value flag must be attached; apart, it would
     // be read as a scenario, or refused as an unexpected argument.
@@ -208,28 +204,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             shard,
         } => {
             // Validate everything before booting anything.
-            let setup = setup
-                .map(|dir| scenario::setup::Setup::load(&dir))
-                .transpose()?;
-            let files = match &setup {
-                Some(setup) if files.is_empty() && !all => {
-                    setup.suites().into_iter().map(PathBuf::from).collect()
-                }
-                _ => files,
-            };
-            let mut scenarios = if all {
-                scenario::builtin::all()?
-            } else {
-                files
-                    .iter()
-                    .map(|file| scenario::builtin::resolve(file))
-                    .collect::<Result<Vec<_>, _>>()?
-            };
-            if let Some(setup) = &setup {
-                for (_, scenario) in &mut scenarios {
-                    *scenario = setup.lay_over(scenario)?;
-                }
-            }
+            let scenarios = resolve_scenarios(&files, setup.as_deref(), all)?;
             let jobs = jobs.unwrap_or_else(default_jobs).max(1);
             let settings = runs::RunSettings {
                 releases: release,
@@ -307,10 +282,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Up {
             scenario,
             release,
+            setup,
             name,
             profile,
             reports,
-        } => lifecycle::up(scenario, release, name, profile, reports).await,
+        } => lifecycle::up(scenario, release, setup, name, profile, reports).await,
+        Command::Converge {
+            scenario,
+            lab,
+            setup,
+            reports,
+        } => lifecycle::converge(scenario, lab, setup, reports).await,
         Command::Ls { reports } => lifecycle::ls(reports).await,
         Command::Login { host, lab } => lifecycle::login(host, lab).await,
         Command::Down { lab, all } => lifecycle::down(lab, all).await,
@@ -344,9 +326,76 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             replaying::replay(&bundles, settings).await
         }
-        Command::Test { unit, cargo_args } => test(unit, &cargo_args).await,
+        Command::Test {
+            scenarios,
+            destroy,
+            setup,
+            profile,
+            reports,
+            unit,
+            cargo_args,
+        } => {
+            if scenarios.is_empty() && setup.is_none() {
+                return test(unit, &cargo_args).await;
+            }
+            let keep = match destroy {
+                args::Destroy::Always => None,
+                args::Destroy::Never => Some(runs::KeepWhen::Always),
+                args::Destroy::Passing => Some(runs::KeepWhen::OnFailure),
+            };
+            eprintln!(
+                "test: create, converge, steps, verify, destroy ({})",
+                match destroy {
+                    args::Destroy::Always => "every lab",
+                    args::Destroy::Never => "none: the labs stay",
+                    args::Destroy::Passing => "the labs whose run held; the others stay",
+                }
+            );
+            let scenarios = resolve_scenarios(&scenarios, setup.as_deref(), false)?;
+            let settings = runs::RunSettings {
+                releases: Vec::new(),
+                jobs: default_jobs(),
+                keep,
+                profile,
+                reports,
+                json: false,
+                shard: None,
+            };
+            run_scenarios(scenarios, settings).await
+        }
         Command::Clean { run, force } => clean(run, force).await,
     }
+}
+
+/// The scenarios a command names (files or built-in names; every built-in one with `all`; a
+/// setup's suites when it names none), each with the setup laid over it: all validated before
+/// anything boots.
+fn resolve_scenarios(
+    files: &[PathBuf],
+    setup: Option<&std::path::Path>,
+    all: bool,
+) -> anyhow::Result<Vec<(String, scenario::Scenario)>> {
+    let setup = setup.map(scenario::setup::Setup::load).transpose()?;
+    let files: Vec<PathBuf> = match &setup {
+        Some(setup) if files.is_empty() && !all => {
+            setup.suites().into_iter().map(PathBuf::from).collect()
+        }
+        _ => files.to_vec(),
+    };
+    let mut scenarios = if all {
+        scenario::builtin::all()?
+    } else {
+        files
+            .iter()
+            .map(|file| scenario::builtin::resolve(file))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    if let Some(setup) = &setup {
+        for (_, scenario) in &mut scenarios {
+            *scenario = setup.lay_over(scenario)?;
+        }
+    }
+    Ok(scenarios)
 }
 
 /// Levenshtein distance (for "did you mean").

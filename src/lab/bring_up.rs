@@ -177,11 +177,21 @@ pub(super) fn save_for_verify(
     scenario: &Scenario,
     markers: &[MarkerRecord],
 ) -> Result<()> {
-    let path = run_dir.join(SCENARIO_FILE);
-    let yaml = yaml_serde::to_string(scenario)
-        .map_err(|e| crate::errors::Error::InvalidSettings(format!("saving the scenario: {e}")))?;
-    std::fs::write(&path, yaml).map_err(crate::errors::Error::io("writing", &path))?;
+    save_scenario(run_dir, scenario)?;
     save_markers(run_dir, markers)
+}
+
+/// Saves the scenario a kept lab now has (after `up`, or a `converge`) for `verify`.
+pub fn save_scenario(run_dir: &Path, scenario: &Scenario) -> Result<()> {
+    let path = run_dir.join(SCENARIO_FILE);
+    // Files read from a `source:` are saved with their text: the copy stands on its own.
+    let mut scenario = scenario.clone();
+    for file in scenario.hosts.iter_mut().flat_map(|h| h.files.iter_mut()) {
+        file.source = None;
+    }
+    let yaml = yaml_serde::to_string(&scenario)
+        .map_err(|e| crate::errors::Error::InvalidSettings(format!("saving the scenario: {e}")))?;
+    std::fs::write(&path, yaml).map_err(crate::errors::Error::io("writing", &path))
 }
 
 fn save_markers(run_dir: &Path, markers: &[MarkerRecord]) -> Result<()> {

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
 
+use super::verifying::{self, verified_checks};
 use super::{bring_up, evaluate, observe, phase, steps, timed, Deadlines, HostSpec};
 use crate::checks::CheckResult;
 use crate::errors::{Error, Result};
@@ -200,6 +201,10 @@ pub async fn run_scenario(
     let clock_steps = Instant::now();
     let mut step_records = Vec::new();
     let attached = options.attach.is_some();
+    if attached && !options.verify_steps {
+        step_records
+            .extend(verifying::fresh_markers(&lab, scenario, options, &mut state, progress).await);
+    }
     for (index, step) in scenario.steps.iter().enumerate() {
         if options.up && matches!(step, Step::Evaluate { .. }) {
             progress(&format!("up: steps stop before step {index} (evaluate)"));
@@ -517,17 +522,6 @@ pub async fn run_scenario(
     })
 }
 
-/// verify with `--checks`: the scenario with only those checks (None: all of them).
-fn verified_checks(scenario: &Scenario, options: &LabOptions) -> Option<Scenario> {
-    if options.verify_checks.is_empty() {
-        return None;
-    }
-    let mut only = scenario.clone();
-    only.checks
-        .retain(|c| options.verify_checks.contains(&c.id));
-    Some(only)
-}
-
 /// The image of each host of `scenario`, in topology order: its release (the override, else its
 /// own, else the scenario's, else the default) plus its extra packages.
 pub fn image_specs(
@@ -549,7 +543,7 @@ pub fn image_specs(
 }
 
 /// How a step went, for run.json: what it was, what `run` printed (40 lines at most), the error.
-fn step_record(
+pub(super) fn step_record(
     index: usize,
     step: &Step,
     run: Option<(String, String, i64, String)>,

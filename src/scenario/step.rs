@@ -83,6 +83,9 @@ pub enum Step {
         command: String,
         #[serde(default)]
         may_fail: bool,
+        /// Seconds the command may take (default 60, at most 3600).
+        #[serde(default)]
+        timeout: Option<u64>,
     },
     /// systemctl ACTION UNIT on the hosts.
     Unit {

@@ -102,7 +102,14 @@ pub async fn perform(
             host,
             command,
             may_fail,
-        } => units::run(lab, host, command, *may_fail, state, deadlines, progress).await,
+            timeout,
+        } => {
+            let deadlines = Deadlines {
+                command: timeout.map_or(deadlines.command, std::time::Duration::from_secs),
+                ..deadlines.clone()
+            };
+            units::run(lab, host, command, *may_fail, state, &deadlines, progress).await
+        }
         Step::Unit {
             hosts,
             action,

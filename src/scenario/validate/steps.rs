@@ -33,9 +33,13 @@ pub(super) fn steps<'a>(
             Step::Unit { hosts, .. } | Step::Remediate { hosts, .. } => {
                 selector(hosts, &at("hosts"), names)?
             }
-            Step::Run { host, .. } | Step::Restart { host, .. } => {
-                host_ref(host, &at("host"), names, "this step")?
+            Step::Run { host, timeout, .. } => {
+                host_ref(host, &at("host"), names, "this step")?;
+                if timeout.is_some_and(|t| t == 0 || t > 3600) {
+                    return invalid(at("timeout"), "a command may take 1 to 3600 seconds");
+                }
             }
+            Step::Restart { host, .. } => host_ref(host, &at("host"), names, "this step")?,
             Step::SetupSealing { hosts, interval } => {
                 selector(hosts, &at("hosts"), names)?;
                 if !is_seal_interval(interval) {

@@ -1,0 +1,98 @@
+//! How a lab host's container is made: systemd as PID 1 without `--privileged`, on every cgroup
+//! layout, and the one archive it gets before it starts.
+
+use std::path::Path;
+
+use bollard::models::{HostConfig, HostConfigCgroupnsModeEnum, Mount, MountType, PortBinding};
+
+use super::{HOST_PIDS_LIMIT, STAGE_DIR};
+
+/// How systemd runs as PID 1 here without --privileged (see LAB-NOTES): SYS_ADMIN, no seccomp or
+/// AppArmor confinement, tmpfs on /run, and a cgroup namespace of its own on every layout.
+///
+/// A private cgroup namespace is what keeps a lab host from reaching other containers: its
+/// cgroup mounts are rooted at its own cgroup. On a pure v2 host the engine mounts that view; on
+/// a v1 or hybrid host /sys/fs/cgroup is an empty tmpfs on which PID 1 mounts cgroup2 before it
+/// becomes systemd ([`BOOT_COMMAND`]). (Binding the host's unified tree with the host's
+/// namespace, the older recipe, let a host freeze or kill any container on the engine by writing
+/// its `cgroup.freeze` or `cgroup.kill`.)
+pub(super) fn systemd_host_config(run_id: &str, memory: i64, publish: Option<u16>) -> HostConfig {
+    let tmpfs = |target: &str| Mount {
+        target: Some(target.to_string()),
+        typ: Some(MountType::TMPFS),
+        ..Default::default()
+    };
+    let mut mounts = vec![tmpfs("/run"), tmpfs("/run/lock")];
+    match cgroup_layout() {
+        CgroupLayout::PureV2 => {}
+        CgroupLayout::Hybrid | CgroupLayout::LegacyV1 => mounts.push(tmpfs("/sys/fs/cgroup")),
+    }
+    HostConfig {
+        cap_add: Some(vec!["SYS_ADMIN".into()]),
+        security_opt: Some(vec![
+            "seccomp=unconfined".into(),
+            "apparmor=unconfined".into(),
+        ]),
+        mounts: Some(mounts),
+        cgroupns_mode: Some(HostConfigCgroupnsModeEnum::PRIVATE),
+        network_mode: Some(run_id.to_string()),
+        // Lets `server` resolve to `server.<run-id>`: short names work like on a real LAN.
+        dns_search: Some(vec![run_id.to_string()]),
+        // A host needs ~12-40 MiB and a few dozen tasks; the limits keep a runaway (or a
+        // 100-client lab) from exhausting the machine.
+        memory: Some(memory),
+        pids_limit: Some(HOST_PIDS_LIMIT),
+        publish_all_ports: Some(false),
+        // Only for the host-side client, and on the loopback address only: nothing outside
+        // this machine can reach a lab host.
+        port_bindings: publish.map(|port| {
+            let binding = PortBinding {
+                host_ip: Some(crate::protocol::client::LOOPBACK.to_string()),
+                host_port: Some(String::new()),
+            };
+            [(format!("{port}/tcp"), Some(vec![binding]))].into()
+        }),
+        ..Default::default()
+    }
+}
+
+/// The tar the engine unpacks at `/`: the host's staged archive as `STAGE_DIR/stage.tar`.
+pub(super) fn stage_archive(stage: &[u8]) -> Vec<u8> {
+    let mut archive = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(stage.len() as u64);
+    header.set_mode(0o600);
+    header.set_cksum();
+    archive
+        .append_data(
+            &mut header,
+            format!("{}/stage.tar", STAGE_DIR.trim_start_matches('/')),
+            stage,
+        )
+        .expect("appending to a tar in memory");
+    archive.into_inner().expect("a tar in memory")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CgroupLayout {
+    /// cgroup2 only (`/sys/fs/cgroup/cgroup.controllers` exists): a private cgroup namespace.
+    PureV2,
+    /// v1 controllers with the cgroup2 tree at /sys/fs/cgroup/unified.
+    Hybrid,
+    /// v1 only; systemd ≥ 258 will not boot.
+    LegacyV1,
+}
+
+pub fn cgroup_layout() -> CgroupLayout {
+    cgroup_layout_at(Path::new("/sys/fs/cgroup"))
+}
+
+pub(super) fn cgroup_layout_at(root: &Path) -> CgroupLayout {
+    if root.join("cgroup.controllers").exists() {
+        CgroupLayout::PureV2
+    } else if root.join("unified").is_dir() {
+        CgroupLayout::Hybrid
+    } else {
+        CgroupLayout::LegacyV1
+    }
+}
