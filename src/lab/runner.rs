@@ -3,7 +3,7 @@
 //! (1 server + N clients, one marker each, `client-delivers`), run through the same code.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use time::OffsetDateTime;
 
@@ -202,8 +202,17 @@ pub async fn run_scenario(
     let mut step_records = Vec::new();
     let attached = options.attach.is_some();
     if attached && !options.verify_steps {
-        step_records
-            .extend(verifying::fresh_markers(&lab, scenario, options, &mut state, progress).await);
+        step_records.extend(
+            verifying::fresh_markers(
+                &lab,
+                scenario,
+                &options.verify_checks,
+                &options.deadlines,
+                &mut state,
+                progress,
+            )
+            .await,
+        );
     }
     for (index, step) in scenario.steps.iter().enumerate() {
         if options.up && matches!(step, Step::Evaluate { .. }) {
@@ -230,7 +239,7 @@ pub async fn run_scenario(
             progress,
         ))
         .await;
-        let record = step_record(index, step, state.last_run.take(), &performed, took);
+        let record = steps::step_record(index, step, state.last_run.take(), &performed, took);
         step_records.push(record);
         // A failed step is an observation: the steps stop, and what was seen is evaluated.
         if let Err(e) = performed {
@@ -242,7 +251,7 @@ pub async fn run_scenario(
     }
     // Whatever is still in force is undone before the final look (the workloads' too).
     steps::end_faults(&lab, scenario, &mut state, &options.deadlines, progress).await?;
-    let verified = verified_checks(scenario, options);
+    let verified = verified_checks(scenario, &options.verify_checks);
     checks.extend(
         evaluate::evaluate(
             &lab,
@@ -540,37 +549,4 @@ pub fn image_specs(
             Ok(ImageSpec::load(recipes, release)?.with_packages(&host.packages))
         })
         .collect()
-}
-
-/// How a step went, for run.json: what it was, what `run` printed (40 lines at most), the error.
-pub(super) fn step_record(
-    index: usize,
-    step: &Step,
-    run: Option<(String, String, i64, String)>,
-    performed: &Result<()>,
-    took: Duration,
-) -> report::StepRecord {
-    let name = serde_json::to_value(step)
-        .ok()
-        .and_then(|v| v.get("do").and_then(|d| d.as_str()).map(str::to_string))
-        .unwrap_or_default();
-    let (host, command, exit_code, output) = match run {
-        Some((host, command, code, output)) => (
-            Some(host),
-            Some(command),
-            Some(code),
-            output.lines().take(40).map(str::to_string).collect(),
-        ),
-        None => (None, None, None, Vec::new()),
-    };
-    report::StepRecord {
-        index,
-        step: name,
-        host,
-        command,
-        exit_code,
-        output,
-        error: performed.as_ref().err().map(|e| e.to_string()),
-        seconds: took.as_secs_f64(),
-    }
 }

@@ -1,20 +1,20 @@
 //! `verify` against a lab that is up: which of the scenario's checks it evaluates, and the
 //! fresh markers `client-delivers` judges when the steps are not performed again.
 
-use super::runner::{step_record, LabOptions};
-use super::{steps, timed, Lab};
+use super::steps::step_record;
+use super::{steps, timed, Deadlines, Lab};
+use crate::checks::CheckId;
 use crate::report::StepRecord;
 use crate::scenario::{HostGroup, Hosts, Scenario, Step};
 use crate::Progress;
 
 /// verify with `--checks`: the scenario with only those checks (None: all of them).
-pub(super) fn verified_checks(scenario: &Scenario, options: &LabOptions) -> Option<Scenario> {
-    if options.verify_checks.is_empty() {
+pub(super) fn verified_checks(scenario: &Scenario, only_these: &[CheckId]) -> Option<Scenario> {
+    if only_these.is_empty() {
         return None;
     }
     let mut only = scenario.clone();
-    only.checks
-        .retain(|c| options.verify_checks.contains(&c.id));
+    only.checks.retain(|c| only_these.contains(&c.id));
     Some(only)
 }
 
@@ -23,16 +23,17 @@ pub(super) fn verified_checks(scenario: &Scenario, options: &LabOptions) -> Opti
 pub(super) async fn fresh_markers(
     lab: &Lab,
     scenario: &Scenario,
-    options: &LabOptions,
+    only_these: &[CheckId],
+    deadlines: &Deadlines,
     state: &mut steps::RunState,
     progress: &Progress,
 ) -> Option<StepRecord> {
-    let verifies_delivery = verified_checks(scenario, options)
+    let verifies_delivery = verified_checks(scenario, only_these)
         .as_ref()
         .unwrap_or(scenario)
         .checks
         .iter()
-        .any(|c| c.id == crate::checks::CheckId::CLIENT_DELIVERS);
+        .any(|c| c.id == CheckId::CLIENT_DELIVERS);
     if !verifies_delivery {
         return None;
     }
@@ -42,12 +43,7 @@ pub(super) async fn fresh_markers(
         deadline: None,
     };
     let (performed, took) = timed(steps::perform(
-        lab,
-        scenario,
-        &fresh,
-        state,
-        &options.deadlines,
-        progress,
+        lab, scenario, &fresh, state, deadlines, progress,
     ))
     .await;
     // Numbered after the scenario's own steps: it is verify's, not the scenario's.

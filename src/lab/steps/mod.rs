@@ -232,3 +232,36 @@ fn selected<'a>(lab: &'a Lab, scenario: &Scenario, hosts: &Hosts) -> Vec<&'a Hos
         .filter_map(|name| lab.host(name))
         .collect()
 }
+
+/// How a step went, for run.json: what it was, what `run` printed (40 lines at most), the error.
+pub(super) fn step_record(
+    index: usize,
+    step: &Step,
+    run: Option<(String, String, i64, String)>,
+    performed: &crate::errors::Result<()>,
+    took: std::time::Duration,
+) -> crate::report::StepRecord {
+    let name = serde_json::to_value(step)
+        .ok()
+        .and_then(|v| v.get("do").and_then(|d| d.as_str()).map(str::to_string))
+        .unwrap_or_default();
+    let (host, command, exit_code, output) = match run {
+        Some((host, command, code, output)) => (
+            Some(host),
+            Some(command),
+            Some(code),
+            output.lines().take(40).map(str::to_string).collect(),
+        ),
+        None => (None, None, None, Vec::new()),
+    };
+    crate::report::StepRecord {
+        index,
+        step: name,
+        host,
+        command,
+        exit_code,
+        output,
+        error: performed.as_ref().err().map(|e| e.to_string()),
+        seconds: took.as_secs_f64(),
+    }
+}
