@@ -298,12 +298,24 @@ fn final_phase() -> Vec<String> {
 /// A problem in a scenario file, located in it (line 0: the file as a whole, e.g. it cannot be
 /// read; then no position is printed).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}{}: {message}", .file.display(), position(*.line, *.column))]
+#[error("{}{}: {}", printable(&.file.display().to_string()), position(*.line, *.column), printable(.message))]
 pub struct ScenarioError {
     pub file: PathBuf,
     pub line: usize,
     pub column: usize,
     pub message: String,
+}
+
+/// `text` with control characters escaped (`\u{1b}`), so nothing a file holds reaches a terminal
+/// as an escape sequence; new lines and tabs stay.
+fn printable(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| match c {
+            '\n' | '\t' => vec![c],
+            c if c.is_control() => c.escape_unicode().collect(),
+            c => vec![c],
+        })
+        .collect()
 }
 
 fn position(line: usize, column: usize) -> String {
@@ -405,6 +417,8 @@ pub(crate) fn parse_located<T: serde::de::DeserializeOwned>(
         column,
         message,
     };
+    // A UTF-8 byte order mark is not YAML: without it, the file reads as its author meant.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     limits::check(text).map_err(|b| error((b.line, b.column), b.message))?;
     // Positions for what serde reports without one, and for semantic errors; and what the
     // aliases would expand to, before serde expands them.

@@ -48,11 +48,20 @@ pub struct BenchArgs {
     /// engine. Written to reports/bench/leaks-<time>.json.
     #[arg(long, value_name = "N")]
     pub leaks: Option<usize>,
+    /// Only the cold build (a checkout's `cargo xtask bench --cold-build`): `cargo build -p
+    /// xtask` into an empty target directory, timed as a whole process, with cargo's
+    /// `--timings` report and `cargo tree -d`'s duplicate versions beside it. Written to
+    /// reports/bench/cold-build-<time>.md.
+    #[arg(long)]
+    pub cold_build: bool,
 }
 
 pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     if let Some(count) = args.leaks {
         return leaks(count, args.release).await;
+    }
+    if args.cold_build {
+        return cold_build().await;
     }
     let positive = |counts: Vec<usize>| counts.into_iter().filter(|&n| n > 0).collect();
     let options = crate::bench::BenchOptions {
@@ -117,4 +126,62 @@ async fn leaks(count: usize, release: String) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// `bench --cold-build`: what a new contributor's first `cargo xtask` costs, measured.
+async fn cold_build() -> anyhow::Result<ExitCode> {
+    use anyhow::Context;
+    let workspace = super::workspace_root()?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let target = crate::temp_dir("journal-lab-cold-build-")?;
+    eprintln!(
+        "cold build: cargo build -p xtask --timings into the empty {} (about 2½ minutes on 2 CPUs)",
+        target.path().display()
+    );
+    let started = std::time::Instant::now();
+    let status = tokio::process::Command::new(&cargo)
+        .args(["build", "-p", "xtask", "--timings"])
+        .env("CARGO_TARGET_DIR", target.path())
+        .current_dir(&workspace)
+        .status()
+        .await
+        .context("running cargo build")?;
+    let seconds = started.elapsed().as_secs_f64();
+    anyhow::ensure!(status.success(), "the cold build failed: {status}");
+    let duplicates = tokio::process::Command::new(&cargo)
+        .args([
+            "tree", "-d", "-e", "normal", "-p", "xtask", "--prefix", "none",
+        ])
+        .current_dir(&workspace)
+        .output()
+        .await
+        .context("running cargo tree -d")?;
+    let duplicates: std::collections::BTreeSet<String> =
+        String::from_utf8_lossy(&duplicates.stdout)
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with(' '))
+            .map(|l| l.trim_end_matches(" (*)").to_string())
+            .collect();
+    let units = std::fs::read_dir(target.path().join("cargo-timings"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    let dir = PathBuf::from(super::REPORTS).join("bench");
+    std::fs::create_dir_all(&dir)?;
+    let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
+    let path = dir.join(format!("cold-build-{stamp}.md"));
+    let text = format!(
+        "# Cold build\n\n`cargo build -p xtask --timings` with an empty `CARGO_TARGET_DIR` (the registry's downloads \
+         already on the machine), timed as a whole process: **{seconds:.0} s** on {} CPUs ({units} timings report(s) \
+         written).\n\nCrates in more than one version (`cargo tree -d -e normal -p xtask`):\n\n{}\n",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        duplicates
+            .iter()
+            .map(|d| format!("- {d}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    std::fs::write(&path, &text)?;
+    print!("{text}");
+    println!("written: {}", path.display());
+    Ok(ExitCode::SUCCESS)
 }

@@ -24,6 +24,14 @@ pub struct Broken {
 
 /// Reads at most [`MAX_FILE_BYTES`] of a regular file (following links) as UTF-8 text.
 pub fn read_bounded(path: &Path) -> Result<String, String> {
+    // A link could lead to any file on the machine, whose text an error would then quote.
+    let link = std::fs::symlink_metadata(path).map_err(|e| format!("cannot read the file: {e}"))?;
+    if link.file_type().is_symlink() {
+        return Err(
+            "is a symbolic link: scenario and setup files are read only as plain files (copy the file, or name its target)"
+                .into(),
+        );
+    }
     let metadata = std::fs::metadata(path).map_err(|e| format!("cannot read the file: {e}"))?;
     if !metadata.is_file() {
         return Err(
@@ -124,7 +132,8 @@ fn deepest(text: &str) -> Option<(usize, usize)> {
             match (quote, c) {
                 (Some(q), c) if c == q => quote = None,
                 (Some(_), _) => {}
-                (None, '"' | '\'') => quote = Some(c),
+                // A quote opens a quoted scalar only where a node starts (`a'b` is plain text).
+                (None, '"' | '\'') if starts_node(&rest[..offset]) => quote = Some(c),
                 (None, '#') if offset == 0 || rest[..offset].ends_with([' ', '\t']) => break,
                 (None, '[' | '{') => {
                     flow += 1;
@@ -144,6 +153,15 @@ fn deepest(text: &str) -> Option<(usize, usize)> {
     None
 }
 
+/// Whether a node starts right after `before` (the line's text up to here): at the start of the
+/// line's content, or after `[`, `{`, `,`, `:`, `?` or a `- ` entry marker and blanks.
+fn starts_node(before: &str) -> bool {
+    let trimmed = before.trim_end_matches([' ', '\t']);
+    trimmed.is_empty()
+        || trimmed.ends_with(['[', '{', ',', ':', '?'])
+        || (trimmed.ends_with('-') && trimmed.len() < before.len())
+}
+
 /// The position of the last `{` or `[` before byte `end` that is not closed before it (outside
 /// quotes and comments), to point at when the parser stumbles later over the missing bracket.
 pub fn unclosed_bracket(text: &str, end: usize) -> Option<(usize, usize)> {
@@ -158,7 +176,8 @@ pub fn unclosed_bracket(text: &str, end: usize) -> Option<(usize, usize)> {
             match (quote, c) {
                 (Some(q), c) if c == q => quote = None,
                 (Some(_), _) => {}
-                (None, '"' | '\'') => quote = Some(c),
+                // A quote opens a quoted scalar only where a node starts (`a'b` is plain text).
+                (None, '"' | '\'') if starts_node(&line[..column]) => quote = Some(c),
                 (None, '#') if column == 0 || line[..column].ends_with([' ', '\t']) => break,
                 (None, '[' | '{') => open.push((index + 1, column + 1)),
                 (None, ']' | '}') => {

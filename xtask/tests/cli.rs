@@ -754,3 +754,126 @@ fn keep_on_failure_keeps_only_what_failed() {
         "a run that holds is removed: {stdout}"
     );
 }
+
+/// Molecule's loop on a lab of your own files: `up` a scenario whose client carries a file from
+/// beside it, `converge` (nothing changed), edit the file, `converge` (that file changed, on the
+/// host too), `converge` again (idempotent), `ls` (state and last action), `verify`, `down`,
+/// `down` again; and `test --destroy=passing` keeps only what failed.
+#[test]
+fn up_converge_verify_down_and_test_with_a_destroy_strategy() {
+    let dir = tempfile::tempdir().unwrap();
+    let reports = dir.path().join("reports");
+    std::fs::create_dir_all(dir.path().join("client")).unwrap();
+    let drop_in = dir.path().join("client/retry.conf");
+    std::fs::write(&drop_in, "[Service]\nRestartSec=5\n").unwrap();
+    let scenario = dir.path().join("ours.yaml");
+    std::fs::write(
+        &scenario,
+        "description: ours\nhosts:\n  - {name: server, role: server}\n  - name: client1\n    role: client\n    files:\n      - {path: /etc/systemd/system/systemd-journal-upload.service.d/70-retry.conf, source: client/retry.conf}\nsteps:\n  - do: log-markers\nchecks:\n  - id: client-delivers\n",
+    )
+    .unwrap();
+    let name = format!("converge-{}", std::process::id());
+    xtask()
+        .arg("up")
+        .arg(&scenario)
+        .args(["--name", &name, "--reports"])
+        .arg(&reports)
+        .assert()
+        .success();
+    let converge = || {
+        let out = xtask()
+            .arg("converge")
+            .args(["--lab", &name, "--reports"])
+            .arg(&reports)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let said = converge();
+    assert!(said.contains("nothing changed"), "{said}");
+    std::fs::write(&drop_in, "[Service]\nRestartSec=7\n").unwrap();
+    let said = converge();
+    assert!(
+        said.contains("client1      changed  /etc/systemd/system/systemd-journal-upload.service.d/70-retry.conf"),
+        "{said}"
+    );
+    xtask()
+        .args([
+            "exec",
+            "client1",
+            "--lab",
+            &name,
+            "--",
+            "systemctl",
+            "show",
+            "-p",
+            "RestartUSec",
+            "systemd-journal-upload",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("RestartUSec=7s"));
+    assert!(converge().contains("nothing changed"), "idempotent");
+    xtask()
+        .args(["ls", "--reports"])
+        .arg(&reports)
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains(&name).and(predicate::str::contains("converge (0-changed)")),
+        );
+    xtask()
+        .args(["verify", "--lab", &name, "--reports"])
+        .arg(&reports)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("client-delivers"));
+    xtask()
+        .args(["ls", "--reports"])
+        .arg(&reports)
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("verified").and(predicate::str::contains("verify (held)")),
+        );
+    xtask().args(["down", "--lab", &name]).assert().success();
+    xtask()
+        .args(["down", "--lab", &name])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("nothing to take down"));
+
+    // test --destroy=passing: the passing scenario's lab goes, a failing one's stays.
+    let failing = dir.path().join("failing.yaml");
+    std::fs::write(
+        &failing,
+        "description: an uploader that never starts\nhosts:\n  - {name: server, role: server}\n  - {name: client1, role: client, configure_upload: false}\nsteps:\n  - {do: log-markers, deadline: 3}\nchecks:\n  - id: client-delivers\n",
+    )
+    .unwrap();
+    let out = xtask()
+        .args(["test", "--destroy=passing", "--reports"])
+        .arg(&reports)
+        .arg(&scenario)
+        .arg(&failing)
+        .assert()
+        .code(1);
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    let kept: Vec<&str> = stdout
+        .split("clean --run ")
+        .skip(1)
+        .filter_map(|rest| rest.split_whitespace().next())
+        .collect();
+    assert_eq!(kept.len(), 1, "only the failing lab stays: {stdout}");
+    let run = LiveRun {
+        child: std::process::Command::new("true").spawn().unwrap(),
+        run_id: kept[0].to_string(),
+    };
+    assert_eq!(run.objects("container"), 2);
+    xtask().args(["clean", "--run", kept[0]]).assert().success();
+    assert_eq!(run.objects("container"), 0);
+}

@@ -68,6 +68,12 @@ const CORPUS: &[(&str, usize, usize, &str)] = &[
         "19531 is systemd-journal-gatewayd's port",
     ),
     ("release-traversal", 2, 10, "is not a release name"),
+    ("seal-interval-overflow", 6, 53, "between 1s and 24h"),
+    ("send-flood", 6, 41, "65 payloads in one send: at most 64"),
+    ("unit-empty", 6, 37, "\"\" is not a systemd unit name"),
+    ("unit-injection", 6, 37, "is not a systemd unit name"),
+    ("mode-plus", 7, 42, "must be octal permission bits"),
+    ("path-dot", 7, 16, "no `..`, `.` or empty parts"),
     (
         "send-client-target",
         6,
@@ -195,7 +201,71 @@ fn files_too_large_too_deep_binary_or_not_files_are_refused_up_front() {
     assert!(stderr.contains("nul.yaml:1:"), "{stderr}");
     let zero = dir.path().join("zero.yaml");
     std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
-    assert!(refused(&zero).contains("not a regular file"));
+    assert!(refused(&zero).contains("is a symbolic link"));
     assert!(refused(dir.path()).contains("not a regular file"));
     assert!(refused(&dir.path().join("missing.yaml")).contains("cannot read the file"));
+}
+
+/// What a second round of attacks found: a quote inside a plain scalar hid deep nesting from the
+/// depth check (minutes of CPU); a link to a secret printed it in the error; control bytes
+/// reached the terminal; a byte order mark hid the first key; 40 000 aliases took 30 s.
+#[test]
+fn second_round_hostile_inputs_are_refused_fast_and_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, bytes: &[u8]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    };
+    let mut text = b"hosts: [a'b, ".to_vec();
+    text.extend(std::iter::repeat_n(b'[', 120_000));
+    text.extend(std::iter::repeat_n(b']', 120_000));
+    let stderr = refused(&write("quoted-deep.yaml", &text));
+    assert!(stderr.contains("nesting deeper than 32 levels"), "{stderr}");
+
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "root:*:19000:0:99999:7:::\n").unwrap();
+    let link = dir.path().join("link.yaml");
+    std::os::unix::fs::symlink(&secret, &link).unwrap();
+    let stderr = refused(&link);
+    assert!(stderr.contains("is a symbolic link"), "{stderr}");
+    assert!(
+        !stderr.contains("root:"),
+        "never the target's content: {stderr}"
+    );
+
+    let stderr = refused(&write(
+        "escape.yaml",
+        // YAML's own escapes put ESC and BEL into the key.
+        b"description: x\nhosts: []\nchecks: []\n\"\\e[31mevil\\a\": 1\n",
+    ));
+    assert!(
+        !stderr.contains('\u{1b}') && !stderr.contains('\u{7}'),
+        "{stderr:?}"
+    );
+    assert!(stderr.contains("\\u{1b}"), "escaped, not dropped: {stderr}");
+
+    // A byte order mark is read past, not taken for part of the first key.
+    let bom = write(
+        "bom.yaml",
+        "\u{feff}description: x\nhosts:\n  - {name: server, role: server}\n  - {name: client1, role: client}\nchecks:\n  - id: client-delivers\n".as_bytes(),
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["scenario", "check"])
+        .arg(&bom)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let aliases: String = (0..40_000).map(|n| format!("a{n}, ")).collect();
+    let many = write(
+        "aliases.yaml",
+        format!("description: x\nhosts:\n  - {{name: server, role: server, aliases: [{aliases}a0]}}\n  - {{name: client1, role: client}}\nchecks:\n  - id: client-delivers\n").as_bytes(),
+    );
+    let stderr = refused(&many);
+    assert!(stderr.contains("alias \"a0\" is given twice"), "{stderr}");
 }

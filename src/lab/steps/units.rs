@@ -50,7 +50,12 @@ pub(super) async fn unit(
     deadlines: &Deadlines,
     progress: &Progress,
 ) -> Result<()> {
-    let command = format!("systemctl {} {unit} 2>&1", action.systemctl());
+    // Validated as a unit name when the scenario was loaded; quoted all the same.
+    let command = format!(
+        "systemctl {} '{}' 2>&1",
+        action.systemctl(),
+        unit.replace('\'', "")
+    );
     let runs = super::selected(lab, scenario, hosts)
         .into_iter()
         .map(|host| lab.run(host, &command, deadlines.command));

@@ -30,9 +30,20 @@ pub(super) fn steps<'a>(
                     return invalid(at("deadline"), "a marker wait lasts 1 to 600 seconds");
                 }
             }
-            Step::Unit { hosts, .. } | Step::Remediate { hosts, .. } => {
-                selector(hosts, &at("hosts"), names)?
+            Step::Unit { hosts, unit, .. } => {
+                selector(hosts, &at("hosts"), names)?;
+                if !is_unit_name(unit) {
+                    return invalid(
+                        at("unit"),
+                        format!(
+                            "{unit:?} is not a systemd unit name (letters, digits and `:_.@-\\`, \
+                             ending in a unit type such as .service or .socket), e.g. \
+                             systemd-journal-upload.service"
+                        ),
+                    );
+                }
             }
+            Step::Remediate { hosts, .. } => selector(hosts, &at("hosts"), names)?,
             Step::Run { host, timeout, .. } => {
                 host_ref(host, &at("host"), names, "this step")?;
                 if timeout.is_some_and(|t| t == 0 || t > 3600) {
@@ -198,6 +209,17 @@ fn send(
     if named.is_empty() {
         return invalid(at("payload"), "name at least one payload");
     }
+    // Each payload is one request (the largest is 64 MiB): a step sends the catalog, not a flood.
+    if named.len() > MAX_PAYLOADS_PER_SEND {
+        return invalid(
+            at("payload"),
+            format!(
+                "{} payloads in one send: at most {MAX_PAYLOADS_PER_SEND} (the whole catalog is {})",
+                named.len(),
+                Payload::names().len()
+            ),
+        );
+    }
     for (path, name) in named {
         if Payload::named(name).is_none() {
             return invalid(
@@ -237,6 +259,8 @@ fn send(
 /// whole must fit a lab server.
 const MIN_MESSAGE: usize = 64;
 const MAX_MESSAGE: usize = 48 * 1024;
+/// The most payloads one `send` step posts.
+const MAX_PAYLOADS_PER_SEND: usize = 64;
 const MAX_WORKLOAD_MESSAGES: u64 = 1_000_000;
 const MAX_WORKLOAD_BYTES: u64 = 256 * 1024 * 1024;
 
@@ -325,6 +349,33 @@ fn tamper_target(s: &Scenario, host: &str, journal: &str, path: &str) -> Result<
 }
 
 /// `10s`, `15min`, `1h`: what journalctl --interval= takes, between 1 s and a day.
+/// A systemd unit name (systemd.unit(5)): at most 255 characters of ASCII letters, digits and
+/// `:_.@-\`, with a unit type suffix. What systemctl gets is then a plain word: no shell.
+pub(crate) fn is_unit_name(unit: &str) -> bool {
+    const TYPES: [&str; 11] = [
+        "service",
+        "socket",
+        "device",
+        "mount",
+        "automount",
+        "swap",
+        "target",
+        "path",
+        "timer",
+        "slice",
+        "scope",
+    ];
+    let Some((stem, kind)) = unit.rsplit_once('.') else {
+        return false;
+    };
+    unit.len() <= 255
+        && !stem.is_empty()
+        && TYPES.contains(&kind)
+        && unit
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ":_.@-\\".contains(c))
+}
+
 fn is_seal_interval(interval: &str) -> bool {
     let digits = interval.chars().take_while(char::is_ascii_digit).count();
     let (number, unit) = interval.split_at(digits);
@@ -336,7 +387,7 @@ fn is_seal_interval(interval: &str) -> bool {
     };
     number
         .parse::<u64>()
-        .is_ok_and(|n| n >= 1 && n * seconds <= 24 * 3600)
+        .is_ok_and(|n| n >= 1 && n.checked_mul(seconds).is_some_and(|s| s <= 24 * 3600))
 }
 
 fn selector(hosts: &Hosts, path: &str, names: &BTreeSet<&str>) -> Result<(), Invalid> {
