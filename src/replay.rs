@@ -73,7 +73,8 @@ fn lab_name(field: &str, taken: &mut Vec<String>) -> String {
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .collect();
-    name = name.trim_matches('-').chars().take(50).collect();
+    // A DNS label: at most 63 characters.
+    name = name.trim_matches('-').chars().take(63).collect();
     if name.is_empty() {
         name = "field-host".into();
     }
@@ -159,18 +160,26 @@ fn listen_port(bundle: &Bundle) -> u16 {
     .unwrap_or(DEFAULT_PORT)
 }
 
-/// A URL's (scheme, host, port).
-fn parse_url(url: &str) -> (String, String, u16) {
+/// A URL's (scheme, host in lower case, port, whether it carried credentials). Credentials
+/// (`user:password@`) are dropped, never kept or shown; a port that is not one is an error.
+fn parse_url(url: &str) -> std::result::Result<(String, String, u16, bool), String> {
     let (scheme, rest) = url.split_once("://").unwrap_or(("https", url));
-    let authority = rest.split('/').next().unwrap_or("");
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let (credentials, authority) = match authority.rsplit_once('@') {
+        Some((_, after)) => (true, after),
+        None => (false, authority),
+    };
     let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => (
-            h.trim_matches(['[', ']']).to_string(),
-            p.parse().unwrap_or(DEFAULT_PORT),
-        ),
+        Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => {
+            let port =
+                p.parse::<u16>().ok().filter(|&p| p != 0).ok_or_else(|| {
+                    format!("port {p:?} of the upload URL is not a port (1-65535)")
+                })?;
+            (h.trim_matches(['[', ']']).to_string(), port)
+        }
         _ => (authority.to_string(), DEFAULT_PORT),
     };
-    (scheme.to_string(), host, port)
+    Ok((scheme.to_string(), host.to_lowercase(), port, credentials))
 }
 
 /// The scenario for `bundles` (`as_role` decides a lone bundle's role when given).
@@ -226,7 +235,17 @@ pub fn replay(bundles: Vec<Bundle>, as_role: Option<Role>, available: &[String])
     for h in hosts.iter().filter(|h| h.role == Role::Client) {
         let url = last_setting(h.bundle.file("cat-config-journal-upload.conf"), "URL")
             .unwrap_or_else(|| "https://server:19532".into());
-        let (scheme, url_host, port) = parse_url(&url);
+        let (scheme, url_host, port, credentials) =
+            parse_url(&url).map_err(|reason| Error::Bundle {
+                path: h.bundle.source.clone(),
+                reason,
+            })?;
+        if credentials {
+            notes.push(format!(
+                "{}: its URL carried credentials (user:password@); they are not kept",
+                h.host
+            ));
+        }
         let matched = servers
             .iter()
             .find(|(name, (_, dns))| {
@@ -246,7 +265,7 @@ pub fn replay(bundles: Vec<Bundle>, as_role: Option<Role>, available: &[String])
                 let name = lab_name("server", &mut taken);
                 let def = json!({"name": name, "role": "server", "listen_port": port});
                 notes.push(format!(
-                    "{name}: a lab server for {url} (no server bundle names it)"
+                    "{name}: a lab server for {scheme}://{url_host}:{port} (no server bundle names it)"
                 ));
                 servers.insert(name.clone(), (def, Vec::new()));
                 name
@@ -336,8 +355,8 @@ pub fn replay(bundles: Vec<Bundle>, as_role: Option<Role>, available: &[String])
     };
     let mut yaml = format!(
         "# Written by `journal-lab replay` from field bundles:\n{}# The configuration files are the field's, verbatim; certificates are new, from the lab CA,\n# with the originals' subject, names, validity and kind of key. Edit it like any scenario.\n{}",
-        sources.iter().map(|s| format!("#   {s}\n")).collect::<String>(),
-        notes.iter().map(|n| format!("# {n}\n")).collect::<String>(),
+        sources.iter().map(|s| format!("#   {}\n", comment_text(s))).collect::<String>(),
+        notes.iter().map(|n| format!("# {}\n", comment_text(n))).collect::<String>(),
     );
     yaml.push_str(
         &yaml_serde::to_string(&document)
@@ -384,6 +403,20 @@ struct HostDoc {
 struct FileDoc {
     path: String,
     content: String,
+}
+
+/// `text` for a YAML comment line: field text (host names, paths, URLs) may hold a line break
+/// that would end the comment and start YAML of its own; every control character is escaped.
+fn comment_text(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
 }
 
 /// Error lines of a journal excerpt: what the unit and systemd said went wrong.

@@ -307,6 +307,9 @@ pub(super) enum Command {
         /// Where the scenario goes (default: next to the first bundle).
         #[arg(long)]
         output: Option<PathBuf>,
+        /// Overwrite the scenario file if it exists (never through a symbolic link).
+        #[arg(long)]
+        force: bool,
         /// Where run reports go.
         #[arg(long, default_value = REPORTS)]
         reports: PathBuf,

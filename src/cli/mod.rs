@@ -315,6 +315,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             run,
             keep,
             output,
+            force,
             reports,
         } => {
             let settings = replaying::Settings {
@@ -323,6 +324,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 keep,
                 output,
                 reports,
+                force,
             };
             replaying::replay(&bundles, settings).await
         }

@@ -16,6 +16,8 @@ pub struct Settings {
     pub keep: bool,
     pub output: Option<PathBuf>,
     pub reports: PathBuf,
+    /// Overwrite an existing scenario file (never through a link).
+    pub force: bool,
 }
 
 /// `dir/name.tar.gz` → `dir/name.yaml`.
@@ -45,6 +47,17 @@ pub async fn replay(bundles: &[PathBuf], settings: Settings) -> anyhow::Result<E
     let path = settings
         .output
         .unwrap_or_else(|| scenario_path(&bundles[0]));
+    match std::fs::symlink_metadata(&path) {
+        Ok(m) if m.file_type().is_symlink() => anyhow::bail!(
+            "{} is a symbolic link: the scenario is not written through it (name another --output)",
+            path.display()
+        ),
+        Ok(_) if !settings.force => anyhow::bail!(
+            "{} exists: nothing was written (--force overwrites it, or name another --output)",
+            path.display()
+        ),
+        _ => {}
+    }
     std::fs::write(&path, &replay.yaml)
         .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
     println!("wrote {}", path.display());

@@ -12,6 +12,10 @@ use crate::errors::{Error, Result};
 pub const MAX_FILE: u64 = 1024 * 1024 + 4096;
 /// Largest bundle, unpacked.
 pub const MAX_TOTAL: u64 = 32 * 1024 * 1024;
+/// Bytes of headers (tar blocks, long names, pax records) a bundle may add to its files.
+pub const MAX_HEADERS: u64 = 4 * 1024 * 1024;
+/// Most characters of an entry's name shown in a message.
+const SHOWN_NAME: usize = 120;
 /// Most entries in a bundle.
 pub const MAX_ENTRIES: usize = 256;
 /// What every bundle must hold.
@@ -41,7 +45,10 @@ impl Bundle {
             path: path.to_path_buf(),
             reason,
         };
-        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(reader));
+        // Everything the tar reader sees is bounded, headers included: a GNU long name or a pax
+        // header can claim a gigabyte that a small gzip stream inflates to.
+        let inflated = flate2::read::GzDecoder::new(reader).take(MAX_TOTAL + MAX_HEADERS);
+        let mut archive = tar::Archive::new(inflated);
         let entries = archive.entries().map_err(|e| {
             refuse(format!(
                 "not a gzip-compressed tarball ({e}); make one with the collect script"
@@ -66,7 +73,11 @@ impl Bundle {
                 .path()
                 .map_err(|e| refuse(format!("an entry with an unreadable path ({e})")))?
                 .into_owned();
-            let shown = name.display().to_string();
+            // Shown escaped (`{:?}`) and cut: a name is the bundle author's text.
+            let mut shown = name.display().to_string();
+            if shown.chars().count() > SHOWN_NAME {
+                shown = format!("{}…", shown.chars().take(SHOWN_NAME).collect::<String>());
+            }
             if name.is_absolute()
                 || name
                     .components()

@@ -224,3 +224,65 @@ fn hostile_bundles_are_refused_with_the_reason() {
         "web-1"
     );
 }
+
+/// A GNU long-name entry that claims more than the whole bundle may hold: refused after a
+/// bounded read (not 4 GB of memory), and a long name is shown cut, never whole.
+#[test]
+fn headers_that_claim_gigabytes_are_bounded() {
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(tar::EntryType::GNULongName);
+    header.set_size(1 << 30);
+    header.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
+    header.set_cksum();
+    let mut tar = header.as_bytes().to_vec();
+    // Zeros compress to nothing: a small file that inflates to the claimed gigabyte.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    std::io::Write::write_all(&mut gz, &tar).unwrap();
+    let chunk = vec![0u8; 1 << 20];
+    for _ in 0..1024 {
+        std::io::Write::write_all(&mut gz, &chunk).unwrap();
+    }
+    let bytes = gz.finish().unwrap();
+    assert!(bytes.len() < 2 << 20, "{} bytes", bytes.len());
+    let started = std::time::Instant::now();
+    let message = refusal(&bytes);
+    assert!(
+        message.len() < 1000,
+        "a short message: {} bytes",
+        message.len()
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    tar.clear();
+
+    // A very long, escape-laden name is shown cut and escaped.
+    let name = format!("bundle/{}\u{1b}[31m", "x".repeat(5000));
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(1);
+    header.set_entry_type(tar::EntryType::Symlink);
+    header.set_cksum();
+    builder.append_data(&mut header, &name, &b"x"[..]).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &builder.into_inner().unwrap()).unwrap();
+    let message = refusal(&gz.finish().unwrap());
+    assert!(message.len() < 1000, "{message}");
+    assert!(!message.contains('\u{1b}'), "{message:?}");
+}
+
+#[test]
+fn urls_as_fleets_write_them_and_never_their_credentials() {
+    assert_eq!(
+        parse_url("https://LOGS.Example.org:19532/upload").unwrap(),
+        ("https".into(), "logs.example.org".into(), 19532, false)
+    );
+    let (_, host, port, credentials) = parse_url("https://user:s3cret@logs:443").unwrap();
+    assert_eq!((host.as_str(), port, credentials), ("logs", 443, true));
+    let err = parse_url("https://logs:99999").unwrap_err();
+    assert!(err.contains("99999") && err.contains("1-65535"), "{err}");
+    let mut taken = Vec::new();
+    let long = "a".repeat(47);
+    assert_eq!(lab_name(&format!("{long}.example.org"), &mut taken), long);
+    assert!(crate::scenario::is_host_name(&long));
+    assert!(!crate::scenario::is_host_name(&"a".repeat(64)));
+    assert_eq!(comment_text("web1\ncas: [x] #"), "web1\\ncas: [x] #");
+}

@@ -76,7 +76,7 @@ fn hosts(s: &Scenario) -> Result<BTreeSet<&str>, Invalid> {
             return invalid(
                 format!("hosts[{i}].name"),
                 format!(
-                    "host name {:?} must match ^[a-z0-9][a-z0-9-]*$ and be at most 40 characters \
+                    "host name {:?} must match ^[a-z0-9][a-z0-9-]*$ and be at most 63 characters \
                      (it is also a DNS label)",
                     host.name
                 ),
@@ -496,7 +496,7 @@ pub fn is_host_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && name.len() <= 40
+        && name.len() <= 63
         && !name.ends_with('-')
 }
 

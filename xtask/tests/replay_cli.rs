@@ -86,6 +86,32 @@ fn bundles_replay_into_a_scenario_that_checks_clean() {
         "the field's drop-in, verbatim"
     );
     assert!(!text.contains("PRIVATE KEY"));
+    // Never over an existing file without --force, never through a link.
+    let again = || {
+        let mut command = xtask();
+        command
+            .arg("replay")
+            .arg(dir.path().join("server.tar.gz"))
+            .arg(dir.path().join("stale.tar.gz"));
+        command
+    };
+    again()
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("exists: nothing was written"));
+    again().arg("--force").assert().success();
+    let target = dir.path().join("elsewhere.txt");
+    std::fs::write(&target, "keep me").unwrap();
+    std::fs::remove_file(&written).unwrap();
+    std::os::unix::fs::symlink(&target, &written).unwrap();
+    again()
+        .arg("--force")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("is a symbolic link"));
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me");
+    std::fs::remove_file(&written).unwrap();
+    std::fs::write(&written, &text).unwrap();
     xtask()
         .args(["scenario", "check"])
         .arg(&written)
