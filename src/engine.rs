@@ -15,7 +15,7 @@ use bollard::{
 use futures::StreamExt;
 
 use crate::errors::{Error, Result};
-use crate::owner::{self, KEPT_LABEL, OWNER_LABEL};
+use crate::owner::{self, KEPT_LABEL, OWNER_LABEL, USER_LABEL};
 
 /// Label carried by every container and network the lab creates; the value is the run id.
 pub const RUN_LABEL: &str = "journal-lab.run";
@@ -48,6 +48,7 @@ pub fn run_labels(run_id: &str, kept: bool) -> Vec<(String, String)> {
         (RUN_LABEL.to_string(), run_id.to_string()),
         (OWNER_LABEL.to_string(), owner::this_process().to_string()),
         (KEPT_LABEL.to_string(), kept.to_string()),
+        (USER_LABEL.to_string(), owner::this_user().to_string()),
     ]
 }
 
@@ -64,6 +65,8 @@ pub struct RunOnEngine {
     pub kept: bool,
     /// The name it was brought up under (`cargo xtask up --name`).
     pub name: Option<String>,
+    /// Who started it (`uid@host`, [`owner::this_user`]); None for runs of older versions.
+    pub user: Option<String>,
     /// Containers and networks it has.
     pub objects: usize,
 }
@@ -208,7 +211,6 @@ impl Engine {
         Ok(())
     }
 
-    /// Every container (running or not) and network carrying `label` (`key` or `key=value`).
     /// The names of a run's networks still on the engine (and of its containers).
     pub async fn leftovers(&self, run_id: &str) -> Result<(Vec<String>, Vec<String>)> {
         let (containers, networks) = self.labelled(format!("{RUN_LABEL}={run_id}")).await?;
@@ -218,6 +220,7 @@ impl Engine {
         ))
     }
 
+    /// Every container (running or not) and network carrying `label` (`key` or `key=value`).
     async fn labelled(
         &self,
         label: String,
@@ -269,9 +272,11 @@ impl Engine {
                 owner: None,
                 kept: false,
                 name: None,
+                user: None,
                 objects: 0,
             });
             run.objects += 1;
+            run.user = run.user.take().or(labels.get(USER_LABEL).cloned());
             run.owner = run.owner.take().or(labels.get(OWNER_LABEL).cloned());
             run.kept |= labels.get(KEPT_LABEL).is_some_and(|v| v == "true");
             if let Some(name) = labels.get(NAME_LABEL) {

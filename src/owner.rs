@@ -14,6 +14,16 @@ pub const OWNER_LABEL: &str = "journal-lab.owner";
 /// Label saying a run was started with `--keep`: its lab is meant to outlive its process.
 pub const KEPT_LABEL: &str = "journal-lab.kept";
 
+/// Label carrying who started a run (`uid@host`): lifecycle commands act on their caller's labs.
+pub const USER_LABEL: &str = "journal-lab.user";
+
+/// This user on this machine, as the user label has it: `<uid>@<hostname>`.
+pub fn this_user() -> &'static str {
+    static USER: OnceLock<String> = OnceLock::new();
+    // SAFETY: getuid has no preconditions and cannot fail.
+    USER.get_or_init(|| format!("{}@{}", unsafe { libc::getuid() }, hostname()))
+}
+
 /// This process, as an owner string.
 pub fn this_process() -> &'static str {
     static OWNER: OnceLock<String> = OnceLock::new();

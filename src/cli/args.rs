@@ -201,6 +201,9 @@ pub(super) enum Command {
         /// Where run reports are (for each lab's scenario).
         #[arg(long, default_value = REPORTS)]
         reports: PathBuf,
+        /// Everyone's labs on the engine, with their owners (default: yours).
+        #[arg(long)]
+        all: bool,
     },
     /// An interactive shell in a host of a lab that is up.
     Login {
@@ -209,6 +212,9 @@ pub(super) enum Command {
         /// The lab's name or run id (default: the only lab that is up).
         #[arg(long)]
         lab: Option<String>,
+        /// Act on a lab that is not yours (another user's, or a live run of another process).
+        #[arg(long)]
+        force: bool,
     },
     /// Run a lab's checks again (and with --steps, its steps) against the lab as it is now.
     ///
@@ -235,6 +241,9 @@ pub(super) enum Command {
         /// Where run reports are.
         #[arg(long, default_value = REPORTS)]
         reports: PathBuf,
+        /// Act on a lab that is not yours (another user's, or a live run of another process).
+        #[arg(long)]
+        force: bool,
     },
     /// Write the scenario's files into a lab that is up again, where they differ from what the
     /// hosts have, and say what changed (a second converge that changes nothing shows it is
@@ -254,6 +263,9 @@ pub(super) enum Command {
         /// Where run reports are.
         #[arg(long, default_value = REPORTS)]
         reports: PathBuf,
+        /// Act on a lab that is not yours (another user's, or a live run of another process).
+        #[arg(long)]
+        force: bool,
     },
     /// One command in a host of a lab that is up, without a terminal: its output and its exit
     /// status passed through (`exec client1 -- systemctl status systemd-journal-upload`).
@@ -266,6 +278,9 @@ pub(super) enum Command {
         /// The command and its arguments (after `--`).
         #[arg(last = true, required = true)]
         command: Vec<String>,
+        /// Act on a lab that is not yours (another user's, or a live run of another process).
+        #[arg(long)]
+        force: bool,
     },
     /// Take a lab down: its containers, network and private directory (a lab that is not up
     /// is down already: exit 0).
@@ -276,6 +291,9 @@ pub(super) enum Command {
         /// Every lab that is up.
         #[arg(long)]
         all: bool,
+        /// Act on a lab that is not yours (another user's, or a live run of another process).
+        #[arg(long)]
+        force: bool,
     },
     /// Print the collect script: run it as root on a real client or server to gather its
     /// journal centralization setup into one tarball for `replay`.

@@ -115,21 +115,39 @@ fn state_of(
     }
 }
 
-/// The labs that are up (kept on purpose), oldest first.
-async fn labs(engine: &Engine) -> anyhow::Result<Vec<RunOnEngine>> {
+/// Whether `run` is the caller's to act on, and if not, why: another user's lab, or a live run
+/// of another process (the rule `clean` follows). `--force` overrides.
+fn not_yours(run: &RunOnEngine) -> Option<String> {
+    use crate::owner::{liveness, this_process, this_user, Liveness};
+    if let Some(user) = run.user.as_deref().filter(|u| *u != this_user()) {
+        return Some(format!("it belongs to {user} (you are {})", this_user()));
+    }
+    let live = liveness(run.owner.as_deref()) == Liveness::Alive
+        && run.owner.as_deref() != Some(this_process());
+    (!run.kept && live)
+        .then(|| "it is a live run of another process, not a lab that is up".to_string())
+}
+
+/// The labs that are up (kept on purpose), oldest first: the caller's, or everyone's.
+async fn labs(engine: &Engine, everyone: bool) -> anyhow::Result<Vec<RunOnEngine>> {
     Ok(engine
         .runs()
         .await?
         .into_iter()
-        .filter(|r| r.kept)
+        .filter(|r| r.kept && (everyone || not_yours(r).is_none()))
         .collect())
 }
 
-/// The lab `wanted` names (its name or run id), or the only one that is up.
-async fn resolve(engine: &Engine, wanted: Option<&str>) -> anyhow::Result<RunOnEngine> {
+/// The lab `wanted` names (its name or run id), or the caller's only one that is up. A lab that
+/// is not the caller's is refused unless `force`.
+async fn resolve(
+    engine: &Engine,
+    wanted: Option<&str>,
+    force: bool,
+) -> anyhow::Result<RunOnEngine> {
     let runs = engine.runs().await?;
     if let Some(wanted) = wanted {
-        return runs
+        let run = runs
             .into_iter()
             .find(|r| r.name.as_deref() == Some(wanted) || r.id == wanted)
             .ok_or_else(|| {
@@ -137,12 +155,19 @@ async fn resolve(engine: &Engine, wanted: Option<&str>) -> anyhow::Result<RunOnE
                     "no lab named {wanted:?} is on the engine (`{} ls` lists them)",
                     super::me()
                 )
-            });
+            })?;
+        if let Some(why) = not_yours(&run).filter(|_| !force) {
+            bail!("lab {wanted} is not yours to act on: {why}; --force acts on it anyway");
+        }
+        return Ok(run);
     }
-    let mut up: Vec<RunOnEngine> = runs.into_iter().filter(|r| r.kept).collect();
+    let mut up: Vec<RunOnEngine> = runs
+        .into_iter()
+        .filter(|r| r.kept && not_yours(r).is_none())
+        .collect();
     match up.len() {
         0 => bail!(
-            "no lab is up: bring one up with `{} up SCENARIO`",
+            "no lab of yours is up: bring one up with `{} up SCENARIO`",
             super::me()
         ),
         1 => Ok(up.remove(0)),
@@ -180,9 +205,9 @@ fn age(run_id: &str) -> String {
 }
 
 /// `cargo xtask ls`.
-pub async fn ls(reports: PathBuf) -> anyhow::Result<ExitCode> {
+pub async fn ls(reports: PathBuf, everyone: bool) -> anyhow::Result<ExitCode> {
     let engine = Engine::connect().await?;
-    let labs = labs(&engine).await?;
+    let labs = labs(&engine, everyone).await?;
     if labs.is_empty() {
         println!(
             "no lab is up (bring one up with `{} up SCENARIO`)",
@@ -197,6 +222,7 @@ pub async fn ls(reports: PathBuf) -> anyhow::Result<ExitCode> {
         scenario: String,
         state: String,
         last: String,
+        user: String,
         hosts: String,
     }
     let mut rows = Vec::new();
@@ -231,6 +257,7 @@ pub async fn ls(reports: PathBuf) -> anyhow::Result<ExitCode> {
             last: last
                 .map(|(a, o)| format!("{a} ({o})"))
                 .unwrap_or_else(|| "-".into()),
+            user: run.user.clone().unwrap_or_else(|| "?".into()),
             hosts: if hosts.is_empty() {
                 "(none left)".to_string()
             } else {
@@ -250,23 +277,36 @@ pub async fn ls(reports: PathBuf) -> anyhow::Result<ExitCode> {
         width(&|r| r.state.len(), "state"),
         width(&|r| r.last.len(), "last action"),
     );
+    // With --all, whose each lab is.
+    let w_user = if everyone {
+        width(&|r| r.user.len(), "owner") + 1
+    } else {
+        0
+    };
+    let owner = |user: &str| {
+        if everyone {
+            format!("{user} ")
+        } else {
+            String::new()
+        }
+    };
     println!(
-        "{:<w_name$} {:<w_run$} {:<w_age$} {:<w_scenario$} {:<w_state$} {:<w_last$} hosts",
-        "lab", "run", "age", "scenario", "state", "last action"
+        "{:<w_name$} {:<w_user$}{:<w_run$} {:<w_age$} {:<w_scenario$} {:<w_state$} {:<w_last$} hosts",
+        "lab", owner("owner"), "run", "age", "scenario", "state", "last action"
     );
     for r in rows {
         println!(
-            "{:<w_name$} {:<w_run$} {:<w_age$} {:<w_scenario$} {:<w_state$} {:<w_last$} {}",
-            r.name, r.run, r.age, r.scenario, r.state, r.last, r.hosts
+            "{:<w_name$} {:<w_user$}{:<w_run$} {:<w_age$} {:<w_scenario$} {:<w_state$} {:<w_last$} {}",
+            r.name, owner(&r.user), r.run, r.age, r.scenario, r.state, r.last, r.hosts
         );
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// `cargo xtask login`.
-pub async fn login(host: String, lab: Option<String>) -> anyhow::Result<ExitCode> {
+pub async fn login(host: String, lab: Option<String>, force: bool) -> anyhow::Result<ExitCode> {
     let engine = Engine::connect().await?;
-    let run = resolve(&engine, lab.as_deref()).await?;
+    let run = resolve(&engine, lab.as_deref(), force).await?;
     let hosts = engine.hosts_of(&run.id).await?;
     let Some((_, container, _)) = hosts.iter().find(|(h, _, _)| *h == host) else {
         let names: Vec<&str> = hosts.iter().map(|(h, _, _)| h.as_str()).collect();
@@ -306,9 +346,10 @@ pub async fn converge(
     lab: Option<String>,
     setup: Option<PathBuf>,
     reports: PathBuf,
+    force: bool,
 ) -> anyhow::Result<ExitCode> {
     let engine = Engine::connect().await?;
-    let run = resolve(&engine, lab.as_deref()).await?;
+    let run = resolve(&engine, lab.as_deref(), force).await?;
     let run_dir = reports.join(&run.id);
     // The scenario as it is now: the one named, else the file the lab came from (its `source:`
     // files read again), else the copy saved with the lab.
@@ -372,9 +413,10 @@ pub async fn exec(
     host: String,
     lab: Option<String>,
     command: Vec<String>,
+    force: bool,
 ) -> anyhow::Result<ExitCode> {
     let engine = Engine::connect().await?;
-    let run = resolve(&engine, lab.as_deref()).await?;
+    let run = resolve(&engine, lab.as_deref(), force).await?;
     let hosts = engine.hosts_of(&run.id).await?;
     let Some((_, container, _)) = hosts.iter().find(|(h, _, _)| *h == host) else {
         let names: Vec<&str> = hosts.iter().map(|(h, _, _)| h.as_str()).collect();
@@ -399,10 +441,10 @@ pub async fn exec(
 }
 
 /// `cargo xtask down`.
-pub async fn down(lab: Option<String>, all: bool) -> anyhow::Result<ExitCode> {
+pub async fn down(lab: Option<String>, all: bool, force: bool) -> anyhow::Result<ExitCode> {
     let engine = Engine::connect().await?;
     let runs = if all {
-        labs(&engine).await?
+        labs(&engine, force).await?
     } else {
         match lab.as_deref() {
             // Taking down what is not there is done already (Molecule's destroy is idempotent).
@@ -416,9 +458,9 @@ pub async fn down(lab: Option<String>, all: bool) -> anyhow::Result<ExitCode> {
                 println!("lab {wanted} is not up: nothing to take down");
                 return Ok(ExitCode::SUCCESS);
             }
-            _ => match resolve(&engine, lab.as_deref()).await {
+            _ => match resolve(&engine, lab.as_deref(), force).await {
                 Ok(run) => vec![run],
-                Err(_) if labs(&engine).await?.is_empty() => Vec::new(),
+                Err(_) if labs(&engine, force).await?.is_empty() => Vec::new(),
                 Err(e) => return Err(e),
             },
         }
@@ -454,9 +496,10 @@ pub async fn verify(
     steps: bool,
     profile: crate::checks::ProfileMode,
     reports: PathBuf,
+    force: bool,
 ) -> anyhow::Result<ExitCode> {
     let engine = Engine::connect().await?;
-    let run = resolve(&engine, lab.as_deref()).await?;
+    let run = resolve(&engine, lab.as_deref(), force).await?;
     let file = reports.join(&run.id).join(lab::SCENARIO_FILE);
     if !file.exists() {
         bail!(

@@ -292,11 +292,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             lab,
             setup,
             reports,
-        } => lifecycle::converge(scenario, lab, setup, reports).await,
-        Command::Ls { reports } => lifecycle::ls(reports).await,
-        Command::Login { host, lab } => lifecycle::login(host, lab).await,
-        Command::Down { lab, all } => lifecycle::down(lab, all).await,
-        Command::Exec { host, lab, command } => lifecycle::exec(host, lab, command).await,
+            force,
+        } => lifecycle::converge(scenario, lab, setup, reports, force).await,
+        Command::Ls { reports, all } => lifecycle::ls(reports, all).await,
+        Command::Login { host, lab, force } => lifecycle::login(host, lab, force).await,
+        Command::Down { lab, all, force } => lifecycle::down(lab, all, force).await,
+        Command::Exec {
+            host,
+            lab,
+            command,
+            force,
+        } => lifecycle::exec(host, lab, command, force).await,
         Command::Verify {
             lab,
             checks,
@@ -304,7 +310,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             steps,
             profile,
             reports,
-        } => lifecycle::verify(lab, checks, phase, steps, profile, reports).await,
+            force,
+        } => lifecycle::verify(lab, checks, phase, steps, profile, reports, force).await,
         Command::CollectScript => {
             print!("{}", crate::replay::COLLECT_SCRIPT);
             Ok(ExitCode::SUCCESS)

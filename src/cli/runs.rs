@@ -129,7 +129,12 @@ pub async fn run_scenarios(
             .collect();
         if !runs.is_empty() {
             let dir = write_matrix(&reports, &runs)?;
-            eprintln!("matrix: {}", dir.join("matrix.html").display());
+            // Where to look next goes with the results (stdout), unless stdout is JSON.
+            if json {
+                eprintln!("matrix: {}", dir.join("matrix.html").display());
+            } else {
+                println!("matrix: {}", dir.join("matrix.html").display());
+            }
         }
     }
     let mut worst = ExitCode::SUCCESS;

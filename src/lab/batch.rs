@@ -59,10 +59,21 @@ pub async fn run_pairs(
                 release: release.clone(),
                 ..options.clone()
             };
+            // With several runs at once, each progress line says which run it is about.
+            let tagged: Progress = if pairs.len() > 1 {
+                let progress = progress.clone();
+                let tag = match release {
+                    Some(release) => format!("{name} ({release})"),
+                    None => name.clone(),
+                };
+                std::sync::Arc::new(move |line: &str| progress(&format!("{tag}: {line}")))
+            } else {
+                progress.clone()
+            };
             async move {
                 (
                     name.clone(),
-                    run_scenario(name, scenario, &options, progress).await,
+                    run_scenario(name, scenario, &options, &tagged).await,
                 )
             }
         })

@@ -59,6 +59,7 @@ pub async fn clean(engine: &Engine, which: &Which) -> Result<Cleaned> {
                 owner: None,
                 kept: false,
                 name: None,
+                user: None,
                 objects: 0,
             });
         }

@@ -877,3 +877,73 @@ fn up_converge_verify_down_and_test_with_a_destroy_strategy() {
     xtask().args(["clean", "--run", kept[0]]).assert().success();
     assert_eq!(run.objects("container"), 0);
 }
+
+/// The engine is shared: a lab another user brought up is not the caller's to take down,
+/// converge or verify (unless --force), `ls` shows only the caller's labs (`--all` everyone's,
+/// with owners).
+#[test]
+fn another_users_lab_is_left_alone_unless_forced() {
+    let images = xtask().args(["images", "hash"]).output().unwrap();
+    let image = String::from_utf8_lossy(&images.stdout)
+        .lines()
+        .find(|l| l.starts_with("journal-lab/bookworm:"))
+        .unwrap()
+        .to_string();
+    let run_id = format!("jl-20990101-000000-{:04x}", std::process::id() % 0xffff);
+    let name = format!("theirs-{}", std::process::id());
+    let created = std::process::Command::new("docker")
+        .args(["create", "--name", &format!("server.{run_id}")])
+        .args(["--label", &format!("journal-lab.run={run_id}")])
+        .args(["--label", "journal-lab.kept=true"])
+        .args(["--label", "journal-lab.user=99999@another-machine"])
+        .args(["--label", "journal-lab.owner=another-machine/x/1/1"])
+        .args(["--label", &format!("journal-lab.name={name}")])
+        .args(["--label", "journal-lab.host=server"])
+        .arg(&image)
+        .output()
+        .unwrap();
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let run = LiveRun {
+        child: std::process::Command::new("true").spawn().unwrap(),
+        run_id: run_id.clone(),
+    };
+    xtask()
+        .args(["down", "--lab", &name])
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("is not yours to act on")
+                .and(predicate::str::contains("99999@another-machine")),
+        );
+    for command in [
+        &["verify", "--lab", &name][..],
+        &["converge", "--lab", &name],
+        &["exec", "server", "--lab", &name, "--", "true"],
+    ] {
+        xtask()
+            .args(command)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("--force"));
+    }
+    xtask()
+        .args(["ls"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(&name).not());
+    xtask().args(["ls", "--all"]).assert().success().stdout(
+        predicate::str::contains(&name).and(predicate::str::contains("99999@another-machine")),
+    );
+    // (A bare `down` or `down --all` would do the same, but the tests beside this one have labs
+    // of this user up: the suite never touches runs it did not start.)
+    assert_eq!(run.objects("container"), 1, "still there");
+    xtask()
+        .args(["down", "--lab", &name, "--force"])
+        .assert()
+        .success();
+    assert_eq!(run.objects("container"), 0);
+}

@@ -108,12 +108,15 @@ pub(super) async fn log_markers(
         if pending == 0 || start.elapsed() >= deadlines.deliver {
             state.some_undelivered |= pending > 0;
             state.all_delivered_at = (!state.some_undelivered).then(Instant::now);
-            progress(&format!(
-                "{} of {} expected markers on the server after {:.1}s",
-                must_arrive.len() - pending,
-                must_arrive.len(),
-                start.elapsed().as_secs_f64()
-            ));
+            // Markers that are expected not to arrive (a rejected client's) are not counted.
+            if !must_arrive.is_empty() {
+                progress(&format!(
+                    "{} of {} expected markers on the server after {:.1}s",
+                    must_arrive.len() - pending,
+                    must_arrive.len(),
+                    start.elapsed().as_secs_f64()
+                ));
+            }
             return Ok(());
         }
         tokio::time::sleep(delay).await;
