@@ -77,3 +77,15 @@ pub const DEFAULT_PORT: u16 = 19532;
 pub const REMOTE_UNIT: &str = "systemd-journal-remote.service";
 pub const REMOTE_SOCKET: &str = "systemd-journal-remote.socket";
 pub const UPLOAD_UNIT: &str = "systemd-journal-upload.service";
+
+/// `text` with control characters escaped (`\u{1b}`), so nothing a file or an archive holds
+/// reaches a terminal as an escape sequence; new lines and tabs stay.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| match c {
+            '\n' | '\t' => vec![c],
+            c if c.is_control() => c.escape_unicode().collect(),
+            c => vec![c],
+        })
+        .collect()
+}

@@ -118,7 +118,7 @@ pub enum Error {
         evidence: String,
     },
 
-    #[error("field bundle {}: {reason}", .path.display())]
+    #[error("field bundle {}: {}", .path.display(), crate::domain::printable(.reason))]
     Bundle { path: PathBuf, reason: String },
 
     #[error(transparent)]

@@ -306,17 +306,7 @@ pub struct ScenarioError {
     pub message: String,
 }
 
-/// `text` with control characters escaped (`\u{1b}`), so nothing a file holds reaches a terminal
-/// as an escape sequence; new lines and tabs stay.
-fn printable(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| match c {
-            '\n' | '\t' => vec![c],
-            c if c.is_control() => c.escape_unicode().collect(),
-            c => vec![c],
-        })
-        .collect()
-}
+use crate::domain::printable;
 
 fn position(line: usize, column: usize) -> String {
     if line == 0 {

@@ -41,6 +41,8 @@ impl Bundle {
     }
 
     pub fn from_reader(path: &Path, reader: impl Read) -> Result<Bundle> {
+        // The archive's own bytes can reach a reason (the tar reader quotes bad headers): the
+        // error's message escapes them.
         let refuse = |reason: String| Error::Bundle {
             path: path.to_path_buf(),
             reason,
