@@ -525,7 +525,7 @@ fn up_ls_verify_down() {
             "--",
             "sh",
             "-c",
-            "echo it's $(hostname); exit 7",
+            "echo \"it's $(hostname)\"; exit 7",
         ])
         .assert()
         .code(7)
