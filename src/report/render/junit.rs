@@ -51,7 +51,9 @@ fn junit_suites(report: &RunReport) -> Vec<TestSuite> {
 /// so a healthy run is not red in CI for what the profile only informs about.
 fn junit_status(report: &RunReport, c: &CheckResult) -> TestCaseStatus {
     let informative = report.profile_mode != crate::checks::ProfileMode::Gate;
-    let severity = crate::checks::profile_severity(c.id).filter(|_| informative);
+    // Only a profile item that does not hold is "reported only": a skip stays a skip.
+    let holds_not = matches!(c.status, Status::Fail | Status::Error);
+    let severity = crate::checks::profile_severity(c.id).filter(|_| informative && holds_not);
     let mut status = match (c.status, severity) {
         (Status::Pass, _) => return TestCaseStatus::success(),
         (_, Some(_)) => TestCaseStatus::skipped(),
