@@ -105,7 +105,11 @@ fn the_hardened_fleet_survives_the_outage_and_the_broken_one_fails_with_evidence
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(written, ["reports"], "only ./reports is written");
-    assert!(cwd.path().join("reports/latest/report.sarif").is_file());
+    assert_eq!(
+        sarif_errors(&cwd.path().join("reports/latest/report.sarif")),
+        Vec::<String>::new(),
+        "run's SARIF validates against the OASIS schema"
+    );
 
     let (code, runs, _cwd) = run_setup("broken");
     assert_eq!(code, 1, "a setup that does not hold exits 1");
@@ -121,4 +125,75 @@ fn the_hardened_fleet_survives_the_outage_and_the_broken_one_fails_with_evidence
         evidence.contains("start-limit-hit") || evidence.contains("repeated too quickly"),
         "the evidence names the start limit: {observed}\n{evidence}"
     );
+}
+
+/// The OASIS SARIF 2.1.0 schema (tests/data), formats checked.
+fn sarif_errors(path: &Path) -> Vec<String> {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sarif-schema-2.1.0.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .unwrap();
+    let sarif: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    validator
+        .iter_errors(&sarif)
+        .map(|e| e.to_string())
+        .collect()
+}
+
+/// A happy-path `journal-lab lab` from an empty directory: its SARIF validates, has no
+/// error-level result and its JUnit no failure (the profile informs); with `--profile=gate`
+/// the same profile items are errors and failures, and the run fails.
+#[test]
+fn a_healthy_lab_is_not_flagged_unless_the_profile_gates() {
+    for (gate, expected_code) in [(false, 0), (true, 1)] {
+        let cwd = tempfile::tempdir().unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_journal-lab"));
+        command
+            .current_dir(cwd.path())
+            .args(["lab", "--clients", "1"]);
+        if gate {
+            command.arg("--profile=gate");
+        }
+        let out = command.output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(expected_code),
+            "gate={gate}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let run = cwd.path().join("reports/latest");
+        assert_eq!(
+            sarif_errors(&run.join("report.sarif")),
+            Vec::<String>::new()
+        );
+        let sarif: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(run.join("report.sarif")).unwrap())
+                .unwrap();
+        let levels: Vec<&str> = sarif["runs"][0]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["level"].as_str().unwrap())
+            .collect();
+        let junit = std::fs::read_to_string(run.join("junit.xml")).unwrap();
+        assert!(!levels.is_empty(), "the guide's setup fails profile items");
+        if gate {
+            assert!(levels.iter().all(|l| *l == "error"), "{levels:?}");
+            assert!(junit.contains("<failure"), "{junit}");
+        } else {
+            assert!(
+                levels.iter().all(|l| *l == "warning" || *l == "note"),
+                "{levels:?}"
+            );
+            assert!(!junit.contains("<failure"), "{junit}");
+        }
+    }
 }

@@ -493,6 +493,23 @@ fn up_ls_verify_down() {
         })
         .expect("verify wrote a report of its own");
     assert_eq!(ids(&verify_dir), ids(&reports.path().join(&run_id)));
+    // verify's SARIF validates against the OASIS SARIF 2.1.0 schema, formats included.
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("tests/data/sarif-schema-2.1.0.json")).unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .unwrap();
+    let sarif: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(verify_dir.join("report.sarif")).unwrap())
+            .unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&sarif)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "verify's SARIF: {errors:?}");
     // A verification that would check nothing is an error, not a pass.
     xtask()
         .args(["verify", "--lab", &name, "--phase", "nosuch", "--reports"])
