@@ -9,6 +9,7 @@ use super::{images_dir, progress};
 
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
+    /// The release the labs boot (a built-in recipe).
     #[arg(long, default_value = images::DEFAULT_RELEASE)]
     pub release: String,
     /// Runs of the happy path.

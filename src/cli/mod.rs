@@ -423,6 +423,30 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
+/// `cargo xtask ...` in bash: cargo's own completion does not know xtask's words, so `cargo`
+/// gets a completion that hands `cargo xtask ...` to journal-lab's (the same command line) and
+/// everything else to cargo's own, loaded as bash-completion would.
+const CARGO_XTASK_BASH: &str = r#"
+_journal_lab_cargo() {
+    if [[ ${COMP_CWORD} -ge 2 && "${COMP_WORDS[1]}" == xtask ]]; then
+        local words=("journal-lab" "${COMP_WORDS[@]:2}")
+        COMP_WORDS=("${words[@]}")
+        COMP_CWORD=$((COMP_CWORD - 1))
+        local prev=""
+        [[ ${COMP_CWORD} -ge 1 ]] && prev="${COMP_WORDS[COMP_CWORD-1]}"
+        _journal__lab journal-lab "${COMP_WORDS[COMP_CWORD]}" "${prev}"
+        return
+    fi
+    if ! declare -F _cargo >/dev/null && declare -F _completion_loader >/dev/null; then
+        _completion_loader cargo 2>/dev/null
+    fi
+    if declare -F _cargo >/dev/null; then
+        _cargo "$@"
+    fi
+}
+complete -o bashdefault -o default -o nosort -F _journal_lab_cargo cargo
+"#;
+
 /// The completion script of `journal-lab` for `shell` (what people type once it is installed;
 /// in a checkout, `cargo install --path .` gives them the same command).
 pub fn completions(shell: clap_complete::Shell) -> String {
@@ -433,7 +457,9 @@ pub fn completions(shell: clap_complete::Shell) -> String {
         // clap_complete names bash's per-subcommand cases after the bin name with its `-` read
         // as a separator (`journal__subcmd__lab__subcmd__run`) but walks the words into
         // `journal__lab__subcmd__run`: no option of a subcommand ever completed. One spelling.
-        clap_complete::Shell::Bash => script.replace("journal__subcmd__lab", "journal__lab"),
+        clap_complete::Shell::Bash => {
+            script.replace("journal__subcmd__lab", "journal__lab") + CARGO_XTASK_BASH
+        }
         _ => script,
     }
 }

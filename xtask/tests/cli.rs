@@ -696,6 +696,23 @@ fn bash_completes_subcommands_and_their_options() {
     assert_eq!(said.lines().last().unwrap().trim(), "--profile", "{said}");
     let said = complete("journal-lab down --la");
     assert_eq!(said.lines().last().unwrap().trim(), "--lab", "{said}");
+    // `cargo xtask ...`, the contributors' spelling, completes the same words.
+    let cargo = |words: &str| -> String {
+        let shell = format!(
+            "source {}; COMP_WORDS=({words}); COMP_CWORD=$(( ${{#COMP_WORDS[@]}} - 1 )); \
+             _journal_lab_cargo cargo x y; echo \"${{COMPREPLY[@]}}\"",
+            script.display()
+        );
+        let out = std::process::Command::new("bash")
+            .args(["--norc", "-c", &shell])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(cargo("cargo xtask run --pro").trim(), "--profile");
+    assert!(cargo("cargo xtask conv")
+        .split(' ')
+        .any(|w| w.trim() == "converge"));
 }
 
 /// Rough edges a new user hits: a scenario named as the README names it, `--keep on-failure`,
