@@ -297,6 +297,9 @@ async fn evaluate(
             &unit,
         ));
     }
+    if entry.id != CheckId::DELIVERY_EXACTLY_ONCE {
+        return Err(crate::checks::no_verdict(entry.id));
+    }
     let workloads = target.observer.workloads(target.host);
     let Some(server) = target.server else {
         return Ok((Status::Error, "the client has no server".into()));

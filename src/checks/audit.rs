@@ -56,10 +56,11 @@ async fn evaluate(
             let rules = target.probe("cat /etc/audit/audit.rules", evidence).await?;
             audit_rule_verdict(fragment.as_deref(), &rules)
         }
-        _ => {
+        CheckId::DOCKER_SOCKET_AUDIT_LOADED => {
             let loaded = target.probe("auditctl -l", evidence).await?;
             audit_loaded_verdict(fragment.as_deref(), &loaded)
         }
+        other => return Err(crate::checks::no_verdict(other)),
     })
 }
 

@@ -36,10 +36,13 @@ pub fn headers_command() -> String {
 }
 
 async fn evaluate(
-    _entry: &Entry,
+    entry: &Entry,
     target: &Target<'_>,
     evidence: &mut Vec<String>,
 ) -> crate::Result<Verdict> {
+    if entry.id != CheckId::UPLOAD_COMPRESSION {
+        return Err(crate::checks::no_verdict(entry.id));
+    }
     let support = target.probe(SUPPORT_COMMAND, evidence).await?;
     let config = target
         .probe(

@@ -68,7 +68,7 @@ async fn evaluate(
             );
             restart_always_verdict(&target.probe(&command, evidence).await?)
         }
-        _ => {
+        CheckId::SERVER_STATUS_PROCESSING | CheckId::CLIENT_STATUS_PROCESSING => {
             let (unit, wanted) = match target.role {
                 Role::Server => (REMOTE_UNIT, "Processing requests..."),
                 Role::Client => (UPLOAD_UNIT, "Processing input..."),
@@ -77,6 +77,7 @@ async fn evaluate(
                 format!("systemctl show -p StatusText -p ActiveState -p SubState -p Result {unit}");
             status_text_verdict(&target.probe(&command, evidence).await?, wanted)
         }
+        other => return Err(crate::checks::no_verdict(other)),
     })
 }
 

@@ -146,7 +146,7 @@ async fn evaluate(
             let stored = stored_tokens(target, evidence).await?;
             Ok(rejects_verdict(&sends, &stored))
         }
-        _ => {
+        CheckId::SERVER_SURVIVES_HOSTILE_INPUT => {
             let after = target.probe(&remote_state_command(), evidence).await?;
             let marker = target.observer.marker_after(
                 target.host,
@@ -169,6 +169,7 @@ async fn evaluate(
                 &verify,
             ))
         }
+        other => return Err(crate::checks::no_verdict(other)),
     }
 }
 

@@ -107,7 +107,7 @@ async fn evaluate(
                     .await?,
             )
         }
-        _ => {
+        CheckId::TAMPER_DETECTED => {
             let tampered = target.observer.tampered(target.host);
             if tampered.is_empty() {
                 return Ok((
@@ -134,6 +134,7 @@ async fn evaluate(
             }
             combine(verdicts)
         }
+        other => return Err(crate::checks::no_verdict(other)),
     })
 }
 

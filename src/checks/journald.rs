@@ -54,7 +54,7 @@ async fn evaluate(
         CheckId::JOURNALD_COMPRESS => {
             setting_verdict(&config, "Compress", &["yes", "true", "1", "on"])
         }
-        _ => {
+        CheckId::JOURNALD_RATE_LIMIT => {
             let interval = setting_verdict(&config, "RateLimitIntervalSec", &[]);
             let burst = setting_verdict(&config, "RateLimitBurst", &[]);
             let status = if interval.0 == Status::Pass && burst.0 == Status::Pass {
@@ -64,5 +64,6 @@ async fn evaluate(
             };
             (status, format!("{}; {}", interval.1, burst.1))
         }
+        other => return Err(crate::checks::no_verdict(other)),
     })
 }

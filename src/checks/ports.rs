@@ -91,10 +91,11 @@ async fn evaluate(
                 &target_port,
             )
         }
-        _ => {
+        CheckId::CLIENT_ON_OLD_PORT_FAILS => {
             let marker = target.observer.marker(target.host, evidence).await?;
             tls::rejection_verdict(Some(OLD_PORT_REFUSALS), &marker)
         }
+        other => return Err(crate::checks::no_verdict(other)),
     })
 }
 

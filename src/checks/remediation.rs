@@ -71,7 +71,7 @@ async fn evaluate(
             let start = format!("systemctl start {REMOTE_SOCKET}");
             socket_refuses_verdict(&connect, &target.probe(&start, evidence).await?)
         }
-        _ => {
+        CheckId::REMEDIATION_IDEMPOTENT => {
             let recorded = target.observer.remediation_states(target.host);
             if let Some((first, second)) = &recorded {
                 evidence.push(format!(
@@ -88,6 +88,7 @@ async fn evaluate(
                 recorded.as_ref().map(|r| r.1.as_str()),
             )
         }
+        other => return Err(crate::checks::no_verdict(other)),
     })
 }
 

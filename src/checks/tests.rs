@@ -504,3 +504,82 @@ fn a_status_that_does_not_hold_says_the_units_state() {
         "{observed}"
     );
 }
+
+/// An observer that saw nothing: every command printed nothing, no marker, no records.
+struct SawNothing;
+
+impl Observer for SawNothing {
+    fn run<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, crate::Result<ExecOutput>> {
+        Box::pin(async {
+            Ok(ExecOutput {
+                exit_code: 0,
+                stdout: String::new(),
+                stderr: String::new(),
+            })
+        })
+    }
+    fn marker<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a mut Vec<String>,
+    ) -> BoxFuture<'a, crate::Result<MarkerObservation>> {
+        Box::pin(async { Ok(MarkerObservation::default()) })
+    }
+    fn remediation_states(&self, _: &str) -> Option<(String, String)> {
+        None
+    }
+    fn sealing(&self, _: &str) -> Option<Sealing> {
+        None
+    }
+    fn tampered(&self, _: &str) -> Vec<Tampered> {
+        Vec::new()
+    }
+    fn workloads(&self, _: &str) -> Vec<accounting::Workload> {
+        Vec::new()
+    }
+    fn last_fault_ended(&self) -> Option<time::OffsetDateTime> {
+        None
+    }
+    fn sends(&self, _: &str) -> Vec<hostile::SendRecord> {
+        Vec::new()
+    }
+    fn baseline(&self, _: &str) -> Option<hostile::ServerBaseline> {
+        None
+    }
+    fn marker_after(&self, _: &str, _: time::OffsetDateTime) -> Option<String> {
+        None
+    }
+}
+
+/// Every id a family registers reaches a verdict function of its own: evaluated against an
+/// observer that saw nothing, on either role, no id falls to the "no verdict" arm. (The arm is
+/// what a new id would get before its function is written: this test then fails, naming it.)
+#[tokio::test]
+async fn every_registered_id_has_a_verdict_function() {
+    let observer = SawNothing;
+    for family in FAMILIES {
+        for entry in family.entries {
+            for role in [Role::Server, Role::Client] {
+                let target = Target {
+                    host: "h",
+                    role,
+                    port: 19532,
+                    has_certificate: true,
+                    uploads: true,
+                    first_client: Some("c"),
+                    server: Some("s"),
+                    run_id: "r",
+                    observer: &observer,
+                };
+                let mut evidence = Vec::new();
+                let result = (family.evaluate)(entry, &target, &mut evidence).await;
+                assert!(
+                    !matches!(result, Err(crate::Error::NoVerdict { .. })),
+                    "{} ({}): {result:?}",
+                    entry.id,
+                    family.name
+                );
+            }
+        }
+    }
+}

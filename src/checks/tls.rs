@@ -76,10 +76,16 @@ async fn evaluate(
             let command = format!("ls {INSTALL_DIR}/*.key 2>/dev/null; echo ---; find {INSTALL_DIR} -name '*.key' -perm -o+r 2>/dev/null");
             keys_verdict(&target.probe(&command, evidence).await?)
         }
-        id => {
+        id @ (CheckId::SERVER_REJECTS_UNTRUSTED_CLIENT_CA
+        | CheckId::SERVER_REJECTS_CLIENT_WITHOUT_CERT
+        | CheckId::SERVER_REJECTS_EXPIRED_CLIENT_CERT
+        | CheckId::CLIENT_REJECTS_SERVER_SAN_MISMATCH
+        | CheckId::CLIENT_REJECTS_UNTRUSTED_SERVER_CA
+        | CheckId::CLIENT_REJECTS_EXPIRED_SERVER_CERT) => {
             let marker = target.observer.marker(target.host, evidence).await?;
             rejection_verdict(client_error_pattern(id), &marker)
         }
+        other => return Err(crate::checks::no_verdict(other)),
     })
 }
 

@@ -491,7 +491,7 @@ fn role_word(role: Role) -> &'static str {
     }
 }
 
-/// `^[a-z0-9][a-z0-9-]*$`, at most 40 characters: a DNS label the lab can also use in names.
+/// `^[a-z0-9][a-z0-9-]*$`, at most 63 characters: a DNS label the lab can also use in names.
 pub fn is_host_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
@@ -536,7 +536,7 @@ mod tests {
     fn names_that_become_dns_labels_or_package_names() {
         assert!(is_host_name("client-1"));
         assert!(!is_host_name("client-") && !is_host_name("-a") && !is_host_name("A"));
-        assert!(!is_host_name(&"a".repeat(41)));
+        assert!(is_host_name(&"a".repeat(63)) && !is_host_name(&"a".repeat(64)));
         assert!(is_package_name("linux-base") && is_package_name("libstdc++6"));
         assert!(!is_package_name("a,b") && !is_package_name("$(x)") && !is_package_name("a"));
     }
