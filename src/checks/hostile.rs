@@ -169,7 +169,7 @@ async fn evaluate(
                 &verify,
             ))
         }
-        other => return Err(crate::checks::no_verdict(other)),
+        other => Err(crate::checks::no_verdict(other)),
     }
 }
 
