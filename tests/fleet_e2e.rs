@@ -9,6 +9,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+#[path = "common/sarif_schema.rs"]
+mod sarif_schema;
+
 use journal_lab::checks::Status;
 use journal_lab::report::RunReport;
 
@@ -127,25 +130,11 @@ fn the_hardened_fleet_survives_the_outage_and_the_broken_one_fails_with_evidence
     );
 }
 
-/// The OASIS SARIF 2.1.0 schema (tests/data), formats checked.
+/// The OASIS SARIF 2.1.0 schema's complaints about the SARIF file at `path`.
 fn sarif_errors(path: &Path) -> Vec<String> {
-    let schema: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sarif-schema-2.1.0.json"),
-        )
-        .unwrap(),
+    sarif_schema::sarif_errors(
+        &serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap(),
     )
-    .unwrap();
-    let validator = jsonschema::options()
-        .should_validate_formats(true)
-        .build(&schema)
-        .unwrap();
-    let sarif: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    validator
-        .iter_errors(&sarif)
-        .map(|e| e.to_string())
-        .collect()
 }
 
 /// A happy-path `journal-lab lab` from an empty directory: its SARIF validates, has no

@@ -9,6 +9,16 @@ use super::{benching, profile_mode, VERSION};
 use crate::checks::ProfileMode;
 use crate::{images, lab, report};
 
+/// `--profile`, for every command that evaluates checks.
+#[derive(clap::Args)]
+pub(super) struct ProfileArg {
+    /// The conformance profile (checks every host gets, whatever the scenario): `report`
+    /// its items at their severity without changing the verdict, `gate` to fail the run
+    /// on them too, or `off`.
+    #[arg(long = "profile", default_value = "report", value_parser = profile_mode)]
+    pub(super) mode: ProfileMode,
+}
+
 /// `test --destroy`: Molecule's destroy strategies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(super) enum Destroy {
@@ -52,11 +62,8 @@ pub(super) enum Command {
         /// `--keep` (always) or `--keep=on-failure` (only if a check or a step failed).
         #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "always", value_name = "WHEN")]
         keep: Option<KeepWhen>,
-        /// The conformance profile (checks every host gets, whatever the scenario): `report`
-        /// its items at their severity without changing the verdict, `gate` to fail the run
-        /// on them too, or `off`.
-        #[arg(long, default_value = "report", value_parser = profile_mode)]
-        profile: ProfileMode,
+        #[command(flatten)]
+        profile: ProfileArg,
         /// Where run reports go.
         #[arg(long, default_value = REPORTS)]
         reports: PathBuf,
@@ -98,11 +105,8 @@ pub(super) enum Command {
         /// the labs whose run did not hold).
         #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "always", value_name = "WHEN")]
         keep: Option<KeepWhen>,
-        /// The conformance profile (checks every host gets, whatever the scenario): `report`
-        /// its items at their severity without changing the verdict, `gate` to fail the run
-        /// on them too, or `off`.
-        #[arg(long, default_value = "report", value_parser = profile_mode)]
-        profile: ProfileMode,
+        #[command(flatten)]
+        profile: ProfileArg,
         /// Where run reports go.
         #[arg(long, default_value = REPORTS)]
         reports: PathBuf,
@@ -187,11 +191,8 @@ pub(super) enum Command {
         /// The lab's name (default: the scenario's name).
         #[arg(long)]
         name: Option<String>,
-        /// The conformance profile (checks every host gets, whatever the scenario): `report`
-        /// its items at their severity without changing the verdict, `gate` to fail the run
-        /// on them too, or `off`.
-        #[arg(long, default_value = "report", value_parser = profile_mode)]
-        profile: ProfileMode,
+        #[command(flatten)]
+        profile: ProfileArg,
         /// Where run reports go.
         #[arg(long, default_value = REPORTS)]
         reports: PathBuf,
@@ -233,11 +234,8 @@ pub(super) enum Command {
         /// Perform the scenario's steps first (markers, workloads, faults...).
         #[arg(long)]
         steps: bool,
-        /// The conformance profile (checks every host gets, whatever the scenario): `report`
-        /// its items at their severity without changing the verdict, `gate` to fail the run
-        /// on them too, or `off`.
-        #[arg(long, default_value = "report", value_parser = profile_mode)]
-        profile: ProfileMode,
+        #[command(flatten)]
+        profile: ProfileArg,
         /// Where run reports are.
         #[arg(long, default_value = REPORTS)]
         reports: PathBuf,
@@ -359,9 +357,8 @@ pub(super) enum Command {
         /// Your setup, laid over each scenario (see `init`).
         #[arg(long, value_name = "DIR")]
         setup: Option<PathBuf>,
-        /// The conformance profile: report, gate or off (as for `run`).
-        #[arg(long, default_value = "report", value_parser = profile_mode)]
-        profile: ProfileMode,
+        #[command(flatten)]
+        profile: ProfileArg,
         /// Where run reports go.
         #[arg(long, default_value = REPORTS)]
         reports: PathBuf,

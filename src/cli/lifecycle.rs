@@ -303,10 +303,15 @@ pub async fn ls(reports: PathBuf, everyone: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `cargo xtask login`.
-pub async fn login(host: String, lab: Option<String>, force: bool) -> anyhow::Result<ExitCode> {
+/// The container of `host` in the lab `lab` names (the caller's unless `force`), or an error
+/// listing the hosts it has.
+async fn container_of(
+    host: &str,
+    lab: Option<&str>,
+    force: bool,
+) -> anyhow::Result<(Engine, RunOnEngine, String)> {
     let engine = Engine::connect().await?;
-    let run = resolve(&engine, lab.as_deref(), force).await?;
+    let run = resolve(&engine, lab, force).await?;
     let hosts = engine.hosts_of(&run.id).await?;
     let Some((_, container, _)) = hosts.iter().find(|(h, _, _)| *h == host) else {
         let names: Vec<&str> = hosts.iter().map(|(h, _, _)| h.as_str()).collect();
@@ -320,6 +325,13 @@ pub async fn login(host: String, lab: Option<String>, force: bool) -> anyhow::Re
             }
         );
     };
+    let container = container.clone();
+    Ok((engine, run, container))
+}
+
+/// `cargo xtask login`.
+pub async fn login(host: String, lab: Option<String>, force: bool) -> anyhow::Result<ExitCode> {
+    let (_, run, container) = container_of(&host, lab.as_deref(), force).await?;
     use std::io::IsTerminal;
     if !std::io::stdin().is_terminal() {
         bail!(
@@ -330,7 +342,7 @@ pub async fn login(host: String, lab: Option<String>, force: bool) -> anyhow::Re
     }
     // An interactive terminal is the docker CLI's job; the API has no TTY to hand over.
     let status = std::process::Command::new("docker")
-        .args(["exec", "-it", container, "bash"])
+        .args(["exec", "-it", &container, "bash"])
         .status()
         .with_context(|| {
             "running `docker exec -it`: an interactive shell needs the docker CLI (apt-get install docker.io, or docker-ce-cli)"
@@ -415,17 +427,7 @@ pub async fn exec(
     command: Vec<String>,
     force: bool,
 ) -> anyhow::Result<ExitCode> {
-    let engine = Engine::connect().await?;
-    let run = resolve(&engine, lab.as_deref(), force).await?;
-    let hosts = engine.hosts_of(&run.id).await?;
-    let Some((_, container, _)) = hosts.iter().find(|(h, _, _)| *h == host) else {
-        let names: Vec<&str> = hosts.iter().map(|(h, _, _)| h.as_str()).collect();
-        bail!(
-            "lab {} has no host {host:?}; its hosts: {}",
-            label(&run),
-            names.join(", ")
-        );
-    };
+    let (engine, _, container) = container_of(&host, lab.as_deref(), force).await?;
     // One shell word each, so the command arrives as it was typed.
     let script = command
         .iter()
@@ -433,7 +435,7 @@ pub async fn exec(
         .collect::<Vec<_>>()
         .join(" ");
     let output = engine
-        .exec(container, &script, std::time::Duration::from_secs(600))
+        .exec(&container, &script, std::time::Duration::from_secs(600))
         .await?;
     print!("{}", output.stdout);
     eprint!("{}", output.stderr);

@@ -186,7 +186,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             keep,
             profile,
             reports,
-        } => run_lab(clients.into(), release, keep, profile, reports).await,
+        } => run_lab(clients.into(), release, keep, profile.mode, reports).await,
         Command::Completions { shell } => {
             print!("{}", completions(shell));
             Ok(ExitCode::SUCCESS)
@@ -210,7 +210,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 releases: release,
                 jobs,
                 keep,
-                profile,
+                profile: profile.mode,
                 reports,
                 json: format == OutputFormat::Json,
                 shard,
@@ -286,7 +286,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             name,
             profile,
             reports,
-        } => lifecycle::up(scenario, release, setup, name, profile, reports).await,
+        } => lifecycle::up(scenario, release, setup, name, profile.mode, reports).await,
         Command::Converge {
             scenario,
             lab,
@@ -311,7 +311,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             profile,
             reports,
             force,
-        } => lifecycle::verify(lab, checks, phase, steps, profile, reports, force).await,
+        } => lifecycle::verify(lab, checks, phase, steps, profile.mode, reports, force).await,
         Command::CollectScript => {
             print!("{}", crate::replay::COLLECT_SCRIPT);
             Ok(ExitCode::SUCCESS)
@@ -365,7 +365,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 releases: Vec::new(),
                 jobs: default_jobs(),
                 keep,
-                profile,
+                profile: profile.mode,
                 reports,
                 json: false,
                 shard: None,

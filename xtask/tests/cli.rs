@@ -1,6 +1,9 @@
 //! The command line as a user meets it: errors that say what to do, certificates on disk,
 //! and Ctrl-C that leaves nothing behind.
 
+#[path = "../../tests/common/sarif_schema.rs"]
+mod sarif_schema;
+
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -254,6 +257,16 @@ fn a_signal_during_a_run_removes_the_lab_and_its_keys() {
     }
 }
 
+/// What a finished command printed on stdout, once it is known to have succeeded.
+fn succeeded(out: std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// What `cargo xtask clean` printed (it must succeed).
 fn clean() -> String {
     let out = xtask().arg("clean").assert().success();
@@ -494,21 +507,10 @@ fn up_ls_verify_down() {
         .expect("verify wrote a report of its own");
     assert_eq!(ids(&verify_dir), ids(&reports.path().join(&run_id)));
     // verify's SARIF validates against the OASIS SARIF 2.1.0 schema, formats included.
-    let schema: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(root.join("tests/data/sarif-schema-2.1.0.json")).unwrap(),
-    )
-    .unwrap();
-    let validator = jsonschema::options()
-        .should_validate_formats(true)
-        .build(&schema)
-        .unwrap();
     let sarif: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(verify_dir.join("report.sarif")).unwrap())
             .unwrap();
-    let errors: Vec<String> = validator
-        .iter_errors(&sarif)
-        .map(|e| e.to_string())
-        .collect();
+    let errors = sarif_schema::sarif_errors(&sarif);
     assert!(errors.is_empty(), "verify's SARIF: {errors:?}");
     // A verification that would check nothing is an error, not a pass.
     xtask()
@@ -668,16 +670,12 @@ fn bash_completes_subcommands_and_their_options() {
             words[words.len() - 1],
             words[words.len() - 2],
         );
-        let out = std::process::Command::new("bash")
-            .args(["--norc", "-c", &shell])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        succeeded(
+            std::process::Command::new("bash")
+                .args(["--norc", "-c", &shell])
+                .output()
+                .unwrap(),
+        )
     };
     let said = complete("journal-lab ver");
     assert!(
@@ -741,17 +739,16 @@ fn errors_name_the_fix() {
         .stderr(predicate::str::contains("run"));
 }
 
+/// A scenario whose check fails: a client whose uploader never starts.
+const FAILING_SCENARIO: &str = "description: a client whose uploader never starts\nhosts:\n  - {name: server, role: server}\n  - {name: client1, role: client, configure_upload: false}\nsteps:\n  - {do: log-markers, deadline: 3}\nchecks:\n  - id: client-delivers\n";
+
 /// `--keep=on-failure`: a run whose check fails stays up (and says how to remove it); one that
 /// holds is removed.
 #[test]
 fn keep_on_failure_keeps_only_what_failed() {
     let dir = tempfile::tempdir().unwrap();
     let failing = dir.path().join("failing.yaml");
-    std::fs::write(
-        &failing,
-        "description: a client whose uploader never starts\nhosts:\n  - {name: server, role: server}\n  - {name: client1, role: client, configure_upload: false}\nsteps:\n  - {do: log-markers, deadline: 3}\nchecks:\n  - id: client-delivers\n",
-    )
-    .unwrap();
+    std::fs::write(&failing, FAILING_SCENARIO).unwrap();
     let out = xtask()
         .args(["run", "--keep=on-failure", "--reports"])
         .arg(dir.path())
@@ -815,18 +812,14 @@ fn up_converge_verify_down_and_test_with_a_destroy_strategy() {
         .assert()
         .success();
     let converge = || {
-        let out = xtask()
-            .arg("converge")
-            .args(["--lab", &name, "--reports"])
-            .arg(&reports)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        succeeded(
+            xtask()
+                .arg("converge")
+                .args(["--lab", &name, "--reports"])
+                .arg(&reports)
+                .output()
+                .unwrap(),
+        )
     };
     let said = converge();
     assert!(said.contains("nothing changed"), "{said}");
@@ -884,11 +877,7 @@ fn up_converge_verify_down_and_test_with_a_destroy_strategy() {
 
     // test --destroy=passing: the passing scenario's lab goes, a failing one's stays.
     let failing = dir.path().join("failing.yaml");
-    std::fs::write(
-        &failing,
-        "description: an uploader that never starts\nhosts:\n  - {name: server, role: server}\n  - {name: client1, role: client, configure_upload: false}\nsteps:\n  - {do: log-markers, deadline: 3}\nchecks:\n  - id: client-delivers\n",
-    )
-    .unwrap();
+    std::fs::write(&failing, FAILING_SCENARIO).unwrap();
     let out = xtask()
         .args(["test", "--destroy=passing", "--reports"])
         .arg(&reports)
@@ -936,11 +925,7 @@ fn another_users_lab_is_left_alone_unless_forced() {
         .arg(&image)
         .output()
         .unwrap();
-    assert!(
-        created.status.success(),
-        "{}",
-        String::from_utf8_lossy(&created.stderr)
-    );
+    succeeded(created);
     let run = LiveRun {
         child: std::process::Command::new("true").spawn().unwrap(),
         run_id: run_id.clone(),

@@ -1,4 +1,7 @@
 use super::*;
+
+#[path = "../../../tests/common/sarif_schema.rs"]
+mod sarif_schema;
 use crate::checks::CheckId;
 
 fn check(id: CheckId, host: &str, status: Status, observed: &str) -> CheckResult {
@@ -210,26 +213,11 @@ fn the_profile_informs_at_its_severity_unless_it_gates() {
 /// included: a scenario "file" such as `<default lab>` is written as a URI reference.
 #[test]
 fn sarif_validates_against_the_oasis_schema_whatever_the_scenario_path() {
-    let schema: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("tests/data/sarif-schema-2.1.0.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let validator = jsonschema::options()
-        .should_validate_formats(true)
-        .build(&schema)
-        .unwrap();
     for path in ["<default lab>", "scenarios/a b:c.yaml", "ünï/x.yaml"] {
         let mut run = healthy_run_with_failing_profile(crate::checks::ProfileMode::Report);
         run.scenario_file = Some(path.into());
         let document: serde_json::Value = serde_json::from_str(&sarif::sarif(&run)).unwrap();
-        let errors: Vec<String> = validator
-            .iter_errors(&document)
-            .map(|e| e.to_string())
-            .collect();
+        let errors = sarif_schema::sarif_errors(&document);
         assert!(errors.is_empty(), "{path}: {errors:?}");
     }
     // The check can fail: the raw path is refused by the schema's uri-reference format.
@@ -240,7 +228,7 @@ fn sarif_validates_against_the_oasis_schema_whatever_the_scenario_path() {
     raw["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] =
         "<default lab>".into();
     assert!(
-        !validator.is_valid(&raw),
+        !sarif_schema::sarif_errors(&raw).is_empty(),
         "the schema checks URI references"
     );
     assert_eq!(sarif::uri_reference("<default lab>"), "%3Cdefault%20lab%3E");
