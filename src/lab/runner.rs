@@ -332,6 +332,8 @@ pub async fn run_scenario(
         delivery.settled_after_seconds = state.settled_after;
         Some(delivery)
     };
+    // From here on the report directory exists; it stays only once it is complete.
+    let unfinished = report::Unfinished::new(&run_dir);
     let (journal_files, took) = timed(async {
         if !options.copy_journals {
             return Ok(Vec::new());
@@ -504,6 +506,7 @@ pub async fn run_scenario(
         bring_up::save_for_verify(&run_dir, scenario, &state.markers)?;
         private_dir.keep();
     }
+    unfinished.finish()?;
     let kept = if keep {
         lab.keep_instructions()
     } else {

@@ -7,6 +7,8 @@ pub mod field;
 pub use field::{FieldVsLab, HostComparison};
 pub mod bench;
 pub mod carried;
+mod unfinished;
+pub use unfinished::Unfinished;
 pub mod delivery;
 pub mod journal_files;
 pub mod matrix;
@@ -520,6 +522,28 @@ pub(crate) mod tests {
         assert_eq!(sarif["version"], "2.1.0");
         assert_eq!(sarif["runs"].as_array().unwrap().len(), 1);
         assert!("pdf".parse::<Format>().is_err());
+    }
+
+    #[test]
+    fn an_unfinished_report_goes_and_a_finished_one_is_not_world_writable() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("jl-x");
+        let unfinished = Unfinished::new(&dir);
+        std::fs::create_dir_all(dir.join("journals")).unwrap();
+        drop(unfinished);
+        assert!(!dir.exists(), "an interrupted report leaves nothing");
+        let unfinished = Unfinished::new(&dir);
+        std::fs::create_dir_all(dir.join("journals")).unwrap();
+        std::fs::write(dir.join("run.json"), "{}").unwrap();
+        for path in [dir.clone(), dir.join("journals"), dir.join("run.json")] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).unwrap();
+        }
+        unfinished.finish().unwrap();
+        for path in [dir.clone(), dir.join("journals"), dir.join("run.json")] {
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o775, "{}", path.display());
+        }
     }
 
     #[test]
