@@ -22,10 +22,36 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// `text` without the items marked `#[cfg(test)]` (tests may reach across layers to build their
+/// inputs): each such item alone is left out (a `mod tests;` line, a `mod tests { ... }` block
+/// to its closing brace, a `use` line), and what follows it is read again.
+fn without_test_items(text: &str) -> String {
+    let mut kept = String::new();
+    let mut lines = text.lines().peekable();
+    while let Some(line) = lines.next() {
+        if line.trim() != "#[cfg(test)]" {
+            kept.push_str(line);
+            kept.push('\n');
+            continue;
+        }
+        // The item the attribute is on: one line, or a block to its matching brace.
+        let mut depth = 0i32;
+        for item in lines.by_ref() {
+            let code = item.split("//").next().unwrap_or("");
+            depth += code.matches('{').count() as i32 - code.matches('}').count() as i32;
+            let ends = code.trim_end().ends_with(';') || code.trim_end().ends_with('}');
+            if depth <= 0 && ends {
+                break;
+            }
+        }
+    }
+    kept
+}
+
 /// The names `text` refers to through `prefix` (`crate::checks::...` → `checks`), outside
-/// comments and test modules (tests may reach across layers to build their inputs).
+/// comments and test items.
 fn referenced(text: &str, prefix: &str) -> BTreeSet<String> {
-    let code = text.split("#[cfg(test)]").next().unwrap_or(text);
+    let code = without_test_items(text);
     let mut names = BTreeSet::new();
     for line in code.lines() {
         let line = line.split("//").next().unwrap_or("");
@@ -195,7 +221,7 @@ fn the_named_boundaries_hold() {
         "the protocol client depends on nothing of ours"
     );
     for pure in [
-        "scenario", "checks", "pki", "journal", "report", "domain", "protocol",
+        "scenario", "checks", "pki", "journal", "report", "domain", "protocol", "replay",
     ] {
         for forbidden in ["engine", "lab", "bench", "images"] {
             assert!(
@@ -211,6 +237,57 @@ fn the_named_boundaries_hold() {
             "checks must not depend on {upstream}"
         );
     }
+}
+
+/// The engine's crate is the engine's and its users': a module outside the allow-list that
+/// names `bollard` (or the gone testcontainers) reaches the engine past its boundary.
+#[test]
+fn external_crates_stay_in_their_modules() {
+    let allowed: [(&str, &[&str]); 4] = [
+        ("bollard::", &["engine", "lab", "images", "bench", "errors"]),
+        ("testcontainers::", &[]),
+        ("reqwest::", &["protocol", "errors"]),
+        ("clap::", &["cli"]),
+    ];
+    let root = src();
+    for file in rust_files(&root) {
+        let module = file
+            .strip_prefix(&root)
+            .unwrap()
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy()
+            .trim_end_matches(".rs")
+            .to_string();
+        let text = without_test_items(&std::fs::read_to_string(&file).unwrap());
+        for (krate, modules) in allowed {
+            let uses = text
+                .lines()
+                .map(|l| l.split("//").next().unwrap_or(""))
+                .any(|l| l.contains(krate) && !l.contains(&format!("crate::{krate}")));
+            assert!(
+                !uses || modules.contains(&module.as_str()),
+                "{} ({module}) uses {krate}, which belongs to {modules:?}",
+                file.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn test_items_are_skipped_alone() {
+    let text = "use crate::a::X;\n#[cfg(test)]\nmod tests;\nuse crate::b::Y;\n#[cfg(test)]\nmod more {\n    use crate::c::Z;\n}\nfn f() { crate::d::g() }\n";
+    let names = referenced(text, "crate::");
+    assert_eq!(
+        names,
+        ["a", "b", "d"]
+            .into_iter()
+            .map(String::from)
+            .collect::<BTreeSet<_>>(),
+        "what follows a test item is read; the test item is not"
+    );
 }
 
 #[test]
