@@ -41,7 +41,7 @@ for host in "${hosts[@]}"; do
     -CAcreateserial -days 2 -extfile "$work/$host.ext" -out "$work/$host.pem" 2>/dev/null
 done
 
-# The containers, one after another: systemd as PID 1 without --privileged (see LAB-NOTES).
+# The containers, one after another: systemd as PID 1 without --privileged (as the lab runs them: see src/lab/container.rs).
 cgroup=()
 entry=()
 if [ ! -e /sys/fs/cgroup/cgroup.controllers ]; then

@@ -7,7 +7,8 @@ use bollard::models::{HostConfig, HostConfigCgroupnsModeEnum, Mount, MountType, 
 
 use super::{HOST_PIDS_LIMIT, STAGE_DIR};
 
-/// How systemd runs as PID 1 here without --privileged (see LAB-NOTES): SYS_ADMIN, no seccomp or
+/// How systemd runs as PID 1 without `--privileged` (which asks for capabilities outside some
+/// machines' bounding set, e.g. CAP_SYS_RESOURCE, and then fails): SYS_ADMIN, no seccomp or
 /// AppArmor confinement, tmpfs on /run, and a cgroup namespace of its own on every layout.
 ///
 /// A private cgroup namespace is what keeps a lab host from reaching other containers: its
