@@ -9,14 +9,25 @@ use super::{benching, profile_mode, VERSION};
 use crate::checks::ProfileMode;
 use crate::{images, lab, report};
 
-/// `--profile`, for every command that evaluates checks.
-#[derive(clap::Args)]
+/// `--profile`, for every command that evaluates checks, and `--journals`.
+#[derive(clap::Args, Clone, Copy)]
 pub(super) struct ProfileArg {
     /// The conformance profile (checks every host gets, whatever the scenario): `report`
     /// its items at their severity without changing the verdict, `gate` to fail the run
     /// on them too, or `off`.
     #[arg(long = "profile", default_value = "report", value_parser = profile_mode)]
     pub(super) mode: ProfileMode,
+    /// Which binary journal files of the servers go into the report: `all` (what arrived and
+    /// their own), `remote` (what arrived), or `none` (the JSON dumps only).
+    #[arg(long, default_value = "all", value_parser = |s: &str| s.parse::<lab::Journals>())]
+    pub(super) journals: lab::Journals,
+}
+
+impl ProfileArg {
+    pub(super) fn apply(self, options: &mut lab::LabOptions) {
+        options.profile = self.mode;
+        options.journals = self.journals;
+    }
 }
 
 /// `test --destroy`: Molecule's destroy strategies.
@@ -396,6 +407,19 @@ pub(super) enum ReportCommand {
         /// Where the matrix-<time>/ directory goes (default: the first DIR).
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Remove old run reports: the run directories beyond the newest N (`--keep N`), or older
+    /// than a time (`--older-than 7d`), never the one `latest` names; says what it freed.
+    Prune {
+        /// Keep the newest N runs.
+        #[arg(long, value_name = "N", required_unless_present = "older_than")]
+        keep: Option<usize>,
+        /// Remove runs older than this: 90s, 30min, 12h, 7d.
+        #[arg(long, value_name = "AGE", value_parser = crate::report::prune::parse_age)]
+        older_than: Option<std::time::Duration>,
+        /// Where run reports are.
+        #[arg(long, default_value = REPORTS)]
+        reports: PathBuf,
     },
     /// One SARIF log with a run per run.json under DIRs (for one code-scanning upload).
     Sarif {

@@ -96,7 +96,7 @@ async fn leaks(count: usize, release: String) -> anyhow::Result<ExitCode> {
     let scratch = crate::temp_dir("journal-lab-leaks-")?;
     let mut options = crate::lab::LabOptions::new(images_dir(), scratch.path());
     options.release = Some(release);
-    options.copy_journals = false;
+    options.journals = crate::lab::Journals::None;
     let started = std::time::Instant::now();
     let report = crate::bench::leaks::sweep_labs(count, &options, &progress()).await?;
     super::progress::done();

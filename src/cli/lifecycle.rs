@@ -16,7 +16,7 @@ pub async fn up(
     release: Option<String>,
     setup: Option<PathBuf>,
     name: Option<String>,
-    profile: crate::checks::ProfileMode,
+    profile: super::args::ProfileArg,
     reports: PathBuf,
 ) -> anyhow::Result<ExitCode> {
     let (scenario_name, scenario) = scenario::builtin::resolve(&file)?;
@@ -44,7 +44,7 @@ pub async fn up(
     let mut options = lab::LabOptions::new(images_dir(), reports.clone());
     options.release = release;
     options.up = true;
-    options.profile = profile;
+    profile.apply(&mut options);
     options.name = Some(name.clone());
     let outcome = lab::run_scenario(&scenario_name, &scenario, &options, &progress()).await?;
     let held = print_outcome(&scenario_name, &outcome);
@@ -496,7 +496,7 @@ pub async fn verify(
     checks: Vec<String>,
     phase: Option<String>,
     steps: bool,
-    profile: crate::checks::ProfileMode,
+    profile: super::args::ProfileArg,
     reports: PathBuf,
     force: bool,
 ) -> anyhow::Result<ExitCode> {
@@ -516,7 +516,7 @@ pub async fn verify(
         .unwrap_or_else(|_| label(&run));
     let mut options = lab::LabOptions::new(images_dir(), reports.clone());
     options.attach = Some(run.id.clone());
-    options.profile = profile;
+    profile.apply(&mut options);
     options.verify_steps = steps;
     options.verify_phase = phase;
     for id in &checks {

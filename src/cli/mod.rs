@@ -186,7 +186,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             keep,
             profile,
             reports,
-        } => run_lab(clients.into(), release, keep, profile.mode, reports).await,
+        } => run_lab(clients.into(), release, keep, profile, reports).await,
         Command::Completions { shell } => {
             print!("{}", completions(shell));
             Ok(ExitCode::SUCCESS)
@@ -210,7 +210,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 releases: release,
                 jobs,
                 keep,
-                profile: profile.mode,
+                profile,
                 reports,
                 json: format == OutputFormat::Json,
                 shard,
@@ -226,6 +226,31 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             merge: Some(ReportCommand::Sarif { dirs, out }),
             ..
         } => runs::sarif(&dirs, &out),
+        Command::Report {
+            merge:
+                Some(ReportCommand::Prune {
+                    keep,
+                    older_than,
+                    reports,
+                }),
+            ..
+        } => {
+            use crate::report::prune;
+            let pruned = prune::prune(&reports, keep, older_than)?;
+            let freed: u64 = pruned.removed.iter().map(|(_, b)| b).sum();
+            for (dir, bytes) in &pruned.removed {
+                println!("removed {} ({})", dir.display(), prune::human(*bytes));
+            }
+            println!(
+                "{} runs removed, {} freed; {} kept ({} under {})",
+                pruned.removed.len(),
+                prune::human(freed),
+                pruned.kept,
+                prune::human(prune::disk_usage(&reports)),
+                reports.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Report {
             run_dir, format, ..
         } => {
@@ -286,7 +311,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             name,
             profile,
             reports,
-        } => lifecycle::up(scenario, release, setup, name, profile.mode, reports).await,
+        } => lifecycle::up(scenario, release, setup, name, profile, reports).await,
         Command::Converge {
             scenario,
             lab,
@@ -311,7 +336,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             profile,
             reports,
             force,
-        } => lifecycle::verify(lab, checks, phase, steps, profile.mode, reports, force).await,
+        } => lifecycle::verify(lab, checks, phase, steps, profile, reports, force).await,
         Command::CollectScript => {
             print!("{}", crate::replay::COLLECT_SCRIPT);
             Ok(ExitCode::SUCCESS)
@@ -365,7 +390,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 releases: Vec::new(),
                 jobs: default_jobs(),
                 keep,
-                profile: profile.mode,
+                profile,
                 reports,
                 json: false,
                 shard: None,

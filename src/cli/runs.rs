@@ -13,11 +13,11 @@ pub async fn run_lab(
     clients: usize,
     release: String,
     keep: Option<KeepWhen>,
-    profile: crate::checks::ProfileMode,
+    profile: super::args::ProfileArg,
     reports: PathBuf,
 ) -> anyhow::Result<ExitCode> {
     let mut options = lab::LabOptions::new(images_dir(), reports);
-    options.profile = profile;
+    profile.apply(&mut options);
     options.clients = clients;
     options.release = Some(release);
     apply_keep(&mut options, keep);
@@ -55,6 +55,7 @@ pub async fn run_lab(
         println!("evidence for what did not arrive is in run.json (hosts[].evidence)");
     }
     println!("reports: {}", outcome.run_dir.join("report.html").display());
+    size_line(&outcome.run_dir);
     if !outcome.kept.is_empty() {
         println!("the lab is still running (--keep):");
         for line in &outcome.kept {
@@ -73,7 +74,7 @@ pub struct RunSettings {
     pub releases: Vec<String>,
     pub jobs: usize,
     pub keep: Option<KeepWhen>,
-    pub profile: crate::checks::ProfileMode,
+    pub profile: super::args::ProfileArg,
     pub reports: PathBuf,
     /// `--format json`: one JSON array on stdout and nothing else.
     pub json: bool,
@@ -119,7 +120,7 @@ pub async fn run_scenarios(
         );
     }
     let mut options = lab::LabOptions::new(images_dir(), reports.clone());
-    options.profile = profile;
+    profile.apply(&mut options);
     apply_keep(&mut options, keep);
     let outcomes = lab::run_pairs(&pairs, jobs, &options, &progress()).await?;
     if releases.len() > 1 {
@@ -211,6 +212,22 @@ fn summary_line(
 
 /// A run's checks as a table, its findings, profile and failed steps, and how to reach a kept
 /// lab; whether the run was ok.
+/// What the reports cost on disk, and how to free it.
+fn size_line(run_dir: &std::path::Path) {
+    use crate::report::prune::{disk_usage, human, run_dirs};
+    let Some(reports) = run_dir.parent() else {
+        return;
+    };
+    println!(
+        "  disk: {} for this run; {} under {} in {} runs (`{} report prune --keep 20` frees the rest)",
+        human(disk_usage(run_dir)),
+        human(disk_usage(reports)),
+        reports.display(),
+        run_dirs(reports).len(),
+        super::me()
+    );
+}
+
 pub fn print_outcome(name: &str, outcome: &lab::Outcome) -> bool {
     super::progress::done();
     let report = &outcome.report;
@@ -273,6 +290,7 @@ pub fn print_outcome(name: &str, outcome: &lab::Outcome) -> bool {
         "  report: {}",
         outcome.run_dir.join("report.html").display()
     );
+    size_line(&outcome.run_dir);
     report.ok
 }
 

@@ -302,6 +302,7 @@ const JOURNAL_COPY_LIMIT: u64 = 4 * 1024 * 1024 * 1024;
 pub async fn copy_journals(
     lab: &Lab,
     run_dir: &std::path::Path,
+    only_remote: bool,
 ) -> Result<Vec<crate::report::journal_files::JournalFile>> {
     const SOURCE: &str = "/var/log/journal";
     let copies = lab
@@ -321,7 +322,13 @@ pub async fn copy_journals(
             archive
                 .rewind()
                 .map_err(Error::io("reading back", std::env::temp_dir()))?;
-            crate::report::journal_files::unpack(run_dir, &server.name, SOURCE, archive)
+            crate::report::journal_files::unpack(
+                run_dir,
+                &server.name,
+                SOURCE,
+                archive,
+                only_remote,
+            )
         });
     Ok(futures::future::try_join_all(copies)
         .await?

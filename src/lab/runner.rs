@@ -47,8 +47,8 @@ pub struct LabOptions {
     pub deadlines: Deadlines,
     /// Sum the hosts' container memory after the steps (for `cargo xtask bench`).
     pub measure_memory: bool,
-    /// Copy the servers' binary journal files into the run's report directory.
-    pub copy_journals: bool,
+    /// Which of the servers' binary journal files to copy into the run's report directory.
+    pub journals: Journals,
     /// What the conformance profile does: reported (default), gating the verdict, or off.
     pub profile: crate::checks::ProfileMode,
 }
@@ -70,8 +70,35 @@ impl LabOptions {
             reports_dir: reports_dir.into(),
             deadlines: Deadlines::default(),
             measure_memory: false,
-            copy_journals: true,
+            journals: Journals::All,
             profile: crate::checks::ProfileMode::default(),
+        }
+    }
+}
+
+/// `--journals`: which binary journal files of the servers a run copies into its report (the
+/// JSON dumps of what arrived are always written).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Journals {
+    /// None: the report holds the JSON dumps only.
+    None,
+    /// What arrived from the clients (`/var/log/journal/remote`).
+    Remote,
+    /// The servers' whole /var/log/journal: what arrived and their own journals.
+    #[default]
+    All,
+}
+
+impl std::str::FromStr for Journals {
+    type Err = String;
+    fn from_str(text: &str) -> std::result::Result<Journals, String> {
+        match text {
+            "none" => Ok(Journals::None),
+            "remote" => Ok(Journals::Remote),
+            "all" => Ok(Journals::All),
+            other => Err(format!(
+                "unknown journals choice {other:?}: use none, remote or all"
+            )),
         }
     }
 }
@@ -335,15 +362,15 @@ pub async fn run_scenario(
     // From here on the report directory exists; it stays only once it is complete.
     let unfinished = report::Unfinished::new(&run_dir);
     let (journal_files, took) = timed(async {
-        if !options.copy_journals {
+        if options.journals == Journals::None {
             return Ok(Vec::new());
         }
         std::fs::create_dir_all(&run_dir).map_err(Error::io("creating", &run_dir))?;
-        observe::copy_journals(&lab, &run_dir).await
+        observe::copy_journals(&lab, &run_dir, options.journals == Journals::Remote).await
     })
     .await;
     let journal_files = journal_files?;
-    if options.copy_journals {
+    if options.journals != Journals::None {
         phases.push(phase("journal files copied out", took));
     }
     let hosts: Vec<HostReport> = lab

@@ -31,6 +31,7 @@ pub fn unpack(
     host: &str,
     source: &str,
     archive: impl Read,
+    only_remote: bool,
 ) -> Result<Vec<JournalFile>> {
     let base = run_dir.join("journals").join(host);
     let mut files = Vec::new();
@@ -61,6 +62,10 @@ pub fn unpack(
                 _ => None,
             })
             .collect();
+        // `--journals=remote`: what arrived from the clients, not the server's own journal.
+        if only_remote && !relative.starts_with("remote") {
+            continue;
+        }
         let target = base.join(&relative);
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent).map_err(Error::io("creating", parent))?;
@@ -148,8 +153,30 @@ mod tests {
             ("journal/abc/system.journal", b"LPKSHHRH"),
             ("journal/abc/notes.txt", b"not a journal"),
         ]);
-        let files = unpack(run.path(), "server", "/var/log/journal", tar.as_slice()).unwrap();
+        let files = unpack(
+            run.path(),
+            "server",
+            "/var/log/journal",
+            tar.as_slice(),
+            false,
+        )
+        .unwrap();
         assert_eq!(files.len(), 2, "{files:?}");
+        // `--journals=remote`: only what arrived.
+        let only = tempfile::tempdir().unwrap();
+        let remote_only = unpack(
+            only.path(),
+            "server",
+            "/var/log/journal",
+            tar.as_slice(),
+            true,
+        )
+        .unwrap();
+        assert_eq!(remote_only.len(), 1, "{remote_only:?}");
+        assert_eq!(
+            remote_only[0].copy,
+            "journals/server/remote/remote-1.journal"
+        );
         let remote = &files[1];
         assert_eq!(remote.path, "/var/log/journal/remote/remote-1.journal");
         assert_eq!(remote.copy, "journals/server/remote/remote-1.journal");
@@ -177,7 +204,14 @@ mod tests {
         header.set_cksum();
         builder.append(&header, &b"abc"[..]).unwrap();
         let tar = builder.into_inner().unwrap();
-        let files = unpack(run.path(), "server", "/var/log/journal", tar.as_slice()).unwrap();
+        let files = unpack(
+            run.path(),
+            "server",
+            "/var/log/journal",
+            tar.as_slice(),
+            false,
+        )
+        .unwrap();
         assert_eq!(files[0].copy, "journals/server/evil.journal");
         assert!(run.path().join("journals/server/evil.journal").exists());
     }

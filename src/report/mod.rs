@@ -7,6 +7,7 @@ pub mod field;
 pub use field::{FieldVsLab, HostComparison};
 pub mod bench;
 pub mod carried;
+pub mod prune;
 mod unfinished;
 pub use unfinished::Unfinished;
 pub mod delivery;
