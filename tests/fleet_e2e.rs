@@ -9,6 +9,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+#[path = "common/run_json_schema.rs"]
+mod run_json_schema;
 #[path = "common/sarif_schema.rs"]
 mod sarif_schema;
 
@@ -108,6 +110,10 @@ fn the_hardened_fleet_survives_the_outage_and_the_broken_one_fails_with_evidence
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(written, ["reports"], "only ./reports is written");
+    assert_eq!(
+        run_json_schema::run_json_errors(&cwd.path().join("reports/latest/run.json")),
+        Vec::<String>::new()
+    );
     assert_eq!(
         sarif_errors(&cwd.path().join("reports/latest/report.sarif")),
         Vec::<String>::new(),

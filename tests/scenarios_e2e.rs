@@ -12,6 +12,8 @@ use journal_lab::report::{render, RunReport};
 
 #[path = "common/redact.rs"]
 mod redact;
+#[path = "common/run_json_schema.rs"]
+mod run_json_schema;
 #[path = "common/sarif_schema.rs"]
 mod sarif_schema;
 use journal_lab::scenario::Scenario;
@@ -25,6 +27,11 @@ async fn run(name: &str) -> RunReport {
     let outcome = lab::run_scenario(name, &scenario, &options, &journal_lab::quiet())
         .await
         .unwrap();
+    let errors = run_json_schema::run_json_errors(&outcome.run_dir.join("run.json"));
+    assert!(
+        errors.is_empty(),
+        "{name}'s run.json against the schema: {errors:?}"
+    );
     // Every declared check was evaluated on every host and phase it names, and shows its work.
     let declared: usize = scenario
         .checks

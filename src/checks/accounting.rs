@@ -114,7 +114,7 @@ pub fn message_prefix(run_id: &str, host: &str, stream: u32, seq: u64) -> String
 }
 
 /// A workload a client ran: what it logged.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct Workload {
     pub host: String,
     pub stream: u32,
@@ -124,7 +124,7 @@ pub struct Workload {
 }
 
 /// One stream's accounting.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct Accounting {
     /// Distinct sequence numbers in the client's own journal: what it had to send.
     pub sent: u64,

@@ -49,7 +49,7 @@ pub const FAMILY: Family = Family {
 };
 
 /// One payload a `send` step posted, and what the client saw of it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct SendRecord {
     pub server: String,
     pub payload: String,
@@ -61,6 +61,7 @@ pub struct SendRecord {
     pub outcome: Outcome,
     /// When it ended.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String")]
     pub ended: time::OffsetDateTime,
     /// The entries a correct server stores (valid payloads only; not in run.json).
     #[serde(skip)]
@@ -72,7 +73,7 @@ pub struct SendRecord {
 
 /// journal-remote before the first send to a server (its process) and right after it (its
 /// descriptors): what "survived" is measured against.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct ServerBaseline {
     pub main_pid: u64,
     pub n_restarts: u64,

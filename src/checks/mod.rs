@@ -69,7 +69,7 @@ pub const PROFILE_PHASE: &str = "profile";
 
 /// How much a profile item weighs when it does not hold: `warning` where logs can be lost or
 /// exposed, `note` for hygiene a setup may choose differently.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Severity {
     Warning,
@@ -92,7 +92,9 @@ pub fn profile_severity(id: CheckId) -> Option<Severity> {
 /// it and reports its items at their severity, without changing the verdict or the exit code;
 /// `gate` also makes a profile item that does not hold fail the run (and an error in SARIF and
 /// JUnit); `off` does not evaluate it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema, Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum ProfileMode {
     #[default]
@@ -181,7 +183,7 @@ pub(crate) fn no_verdict(id: CheckId) -> crate::Error {
 pub type Verdict = (Status, String);
 
 /// One evaluated check, as recorded in run.json.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct CheckResult {
     pub id: CheckId,
     pub title: String,
@@ -237,7 +239,7 @@ pub struct Sealing {
 }
 
 /// A journal file a `tamper` step damaged.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct Tampered {
     pub file: String,
     /// Where the damage starts, in bytes.

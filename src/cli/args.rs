@@ -421,6 +421,8 @@ pub(super) enum ReportCommand {
         #[arg(long, default_value = REPORTS)]
         reports: PathBuf,
     },
+    /// Print the JSON Schema of run.json (its `schema_version` names the version).
+    Schema,
     /// One SARIF log with a run per run.json under DIRs (for one code-scanning upload).
     Sarif {
         /// Directories holding run.json files (searched three levels deep).

@@ -227,6 +227,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ..
         } => runs::sarif(&dirs, &out),
         Command::Report {
+            merge: Some(ReportCommand::Schema),
+            ..
+        } => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report::run_json_schema())?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report {
             merge:
                 Some(ReportCommand::Prune {
                     keep,

@@ -444,6 +444,7 @@ pub async fn run_scenario(
         .and_then(|h| facts.versions.get(&h.name).cloned())
         .unwrap_or_default();
     let report = RunReport {
+        schema_version: report::SCHEMA_VERSION,
         run_id: report_id.clone(),
         harness_version: crate::HARNESS_VERSION.to_string(),
         scenario: name.to_string(),

@@ -8,7 +8,9 @@ use super::encoding::Encoding;
 use super::{binary_field, encode, encode_entry, text_field, Entry, Field};
 
 /// What a correct server does with a payload; the checks judge by it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Expect {
     /// Valid export: answered 2xx and stored with every field intact (`server-accepts-valid-export`).

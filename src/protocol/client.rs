@@ -35,7 +35,7 @@ pub struct Tls {
 pub struct ClientError(String);
 
 /// What came of one request (or of a set of idle connections), as observed by the client.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Outcome {
     /// The HTTP status, if an answer came.
     pub status: Option<u16>,

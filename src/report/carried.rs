@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use crate::scenario::FileDef;
 
 /// One file a host carried from the user's tree.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct CarriedFile {
     /// Where it was on the host.
     pub path: String,

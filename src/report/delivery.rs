@@ -12,7 +12,7 @@ pub const DELIVERY_VERSION: u32 = 1;
 /// At most this many arrival times per stream are kept for the timeline (evenly thinned).
 const TIMELINE_POINTS: usize = 400;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct Delivery {
     pub version: u32,
     pub streams: Vec<StreamDelivery>,
@@ -21,7 +21,7 @@ pub struct Delivery {
     pub settled_after_seconds: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct StreamDelivery {
     pub host: String,
     pub stream: u32,
@@ -38,7 +38,7 @@ pub struct StreamDelivery {
 }
 
 /// Latency quantiles over a stream's messages.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct Latency {
     pub p50: f64,
     pub p99: f64,

@@ -6,12 +6,12 @@ use serde::{Deserialize, Serialize};
 use super::Role;
 
 /// The field versus the lab, per replayed host.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct FieldVsLab {
     pub hosts: Vec<HostComparison>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct HostComparison {
     pub host: String,
     pub role: Role,

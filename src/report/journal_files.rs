@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::errors::{Error, Result};
 
 /// One copied journal file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct JournalFile {
     pub host: String,
     /// Its path in the host.

@@ -24,9 +24,25 @@ use crate::errors::{Error, Result};
 
 pub use crate::domain::Role;
 
+/// The version of run.json's shape. Bumped when a field is removed or renamed, or its meaning or
+/// type changes; adding a field (with a default, so older files still read) does not bump it.
+/// `journal-lab report schema` prints the JSON Schema of this version.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The JSON Schema of run.json (`journal-lab report schema`).
+pub fn run_json_schema() -> serde_json::Value {
+    let mut schema =
+        serde_json::to_value(schemars::schema_for!(RunReport)).expect("the schema serializes");
+    schema["title"] = format!("journal-lab run.json, schema version {SCHEMA_VERSION}").into();
+    schema
+}
+
 /// run.json. Field names are a contract (CI jobs and later tooling read them).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct RunReport {
+    /// The version of this document's shape ([`SCHEMA_VERSION`]; 0: written before versions).
+    #[serde(default)]
+    pub schema_version: u32,
     pub run_id: String,
     /// journal-lab's version (and git commit, where known).
     #[serde(default)]
@@ -43,8 +59,10 @@ pub struct RunReport {
     pub systemd_features: String,
     pub image: String,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String")]
     pub started: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String")]
     pub finished: OffsetDateTime,
     pub total_seconds: f64,
     /// From the start of the run until every marker that had to arrive was seen on its server
@@ -115,7 +133,7 @@ pub struct RunReport {
 }
 
 /// One performed step, as run.json records it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct StepRecord {
     /// Its place in the scenario's `steps` (0-based).
     pub index: usize,
@@ -138,19 +156,21 @@ pub struct StepRecord {
 }
 
 /// When a fault was in force, as the run recorded it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct FaultWindow {
     pub kind: crate::scenario::FaultKind,
     pub host: String,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String")]
     pub started: OffsetDateTime,
     /// None while in force (or for a single blow such as kill-upload: then equal to started).
     #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<String>")]
     pub ended: Option<OffsetDateTime>,
 }
 
 /// Sealing on one host, as reported: the key's fingerprint only.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct SealingReport {
     pub host: String,
     pub interval: String,
@@ -159,7 +179,7 @@ pub struct SealingReport {
 }
 
 /// A journal file a `tamper` step damaged.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct TamperedReport {
     pub host: String,
     #[serde(flatten)]
@@ -168,7 +188,7 @@ pub struct TamperedReport {
 
 /// A burst of messages and how fast they reached the servers (the bench's latency figure,
 /// from a workload's delivery).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct BurstResult {
     pub hosts: usize,
     pub per_host: u32,
@@ -197,7 +217,7 @@ pub fn quantile(values: &[f64], q: f64) -> f64 {
 }
 
 /// One journal entry as it arrived on a server.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct ArrivedEntry {
     pub server: String,
     /// File name under /var/log/journal/remote.
@@ -222,7 +242,7 @@ impl RunReport {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct Finding {
     pub host: String,
     pub summary: String,
@@ -230,14 +250,14 @@ pub struct Finding {
     pub evidence: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct Phase {
     pub name: String,
     pub seconds: f64,
 }
 
 /// Where a check is written in its scenario file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct CheckLine {
     pub id: String,
     /// The hosts it names (empty: every host it applies to).
@@ -245,7 +265,7 @@ pub struct CheckLine {
     pub line: usize,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct HostReport {
     pub name: String,
     pub role: Role,
@@ -275,6 +295,7 @@ pub struct HostReport {
         skip_serializing_if = "Option::is_none",
         with = "time::serde::rfc3339::option"
     )]
+    #[schemars(with = "Option<String>")]
     pub marker_logged_at: Option<OffsetDateTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivered: Option<bool>,
@@ -362,6 +383,7 @@ pub(crate) mod tests {
     pub(crate) fn sample(run_id: &str) -> RunReport {
         let t = time::macros::datetime!(2026-11-22 14:00:00 UTC);
         RunReport {
+            schema_version: SCHEMA_VERSION,
             run_id: run_id.into(),
             harness_version: "0.1.0".into(),
             scenario: "lab".into(),
@@ -523,6 +545,29 @@ pub(crate) mod tests {
         assert_eq!(sarif["version"], "2.1.0");
         assert_eq!(sarif["runs"].as_array().unwrap().len(), 1);
         assert!("pdf".parse::<Format>().is_err());
+    }
+
+    /// The published schema describes what run.json holds: a full sample validates, and a
+    /// document missing a required field or with a field of the wrong type does not.
+    #[test]
+    fn run_json_validates_against_its_published_schema() {
+        let schema = run_json_schema();
+        let validator = jsonschema::options().build(&schema).unwrap();
+        let mut sample = sample("jl-x");
+        sample.checks = vec![];
+        let value = serde_json::to_value(&sample).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&value)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(value["schema_version"], SCHEMA_VERSION);
+        let mut broken = value.clone();
+        broken.as_object_mut().unwrap().remove("run_id");
+        assert!(!validator.is_valid(&broken));
+        let mut broken = value;
+        broken["total_seconds"] = "fast".into();
+        assert!(!validator.is_valid(&broken));
     }
 
     #[test]

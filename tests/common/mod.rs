@@ -1,5 +1,8 @@
 //! What the end-to-end test files share.
 
+#[path = "run_json_schema.rs"]
+pub mod run_json_schema;
+
 use journal_lab::engine::Engine;
 use journal_lab::lab::{self, LabOptions, Outcome};
 use journal_lab::scenario::Scenario;
@@ -29,13 +32,20 @@ pub fn remove_my_runs() {
 /// Runs `scenario`; if the harness fails, removes what this process made first (a kept lab
 /// would stay up), then fails the test.
 #[allow(dead_code)]
+/// Its run.json validates against the published schema.
 pub async fn run_or_clean(name: &str, scenario: &Scenario, options: &LabOptions) -> Outcome {
-    lab::run_scenario(name, scenario, options, &journal_lab::quiet())
+    let outcome = lab::run_scenario(name, scenario, options, &journal_lab::quiet())
         .await
         .unwrap_or_else(|e| {
             remove_my_runs();
             panic!("the run failed: {e}")
-        })
+        });
+    let errors = run_json_schema::run_json_errors(&outcome.run_dir.join("run.json"));
+    assert!(
+        errors.is_empty(),
+        "{name}'s run.json against the schema: {errors:?}"
+    );
+    outcome
 }
 
 /// What `script` prints on stdout in `container` (a kept lab's host), within two minutes.
