@@ -195,6 +195,22 @@ async fn outage_is_accounted_as_the_server_counts_it(name: &str) {
                 .replace(&snapshot, "| client1 | 0 | 540 | <n> | <n> (seq <n>–539) |")
                 .into_owned();
             insta::assert_snapshot!("server-outage__accounting", snapshot);
+            // The report explains the verdict where people read it: the excerpt of
+            // delivery-exactly-once reaches the unit's restarts and its start limit, and says
+            // how much it leaves out (all of it in evidence/).
+            let md = journal_lab::report::render::markdown(&outcome.report);
+            let section = md
+                .split("`delivery-exactly-once` on client1")
+                .nth(1)
+                .expect("delivery-exactly-once is in the evidence section")
+                .split("\n### ")
+                .next()
+                .unwrap();
+            assert!(section.contains("NRestarts="), "{section}");
+            assert!(
+                section.contains("start-limit") || section.contains("repeated too quickly"),
+                "{section}"
+            );
         }
         let window = &outcome.report.faults[0];
         let lasted = window.ended.expect("the outage ended") - window.started;

@@ -361,6 +361,18 @@ pub fn write_formats(
     report: &RunReport,
     formats: &[Format],
 ) -> Result<Vec<PathBuf>> {
+    // The whole evidence of each check the reports excerpt, where their "more lines" point.
+    for check in report.checks.iter().chain(&report.profile) {
+        if check.evidence.is_empty() {
+            continue;
+        }
+        let path = run_dir.join(render::evidence::file_of(check));
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(Error::io("creating", dir))?;
+        }
+        std::fs::write(&path, check.evidence.join("\n") + "\n")
+            .map_err(Error::io("writing", &path))?;
+    }
     formats
         .iter()
         .map(|format| {

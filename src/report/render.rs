@@ -8,9 +8,6 @@ use std::fmt::Write as _;
 use super::{Role, RunReport};
 use crate::checks::{CheckResult, Status};
 
-/// How many evidence lines a report shows per check (run.json keeps all of them).
-pub const EVIDENCE_EXCERPT: usize = 4;
-
 /// What a person reads first: counts by status and every failure with its reason.
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
@@ -76,14 +73,6 @@ fn format_time(t: time::OffsetDateTime) -> String {
         "[year]-[month]-[day] [hour]:[minute]:[second].[subsecond digits:3] UTC"
     );
     t.format(format).unwrap_or_default()
-}
-
-fn excerpt(check: &CheckResult) -> impl Iterator<Item = &str> {
-    check
-        .evidence
-        .iter()
-        .flat_map(|e| e.lines())
-        .take(EVIDENCE_EXCERPT)
 }
 
 /// report.md.
@@ -271,10 +260,14 @@ pub fn markdown(report: &RunReport) -> String {
             "### {} `{}` on {} ({})\n\nReference: {}\n\n```",
             c.status, c.id, c.host, c.phase, c.reference
         );
-        for line in excerpt(c) {
+        let (shown, left) = evidence::excerpt(c);
+        for line in shown {
             let _ = writeln!(md, "{line}");
         }
         let _ = writeln!(md, "```\n");
+        if left > 0 {
+            let _ = writeln!(md, "{left} more lines: [{0}]({0})\n", evidence::file_of(c));
+        }
     }
     md
 }
@@ -491,7 +484,15 @@ fn badges(counts: &BTreeMap<String, usize>) -> String {
 fn checks_table(checks: &[CheckResult]) -> String {
     let mut h = String::from("<table><tr><th>status</th><th>check</th><th>host</th><th>expected</th><th>observed</th><th>s</th></tr>\n");
     for c in checks {
-        let evidence: String = excerpt(c).map(|l| escape(l) + "\n").collect();
+        let (shown, left) = evidence::excerpt(c);
+        let mut evidence: String = shown.iter().map(|l| escape(l) + "\n").collect();
+        if left > 0 {
+            let _ = writeln!(
+                evidence,
+                "<a href=\"{}\">… {left} more lines</a>",
+                escape(&evidence::file_of(c))
+            );
+        }
         let _ = writeln!(
             h,
             "<tr><td><span class=\"badge {status}\">{status}</span></td><td><code>{}</code><br>{}<br><small>{}</small></td><td>{}</td><td>{}</td><td>{}<details><summary>evidence</summary><pre>{evidence}</pre></details></td><td>{:.2}</td></tr>",
@@ -528,6 +529,7 @@ fn clients_with_markers(report: &RunReport) -> Vec<&crate::report::HostReport> {
         .collect()
 }
 
+pub mod evidence;
 mod field;
 mod integrity;
 mod junit;

@@ -55,7 +55,12 @@ pub(super) fn html_table(header: &[&str], rows: Vec<Vec<String>>) -> String {
     for row in rows {
         h.push_str("<tr>");
         for cell in row {
-            let _ = write!(h, "<td>{}</td>", escape(&cell));
+            // Lines of a unit's status or a log keep their lines.
+            if cell.contains('\n') {
+                let _ = write!(h, "<td><pre>{}</pre></td>", escape(&cell));
+            } else {
+                let _ = write!(h, "<td>{}</td>", escape(&cell));
+            }
         }
         h.push_str("</tr>\n");
     }
