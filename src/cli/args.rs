@@ -121,6 +121,15 @@ pub(super) enum Command {
         /// Where run reports go.
         #[arg(long, default_value = REPORTS)]
         reports: PathBuf,
+        /// Run each scenario × release N times (a fresh lab each time) and report, per check,
+        /// host and phase, how often each verdict was seen, the pass rate with its 95%
+        /// interval, and stable-pass / stable-fail / flaky.
+        #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1000))]
+        repeat: u16,
+        /// With --repeat: `fail` (the default) if any run failed a check; `allow` lets a flaky
+        /// check (seen both passing and failing) pass, and fails only on one that always fails.
+        #[arg(long, default_value = "fail", value_parser = ["fail", "allow"])]
+        flaky: String,
         /// What goes to stdout: `table` (the checks of each run), or `json` (a JSON array of
         /// the runs' run.json, and nothing else: progress is on stderr).
         #[arg(long, value_enum, default_value = "table")]
@@ -423,6 +432,17 @@ pub(super) enum ReportCommand {
     },
     /// Print the JSON Schema of run.json (its `schema_version` names the version).
     Schema,
+    /// Rates across earlier runs: every run.json under DIRs, folded per scenario, release,
+    /// check, host and phase into how often each verdict was seen, and stable or flaky (a
+    /// trend over days, like Allure's history).
+    History {
+        /// Directories holding run.json files (searched three levels deep).
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Where the rates-<time>.{md,json} go.
+        #[arg(long, default_value = REPORTS)]
+        reports: PathBuf,
+    },
     /// One SARIF log with a run per run.json under DIRs (for one code-scanning upload).
     Sarif {
         /// Directories holding run.json files (searched three levels deep).

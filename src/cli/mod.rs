@@ -202,6 +202,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             reports,
             format,
             shard,
+            repeat,
+            flaky,
         } => {
             // Validate everything before booting anything.
             let scenarios = resolve_scenarios(&files, setup.as_deref(), all)?;
@@ -214,6 +216,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 reports,
                 json: format == OutputFormat::Json,
                 shard,
+                repeat: repeat.into(),
+                flaky_allowed: flaky == "allow",
             };
             run_scenarios(scenarios, settings).await
         }
@@ -226,6 +230,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             merge: Some(ReportCommand::Sarif { dirs, out }),
             ..
         } => runs::sarif(&dirs, &out),
+        Command::Report {
+            merge: Some(ReportCommand::History { dirs, reports }),
+            ..
+        } => {
+            let runs = runs::runs_under(&dirs)?;
+            runs::judge_rates(&reports, &runs, false, crate::checks::ProfileMode::Report)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Report {
             merge: Some(ReportCommand::Schema),
             ..
@@ -404,6 +416,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 reports,
                 json: false,
                 shard: None,
+                repeat: 1,
+                flaky_allowed: false,
             };
             run_scenarios(scenarios, settings).await
         }

@@ -79,6 +79,10 @@ pub struct RunSettings {
     /// `--format json`: one JSON array on stdout and nothing else.
     pub json: bool,
     pub shard: Option<report::matrix::Shard>,
+    /// Runs of each scenario × release (`--repeat`): above 1, rates and a verdict per check.
+    pub repeat: usize,
+    /// `--flaky=allow`: a check seen both passing and failing does not fail the command.
+    pub flaky_allowed: bool,
 }
 
 pub async fn run_scenarios(
@@ -93,6 +97,8 @@ pub async fn run_scenarios(
         reports,
         json,
         shard,
+        repeat,
+        flaky_allowed,
     } = settings;
     let available = crate::images::available_releases(&images_dir());
     let releases: Vec<Option<String>> = match &releases[..] {
@@ -119,11 +125,22 @@ pub async fn run_scenarios(
             pairs.len()
         );
     }
+    if repeat > 1 {
+        // Each scenario × release `repeat` times, a fresh lab each time.
+        pairs = pairs
+            .into_iter()
+            .flat_map(|pair| std::iter::repeat_n(pair, repeat))
+            .collect();
+    }
     let mut options = lab::LabOptions::new(images_dir(), reports.clone());
     profile.apply(&mut options);
     apply_keep(&mut options, keep);
     let outcomes = lab::run_pairs(&pairs, jobs, &options, &progress()).await?;
-    if releases.len() > 1 {
+    let reports_of_runs: Vec<report::RunReport> = outcomes
+        .iter()
+        .filter_map(|(_, o)| o.as_ref().ok().map(|o| o.report.clone()))
+        .collect();
+    if releases.len() > 1 && repeat <= 1 {
         let runs: Vec<report::RunReport> = outcomes
             .iter()
             .filter_map(|(_, o)| o.as_ref().ok().map(|o| o.report.clone()))
@@ -185,7 +202,68 @@ pub async fn run_scenarios(
     } else if runs > 1 {
         println!("\n{summary}");
     }
+    if repeat > 1 {
+        let judged = judge_rates(&reports, &reports_of_runs, json, profile.mode)?;
+        if harness_errors == 0 {
+            worst = match judged {
+                (true, _) => ExitCode::from(1),
+                (false, true) if !flaky_allowed => ExitCode::from(1),
+                _ => ExitCode::SUCCESS,
+            };
+        }
+    }
     Ok(worst)
+}
+
+/// The rates of `runs` (`--repeat`, `report history`): printed, written to
+/// reports/rates-<time>.{md,json}; returns (a check failed every time, a check was flaky),
+/// counting the profile's rows only when it gates.
+pub fn judge_rates(
+    reports: &std::path::Path,
+    runs: &[report::RunReport],
+    json: bool,
+    profile: crate::checks::ProfileMode,
+) -> anyhow::Result<(bool, bool)> {
+    use report::rates::{self, Verdict};
+    let rates = rates::rates(runs);
+    let md = rates::markdown(&rates);
+    std::fs::create_dir_all(reports)?;
+    let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
+    let base = reports.join(format!("rates-{stamp}"));
+    std::fs::write(base.with_extension("md"), &md)?;
+    std::fs::write(
+        base.with_extension("json"),
+        serde_json::to_string_pretty(&rates)?,
+    )?;
+    let counts = |r: &&rates::Rate| {
+        r.phase != crate::checks::PROFILE_PHASE || profile == crate::checks::ProfileMode::Gate
+    };
+    let stable_fail = rates
+        .iter()
+        .filter(counts)
+        .any(|r| r.verdict == Verdict::StableFail);
+    let flaky: Vec<&rates::Rate> = rates
+        .iter()
+        .filter(counts)
+        .filter(|r| r.verdict == Verdict::Flaky)
+        .collect();
+    let out = format!(
+        "\nrates over {} runs ({}): {} flaky, {}\n{md}",
+        runs.len(),
+        base.with_extension("md").display(),
+        flaky.len(),
+        if stable_fail {
+            "some fail every time"
+        } else {
+            "none fails every time"
+        }
+    );
+    if json {
+        eprint!("{out}");
+    } else {
+        print!("{out}");
+    }
+    Ok((stable_fail, !flaky.is_empty()))
 }
 
 /// "N scenarios, X checks: a pass, b fail, …" (and the runs that could not complete).
@@ -326,7 +404,7 @@ pub fn write_matrix(
 /// `cargo xtask report merge DIR…`: the matrix of every run.json under the directories (the
 /// shards' reports, from any machines).
 /// Every run.json under `dirs`, once per run id (a `latest` link points at one of them).
-fn runs_under(dirs: &[PathBuf]) -> anyhow::Result<Vec<report::RunReport>> {
+pub fn runs_under(dirs: &[PathBuf]) -> anyhow::Result<Vec<report::RunReport>> {
     let mut runs = Vec::new();
     for dir in dirs {
         collect_runs(dir, 3, &mut runs)?;

@@ -8,6 +8,7 @@ pub use field::{FieldVsLab, HostComparison};
 pub mod bench;
 pub mod carried;
 pub mod prune;
+pub mod rates;
 mod unfinished;
 pub use unfinished::Unfinished;
 pub mod delivery;

@@ -966,3 +966,36 @@ fn another_users_lab_is_left_alone_unless_forced() {
         .success();
     assert_eq!(run.objects("container"), 0);
 }
+
+/// `run --repeat N`: a fresh lab each time, then per check a rate, its interval and a verdict
+/// of its own; the profile's rows are reported without deciding the exit code.
+#[test]
+fn repeated_runs_report_rates_and_verdicts() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = xtask()
+        .args(["run", "--repeat", "2", "passive-https", "--reports"])
+        .arg(dir.path())
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(stdout.contains("rates over 2 runs"), "{stdout}");
+    let row = stdout
+        .lines()
+        .find(|l| l.contains("| client-delivers | client1 | final |"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        row.contains("stable-pass") && row.contains("pass 2/2"),
+        "{row}"
+    );
+    let written = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("rates-")
+        })
+        .count();
+    assert_eq!(written, 2, "rates-<time>.md and .json");
+}
