@@ -308,6 +308,10 @@ h1 { font-size: 1.5em; margin-bottom: .2em; } h2 { margin-top: 1.6em; border-bot
 .meta { color: #555; } table { border-collapse: collapse; width: 100%; margin: .6em 0; }
 th, td { text-align: left; padding: .35em .5em; border-bottom: 1px solid #eee; vertical-align: top; }
 th { background: #f6f7f9; font-weight: 600; } code, pre { font: 13px ui-monospace, monospace; }
+td { overflow-wrap: anywhere; } pre { white-space: pre-wrap; overflow-wrap: anywhere; }
+nav.toc { columns: 2; font-size: .9em; } nav.toc a { display: block; }
+.filter { font-size: .9em; margin: .5em 0; } .filter label { margin-right: 1em; }
+body:has(#show-not-passing:checked) tr.pass, body:has(#show-not-passing:checked) tr.not-applicable { display: none; }
 pre { background: #f6f7f9; padding: .6em; overflow-x: auto; white-space: pre-wrap; margin: .3em 0; }
 .badge { display: inline-block; padding: .1em .55em; border-radius: .8em; font-size: .85em; font-weight: 600; }
 .pass { background: #dcf5e3; color: #11622f; } .fail, .FAIL { background: #fde0df; color: #9b1c1c; }
@@ -317,6 +321,30 @@ pre { background: #f6f7f9; padding: .6em; overflow-x: auto; white-space: pre-wra
 .bar { background: #4c8bf5; height: .7em; border-radius: .3em; min-width: 2px; }
 details summary { cursor: pointer; color: #2457c5; }
 "#;
+
+/// `page` with an id on each section heading and a table of contents of them before the first.
+fn with_contents(page: &str) -> String {
+    let mut out = String::with_capacity(page.len() + 1024);
+    let mut toc = String::from("<nav class=\"toc\">");
+    let mut rest = page;
+    let mut n = 0;
+    while let Some(at) = rest.find("<h2>") {
+        let Some(end) = rest[at..].find("</h2>") else {
+            break;
+        };
+        let title = &rest[at + 4..at + end];
+        n += 1;
+        let _ = write!(toc, "<a href=\"#s{n}\">{title}</a>");
+        let _ = write!(out, "{}<h2 id=\"s{n}\">{title}</h2>", &rest[..at]);
+        rest = &rest[at + end + 5..];
+    }
+    out.push_str(rest);
+    toc.push_str("</nav>\n");
+    match out.find("<h2 id=\"s1\">") {
+        Some(first) if n > 2 => format!("{}{toc}{}", &out[..first], &out[first..]),
+        _ => out,
+    }
+}
 
 /// report.html: one self-contained page (inline CSS, no scripts, nothing fetched).
 pub fn html(report: &RunReport) -> String {
@@ -344,6 +372,53 @@ pub fn html(report: &RunReport) -> String {
     h.push_str("<h2>Summary</h2>\n<p class=\"counts\">");
     h.push_str(&badges(&s.counts));
     h.push_str("</p>\n");
+    // Show only what did not pass, in every checks table (CSS only, no script).
+    h.push_str("<p class=\"filter\"><input type=\"radio\" name=\"show\" id=\"show-all\" checked><label for=\"show-all\">all checks</label><input type=\"radio\" name=\"show\" id=\"show-not-passing\"><label for=\"show-not-passing\">only what did not pass</label></p>\n");
+    let profile_failing: Vec<&CheckResult> = report
+        .profile
+        .iter()
+        .filter(|c| matches!(c.status, Status::Fail | Status::Error))
+        .collect();
+    if !profile_failing.is_empty() {
+        let _ = writeln!(
+            h,
+            "<p><strong>Conformance profile:</strong> {} item(s) do not hold ({}):</p><ul>{}</ul>",
+            profile_failing.len(),
+            profile_effect(report),
+            profile_failing
+                .iter()
+                .map(|c| format!(
+                    "<li>{} <code>{}</code> on {}: {}</li>",
+                    crate::checks::profile_severity(c.id).map_or("", |s| {
+                        if s == crate::checks::Severity::Warning {
+                            "warning"
+                        } else {
+                            "note"
+                        }
+                    }),
+                    c.id,
+                    escape(&c.host),
+                    escape(&c.observed)
+                ))
+                .collect::<String>()
+        );
+    }
+    if !report.steps.is_empty() {
+        h.push_str("<h2>Steps</h2>\n<table><tr><th>#</th><th>step</th><th>host</th><th>seconds</th><th>outcome</th></tr>\n");
+        for step in &report.steps {
+            let _ = writeln!(
+                h,
+                "<tr class=\"{}\"><td>{}</td><td><code>{}</code></td><td>{}</td><td>{:.2}</td><td>{}</td></tr>",
+                if step.error.is_some() { "fail" } else { "pass" },
+                step.index,
+                escape(&step.step),
+                escape(step.host.as_deref().unwrap_or("")),
+                step.seconds,
+                escape(step.error.as_deref().unwrap_or("done"))
+            );
+        }
+        h.push_str("</table>\n");
+    }
     if !s.failures.is_empty() {
         h.push_str("<ul>");
         for failure in &s.failures {
@@ -465,7 +540,7 @@ pub fn html(report: &RunReport) -> String {
         );
     }
     h.push_str("</table>\n</body></html>\n");
-    h
+    with_contents(&h)
 }
 
 /// One badge per status, in reading order, with its count.
@@ -495,7 +570,7 @@ fn checks_table(checks: &[CheckResult]) -> String {
         }
         let _ = writeln!(
             h,
-            "<tr><td><span class=\"badge {status}\">{status}</span></td><td><code>{}</code><br>{}<br><small>{}</small></td><td>{}</td><td>{}</td><td>{}<details><summary>evidence</summary><pre>{evidence}</pre></details></td><td>{:.2}</td></tr>",
+            "<tr class=\"{status}\"><td><span class=\"badge {status}\">{status}</span></td><td><code>{}</code><br>{}<br><small>{}</small></td><td>{}</td><td>{}</td><td>{}<details><summary>evidence</summary><pre>{evidence}</pre></details></td><td>{:.2}</td></tr>",
             c.id,
             escape(&c.title),
             escape(&c.reference),
