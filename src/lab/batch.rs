@@ -53,8 +53,19 @@ pub async fn run_pairs(
             images::ensure(&engine, &spec, progress).await?;
         }
     }
-    Ok(futures::stream::iter(pairs)
-        .map(|(name, scenario, release)| {
+    // The same scenario and release more than once (`--repeat`): each run gets its number.
+    let mut seen: std::collections::HashMap<(&str, Option<&str>), usize> = Default::default();
+    let numbered: Vec<_> = pairs
+        .iter()
+        .map(|pair @ (name, _, release)| {
+            let n = seen.entry((name.as_str(), release.as_deref())).or_default();
+            *n += 1;
+            (pair, *n)
+        })
+        .collect();
+    let repeated = seen.values().any(|&n| n > 1);
+    Ok(futures::stream::iter(numbered)
+        .map(|((name, scenario, release), n)| {
             let options = LabOptions {
                 release: release.clone(),
                 ..options.clone()
@@ -62,10 +73,13 @@ pub async fn run_pairs(
             // With several runs at once, each progress line says which run it is about.
             let tagged: Progress = if pairs.len() > 1 {
                 let progress = progress.clone();
-                let tag = match release {
+                let mut tag = match release {
                     Some(release) => format!("{name} ({release})"),
                     None => name.clone(),
                 };
+                if repeated {
+                    tag.push_str(&format!(" #{n}"));
+                }
                 std::sync::Arc::new(move |line: &str| progress(&format!("{tag}: {line}")))
             } else {
                 progress.clone()
