@@ -140,7 +140,7 @@ pub async fn run_scenarios(
         .iter()
         .filter_map(|(_, o)| o.as_ref().ok().map(|o| o.report.clone()))
         .collect();
-    if releases.len() > 1 && repeat <= 1 {
+    if releases.len() > 1 {
         let runs: Vec<report::RunReport> = outcomes
             .iter()
             .filter_map(|(_, o)| o.as_ref().ok().map(|o| o.report.clone()))

@@ -56,9 +56,37 @@ impl Shard {
 /// One verdict of the grid, and where its evidence is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cell {
+    /// The latest run's verdict (with `seen`, every run's).
     pub status: Status,
     pub observed: String,
     pub run_id: String,
+    /// With repeated runs (`--repeat`, merged histories): how many runs saw each status.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub seen: BTreeMap<String, usize>,
+}
+
+impl Cell {
+    /// Both a pass and a failure (or error) were seen in this column.
+    pub fn flaky(&self) -> bool {
+        let seen = |s: Status| self.seen.get(&s.to_string()).copied().unwrap_or(0) > 0;
+        seen(Status::Pass) && (seen(Status::Fail) || seen(Status::Error))
+    }
+
+    /// The cell as a person reads it: the verdict, or with several runs each count
+    /// (`pass 3/5, fail 2/5`).
+    pub fn text(&self) -> String {
+        let runs: usize = self.seen.values().sum();
+        if runs <= 1 {
+            return self.status.to_string();
+        }
+        let counts: Vec<String> = self
+            .seen
+            .iter()
+            .map(|(s, n)| format!("{s} {n}/{runs}"))
+            .collect();
+        let flaky = if self.flaky() { "flaky: " } else { "" };
+        format!("{flaky}{}", counts.join(", "))
+    }
 }
 
 /// A row: one check of one scenario on one host in one phase, across the columns.
@@ -73,6 +101,11 @@ pub struct Row {
 }
 
 impl Row {
+    /// Whether some column saw this check both pass and fail.
+    pub fn flaky(&self) -> bool {
+        self.cells.values().any(Cell::flaky)
+    }
+
     /// Whether the verdict is not the same in every column that has it, or a column lacks it.
     pub fn differs(&self, columns: &[String]) -> bool {
         let statuses: Vec<Option<Status>> = columns
@@ -129,12 +162,19 @@ pub fn build(reports: &[RunReport]) -> Result<Matrix, String> {
                 phase: key.3,
                 cells: BTreeMap::new(),
             });
+            let mut seen = row
+                .cells
+                .get(&report.release)
+                .map(|c| c.seen.clone())
+                .unwrap_or_default();
+            *seen.entry(check.status.to_string()).or_default() += 1;
             row.cells.insert(
                 report.release.clone(),
                 Cell {
                     status: check.status,
                     observed: check.observed.clone(),
                     run_id: report.run_id.clone(),
+                    seen,
                 },
             );
         }
@@ -167,11 +207,18 @@ pub fn junit_by_column(reports: &[RunReport]) -> BTreeMap<String, String> {
 }
 
 impl Matrix {
+    /// The rows whose verdict differs between columns in every repetition (no flaky cell):
+    /// differences between the releases or builds themselves.
     pub fn differences(&self) -> Vec<&Row> {
         self.rows
             .iter()
-            .filter(|r| r.differs(&self.columns))
+            .filter(|r| r.differs(&self.columns) && !r.flaky())
             .collect()
+    }
+
+    /// The rows seen both passing and failing within a column: timing, not the release.
+    pub fn flaky_rows(&self) -> Vec<&Row> {
+        self.rows.iter().filter(|r| r.flaky()).collect()
     }
 
     fn header(&self) -> Vec<String> {
@@ -191,8 +238,8 @@ impl Matrix {
             row.host.clone(),
         ];
         cells.extend(self.columns.iter().map(|c| match row.cells.get(c) {
-            Some(cell) if detail => format!("{}: {}", cell.status, cell.observed),
-            Some(cell) => cell.status.to_string(),
+            Some(cell) if detail => format!("{}: {}", cell.text(), cell.observed),
+            Some(cell) => cell.text(),
             None => "—".into(),
         }));
         cells
@@ -259,11 +306,24 @@ impl Matrix {
         let differences = self.differences();
         let _ = writeln!(md, "\n## Differences\n");
         if differences.is_empty() {
-            md.push_str("Every check has the same verdict in every column.\n");
+            md.push_str(
+                "No check has a different verdict in one column than in another, every time.\n",
+            );
         } else {
             md.push_str(&md_table(
                 &header,
                 differences.iter().map(|r| self.cells(r, true)),
+            ));
+        }
+        let flaky = self.flaky_rows();
+        if !flaky.is_empty() {
+            let _ = writeln!(
+                md,
+                "\n## Flaky rows\n\nSeen both passing and failing within one column: timing, not a difference between the columns.\n"
+            );
+            md.push_str(&md_table(
+                &header,
+                flaky.iter().map(|r| self.cells(r, true)),
             ));
         }
         md
@@ -296,9 +356,9 @@ impl Matrix {
                     match row.cells.get(column) {
                         Some(cell) => {
                             let text = if detail {
-                                format!("{}: {}", cell.status, cell.observed)
+                                format!("{}: {}", cell.text(), cell.observed)
                             } else {
-                                cell.status.to_string()
+                                cell.text()
                             };
                             let _ = write!(
                                 t,
@@ -320,9 +380,14 @@ impl Matrix {
         h.push_str("<h2>Differences</h2>\n");
         let differences = self.differences();
         if differences.is_empty() {
-            h.push_str("<p>Every check has the same verdict in every column.</p>\n");
+            h.push_str("<p>No check has a different verdict in one column than in another, every time.</p>\n");
         } else {
             h.push_str(&table(differences, true));
+        }
+        let flaky = self.flaky_rows();
+        if !flaky.is_empty() {
+            h.push_str("<h2>Flaky rows</h2>\n<p>Seen both passing and failing within one column: timing, not a difference between the columns.</p>\n");
+            h.push_str(&table(flaky, true));
         }
         h
     }

@@ -165,3 +165,41 @@ fn each_column_gets_a_junit_file_with_its_runs_checks() {
         );
     }
 }
+
+/// With repetitions, a cell shows how often each verdict was seen, and a row that flips within a
+/// column is a flaky row, not a difference between the columns.
+#[test]
+fn repeated_runs_separate_flaky_rows_from_differences() {
+    let runs = recorded();
+    let bookworm = runs
+        .iter()
+        .find(|r| r.release == "bookworm")
+        .unwrap()
+        .clone();
+    let mut again = bookworm.clone();
+    again.run_id.push_str("-again");
+    // The same check, failing this time.
+    let flipped = again.checks[0].id;
+    let host = again.checks[0].host.clone();
+    again.checks[0].status = Status::Fail;
+    let mut with_repeat = runs.clone();
+    with_repeat.push(again);
+    let matrix = build(&with_repeat).unwrap();
+    let flaky = matrix.flaky_rows();
+    assert!(
+        flaky
+            .iter()
+            .any(|r| r.check == flipped.as_str() && r.host == host),
+        "{flaky:?}"
+    );
+    assert!(matrix.differences().iter().all(|r| !r.flaky()));
+    let cell = &flaky[0].cells["bookworm"];
+    assert!(cell.text().starts_with("flaky: "), "{}", cell.text());
+    assert!(cell.text().contains("fail 1/2") && cell.text().contains("pass 1/2"));
+    let md = matrix.markdown();
+    assert!(md.contains("## Flaky rows"), "{md}");
+    // Without repetitions, nothing is flaky and every cell reads as before.
+    let single = build(&runs).unwrap();
+    assert!(single.flaky_rows().is_empty());
+    assert!(!single.markdown().contains("Flaky rows"));
+}
