@@ -466,8 +466,29 @@ impl Lab {
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        // --keep means leave it; a lab torn down already is gone.
-        if self.keep || self.torn_down {
+        if self.torn_down {
+            return;
+        }
+        // --keep (and a lab `verify` attached to) stays, but not frozen: a `pause` fault of an
+        // interrupted `verify --steps` must not leave a kept host paused.
+        if self.keep {
+            let run_id = self.run_id.clone();
+            let _ = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
+                runtime.block_on(async {
+                    let engine = Engine::connect().await.ok()?;
+                    for (_, container, state) in engine.hosts_of(&run_id).await.ok()? {
+                        if state == "paused" {
+                            let _ = engine.set_paused(&container, false).await;
+                        }
+                    }
+                    Some(())
+                })
+            })
+            .join();
             return;
         }
         // We may be unwinding or cancelled inside a runtime, where nothing can be awaited: sweep
