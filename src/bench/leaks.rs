@@ -15,6 +15,9 @@ pub struct LeakReport {
     pub labs: usize,
     /// Labs whose run failed as a harness error (they count all the same: their teardown ran).
     pub harness_errors: usize,
+    /// What each harness error said.
+    #[serde(default)]
+    pub errors: Vec<String>,
     /// The scenarios cycled through.
     pub scenarios: Vec<String>,
     /// (run id, container ids) left on the engine.
@@ -61,9 +64,13 @@ pub async fn sweep_labs(
         let outcomes = lab::run_pairs(chunk, 2, options, progress).await?;
         for (_, outcome) in &outcomes {
             report.labs += 1;
-            let Ok(outcome) = outcome else {
-                report.harness_errors += 1;
-                continue;
+            let outcome = match outcome {
+                Ok(outcome) => outcome,
+                Err(e) => {
+                    report.harness_errors += 1;
+                    report.errors.push(e.to_string());
+                    continue;
+                }
             };
             let run_id = &outcome.report.run_id;
             let (containers, networks) = engine.leftovers(run_id).await?;

@@ -116,6 +116,9 @@ async fn leaks(count: usize, release: String) -> anyhow::Result<ExitCode> {
     for (run, networks) in &report.networks_left {
         println!("  {run}: {}", networks.join(", "));
     }
+    for error in &report.errors {
+        println!("  harness error: {error}");
+    }
     let dir = PathBuf::from(super::REPORTS).join("bench");
     std::fs::create_dir_all(&dir)?;
     let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
