@@ -462,7 +462,9 @@ pub async fn down(lab: Option<String>, all: bool, force: bool) -> anyhow::Result
             }
             _ => match resolve(&engine, lab.as_deref(), force).await {
                 Ok(run) => vec![run],
-                Err(_) if labs(&engine, force).await?.is_empty() => Vec::new(),
+                // A bare `down` with no lab of the caller's up has nothing to do; a named lab
+                // that is not the caller's is refused (the error says why).
+                Err(_) if lab.is_none() && labs(&engine, force).await?.is_empty() => Vec::new(),
                 Err(e) => return Err(e),
             },
         }

@@ -471,45 +471,26 @@ impl Drop for Lab {
         }
         // --keep (and a lab `verify` attached to) stays, but not frozen: a `pause` fault of an
         // interrupted `verify --steps` must not leave a kept host paused.
+        let run_id = self.run_id.clone();
         if self.keep {
-            let run_id = self.run_id.clone();
-            let _ = std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .ok()?;
-                runtime.block_on(async {
-                    let engine = Engine::connect().await.ok()?;
-                    for (_, container, state) in engine.hosts_of(&run_id).await.ok()? {
-                        if state == "paused" {
-                            let _ = engine.set_paused(&container, false).await;
-                        }
+            on_a_thread_of_its_own(move |engine| async move {
+                for (_, container, state) in engine.hosts_of(&run_id).await.ok()? {
+                    if state == "paused" {
+                        let _ = engine.set_paused(&container, false).await;
                     }
-                    Some(())
-                })
-            })
-            .join();
+                }
+                Some(())
+            });
             return;
         }
-        // We may be unwinding or cancelled inside a runtime, where nothing can be awaited: sweep
-        // on a thread of our own with its own runtime and a fresh connection.
-        let run_id = self.run_id.clone();
-        let swept = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            runtime.block_on(async {
-                let engine = Engine::connect().await.ok()?;
-                let first = engine.sweep(&run_id).await.ok();
-                // A container create already sent when we were cancelled can land after the
-                // first sweep listed; a second look after a moment catches it.
-                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-                first.and(engine.sweep(&run_id).await.ok())
-            })
-        })
-        .join();
-        if !matches!(swept, Ok(Some(_))) {
+        let swept = on_a_thread_of_its_own(move |engine| async move {
+            let first = engine.sweep(&run_id).await.ok();
+            // A container create already sent when we were cancelled can land after the
+            // first sweep listed; a second look after a moment catches it.
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            first.and(engine.sweep(&run_id).await.ok())
+        });
+        if swept.is_none() {
             eprintln!(
                 "journal-lab: could not remove lab {} completely; run `{} clean --run {}`",
                 self.run_id,
@@ -518,6 +499,30 @@ impl Drop for Lab {
             );
         }
     }
+}
+
+/// Runs `work` with a fresh engine connection on a thread of its own, with its own runtime:
+/// what `Drop` can do while unwinding or cancelled inside a runtime, where nothing can be
+/// awaited. None if the thread, the runtime, the connection or the work gave up.
+fn on_a_thread_of_its_own<T, F, Fut>(work: F) -> Option<T>
+where
+    T: Send + 'static,
+    F: FnOnce(Engine) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .ok()?;
+        runtime.block_on(async {
+            let engine = Engine::connect().await.ok()?;
+            work(engine).await
+        })
+    })
+    .join()
+    .ok()
+    .flatten()
 }
 
 /// A shell loop that runs `condition` until it succeeds or `deadline` passes (the loop's status
