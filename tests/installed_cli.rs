@@ -54,6 +54,14 @@ fn the_binary_works_from_any_directory() {
     assert!(said.contains("server-outage-hardened"), "{said}");
     assert!(!said.contains(":0:0"), "{said}");
 
+    // Its bash completion is journal-lab's own: it leaves cargo's completion alone.
+    let script = text(&journal_lab(cwd.path(), &["completions", "bash"]));
+    assert!(script.contains("complete -F _journal__lab"), "{script}");
+    assert!(
+        !script.contains("_journal_lab_cargo"),
+        "registers nothing for cargo"
+    );
+
     // The contributors' test command is not the installed binary's.
     let out = journal_lab(cwd.path(), &["test"]);
     assert_eq!(out.status.code(), Some(2));

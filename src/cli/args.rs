@@ -351,7 +351,8 @@ pub(super) enum Command {
         reports: PathBuf,
     },
     /// Print the shell completion script of `journal-lab`:
-    /// `journal-lab completions bash > ~/.local/share/bash-completion/completions/journal-lab`.
+    /// `journal-lab completions bash > ~/.local/share/bash-completion/completions/journal-lab`
+    /// (from `cargo xtask completions bash`, it also completes `cargo xtask ...`).
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use crate::{images, report};
 
-use super::{images_dir, progress};
+use super::{progress, recipes};
 
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
@@ -82,7 +82,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             "lab".to_string(),
         ],
         cold: args.cold,
-        recipes: images_dir(),
+        recipes: recipes(),
         reports_dir: PathBuf::from(super::REPORTS),
     };
     let (bench, md) = crate::bench::run(&options, &progress()).await?;
@@ -94,7 +94,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
 /// `bench --leaks N`.
 async fn leaks(count: usize, release: String) -> anyhow::Result<ExitCode> {
     let scratch = crate::temp_dir("journal-lab-leaks-")?;
-    let mut options = crate::lab::LabOptions::new(images_dir(), scratch.path());
+    let mut options = crate::lab::LabOptions::new(recipes(), scratch.path());
     options.release = Some(release);
     options.journals = crate::lab::Journals::None;
     let started = std::time::Instant::now();

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use crate::{engine::Engine, images, lab, pki, scenario};
 use anyhow::Context;
 
-use super::{images_dir, progress, workspace_root};
+use super::{progress, recipes, workspace_root};
 
 pub fn certs(dir: &Path, name: &str, aliases: &[String]) -> anyhow::Result<ExitCode> {
     pki::validate_name(name)?;
@@ -46,7 +46,7 @@ pub fn certs(dir: &Path, name: &str, aliases: &[String]) -> anyhow::Result<ExitC
 pub async fn build_images(releases: &[String]) -> anyhow::Result<ExitCode> {
     let specs = releases
         .iter()
-        .map(|release| images::ImageSpec::load(&images_dir(), release))
+        .map(|release| images::ImageSpec::load(&recipes(), release))
         .collect::<Result<Vec<_>, _>>()?;
     let engine = Engine::connect().await?;
     let progress = progress();
@@ -81,8 +81,8 @@ async fn futures_join<F: std::future::Future<Output = crate::Result<()>>>(
 
 pub async fn list_images() -> anyhow::Result<ExitCode> {
     let engine = Engine::connect().await?;
-    for release in images::available_releases(&images_dir()) {
-        let spec = images::ImageSpec::load(&images_dir(), &release)?;
+    for release in images::available_releases(&recipes()) {
+        let spec = images::ImageSpec::load(&recipes(), &release)?;
         if !images::exists(&engine, &spec).await? {
             println!("{release:<16} {:<48} not built", spec.reference());
             continue;
@@ -149,10 +149,10 @@ pub async fn test(unit_only: bool, cargo_args: &[String]) -> anyhow::Result<Exit
         // bookworm-gnutls: bookworm's journal-remote rebuilt with GnuTLS (2½ minutes the first
         // time, measured), for the test that cross-checks a server that can refuse certificates.
         for release in ["bookworm", "trixie", "bookworm-gnutls"] {
-            specs.push(images::ImageSpec::load(&images_dir(), release)?);
+            specs.push(images::ImageSpec::load(&recipes(), release)?);
         }
         for (_, scenario) in scenario::builtin::all()? {
-            specs.extend(lab::image_specs(&scenario, None, &images_dir())?);
+            specs.extend(lab::image_specs(&scenario, None, &recipes())?);
         }
         let mut seen = std::collections::BTreeSet::new();
         for spec in specs.iter().filter(|s| seen.insert(s.reference())) {
@@ -160,7 +160,7 @@ pub async fn test(unit_only: bool, cargo_args: &[String]) -> anyhow::Result<Exit
         }
         // sid moves every day: its image is tried, and the tests that use it (the only release
         // with upload compression) are skipped, saying so, when it does not build today.
-        let sid = images::ImageSpec::load(&images_dir(), OPTIONAL_RELEASE)?;
+        let sid = images::ImageSpec::load(&recipes(), OPTIONAL_RELEASE)?;
         if let Err(e) = images::ensure(&engine, &sid, &progress).await {
             eprintln!(
                 "warning: the {OPTIONAL_RELEASE} image could not be built ({e}); the tests that use it are skipped"

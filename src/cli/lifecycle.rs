@@ -8,7 +8,7 @@ use crate::engine::{Engine, RunOnEngine};
 use crate::{lab, report, scenario};
 use anyhow::{anyhow, bail, Context};
 
-use super::{images_dir, print_outcome, progress};
+use super::{print_outcome, progress, recipes};
 
 /// `cargo xtask up`.
 pub async fn up(
@@ -41,7 +41,7 @@ pub async fn up(
             super::me()
         );
     }
-    let mut options = lab::LabOptions::new(images_dir(), reports.clone());
+    let mut options = lab::LabOptions::new(recipes(), reports.clone());
     options.release = release;
     options.up = true;
     profile.apply(&mut options);
@@ -516,7 +516,7 @@ pub async fn verify(
     let name = report::read_run(&reports.join(&run.id).join("run.json"))
         .map(|r| r.scenario)
         .unwrap_or_else(|_| label(&run));
-    let mut options = lab::LabOptions::new(images_dir(), reports.clone());
+    let mut options = lab::LabOptions::new(recipes(), reports.clone());
     options.attach = Some(run.id.clone());
     profile.apply(&mut options);
     options.verify_steps = steps;

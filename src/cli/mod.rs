@@ -70,7 +70,7 @@ fn workspace_root() -> anyhow::Result<PathBuf> {
 }
 
 /// Where image recipes come from: the ones built into the binary.
-fn images_dir() -> images::Recipes {
+fn recipes() -> images::Recipes {
     images::Recipes::built_in()
 }
 
@@ -318,10 +318,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Images {
             command: ImagesCommand::Hash,
         } => {
-            for release in images::available_releases(&images_dir()) {
+            for release in images::available_releases(&recipes()) {
                 println!(
                     "{}",
-                    images::ImageSpec::load(&images_dir(), &release)?.reference()
+                    images::ImageSpec::load(&recipes(), &release)?.reference()
                 );
             }
             Ok(ExitCode::SUCCESS)
@@ -488,6 +488,8 @@ _journal_lab_cargo() {
     fi
     if ! declare -F _cargo >/dev/null && declare -F _completion_loader >/dev/null; then
         _completion_loader cargo 2>/dev/null
+        # Loading cargo's own completion registers it for `cargo`: this one stays in front.
+        complete -o bashdefault -o default -o nosort -F _journal_lab_cargo cargo
     fi
     if declare -F _cargo >/dev/null; then
         _cargo "$@"
@@ -506,9 +508,12 @@ pub fn completions(shell: clap_complete::Shell) -> String {
         // clap_complete names bash's per-subcommand cases after the bin name with its `-` read
         // as a separator (`journal__subcmd__lab__subcmd__run`) but walks the words into
         // `journal__lab__subcmd__run`: no option of a subcommand ever completed. One spelling.
-        clap_complete::Shell::Bash => {
+        // The `cargo` wrapper only for contributors (`cargo xtask completions bash`): an
+        // installed journal-lab's script leaves cargo's completion alone.
+        clap_complete::Shell::Bash if me() == "cargo xtask" => {
             script.replace("journal__subcmd__lab", "journal__lab") + CARGO_XTASK_BASH
         }
+        clap_complete::Shell::Bash => script.replace("journal__subcmd__lab", "journal__lab"),
         _ => script,
     }
 }

@@ -8,7 +8,7 @@ use crate::domain::Role;
 use crate::replay::{self, bundle::Bundle};
 use crate::{lab, report, scenario};
 
-use super::{images_dir, print_outcome, progress};
+use super::{print_outcome, progress, recipes};
 
 pub struct Settings {
     pub as_role: Option<String>,
@@ -42,7 +42,7 @@ pub async fn replay(bundles: &[PathBuf], settings: Settings) -> anyhow::Result<E
         "server" => Role::Server,
         _ => Role::Client,
     });
-    let available = crate::images::available_releases(&images_dir());
+    let available = crate::images::available_releases(&recipes());
     let replay = replay::replay(read, as_role, &available)?;
     let path = settings
         .output
@@ -73,7 +73,7 @@ pub async fn replay(bundles: &[PathBuf], settings: Settings) -> anyhow::Result<E
         println!("run it with: {} run {}", super::me(), path.display());
         return Ok(ExitCode::SUCCESS);
     }
-    let mut options = lab::LabOptions::new(images_dir(), settings.reports);
+    let mut options = lab::LabOptions::new(recipes(), settings.reports);
     options.keep = settings.keep;
     let name = scenario::name_of(&path);
     let mut outcome = lab::run_scenario(&name, &replay.scenario, &options, &progress()).await?;

@@ -7,7 +7,7 @@ use anyhow::Context;
 
 use crate::{lab, report, scenario};
 
-use super::{images_dir, progress};
+use super::{progress, recipes};
 
 pub async fn run_lab(
     clients: usize,
@@ -16,7 +16,7 @@ pub async fn run_lab(
     profile: super::args::ProfileArg,
     reports: PathBuf,
 ) -> anyhow::Result<ExitCode> {
-    let mut options = lab::LabOptions::new(images_dir(), reports);
+    let mut options = lab::LabOptions::new(recipes(), reports);
     profile.apply(&mut options);
     options.clients = clients;
     options.release = Some(release);
@@ -100,7 +100,7 @@ pub async fn run_scenarios(
         repeat,
         flaky_allowed,
     } = settings;
-    let available = crate::images::available_releases(&images_dir());
+    let available = crate::images::available_releases(&recipes());
     let releases: Vec<Option<String>> = match &releases[..] {
         [] => vec![None],
         [all] if all == "all" => available.iter().cloned().map(Some).collect(),
@@ -132,7 +132,7 @@ pub async fn run_scenarios(
             .flat_map(|pair| std::iter::repeat_n(pair, repeat))
             .collect();
     }
-    let mut options = lab::LabOptions::new(images_dir(), reports.clone());
+    let mut options = lab::LabOptions::new(recipes(), reports.clone());
     profile.apply(&mut options);
     apply_keep(&mut options, keep);
     let outcomes = lab::run_pairs(&pairs, jobs, &options, &progress()).await?;
