@@ -101,6 +101,19 @@ impl Engine {
         }
     }
 
+    /// Whether the engine maps a container's root to an unprivileged user of the machine
+    /// (`userns-remap`, or a rootless engine): only then is root in a lab host not the machine's
+    /// root. An engine that does not say counts as not remapping.
+    pub async fn remaps_users(&self) -> bool {
+        let Ok(info) = self.docker.info().await else {
+            return false;
+        };
+        info.security_options
+            .unwrap_or_default()
+            .iter()
+            .any(|option| option.contains("name=userns") || option.contains("name=rootless"))
+    }
+
     pub fn docker(&self) -> &Docker {
         &self.docker
     }

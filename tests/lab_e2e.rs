@@ -227,6 +227,91 @@ async fn a_lab_host_cannot_freeze_another_container_and_publishes_no_port() {
     assert_eq!(leftovers(&engine, &run_id).await, (0, 0));
 }
 
+/// From inside a host, as root: no raw device, no engine socket, no way into another lab's
+/// network, no writable /proc/sys or /sys; and what stays open on this engine (a fresh proc mount
+/// reaching the machine's `core_pattern`, without user-namespace remapping) is what the lab says
+/// at the start of every run. The probes only *open* the machine-wide files (nothing is written),
+/// and each probe is shown to work where it should (a host of the other lab reaches its sibling).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lab_host_cannot_reach_the_machine_or_another_lab_and_what_stays_open_is_said() {
+    use std::time::Duration;
+    let (engine, run_id, lab) = booted(&[("attacker", Role::Client)]).await;
+    let (_, other_run, other) =
+        booted(&[("victim", Role::Server), ("neighbour", Role::Client)]).await;
+    let attacker = lab.host("attacker").unwrap();
+    let (victim, neighbour) = (other.host("victim").unwrap(), other.host("neighbour").unwrap());
+    other
+        .run(
+            victim,
+            "systemctl start systemd-journal-remote.socket",
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap();
+    let connect = format!(
+        "timeout 3 bash -c 'exec 3<>/dev/tcp/{}/19532' 2>/dev/null && echo OPEN other-lab",
+        victim.ip
+    );
+    let control = other
+        .exec(neighbour, &connect, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert!(
+        control.stdout.contains("OPEN other-lab"),
+        "the probe cannot reach a server from its own lab, so it proves nothing:\n{}",
+        control.combined()
+    );
+
+    let probes = format!(
+        "{connect}; \
+         for s in /var/run/docker.sock /run/docker.sock /run/containerd/containerd.sock; do \
+           [ -S $s ] && echo OPEN engine-socket $s; done; \
+         mknod /tmp/sda b 8 0 2>/dev/null && head -c 1 /tmp/sda >/dev/null 2>&1 && echo OPEN raw-disk; \
+         mknod /tmp/mem c 1 1 2>/dev/null && head -c 1 /tmp/mem >/dev/null 2>&1 && echo OPEN dev-mem; \
+         true >> /proc/sys/kernel/core_pattern 2>/dev/null && echo OPEN proc-sys; \
+         true >> /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null && echo OPEN sys; \
+         mkdir -p /tmp/p && mount -t proc proc /tmp/p 2>/dev/null && \
+           {{ true >> /tmp/p/sys/kernel/core_pattern 2>/dev/null && echo OPEN fresh-proc; umount /tmp/p; }}; \
+         mount -o remount,rw /sys 2>/dev/null && \
+           {{ true >> /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null && echo OPEN sys-remount; \
+              mount -o remount,ro /sys; }}; \
+         echo PROBED"
+    );
+    let out = lab
+        .exec(attacker, &probes, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert!(
+        out.stdout.contains("PROBED"),
+        "the probes did not all run:\n{}",
+        out.combined()
+    );
+    let open: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("OPEN "))
+        .collect();
+    let never = ["other-lab", "engine-socket", "raw-disk", "dev-mem", "proc-sys", "sys"];
+    let layout_dependent = ["fresh-proc", "sys-remount"];
+    eprintln!("open from a lab host: {open:?}");
+    for way in &open {
+        let way = way.split(' ').next().unwrap_or_default();
+        assert!(
+            !never.contains(&way),
+            "a lab host reached what it must never reach: {open:?}"
+        );
+        assert!(layout_dependent.contains(&way), "an unexpected probe result: {way}");
+        let said = lab::kernel_exposure(engine.remaps_users().await).unwrap_or_else(|| {
+            panic!("{way} is open from a lab host and the lab does not say so at start")
+        });
+        assert!(said.contains("kernel settings"), "{said}");
+    }
+    lab.teardown().await.unwrap();
+    other.teardown().await.unwrap();
+    assert_eq!(leftovers(&engine, &run_id).await, (0, 0));
+    assert_eq!(leftovers(&engine, &other_run).await, (0, 0));
+}
+
 /// A host left frozen by a `pause` fault (the run failed or was interrupted in the middle of it)
 /// is still removed: the engine refuses to kill a paused container, so the sweep thaws it first.
 #[tokio::test(flavor = "multi_thread")]

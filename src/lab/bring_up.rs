@@ -90,6 +90,9 @@ pub(super) async fn boot(
         "run {run_id}: {name}: booting {} server(s) + {clients} client(s) ({default_release})",
         specs.len() - clients
     ));
+    if let Some(note) = super::kernel_exposure(engine.remaps_users().await) {
+        progress(note);
+    }
 
     // Certificates (milliseconds with ECDSA) and each host's staged archive come first: the
     // archive goes in between create and start, so configuration overlaps boot.

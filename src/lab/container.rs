@@ -57,6 +57,20 @@ pub(super) fn systemd_host_config(run_id: &str, memory: i64, publish: Option<u16
     }
 }
 
+/// What a lab host can do to the machine's kernel settings on an engine that does (or does not)
+/// remap users, said at the start of every run where it is a way open (see the security notes
+/// in docs/reference.md). Measured on a hybrid-cgroup machine: systemd's sandboxing of
+/// journal-upload (`DynamicUser=`) needs CAP_SYS_ADMIN in PID 1 (without it the unit fails with
+/// 226/NAMESPACE), so the capability stays; with it, root in a host that is the machine's root can
+/// mount a fresh proc whose `sys/kernel/core_pattern` opens for writing.
+pub fn kernel_exposure(remaps_users: bool) -> Option<&'static str> {
+    (!remaps_users).then_some(
+        "note: this engine runs lab hosts as the machine's root, with CAP_SYS_ADMIN (systemd's \
+         sandboxing needs it): a command run in a host can change machine-wide kernel settings. \
+         Run only scenario files you trust (security notes: docs/reference.md).",
+    )
+}
+
 /// The tar the engine unpacks at `/`: the host's staged archive as `STAGE_DIR/stage.tar`.
 pub(super) fn stage_archive(stage: &[u8]) -> Vec<u8> {
     let mut archive = tar::Builder::new(Vec::new());

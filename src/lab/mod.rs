@@ -26,7 +26,7 @@ use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{CreateContainerOptions, UploadToContainerOptions};
 #[cfg(test)]
 use container::cgroup_layout_at;
-pub use container::{cgroup_layout, CgroupLayout};
+pub use container::{cgroup_layout, kernel_exposure, CgroupLayout};
 use container::{stage_archive, systemd_host_config};
 
 use crate::scenario::RestartMode;
