@@ -38,6 +38,37 @@ pub fn this_process() -> &'static str {
     })
 }
 
+/// Something this process made and removes when it drops (a lab, a half-written report): while
+/// any is held, an interrupted process waits for the drops before it exits; with none held, it
+/// may exit at once, even from the middle of synchronous work.
+pub struct MustRemove(());
+
+static MUST_REMOVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+impl MustRemove {
+    pub fn new() -> MustRemove {
+        MUST_REMOVE.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        MustRemove(())
+    }
+
+    /// How many are held in this process now.
+    pub fn held() -> usize {
+        MUST_REMOVE.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Default for MustRemove {
+    fn default() -> Self {
+        MustRemove::new()
+    }
+}
+
+impl Drop for MustRemove {
+    fn drop(&mut self) {
+        MUST_REMOVE.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 /// Whether the owner of a run is still running, and why we think so.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Liveness {

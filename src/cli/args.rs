@@ -402,6 +402,9 @@ pub(super) enum Command {
         /// Every run on the engine, including live runs of other users and kept labs.
         #[arg(long)]
         force: bool,
+        /// Say what would be removed, and remove nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 

@@ -179,7 +179,7 @@ pub async fn test(unit_only: bool, cargo_args: &[String]) -> anyhow::Result<Exit
     })
 }
 
-pub async fn clean(run: Option<String>, force: bool) -> anyhow::Result<ExitCode> {
+pub async fn clean(run: Option<String>, force: bool, dry_run: bool) -> anyhow::Result<ExitCode> {
     use lab::clean::Which;
     let engine = Engine::connect().await?;
     let which = match (run, force) {
@@ -193,7 +193,10 @@ pub async fn clean(run: Option<String>, force: bool) -> anyhow::Result<ExitCode>
         }
         (None, false) => Which::Abandoned,
     };
-    let cleaned = lab::clean::clean(&engine, &which).await?;
+    let cleaned = lab::clean::clean(&engine, &which, dry_run).await?;
+    for (run, objects) in &cleaned.would_remove {
+        println!("would remove run {run}: {objects} containers and networks");
+    }
     for (run, swept) in &cleaned.removed {
         println!(
             "removed run {run}: {} containers, {} networks",
@@ -202,7 +205,8 @@ pub async fn clean(run: Option<String>, force: bool) -> anyhow::Result<ExitCode>
         );
     }
     for dir in &cleaned.dirs_removed {
-        println!("removed {}", dir.display());
+        let verb = if dry_run { "would remove" } else { "removed" };
+        println!("{verb} {}", dir.display());
     }
     for (run, why) in &cleaned.kept {
         println!("kept run {run}: {why}");
@@ -213,7 +217,10 @@ pub async fn clean(run: Option<String>, force: bool) -> anyhow::Result<ExitCode>
             crate::engine::STALE_FIX
         );
     }
-    if cleaned.removed.is_empty() && cleaned.dirs_removed.is_empty() {
+    if cleaned.removed.is_empty()
+        && cleaned.would_remove.is_empty()
+        && cleaned.dirs_removed.is_empty()
+    {
         println!("nothing to remove");
     }
     // A stale network is the engine's state, not a failure of the cleaning.

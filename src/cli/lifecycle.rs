@@ -474,7 +474,7 @@ pub async fn down(lab: Option<String>, all: bool, force: bool) -> anyhow::Result
     }
     for run in runs {
         let which = lab::clean::Which::Run(run.id.clone());
-        let cleaned = lab::clean::clean(&engine, &which).await?;
+        let cleaned = lab::clean::clean(&engine, &which, false).await?;
         let (containers, networks) = cleaned.removed.iter().fold((0, 0), |(c, n), (_, s)| {
             (c + s.containers.len(), n + s.networks.len())
         });

@@ -129,20 +129,10 @@ pub fn main(entry: Entry) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    runtime.block_on(async {
-        use tokio::signal::unix::{signal, SignalKind};
-        // What Ctrl-C, `docker stop`/`timeout`/CI cancellation and a closed terminal send.
-        let (Ok(mut terminate), Ok(mut hangup)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::hangup()),
-        ) else {
+    let code = runtime.block_on(async {
+        let Ok(mut interrupted) = listen_for_signals() else {
             eprintln!("error: cannot install signal handlers");
             return ExitCode::from(2);
-        };
-        let interrupted = |name: &str, code: u8| {
-            progress::done();
-            eprintln!("\n{name}: removing what this run created");
-            ExitCode::from(code)
         };
         // Returning from `select!` drops `run`'s future, which drops the lab (removing its
         // containers and network) and the run's private directory.
@@ -155,12 +145,59 @@ pub fn main(entry: Entry) -> ExitCode {
                     ExitCode::from(2)
                 }
             },
-            _ = tokio::signal::ctrl_c() => interrupted("interrupted", 130),
-            _ = terminate.recv() => interrupted("terminated (SIGTERM)", 143),
-            _ = hangup.recv() => interrupted("hung up (SIGHUP)", 129),
+            Some(code) = interrupted.recv() => ExitCode::from(code),
         }
-    })
+    });
+    // A worker still inside synchronous work is not waited for.
+    runtime.shutdown_background();
+    code
 }
+
+/// Listens for what Ctrl-C, `docker stop`/`timeout`/CI cancellation and a closed terminal send,
+/// on a task of its own, so that a signal is heard even while the command is in the middle of
+/// synchronous work (reading a scenario or a bundle). The command is told (the exit code arrives
+/// on the channel) and stops at its next wait, its drops removing what it made. If it is still
+/// busy 300 ms later and holds nothing to remove ([`crate::owner::MustRemove`]), the process
+/// exits there and then; if it holds something, it gets [`REMOVAL_DEADLINE`] to remove it.
+fn listen_for_signals() -> std::io::Result<tokio::sync::mpsc::Receiver<u8>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut hangup = signal(SignalKind::hangup())?;
+    let (tell, told) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(async move {
+        let (name, code) = tokio::select! {
+            _ = interrupt.recv() => ("interrupted", 130),
+            _ = terminate.recv() => ("terminated (SIGTERM)", 143),
+            _ = hangup.recv() => ("hung up (SIGHUP)", 129),
+        };
+        progress::done();
+        eprintln!("\n{name}: removing what this run created");
+        let _ = tell.send(code).await;
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        if crate::owner::MustRemove::held() > 0 {
+            let started = std::time::Instant::now();
+            while crate::owner::MustRemove::held() > 0 && started.elapsed() < REMOVAL_DEADLINE {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            if crate::owner::MustRemove::held() > 0 {
+                eprintln!(
+                    "journal-lab: removal did not finish within {}s; `{} clean` removes what is left",
+                    REMOVAL_DEADLINE.as_secs(),
+                    me()
+                );
+            } else {
+                // Removed; the command returns on its own in a moment.
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        }
+        std::process::exit(i32::from(code));
+    });
+    Ok(told)
+}
+
+/// How long an interrupted command may take to remove what it made.
+const REMOVAL_DEADLINE: std::time::Duration = std::time::Duration::from_secs(180);
 
 /// An error and its causes on one line, each cause once: the library's messages already quote
 /// their source (an I/O error's text would otherwise appear twice).
@@ -421,7 +458,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             run_scenarios(scenarios, settings).await
         }
-        Command::Clean { run, force } => clean(run, force).await,
+        Command::Clean {
+            run,
+            force,
+            dry_run,
+        } => clean(run, force, dry_run).await,
     }
 }
 

@@ -290,6 +290,7 @@ impl Lab {
             keep: true,
             torn_down: false,
             labels: Vec::new(),
+            _must_remove: crate::owner::MustRemove::new(),
         })
     }
 }

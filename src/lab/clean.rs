@@ -23,9 +23,11 @@ pub enum Which {
 #[derive(Debug, Default)]
 pub struct Cleaned {
     pub removed: Vec<(String, Swept)>,
+    /// With `dry_run`: the runs that would go, with how many containers and networks they have.
+    pub would_remove: Vec<(String, usize)>,
     /// Runs left alone, with the reason.
     pub kept: Vec<(String, String)>,
-    /// Private directories (CAs and keys) removed.
+    /// Private directories (CAs and keys) removed (with `dry_run`: that would be).
     pub dirs_removed: Vec<PathBuf>,
     /// Networks left because the engine keeps a stale endpoint on them: (run, network, why).
     pub stale_networks: Vec<(String, String, String)>,
@@ -47,7 +49,9 @@ pub fn keep_reason(which: &Which, run_id: &str, kept: bool, owner: &Liveness) ->
     }
 }
 
-pub async fn clean(engine: &Engine, which: &Which) -> Result<Cleaned> {
+/// Removes the runs `which` covers and their private directories; with `dry_run`, says which
+/// it would remove and removes nothing.
+pub async fn clean(engine: &Engine, which: &Which, dry_run: bool) -> Result<Cleaned> {
     let mut cleaned = Cleaned::default();
     let mut runs = engine.runs().await?;
     if let Which::Run(id) = which {
@@ -74,6 +78,11 @@ pub async fn clean(engine: &Engine, which: &Which) -> Result<Cleaned> {
         let owner = owner::liveness(run.owner.as_deref());
         match keep_reason(which, &run.id, run.kept, &owner) {
             Some(reason) => cleaned.kept.push((run.id, reason)),
+            None if dry_run => {
+                if run.objects > 0 {
+                    cleaned.would_remove.push((run.id, run.objects));
+                }
+            }
             None => {
                 let swept = engine.sweep(&run.id).await?;
                 for (network, why) in &swept.stale_networks {
@@ -93,7 +102,9 @@ pub async fn clean(engine: &Engine, which: &Which) -> Result<Cleaned> {
             Which::All => false,
             Which::Abandoned => dir.owner != Liveness::Gone || kept_runs.contains(&dir.run_id),
         };
-        if !keep {
+        if !keep && dry_run {
+            cleaned.dirs_removed.push(dir.path);
+        } else if !keep {
             std::fs::remove_dir_all(&dir.path).map_err(Error::io("removing", &dir.path))?;
             cleaned.dirs_removed.push(dir.path);
         }

@@ -147,6 +147,8 @@ pub struct Lab {
     torn_down: bool,
     /// What every container and network of the lab is labelled with.
     labels: Vec<(String, String)>,
+    /// Held until the drop has removed the lab: an interrupted process waits for it.
+    _must_remove: crate::owner::MustRemove,
 }
 
 impl Lab {
@@ -173,6 +175,7 @@ impl Lab {
             keep,
             torn_down: false,
             labels,
+            _must_remove: crate::owner::MustRemove::new(),
         };
         // The guard exists before the network does, so a failure from here on is cleaned up.
         lab.engine

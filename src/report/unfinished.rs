@@ -6,11 +6,11 @@ use crate::errors::{Error, Result};
 
 /// A run's report directory while it is being written: removed if the run stops before it is
 /// complete (an interruption drops it), so no half-written or empty report is left behind.
-pub struct Unfinished(Option<PathBuf>);
+pub struct Unfinished(Option<PathBuf>, crate::owner::MustRemove);
 
 impl Unfinished {
     pub fn new(run_dir: &Path) -> Unfinished {
-        Unfinished(Some(run_dir.to_path_buf()))
+        Unfinished(Some(run_dir.to_path_buf()), crate::owner::MustRemove::new())
     }
 
     /// The report is whole: it stays, and nothing in it is writable by others, whatever the

@@ -257,6 +257,54 @@ fn a_signal_during_a_run_removes_the_lab_and_its_keys() {
     }
 }
 
+/// A signal is heard during synchronous work too: `replay` of a bundle that is a named pipe with
+/// no writer blocks in a read that never yields; SIGTERM still ends the process with 143 within
+/// a second (it holds nothing to remove, so it does not wait for the read). Needs no engine.
+#[test]
+fn a_signal_during_synchronous_work_ends_the_process_within_a_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("bundle.tar");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("replay")
+        .arg(&fifo)
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "replay of a pipe with no writer should still be reading"
+    );
+    let sent = Instant::now();
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if sent.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("SIGTERM did not end replay within 10 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let took = sent.elapsed();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(143), "{stderr}");
+    assert!(took < Duration::from_secs(1), "SIGTERM took {took:?} to end it");
+    assert!(stderr.contains("terminated (SIGTERM)"), "{stderr}");
+}
+
 /// What a finished command printed on stdout, once it is known to have succeeded.
 fn succeeded(out: std::process::Output) -> String {
     assert!(
@@ -267,14 +315,16 @@ fn succeeded(out: std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// What `cargo xtask clean` printed (it must succeed).
-fn clean() -> String {
-    let out = xtask().arg("clean").assert().success();
+/// What `cargo xtask clean ARGS` printed (it must succeed).
+fn clean(args: &[&str]) -> String {
+    let out = xtask().arg("clean").args(args).assert().success();
     String::from_utf8_lossy(&out.get_output().stdout).into_owned()
 }
 
 /// `clean` on a shared engine: a live run of someone else is kept (and said so), an abandoned
-/// one (its process is gone) is removed, and `--run` removes the named one whoever owns it.
+/// one (its process is gone) goes, and `--run` removes the named one whoever owns it. The suite
+/// shares the engine too: what a bare `clean` would take is asked with `--dry-run`, and only this
+/// test's own runs are removed, by name (another user's abandoned run is not the suite's to take).
 #[test]
 fn clean_removes_only_abandoned_runs() {
     let reports = tempfile::tempdir().unwrap();
@@ -294,7 +344,7 @@ fn clean_removes_only_abandoned_runs() {
         .unwrap();
     assert!(created.status.success(), "{created:?}");
 
-    let out = clean();
+    let out = clean(&["--dry-run"]);
     assert!(
         out.contains(&format!(
             "kept run {}: its process is still running",
@@ -302,6 +352,12 @@ fn clean_removes_only_abandoned_runs() {
         )),
         "{out}"
     );
+    assert!(
+        out.contains(&format!("would remove run {dead}: 1 containers and networks")),
+        "{out}"
+    );
+    assert!(!out.contains(&format!("would remove run {}", live.run_id)), "{out}");
+    let out = clean(&["--run", &dead]);
     assert!(
         out.contains(&format!("removed run {dead}: 0 containers, 1 networks")),
         "{out}"
@@ -314,7 +370,15 @@ fn clean_removes_only_abandoned_runs() {
     let (status, live) = live.signal("KILL");
     assert_eq!(status, None, "killed by a signal");
     assert!(live.objects("container") > 0 && live.private_dirs() == 1);
-    let out = clean();
+    let out = clean(&["--dry-run"]);
+    assert!(out.contains(&format!("would remove run {id}: ")), "{out}");
+    assert!(
+        out.contains(&format!("would remove"))
+            && out.contains(&format!("journal-lab-pki-{id}-")),
+        "{out}"
+    );
+    assert!(live.objects("container") > 0, "--dry-run removed something");
+    let out = clean(&["--run", &id]);
     assert!(out.contains(&format!("removed run {id}: ")), "{out}");
     assert!(out.contains(&format!("journal-lab-pki-{id}-")), "{out}");
     assert_eq!((live.objects("container"), live.objects("network")), (0, 0));
