@@ -15,12 +15,12 @@ impl Engine {
         let (containers, _) = self.labelled(format!("{RUN_LABEL}={run_id}")).await?;
         let mut hosts: Vec<(String, String, String)> = containers
             .into_iter()
-            .map(|c| {
+            .filter_map(|c| {
+                // Containers of a run that are not hosts (a lab's name claim) carry no host label.
                 let host = c
                     .labels
                     .as_ref()
-                    .and_then(|l| l.get("journal-lab.host").cloned())
-                    .unwrap_or_default();
+                    .and_then(|l| l.get("journal-lab.host").cloned())?;
                 let name = c
                     .names
                     .and_then(|n| n.first().cloned())
@@ -28,7 +28,7 @@ impl Engine {
                     .trim_start_matches('/')
                     .to_string();
                 let state = c.state.map(|s| s.to_string()).unwrap_or_default();
-                (host, name, state)
+                Some((host, name, state))
             })
             .collect();
         hosts.sort();

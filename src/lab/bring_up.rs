@@ -115,6 +115,9 @@ pub(super) async fn boot(
     let may_keep = options.keep || options.keep_on_failure || options.up;
     let mut lab = Lab::create_named(engine, &run_id, may_keep, options.name).await?;
     lab.set_keep(options.keep && !options.up);
+    if let (Some(name), Some(spec)) = (options.name, specs.first()) {
+        lab.claim_name(name, &spec.image.reference()).await?;
+    }
     let (booted, took) = timed(lab.boot(specs, deadlines.boot)).await;
     booted?;
     phases.push(phase("boot (with provisioning)", took));

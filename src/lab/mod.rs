@@ -223,6 +223,45 @@ impl Lab {
         failure.map_or(Ok(()), Err)
     }
 
+    /// Takes the lab's name on the engine, atomically: a container named `journal-lab-name-NAME`
+    /// (of `image`, never started, labelled with the run so that removing the lab removes it).
+    /// Container names are unique on an engine; networks are not checked for duplicates on
+    /// Docker 20.10, and a lookup of names before creating races with a second `up` of the same
+    /// name. A claim is not a host ([`Engine::hosts_of`] reads only containers with a host label).
+    pub async fn claim_name(&self, name: &str, image: &str) -> Result<()> {
+        let body = ContainerCreateBody {
+            image: Some(image.to_string()),
+            cmd: Some(vec!["true".into()]),
+            labels: Some(self.labels.iter().cloned().collect()),
+            network_disabled: Some(true),
+            host_config: Some(bollard::models::HostConfig {
+                network_mode: Some("none".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let options = CreateContainerOptions {
+            name: Some(format!("journal-lab-name-{name}")),
+            ..Default::default()
+        };
+        match self
+            .engine
+            .docker()
+            .create_container(Some(options), body)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409, ..
+            }) => Err(Error::InvalidSettings(format!(
+                "a lab named {name:?} is already up or being brought up on this engine: pick another --name, \
+                 or take it down with `{} down --lab {name}`",
+                crate::command_name()
+            ))),
+            Err(e) => Err(Error::docker(format!("claiming the lab name {name:?}"))(e)),
+        }
+    }
+
     /// Creates the host's container (labelled with the run before anything else happens to it),
     /// copies its staged archive in, starts it, and waits for systemd.
     async fn start_host(&self, spec: &HostSpec, memory: i64, deadline: Duration) -> Result<Host> {

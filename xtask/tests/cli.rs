@@ -500,6 +500,58 @@ fn a_failed_step_is_recorded_and_what_was_observed_is_still_reported() {
 /// `login` to a host it does not have names the ones it has, `verify` writes a new report with
 /// the same check ids, `down` removes everything (counted with the engine), and `verify` on a
 /// lab that is gone says so.
+/// Two `up --name` of the same name at once: one lab comes up, the other is refused with the
+/// reason, and nothing of the refused one stays on the engine.
+#[test]
+fn a_lab_name_is_taken_once_even_by_two_ups_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("pair.yaml");
+    std::fs::write(
+        &scenario,
+        "description: a server and a client\nhosts:\n  - {name: server, role: server}\n  - {name: client1, role: client}\nchecks:\n  - id: client-delivers\n",
+    )
+    .unwrap();
+    let name = format!("twin-{}", std::process::id());
+    let up = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .arg("up")
+            .arg(&scenario)
+            .args(["--name", &name, "--reports"])
+            .arg(dir.path().join("reports"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (first, second) = (up(), up());
+    let outputs = [first.wait_with_output().unwrap(), second.wait_with_output().unwrap()];
+    let up_count = outputs.iter().filter(|o| o.status.success()).count();
+    let refused: Vec<String> = outputs
+        .iter()
+        .filter(|o| !o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+        .collect();
+    // Tear the winner down before asserting, so that a failure leaves nothing either.
+    let down = xtask().args(["down", "--lab", &name]).output().unwrap();
+    assert_eq!(up_count, 1, "exactly one lab named {name} must come up: {refused:?}");
+    assert!(
+        refused[0].contains(&format!("a lab named \"{name}\" is already up")),
+        "{}",
+        refused[0]
+    );
+    assert!(down.status.success(), "{down:?}");
+    let left = std::process::Command::new("docker")
+        .args(["ps", "-aq", "--filter", &format!("name=journal-lab-name-{name}")])
+        .output()
+        .unwrap();
+    assert!(left.stdout.is_empty(), "the name claim outlived the lab");
+    let runs = std::process::Command::new("docker")
+        .args(["ps", "-aq", "--filter", &format!("label=journal-lab.name={name}")])
+        .output()
+        .unwrap();
+    assert!(runs.stdout.is_empty(), "containers of a lab named {name} are left");
+}
+
 #[test]
 fn up_ls_verify_down() {
     let reports = tempfile::tempdir().unwrap();
