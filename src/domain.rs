@@ -4,6 +4,9 @@
 
 use std::fmt;
 
+mod fault;
+pub use fault::{FaultAction, FaultKind, FaultSpec, RestartMode, FAULTS};
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 

@@ -239,7 +239,10 @@ async fn a_lab_host_cannot_reach_the_machine_or_another_lab_and_what_stays_open_
     let (_, other_run, other) =
         booted(&[("victim", Role::Server), ("neighbour", Role::Client)]).await;
     let attacker = lab.host("attacker").unwrap();
-    let (victim, neighbour) = (other.host("victim").unwrap(), other.host("neighbour").unwrap());
+    let (victim, neighbour) = (
+        other.host("victim").unwrap(),
+        other.host("neighbour").unwrap(),
+    );
     other
         .run(
             victim,
@@ -291,7 +294,14 @@ async fn a_lab_host_cannot_reach_the_machine_or_another_lab_and_what_stays_open_
         .lines()
         .filter_map(|l| l.strip_prefix("OPEN "))
         .collect();
-    let never = ["other-lab", "engine-socket", "raw-disk", "dev-mem", "proc-sys", "sys"];
+    let never = [
+        "other-lab",
+        "engine-socket",
+        "raw-disk",
+        "dev-mem",
+        "proc-sys",
+        "sys",
+    ];
     let layout_dependent = ["fresh-proc", "sys-remount"];
     eprintln!("open from a lab host: {open:?}");
     for way in &open {
@@ -300,7 +310,10 @@ async fn a_lab_host_cannot_reach_the_machine_or_another_lab_and_what_stays_open_
             !never.contains(&way),
             "a lab host reached what it must never reach: {open:?}"
         );
-        assert!(layout_dependent.contains(&way), "an unexpected probe result: {way}");
+        assert!(
+            layout_dependent.contains(&way),
+            "an unexpected probe result: {way}"
+        );
         let said = lab::kernel_exposure(engine.remaps_users().await).unwrap_or_else(|| {
             panic!("{way} is open from a lab host and the lab does not say so at start")
         });

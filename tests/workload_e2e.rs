@@ -89,7 +89,7 @@ fn accounting_snapshot(outcome: &Outcome) -> String {
         .report
         .faults
         .iter()
-        .map(|f| format!("fault {:?} on {}", f.kind, f.host))
+        .map(|f| format!("fault {} on {}", f.kind, f.host))
         .collect();
     format!(
         "## Workload delivery{section}\n{}\n{}\n",

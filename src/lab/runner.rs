@@ -177,14 +177,15 @@ pub async fn run_scenario(
     super::check_host_limits(specs.len())?;
     // A fault this machine cannot inject is refused before anything boots.
     for (index, step) in scenario.steps.iter().enumerate() {
-        if let Step::Fault {
-            kind: crate::scenario::FaultKind::Blackhole,
-            ..
-        } = step
-        {
-            if let Some(why) = steps::blackhole_unavailable() {
+        if let Step::Fault { kind, .. } = step {
+            if let Some(why) = kind
+                .spec()
+                .needs_machine_root
+                .then(steps::machine_root_unavailable)
+                .flatten()
+            {
                 return Err(Error::InvalidSettings(format!(
-                    "steps[{index}] (fault blackhole) cannot be done here: {why}"
+                    "steps[{index}] (fault {kind}) cannot be done here: {why}"
                 )));
             }
         }

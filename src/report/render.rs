@@ -174,7 +174,7 @@ pub fn markdown(report: &RunReport) -> String {
         for fault in &report.faults {
             let _ = writeln!(
                 md,
-                "\nFault {:?} on {}: {} to {}.",
+                "\nFault {} on {}: {} to {}.",
                 fault.kind,
                 fault.host,
                 format_time(fault.started),
@@ -429,7 +429,7 @@ pub fn html(report: &RunReport) -> String {
             .iter()
             .map(|f| {
                 (
-                    format!("{:?} on {}", f.kind, f.host),
+                    format!("{} on {}", f.kind, f.host),
                     unix(f.started),
                     unix(f.ended.unwrap_or(report.finished)),
                 )

@@ -243,36 +243,7 @@ fn connections() -> u32 {
     100
 }
 
-/// How a `restart` step stops the host before booting it again.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum RestartMode {
-    /// SIGRTMIN+3 to systemd (PID 1): it halts cleanly, stopping every unit (journald flushes,
-    /// journal-upload saves its cursor), as `systemctl reboot` would; then the container starts.
-    #[default]
-    Halt,
-    /// SIGKILL to the container: the power cut, nothing stopped in order.
-    PowerCut,
-}
-
-/// A fault the lab can inject.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum FaultKind {
-    /// journal-remote's socket and service stopped (a server), then the socket started again.
-    ServerDown,
-    /// SIGKILL of journal-upload in the middle of its work (a client); its unit decides what next.
-    KillUpload,
-    /// The host frozen (`docker pause`) and thawed: a hung host, not a dead one.
-    Pause,
-    /// The host disconnected from the lab's network, then connected again.
-    Partition,
-    /// Packets to journal-remote's port silently dropped (no RST), then let through again: the
-    /// case where clients hang instead of failing fast (systemd#32354). A server.
-    Blackhole,
-}
+pub use crate::domain::{FaultKind, RestartMode};
 
 /// What workload messages are made of.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

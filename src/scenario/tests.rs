@@ -332,7 +332,7 @@ fn faults_name_a_host_they_can_happen_to_and_end_what_they_start() {
         ("  - {do: fault, kind: kill-upload, host: client1, duration: 5}\n", "takes no duration"),
         ("  - {do: fault, kind: pause, host: server, duration: 0}\n", "1 to 600 seconds"),
         ("  - {do: fault, kind: pause, host: nobody, duration: 5}\n", "not in hosts"),
-        ("  - {do: end-fault, kind: partition, host: server}\n", "no Partition fault"),
+        ("  - {do: end-fault, kind: partition, host: server}\n", "no partition fault"),
         ("  - {do: fault, kind: pause, host: server}\n  - {do: fault, kind: pause, host: server}\n", "already in force"),
     ];
     for (steps, says) in cases {
@@ -364,4 +364,82 @@ fn a_restart_halts_cleanly_unless_it_says_power_cut() {
         err.message.contains("halt") && err.message.contains("power-cut"),
         "{err}"
     );
+}
+
+/// docs/scenarios.md's step table has a row for every `do:` of the `Step` type and no other, and
+/// its fault-kinds table a row for every entry of `FAULTS` (with its hosts and whether it
+/// lasts) and no other.
+#[test]
+fn the_docs_tables_of_steps_and_fault_kinds_are_the_types() {
+    fn do_words(value: &serde_json::Value, out: &mut std::collections::BTreeSet<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                if let Some(tag) = map.get("properties").and_then(|p| p.get("do")) {
+                    for word in tag
+                        .get("enum")
+                        .and_then(|e| e.as_array())
+                        .into_iter()
+                        .flatten()
+                        .chain(tag.get("const"))
+                    {
+                        out.extend(word.as_str().map(str::to_string));
+                    }
+                }
+                map.values().for_each(|v| do_words(v, out));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| do_words(v, out)),
+            _ => {}
+        }
+    }
+    let schema = serde_json::to_value(schemars::schema_for!(crate::scenario::Step)).unwrap();
+    let mut steps = std::collections::BTreeSet::new();
+    do_words(&schema, &mut steps);
+    assert!(steps.len() >= 10, "{steps:?}");
+    let docs = include_str!("../../docs/scenarios.md");
+    let section = |title: &str| -> Vec<Vec<String>> {
+        let start = docs.find(title).unwrap_or_else(|| panic!("no {title}"));
+        docs[start..]
+            .lines()
+            .skip_while(|l| !l.starts_with("| ---"))
+            .skip(1)
+            .take_while(|l| l.starts_with('|'))
+            .map(|l| {
+                l.split(" | ")
+                    .map(|c| c.trim_matches(['|', ' ']).to_string())
+                    .collect()
+            })
+            .collect()
+    };
+    let documented: std::collections::BTreeSet<String> = section("## Steps")
+        .iter()
+        .filter_map(|row| row[0].split('`').nth(1).map(str::to_string))
+        .collect();
+    assert_eq!(
+        documented, steps,
+        "docs/scenarios.md's step table against `Step`"
+    );
+    let kinds = section("### Fault kinds");
+    assert_eq!(kinds.len(), crate::domain::FAULTS.len());
+    for spec in crate::domain::FAULTS {
+        let row = kinds
+            .iter()
+            .find(|row| row[0] == format!("`{}`", spec.word))
+            .unwrap_or_else(|| panic!("docs/scenarios.md lacks fault kind {}", spec.word));
+        let hosts = match spec.only {
+            Some((crate::domain::Role::Server, _)) => "servers",
+            Some((crate::domain::Role::Client, _)) => "clients",
+            None => "any",
+        };
+        let lasts = if spec.single_blow {
+            "single blow"
+        } else {
+            "until undone"
+        };
+        assert_eq!(
+            (row[1].as_str(), row[2].as_str()),
+            (hosts, lasts),
+            "{}",
+            spec.word
+        );
+    }
 }

@@ -301,7 +301,10 @@ fn a_signal_during_synchronous_work_ends_the_process_within_a_second() {
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
     assert_eq!(status.code(), Some(143), "{stderr}");
-    assert!(took < Duration::from_secs(1), "SIGTERM took {took:?} to end it");
+    assert!(
+        took < Duration::from_secs(1),
+        "SIGTERM took {took:?} to end it"
+    );
     assert!(stderr.contains("terminated (SIGTERM)"), "{stderr}");
 }
 
@@ -353,10 +356,15 @@ fn clean_removes_only_abandoned_runs() {
         "{out}"
     );
     assert!(
-        out.contains(&format!("would remove run {dead}: 1 containers and networks")),
+        out.contains(&format!(
+            "would remove run {dead}: 1 containers and networks"
+        )),
         "{out}"
     );
-    assert!(!out.contains(&format!("would remove run {}", live.run_id)), "{out}");
+    assert!(
+        !out.contains(&format!("would remove run {}", live.run_id)),
+        "{out}"
+    );
     let out = clean(&["--run", &dead]);
     assert!(
         out.contains(&format!("removed run {dead}: 0 containers, 1 networks")),
@@ -373,8 +381,7 @@ fn clean_removes_only_abandoned_runs() {
     let out = clean(&["--dry-run"]);
     assert!(out.contains(&format!("would remove run {id}: ")), "{out}");
     assert!(
-        out.contains(&format!("would remove"))
-            && out.contains(&format!("journal-lab-pki-{id}-")),
+        out.contains(&format!("would remove")) && out.contains(&format!("journal-lab-pki-{id}-")),
         "{out}"
     );
     assert!(live.objects("container") > 0, "--dry-run removed something");
@@ -524,7 +531,10 @@ fn a_lab_name_is_taken_once_even_by_two_ups_at_once() {
             .unwrap()
     };
     let (first, second) = (up(), up());
-    let outputs = [first.wait_with_output().unwrap(), second.wait_with_output().unwrap()];
+    let outputs = [
+        first.wait_with_output().unwrap(),
+        second.wait_with_output().unwrap(),
+    ];
     let up_count = outputs.iter().filter(|o| o.status.success()).count();
     let refused: Vec<String> = outputs
         .iter()
@@ -533,7 +543,10 @@ fn a_lab_name_is_taken_once_even_by_two_ups_at_once() {
         .collect();
     // Tear the winner down before asserting, so that a failure leaves nothing either.
     let down = xtask().args(["down", "--lab", &name]).output().unwrap();
-    assert_eq!(up_count, 1, "exactly one lab named {name} must come up: {refused:?}");
+    assert_eq!(
+        up_count, 1,
+        "exactly one lab named {name} must come up: {refused:?}"
+    );
     assert!(
         refused[0].contains(&format!("a lab named \"{name}\" is already up")),
         "{}",
@@ -541,15 +554,28 @@ fn a_lab_name_is_taken_once_even_by_two_ups_at_once() {
     );
     assert!(down.status.success(), "{down:?}");
     let left = std::process::Command::new("docker")
-        .args(["ps", "-aq", "--filter", &format!("name=journal-lab-name-{name}")])
+        .args([
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("name=journal-lab-name-{name}"),
+        ])
         .output()
         .unwrap();
     assert!(left.stdout.is_empty(), "the name claim outlived the lab");
     let runs = std::process::Command::new("docker")
-        .args(["ps", "-aq", "--filter", &format!("label=journal-lab.name={name}")])
+        .args([
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=journal-lab.name={name}"),
+        ])
         .output()
         .unwrap();
-    assert!(runs.stdout.is_empty(), "containers of a lab named {name} are left");
+    assert!(
+        runs.stdout.is_empty(),
+        "containers of a lab named {name} are left"
+    );
 }
 
 #[test]

@@ -9,16 +9,16 @@ use time::OffsetDateTime;
 
 use super::super::{Deadlines, Host, Lab};
 use super::RunState;
-use crate::domain::{REMOTE_SOCKET, REMOTE_UNIT, UPLOAD_UNIT};
+use crate::domain::FaultAction;
 use crate::errors::Result;
 use crate::report::FaultWindow;
 use crate::scenario::{FaultKind, Scenario, DEFAULT_PORT};
 use crate::Progress;
 
-/// Why this machine cannot black-hole a port, if it cannot: the rule goes into the server's own
-/// network namespace (never the machine's), with this machine's iptables, as root, which needs
-/// the engine to be local.
-pub fn blackhole_unavailable() -> Option<String> {
+/// Why this machine cannot do a fault from the machine itself, if it cannot (blackhole: the rule
+/// goes into the server's own network namespace, never the machine's, with this machine's
+/// iptables, as root, which needs the engine to be local).
+pub fn machine_root_unavailable() -> Option<String> {
     let on_path = |tool: &str| {
         std::env::var_os("PATH")
             .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()))
@@ -78,45 +78,29 @@ async fn in_host_netns(lab: &Lab, host: &Host, rule: &[&str]) -> Result<()> {
     })
 }
 
-/// Switches a fault on or off; `port` is journal-remote's on the host (for blackhole).
+/// Does one side of a fault, as its entry says; `port` is journal-remote's on the host.
 async fn apply(
     lab: &Lab,
     host: &Host,
     port: u16,
-    kind: FaultKind,
-    on: bool,
+    action: FaultAction,
     deadlines: &Deadlines,
 ) -> Result<()> {
-    match kind {
-        FaultKind::Blackhole => {
+    match action {
+        FaultAction::InHost(command) => lab.run(host, command, deadlines.command).await.map(drop),
+        FaultAction::Freeze(frozen) => lab.engine().set_paused(host.id(), frozen).await,
+        FaultAction::Connect(connected) => {
+            lab.engine()
+                .set_connected(host.id(), lab.run_id(), connected)
+                .await
+        }
+        FaultAction::DropToRemotePort(on) => {
             let port = port.to_string();
             let action = if on { "-I" } else { "-D" };
             let rule = [action, "INPUT", "-p", "tcp", "--dport", &port, "-j", "DROP"];
             in_host_netns(lab, host, &rule).await
         }
-        FaultKind::ServerDown => {
-            let command = if on {
-                format!("systemctl stop {REMOTE_SOCKET} {REMOTE_UNIT} 2>&1")
-            } else {
-                format!("systemctl start {REMOTE_SOCKET} 2>&1")
-            };
-            lab.run(host, &command, deadlines.command).await.map(drop)
-        }
-        FaultKind::KillUpload if on => lab
-            .run(
-                host,
-                &format!("systemctl kill -s KILL {UPLOAD_UNIT} 2>&1"),
-                deadlines.command,
-            )
-            .await
-            .map(drop),
-        FaultKind::KillUpload => Ok(()),
-        FaultKind::Pause => lab.engine().set_paused(host.id(), on).await,
-        FaultKind::Partition => {
-            lab.engine()
-                .set_connected(host.id(), lab.run_id(), !on)
-                .await
-        }
+        FaultAction::Nothing => Ok(()),
     }
 }
 
@@ -148,16 +132,16 @@ pub(super) async fn start(
     progress: &Progress,
 ) -> Result<()> {
     let (host, kind) = (fault.host, fault.kind);
-    apply(lab, host, fault.port, kind, true, deadlines).await?;
+    apply(lab, host, fault.port, kind.spec().start, deadlines).await?;
     let started = OffsetDateTime::now_utc();
-    let single_blow = kind == FaultKind::KillUpload;
+    let single_blow = kind.spec().single_blow;
     state.faults.push(FaultWindow {
         kind,
         host: host.name.clone(),
         started,
         ended: single_blow.then_some(started),
     });
-    progress(&format!("fault {kind:?} on {} started", host.name));
+    progress(&format!("fault {kind} on {} started", host.name));
     if let Some(seconds) = duration {
         tokio::time::sleep(Duration::from_secs(seconds)).await;
         end(lab, fault, state, deadlines, progress).await?;
@@ -174,7 +158,7 @@ pub(super) async fn end(
     progress: &Progress,
 ) -> Result<()> {
     let (host, kind) = (fault.host, fault.kind);
-    apply(lab, host, fault.port, kind, false, deadlines).await?;
+    apply(lab, host, fault.port, kind.spec().stop, deadlines).await?;
     if let Some(window) = state
         .faults
         .iter_mut()
@@ -183,7 +167,7 @@ pub(super) async fn end(
     {
         window.ended = Some(OffsetDateTime::now_utc());
     }
-    progress(&format!("fault {kind:?} on {} ended", host.name));
+    progress(&format!("fault {kind} on {} ended", host.name));
     Ok(())
 }
 

@@ -19,7 +19,7 @@ use crate::errors::Result;
 use crate::scenario::{Hosts, Scenario, Step};
 use crate::Progress;
 
-pub use faults::{blackhole_unavailable, end_all as end_faults};
+pub use faults::{end_all as end_faults, machine_root_unavailable};
 pub use markers::note_arrivals;
 
 /// A marker logged during the run, and what became of it.

@@ -126,11 +126,11 @@ pub(super) fn steps<'a>(
             } => {
                 host_ref(host, &at("host"), names, "this fault")?;
                 fault_target(s, *kind, host, &at("host"))?;
-                match (kind, duration) {
-                    (FaultKind::KillUpload, Some(_)) => {
+                match (kind.spec().single_blow, duration) {
+                    (true, Some(_)) => {
                         return invalid(
                             at("duration"),
-                            "kill-upload is a single SIGKILL: it takes no duration",
+                            format!("{kind} is a single blow: it takes no duration"),
                         )
                     }
                     (_, Some(d)) if *d == 0 || *d > 600 => {
@@ -139,12 +139,12 @@ pub(super) fn steps<'a>(
                             format!("duration {d}: a fault lasts 1 to 600 seconds"),
                         )
                     }
-                    (FaultKind::KillUpload, None) | (_, Some(_)) => {}
+                    (true, None) | (_, Some(_)) => {}
                     (_, None) => {
                         if !active.insert((*kind, host.as_str())) {
                             return invalid(
                                 at("kind"),
-                                format!("{kind:?} on {host} is already in force; end it first"),
+                                format!("{kind} on {host} is already in force; end it first"),
                             );
                         }
                     }
@@ -155,7 +155,7 @@ pub(super) fn steps<'a>(
                     return invalid(
                         at("kind"),
                         format!(
-                            "no {kind:?} fault on {host} is in force here: end-fault ends one \
+                            "no {kind} fault on {host} is in force here: end-fault ends one \
                              started without a duration"
                         ),
                     );
@@ -305,19 +305,25 @@ fn workload_bounds(
     Ok(())
 }
 
-/// Which role a fault applies to: journal-remote's on servers, journal-upload's on clients.
+/// Which role a fault applies to, as its entry says.
 fn fault_target(s: &Scenario, kind: FaultKind, host: &str, path: &str) -> Result<(), Invalid> {
-    let role = s.host(host).map(|h| h.role);
-    match (kind, role) {
-        (FaultKind::ServerDown | FaultKind::Blackhole, Some(Role::Client)) => invalid(
+    match (kind.spec().only, s.host(host).map(|h| h.role)) {
+        (Some((only, why)), Some(role)) if role != only => invalid(
             path,
-            format!("{kind:?} is about journal-remote, which runs on servers; {host} is a client"),
-        ),
-        (FaultKind::KillUpload, Some(Role::Server)) => invalid(
-            path,
-            format!("kill-upload kills journal-upload, which runs on clients; {host} is a server"),
+            format!(
+                "{kind} applies to {}s only ({why}); {host} is a {}",
+                role_word(only),
+                role_word(role)
+            ),
         ),
         _ => Ok(()),
+    }
+}
+
+fn role_word(role: Role) -> &'static str {
+    match role {
+        Role::Server => "server",
+        Role::Client => "client",
     }
 }
 

@@ -1,0 +1,191 @@
+//! The fault kinds, each one entry of [`FAULTS`]: the scenario's word for it, which hosts it
+//! applies to, whether it lasts or is a single blow, what it needs of the machine, and how the
+//! lab starts and stops it (as data the fault step interprets). The validator, the runner's
+//! pre-flight and the fault step all read the entry; adding a kind is a variant, its entry here
+//! and its row in docs/scenarios.md (a test keeps the docs' table equal to this one).
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::Role;
+
+/// A fault the lab can inject.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultKind {
+    /// journal-remote's socket and service stopped (a server), then the socket started again.
+    ServerDown,
+    /// SIGKILL of journal-upload in the middle of its work (a client); its unit decides what next.
+    KillUpload,
+    /// The host frozen (`docker pause`) and thawed: a hung host, not a dead one.
+    Pause,
+    /// The host disconnected from the lab's network, then connected again.
+    Partition,
+    /// Packets to journal-remote's port silently dropped (no RST), then let through again: the
+    /// case where clients hang instead of failing fast (systemd#32354). A server.
+    Blackhole,
+}
+
+/// How the lab does one side of a fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultAction {
+    /// A command in the host (`sh -c`); it must succeed.
+    InHost(&'static str),
+    /// The engine freezes (true) or thaws (false) the host.
+    Freeze(bool),
+    /// The engine disconnects (false) or connects (true) the host to the lab's network.
+    Connect(bool),
+    /// An iptables rule dropping TCP to journal-remote's port, inserted (true) or deleted (false)
+    /// in the host's own network namespace, from the machine (`nsenter -n`).
+    DropToRemotePort(bool),
+    /// Nothing (the end of a single blow).
+    Nothing,
+}
+
+/// One fault kind, whole.
+#[derive(Debug, Clone, Copy)]
+pub struct FaultSpec {
+    pub kind: FaultKind,
+    /// The scenario's word for it (`kind: server-down`).
+    pub word: &'static str,
+    /// The only role it applies to, and why (None: any host).
+    pub only: Option<(Role, &'static str)>,
+    /// A single blow (no duration, ended when started) rather than a state that lasts.
+    pub single_blow: bool,
+    /// It is done from the machine as root, with the engine local (checked before boot).
+    pub needs_machine_root: bool,
+    pub start: FaultAction,
+    pub stop: FaultAction,
+}
+
+/// Every fault kind.
+pub const FAULTS: [FaultSpec; 5] = [
+    FaultSpec {
+        kind: FaultKind::ServerDown,
+        word: "server-down",
+        only: Some((
+            Role::Server,
+            "it stops journal-remote, which runs on servers",
+        )),
+        single_blow: false,
+        needs_machine_root: false,
+        start: FaultAction::InHost(
+            "systemctl stop systemd-journal-remote.socket systemd-journal-remote.service 2>&1",
+        ),
+        stop: FaultAction::InHost("systemctl start systemd-journal-remote.socket 2>&1"),
+    },
+    FaultSpec {
+        kind: FaultKind::KillUpload,
+        word: "kill-upload",
+        only: Some((
+            Role::Client,
+            "it kills journal-upload, which runs on clients",
+        )),
+        single_blow: true,
+        needs_machine_root: false,
+        start: FaultAction::InHost("systemctl kill -s KILL systemd-journal-upload.service 2>&1"),
+        stop: FaultAction::Nothing,
+    },
+    FaultSpec {
+        kind: FaultKind::Pause,
+        word: "pause",
+        only: None,
+        single_blow: false,
+        needs_machine_root: false,
+        start: FaultAction::Freeze(true),
+        stop: FaultAction::Freeze(false),
+    },
+    FaultSpec {
+        kind: FaultKind::Partition,
+        word: "partition",
+        only: None,
+        single_blow: false,
+        needs_machine_root: false,
+        start: FaultAction::Connect(false),
+        stop: FaultAction::Connect(true),
+    },
+    FaultSpec {
+        kind: FaultKind::Blackhole,
+        word: "blackhole",
+        only: Some((
+            Role::Server,
+            "it drops packets to journal-remote's port, which runs on servers",
+        )),
+        single_blow: false,
+        needs_machine_root: true,
+        start: FaultAction::DropToRemotePort(true),
+        stop: FaultAction::DropToRemotePort(false),
+    },
+];
+
+impl FaultKind {
+    /// This kind's entry of [`FAULTS`].
+    pub fn spec(self) -> &'static FaultSpec {
+        FAULTS
+            .iter()
+            .find(|spec| spec.kind == self)
+            .expect("every fault kind has its entry (a test walks them)")
+    }
+}
+
+impl std::fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.spec().word)
+    }
+}
+
+/// How a `restart` step stops the host before booting it again.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartMode {
+    /// SIGRTMIN+3 to systemd (PID 1): it halts cleanly, stopping every unit (journald flushes,
+    /// journal-upload saves its cursor), as `systemctl reboot` would; then the container starts.
+    #[default]
+    Halt,
+    /// SIGKILL to the container: the power cut, nothing stopped in order.
+    PowerCut,
+}
+
+impl std::fmt::Display for RestartMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RestartMode::Halt => "halt",
+            RestartMode::PowerCut => "power-cut",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each kind has exactly one entry, under the word serde reads it by.
+    #[test]
+    fn every_fault_kind_has_one_entry_under_its_scenario_word() {
+        for spec in FAULTS {
+            let word = serde_json::to_value(spec.kind).unwrap();
+            assert_eq!(word.as_str(), Some(spec.word));
+            assert_eq!(FAULTS.iter().filter(|s| s.kind == spec.kind).count(), 1);
+            assert_eq!(spec.kind.spec().word, spec.word);
+            assert_eq!(spec.single_blow, spec.stop == FaultAction::Nothing);
+        }
+        // The commands name the units by the names the rest of the lab uses.
+        let commands: Vec<&str> = FAULTS
+            .iter()
+            .flat_map(|s| [s.start, s.stop])
+            .filter_map(|a| match a {
+                FaultAction::InHost(command) => Some(command),
+                _ => None,
+            })
+            .collect();
+        for unit in [
+            super::super::REMOTE_SOCKET,
+            super::super::REMOTE_UNIT,
+            super::super::UPLOAD_UNIT,
+        ] {
+            assert!(commands.iter().any(|c| c.contains(unit)), "{unit}");
+        }
+    }
+}
