@@ -292,7 +292,7 @@ async fn evaluate(
         );
         let unit = target.probe(&unit, evidence).await?;
         return Ok(recovery_verdict(
-            target.observer.last_fault_ended(),
+            target.observer.history().last_fault_ended(),
             &marker,
             &unit,
         ));
@@ -300,7 +300,7 @@ async fn evaluate(
     if entry.id != CheckId::DELIVERY_EXACTLY_ONCE {
         return Err(crate::checks::no_verdict(entry.id));
     }
-    let workloads = target.observer.workloads(target.host);
+    let workloads = target.observer.history().workloads_of(target.host);
     let Some(server) = target.server else {
         return Ok((Status::Error, "the client has no server".into()));
     };

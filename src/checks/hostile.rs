@@ -120,7 +120,7 @@ async fn evaluate(
     target: &Target<'_>,
     evidence: &mut Vec<String>,
 ) -> crate::Result<Verdict> {
-    let sends = target.observer.sends(target.host);
+    let sends = target.observer.history().sends(Some(target.host));
     if sends.is_empty() {
         return Ok((
             Status::NotApplicable,
@@ -164,7 +164,7 @@ async fn evaluate(
                 )
                 .await?;
             Ok(survives_verdict(
-                target.observer.baseline(target.host).as_ref(),
+                target.observer.history().baseline(target.host).as_ref(),
                 &after.stdout,
                 marker.as_deref(),
                 &verify,

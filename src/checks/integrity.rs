@@ -66,7 +66,7 @@ async fn evaluate(
     target: &Target<'_>,
     evidence: &mut Vec<String>,
 ) -> crate::Result<Verdict> {
-    let sealing = target.observer.sealing(target.host);
+    let sealing = target.observer.history().sealing(target.host);
     let shown = sealing.as_ref().map_or(String::new(), |s| {
         format!("<verification key {}>", s.fingerprint)
     });
@@ -108,7 +108,12 @@ async fn evaluate(
             )
         }
         CheckId::TAMPER_DETECTED => {
-            let tampered = target.observer.tampered(target.host);
+            let tampered = target
+                .observer
+                .history()
+                .tampered()
+                .remove(target.host)
+                .unwrap_or_default();
             if tampered.is_empty() {
                 return Ok((
                     Status::NotApplicable,

@@ -12,6 +12,7 @@ pub mod accounting;
 pub mod audit;
 pub mod compression;
 pub mod delivery;
+pub mod history;
 pub mod hostile;
 pub mod integrity;
 pub mod journald;
@@ -211,20 +212,9 @@ pub trait Observer: Sync {
         host: &'a str,
         evidence: &'a mut Vec<String>,
     ) -> BoxFuture<'a, Result<MarkerObservation>>;
-    /// The state recorded after the first and the second application of a remediation on `host`.
-    fn remediation_states(&self, host: &str) -> Option<(String, String)>;
-    /// The sealing a `setup-sealing` step set up on `host`.
-    fn sealing(&self, host: &str) -> Option<Sealing>;
-    /// The journal files `tamper` steps damaged on `host`.
-    fn tampered(&self, host: &str) -> Vec<Tampered>;
-    /// The workloads `host` logged.
-    fn workloads(&self, host: &str) -> Vec<accounting::Workload>;
-    /// When the last fault of the run ended (None: no fault, or one still in force).
-    fn last_fault_ended(&self) -> Option<time::OffsetDateTime>;
-    /// What `send` steps posted to `server`, in order.
-    fn sends(&self, server: &str) -> Vec<hostile::SendRecord>;
-    /// journal-remote on `server` before the first send to it.
-    fn baseline(&self, server: &str) -> Option<hostile::ServerBaseline>;
+    /// What the steps did, with when (faults, restarts, workloads, remediations, sealing,
+    /// tampering, sends): the one record checks read step results from.
+    fn history(&self) -> &history::History;
     /// A marker to `server` logged after `after` that arrived there: its text, sender and file.
     fn marker_after(&self, server: &str, after: time::OffsetDateTime) -> Option<String>;
 }

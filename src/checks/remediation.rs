@@ -72,7 +72,7 @@ async fn evaluate(
             socket_refuses_verdict(&connect, &target.probe(&start, evidence).await?)
         }
         CheckId::REMEDIATION_IDEMPOTENT => {
-            let recorded = target.observer.remediation_states(target.host);
+            let recorded = target.observer.history().remediation(target.host);
             if let Some((first, second)) = &recorded {
                 evidence.push(format!(
                     "state after the first application:\n  {}",

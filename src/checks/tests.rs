@@ -525,26 +525,9 @@ impl Observer for SawNothing {
     ) -> BoxFuture<'a, crate::Result<MarkerObservation>> {
         Box::pin(async { Ok(MarkerObservation::default()) })
     }
-    fn remediation_states(&self, _: &str) -> Option<(String, String)> {
-        None
-    }
-    fn sealing(&self, _: &str) -> Option<Sealing> {
-        None
-    }
-    fn tampered(&self, _: &str) -> Vec<Tampered> {
-        Vec::new()
-    }
-    fn workloads(&self, _: &str) -> Vec<accounting::Workload> {
-        Vec::new()
-    }
-    fn last_fault_ended(&self) -> Option<time::OffsetDateTime> {
-        None
-    }
-    fn sends(&self, _: &str) -> Vec<hostile::SendRecord> {
-        Vec::new()
-    }
-    fn baseline(&self, _: &str) -> Option<hostile::ServerBaseline> {
-        None
+    fn history(&self) -> &super::history::History {
+        static NOTHING: std::sync::OnceLock<super::history::History> = std::sync::OnceLock::new();
+        NOTHING.get_or_init(Default::default)
     }
     fn marker_after(&self, _: &str, _: time::OffsetDateTime) -> Option<String> {
         None

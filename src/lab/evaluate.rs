@@ -12,11 +12,7 @@ use super::observe::{self, ServerView};
 use super::probes::ProbeCache;
 use super::steps::RunState;
 use super::{Deadlines, Host, Lab};
-use crate::checks::accounting::Workload;
-use crate::checks::hostile::{SendRecord, ServerBaseline};
-use crate::checks::{
-    self, CheckId, CheckResult, MarkerObservation, Observer, Sealing, Tampered, Target,
-};
+use crate::checks::{self, CheckId, CheckResult, MarkerObservation, Observer, Target};
 use crate::domain::{ExecOutput, Role, REMOTE_UNIT, UPLOAD_UNIT};
 use crate::errors::Result;
 use crate::journal;
@@ -219,37 +215,8 @@ impl Observer for LabObserver<'_> {
         self.observe_marker(host, evidence).boxed()
     }
 
-    fn remediation_states(&self, host: &str) -> Option<(String, String)> {
-        self.state.remediations.get(host).cloned()
-    }
-
-    fn sealing(&self, host: &str) -> Option<Sealing> {
-        self.state.sealing.get(host).cloned()
-    }
-
-    fn tampered(&self, host: &str) -> Vec<Tampered> {
-        self.state.tampered.get(host).cloned().unwrap_or_default()
-    }
-
-    fn last_fault_ended(&self) -> Option<time::OffsetDateTime> {
-        let faults = &self.state.faults;
-        if faults.iter().any(|f| f.ended.is_none()) {
-            return None;
-        }
-        faults.iter().filter_map(|f| f.ended).max()
-    }
-
-    fn sends(&self, server: &str) -> Vec<SendRecord> {
-        self.state
-            .sends
-            .iter()
-            .filter(|s| s.server == server)
-            .cloned()
-            .collect()
-    }
-
-    fn baseline(&self, server: &str) -> Option<ServerBaseline> {
-        self.state.baselines.get(server).cloned()
+    fn history(&self) -> &crate::checks::history::History {
+        &self.state.history
     }
 
     fn marker_after(&self, server: &str, after: time::OffsetDateTime) -> Option<String> {
@@ -261,15 +228,6 @@ impl Observer for LabObserver<'_> {
                 let file = self.view.find(server, &m.text)?;
                 Some(format!("{} from {}, in {file}", m.text, m.host))
             })
-    }
-
-    fn workloads(&self, host: &str) -> Vec<Workload> {
-        self.state
-            .workloads
-            .iter()
-            .filter(|w| w.host == host)
-            .cloned()
-            .collect()
     }
 }
 

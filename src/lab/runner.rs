@@ -346,13 +346,14 @@ pub async fn run_scenario(
         "observe (profile, facts, journals)",
         clock_observe.elapsed(),
     ));
-    let delivery = if state.workloads.is_empty() {
+    let workloads: Vec<_> = state.history.workloads().cloned().collect();
+    let delivery = if workloads.is_empty() {
         None
     } else {
         let mut delivery = observe::read_delivery(
             &lab,
             scenario,
-            &state.workloads,
+            &workloads,
             &state.first_seen,
             &options.deadlines,
         )
@@ -474,25 +475,8 @@ pub async fn run_scenario(
         profile,
         profile_mode: options.profile,
         container_memory_bytes,
-        sealing: state
-            .sealing
-            .iter()
-            .map(|(host, sealing)| report::SealingReport {
-                host: host.clone(),
-                interval: sealing.interval.clone(),
-                key_fingerprint: sealing.fingerprint.clone(),
-            })
-            .collect(),
-        tampered: state
-            .tampered
-            .iter()
-            .flat_map(|(host, files)| {
-                files.iter().map(move |damage| report::TamperedReport {
-                    host: host.clone(),
-                    damage: damage.clone(),
-                })
-            })
-            .collect(),
+        sealing: report::SealingReport::of(&state.history),
+        tampered: report::TamperedReport::of(&state.history),
         journal: final_view
             .entries()
             .into_iter()
@@ -503,8 +487,9 @@ pub async fn run_scenario(
             })
             .collect(),
         journal_files,
-        faults: std::mem::take(&mut state.faults),
-        sends: std::mem::take(&mut state.sends),
+        faults: report::FaultWindow::of(&state.history),
+        restarts: report::RestartWindow::of(&state.history),
+        sends: state.history.sends(None),
         field: None,
         scenario_file: scenario.source.as_ref().map(|path| {
             let cwd = std::env::current_dir().unwrap_or_default();
@@ -556,7 +541,8 @@ pub async fn run_scenario(
         run_dir,
         kept,
         verification_keys: state
-            .sealing
+            .history
+            .sealings()
             .into_iter()
             .map(|(host, sealing)| (host, sealing.verification_key))
             .collect(),

@@ -111,6 +111,9 @@ pub struct RunReport {
     /// Faults the steps injected, with when each was in force.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<FaultWindow>,
+    /// Hosts restarted by `restart` steps, with when.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restarts: Vec<RestartWindow>,
     /// The scenario file (relative to the working directory when under it), and the line of each
     /// of its checks: where SARIF results point.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -168,6 +171,81 @@ pub struct FaultWindow {
     #[serde(default, with = "time::serde::rfc3339::option")]
     #[schemars(with = "Option<String>")]
     pub ended: Option<OffsetDateTime>,
+}
+
+impl FaultWindow {
+    /// Every fault of the history, in order.
+    pub fn of(history: &crate::checks::history::History) -> Vec<FaultWindow> {
+        history
+            .faults()
+            .map(|(event, kind)| FaultWindow {
+                kind,
+                host: event.host.clone(),
+                started: event.started,
+                ended: event.ended,
+            })
+            .collect()
+    }
+}
+
+/// When a host was restarted (from its stop to systemd up again), as the run recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema, Deserialize)]
+pub struct RestartWindow {
+    pub host: String,
+    /// `halt` (a clean halt of systemd) or `power-cut` (SIGKILL).
+    pub how: crate::domain::RestartMode,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String")]
+    pub started: OffsetDateTime,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<String>")]
+    pub ended: Option<OffsetDateTime>,
+}
+
+impl RestartWindow {
+    /// Every restart of the history, in order.
+    pub fn of(history: &crate::checks::history::History) -> Vec<RestartWindow> {
+        history
+            .restarts()
+            .map(|(event, how)| RestartWindow {
+                host: event.host.clone(),
+                how,
+                started: event.started,
+                ended: event.ended,
+            })
+            .collect()
+    }
+}
+
+impl SealingReport {
+    /// Every host's sealing in the history (the fingerprint only: the key stays in memory).
+    pub fn of(history: &crate::checks::history::History) -> Vec<SealingReport> {
+        history
+            .sealings()
+            .into_iter()
+            .map(|(host, sealing)| SealingReport {
+                host,
+                interval: sealing.interval,
+                key_fingerprint: sealing.fingerprint,
+            })
+            .collect()
+    }
+}
+
+impl TamperedReport {
+    /// Every damage a `tamper` step did, by host.
+    pub fn of(history: &crate::checks::history::History) -> Vec<TamperedReport> {
+        history
+            .tampered()
+            .into_iter()
+            .flat_map(|(host, files)| {
+                files.into_iter().map(move |damage| TamperedReport {
+                    host: host.clone(),
+                    damage,
+                })
+            })
+            .collect()
+    }
 }
 
 /// Sealing on one host, as reported: the key's fingerprint only.

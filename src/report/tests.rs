@@ -73,6 +73,7 @@ pub(crate) fn sample(run_id: &str) -> RunReport {
         tampered: Vec::new(),
         journal_files: Vec::new(),
         faults: Vec::new(),
+        restarts: Vec::new(),
         sends: Vec::new(),
         field: None,
         scenario_file: None,

@@ -5,13 +5,11 @@
 
 use std::time::Duration;
 
-use time::OffsetDateTime;
-
 use super::super::{Deadlines, Host, Lab};
 use super::RunState;
+use crate::checks::history::What;
 use crate::domain::FaultAction;
 use crate::errors::Result;
-use crate::report::FaultWindow;
 use crate::scenario::{FaultKind, Scenario, DEFAULT_PORT};
 use crate::Progress;
 
@@ -133,14 +131,9 @@ pub(super) async fn start(
 ) -> Result<()> {
     let (host, kind) = (fault.host, fault.kind);
     apply(lab, host, fault.port, kind.spec().start, deadlines).await?;
-    let started = OffsetDateTime::now_utc();
-    let single_blow = kind.spec().single_blow;
-    state.faults.push(FaultWindow {
-        kind,
-        host: host.name.clone(),
-        started,
-        ended: single_blow.then_some(started),
-    });
+    state
+        .history
+        .record(&host.name, What::Fault(kind), !kind.spec().single_blow);
     progress(&format!("fault {kind} on {} started", host.name));
     if let Some(seconds) = duration {
         tokio::time::sleep(Duration::from_secs(seconds)).await;
@@ -159,13 +152,8 @@ pub(super) async fn end(
 ) -> Result<()> {
     let (host, kind) = (fault.host, fault.kind);
     apply(lab, host, fault.port, kind.spec().stop, deadlines).await?;
-    if let Some(window) = state
-        .faults
-        .iter_mut()
-        .rev()
-        .find(|w| w.kind == kind && w.host == host.name && w.ended.is_none())
-    {
-        window.ended = Some(OffsetDateTime::now_utc());
+    if let Some(in_force) = state.history.fault_in_force(kind, &host.name) {
+        state.history.end(in_force);
     }
     progress(&format!("fault {kind} on {} ended", host.name));
     Ok(())
@@ -180,10 +168,10 @@ pub async fn end_all(
     progress: &Progress,
 ) -> Result<()> {
     let open: Vec<(FaultKind, String)> = state
-        .faults
-        .iter()
-        .filter(|w| w.ended.is_none())
-        .map(|w| (w.kind, w.host.clone()))
+        .history
+        .faults()
+        .filter(|(event, _)| event.ended.is_none())
+        .map(|(event, kind)| (kind, event.host.clone()))
         .collect();
     for (kind, name) in open {
         if lab.host(&name).is_some() {

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use super::{Deadlines, Host, Lab};
-use crate::checks::{Sealing, Tampered};
+use crate::checks::history::{History, What};
 use crate::errors::Result;
 use crate::scenario::{Hosts, Scenario, Step};
 use crate::Progress;
@@ -40,36 +40,25 @@ pub struct MarkerRecord {
 /// What happened during the steps, for the checks to read.
 #[derive(Default)]
 pub struct RunState {
+    /// What the steps did, with when: faults, restarts, workloads, remediations, sealing (the
+    /// verification key stays in memory and the private directory), tampering, sends.
+    pub history: History,
     pub markers: Vec<MarkerRecord>,
-    /// Host → state snapshot after the first and after the second application.
-    pub remediations: BTreeMap<String, (String, String)>,
     /// Output of curl senders, per host.
     pub sender_logs: BTreeMap<String, Vec<String>>,
     /// When the last wait for markers saw every marker that had to arrive (None if a wait ended
     /// without one of them: then the run has no such moment).
     pub all_delivered_at: Option<Instant>,
     pub some_undelivered: bool,
-    /// Host → its sealing (the verification key stays in memory and the private directory).
-    pub sealing: BTreeMap<String, Sealing>,
-    /// Host → the journal files a `tamper` step damaged there.
-    pub tampered: BTreeMap<String, Vec<Tampered>>,
     /// The run's private directory (0700), for what must not reach a report.
     pub private_dir: Option<PathBuf>,
-    /// Workloads logged, for the exactly-once accounting.
-    pub workloads: Vec<crate::checks::accounting::Workload>,
     /// Workloads still being logged in the background.
     pub background: Vec<workload::Running>,
-    /// Faults injected, with when each was in force.
-    pub faults: Vec<crate::report::FaultWindow>,
     /// Seconds from the end of logging to delivery settled, at the last wait for it.
     pub settled_after: Option<f64>,
     /// When the harness first saw each workload message on a server (unix seconds), by
     /// (host, stream, seq): with its logging time, its delivery latency.
     pub first_seen: std::collections::HashMap<(String, u32, u64), f64>,
-    /// What `send` steps posted, in order.
-    pub sends: Vec<crate::checks::hostile::SendRecord>,
-    /// Server → journal-remote before the first send to it.
-    pub baselines: BTreeMap<String, crate::checks::hostile::ServerBaseline>,
     /// What the last `run` step ran and printed: (host, command, exit status, output).
     pub last_run: Option<(String, String, i64, String)>,
 }
@@ -119,14 +108,26 @@ pub async fn perform(
             let states =
                 remediations::apply_twice(lab, &selected(lab, scenario, hosts), *rule, deadlines)
                     .await?;
-            state.remediations.extend(states);
+            for (host, (first, second)) in states {
+                state
+                    .history
+                    .record(&host, What::Remediated { first, second }, false);
+            }
             progress(&format!(
                 "remediation {rule:?} applied (twice) on {}",
                 scenario.select(hosts).join(", ")
             ));
             Ok(())
         }
-        Step::Restart { host, how } => units::restart(lab, host, *how, deadlines, progress).await,
+        Step::Restart { host, how } => {
+            let started = time::OffsetDateTime::now_utc();
+            units::restart(lab, host, *how, deadlines, progress).await?;
+            let ended = Some(time::OffsetDateTime::now_utc());
+            state
+                .history
+                .record_at(host, What::Restart(*how), started, ended);
+            Ok(())
+        }
         Step::SetupSealing { hosts, interval } => {
             let hosts = selected(lab, scenario, hosts);
             sealing::setup(lab, &hosts, interval, state, deadlines).await?;

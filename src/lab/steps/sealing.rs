@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::super::{Deadlines, Host, Lab};
 use super::RunState;
+use crate::checks::history::What;
 use crate::checks::{Sealing, Tampered};
 use crate::domain::{Role, REMOTE_UNIT};
 use crate::errors::{Error, Result};
@@ -98,14 +99,14 @@ pub(super) async fn setup(
         if let Some(dir) = &state.private_dir {
             keep_private(&dir.join("sealing"), &host, &key)?;
         }
-        state.sealing.insert(
-            host,
-            Sealing {
-                fingerprint: fingerprint(&key),
-                verification_key: key,
-                interval: interval.to_string(),
-            },
-        );
+        let sealing = Sealing {
+            fingerprint: fingerprint(&key),
+            verification_key: key,
+            interval: interval.to_string(),
+        };
+        state
+            .history
+            .record(&host, What::SealingSetUp(sealing), false);
     }
     Ok(())
 }
@@ -228,10 +229,8 @@ pub(super) async fn tamper(
         how: format!("{how:?}").to_lowercase(),
     };
     state
-        .tampered
-        .entry(host.name.clone())
-        .or_default()
-        .push(tampered.clone());
+        .history
+        .record(&host.name, What::Tampered(tampered.clone()), false);
     Ok(tampered)
 }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::super::{Deadlines, Host, Lab};
 use super::RunState;
+use crate::checks::history::What;
 use crate::checks::hostile::{self, SendRecord, ServerBaseline};
 use crate::errors::{Error, Result};
 use crate::pki::{CertDir, CertRequest};
@@ -47,14 +48,12 @@ pub(super) async fn send(
     };
     // The process before the first send to this server; its descriptors after that send (a
     // first request opens a journal file and the event loop's own: those are not a leak).
-    let mut first = !state.baselines.contains_key(&host.name);
-    if first {
+    let mut baseline = None;
+    if state.history.baseline(&host.name).is_none() {
         let out = lab
             .exec(host, &hostile::remote_state_command(), deadlines.command)
             .await?;
-        state
-            .baselines
-            .insert(host.name.clone(), ServerBaseline::from_output(&out.stdout));
+        baseline = Some(ServerBaseline::from_output(&out.stdout));
     }
     let private_dir = state
         .private_dir
@@ -67,7 +66,11 @@ pub(super) async fn send(
         let payload = Payload::named(name).expect("validated payload");
         let mark = Mark {
             run: lab.run_id().to_string(),
-            token: format!("{}-send{}", lab.run_id(), state.sends.len() + 1),
+            token: format!(
+                "{}-send{}",
+                lab.run_id(),
+                state.history.sends(None).len() + 1
+            ),
         };
         let request = payload.request(&mark, plan.encoding, plan.pace, plan.connections);
         let (outcome, fds_while_held) = match request.delivery {
@@ -93,7 +96,7 @@ pub(super) async fn send(
                 "; journal-remote had {n} descriptors open while they were held"
             )),
         ));
-        state.sends.push(SendRecord {
+        let record = SendRecord {
             server: host.name.clone(),
             payload: name.to_string(),
             expect: payload.expect,
@@ -104,13 +107,16 @@ pub(super) async fn send(
             ended: time::OffsetDateTime::now_utc(),
             entries: request.entries,
             fds_while_held,
-        });
-        if std::mem::take(&mut first) {
-            let fds = open_descriptors(lab, host, deadlines).await;
-            if let Some(baseline) = state.baselines.get_mut(&host.name) {
-                baseline.fds = fds;
-            }
+        };
+        // The baseline goes into the history once its descriptors are counted, before the
+        // first record of a send to this server.
+        if let Some(mut baseline) = baseline.take() {
+            baseline.fds = open_descriptors(lab, host, deadlines).await;
+            state
+                .history
+                .record(&host.name, What::Baseline(baseline), false);
         }
+        state.history.record(&host.name, What::Sent(record), false);
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use super::super::{Deadlines, Host, Lab};
 use super::RunState;
 use crate::checks::accounting::{Workload, WORKLOAD_IDENTIFIER};
+use crate::checks::history::What;
 use crate::engine::ExecOutput;
 use crate::errors::Result;
 use crate::journal;
@@ -91,17 +92,16 @@ pub(super) async fn start(
 ) -> Result<()> {
     let mut running = Vec::new();
     for host in hosts {
-        let stream = state
-            .workloads
-            .iter()
-            .filter(|w| w.host == host.name)
-            .count() as u32;
-        state.workloads.push(Workload {
+        let stream = state.history.workloads_of(&host.name).len() as u32;
+        let workload = Workload {
             host: host.name.clone(),
             stream,
             count: spec.count,
             size: spec.size,
-        });
+        };
+        state
+            .history
+            .record(&host.name, What::Workload(workload), false);
         let script = script(lab.run_id(), &host.name, stream, &spec);
         let (engine, id, name) = (
             lab.engine().clone(),
@@ -155,7 +155,7 @@ pub(super) async fn wait(
         }
     }
     let mut expected: BTreeMap<&str, u64> = BTreeMap::new();
-    for workload in &state.workloads {
+    for workload in state.history.workloads() {
         *expected.entry(&workload.host).or_default() += workload.count;
     }
     let start = Instant::now();
