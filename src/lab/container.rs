@@ -71,6 +71,25 @@ pub fn kernel_exposure(remaps_users: bool) -> Option<&'static str> {
     )
 }
 
+/// PID 1 of every host. On the first boot it unpacks the staged archive and runs its
+/// provision.sh, recording the output and exit status, then it *becomes* systemd (exec keeps PID
+/// 1). Staging before boot is what lets configuration overlap boot: the files, certificates and
+/// enabled units are in place when systemd starts, so it starts them itself, with no
+/// `daemon-reload` and no extra round trip. A restarted container finds the record and boots as is.
+///
+/// Before that, unless the engine already mounted one, it mounts cgroup2 on /sys/fs/cgroup (an
+/// empty tmpfs on v1 and hybrid hosts, see [`systemd_host_config`]). In the host's private cgroup
+/// namespace that mount is rooted at the host's own cgroup: systemd gets the unified hierarchy
+/// every release accepts (≥ 258 refuses v1), and sees nothing of other containers.
+pub const BOOT_COMMAND: &str = r#"d=/root/journal-lab
+t=$(awk '$2 == "/sys/fs/cgroup" {t = $3} END {print t}' /proc/self/mounts)
+[ "$t" = cgroup2 ] || mount -t cgroup2 cgroup2 /sys/fs/cgroup || echo "journal-lab: cannot mount cgroup2 on /sys/fs/cgroup" >&2
+if [ -f "$d/stage.tar" ] && [ ! -e "$d/provisioned" ]; then
+    { tar -xf "$d/stage.tar" -C / && if [ -f "$d/provision.sh" ]; then sh "$d/provision.sh"; fi; } >"$d/provision.log" 2>&1
+    echo $? >"$d/provisioned"
+fi
+exec /lib/systemd/systemd"#;
+
 /// The tar the engine unpacks at `/`: the host's staged archive as `STAGE_DIR/stage.tar`.
 pub(super) fn stage_archive(stage: &[u8]) -> Vec<u8> {
     let mut archive = tar::Builder::new(Vec::new());

@@ -26,7 +26,7 @@ use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{CreateContainerOptions, UploadToContainerOptions};
 #[cfg(test)]
 use container::cgroup_layout_at;
-pub use container::{cgroup_layout, kernel_exposure, CgroupLayout};
+pub use container::{cgroup_layout, kernel_exposure, CgroupLayout, BOOT_COMMAND};
 use container::{stage_archive, systemd_host_config};
 
 use crate::scenario::RestartMode;
@@ -101,25 +101,6 @@ pub struct HostSpec {
 
 /// Where a host's staged archive, provisioning script and provisioning record live.
 pub const STAGE_DIR: &str = "/root/journal-lab";
-
-/// PID 1 of every host. On the first boot it unpacks the staged archive and runs its
-/// provision.sh, recording the output and exit status, then it *becomes* systemd (exec keeps PID
-/// 1). Staging before boot is what lets configuration overlap boot: the files, certificates and
-/// enabled units are in place when systemd starts, so it starts them itself, with no
-/// `daemon-reload` and no extra round trip. A restarted container finds the record and boots as is.
-///
-/// Before that, unless the engine already mounted one, it mounts cgroup2 on /sys/fs/cgroup (an
-/// empty tmpfs on v1 and hybrid hosts, see [`systemd_container`]). In the host's private cgroup
-/// namespace that mount is rooted at the host's own cgroup: systemd gets the unified hierarchy
-/// every release accepts (≥ 258 refuses v1), and sees nothing of other containers.
-pub const BOOT_COMMAND: &str = r#"d=/root/journal-lab
-t=$(awk '$2 == "/sys/fs/cgroup" {t = $3} END {print t}' /proc/self/mounts)
-[ "$t" = cgroup2 ] || mount -t cgroup2 cgroup2 /sys/fs/cgroup || echo "journal-lab: cannot mount cgroup2 on /sys/fs/cgroup" >&2
-if [ -f "$d/stage.tar" ] && [ ! -e "$d/provisioned" ]; then
-    { tar -xf "$d/stage.tar" -C / && if [ -f "$d/provision.sh" ]; then sh "$d/provision.sh"; fi; } >"$d/provision.log" 2>&1
-    echo $? >"$d/provisioned"
-fi
-exec /lib/systemd/systemd"#;
 
 /// A running host.
 pub struct Host {
