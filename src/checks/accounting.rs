@@ -11,7 +11,6 @@ use serde::{Deserialize, Serialize};
 
 use super::{CheckId, Entry, Family, Target, Verdict};
 use crate::domain::{Role, Status};
-use crate::journal;
 
 impl CheckId {
     pub const DELIVERY_EXACTLY_ONCE: CheckId = CheckId("delivery-exactly-once");
@@ -107,10 +106,90 @@ pub fn recovery_verdict(
 /// The identifier workload messages are logged with.
 pub const WORKLOAD_IDENTIFIER: &str = "journal-lab-workload";
 
-/// The first words of a workload message: `jl-work run=R host=H stream=S seq=N ` (padding
-/// follows), so each message can be told apart on the server.
+/// The workload message format, in one place. Every message is `jl-work run=R host=H stream=S
+/// seq=N ` and then padding: the generator writes [`numbering_head`] and the number, readers
+/// select a run's messages with [`lines_command`] and parse what it prints with [`parse_lines`].
+const WORK_TAG: &str = "jl-work";
+
+/// What every workload message of run `run_id` starts with.
+pub fn run_prefix(run_id: &str) -> String {
+    format!("{WORK_TAG} run={run_id} ")
+}
+
+/// What the generator writes before each message's number.
+pub fn numbering_head(run_id: &str, host: &str, stream: u32) -> String {
+    format!("{WORK_TAG} run={run_id} host={host} stream={stream} seq=")
+}
+
+/// The first words of a workload message, up to the padding.
 pub fn message_prefix(run_id: &str, host: &str, stream: u32, seq: u64) -> String {
-    format!("jl-work run={run_id} host={host} stream={stream} seq={seq} ")
+    format!("{}{seq} ", numbering_head(run_id, host, stream))
+}
+
+/// Which journal a reader looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JournalOf {
+    /// The host's own (a client's: what it logged).
+    Host,
+    /// What a server received (`/var/log/journal/remote`).
+    Remote,
+}
+
+/// The command that prints `host=H stream=S seq=N` for each workload message of run `run_id`
+/// (from `host` only, if named) in a journal, duplicates included, in the journal's order; with
+/// `timed`, each line starts with the entry's time (`EPOCH `, from `-o short-unix`).
+pub fn lines_command(run_id: &str, host: Option<&str>, journal: JournalOf, timed: bool) -> String {
+    let directory = match journal {
+        JournalOf::Host => String::new(),
+        JournalOf::Remote => format!("-D {} ", crate::journal::REMOTE_DIR),
+    };
+    let output = if timed { "short-unix" } else { "cat" };
+    let select = match host {
+        Some(host) => format!("{}host={host} ", run_prefix(run_id)),
+        None => run_prefix(run_id),
+    };
+    // short-unix prints `EPOCH HOSTNAME IDENTIFIER[PID]: MESSAGE`, cat the message alone: keep
+    // the time if there is one, and the message's numbering.
+    format!(
+        "journalctl {directory}-o {output} --no-pager SYSLOG_IDENTIFIER={WORKLOAD_IDENTIFIER} | grep -F '{select}' | \
+         sed -n 's/^\\([0-9.]* \\)\\{{0,1\\}}.*{WORK_TAG} run=[^ ]* \\(host=[^ ]* stream=[0-9]* seq=[0-9]*\\) .*/\\1\\2/p'"
+    )
+}
+
+/// One workload message as [`lines_command`] printed it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WorkLine<'a> {
+    pub host: &'a str,
+    pub stream: u32,
+    pub seq: u64,
+    /// The entry's time (unix seconds), when the command was `timed`.
+    pub at: Option<f64>,
+}
+
+/// Parses what [`lines_command`] printed; other lines are skipped.
+pub fn parse_lines(output: &str) -> impl Iterator<Item = WorkLine<'_>> {
+    output.lines().filter_map(|line| {
+        let (at, numbering) = match line.split_once(' ') {
+            Some((first, rest)) if !first.starts_with("host=") => (Some(first.parse().ok()?), rest),
+            _ => (None, line),
+        };
+        let (host, stream, seq) = parse_numbering(numbering)?;
+        Some(WorkLine {
+            host,
+            stream,
+            seq,
+            at,
+        })
+    })
+}
+
+/// `host=H stream=S seq=N` (and anything after) as (host, stream, seq).
+pub fn parse_numbering(text: &str) -> Option<(&str, u32, u64)> {
+    let mut words = text.split(' ');
+    let host = words.next()?.strip_prefix("host=")?;
+    let stream = words.next()?.strip_prefix("stream=")?.parse().ok()?;
+    let seq = words.next()?.strip_prefix("seq=")?.parse().ok()?;
+    Some((host, stream, seq))
 }
 
 /// A workload a client ran: what it logged.
@@ -215,18 +294,11 @@ pub fn account_logged(
     }
 }
 
-/// (stream, seq) of each workload message of `run_id` from `host` in `journalctl -o cat` output,
-/// in order.
-pub fn parse_arrivals(output: &str, run_id: &str, host: &str) -> Vec<(u32, u64)> {
-    let prefix = format!("jl-work run={run_id} host={host} stream=");
-    output
-        .lines()
-        .filter_map(|line| {
-            let rest = line.strip_prefix(&prefix)?;
-            let (stream, rest) = rest.split_once(" seq=")?;
-            let seq = rest.split(' ').next()?;
-            Some((stream.parse().ok()?, seq.parse().ok()?))
-        })
+/// (stream, seq) of each workload message of `host` in what [`lines_command`] printed, in order.
+pub fn parse_arrivals(output: &str, host: &str) -> Vec<(u32, u64)> {
+    parse_lines(output)
+        .filter(|line| line.host == host)
+        .map(|line| (line.stream, line.seq))
         .collect()
 }
 
@@ -308,12 +380,9 @@ async fn evaluate(
         return Ok(verdict(&workloads, &[], &[]));
     }
     // What the client's own journal holds is what it had to send.
-    let own = format!(
-        "journalctl -o cat --no-pager SYSLOG_IDENTIFIER={WORKLOAD_IDENTIFIER} | grep -F 'jl-work run={} host={} ' | cut -d' ' -f1-5",
-        target.run_id, target.host
-    );
+    let own = lines_command(target.run_id, Some(target.host), JournalOf::Host, false);
     let own_out = target.observer.run(target.host, &own).await?;
-    let logged = parse_arrivals(&own_out.stdout, target.run_id, target.host);
+    let logged = parse_arrivals(&own_out.stdout, target.host);
     evidence.push(format!(
         "[{}]$ {own}  (exit {}): {} workload lines in the client's journal",
         target.host,
@@ -321,14 +390,9 @@ async fn evaluate(
         logged.len()
     ));
     // One read of the server's journal for the whole client (not one per message).
-    let command = format!(
-        "journalctl -D {} -o cat --no-pager SYSLOG_IDENTIFIER={WORKLOAD_IDENTIFIER} | grep -F 'jl-work run={} host={} ' | cut -d' ' -f1-5",
-        journal::REMOTE_DIR,
-        target.run_id,
-        target.host
-    );
+    let command = lines_command(target.run_id, Some(target.host), JournalOf::Remote, false);
     let out = target.observer.run(server, &command).await?;
-    let arrivals = parse_arrivals(&out.stdout, target.run_id, target.host);
+    let arrivals = parse_arrivals(&out.stdout, target.host);
     evidence.push(format!(
         "[{server}]$ {command}  (exit {}): {} workload lines of {}",
         out.exit_code,
@@ -351,6 +415,22 @@ async fn evaluate(
         target.probe_on(server, &remote, evidence).await?;
     }
     Ok((status, observed))
+}
+
+/// What a [`lines_command`] prints when run here on `journal_output` (journalctl replaced by
+/// `cat`), as it does in a host: for tests of the readers and the generator.
+#[cfg(test)]
+pub(crate) fn read_here(command: &str, journal_output: &str) -> String {
+    let command = command.replacen(&command[..command.find(" | grep").unwrap()], "cat", 1);
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&command)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), journal_output.as_bytes()).unwrap();
+    String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap()
 }
 
 #[cfg(test)]
@@ -480,13 +560,30 @@ mod tests {
     }
 
     #[test]
-    fn another_runs_messages_are_ignored() {
-        let output = "jl-work run=jl-1 host=c1 stream=0 seq=0 aaaa\n\
-                      jl-work run=jl-2 host=c1 stream=0 seq=1 bbbb\n\
-                      jl-work run=jl-1 host=c2 stream=0 seq=1 cccc\n\
-                      jl-work run=jl-1 host=c1 stream=0 seq=1 dddd\n\
-                      something else\n";
-        assert_eq!(parse_arrivals(output, "jl-1", "c1"), vec![(0, 0), (0, 1)]);
+    fn the_reading_command_selects_the_run_and_the_parser_reads_what_it_prints() {
+        let lines = "jl-work run=jl-1 host=c1 stream=0 seq=0 aaaa\n\
+                     jl-work run=jl-2 host=c1 stream=0 seq=1 bbbb\n\
+                     jl-work run=jl-1 host=c2 stream=0 seq=1 cccc\n\
+                     jl-work run=jl-1 host=c1 stream=0 seq=1 dddd\n\
+                     something else\n";
+        let run = read_here;
+        let out = run(
+            &lines_command("jl-1", Some("c1"), JournalOf::Host, false),
+            lines,
+        );
+        assert_eq!(out, "host=c1 stream=0 seq=0\nhost=c1 stream=0 seq=1\n");
+        assert_eq!(parse_arrivals(&out, "c1"), vec![(0, 0), (0, 1)]);
+        let timed = "1700000000.250000 client1 journal-lab-workload[7]: jl-work run=jl-1 host=c1 stream=2 seq=5 xx\n";
+        let out = run(&lines_command("jl-1", None, JournalOf::Remote, true), timed);
+        assert_eq!(out, "1700000000.250000 host=c1 stream=2 seq=5\n");
+        let line = parse_lines(&out).next().unwrap();
+        assert_eq!(
+            (line.host, line.stream, line.seq, line.at),
+            ("c1", 2, 5, Some(1_700_000_000.25))
+        );
+        // What the generator writes is what the readers select.
+        assert!(message_prefix("jl-1", "c1", 0, 7).starts_with(&run_prefix("jl-1")));
+
         let w = [Workload {
             host: "c1".into(),
             stream: 0,
@@ -494,11 +591,19 @@ mod tests {
             size: 400,
         }];
         let all = [(0, 0), (0, 1)];
+        let arrived = run(
+            &lines_command("jl-1", Some("c1"), JournalOf::Remote, false),
+            lines,
+        );
         assert_eq!(
-            verdict(&w, &all, &parse_arrivals(output, "jl-1", "c1")).0,
+            verdict(&w, &all, &parse_arrivals(&arrived, "c1")).0,
             Status::Pass
         );
-        let (status, observed) = verdict(&w, &all, &parse_arrivals(output, "jl-2", "c1"));
+        let other_run = run(
+            &lines_command("jl-2", Some("c1"), JournalOf::Remote, false),
+            lines,
+        );
+        let (status, observed) = verdict(&w, &all, &parse_arrivals(&other_run, "c1"));
         assert_eq!(status, Status::Fail);
         assert!(observed.contains("LOST 1 (seq 0)"), "{observed}");
     }

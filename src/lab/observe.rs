@@ -242,19 +242,10 @@ pub async fn read_delivery(
     first_seen: &std::collections::HashMap<(String, u32, u64), f64>,
     deadlines: &Deadlines,
 ) -> Result<crate::report::delivery::Delivery> {
-    use crate::checks::accounting::WORKLOAD_IDENTIFIER;
+    use crate::checks::accounting::{lines_command, JournalOf};
     use crate::report::delivery;
-    let command = format!(
-        "journalctl -D {} -o short-unix --no-pager SYSLOG_IDENTIFIER={WORKLOAD_IDENTIFIER} | \
-         grep -F ' jl-work run={} ' | cut -d' ' -f1,5-8",
-        journal::REMOTE_DIR,
-        lab.run_id()
-    );
-    let own = format!(
-        "journalctl -o short-unix --no-pager SYSLOG_IDENTIFIER={WORKLOAD_IDENTIFIER} | \
-         grep -F ' jl-work run={} ' | cut -d' ' -f1,5-8",
-        lab.run_id()
-    );
+    let command = lines_command(lab.run_id(), None, JournalOf::Remote, true);
+    let own = lines_command(lab.run_id(), None, JournalOf::Host, true);
     let servers: Vec<&Host> = scenario
         .servers()
         .filter_map(|s| lab.host(&s.name))
@@ -285,10 +276,10 @@ async fn workload_lines(
         .map(|host| lab.exec(host, command, deadlines.command));
     let mut lines = Vec::new();
     for out in futures::future::try_join_all(reads).await? {
-        lines.extend(crate::report::delivery::parse_arrivals(
-            &out.stdout,
-            lab.run_id(),
-        ));
+        lines.extend(
+            crate::checks::accounting::parse_lines(&out.stdout)
+                .filter_map(|line| Some((line.host.to_string(), line.stream, line.seq, line.at?))),
+        );
     }
     Ok(lines)
 }

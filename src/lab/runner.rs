@@ -346,6 +346,9 @@ pub async fn run_scenario(
         "observe (profile, facts, journals)",
         clock_observe.elapsed(),
     ));
+    if let Some(watch) = state.arrival_watch.take() {
+        watch.stop(&mut state.first_seen).await;
+    }
     let workloads: Vec<_> = state.history.workloads().cloned().collect();
     let delivery = if workloads.is_empty() {
         None

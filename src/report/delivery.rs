@@ -1,6 +1,7 @@
 //! The `delivery` section of run.json: for every client that ran a workload, what it sent and
-//! what arrived (lost and duplicated ranges, reorderings), and when each message arrived, for
-//! the timeline picture. Versioned: tools that read it check `version`.
+//! what arrived (lost and duplicated ranges, reorderings), and for the timeline, when messages
+//! were logged and when the harness first saw them on a server. Versioned: tools that read it
+//! check `version`.
 
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +12,9 @@ pub const DELIVERY_VERSION: u32 = 1;
 
 /// At most this many arrival times per stream are kept for the timeline (evenly thinned).
 const TIMELINE_POINTS: usize = 400;
+
+/// At most this many lost, duplicated and out-of-order messages each are marked per stream.
+const MARKED_PER_KIND: usize = 2_000;
 
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct Delivery {
@@ -35,6 +39,30 @@ pub struct StreamDelivery {
     /// when the run waited for the workload (resolution: one poll, 50 ms, and one read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_ms: Option<Latency>,
+    /// The messages the timeline draws, by sequence number: every lost, duplicated and
+    /// out-of-order one (up to 2,000 of each) and an even sample of the rest (up to 400).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<MessageMark>,
+}
+
+/// One message, as the timeline draws it.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
+pub struct MessageMark {
+    pub seq: u64,
+    /// When the client logged it (unix seconds, its entry's timestamp); None if the client's
+    /// journal does not hold it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logged: Option<f64>,
+    /// When the harness first saw it on a server (unix seconds; polls every 250 ms while
+    /// workloads log, every 50 ms while the run waits for them); None if it was never seen
+    /// before the final read, or never arrived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrived: Option<f64>,
+    /// How many times the server holds it: 0 lost, 2 or more duplicated.
+    pub copies: u32,
+    /// It arrived after a message with a higher number.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub out_of_order: bool,
 }
 
 /// Latency quantiles over a stream's messages.
@@ -71,6 +99,68 @@ fn latency(
     })
 }
 
+/// The messages of workload `w` the timeline draws (see [`StreamDelivery::messages`]);
+/// `arrived` is the stream's arrivals in the server's order.
+fn marks(
+    w: &Workload,
+    logged: &[Arrival],
+    arrived: &[&Arrival],
+    first_seen: &std::collections::HashMap<(String, u32, u64), f64>,
+) -> Vec<MessageMark> {
+    use std::collections::{BTreeMap, BTreeSet};
+    let logged_at: BTreeMap<u64, f64> = logged
+        .iter()
+        .filter(|(h, s, _, _)| *h == w.host && *s == w.stream)
+        .map(|a| (a.2, a.3))
+        .collect();
+    let mut copies: BTreeMap<u64, u32> = BTreeMap::new();
+    let mut out_of_order = BTreeSet::new();
+    let mut highest = None;
+    for arrival in arrived {
+        *copies.entry(arrival.2).or_default() += 1;
+        if highest.is_some_and(|h| arrival.2 < h) {
+            out_of_order.insert(arrival.2);
+        }
+        highest = highest.max(Some(arrival.2));
+    }
+    let seqs: BTreeSet<u64> = logged_at.keys().chain(copies.keys()).copied().collect();
+    let all: Vec<MessageMark> = seqs
+        .into_iter()
+        .map(|seq| MessageMark {
+            seq,
+            logged: logged_at.get(&seq).copied(),
+            arrived: first_seen.get(&(w.host.clone(), w.stream, seq)).copied(),
+            copies: copies.get(&seq).copied().unwrap_or(0),
+            out_of_order: out_of_order.contains(&seq),
+        })
+        .collect();
+    let (mut lost, mut duplicated, mut reordered) = (0, 0, 0);
+    let ordinary = all
+        .iter()
+        .filter(|m| m.copies == 1 && !m.out_of_order)
+        .count();
+    let step = ordinary.div_ceil(TIMELINE_POINTS).max(1);
+    let mut nth_ordinary = 0;
+    all.into_iter()
+        .filter(|m| {
+            let under = |count: &mut usize| {
+                *count += 1;
+                *count <= MARKED_PER_KIND
+            };
+            if m.copies == 0 {
+                under(&mut lost)
+            } else if m.copies > 1 {
+                under(&mut duplicated)
+            } else if m.out_of_order {
+                under(&mut reordered)
+            } else {
+                nth_ordinary += 1;
+                (nth_ordinary - 1) % step == 0
+            }
+        })
+        .collect()
+}
+
 /// One arrived workload message: (host, stream, seq, unix time).
 pub type Arrival = (String, u32, u64, f64);
 
@@ -103,6 +193,7 @@ pub fn delivery(
                 accounting: account_logged(w.count, &on_client, &seqs),
                 arrivals: mine.iter().step_by(step).map(|a| a.3).collect(),
                 latency_ms: latency(&w.host, w.stream, logged, first_seen),
+                messages: marks(w, logged, &mine, first_seen),
             }
         })
         .collect();
@@ -111,24 +202,6 @@ pub fn delivery(
         streams,
         settled_after_seconds: None,
     }
-}
-
-/// `EPOCH run=R host=H stream=S seq=N` lines (`journalctl -o short-unix`, cut) of run `run_id`.
-pub fn parse_arrivals(output: &str, run_id: &str) -> Vec<Arrival> {
-    output
-        .lines()
-        .filter_map(|line| {
-            let mut words = line.split_whitespace();
-            let at: f64 = words.next()?.parse().ok()?;
-            if words.next()?.strip_prefix("run=")? != run_id {
-                return None;
-            }
-            let host = words.next()?.strip_prefix("host=")?.to_string();
-            let stream = words.next()?.strip_prefix("stream=")?.parse().ok()?;
-            let seq = words.next()?.strip_prefix("seq=")?.parse().ok()?;
-            Some((host, stream, seq, at))
-        })
-        .collect()
 }
 
 /// The rows of the delivery table: host, stream, sent, arrived, lost, duplicated, out of order.
@@ -171,84 +244,27 @@ pub const COLUMNS: [&str; 7] = [
     "out of order",
 ];
 
-/// An inline SVG (no scripts, nothing fetched): one row per stream with a tick at each arrival,
-/// and the fault windows shaded across all rows, so a gap in arrivals lines up with its cause.
-pub fn timeline_svg(delivery: &Delivery, faults: &[(String, f64, f64)]) -> String {
-    let times = delivery
-        .streams
-        .iter()
-        .flat_map(|s| s.arrivals.iter().copied())
-        .chain(faults.iter().flat_map(|f| [f.1, f.2]));
-    let (start, end) = times.fold((f64::MAX, f64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
-    if start >= end {
-        return String::new();
-    }
-    let (left, width, row) = (160.0, 640.0, 22.0);
-    let height = row * delivery.streams.len() as f64 + 30.0;
-    let x = |t: f64| left + (t - start) / (end - start) * width;
-    let mut svg = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{height}\" role=\"img\" \
-         aria-label=\"arrivals per client over time, faults shaded\">",
-        left + width + 10.0
-    );
-    for (what, from, to) in faults {
-        svg.push_str(&format!(
-            "<rect x=\"{:.1}\" y=\"0\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#f4c7c3\"><title>{}</title></rect>",
-            x(*from),
-            (x(*to) - x(*from)).max(1.0),
-            height - 20.0,
-            escape(what)
-        ));
-    }
-    for (i, stream) in delivery.streams.iter().enumerate() {
-        let y = row * i as f64 + 4.0;
-        svg.push_str(&format!(
-            "<text x=\"4\" y=\"{:.1}\" font-size=\"12\">{} #{}</text>",
-            y + 13.0,
-            escape(&stream.host),
-            stream.stream
-        ));
-        for t in &stream.arrivals {
-            svg.push_str(&format!(
-                "<rect x=\"{:.1}\" y=\"{y:.1}\" width=\"1\" height=\"16\" fill=\"#2b6cb0\"/>",
-                x(*t)
-            ));
-        }
-    }
-    svg.push_str(&format!(
-        "<text x=\"{left}\" y=\"{:.1}\" font-size=\"11\">0 s</text><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"end\">{:.1} s</text></svg>",
-        height - 6.0,
-        left + width,
-        height - 6.0,
-        end - start
-    ));
-    svg
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn arrivals_are_accounted_per_stream_and_pictured() {
-        let output = "100.5 run=jl-1 host=c1 stream=0 seq=0\n101.0 run=jl-1 host=c1 stream=0 seq=2\n\
-                      101.5 run=jl-2 host=c1 stream=0 seq=1\n102.0 run=jl-1 host=c1 stream=0 seq=2\n";
-        let arrivals = parse_arrivals(output, "jl-1");
-        assert_eq!(arrivals.len(), 3);
+    fn arrivals_are_accounted_per_stream_and_marked_for_the_timeline() {
+        // seq 0 arrives, seq 1 is lost, seq 2 arrives twice, seq 3 arrives before 2's copy...
+        let arrivals: Vec<Arrival> = [(0, 100.5), (2, 101.0), (3, 101.5), (2, 102.0)]
+            .iter()
+            .map(|&(seq, at)| ("c1".to_string(), 0, seq, at))
+            .collect();
         let w = [Workload {
             host: "c1".into(),
             stream: 0,
-            count: 3,
+            count: 4,
             size: 400,
         }];
-        let logged: Vec<Arrival> = (0..3).map(|s| ("c1".into(), 0, s, 0.0)).collect();
-        let seen = std::collections::HashMap::from([(("c1".to_string(), 0, 0), 0.25)]);
+        let logged: Vec<Arrival> = (0..4)
+            .map(|s| ("c1".into(), 0, s, 100.0 + s as f64))
+            .collect();
+        let seen = std::collections::HashMap::from([(("c1".to_string(), 0, 0), 100.25)]);
         let d = delivery(&w, &logged, &arrivals, &seen);
         assert_eq!(d.version, 1);
         let latency = d.streams[0].latency_ms.clone().unwrap();
@@ -256,21 +272,25 @@ mod tests {
         let a = &d.streams[0].accounting;
         assert_eq!(
             (a.arrived, a.lost.clone(), a.duplicated.clone()),
-            (2, vec![(1, 1)], vec![(2, 2)])
+            (3, vec![(1, 1)], vec![(2, 2)])
         );
         assert_eq!(
             rows(&d)[0],
-            ["c1", "0", "3", "2", "1 (seq 1)", "seq 2", "0"]
+            ["c1", "0", "4", "3", "1 (seq 1)", "seq 2", "1"]
         );
-        let svg = timeline_svg(&d, &[("server-down on server".into(), 100.6, 101.2)]);
-        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"), "{svg}");
+        let marks = &d.streams[0].messages;
+        let mark = |seq: u64| marks.iter().find(|m| m.seq == seq).unwrap();
         assert_eq!(
-            svg.matches("fill=\"#2b6cb0\"").count(),
-            3,
-            "a tick per arrival"
+            (mark(0).arrived, mark(0).logged, mark(0).copies),
+            (Some(100.25), Some(100.0), 1)
         );
-        assert!(svg.contains("server-down on server"));
-        assert!(!svg.contains("<script") && !svg.contains("href"));
+        assert_eq!(
+            (mark(1).copies, mark(1).logged),
+            (0, Some(101.0)),
+            "lost, at its log time"
+        );
+        assert_eq!(mark(2).copies, 2);
+        assert!(mark(2).out_of_order, "its second copy came after seq 3");
     }
 
     #[test]
@@ -284,6 +304,20 @@ mod tests {
         }];
         let d = delivery(&w, &arrivals, &arrivals, &Default::default());
         assert!(d.streams[0].arrivals.len() <= TIMELINE_POINTS);
+        assert!(d.streams[0].messages.len() <= TIMELINE_POINTS);
         assert!(d.streams[0].accounting.exactly_once());
+        // Every lost message is marked, however many ordinary ones are thinned away.
+        let arrived: Vec<Arrival> = arrivals
+            .iter()
+            .filter(|a| a.2 % 100 != 7)
+            .cloned()
+            .collect();
+        let d = delivery(&w, &arrivals, &arrived, &Default::default());
+        let lost = d.streams[0]
+            .messages
+            .iter()
+            .filter(|m| m.copies == 0)
+            .count();
+        assert_eq!(lost, 100);
     }
 }

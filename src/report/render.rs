@@ -423,20 +423,12 @@ pub fn html(report: &RunReport) -> String {
             &super::delivery::COLUMNS,
             super::delivery::rows(delivery),
         ));
-        let unix = |t: time::OffsetDateTime| t.unix_timestamp_nanos() as f64 / 1e9;
-        let faults: Vec<(String, f64, f64)> = report
-            .faults
-            .iter()
-            .map(|f| {
-                (
-                    format!("{} on {}", f.kind, f.host),
-                    unix(f.started),
-                    unix(f.ended.unwrap_or(report.finished)),
-                )
-            })
-            .collect();
-        h.push_str("<p class=\"meta\">Arrivals per client over time (by the entries' own timestamps); faults shaded.</p>\n");
-        h.push_str(&super::delivery::timeline_svg(delivery, &faults));
+        h.push_str(
+            "<p class=\"meta\">Each workload message where the harness first saw it on a server (x; it \
+             polls every 250 ms while workloads log) at the height of its latency, lost messages where \
+             they were logged; faults and restarts shaded, in the scenario's words.</p>\n",
+        );
+        h.push_str(&timeline::timeline_svg(delivery, &timeline::shades(report)));
         h.push('\n');
     }
     if !report.journal_files.is_empty() {
@@ -570,6 +562,7 @@ use page::{with_contents, STYLE};
 pub mod sarif;
 mod sends;
 mod tables;
+pub mod timeline;
 use tables::{html_table, sections};
 
 #[cfg(test)]

@@ -54,11 +54,13 @@ pub struct RunState {
     pub private_dir: Option<PathBuf>,
     /// Workloads still being logged in the background.
     pub background: Vec<workload::Running>,
+    /// While workloads log in the background: the watch noting when each message arrives.
+    pub arrival_watch: Option<workload::ArrivalWatch>,
     /// Seconds from the end of logging to delivery settled, at the last wait for it.
     pub settled_after: Option<f64>,
     /// When the harness first saw each workload message on a server (unix seconds), by
     /// (host, stream, seq): with its logging time, its delivery latency.
-    pub first_seen: std::collections::HashMap<(String, u32, u64), f64>,
+    pub first_seen: workload::FirstSeen,
     /// What the last `run` step ran and printed: (host, command, exit status, output).
     pub last_run: Option<(String, String, i64, String)>,
 }

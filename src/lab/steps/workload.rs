@@ -12,7 +12,6 @@ use crate::checks::accounting::{Workload, WORKLOAD_IDENTIFIER};
 use crate::checks::history::What;
 use crate::engine::ExecOutput;
 use crate::errors::Result;
-use crate::journal;
 use crate::scenario::{Content, Scenario};
 use crate::Progress;
 
@@ -20,6 +19,70 @@ use crate::Progress;
 pub struct Running {
     pub host: String,
     task: tokio::task::JoinHandle<Result<ExecOutput>>,
+}
+
+/// Watches the servers while workloads log in the background, noting when each message is first
+/// seen there: what the timeline draws as its arrival (a fault's effect shows while it lasts, not
+/// only once the run waits). One read per server per poll, as [`wait`] does; errors (a server
+/// that is down) are skipped.
+pub struct ArrivalWatch {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<FirstSeen>,
+}
+
+/// When the harness first saw each workload message on a server (unix seconds), by
+/// (host, stream, seq).
+pub type FirstSeen = std::collections::HashMap<(String, u32, u64), f64>;
+
+/// How often the watch reads the servers while few messages have arrived.
+const WATCH_POLL: Duration = Duration::from_millis(250);
+
+impl ArrivalWatch {
+    fn start(lab: &Lab, scenario: &Scenario) -> ArrivalWatch {
+        let command = arrivals_command(lab.run_id());
+        let servers: Vec<(String, String)> = scenario
+            .servers()
+            .filter_map(|s| lab.host(&s.name))
+            .map(|h| (h.id().to_string(), h.name.clone()))
+            .collect();
+        let engine = lab.engine().clone();
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(async move {
+            let mut first_seen = FirstSeen::new();
+            let mut delay = WATCH_POLL;
+            loop {
+                let reads = servers
+                    .iter()
+                    .map(|(id, _)| engine.exec(id, &command, Duration::from_secs(30)));
+                let outputs = futures::future::join_all(reads).await;
+                let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() as f64 / 1e9;
+                let mut total = 0;
+                for out in outputs.into_iter().flatten() {
+                    total += note_first_seen(&out.stdout, now, &mut first_seen).len();
+                }
+                if total > 20_000 {
+                    delay = (delay * 3 / 2).min(Duration::from_secs(2));
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = stopped.changed() => break,
+                }
+            }
+            first_seen
+        });
+        ArrivalWatch { stop, task }
+    }
+
+    /// Stops watching and folds what it saw into `first_seen` (the earlier sighting wins).
+    pub async fn stop(self, first_seen: &mut FirstSeen) {
+        let _ = self.stop.send(true);
+        if let Ok(seen) = self.task.await {
+            for (key, at) in seen {
+                let entry = first_seen.entry(key).or_insert(at);
+                *entry = entry.min(at);
+            }
+        }
+    }
 }
 
 /// What one workload is.
@@ -59,12 +122,13 @@ fn script(run_id: &str, host: &str, stream: u32, spec: &Spec) -> String {
     };
     format!(
         "{padding} | awk -v n={count} -v size={size} -v batch={batch} -v pause={pause} \
-         -v head='jl-work run={run_id} host={host} stream={stream} seq=' \
+         -v head='{head}' \
          '{{ p = head (NR - 1) \" \"; print p substr($0, 1, size - length(p)); \
          if (batch > 0 && NR % batch == 0) {{ fflush(); system(\"sleep \" pause) }} \
          if (NR >= n) exit }}' | systemd-cat -t {WORKLOAD_IDENTIFIER}",
         count = spec.count,
         size = spec.size,
+        head = crate::checks::accounting::numbering_head(run_id, host, stream),
     )
 }
 
@@ -131,6 +195,9 @@ pub(super) async fn start(
     ));
     state.background.extend(running);
     if background {
+        if state.arrival_watch.is_none() {
+            state.arrival_watch = Some(ArrivalWatch::start(lab, scenario));
+        }
         return Ok(());
     }
     wait(lab, scenario, state, settle, progress).await
@@ -153,6 +220,9 @@ pub(super) async fn wait(
             Ok(Err(e)) => progress(&format!("workload on {} cut short: {e}", running.host)),
             Err(e) => progress(&format!("workload on {} stopped: {e}", running.host)),
         }
+    }
+    if let Some(watch) = state.arrival_watch.take() {
+        watch.stop(&mut state.first_seen).await;
     }
     let mut expected: BTreeMap<&str, u64> = BTreeMap::new();
     for workload in state.history.workloads() {
@@ -196,18 +266,34 @@ pub(super) async fn wait(
     }
 }
 
+/// The command that prints `host=H stream=S seq=N` for every workload message of run `run_id`
+/// a server holds (duplicates included).
+fn arrivals_command(run_id: &str) -> String {
+    use crate::checks::accounting::{lines_command, JournalOf};
+    lines_command(run_id, None, JournalOf::Remote, false)
+}
+
+/// Parses [`arrivals_command`]'s output, noting `now` as the first sighting of each message not
+/// seen before; returns the sending host of every line (duplicates included).
+fn note_first_seen<'a>(output: &'a str, now: f64, first_seen: &mut FirstSeen) -> Vec<&'a str> {
+    let mut hosts = Vec::new();
+    for line in crate::checks::accounting::parse_lines(output) {
+        hosts.push(line.host);
+        first_seen
+            .entry((line.host.to_string(), line.stream, line.seq))
+            .or_insert(now);
+    }
+    hosts
+}
+
 /// Workload lines of this run on every server, per sending host (duplicates counted), noting
 /// when each message was first seen (unix seconds): one read per server.
 async fn arrived_per_host(
     lab: &Lab,
     scenario: &Scenario,
-    first_seen: &mut std::collections::HashMap<(String, u32, u64), f64>,
+    first_seen: &mut FirstSeen,
 ) -> Result<BTreeMap<String, u64>> {
-    let command = format!(
-        "journalctl -D {} -o cat --no-pager SYSLOG_IDENTIFIER={WORKLOAD_IDENTIFIER} | grep -F 'jl-work run={} ' | cut -d' ' -f3-5",
-        journal::REMOTE_DIR,
-        lab.run_id()
-    );
+    let command = arrivals_command(lab.run_id());
     let reads = scenario
         .servers()
         .filter_map(|s| lab.host(&s.name))
@@ -215,21 +301,9 @@ async fn arrived_per_host(
     let outputs = futures::future::try_join_all(reads).await?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() as f64 / 1e9;
     let mut counts = BTreeMap::new();
-    for line in outputs.iter().flat_map(|out| out.stdout.lines()) {
-        // `host=H stream=S seq=N`
-        let mut words = line.split_whitespace();
-        let host = words.next().and_then(|w| w.strip_prefix("host="));
-        let stream = words
-            .next()
-            .and_then(|w| w.strip_prefix("stream=")?.parse().ok());
-        let seq = words
-            .next()
-            .and_then(|w| w.strip_prefix("seq=")?.parse().ok());
-        if let (Some(host), Some(stream), Some(seq)) = (host, stream, seq) {
+    for out in &outputs {
+        for host in note_first_seen(&out.stdout, now, first_seen) {
             *counts.entry(host.to_string()).or_default() += 1;
-            first_seen
-                .entry((host.to_string(), stream, seq))
-                .or_insert(now);
         }
     }
     Ok(counts)
@@ -238,7 +312,7 @@ async fn arrived_per_host(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::accounting::parse_arrivals;
+    use crate::checks::accounting::{lines_command, parse_arrivals, read_here, JournalOf};
 
     /// The generator, run here: exactly `count` lines of `size` bytes, numbered from 0, in
     /// order, each as the accounting parses it (systemd-cat replaced by cat).
@@ -267,7 +341,11 @@ mod tests {
                 "{content:?}: {:?}",
                 lines[0]
             );
-            let arrivals = parse_arrivals(&text, "jl-1", "c1");
+            let numbering = read_here(
+                &lines_command("jl-1", Some("c1"), JournalOf::Host, false),
+                &text,
+            );
+            let arrivals = parse_arrivals(&numbering, "c1");
             assert_eq!(arrivals, (0..250).map(|s| (2, s)).collect::<Vec<_>>());
         }
     }

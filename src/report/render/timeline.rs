@@ -1,0 +1,508 @@
+//! The delivery timeline of report.html: an inline SVG (no script, nothing fetched). One lane per
+//! workload stream; each message drawn where the harness first saw it on a server (x) at the
+//! height of its latency (y), lost messages where they were logged, duplicates and reorderings
+//! marked; every fault and restart shaded across the lanes and labelled with the scenario's
+//! words; time ticks and a legend. Drawn from run.json alone, so a recorded run draws the same.
+
+use std::fmt::Write as _;
+
+use crate::report::delivery::{Delivery, MessageMark};
+use crate::report::RunReport;
+
+/// Something the steps did, as the timeline shades it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shade {
+    /// In the scenario's words: `server-down on server`, `restart client1 (halt)`.
+    pub label: String,
+    pub from: f64,
+    pub to: f64,
+    pub kind: ShadeKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShadeKind {
+    Fault,
+    Restart,
+}
+
+impl ShadeKind {
+    fn class(self) -> &'static str {
+        match self {
+            ShadeKind::Fault => "fault",
+            ShadeKind::Restart => "restart",
+        }
+    }
+
+    fn fill(self) -> &'static str {
+        match self {
+            ShadeKind::Fault => "#f4c7c3",
+            ShadeKind::Restart => "#fbe3a6",
+        }
+    }
+}
+
+const LEFT: f64 = 150.0;
+const WIDTH: f64 = 680.0;
+const LABEL_ROW: f64 = 14.0;
+const LANE: f64 = 64.0;
+const AXIS: f64 = 34.0;
+const LEGEND: f64 = 22.0;
+const ARRIVED: &str = "#2b6cb0";
+const REORDERED: &str = "#805ad5";
+const DUPLICATE: &str = "#dd6b20";
+const LOST: &str = "#c53030";
+const UNSEEN: &str = "#8a8a8a";
+
+fn unix(t: time::OffsetDateTime) -> f64 {
+    t.unix_timestamp_nanos() as f64 / 1e9
+}
+
+/// The faults and restarts of a run, as shaded on its timeline.
+pub fn shades(report: &RunReport) -> Vec<Shade> {
+    let faults = report.faults.iter().map(|f| Shade {
+        label: format!("{} on {}", f.kind, f.host),
+        from: unix(f.started),
+        to: unix(f.ended.unwrap_or(report.finished)),
+        kind: ShadeKind::Fault,
+    });
+    let restarts = report.restarts.iter().map(|r| Shade {
+        label: format!("restart {} ({})", r.host, r.how),
+        from: unix(r.started),
+        to: unix(r.ended.unwrap_or(report.finished)),
+        kind: ShadeKind::Restart,
+    });
+    faults.chain(restarts).collect()
+}
+
+/// A tick step of about an eighth of `span` seconds, from 1-2-5 steps.
+fn tick_step(span: f64) -> f64 {
+    let rough = span / 8.0;
+    let magnitude = 10f64.powf(rough.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * magnitude)
+        .find(|step| *step >= rough)
+        .unwrap_or(10.0 * magnitude)
+}
+
+/// The SVG, or nothing when there is nothing with a time to draw.
+pub fn timeline_svg(delivery: &Delivery, shades: &[Shade]) -> String {
+    let times = delivery
+        .streams
+        .iter()
+        .flat_map(|s| s.messages.iter())
+        .flat_map(|m| [m.logged, m.arrived])
+        .flatten()
+        .chain(shades.iter().flat_map(|s| [s.from, s.to]));
+    let (start, end) = times.fold((f64::MAX, f64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
+    if start >= end {
+        return String::new();
+    }
+    let x = |t: f64| LEFT + (t - start) / (end - start) * WIDTH;
+    // Labels of shades that would overlap go on the next row.
+    let mut rows: Vec<f64> = Vec::new();
+    let placed: Vec<(usize, &Shade)> = shades
+        .iter()
+        .map(|shade| {
+            let right = x(shade.from) + label_width(&shade.label);
+            let row = match rows.iter().position(|end| *end < x(shade.from)) {
+                Some(row) => row,
+                None => {
+                    rows.push(0.0);
+                    rows.len() - 1
+                }
+            };
+            rows[row] = right;
+            (row, shade)
+        })
+        .collect();
+    let top = LABEL_ROW * rows.len() as f64 + 4.0;
+    let lanes_bottom = top + LANE * delivery.streams.len() as f64;
+    let height = lanes_bottom + AXIS + LEGEND;
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{height:.0}\" font-family=\"sans-serif\" \
+         role=\"img\" aria-label=\"delivery timeline: each message where the server first had it, by latency; \
+         lost messages at their log time; faults and restarts shaded\">",
+        LEFT + WIDTH + 20.0
+    );
+    for (row, shade) in &placed {
+        let (from, to) = (x(shade.from), x(shade.to));
+        let y = LABEL_ROW * (*row as f64 + 1.0);
+        let label = escape(&shade.label);
+        if to - from < 1.5 {
+            let _ = write!(
+                svg,
+                "<line class=\"{}\" x1=\"{from:.1}\" y1=\"{:.1}\" x2=\"{from:.1}\" y2=\"{lanes_bottom:.1}\" stroke=\"{LOST}\" \
+                 stroke-width=\"1.5\"><title>{label}</title></line>",
+                shade.kind.class(),
+                y - 10.0
+            );
+        } else {
+            let _ = write!(
+                svg,
+                "<rect class=\"{}\" x=\"{from:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{}\" \
+                 opacity=\"0.75\"><title>{label}</title></rect>",
+                shade.kind.class(),
+                y - 10.0,
+                to - from,
+                lanes_bottom - y + 10.0,
+                shade.kind.fill()
+            );
+        }
+        // A label that would run past the plot ends at its right edge instead.
+        let (label_x, anchor) = if from + 2.0 + label_width(&shade.label) > LEFT + WIDTH {
+            (LEFT + WIDTH, "end")
+        } else {
+            (from + 2.0, "start")
+        };
+        let _ = write!(
+            svg,
+            "<text class=\"label\" x=\"{label_x:.1}\" y=\"{y:.1}\" font-size=\"11\" text-anchor=\"{anchor}\">{label}</text>"
+        );
+    }
+    for (i, stream) in delivery.streams.iter().enumerate() {
+        let lane_top = top + LANE * i as f64;
+        lane(
+            &mut svg,
+            stream.host.as_str(),
+            stream.stream,
+            &stream.messages,
+            lane_top,
+            &x,
+        );
+    }
+    axis(&mut svg, start, end, lanes_bottom, &x);
+    legend(&mut svg, height - 6.0);
+    svg.push_str("</svg>");
+    svg
+}
+
+/// One stream's lane: its name and latency scale, then every marked message.
+fn lane(
+    svg: &mut String,
+    host: &str,
+    stream: u32,
+    marks: &[MessageMark],
+    top: f64,
+    x: &dyn Fn(f64) -> f64,
+) {
+    let base = top + LANE - 8.0;
+    let latencies = marks
+        .iter()
+        .filter_map(|m| Some((m.arrived? - m.logged?).max(0.0)));
+    let max_latency = latencies.fold(0.0_f64, f64::max).max(0.001);
+    let y = |latency: f64| base - latency / max_latency * (LANE - 18.0);
+    let _ = write!(
+        svg,
+        "<line x1=\"{LEFT}\" y1=\"{base:.1}\" x2=\"{:.1}\" y2=\"{base:.1}\" stroke=\"#ccc\"/>\
+         <text x=\"4\" y=\"{:.1}\" font-size=\"12\">{} #{stream}</text>\
+         <text x=\"4\" y=\"{:.1}\" font-size=\"10\" fill=\"#555\">latency 0–{}</text>",
+        LEFT + WIDTH,
+        top + 18.0,
+        escape(host),
+        top + 32.0,
+        seconds(max_latency)
+    );
+    for mark in marks {
+        let title = format!("seq {}", mark.seq);
+        match (mark.copies, mark.logged, mark.arrived) {
+            (0, Some(logged), _) => {
+                let (cx, cy) = (x(logged), top + 10.0);
+                let _ = write!(
+                    svg,
+                    "<path class=\"lost\" d=\"M{:.1} {:.1}l6 6m0 -6l-6 6\" stroke=\"{LOST}\" stroke-width=\"1.4\">\
+                     <title>{title}: lost (logged here)</title></path>",
+                    cx - 3.0,
+                    cy - 3.0
+                );
+            }
+            (0, None, _) => {}
+            (copies, logged, Some(arrived)) => {
+                let latency = logged.map_or(0.0, |l| (arrived - l).max(0.0));
+                let (cx, cy) = (x(arrived), y(latency));
+                let (class, fill) = if mark.out_of_order {
+                    ("reordered", REORDERED)
+                } else {
+                    ("arrived", ARRIVED)
+                };
+                let _ = write!(
+                    svg,
+                    "<circle class=\"{class}\" cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"{}\" fill=\"{fill}\">\
+                     <title>{title}: latency {}</title></circle>",
+                    if mark.out_of_order { 2.6 } else { 1.8 },
+                    seconds(latency)
+                );
+                if copies > 1 {
+                    let _ = write!(
+                        svg,
+                        "<circle class=\"duplicate\" cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"4.5\" fill=\"none\" \
+                         stroke=\"{DUPLICATE}\" stroke-width=\"1.6\"><title>{title}: {copies} copies on the server</title></circle>"
+                    );
+                }
+            }
+            (copies, Some(logged), None) => {
+                // Arrived, but between the last poll and the final read: its arrival is unknown.
+                let cx = x(logged);
+                let _ = write!(
+                    svg,
+                    "<rect class=\"unseen\" x=\"{:.1}\" y=\"{:.1}\" width=\"1\" height=\"6\" fill=\"{UNSEEN}\">\
+                     <title>{title}: arrived (when was not seen){}</title></rect>",
+                    cx,
+                    base - 6.0,
+                    if copies > 1 { format!(", {copies} copies") } else { String::new() }
+                );
+                if copies > 1 {
+                    let _ = write!(
+                        svg,
+                        "<circle class=\"duplicate\" cx=\"{cx:.1}\" cy=\"{:.1}\" r=\"4.5\" fill=\"none\" \
+                         stroke=\"{DUPLICATE}\" stroke-width=\"1.6\"><title>{title}: {copies} copies on the server</title></circle>",
+                        base - 3.0
+                    );
+                }
+            }
+            (_, None, None) => {}
+        }
+    }
+}
+
+/// The time axis: ticks at 1-2-5 steps, seconds from the first thing drawn.
+fn axis(svg: &mut String, start: f64, end: f64, at: f64, x: &dyn Fn(f64) -> f64) {
+    let step = tick_step(end - start);
+    let _ = write!(
+        svg,
+        "<line x1=\"{LEFT}\" y1=\"{at:.1}\" x2=\"{:.1}\" y2=\"{at:.1}\" stroke=\"#333\"/>",
+        LEFT + WIDTH
+    );
+    let mut tick = 0.0;
+    while start + tick <= end + step * 1e-6 {
+        let tx = x(start + tick);
+        let _ = write!(
+            svg,
+            "<line class=\"tick\" x1=\"{tx:.1}\" y1=\"{at:.1}\" x2=\"{tx:.1}\" y2=\"{:.1}\" stroke=\"#333\"/>\
+             <text x=\"{tx:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\">{}</text>",
+            at + 4.0,
+            at + 15.0,
+            seconds(tick)
+        );
+        tick += step;
+    }
+    let _ = write!(
+        svg,
+        "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\" fill=\"#555\">\
+         time since the first message was logged (x: when the harness first saw a message on a server)</text>",
+        LEFT + WIDTH / 2.0,
+        at + 28.0
+    );
+}
+
+fn legend(svg: &mut String, y: f64) {
+    let items: [(&str, &str); 7] = [
+        ("arrived (height: latency)", ARRIVED),
+        ("out of order", REORDERED),
+        ("duplicate", DUPLICATE),
+        ("lost (at its log time)", LOST),
+        ("arrived, time not seen", UNSEEN),
+        ("fault", "#f4c7c3"),
+        ("restart", "#fbe3a6"),
+    ];
+    let mut at = 4.0;
+    for (text, colour) in items {
+        let _ = write!(
+            svg,
+            "<rect class=\"legend\" x=\"{at:.1}\" y=\"{:.1}\" width=\"10\" height=\"10\" fill=\"{colour}\"/>\
+             <text x=\"{:.1}\" y=\"{y:.1}\" font-size=\"10\">{text}</text>",
+            y - 9.0,
+            at + 13.0
+        );
+        at += 22.0 + 5.6 * text.len() as f64;
+    }
+}
+
+/// About how wide a label is drawn, at 11 px.
+fn label_width(label: &str) -> f64 {
+    6.5 * label.chars().count() as f64
+}
+
+/// `0.25 s`, `12 s`, `1.5 s`.
+fn seconds(value: f64) -> String {
+    let text = if value >= 10.0 || value.fract() == 0.0 {
+        format!("{value:.0}")
+    } else if value >= 1.0 {
+        format!("{value:.1}")
+    } else {
+        format!("{value:.2}")
+    };
+    format!("{text} s")
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::accounting::Accounting;
+    use crate::report::delivery::StreamDelivery;
+
+    fn mark(seq: u64, logged: f64, arrived: Option<f64>, copies: u32) -> MessageMark {
+        MessageMark {
+            seq,
+            logged: Some(logged),
+            arrived,
+            copies,
+            out_of_order: false,
+        }
+    }
+
+    #[test]
+    fn lost_duplicated_and_reordered_messages_and_the_shades_are_drawn_and_labelled() {
+        let mut reordered = mark(3, 103.0, Some(104.0), 1);
+        reordered.out_of_order = true;
+        let delivery = Delivery {
+            version: 1,
+            settled_after_seconds: None,
+            streams: vec![StreamDelivery {
+                host: "client1".into(),
+                stream: 0,
+                size: 400,
+                accounting: Accounting::default(),
+                arrivals: Vec::new(),
+                latency_ms: None,
+                messages: vec![
+                    mark(0, 100.0, Some(100.2), 1),
+                    mark(1, 101.0, None, 0),
+                    mark(2, 102.0, Some(110.0), 2),
+                    reordered,
+                    mark(4, 104.0, None, 1),
+                ],
+            }],
+        };
+        let shades = [
+            Shade {
+                label: "server-down on server".into(),
+                from: 100.5,
+                to: 108.0,
+                kind: ShadeKind::Fault,
+            },
+            Shade {
+                label: "restart client1 (halt)".into(),
+                from: 101.0,
+                to: 102.0,
+                kind: ShadeKind::Restart,
+            },
+            Shade {
+                label: "kill-upload on client1".into(),
+                from: 105.0,
+                to: 105.0,
+                kind: ShadeKind::Fault,
+            },
+        ];
+        let svg = timeline_svg(&delivery, &shades);
+        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"), "{svg}");
+        for (class, count) in [
+            ("arrived", 2),
+            ("lost", 1),
+            ("duplicate", 1),
+            ("reordered", 1),
+            ("unseen", 1),
+            ("fault", 2),
+            ("restart", 1),
+        ] {
+            assert_eq!(
+                svg.matches(&format!("class=\"{class}\"")).count(),
+                count,
+                "{class}"
+            );
+        }
+        for label in [
+            "server-down on server",
+            "restart client1 (halt)",
+            "kill-upload on client1",
+        ] {
+            assert!(
+                svg.contains(&format!(">{label}</text>")),
+                "{label} is not labelled"
+            );
+        }
+        // The restart starts inside the outage's label span: its label goes on a second row.
+        assert!(
+            svg.contains("y=\"28.0\" font-size=\"11\" text-anchor=\"start\">restart client1"),
+            "{svg}"
+        );
+        assert!(svg.contains("seq 1: lost"), "{svg}");
+        assert!(svg.contains("class=\"tick\"") && svg.contains(">0 s</text>"));
+        assert!(svg.contains("lost (at its log time)"), "a legend");
+        assert!(!svg.contains("<script") && !svg.contains("href"));
+    }
+
+    #[test]
+    fn ticks_step_one_two_five() {
+        assert_eq!(tick_step(8.0), 1.0);
+        assert_eq!(tick_step(30.0), 5.0);
+        assert_eq!(tick_step(100.0), 20.0);
+        assert_eq!(tick_step(0.4), 0.05);
+    }
+
+    /// The timeline of a recorded run, as report.html draws it.
+    fn recorded(run_json: &str) -> (RunReport, String) {
+        let report: RunReport = serde_json::from_str(run_json).unwrap();
+        let html = crate::report::render::html(&report);
+        let start = html
+            .find("<svg xmlns")
+            .expect("report.html has the timeline");
+        let end = start + html[start..].find("</svg>").unwrap() + "</svg>".len();
+        let svg = html[start..end].to_string();
+        (report, svg)
+    }
+
+    /// A recorded server-outage run (bookworm): every lost message is drawn, at its log time,
+    /// and the outage is shaded and labelled with the scenario's words.
+    #[test]
+    fn a_recorded_server_outage_draws_every_lost_message_and_labels_the_fault() {
+        let (report, svg) = recorded(include_str!(
+            "../../../tests/data/timeline/server-outage.run.json"
+        ));
+        let stream = &report.delivery.as_ref().unwrap().streams[0];
+        let lost: u64 = stream.accounting.lost.iter().map(|(a, b)| b - a + 1).sum();
+        assert!(lost > 0, "the recording lost messages");
+        assert_eq!(svg.matches("class=\"lost\"").count() as u64, lost);
+        assert!(
+            svg.contains(">server-down on server</text>"),
+            "the fault is not labelled"
+        );
+        assert_eq!(svg.matches("class=\"fault\"").count(), 1);
+    }
+
+    /// A recorded client-restart run (bookworm): the restart is shaded and labelled, and the
+    /// duplicated message is marked.
+    #[test]
+    fn a_recorded_client_restart_draws_the_restart_and_the_duplicate() {
+        let (report, svg) = recorded(include_str!(
+            "../../../tests/data/timeline/client-restart.run.json"
+        ));
+        let duplicated = &report.delivery.as_ref().unwrap().streams[0]
+            .accounting
+            .duplicated;
+        assert!(!duplicated.is_empty(), "the recording has a duplicate");
+        assert!(
+            svg.contains(">restart client1 (halt)</text>"),
+            "the restart is not labelled"
+        );
+        assert_eq!(svg.matches("class=\"restart\"").count(), 1);
+        for (first, last) in duplicated {
+            for seq in *first..=*last {
+                let title = format!("<title>seq {seq}: ");
+                let marked = svg.match_indices(&title).any(|(at, _)| {
+                    let text = svg[at..].split("</title>").next().unwrap_or_default();
+                    text.contains("copies on the server")
+                });
+                assert!(marked, "seq {seq} is not marked as a duplicate");
+            }
+        }
+    }
+}
