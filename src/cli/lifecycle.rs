@@ -43,9 +43,8 @@ pub async fn up(
     }
     let mut options = lab::LabOptions::new(recipes(), reports.clone());
     options.release = release;
-    options.up = true;
+    options.mode = lab::RunMode::Up { name: name.clone() };
     profile.apply(&mut options);
-    options.name = Some(name.clone());
     let outcome = lab::run_scenario(&scenario_name, &scenario, &options, &progress()).await?;
     let held = print_outcome(&scenario_name, &outcome);
     record(
@@ -517,10 +516,8 @@ pub async fn verify(
         .map(|r| r.scenario)
         .unwrap_or_else(|_| label(&run));
     let mut options = lab::LabOptions::new(recipes(), reports.clone());
-    options.attach = Some(run.id.clone());
     profile.apply(&mut options);
-    options.verify_steps = steps;
-    options.verify_phase = phase;
+    let mut verified = Vec::new();
     for id in &checks {
         let Some(check) = crate::checks::CheckId::named(id) else {
             bail!(
@@ -533,19 +530,25 @@ pub async fn verify(
                     .join(", ")
             );
         };
-        options.verify_checks.push(check);
+        verified.push(check);
     }
     // A verification that checks nothing must not pass.
-    let phase = options
-        .verify_phase
+    let due_phase = phase
         .clone()
         .unwrap_or_else(|| scenario::FINAL_PHASE.to_string());
     let due = scenario
         .checks
         .iter()
-        .filter(|c| c.phases.contains(&phase))
-        .filter(|c| options.verify_checks.is_empty() || options.verify_checks.contains(&c.id))
+        .filter(|c| c.phases.contains(&due_phase))
+        .filter(|c| verified.is_empty() || verified.contains(&c.id))
         .count();
+    options.mode = lab::RunMode::Verify {
+        run_id: run.id.clone(),
+        steps,
+        phase,
+        checks: verified,
+    };
+    let phase = due_phase;
     if due == 0 {
         let mut phases: Vec<&str> = scenario
             .checks

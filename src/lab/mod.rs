@@ -14,6 +14,7 @@ pub mod converge;
 mod evaluate;
 mod host_limits;
 mod observe;
+mod options;
 mod probes;
 mod runner;
 mod staging;
@@ -40,7 +41,8 @@ pub use batch::{pairs, run_many, run_pairs};
 pub use bring_up::{save_scenario, SCENARIO_FILE};
 pub use host_limits::{check_host_limits, inotify_instances_needed};
 pub use runner::{
-    default_scenario, image_specs, run, run_scenario, Journals, LabOptions, Outcome, MAX_CLIENTS,
+    default_scenario, image_specs, run, run_scenario, Journals, LabOptions, Outcome, RunMode,
+    MAX_CLIENTS,
 };
 
 /// Deadlines for each kind of wait; each timeout names what it waited for.

@@ -8,7 +8,7 @@ use std::time::Instant;
 use time::OffsetDateTime;
 
 use super::verifying::{self, verified_checks};
-use super::{bring_up, evaluate, observe, phase, steps, timed, Deadlines, HostSpec};
+use super::{bring_up, evaluate, observe, phase, steps, timed, HostSpec};
 use crate::checks::CheckResult;
 use crate::errors::{Error, Result};
 use crate::images::{self, ImageSpec};
@@ -16,92 +16,8 @@ use crate::report::{self, HostReport, Role, RunReport};
 use crate::scenario::{Scenario, Step, FINAL_PHASE};
 use crate::Progress;
 
+pub use super::options::{Journals, LabOptions, RunMode};
 pub use crate::scenario::MAX_CLIENTS;
-
-#[derive(Debug, Clone)]
-pub struct LabOptions {
-    /// The release of every host (overrides what a scenario says).
-    pub release: Option<String>,
-    /// Clients of the default lab (`cargo xtask lab`).
-    pub clients: usize,
-    /// Leave the lab running after the run (and say how to reach it).
-    pub keep: bool,
-    /// Leave it running only if the run did not hold (a check failed, a step failed).
-    pub keep_on_failure: bool,
-    /// `cargo xtask up`: perform the steps up to the first `evaluate` only, and keep the lab
-    /// (removed if the run is interrupted or fails to come up).
-    pub up: bool,
-    /// The lab's name (`up --name`), a label on everything it has.
-    pub name: Option<String>,
-    /// `cargo xtask verify`: the run id of a lab that is up, to attach to instead of booting.
-    /// The steps are performed only with `verify_steps`; then the checks of `verify_phase` are
-    /// evaluated (only `verify_checks`, if any are named), and the report goes to
-    /// `<run-id>-verify-<time>`.
-    pub attach: Option<String>,
-    pub verify_steps: bool,
-    pub verify_phase: Option<String>,
-    pub verify_checks: Vec<crate::checks::CheckId>,
-    /// Where image recipes come from (the built-in ones, unless a test names a directory).
-    pub recipes: images::Recipes,
-    pub reports_dir: PathBuf,
-    pub deadlines: Deadlines,
-    /// Sum the hosts' container memory after the steps (for `cargo xtask bench`).
-    pub measure_memory: bool,
-    /// Which of the servers' binary journal files to copy into the run's report directory.
-    pub journals: Journals,
-    /// What the conformance profile does: reported (default), gating the verdict, or off.
-    pub profile: crate::checks::ProfileMode,
-}
-
-impl LabOptions {
-    pub fn new(recipes: impl Into<images::Recipes>, reports_dir: impl Into<PathBuf>) -> LabOptions {
-        LabOptions {
-            release: None,
-            clients: 3,
-            keep: false,
-            keep_on_failure: false,
-            up: false,
-            name: None,
-            attach: None,
-            verify_steps: false,
-            verify_phase: None,
-            verify_checks: Vec::new(),
-            recipes: recipes.into(),
-            reports_dir: reports_dir.into(),
-            deadlines: Deadlines::default(),
-            measure_memory: false,
-            journals: Journals::All,
-            profile: crate::checks::ProfileMode::default(),
-        }
-    }
-}
-
-/// `--journals`: which binary journal files of the servers a run copies into its report (the
-/// JSON dumps of what arrived are always written).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Journals {
-    /// None: the report holds the JSON dumps only.
-    None,
-    /// What arrived from the clients (`/var/log/journal/remote`).
-    Remote,
-    /// The servers' whole /var/log/journal: what arrived and their own journals.
-    #[default]
-    All,
-}
-
-impl std::str::FromStr for Journals {
-    type Err = String;
-    fn from_str(text: &str) -> std::result::Result<Journals, String> {
-        match text {
-            "none" => Ok(Journals::None),
-            "remote" => Ok(Journals::Remote),
-            "all" => Ok(Journals::All),
-            other => Err(format!(
-                "unknown journals choice {other:?}: use none, remote or all"
-            )),
-        }
-    }
-}
 
 /// A finished run: what it observed and where that was written.
 #[derive(Debug)]
@@ -141,8 +57,10 @@ pub async fn run(options: &LabOptions, progress: &Progress) -> Result<Outcome> {
     run_scenario("lab", &default_scenario(options.clients), options, progress).await
 }
 
-/// Runs `scenario` end to end. `Err` means the harness could not do its job (no engine, a host
-/// that would not boot, a step that failed); what the software under test did is in the checks.
+/// Runs `scenario` end to end: plan, bring up, execute the steps, observe, assemble the report,
+/// write it, tear down. `Err` means the harness could not do its job (no engine, a host that
+/// would not boot, a step that failed to start); what the software under test did is in the
+/// checks.
 pub async fn run_scenario(
     name: &str,
     scenario: &Scenario,
@@ -152,12 +70,192 @@ pub async fn run_scenario(
     let started = OffsetDateTime::now_utc();
     let clock = Instant::now();
     let mut phases = Vec::new();
-    let default_release = options
+    let Plan { release, mut specs } = plan(scenario, options)?;
+    let up = match &options.mode {
+        RunMode::Verify { run_id, .. } => bring_up::attach(run_id, scenario, progress).await?,
+        mode => {
+            let keeping = bring_up::Keeping {
+                keep: options.keep,
+                keep_on_failure: options.keep_on_failure,
+                up: matches!(mode, RunMode::Up { .. }),
+                name: match mode {
+                    RunMode::Up { name } => Some(name.as_str()),
+                    _ => None,
+                },
+            };
+            bring_up::boot(
+                name,
+                scenario,
+                keeping,
+                &options.deadlines,
+                &mut specs,
+                &release,
+                &mut phases,
+                progress,
+            )
+            .await?
+        }
+    };
+    let bring_up::Up {
+        mut lab,
+        mut configuration,
+        private_dir,
+        run_id,
+    } = up;
+    let attached = options.mode.attached_to().is_some();
+    let mut state = steps::RunState {
+        private_dir: private_dir.path(),
+        markers: bring_up::saved_markers(&options.reports_dir, &run_id, attached),
+        ..steps::RunState::default()
+    };
+
+    let clock_steps = Instant::now();
+    let (checks, step_records) = execute(&lab, scenario, options, &mut state, progress).await?;
+    phases.push(phase("steps and checks", clock_steps.elapsed()));
+
+    let clock_observe = Instant::now();
+    let observed = observe_end(&lab, scenario, options, &mut state, progress).await?;
+    phases.push(phase(
+        "observe (profile, facts, journals)",
+        clock_observe.elapsed(),
+    ));
+    // A verify writes a report of its own beside the lab's first.
+    let report_id = if attached {
+        let now = OffsetDateTime::now_utc();
+        format!(
+            "{run_id}-verify-{:02}{:02}{:02}",
+            now.hour(),
+            now.minute(),
+            now.second()
+        )
+    } else {
+        run_id.clone()
+    };
+    let run_dir = options.reports_dir.join(&report_id);
+    // From here on the report directory exists; it stays only once it is complete.
+    let unfinished = report::Unfinished::new(&run_dir);
+    let (journal_files, took) = timed(async {
+        if options.journals == Journals::None {
+            return Ok(Vec::new());
+        }
+        std::fs::create_dir_all(&run_dir).map_err(Error::io("creating", &run_dir))?;
+        observe::copy_journals(&lab, &run_dir, options.journals == Journals::Remote).await
+    })
+    .await;
+    let journal_files = journal_files?;
+    if options.journals != Journals::None {
+        phases.push(phase("journal files copied out", took));
+    }
+    let Observed {
+        mut facts,
+        view,
+        journal_dumps,
+        profile,
+        container_memory_bytes,
+        delivery,
+    } = observed;
+    let hosts = host_reports(
+        &lab,
+        scenario,
+        &specs,
+        &state,
+        &mut facts,
+        &mut configuration,
+    );
+    let report = RunReport::assemble(report::RunParts {
+        run_id: report_id,
+        name,
+        scenario,
+        release,
+        started,
+        total_seconds: clock.elapsed().as_secs_f64(),
+        seconds_to_all_delivered: state
+            .all_delivered_at
+            .map(|at| at.duration_since(clock).as_secs_f64()),
+        phases,
+        hosts,
+        image: specs
+            .iter()
+            .find(|s| s.role == Role::Server)
+            .map(|s| s.image.reference())
+            .unwrap_or_default(),
+        findings: facts.findings,
+        checks,
+        profile,
+        profile_mode: options.profile,
+        container_memory_bytes,
+        history: &state.history,
+        journal: view
+            .entries()
+            .into_iter()
+            .map(|(server, file, fields)| report::ArrivedEntry {
+                server,
+                file,
+                fields,
+            })
+            .collect(),
+        journal_files,
+        delivery,
+        steps: step_records,
+    });
+    let run_dir = report::write_run(&options.reports_dir, &report)?;
+    report::write_journals(&run_dir, &journal_dumps)?;
+    report::write_formats(&run_dir, &report, &report::Format::ALL)?;
+    let keep = match options.mode {
+        RunMode::Run => options.keep || (options.keep_on_failure && !report.ok),
+        RunMode::Up { .. } | RunMode::Verify { .. } => true,
+    };
+    lab.set_keep(keep);
+    if keep && !attached {
+        // What a later `verify` needs: the markers (in the reports) and the keys (private).
+        bring_up::save_for_verify(&run_dir, scenario, &state.markers)?;
+        private_dir.keep();
+    }
+    unfinished.finish()?;
+    let kept = if keep {
+        lab.keep_instructions()
+    } else {
+        Vec::new()
+    };
+    let (torn_down, took) = timed(lab.teardown()).await;
+    for (network, why) in torn_down? {
+        progress(&format!(
+            "warning: network {network} was left: {why}; {}",
+            crate::engine::STALE_FIX
+        ));
+    }
+    if !keep {
+        progress(&format!("lab removed in {:.1}s", took.as_secs_f64()));
+    }
+    Ok(Outcome {
+        report,
+        run_dir,
+        kept,
+        verification_keys: state
+            .history
+            .sealings()
+            .into_iter()
+            .map(|(host, sealing)| (host, sealing.verification_key))
+            .collect(),
+    })
+}
+
+/// What a run will boot, decided before anything does.
+struct Plan {
+    /// The release of hosts that name none.
+    release: String,
+    specs: Vec<HostSpec>,
+}
+
+/// The hosts and their images, refusing before anything boots what this machine cannot do
+/// (more hosts than its limits hold, a fault that needs the machine's root).
+fn plan(scenario: &Scenario, options: &LabOptions) -> Result<Plan> {
+    let release = options
         .release
         .clone()
         .or_else(|| scenario.release.clone())
         .unwrap_or_else(|| images::DEFAULT_RELEASE.to_string());
-    let mut specs: Vec<HostSpec> = scenario
+    let specs: Vec<HostSpec> = scenario
         .hosts
         .iter()
         .zip(image_specs(
@@ -175,7 +273,6 @@ pub async fn run_scenario(
         })
         .collect();
     super::check_host_limits(specs.len())?;
-    // A fault this machine cannot inject is refused before anything boots.
     for (index, step) in scenario.steps.iter().enumerate() {
         if let Step::Fault { kind, .. } = step {
             if let Some(why) = kind
@@ -190,86 +287,67 @@ pub async fn run_scenario(
             }
         }
     }
-    let up = match &options.attach {
-        None => {
-            let keeping = bring_up::Keeping {
-                keep: options.keep,
-                keep_on_failure: options.keep_on_failure,
-                up: options.up,
-                name: options.name.as_deref(),
-            };
-            bring_up::boot(
-                name,
-                scenario,
-                keeping,
-                &options.deadlines,
-                &mut specs,
-                &default_release,
-                &mut phases,
-                progress,
-            )
-            .await?
-        }
-        Some(run_id) => bring_up::attach(run_id, scenario, progress).await?,
-    };
-    let bring_up::Up {
-        mut lab,
-        mut configuration,
-        private_dir,
-        run_id,
-    } = up;
-    let clients = specs.iter().filter(|s| s.role == Role::Client).count();
+    Ok(Plan { release, specs })
+}
 
-    let mut state = steps::RunState {
-        private_dir: private_dir.path(),
-        markers: bring_up::saved_markers(&options.reports_dir, &run_id, options.attach.is_some()),
-        ..steps::RunState::default()
-    };
+/// The steps as the mode asks (all of them; up to the first `evaluate` for `up`; for `verify`,
+/// fresh markers or the steps when asked), the checks of each `evaluate`, then the final ones
+/// once every fault still in force is undone. A failed step is an observation: the steps stop
+/// and what was seen is evaluated.
+async fn execute(
+    lab: &super::Lab,
+    scenario: &Scenario,
+    options: &LabOptions,
+    state: &mut steps::RunState,
+    progress: &Progress,
+) -> Result<(Vec<CheckResult>, Vec<report::StepRecord>)> {
     let mut checks: Vec<CheckResult> = Vec::new();
-    let clock_steps = Instant::now();
     let mut step_records = Vec::new();
-    let attached = options.attach.is_some();
-    if attached && !options.verify_steps {
+    let (attached, verify_steps, verify_phase) = match &options.mode {
+        RunMode::Verify { steps, phase, .. } => (true, *steps, phase.as_deref()),
+        _ => (false, false, None),
+    };
+    let up = matches!(options.mode, RunMode::Up { .. });
+    if attached && !verify_steps {
         step_records.extend(
             verifying::fresh_markers(
-                &lab,
+                lab,
                 scenario,
-                &options.verify_checks,
+                options.mode.verified_checks(),
                 &options.deadlines,
-                &mut state,
+                state,
                 progress,
             )
             .await,
         );
     }
     for (index, step) in scenario.steps.iter().enumerate() {
-        if options.up && matches!(step, Step::Evaluate { .. }) {
+        if up && matches!(step, Step::Evaluate { .. }) {
             progress(&format!("up: steps stop before step {index} (evaluate)"));
             break;
         }
         // verify: the steps only when asked, and one evaluation at the end.
-        if attached && (!options.verify_steps || matches!(step, Step::Evaluate { .. })) {
+        if attached && (!verify_steps || matches!(step, Step::Evaluate { .. })) {
             continue;
         }
         if let Step::Evaluate { phase } = step {
             checks.extend(
-                evaluate::evaluate(&lab, scenario, &state, phase, &options.deadlines, progress)
+                evaluate::evaluate(lab, scenario, state, phase, &options.deadlines, progress)
                     .await?,
             );
             continue;
         }
         let (performed, took) = timed(steps::perform(
-            &lab,
+            lab,
             scenario,
             step,
-            &mut state,
+            state,
             &options.deadlines,
             progress,
         ))
         .await;
         let record = steps::step_record(index, step, state.last_run.take(), &performed, took);
         step_records.push(record);
-        // A failed step is an observation: the steps stop, and what was seen is evaluated.
         if let Err(e) = performed {
             progress(&format!(
                 "step {index} failed; evaluating what was observed: {e}"
@@ -278,23 +356,43 @@ pub async fn run_scenario(
         }
     }
     // Whatever is still in force is undone before the final look (the workloads' too).
-    steps::end_faults(&lab, scenario, &mut state, &options.deadlines, progress).await?;
-    let verified = verified_checks(scenario, &options.verify_checks);
+    steps::end_faults(lab, scenario, state, &options.deadlines, progress).await?;
+    let verified = verified_checks(scenario, options.mode.verified_checks());
     checks.extend(
         evaluate::evaluate(
-            &lab,
+            lab,
             verified.as_ref().unwrap_or(scenario),
-            &state,
-            options.verify_phase.as_deref().unwrap_or(FINAL_PHASE),
+            state,
+            verify_phase.unwrap_or(FINAL_PHASE),
             &options.deadlines,
             progress,
         )
         .await?,
     );
-    phases.push(phase("steps and checks", clock_steps.elapsed()));
+    Ok((checks, step_records))
+}
 
-    // The end-of-run observations are independent reads: take them at once.
-    let clock_observe = Instant::now();
+/// What the end of a run looks at.
+struct Observed {
+    facts: observe::Facts,
+    /// What arrived on the servers.
+    view: observe::ServerView,
+    journal_dumps: Vec<(String, String)>,
+    profile: Vec<CheckResult>,
+    container_memory_bytes: Option<u64>,
+    delivery: Option<report::delivery::Delivery>,
+}
+
+/// The end-of-run observations: memory (for the bench), the profile, the facts (versions,
+/// status, findings, what arrived) and the workloads' delivery. Independent reads are taken
+/// at once.
+async fn observe_end(
+    lab: &super::Lab,
+    scenario: &Scenario,
+    options: &LabOptions,
+    state: &mut steps::RunState,
+    progress: &Progress,
+) -> Result<Observed> {
     let memory = async {
         if !options.measure_memory {
             return Ok(None);
@@ -313,9 +411,9 @@ pub async fn run_scenario(
     let (container_memory_bytes, (profile, profile_batch)) = tokio::try_join!(
         memory,
         evaluate::evaluate_profile(
-            &lab,
+            lab,
             scenario,
-            &state,
+            state,
             options.profile,
             &options.deadlines,
             progress
@@ -324,28 +422,11 @@ pub async fn run_scenario(
     // The facts were read in the profile's batch, after its probes on each host: those may be
     // what socket-activates journal-remote (when no client connects), and its log is where a
     // finding comes from, so the order keeps the finding independent of timing.
-    let mut facts = observe::observe_facts(&lab, &profile_batch, &options.deadlines).await?;
-    let final_view = std::mem::replace(&mut facts.view, observe::ServerView::empty());
+    let mut facts = observe::observe_facts(lab, &profile_batch, &options.deadlines).await?;
+    let view = std::mem::replace(&mut facts.view, observe::ServerView::empty());
     let journal_dumps = std::mem::take(&mut facts.journals);
-    // A verify writes a report of its own beside the lab's first.
-    let report_id = if attached {
-        let now = OffsetDateTime::now_utc();
-        format!(
-            "{run_id}-verify-{:02}{:02}{:02}",
-            now.hour(),
-            now.minute(),
-            now.second()
-        )
-    } else {
-        run_id.clone()
-    };
-    let run_dir = options.reports_dir.join(&report_id);
     // Markers that arrived after their wait ended count as delivered too (seconds unknown).
-    steps::note_arrivals(&mut state, &final_view);
-    phases.push(phase(
-        "observe (profile, facts, journals)",
-        clock_observe.elapsed(),
-    ));
+    steps::note_arrivals(state, &view);
     if let Some(watch) = state.arrival_watch.take() {
         watch.stop(&mut state.first_seen).await;
     }
@@ -354,7 +435,7 @@ pub async fn run_scenario(
         None
     } else {
         let mut delivery = observe::read_delivery(
-            &lab,
+            lab,
             scenario,
             &workloads,
             &state.first_seen,
@@ -364,22 +445,26 @@ pub async fn run_scenario(
         delivery.settled_after_seconds = state.settled_after;
         Some(delivery)
     };
-    // From here on the report directory exists; it stays only once it is complete.
-    let unfinished = report::Unfinished::new(&run_dir);
-    let (journal_files, took) = timed(async {
-        if options.journals == Journals::None {
-            return Ok(Vec::new());
-        }
-        std::fs::create_dir_all(&run_dir).map_err(Error::io("creating", &run_dir))?;
-        observe::copy_journals(&lab, &run_dir, options.journals == Journals::Remote).await
+    Ok(Observed {
+        facts,
+        view,
+        journal_dumps,
+        profile,
+        container_memory_bytes,
+        delivery,
     })
-    .await;
-    let journal_files = journal_files?;
-    if options.journals != Journals::None {
-        phases.push(phase("journal files copied out", took));
-    }
-    let hosts: Vec<HostReport> = lab
-        .hosts()
+}
+
+/// Each host as the report shows it: what it is, how it was configured, its marker, its facts.
+fn host_reports(
+    lab: &super::Lab,
+    scenario: &Scenario,
+    specs: &[HostSpec],
+    state: &steps::RunState,
+    facts: &mut observe::Facts,
+    configuration: &mut super::configure::Configured,
+) -> Vec<HostReport> {
+    lab.hosts()
         .iter()
         .map(|host| {
             let marker = state.last_marker(&host.name);
@@ -425,131 +510,7 @@ pub async fn run_scenario(
                 },
             }
         })
-        .collect();
-    let delivered = hosts.iter().filter(|h| h.delivered == Some(true)).count();
-    // A gating profile counts with the scenario's own checks.
-    let gated_profile = match options.profile {
-        crate::checks::ProfileMode::Gate => &profile[..],
-        _ => &[],
-    };
-    let failed_checks = checks
-        .iter()
-        .chain(gated_profile)
-        .filter(|c| {
-            matches!(
-                c.status,
-                crate::checks::Status::Fail | crate::checks::Status::Error
-            )
-        })
-        .count();
-    let server_version = lab
-        .hosts()
-        .iter()
-        .find(|h| h.role == Role::Server)
-        .and_then(|h| facts.versions.get(&h.name).cloned())
-        .unwrap_or_default();
-    let report = RunReport {
-        schema_version: report::SCHEMA_VERSION,
-        run_id: report_id.clone(),
-        harness_version: crate::HARNESS_VERSION.to_string(),
-        scenario: name.to_string(),
-        description: scenario.description.clone(),
-        release: default_release,
-        systemd_version: server_version.0,
-        systemd_features: server_version.1,
-        image: specs
-            .iter()
-            .find(|s| s.role == Role::Server)
-            .map(|s| s.image.reference())
-            .unwrap_or_default(),
-        started,
-        finished: OffsetDateTime::now_utc(),
-        total_seconds: clock.elapsed().as_secs_f64(),
-        seconds_to_all_delivered: state
-            .all_delivered_at
-            .map(|at| at.duration_since(clock).as_secs_f64()),
-        phases,
-        clients,
-        delivered,
-        ok: failed_checks == 0 && step_records.iter().all(|s| s.error.is_none()),
-        hosts,
-        findings: facts.findings,
-        checks,
-        profile,
-        profile_mode: options.profile,
-        container_memory_bytes,
-        sealing: report::SealingReport::of(&state.history),
-        tampered: report::TamperedReport::of(&state.history),
-        journal: final_view
-            .entries()
-            .into_iter()
-            .map(|(server, file, fields)| report::ArrivedEntry {
-                server,
-                file,
-                fields,
-            })
-            .collect(),
-        journal_files,
-        faults: report::FaultWindow::of(&state.history),
-        restarts: report::RestartWindow::of(&state.history),
-        sends: state.history.sends(None),
-        field: None,
-        scenario_file: scenario.source.as_ref().map(|path| {
-            let cwd = std::env::current_dir().unwrap_or_default();
-            path.strip_prefix(&cwd)
-                .unwrap_or(path)
-                .display()
-                .to_string()
-        }),
-        check_lines: scenario
-            .checks
-            .iter()
-            .map(|c| report::CheckLine {
-                id: c.id.to_string(),
-                hosts: c.hosts.clone().unwrap_or_default(),
-                line: c.line,
-            })
-            .collect(),
-        delivery,
-        steps: step_records,
-    };
-    let run_dir = report::write_run(&options.reports_dir, &report)?;
-    report::write_journals(&run_dir, &journal_dumps)?;
-    report::write_formats(&run_dir, &report, &report::Format::ALL)?;
-    let keep = attached || options.keep || options.up || (options.keep_on_failure && !report.ok);
-    lab.set_keep(keep);
-    if keep && !attached {
-        // What a later `verify` needs: the markers (in the reports) and the keys (private).
-        bring_up::save_for_verify(&run_dir, scenario, &state.markers)?;
-        private_dir.keep();
-    }
-    unfinished.finish()?;
-    let kept = if keep {
-        lab.keep_instructions()
-    } else {
-        Vec::new()
-    };
-    let (torn_down, took) = timed(lab.teardown()).await;
-    for (network, why) in torn_down? {
-        progress(&format!(
-            "warning: network {network} was left: {why}; {}",
-            crate::engine::STALE_FIX
-        ));
-    }
-    if !keep {
-        progress(&format!("lab removed in {:.1}s", took.as_secs_f64()));
-    }
-    Ok(Outcome {
-        report,
-        run_dir,
-        kept,
-        verification_keys: state
-            .history
-            .sealings()
-            .into_iter()
-            .map(|(host, sealing)| (host, sealing.verification_key))
-            .collect(),
-    })
+        .collect()
 }
 
 /// The image of each host of `scenario`, in topology order: its release (the override, else its

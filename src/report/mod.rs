@@ -1,6 +1,8 @@
 //! What a run observed, as written to `reports/<run-id>/run.json`. Only this module knows the
 //! output layout; the lab fills in a [`RunReport`] and hands it over.
 
+mod assemble;
+pub use assemble::RunParts;
 pub mod format;
 pub use format::Format;
 pub mod field;

@@ -1,0 +1,123 @@
+//! The last stage of a run: the record of what it observed ([`RunReport`]) made from the parts the
+//! lab gathered. What is derived (how many delivered, whether the run held, the server's systemd,
+//! what the history says of faults, restarts, sealing, tampering and sends) is derived here, once.
+
+use time::OffsetDateTime;
+
+use super::{
+    ArrivedEntry, CheckLine, FaultWindow, Finding, HostReport, Phase, RestartWindow, RunReport,
+    SealingReport, StepRecord, TamperedReport, SCHEMA_VERSION,
+};
+use crate::checks::history::History;
+use crate::checks::{CheckResult, ProfileMode, Status};
+use crate::domain::Role;
+use crate::scenario::Scenario;
+
+/// What the lab gathered in a run, for [`RunReport::assemble`].
+pub struct RunParts<'a> {
+    pub run_id: String,
+    /// The scenario's name as the command line gave it, and the scenario.
+    pub name: &'a str,
+    pub scenario: &'a Scenario,
+    pub release: String,
+    pub started: OffsetDateTime,
+    pub total_seconds: f64,
+    pub seconds_to_all_delivered: Option<f64>,
+    pub phases: Vec<Phase>,
+    pub hosts: Vec<HostReport>,
+    /// The image of the (first) server.
+    pub image: String,
+    pub findings: Vec<Finding>,
+    pub checks: Vec<CheckResult>,
+    pub profile: Vec<CheckResult>,
+    pub profile_mode: ProfileMode,
+    pub container_memory_bytes: Option<u64>,
+    pub history: &'a History,
+    pub journal: Vec<ArrivedEntry>,
+    pub journal_files: Vec<super::journal_files::JournalFile>,
+    pub delivery: Option<super::delivery::Delivery>,
+    pub steps: Vec<StepRecord>,
+}
+
+impl RunReport {
+    pub fn assemble(parts: RunParts<'_>) -> RunReport {
+        let delivered = parts
+            .hosts
+            .iter()
+            .filter(|h| h.delivered == Some(true))
+            .count();
+        let clients = parts
+            .hosts
+            .iter()
+            .filter(|h| h.role == Role::Client)
+            .count();
+        // A gating profile counts with the scenario's own checks.
+        let gated_profile = match parts.profile_mode {
+            ProfileMode::Gate => &parts.profile[..],
+            _ => &[],
+        };
+        let failed_checks = parts
+            .checks
+            .iter()
+            .chain(gated_profile)
+            .filter(|c| matches!(c.status, Status::Fail | Status::Error))
+            .count();
+        let server = parts.hosts.iter().find(|h| h.role == Role::Server);
+        let scenario = parts.scenario;
+        RunReport {
+            schema_version: SCHEMA_VERSION,
+            run_id: parts.run_id,
+            harness_version: crate::HARNESS_VERSION.to_string(),
+            scenario: parts.name.to_string(),
+            description: scenario.description.clone(),
+            release: parts.release,
+            systemd_version: server
+                .map(|s| s.systemd_version.clone())
+                .unwrap_or_default(),
+            systemd_features: server
+                .map(|s| s.systemd_features.clone())
+                .unwrap_or_default(),
+            image: parts.image,
+            started: parts.started,
+            finished: OffsetDateTime::now_utc(),
+            total_seconds: parts.total_seconds,
+            seconds_to_all_delivered: parts.seconds_to_all_delivered,
+            phases: parts.phases,
+            clients,
+            delivered,
+            ok: failed_checks == 0 && parts.steps.iter().all(|s| s.error.is_none()),
+            hosts: parts.hosts,
+            findings: parts.findings,
+            checks: parts.checks,
+            profile: parts.profile,
+            profile_mode: parts.profile_mode,
+            container_memory_bytes: parts.container_memory_bytes,
+            sealing: SealingReport::of(parts.history),
+            tampered: TamperedReport::of(parts.history),
+            journal: parts.journal,
+            journal_files: parts.journal_files,
+            faults: FaultWindow::of(parts.history),
+            restarts: RestartWindow::of(parts.history),
+            sends: parts.history.sends(None),
+            field: None,
+            scenario_file: scenario.source.as_ref().map(|path| {
+                let cwd = std::env::current_dir().unwrap_or_default();
+                path.strip_prefix(&cwd)
+                    .unwrap_or(path)
+                    .display()
+                    .to_string()
+            }),
+            check_lines: scenario
+                .checks
+                .iter()
+                .map(|c| CheckLine {
+                    id: c.id.to_string(),
+                    hosts: c.hosts.clone().unwrap_or_default(),
+                    line: c.line,
+                })
+                .collect(),
+            delivery: parts.delivery,
+            steps: parts.steps,
+        }
+    }
+}
