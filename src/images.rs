@@ -38,6 +38,10 @@ pub struct Recipe {
     /// Extra apt options for mmdebstrap (`--aptopt`).
     #[serde(default)]
     pub apt_options: Vec<String>,
+    /// The systemd major version the suite ships: replay's nearest release for a field host is
+    /// read from it. Not part of the recipe's hash (it changes nothing in the build).
+    #[serde(default, skip_serializing)]
+    pub systemd: Option<u32>,
 }
 
 /// A recipe resolved for one release: where it came from and which image it makes.
@@ -108,6 +112,7 @@ impl ImageSpec {
                     mirror: String::new(),
                     packages: Vec::new(),
                     apt_options: Vec::new(),
+                    systemd: None,
                 },
                 hash: String::new(),
                 layer: Some(layer),
@@ -179,6 +184,22 @@ impl ImageSpec {
 /// Releases with a recipe, sorted.
 pub fn available_releases(recipes: &Recipes) -> Vec<String> {
     recipes.releases()
+}
+
+/// Every release with a recipe, with the systemd major version its recipe names (None for a
+/// layered recipe, which rebuilds part of its base's systemd, and for one that does not say).
+pub fn shipped(recipes: &Recipes) -> Vec<(String, Option<u32>)> {
+    recipes
+        .releases()
+        .into_iter()
+        .map(|release| {
+            let systemd = ImageSpec::load(recipes, &release)
+                .ok()
+                .filter(|spec| spec.layer.is_none())
+                .and_then(|spec| spec.recipe.systemd);
+            (release, systemd)
+        })
+        .collect()
 }
 
 /// The recipe's identity: independent of comments and key order in the YAML file.
@@ -540,5 +561,23 @@ mod tests {
             &args[args.len() - 3..],
             ["sid", "/tmp/x.tar", "http://deb.debian.org/debian"]
         );
+    }
+
+    /// Every built-in recipe loads; every bootstrapped one names the systemd its suite ships
+    /// (replay's nearest release is read from it), a layered one inherits none.
+    #[test]
+    fn every_recipe_loads_and_names_its_systemd() {
+        let recipes = Recipes::built_in();
+        let shipped = shipped(&recipes);
+        assert_eq!(shipped.len(), recipes.releases().len());
+        for (release, systemd) in &shipped {
+            let spec = ImageSpec::load(&recipes, release).unwrap();
+            match spec.layer {
+                Some(_) => assert_eq!(*systemd, None, "{release}"),
+                None => assert!(systemd.is_some_and(|v| v >= 240), "{release}: {systemd:?}"),
+            }
+        }
+        let version = |name: &str| shipped.iter().find(|(r, _)| r == name).unwrap().1;
+        assert!(version("bullseye") < version("bookworm") && version("bookworm") < version("sid"));
     }
 }

@@ -22,15 +22,6 @@ use bundle::{last_setting, sections, Bundle};
 /// The collect script, printed by `cargo xtask collect-script`.
 pub const COLLECT_SCRIPT: &str = include_str!("replay/collect.sh");
 
-/// The shipped releases and their systemd versions, for the nearest match to a field host.
-const RELEASES: [(&str, u32); 5] = [
-    ("bullseye", 247),
-    ("bookworm", 252),
-    ("trixie", 257),
-    ("forky", 258),
-    ("sid", 262),
-];
-
 /// A bundle and the host it becomes.
 pub struct Replayed {
     pub bundle: Bundle,
@@ -90,17 +81,22 @@ fn lab_name(field: &str, taken: &mut Vec<String>) -> String {
 
 /// The shipped release for a field host: its own codename when a recipe exists, else the one
 /// whose systemd is nearest. Returns (release, why).
-pub fn nearest_release(bundle: &Bundle, available: &[String]) -> (String, String) {
+pub fn nearest_release(bundle: &Bundle, available: &[(String, Option<u32>)]) -> (String, String) {
     let codename = bundle.os("VERSION_CODENAME").unwrap_or_default();
-    if available.contains(&codename) {
+    if available.iter().any(|(release, _)| *release == codename) {
         return (codename.clone(), format!("the field host runs {codename}"));
     }
     let version = bundle.systemd_version().unwrap_or(0);
-    let best = RELEASES
+    let best = available
         .iter()
-        .filter(|(r, _)| available.iter().any(|a| a == r))
+        .filter_map(|(release, systemd)| Some((release, (*systemd)?)))
         .min_by_key(|(_, v)| v.abs_diff(version))
-        .map_or(available.first().map_or("", String::as_str), |(r, _)| r);
+        .map_or(
+            available
+                .first()
+                .map_or("", |(release, _)| release.as_str()),
+            |(release, _)| release.as_str(),
+        );
     let shown = if codename.is_empty() {
         "an unknown release".into()
     } else {
@@ -183,8 +179,12 @@ fn parse_url(url: &str) -> std::result::Result<(String, String, u16, bool), Stri
 }
 
 /// The scenario for `bundles` (`as_role` decides a lone bundle's role when given).
-/// `available`: the releases with a recipe (`images::available_releases`).
-pub fn replay(bundles: Vec<Bundle>, as_role: Option<Role>, available: &[String]) -> Result<Replay> {
+/// `available`: the releases with a recipe and the systemd each ships (`images::shipped`).
+pub fn replay(
+    bundles: Vec<Bundle>,
+    as_role: Option<Role>,
+    available: &[(String, Option<u32>)],
+) -> Result<Replay> {
     if available.is_empty() {
         return Err(Error::InvalidSettings(
             "no image recipes to replay on (images/*.yaml)".into(),

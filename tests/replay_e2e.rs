@@ -19,8 +19,8 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn releases() -> Vec<String> {
-    journal_lab::images::available_releases(&journal_lab::images::Recipes::built_in())
+fn releases() -> Vec<(String, Option<u32>)> {
+    journal_lab::images::shipped(&journal_lab::images::Recipes::built_in())
 }
 
 async fn run(name: &str, scenario: &Scenario, reports: &Path, keep: bool) -> Outcome {

@@ -42,7 +42,7 @@ pub async fn replay(bundles: &[PathBuf], settings: Settings) -> anyhow::Result<E
         "server" => Role::Server,
         _ => Role::Client,
     });
-    let available = crate::images::available_releases(&recipes());
+    let available = crate::images::shipped(&recipes());
     let replay = replay::replay(read, as_role, &available)?;
     let path = settings
         .output

@@ -10,21 +10,8 @@ fn recorded(host: &str) -> Bundle {
     Bundle::read(&path).unwrap()
 }
 
-fn releases() -> Vec<String> {
-    // The recipes under images/ (read here: replay itself knows nothing of images).
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("images");
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| {
-            e.unwrap()
-                .file_name()
-                .to_str()?
-                .strip_suffix(".yaml")
-                .map(str::to_string)
-        })
-        .collect();
-    names.sort();
-    names
+fn releases() -> Vec<(String, Option<u32>)> {
+    crate::images::shipped(&crate::images::Recipes::built_in())
 }
 
 #[test]
