@@ -14,7 +14,7 @@ use crate::report::bench::{
 };
 use crate::report::{self, Phase};
 use crate::scenario::{self, HostGroup, Hosts, Step};
-use crate::Progress;
+use crate::{Progress, Say};
 
 pub mod capacity;
 pub mod leaks;
@@ -119,7 +119,7 @@ pub async fn run(options: &BenchOptions, progress: &Progress) -> Result<(BenchRe
     };
 
     let cold_start_seconds = if options.cold {
-        progress("cold start: removing the base image, then one run with the build");
+        progress.news("cold start: removing the base image, then one run with the build");
         let _ = engine
             .docker()
             .remove_image(
@@ -136,7 +136,7 @@ pub async fn run(options: &BenchOptions, progress: &Progress) -> Result<(BenchRe
         None
     };
 
-    progress(&format!(
+    progress.news(format!(
         "happy path: {} runs of 1 server + 3 clients",
         options.runs
     ));
@@ -148,7 +148,7 @@ pub async fn run(options: &BenchOptions, progress: &Progress) -> Result<(BenchRe
         let (seconds, outcome) = timed_run(&lab_options(3, false), progress).await?;
         all_delivered &= outcome.report.delivered == 3;
         let delivered_at = outcome.report.seconds_to_all_delivered;
-        progress(&format!(
+        progress.news(format!(
             "  run {}: {seconds:.2}s (every marker on the server at {})",
             i + 1,
             delivered_at.map_or("never".to_string(), |s| format!("{s:.2}s"))
@@ -166,7 +166,7 @@ pub async fn run(options: &BenchOptions, progress: &Progress) -> Result<(BenchRe
 
     let mut scale = Vec::new();
     for &clients in &options.scale {
-        progress(&format!("scale: 1 server + {clients} clients"));
+        progress.news(format!("scale: 1 server + {clients} clients"));
         let (seconds, outcome) = timed_run(&lab_options(clients, true), progress).await?;
         scale.push(ScalePoint {
             clients,
@@ -179,7 +179,7 @@ pub async fn run(options: &BenchOptions, progress: &Progress) -> Result<(BenchRe
     }
 
     let latency = if options.burst_clients > 0 {
-        progress(&format!(
+        progress.news(format!(
             "latency: {} clients × {} messages",
             options.burst_clients, options.burst_messages
         ));
@@ -333,7 +333,7 @@ async fn seed_set(
         }
     }
     let release_list = releases.join(",");
-    progress(&format!(
+    progress.news(format!(
         "seed scenarios: {} on {release_list}",
         loaded.len()
     ));

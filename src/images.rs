@@ -14,7 +14,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
 use crate::engine::Engine;
 use crate::errors::{Error, Result};
-use crate::Progress;
+use crate::{Progress, Say};
 
 mod layer;
 mod recipes;
@@ -313,7 +313,7 @@ pub fn mmdebstrap_args(recipe: &Recipe, output: &Path) -> Vec<String> {
 async fn build(engine: &Engine, spec: &ImageSpec, progress: &Progress) -> Result<()> {
     let workdir = crate::temp_dir("journal-lab-image-")?;
     let tarball = workdir.path().join("rootfs.tar");
-    progress(&format!(
+    progress.milestone(format!(
         "building image {} from {} (mmdebstrap {}; takes about half a minute)",
         spec.reference(),
         spec.path.display(),
@@ -324,17 +324,17 @@ async fn build(engine: &Engine, spec: &ImageSpec, progress: &Progress) -> Result
         &mmdebstrap_args(&spec.recipe, &tarball),
         |line| {
             if let Some(info) = line.strip_prefix("I: ") {
-                progress(&format!("  {}: {info}", spec.release));
+                progress.news(format!("  {}: {info}", spec.release));
             }
         },
     )
     .await?;
-    progress(&format!(
+    progress.news(format!(
         "  {}: importing the root filesystem into the engine",
         spec.release
     ));
     import(engine, spec, &tarball).await?;
-    progress(&format!("image {} is ready", spec.reference()));
+    progress.milestone(format!("image {} is ready", spec.reference()));
     Ok(())
 }
 

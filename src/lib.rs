@@ -11,6 +11,7 @@ pub mod cli;
 pub mod domain;
 pub mod engine;
 pub mod errors;
+pub mod events;
 pub mod images;
 pub mod journal;
 pub mod lab;
@@ -36,9 +37,7 @@ pub fn command_name() -> &'static str {
 
 pub(crate) static COMMAND_NAME: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
 
-/// Where long-running work reports what it is doing, one line at a time. The library never
-/// prints; the CLI decides how progress looks.
-pub type Progress = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
+pub use events::{Event, Progress, Say};
 
 /// `program args` with no stdin, stdout discarded and stderr piped (where tools say what went
 /// wrong), killed if the handle is dropped: how the library runs mmdebstrap and the bench's

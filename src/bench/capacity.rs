@@ -11,7 +11,7 @@ use crate::errors::Result;
 use crate::lab::{self, LabOptions};
 use crate::report::bench::CapacityPoint;
 use crate::scenario::{Content, HostGroup, Hosts, Step};
-use crate::Progress;
+use crate::{Progress, Say};
 
 /// Messages in all per client count, so 50 clients take no longer than 1 does.
 const MAX_TOTAL: u64 = 30_000;
@@ -71,7 +71,7 @@ pub async fn measure(
     let mut points = Vec::new();
     for &clients in counts {
         let count = per_client(clients);
-        progress(&format!(
+        progress.news(format!(
             "capacity: {clients} clients × {count} messages of {MESSAGE_BYTES} bytes, flat out"
         ));
         let mut scenario = lab::default_scenario(clients);
@@ -115,7 +115,7 @@ pub async fn measure(
             gone_bad: None,
         };
         point.gone_bad = gone_bad(&point);
-        progress(&format!(
+        progress.news(format!(
             "  {clients} clients: {}/{} delivered, {:.0} msg/s, p99 {:.0} ms, journal-remote {:.1} s CPU, {:.0} MiB peak{}",
             point.burst.delivered,
             point.burst.sent,

@@ -7,7 +7,7 @@ use crate::engine::Engine;
 use crate::errors::Result;
 use crate::lab::{self, LabOptions};
 use crate::scenario::{builtin, Scenario, Step};
-use crate::Progress;
+use crate::{Progress, Say};
 
 /// What the sweep found.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
@@ -81,7 +81,7 @@ pub async fn sweep_labs(
                 report.networks_left.push((run_id.clone(), networks));
             }
         }
-        progress(&format!(
+        progress.news(format!(
             "leak sweep: {} of {count} labs, {} networks left so far",
             ((n + 1) * 10).min(count),
             report

@@ -13,7 +13,7 @@ use crate::images::ImageSpec;
 use crate::lab::{Deadlines, HostSpec, Lab};
 use crate::report::bench::VersusPoint;
 use crate::report::quantile;
-use crate::Progress;
+use crate::{Progress, Say};
 
 /// The peer, embedded: the bench runs exactly the script shipped in the repo.
 pub const PEER_SCRIPT: &str = include_str!("peer.sh");
@@ -102,7 +102,7 @@ pub async fn measure(
     std::fs::write(&peer, PEER_SCRIPT).map_err(Error::io("writing", &peer))?;
     let mut points = Vec::new();
     for &clients in sizes {
-        progress(&format!(
+        progress.news(format!(
             "versus the hand-written peer: 1+{clients}, {runs} alternating runs each"
         ));
         let mut lab_args = lab_args.to_vec();
@@ -129,7 +129,7 @@ pub async fn measure(
         };
         for run in 0..runs.max(1) {
             let floor = engine_floor(engine, image_spec, clients).await?;
-            progress(&format!(
+            progress.news(format!(
                 "  1+{clients} run {}: engine floor {floor:.2}s",
                 run + 1
             ));
@@ -145,7 +145,7 @@ pub async fn measure(
                 } else {
                     timed("bash", &peer_args).await?
                 };
-                progress(&format!(
+                progress.news(format!(
                     "  1+{clients} run {}: {side} {seconds:.2}s{}",
                     run + 1,
                     failure

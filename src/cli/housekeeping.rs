@@ -8,6 +8,7 @@ use crate::{engine::Engine, images, lab, pki, scenario};
 use anyhow::Context;
 
 use super::{progress, recipes, workspace_root};
+use crate::Say;
 
 pub fn certs(dir: &Path, name: &str, aliases: &[String]) -> anyhow::Result<ExitCode> {
     pki::validate_name(name)?;
@@ -55,7 +56,7 @@ pub async fn build_images(releases: &[String]) -> anyhow::Result<ExitCode> {
         async move {
             let built = images::ensure(engine, spec, progress).await?;
             if !built {
-                progress(&format!(
+                progress.news(format!(
                     "{} is up to date (recipe hash {})",
                     spec.reference(),
                     spec.hash

@@ -8,7 +8,7 @@ use std::io::{IsTerminal, Write};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::Progress;
+use crate::{Event, Progress};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// The live line, while there is one.
@@ -17,23 +17,6 @@ static LIVE: OnceLock<ProgressBar> = OnceLock::new();
 /// Whether to draw a live line: stderr is a terminal and this is not CI.
 pub fn live(stderr_is_terminal: bool, ci: bool) -> bool {
     stderr_is_terminal && !ci
-}
-
-/// A line worth keeping on screen once the next one replaces it.
-fn milestone(line: &str) -> bool {
-    [
-        "hosts up",
-        "expected markers",
-        "phase ",
-        "failed",
-        "ERROR",
-        "image ",
-        "run jl-",
-        "lab removed",
-        "send ",
-    ]
-    .iter()
-    .any(|word| line.contains(word))
 }
 
 /// The progress callback for this process.
@@ -53,20 +36,38 @@ pub fn reporter() -> Progress {
             bar
         });
         let bar = bar.clone();
-        return Arc::new(move |line: &str| {
-            if milestone(line) {
+        return Arc::new(move |event: Event| {
+            let line = event.to_string();
+            if event.stays() {
                 bar.println(format!("[{:>6.1}s] {line}", start.elapsed().as_secs_f64()));
             }
-            bar.set_message(line.to_string());
+            bar.set_message(line);
         });
     }
-    Arc::new(move |line: &str| {
+    Arc::new(move |event: Event| {
         // Never panic over a closed stderr (e.g. piped into `head`): progress is best-effort.
         let _ = writeln!(
             std::io::stderr(),
-            "[{:>6.1}s] {line}",
+            "[{:>6.1}s] {event}",
             start.elapsed().as_secs_f64()
         );
+    })
+}
+
+/// The progress callback for `--format json`: each event as one JSON object per line on
+/// stderr (`at`: seconds since start, `event`: its kind, then its fields), the same stream the
+/// terminal and CI renderers draw.
+pub fn json_reporter() -> Progress {
+    let start = Instant::now();
+    Arc::new(move |event: Event| {
+        let mut value = serde_json::to_value(&event).unwrap_or_default();
+        if let Some(object) = value.as_object_mut() {
+            object.insert(
+                "at".into(),
+                serde_json::json!((start.elapsed().as_secs_f64() * 1000.0).round() / 1000.0),
+            );
+        }
+        let _ = writeln!(std::io::stderr(), "{value}");
     })
 }
 
@@ -90,10 +91,13 @@ mod tests {
 
     #[test]
     fn milestones_stay_and_chatter_is_replaced() {
-        assert!(milestone("4 hosts up in 1.2s"));
-        assert!(milestone(
-            "3 of 3 expected markers on the server after 0.4s"
-        ));
-        assert!(!milestone("configured in 0.2s"));
+        assert!(Event::Milestone {
+            text: "4 hosts up in 1.2s".into()
+        }
+        .stays());
+        assert!(!Event::News {
+            text: "configured in 0.2s".into()
+        }
+        .stays());
     }
 }

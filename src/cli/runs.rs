@@ -135,7 +135,13 @@ pub async fn run_scenarios(
     let mut options = lab::LabOptions::new(recipes(), reports.clone());
     profile.apply(&mut options);
     apply_keep(&mut options, keep);
-    let outcomes = lab::run_pairs(&pairs, jobs, &options, &progress()).await?;
+    // With --format json, progress is JSON lines too: the same events, machine-readable.
+    let progress = if json {
+        super::progress::json_reporter()
+    } else {
+        progress()
+    };
+    let outcomes = lab::run_pairs(&pairs, jobs, &options, &progress).await?;
     let reports_of_runs: Vec<report::RunReport> = outcomes
         .iter()
         .filter_map(|(_, o)| o.as_ref().ok().map(|o| o.report.clone()))

@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use super::{run_mmdebstrap, ImageSpec, Recipe, BUILDER_REVISION, RECIPE_LABEL};
 use crate::engine::Engine;
 use crate::errors::{Error, Result};
-use crate::Progress;
+use crate::{Progress, Say};
 
 /// The script the chroot runs. Embedded, so the hash covers exactly what is executed.
 const REBUILD_SCRIPT: &str = include_str!("../../images/rebuild-from-source.sh");
@@ -236,7 +236,7 @@ pub(super) async fn build(
             None => rebuild(engine, spec, layer, &rebuilt, progress).await?,
         }
     };
-    progress(&format!(
+    progress.news(format!(
         "  {}: putting the rebuilt files on {} and checking they run",
         spec.release,
         base.reference()
@@ -269,7 +269,7 @@ pub(super) async fn build(
             detail: "the engine built no image".into(),
         });
     }
-    progress(&format!(
+    progress.milestone(format!(
         "image {} is ready ({} {version} rebuilt, {:.0} s)",
         spec.reference(),
         layer.rebuild.source,
@@ -305,7 +305,7 @@ async fn rebuild(
         release: spec.release.clone(),
         detail,
     };
-    progress(&format!(
+    progress.milestone(format!(
         "rebuilding {} from Debian's {} source of {} ({}) into {rebuilt}; the first build takes \
          {FIRST_BUILD_TIME}, later runs reuse it",
         layer
@@ -330,13 +330,13 @@ async fn rebuild(
             if let Some((done, total)) = ninja_step(line) {
                 if total > 0 && done * 10 / total > decile {
                     decile = done * 10 / total;
-                    progress(&format!("  {}: ninja {done}/{total}", spec.release));
+                    progress.news(format!("  {}: ninja {done}/{total}", spec.release));
                 }
             } else if let Some(said) = line
                 .strip_prefix("journal-lab: ")
                 .or_else(|| line.strip_prefix("I: "))
             {
-                progress(&format!("  {}: {said}", spec.release));
+                progress.news(format!("  {}: {said}", spec.release));
             }
         },
     )

@@ -80,7 +80,12 @@ pub async fn run_pairs(
                 if repeated {
                     tag.push_str(&format!(" #{n}"));
                 }
-                std::sync::Arc::new(move |line: &str| progress(&format!("{tag}: {line}")))
+                std::sync::Arc::new(move |event: crate::Event| {
+                    progress(crate::Event::Tagged {
+                        tag: tag.clone(),
+                        of: Box::new(event),
+                    })
+                })
             } else {
                 progress.clone()
             };

@@ -13,7 +13,7 @@ use crate::errors::{Error, Result};
 use crate::images;
 use crate::report::{Phase, Role};
 use crate::scenario::Scenario;
-use crate::Progress;
+use crate::{Progress, Say};
 
 /// The run's private directory (its CAs and keys).
 pub(super) enum PrivateDir {
@@ -86,12 +86,15 @@ pub(super) async fn boot(
 
     let run_id = super::new_run_id();
     let clients = specs.iter().filter(|s| s.role == Role::Client).count();
-    progress(&format!(
-        "run {run_id}: {name}: booting {} server(s) + {clients} client(s) ({default_release})",
-        specs.len() - clients
-    ));
+    progress(crate::Event::RunStarted {
+        run_id: run_id.clone(),
+        scenario: name.to_string(),
+        servers: specs.len() - clients,
+        clients,
+        release: default_release.to_string(),
+    });
     if let Some(note) = super::kernel_exposure(engine.remaps_users().await) {
-        progress(note);
+        progress.warning(note);
     }
 
     // Certificates (milliseconds with ECDSA) and each host's staged archive come first: the
@@ -121,7 +124,7 @@ pub(super) async fn boot(
     let (booted, took) = timed(lab.boot(specs, deadlines.boot)).await;
     booted?;
     phases.push(phase("boot (with provisioning)", took));
-    progress(&format!(
+    progress.milestone(format!(
         "{} hosts up in {:.1}s",
         specs.len(),
         took.as_secs_f64()
@@ -130,7 +133,7 @@ pub(super) async fn boot(
     let (configured, took) = timed(configure::configure(&lab, scenario, deadlines)).await;
     let configuration = configured?;
     phases.push(phase("configure", took));
-    progress(&format!("configured in {:.1}s", took.as_secs_f64()));
+    progress.news(format!("configured in {:.1}s", took.as_secs_f64()));
     Ok(Up {
         lab,
         configuration,
@@ -143,7 +146,7 @@ pub(super) async fn boot(
 pub(super) async fn attach(run_id: &str, scenario: &Scenario, progress: &Progress) -> Result<Up> {
     let engine = Engine::connect().await?;
     let lab = Lab::attach(engine, run_id, scenario).await?;
-    progress(&format!(
+    progress.milestone(format!(
         "attached to lab {run_id} ({} hosts)",
         lab.hosts().len()
     ));

@@ -13,7 +13,7 @@ use crate::domain::{REMOTE_UNIT, UPLOAD_UNIT};
 use crate::engine::Engine;
 use crate::errors::{Error, Result};
 use crate::scenario::Scenario;
-use crate::Progress;
+use crate::{Progress, Say};
 
 /// What converge did on one host.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,7 +95,7 @@ pub async fn converge(
             });
         }
         let converged = parse(&def.name, &output.stdout);
-        progress(&format!(
+        progress.news(format!(
             "{}: {} changed, {} as they were",
             def.name,
             converged.changed.len(),

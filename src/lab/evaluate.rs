@@ -17,7 +17,7 @@ use crate::domain::{ExecOutput, Role, REMOTE_UNIT, UPLOAD_UNIT};
 use crate::errors::Result;
 use crate::journal;
 use crate::scenario::{CheckDef, Scenario, Sender, NO_ISSUER};
-use crate::Progress;
+use crate::{Progress, Say};
 
 /// Evaluates the checks that list `phase`, on their hosts, concurrently.
 pub(super) async fn evaluate(
@@ -142,7 +142,7 @@ async fn evaluate_defs(
         .iter()
         .map(|(status, n)| format!("{n} {status}"))
         .collect();
-    progress(&format!(
+    progress.milestone(format!(
         "phase {phase}: {} checks: {}",
         results.len(),
         counts.join(", ")

@@ -14,7 +14,7 @@ use crate::errors::{Error, Result};
 use crate::images::{self, ImageSpec};
 use crate::report::{self, HostReport, Role, RunReport};
 use crate::scenario::{Scenario, Step, FINAL_PHASE};
-use crate::Progress;
+use crate::{Progress, Say};
 
 pub use super::options::{Journals, LabOptions, RunMode};
 pub use crate::scenario::MAX_CLIENTS;
@@ -219,13 +219,13 @@ pub async fn run_scenario(
     };
     let (torn_down, took) = timed(lab.teardown()).await;
     for (network, why) in torn_down? {
-        progress(&format!(
+        progress.warning(format!(
             "warning: network {network} was left: {why}; {}",
             crate::engine::STALE_FIX
         ));
     }
     if !keep {
-        progress(&format!("lab removed in {:.1}s", took.as_secs_f64()));
+        progress.milestone(format!("lab removed in {:.1}s", took.as_secs_f64()));
     }
     Ok(Outcome {
         report,
@@ -323,7 +323,7 @@ async fn execute(
     }
     for (index, step) in scenario.steps.iter().enumerate() {
         if up && matches!(step, Step::Evaluate { .. }) {
-            progress(&format!("up: steps stop before step {index} (evaluate)"));
+            progress.news(format!("up: steps stop before step {index} (evaluate)"));
             break;
         }
         // verify: the steps only when asked, and one evaluation at the end.
@@ -349,7 +349,7 @@ async fn execute(
         let record = steps::step_record(index, step, state.last_run.take(), &performed, took);
         step_records.push(record);
         if let Err(e) = performed {
-            progress(&format!(
+            progress.warning(format!(
                 "step {index} failed; evaluating what was observed: {e}"
             ));
             break;

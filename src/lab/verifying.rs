@@ -6,7 +6,7 @@ use super::{steps, timed, Deadlines, Lab};
 use crate::checks::CheckId;
 use crate::report::StepRecord;
 use crate::scenario::{HostGroup, Hosts, Scenario, Step};
-use crate::Progress;
+use crate::{Progress, Say};
 
 /// verify with `--checks`: the scenario with only those checks (None: all of them).
 pub(super) fn verified_checks(scenario: &Scenario, only_these: &[CheckId]) -> Option<Scenario> {
@@ -37,7 +37,7 @@ pub(super) async fn fresh_markers(
     if !verifies_delivery {
         return None;
     }
-    progress("verify: logging a new marker on each client (client-delivers judges these)");
+    progress.news("verify: logging a new marker on each client (client-delivers judges these)");
     let fresh = Step::LogMarkers {
         hosts: Hosts::Group(HostGroup::Clients),
         deadline: None,
@@ -49,7 +49,7 @@ pub(super) async fn fresh_markers(
     // Numbered after the scenario's own steps: it is verify's, not the scenario's.
     let record = step_record(scenario.steps.len(), &fresh, None, &performed, took);
     if let Err(e) = performed {
-        progress(&format!("verify's markers: {e}"));
+        progress.warning(format!("verify's markers: {e}"));
     }
     Some(record)
 }

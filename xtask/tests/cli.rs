@@ -774,6 +774,20 @@ fn run_all_as_json_keeps_stdout_machine_readable() {
         stderr.contains("scenario runs,"),
         "the summary is on stderr: {stderr}"
     );
+    // Progress is the same event stream as on a terminal, as JSON lines.
+    let events: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(events
+        .iter()
+        .all(|e| e["event"].is_string() && e["at"].is_number()));
+    let started = events
+        .iter()
+        .filter(|e| e["event"] == "run-started" || e["of"]["event"] == "run-started")
+        .count();
+    assert_eq!(started, seeds, "a run-started event per scenario: {stderr}");
 }
 
 #[test]

@@ -11,7 +11,7 @@ use crate::checks::history::What;
 use crate::domain::FaultAction;
 use crate::errors::Result;
 use crate::scenario::{FaultKind, Scenario, DEFAULT_PORT};
-use crate::Progress;
+use crate::{Progress, Say};
 
 /// Why this machine cannot do a fault from the machine itself, if it cannot (blackhole: the rule
 /// goes into the server's own network namespace, never the machine's, with this machine's
@@ -134,7 +134,7 @@ pub(super) async fn start(
     state
         .history
         .record(&host.name, What::Fault(kind), !kind.spec().single_blow);
-    progress(&format!("fault {kind} on {} started", host.name));
+    progress.milestone(format!("fault {kind} on {} started", host.name));
     if let Some(seconds) = duration {
         tokio::time::sleep(Duration::from_secs(seconds)).await;
         end(lab, fault, state, deadlines, progress).await?;
@@ -155,7 +155,7 @@ pub(super) async fn end(
     if let Some(in_force) = state.history.fault_in_force(kind, &host.name) {
         state.history.end(in_force);
     }
-    progress(&format!("fault {kind} on {} ended", host.name));
+    progress.milestone(format!("fault {kind} on {} ended", host.name));
     Ok(())
 }
 

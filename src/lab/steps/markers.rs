@@ -13,7 +13,7 @@ use crate::errors::{Error, Result};
 use crate::journal;
 use crate::pki::INSTALL_DIR;
 use crate::scenario::{Scenario, Sender};
-use crate::Progress;
+use crate::{Progress, Say};
 
 /// The command that sends `marker` from a curl sender (the journal export format over HTTPS).
 fn curl_send_command(url: &str, marker: &str, cert: Option<&str>) -> String {
@@ -110,7 +110,7 @@ pub(super) async fn log_markers(
             state.all_delivered_at = (!state.some_undelivered).then(Instant::now);
             // Markers that are expected not to arrive (a rejected client's) are not counted.
             if !must_arrive.is_empty() {
-                progress(&format!(
+                progress.milestone(format!(
                     "{} of {} expected markers on the server after {:.1}s",
                     must_arrive.len() - pending,
                     must_arrive.len(),

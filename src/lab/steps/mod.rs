@@ -17,7 +17,7 @@ use super::{Deadlines, Host, Lab};
 use crate::checks::history::{History, What};
 use crate::errors::Result;
 use crate::scenario::{Hosts, Scenario, Step};
-use crate::Progress;
+use crate::{Progress, Say};
 
 pub use faults::{end_all as end_faults, machine_root_unavailable};
 pub use markers::note_arrivals;
@@ -115,7 +115,7 @@ pub async fn perform(
                     .history
                     .record(&host, What::Remediated { first, second }, false);
             }
-            progress(&format!(
+            progress.news(format!(
                 "remediation {rule:?} applied (twice) on {}",
                 scenario.select(hosts).join(", ")
             ));
@@ -134,7 +134,7 @@ pub async fn perform(
             let hosts = selected(lab, scenario, hosts);
             sealing::setup(lab, &hosts, interval, state, deadlines).await?;
             let names: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
-            progress(&format!(
+            progress.news(format!(
                 "sealing set up on {} (interval {interval})",
                 names.join(", ")
             ));
@@ -142,7 +142,7 @@ pub async fn perform(
         }
         Step::Rotate { hosts } => {
             sealing::rotate(lab, &selected(lab, scenario, hosts), deadlines).await?;
-            progress(&format!(
+            progress.news(format!(
                 "journals rotated on {}",
                 scenario.select(hosts).join(", ")
             ));
@@ -151,7 +151,7 @@ pub async fn perform(
         Step::Tamper { host, journal, how } => {
             let host = lab.host(host).expect("validated host");
             let tampered = sealing::tamper(lab, host, journal, *how, state, deadlines).await?;
-            progress(&format!(
+            progress.news(format!(
                 "{}: tampered with {} at byte {} ({})",
                 host.name, tampered.file, tampered.offset, tampered.how
             ));

@@ -16,7 +16,7 @@ use crate::protocol::catalog::{Delivery, Mark, Payload};
 use crate::protocol::client::{Client, Tls};
 use crate::protocol::encoding::Encoding;
 use crate::scenario::{Identity, Scenario, NO_ISSUER};
-use crate::Progress;
+use crate::{Progress, Say};
 
 /// What one `send` step does.
 pub(in crate::lab) struct Plan<'a> {
@@ -85,7 +85,7 @@ pub(super) async fn send(
             }
             _ => (client.send(&request, REQUEST_DEADLINE).await, None),
         };
-        progress(&format!(
+        progress.milestone(format!(
             "send {name} ({identity}{}) to {}: {}{}",
             request
                 .encoding

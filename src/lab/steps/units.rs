@@ -5,7 +5,7 @@ use super::RunState;
 use crate::engine;
 use crate::errors::{Error, Result};
 use crate::scenario::{Hosts, Scenario, UnitAction};
-use crate::Progress;
+use crate::{Progress, Say};
 
 pub(super) async fn run(
     lab: &Lab,
@@ -24,7 +24,7 @@ pub(super) async fn run(
         out.exit_code,
         out.combined(),
     ));
-    progress(&format!(
+    progress.news(format!(
         "{}: `{}` exited {}",
         host.name,
         engine::first_line(command),
@@ -60,7 +60,7 @@ pub(super) async fn unit(
         .into_iter()
         .map(|host| lab.run(host, &command, deadlines.command));
     futures::future::try_join_all(runs).await?;
-    progress(&format!(
+    progress.news(format!(
         "`{command}` on {}",
         scenario.select(hosts).join(", ")
     ));
@@ -77,7 +77,7 @@ pub(super) async fn restart(
     let host = lab.host(host).expect("validated host");
     let clock = std::time::Instant::now();
     lab.restart(host, how, deadlines.boot).await?;
-    progress(&format!(
+    progress.news(format!(
         "{} restarted ({how:?}) in {:.1}s",
         host.name,
         clock.elapsed().as_secs_f64()

@@ -13,7 +13,7 @@ use crate::checks::history::What;
 use crate::engine::ExecOutput;
 use crate::errors::Result;
 use crate::scenario::{Content, Scenario};
-use crate::Progress;
+use crate::{Progress, Say};
 
 /// A workload logging in the background.
 pub struct Running {
@@ -178,7 +178,7 @@ pub(super) async fn start(
             task: tokio::spawn(async move { engine.run(&id, &name, &script, deadline).await }),
         });
     }
-    progress(&format!(
+    progress.news(format!(
         "workload: {} messages of {} bytes on {}{}",
         spec.count,
         spec.size,
@@ -217,8 +217,8 @@ pub(super) async fn wait(
         // failure: the accounting counts what the client's journal holds, and says the rest.
         match running.task.await {
             Ok(Ok(_)) => {}
-            Ok(Err(e)) => progress(&format!("workload on {} cut short: {e}", running.host)),
-            Err(e) => progress(&format!("workload on {} stopped: {e}", running.host)),
+            Ok(Err(e)) => progress.warning(format!("workload on {} cut short: {e}", running.host)),
+            Err(e) => progress.warning(format!("workload on {} stopped: {e}", running.host)),
         }
     }
     if let Some(watch) = state.arrival_watch.take() {
@@ -244,7 +244,7 @@ pub(super) async fn wait(
         if complete || quiet || start.elapsed() >= settle {
             let sent: u64 = expected.values().sum();
             state.settled_after = Some(start.elapsed().as_secs_f64());
-            progress(&format!(
+            progress.milestone(format!(
                 "workload: {total} of {sent} messages on the servers after {:.1}s ({})",
                 start.elapsed().as_secs_f64(),
                 if complete {
