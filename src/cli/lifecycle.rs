@@ -474,8 +474,16 @@ pub async fn down(lab: Option<String>, all: bool, force: bool) -> anyhow::Result
     for run in runs {
         let which = lab::clean::Which::Run(run.id.clone());
         let cleaned = lab::clean::clean(&engine, &which, false).await?;
+        // Its hosts' containers (the name's claim is not a host).
+        let hosts = |swept: &crate::engine::Swept| {
+            swept
+                .containers
+                .iter()
+                .filter(|name| !name.starts_with(lab::NAME_CLAIM_PREFIX))
+                .count()
+        };
         let (containers, networks) = cleaned.removed.iter().fold((0, 0), |(c, n), (_, s)| {
-            (c + s.containers.len(), n + s.networks.len())
+            (c + hosts(s), n + s.networks.len())
         });
         println!(
             "lab {} (run {}) is down: removed {containers} containers, {networks} networks{}",

@@ -101,6 +101,9 @@ pub struct HostSpec {
     pub publish: Option<u16>,
 }
 
+/// What a lab's name claim container is called, before the name ([`Lab::claim_name`]).
+pub const NAME_CLAIM_PREFIX: &str = "journal-lab-name-";
+
 /// Where a host's staged archive, provisioning script and provisioning record live.
 pub const STAGE_DIR: &str = "/root/journal-lab";
 
@@ -224,7 +227,7 @@ impl Lab {
             ..Default::default()
         };
         let options = CreateContainerOptions {
-            name: Some(format!("journal-lab-name-{name}")),
+            name: Some(format!("{NAME_CLAIM_PREFIX}{name}")),
             ..Default::default()
         };
         match self

@@ -91,7 +91,7 @@ impl Payload {
 
 /// How a body goes on the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Delivery {
+pub enum Transfer {
     /// With a Content-Length, at once.
     Whole,
     /// Chunked transfer encoding, in chunks of this many bytes.
@@ -111,7 +111,7 @@ pub struct Request {
     pub encoding: Option<Encoding>,
     /// The body, already encoded.
     pub body: Vec<u8>,
-    pub delivery: Delivery,
+    pub transfer: Transfer,
     /// The entries the body holds, as a correct server would store them (for comparison).
     pub entries: Vec<Entry>,
 }
@@ -191,7 +191,7 @@ impl Payload {
             content_type: CONTENT_TYPE,
             encoding: None,
             body: Vec::new(),
-            delivery: Delivery::Whole,
+            transfer: Transfer::Whole,
             entries: Vec::new(),
         };
         let raw = |entry: Entry, extra: &[u8]| with_raw(&entry, extra);
@@ -232,7 +232,7 @@ impl Payload {
                 (bytes, vec![], None)
             }
             "announced-larger" => {
-                request.delivery = Delivery::Announced(1024);
+                request.transfer = Transfer::Announced(1024);
                 (encode(&[text()]), vec![], None)
             }
             "nul-in-text" => (
@@ -272,7 +272,7 @@ impl Payload {
                 (encode(std::slice::from_ref(&e)), vec![e], None)
             }
             name if name.ends_with("-chunked") => {
-                request.delivery = Delivery::Chunked(CHUNK_SIZE);
+                request.transfer = Transfer::Chunked(CHUNK_SIZE);
                 let entries: Vec<Entry> = (0..CHUNKED_ENTRIES)
                     .map(|i| {
                         let mut e = base(mark, self.name, i);
@@ -292,12 +292,12 @@ impl Payload {
                 )
             }
             "slow-sender" => {
-                request.delivery = Delivery::Drip(pace);
+                request.transfer = Transfer::Drip(pace);
                 let e = text();
                 (encode(std::slice::from_ref(&e)), vec![e], None)
             }
             "idle-connections" => {
-                request.delivery = Delivery::Idle {
+                request.transfer = Transfer::Idle {
                     connections: connections.min(MAX_CONNECTIONS),
                     hold: pace,
                 };
@@ -380,7 +380,7 @@ mod tests {
     fn every_entry_carries_the_run_and_the_token() {
         let request = build("gzip-chunked");
         assert_eq!(request.entries.len(), CHUNKED_ENTRIES);
-        assert_eq!(request.delivery, Delivery::Chunked(CHUNK_SIZE));
+        assert_eq!(request.transfer, Transfer::Chunked(CHUNK_SIZE));
         assert_eq!(request.encoding, Some(Encoding::Gzip));
         for entry in &request.entries {
             assert!(entry.contains(&Field::new("JOURNAL_LAB_SEND", "jl-test-1")));
@@ -401,8 +401,8 @@ mod tests {
             10_000,
         );
         assert_eq!(
-            idle.delivery,
-            Delivery::Idle {
+            idle.transfer,
+            Transfer::Idle {
                 connections: MAX_CONNECTIONS,
                 hold: Duration::from_secs(3)
             }

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
-use super::catalog::{Delivery, Request};
+use super::catalog::{Transfer, Request};
 
 /// The only address the client sends to.
 pub const LOOPBACK: Ipv4Addr = Ipv4Addr::LOCALHOST;
@@ -92,11 +92,11 @@ impl Client {
     /// Sends `request`, giving up after `deadline` (past its own pacing).
     pub async fn send(&self, request: &Request, deadline: Duration) -> Outcome {
         let start = Instant::now();
-        let mut outcome = match &request.delivery {
-            Delivery::Idle { connections, hold } => {
+        let mut outcome = match &request.transfer {
+            Transfer::Idle { connections, hold } => {
                 self.idle(request, *connections, *hold, deadline).await
             }
-            Delivery::Drip(pace) => self.post(request, deadline + *pace, Some(*pace)).await,
+            Transfer::Drip(pace) => self.post(request, deadline + *pace, Some(*pace)).await,
             _ => self.post(request, deadline, None).await,
         };
         outcome.millis = start.elapsed().as_millis() as u64;
@@ -114,18 +114,18 @@ impl Client {
         if let Some(encoding) = request.encoding {
             builder = builder.header(reqwest::header::CONTENT_ENCODING, encoding.name());
         }
-        builder = match (&request.delivery, drip) {
+        builder = match (&request.transfer, drip) {
             (_, Some(pace)) => builder
                 .header(reqwest::header::CONTENT_LENGTH, len)
                 .body(reqwest::Body::wrap_stream(dripped(body, pace))),
-            (Delivery::Chunked(size), _) => {
+            (Transfer::Chunked(size), _) => {
                 let chunks: Vec<Result<Bytes, std::io::Error>> = body
                     .chunks(*size)
                     .map(|c| Ok(Bytes::copy_from_slice(c)))
                     .collect();
                 builder.body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
             }
-            (Delivery::Announced(extra), _) => {
+            (Transfer::Announced(extra), _) => {
                 let once = futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from(body))]);
                 builder
                     .header(reqwest::header::CONTENT_LENGTH, len + extra)

@@ -12,7 +12,7 @@ use crate::checks::history::What;
 use crate::checks::hostile::{self, SendRecord, ServerBaseline};
 use crate::errors::{Error, Result};
 use crate::pki::{CertDir, CertRequest};
-use crate::protocol::catalog::{Delivery, Mark, Payload};
+use crate::protocol::catalog::{Transfer, Mark, Payload};
 use crate::protocol::client::{Client, Tls};
 use crate::protocol::encoding::Encoding;
 use crate::scenario::{Identity, Scenario, NO_ISSUER};
@@ -73,8 +73,8 @@ pub(super) async fn send(
             ),
         };
         let request = payload.request(&mark, plan.encoding, plan.pace, plan.connections);
-        let (outcome, fds_while_held) = match request.delivery {
-            Delivery::Idle { hold, .. } => {
+        let (outcome, fds_while_held) = match request.transfer {
+            Transfer::Idle { hold, .. } => {
                 // Counted a little past the middle of the hold: the connections are all up.
                 let count = async {
                     tokio::time::sleep(hold.mul_f32(0.6)).await;
