@@ -92,7 +92,10 @@ pub(crate) fn burst_result(
     }
 }
 
-pub async fn run(options: &BenchOptions, progress: &Progress) -> Result<(BenchReport, PathBuf)> {
+pub async fn measure(
+    options: &BenchOptions,
+    progress: &Progress,
+) -> Result<(BenchReport, PathBuf)> {
     let engine = Engine::connect().await?;
     // The largest lab any part will boot must fit the machine's limits: say so now, with the
     // fix, rather than after minutes of smaller runs (the peer would only hang).
@@ -129,7 +132,7 @@ pub async fn run(options: &BenchOptions, progress: &Progress) -> Result<(BenchRe
             )
             .await;
         let clock = Instant::now();
-        lab::run(&lab_options(3, false), progress).await?;
+        lab::run_default_lab(&lab_options(3, false), progress).await?;
         Some(clock.elapsed().as_secs_f64())
     } else {
         images::ensure(&engine, &base, progress).await?;
@@ -371,7 +374,7 @@ async fn seed_set(
 
 async fn timed_run(options: &LabOptions, progress: &Progress) -> Result<(f64, lab::Outcome)> {
     let clock = Instant::now();
-    let outcome = lab::run(options, progress).await?;
+    let outcome = lab::run_default_lab(options, progress).await?;
     Ok((clock.elapsed().as_secs_f64(), outcome))
 }
 

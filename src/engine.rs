@@ -189,7 +189,7 @@ impl Engine {
     }
 
     /// Like `exec`, but a non-zero exit becomes an error carrying the command's output.
-    pub async fn run(
+    pub async fn exec_ok(
         &self,
         container: &str,
         host: &str,

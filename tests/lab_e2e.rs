@@ -41,7 +41,7 @@ async fn leftovers(engine: &Engine, run_id: &str) -> (usize, usize) {
 
 async fn assert_delivers(release: &str, clients: usize) {
     let reports = tempfile::tempdir().unwrap();
-    let outcome = lab::run(
+    let outcome = lab::run_default_lab(
         &options(release, clients, reports.path()),
         &journal_lab::quiet(),
     )
@@ -244,7 +244,7 @@ async fn a_lab_host_cannot_reach_the_machine_or_another_lab_and_what_stays_open_
         other.host("neighbour").unwrap(),
     );
     other
-        .run(
+        .exec_ok(
             victim,
             "systemctl start systemd-journal-remote.socket",
             Duration::from_secs(30),

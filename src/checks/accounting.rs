@@ -303,7 +303,7 @@ async fn evaluate(
     }
     // What the client's own journal holds is what it had to send.
     let own = lines_command(target.run_id, Some(target.host), JournalOf::Host, false);
-    let own_out = target.observer.run(target.host, &own).await?;
+    let own_out = target.observer.exec(target.host, &own).await?;
     let logged = parse_arrivals(&own_out.stdout, target.host);
     evidence.push(format!(
         "[{}]$ {own}  (exit {}): {} workload lines in the client's journal",
@@ -313,7 +313,7 @@ async fn evaluate(
     ));
     // One read of the server's journal for the whole client (not one per message).
     let command = lines_command(target.run_id, Some(target.host), JournalOf::Remote, false);
-    let out = target.observer.run(server, &command).await?;
+    let out = target.observer.exec(server, &command).await?;
     let arrivals = parse_arrivals(&out.stdout, target.host);
     evidence.push(format!(
         "[{server}]$ {command}  (exit {}): {} workload lines of {}",

@@ -216,7 +216,7 @@ async fn stored_entries(
         "journalctl -D /var/log/journal/remote -o export --no-pager {} | base64 -w0",
         matches.join(" + ")
     );
-    let out = target.observer.run(target.host, &command).await?;
+    let out = target.observer.exec(target.host, &command).await?;
     let bytes = base64::engine::general_purpose::STANDARD.decode(out.stdout.trim());
     evidence.push(format!(
         "[{}]$ {command}  (exit {}): {} bytes of export",

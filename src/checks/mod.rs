@@ -205,7 +205,7 @@ pub struct CheckResult {
 /// the lab, which runs the commands in batches; a check never knows how.
 pub trait Observer: Sync {
     /// What `command` printed on `host`.
-    fn run<'a>(&'a self, host: &'a str, command: &'a str) -> BoxFuture<'a, Result<ExecOutput>>;
+    fn exec<'a>(&'a self, host: &'a str, command: &'a str) -> BoxFuture<'a, Result<ExecOutput>>;
     /// What became of `host`'s latest marker, with the evidence it was judged on.
     fn marker<'a>(
         &'a self,
@@ -273,7 +273,7 @@ impl Target<'_> {
     ) -> Result<ExecOutput> {
         let out = self
             .observer
-            .run(self.host, &command.replace("{secret}", secret))
+            .exec(self.host, &command.replace("{secret}", secret))
             .await?;
         record_probe(
             evidence,
@@ -291,7 +291,7 @@ impl Target<'_> {
         command: &str,
         evidence: &mut Vec<String>,
     ) -> Result<ExecOutput> {
-        let out = self.observer.run(host, command).await?;
+        let out = self.observer.exec(host, command).await?;
         record_probe(evidence, host, command, &out);
         Ok(out)
     }

@@ -509,7 +509,7 @@ fn a_status_that_does_not_hold_says_the_units_state() {
 struct SawNothing;
 
 impl Observer for SawNothing {
-    fn run<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, crate::Result<ExecOutput>> {
+    fn exec<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, crate::Result<ExecOutput>> {
         Box::pin(async {
             Ok(ExecOutput {
                 exit_code: 0,

@@ -85,7 +85,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         recipes: recipes(),
         reports_dir: PathBuf::from(super::REPORTS),
     };
-    let (bench, md) = crate::bench::run(&options, &progress()).await?;
+    let (bench, md) = crate::bench::measure(&options, &progress()).await?;
     print!("{}", report::bench::markdown(&bench));
     println!("written: {} (and .json)", md.display());
     Ok(ExitCode::SUCCESS)

@@ -134,10 +134,10 @@ pub fn main(entry: Entry) -> ExitCode {
             eprintln!("error: cannot install signal handlers");
             return ExitCode::from(2);
         };
-        // Returning from `select!` drops `run`'s future, which drops the lab (removing its
+        // Returning from `select!` drops `dispatch`'s future, which drops the lab (removing its
         // containers and network) and the run's private directory.
         tokio::select! {
-            result = run(cli) => match result {
+            result = dispatch(cli) => match result {
                 Ok(code) => code,
                 Err(e) => {
                     progress::done();
@@ -215,7 +215,7 @@ fn describe(error: &anyhow::Error) -> String {
     text
 }
 
-async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Lab {
             clients,

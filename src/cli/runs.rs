@@ -21,7 +21,7 @@ pub async fn run_lab(
     options.clients = clients;
     options.release = Some(release);
     apply_keep(&mut options, keep);
-    let outcome = lab::run(&options, &progress()).await?;
+    let outcome = lab::run_default_lab(&options, &progress()).await?;
     super::progress::done();
     let report = &outcome.report;
     println!(

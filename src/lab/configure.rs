@@ -136,7 +136,7 @@ pub async fn configure(
                 script.push_str(&server_configure_script(host_def.port(), deadlines.ready));
             }
             let output = lab
-                .run(host, &script, deadlines.command + deadlines.ready)
+                .exec_ok(host, &script, deadlines.command + deadlines.ready)
                 .await?;
             let (mut lines, observed) = split_observed(&output.stdout);
             if host.role == Role::Server {
@@ -167,7 +167,7 @@ pub async fn configure(
                 client_configure_script(&url, deadlines.ready)
             );
             let output = lab
-                .run(host, &script, deadlines.command + deadlines.ready)
+                .exec_ok(host, &script, deadlines.command + deadlines.ready)
                 .await?;
             let (lines, observed) = split_observed(&output.stdout);
             // A client that never gets going is an observation (its evidence goes in the

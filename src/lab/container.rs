@@ -5,7 +5,11 @@ use std::path::Path;
 
 use bollard::models::{HostConfig, HostConfigCgroupnsModeEnum, Mount, MountType, PortBinding};
 
-use super::{HOST_PIDS_LIMIT, STAGE_DIR};
+use bollard::models::ContainerCreateBody;
+use bollard::query_parameters::CreateContainerOptions;
+
+use super::{HOST_PIDS_LIMIT, NAME_CLAIM_PREFIX, STAGE_DIR};
+use crate::errors::{Error, Result};
 
 /// How systemd runs as PID 1 without `--privileged` (which asks for capabilities outside some
 /// machines' bounding set, e.g. CAP_SYS_RESOURCE, and then fails): SYS_ADMIN, no seccomp or
@@ -89,6 +93,47 @@ if [ -f "$d/stage.tar" ] && [ ! -e "$d/provisioned" ]; then
     echo $? >"$d/provisioned"
 fi
 exec /lib/systemd/systemd"#;
+
+impl super::Lab {
+    /// Takes the lab's name on the engine, atomically: a container named `journal-lab-name-NAME`
+    /// (of `image`, never started, labelled with the run so that removing the lab removes it).
+    /// Container names are unique on an engine; networks are not checked for duplicates on
+    /// Docker 20.10, and a lookup of names before creating races with a second `up` of the same
+    /// name. A claim is not a host ([`Engine::hosts_of`] reads only containers with a host label).
+    pub async fn claim_name(&self, name: &str, image: &str) -> Result<()> {
+        let body = ContainerCreateBody {
+            image: Some(image.to_string()),
+            cmd: Some(vec!["true".into()]),
+            labels: Some(self.labels.iter().cloned().collect()),
+            network_disabled: Some(true),
+            host_config: Some(bollard::models::HostConfig {
+                network_mode: Some("none".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let options = CreateContainerOptions {
+            name: Some(format!("{NAME_CLAIM_PREFIX}{name}")),
+            ..Default::default()
+        };
+        match self
+            .engine
+            .docker()
+            .create_container(Some(options), body)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409, ..
+            }) => Err(Error::InvalidSettings(format!(
+                "a lab named {name:?} is already up or being brought up on this engine: pick another --name, \
+                 or take it down with `{} down --lab {name}`",
+                crate::command_name()
+            ))),
+            Err(e) => Err(Error::docker(format!("claiming the lab name {name:?}"))(e)),
+        }
+    }
+}
 
 /// The tar the engine unpacks at `/`: the host's staged archive as `STAGE_DIR/stage.tar`.
 pub(super) fn stage_archive(stage: &[u8]) -> Vec<u8> {

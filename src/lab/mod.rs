@@ -5,7 +5,6 @@
 //! id — on success, error, panic or Ctrl-C (the CLI drops the run's future on Ctrl-C) — unless it
 //! is kept on purpose with `--keep`.
 
-mod batch;
 mod bring_up;
 pub mod clean;
 mod configure;
@@ -13,7 +12,9 @@ mod container;
 pub mod converge;
 mod evaluate;
 mod host_limits;
+mod many;
 mod observe;
+mod observer;
 mod options;
 mod probes;
 mod runner;
@@ -37,12 +38,12 @@ use crate::errors::{Error, Result};
 use crate::images::ImageSpec;
 use crate::report::Role;
 
-pub use batch::{pairs, run_many, run_pairs};
 pub use bring_up::{save_scenario, SCENARIO_FILE};
 pub use host_limits::{check_host_limits, inotify_instances_needed};
+pub use many::{pairs, run_many, run_pairs};
 pub use runner::{
-    default_scenario, image_specs, run, run_scenario, Journals, LabOptions, Outcome, RunMode,
-    MAX_CLIENTS,
+    default_scenario, image_specs, run_default_lab, run_scenario, Journals, LabOptions, Outcome,
+    RunMode, MAX_CLIENTS,
 };
 
 /// Deadlines for each kind of wait; each timeout names what it waited for.
@@ -207,45 +208,6 @@ impl Lab {
             }
         }
         failure.map_or(Ok(()), Err)
-    }
-
-    /// Takes the lab's name on the engine, atomically: a container named `journal-lab-name-NAME`
-    /// (of `image`, never started, labelled with the run so that removing the lab removes it).
-    /// Container names are unique on an engine; networks are not checked for duplicates on
-    /// Docker 20.10, and a lookup of names before creating races with a second `up` of the same
-    /// name. A claim is not a host ([`Engine::hosts_of`] reads only containers with a host label).
-    pub async fn claim_name(&self, name: &str, image: &str) -> Result<()> {
-        let body = ContainerCreateBody {
-            image: Some(image.to_string()),
-            cmd: Some(vec!["true".into()]),
-            labels: Some(self.labels.iter().cloned().collect()),
-            network_disabled: Some(true),
-            host_config: Some(bollard::models::HostConfig {
-                network_mode: Some("none".into()),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        let options = CreateContainerOptions {
-            name: Some(format!("{NAME_CLAIM_PREFIX}{name}")),
-            ..Default::default()
-        };
-        match self
-            .engine
-            .docker()
-            .create_container(Some(options), body)
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 409, ..
-            }) => Err(Error::InvalidSettings(format!(
-                "a lab named {name:?} is already up or being brought up on this engine: pick another --name, \
-                 or take it down with `{} down --lab {name}`",
-                crate::command_name()
-            ))),
-            Err(e) => Err(Error::docker(format!("claiming the lab name {name:?}"))(e)),
-        }
     }
 
     /// Creates the host's container (labelled with the run before anything else happens to it),
@@ -425,9 +387,14 @@ impl Lab {
     }
 
     /// Runs `script` on `host`; a non-zero exit is an error naming the host and command.
-    pub async fn run(&self, host: &Host, script: &str, deadline: Duration) -> Result<ExecOutput> {
+    pub async fn exec_ok(
+        &self,
+        host: &Host,
+        script: &str,
+        deadline: Duration,
+    ) -> Result<ExecOutput> {
         self.engine
-            .run(host.id(), &host.name, script, deadline)
+            .exec_ok(host.id(), &host.name, script, deadline)
             .await
     }
 

@@ -5,7 +5,7 @@
 //! a phase is evaluated twice. A *recording* pass runs the check code with every probe answered
 //! by nothing, which lists the commands it would run; one script per host then runs them in that
 //! order, each framed with its exit status and the byte lengths of its stdout and stderr; the
-//! *replay* pass runs the check code again and gets each probe's real output from the batch. A
+//! *answering* pass runs the check code again and gets each probe's real output from the batch. A
 //! probe the batch did not foresee (one whose command depended on an earlier answer) simply runs
 //! on its own, so the batch only ever changes how fast, never what is observed.
 
@@ -59,7 +59,11 @@ impl ProbeCache {
     }
 
     /// Runs what `recorded` was asked, one exec per host, all hosts at once.
-    pub async fn run(recorded: ProbeCache, lab: &Lab, deadlines: &Deadlines) -> Result<ProbeCache> {
+    pub async fn execute(
+        recorded: ProbeCache,
+        lab: &Lab,
+        deadlines: &Deadlines,
+    ) -> Result<ProbeCache> {
         let asked = recorded
             .recording
             .map(|r| r.into_inner().expect("no panics while holding the lock"))

@@ -47,7 +47,7 @@ pub fn default_scenario(clients: usize) -> Scenario {
 }
 
 /// `cargo xtask lab`.
-pub async fn run(options: &LabOptions, progress: &Progress) -> Result<Outcome> {
+pub async fn run_default_lab(options: &LabOptions, progress: &Progress) -> Result<Outcome> {
     if options.clients == 0 || options.clients > MAX_CLIENTS {
         return Err(Error::InvalidSettings(format!(
             "--clients must be between 1 and {MAX_CLIENTS} (got {})",

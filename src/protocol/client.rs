@@ -12,7 +12,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
-use super::catalog::{Transfer, Request};
+use super::catalog::{Request, Transfer};
 
 /// The only address the client sends to.
 pub const LOOPBACK: Ipv4Addr = Ipv4Addr::LOCALHOST;

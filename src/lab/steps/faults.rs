@@ -85,7 +85,10 @@ async fn apply(
     deadlines: &Deadlines,
 ) -> Result<()> {
     match action {
-        FaultAction::InHost(command) => lab.run(host, command, deadlines.command).await.map(drop),
+        FaultAction::InHost(command) => lab
+            .exec_ok(host, command, deadlines.command)
+            .await
+            .map(drop),
         FaultAction::Freeze(frozen) => lab.engine().set_paused(host.id(), frozen).await,
         FaultAction::Connect(connected) => {
             lab.engine()

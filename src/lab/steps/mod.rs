@@ -99,7 +99,7 @@ pub async fn perform(
                 command: timeout.map_or(deadlines.command, std::time::Duration::from_secs),
                 ..deadlines.clone()
             };
-            units::run(lab, host, command, *may_fail, state, &deadlines, progress).await
+            units::run_command(lab, host, command, *may_fail, state, &deadlines, progress).await
         }
         Step::Unit {
             hosts,

@@ -49,7 +49,7 @@ pub(super) async fn apply_twice(
     let runs = hosts.iter().map(|host| async move {
         let mut states = Vec::new();
         for _ in 0..2 {
-            lab.run(host, apply, deadlines.command).await?;
+            lab.exec_ok(host, apply, deadlines.command).await?;
             states.push(
                 lab.exec(host, snapshot, deadlines.command)
                     .await?

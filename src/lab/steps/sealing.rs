@@ -84,7 +84,7 @@ pub(super) async fn setup(
     let runs = hosts.iter().map(|host| async move {
         let script = setup_script(host.role, interval);
         let out = lab
-            .run(host, &script, deadlines.command)
+            .exec_ok(host, &script, deadlines.command)
             .await
             .map_err(with_gcrypt_hint)?;
         let key = parse_key(&out.stdout).ok_or_else(|| Error::HostCommand {
@@ -155,7 +155,7 @@ pub(super) async fn rotate(lab: &Lab, hosts: &[&Host], deadlines: &Deadlines) ->
         if host.role == Role::Server {
             script.push_str(&format!(" && systemctl stop {REMOTE_UNIT} 2>&1"));
         }
-        async move { lab.run(host, &script, deadlines.command).await }
+        async move { lab.exec_ok(host, &script, deadlines.command).await }
     });
     futures::future::try_join_all(runs).await?;
     Ok(())
@@ -205,7 +205,7 @@ pub(super) async fn tamper(
     // marker's text is also in logger's _CMDLINE field, which would leave the message intact).
     let needle = format!("MESSAGE=journal-lab marker run={}", lab.run_id());
     let out = lab
-        .run(
+        .exec_ok(
             host,
             &tamper_script(journal, how, &needle),
             deadlines.command,

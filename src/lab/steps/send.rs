@@ -12,7 +12,7 @@ use crate::checks::history::What;
 use crate::checks::hostile::{self, SendRecord, ServerBaseline};
 use crate::errors::{Error, Result};
 use crate::pki::{CertDir, CertRequest};
-use crate::protocol::catalog::{Transfer, Mark, Payload};
+use crate::protocol::catalog::{Mark, Payload, Transfer};
 use crate::protocol::client::{Client, Tls};
 use crate::protocol::encoding::Encoding;
 use crate::scenario::{Identity, Scenario, NO_ISSUER};

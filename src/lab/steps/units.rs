@@ -7,7 +7,7 @@ use crate::errors::{Error, Result};
 use crate::scenario::{Hosts, Scenario, UnitAction};
 use crate::{Progress, Say};
 
-pub(super) async fn run(
+pub(super) async fn run_command(
     lab: &Lab,
     host: &str,
     command: &str,
@@ -58,7 +58,7 @@ pub(super) async fn unit(
     );
     let runs = super::selected(lab, scenario, hosts)
         .into_iter()
-        .map(|host| lab.run(host, &command, deadlines.command));
+        .map(|host| lab.exec_ok(host, &command, deadlines.command));
     futures::future::try_join_all(runs).await?;
     progress.news(format!(
         "`{command}` on {}",

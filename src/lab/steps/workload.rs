@@ -175,7 +175,7 @@ pub(super) async fn start(
         let deadline = logging_deadline(&spec, deadlines);
         running.push(Running {
             host: host.name.clone(),
-            task: tokio::spawn(async move { engine.run(&id, &name, &script, deadline).await }),
+            task: tokio::spawn(async move { engine.exec_ok(&id, &name, &script, deadline).await }),
         });
     }
     progress.news(format!(
