@@ -302,7 +302,9 @@ async fn evaluate(
         return Ok(verdict(&workloads, &[], &[]));
     }
     // What the client's own journal holds is what it had to send.
-    let own = lines_command(target.run_id, Some(target.host), JournalOf::Host, false);
+    // The same reads as run.json's `delivery` (timed, the server's for every client): in a
+    // phase's batch they are read once for both.
+    let own = lines_command(target.run_id, Some(target.host), JournalOf::Host, true);
     let own_out = target.observer.exec(target.host, &own).await?;
     let logged = parse_arrivals(&own_out.stdout, target.host);
     evidence.push(format!(
@@ -312,7 +314,7 @@ async fn evaluate(
         logged.len()
     ));
     // One read of the server's journal for the whole client (not one per message).
-    let command = lines_command(target.run_id, Some(target.host), JournalOf::Remote, false);
+    let command = lines_command(target.run_id, None, JournalOf::Remote, true);
     let out = target.observer.exec(server, &command).await?;
     let arrivals = parse_arrivals(&out.stdout, target.host);
     evidence.push(format!(

@@ -16,7 +16,8 @@ use crate::errors::Result;
 use crate::scenario::{CheckDef, Scenario, NO_ISSUER};
 use crate::{Progress, Say};
 
-/// Evaluates the checks that list `phase`, on their hosts, concurrently.
+/// Evaluates the checks that list `phase`, on their hosts, concurrently; the phase's batch also
+/// answers what `also_record` asks, and comes back with the results.
 pub(super) async fn evaluate(
     lab: &Lab,
     scenario: &Scenario,
@@ -24,13 +25,14 @@ pub(super) async fn evaluate(
     phase: &str,
     deadlines: &Deadlines,
     progress: &Progress,
-) -> Result<Vec<CheckResult>> {
+    also_record: &(dyn Fn(&ProbeCache) + Sync),
+) -> Result<(Vec<CheckResult>, ProbeCache)> {
     let due: Vec<&CheckDef> = scenario
         .checks
         .iter()
         .filter(|c| c.phases.iter().any(|p| p == phase))
         .collect();
-    let (results, _) = evaluate_defs(
+    evaluate_defs(
         lab,
         scenario,
         state,
@@ -38,10 +40,9 @@ pub(super) async fn evaluate(
         phase,
         deadlines,
         progress,
-        &|_| {},
+        also_record,
     )
-    .await?;
-    Ok(results)
+    .await
 }
 
 /// The conformance profile, on every host its checks apply to; its batch also reads the

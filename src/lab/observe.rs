@@ -233,55 +233,77 @@ fn server_finding(server: &str, command: &str, output: &str) -> Option<Finding> 
     })
 }
 
-/// Reads every workload message of this run on the servers (its numbering and time, not its
-/// padding), one exec per server, and accounts the workloads against it.
+/// What the workloads' delivery is read from: on each server every workload message of the
+/// run, on each client that logged one its own; all timed. The `delivery-exactly-once` check
+/// probes the same commands, so in a phase's batch they are read once for both.
+fn delivery_reads<'a>(
+    lab: &'a Lab,
+    scenario: &Scenario,
+    workloads: &[crate::checks::accounting::Workload],
+) -> Vec<(&'a Host, String)> {
+    use crate::checks::accounting::{lines_command, JournalOf};
+    let run_id = lab.run_id();
+    let servers = scenario
+        .servers()
+        .filter_map(|s| lab.host(&s.name))
+        .map(|server| (server, lines_command(run_id, None, JournalOf::Remote, true)));
+    let clients = lab
+        .hosts()
+        .iter()
+        .filter(|h| workloads.iter().any(|w| w.host == h.name))
+        .map(|client| {
+            let own = lines_command(run_id, Some(&client.name), JournalOf::Host, true);
+            (client, own)
+        });
+    servers.chain(clients).collect()
+}
+
+/// Asks a recording batch for the delivery reads (see [`delivery_reads`]).
+pub fn ask_delivery_reads(
+    lab: &Lab,
+    scenario: &Scenario,
+    history: &crate::checks::history::History,
+    cache: &ProbeCache,
+) {
+    let workloads: Vec<_> = history.workloads().cloned().collect();
+    for (host, command) in delivery_reads(lab, scenario, &workloads) {
+        cache.ask(&host.name, &command);
+    }
+}
+
+/// Accounts the workloads from the delivery reads: answered by the final phase's batch (what
+/// the check judged), read now only where the batch did not.
 pub async fn read_delivery(
     lab: &Lab,
     scenario: &Scenario,
     workloads: &[crate::checks::accounting::Workload],
     first_seen: &std::collections::HashMap<(String, u32, u64), f64>,
+    answers: &ProbeCache,
     deadlines: &Deadlines,
 ) -> Result<crate::report::delivery::Delivery> {
-    use crate::checks::accounting::{lines_command, JournalOf};
-    use crate::report::delivery;
-    let command = lines_command(lab.run_id(), None, JournalOf::Remote, true);
-    let own = lines_command(lab.run_id(), None, JournalOf::Host, true);
-    let servers: Vec<&Host> = scenario
-        .servers()
-        .filter_map(|s| lab.host(&s.name))
-        .collect();
-    let clients: Vec<&Host> = lab
-        .hosts()
-        .iter()
-        .filter(|h| workloads.iter().any(|w| w.host == h.name))
-        .collect();
-    let (arrivals, logged) = tokio::try_join!(
-        workload_lines(lab, &servers, &command, deadlines),
-        workload_lines(lab, &clients, &own, deadlines)
-    )?;
-    Ok(delivery::delivery(
+    use crate::checks::accounting::parse_lines;
+    let reads =
+        delivery_reads(lab, scenario, workloads)
+            .into_iter()
+            .map(|(host, command)| async move {
+                let output = match answers.ask(&host.name, &command) {
+                    Some(answer) => answer,
+                    None => lab.exec(host, &command, deadlines.command).await?,
+                };
+                Ok::<_, crate::Error>((host.role, output.stdout))
+            });
+    let (mut arrivals, mut logged) = (Vec::new(), Vec::new());
+    for (role, stdout) in futures::future::try_join_all(reads).await? {
+        let lines = parse_lines(&stdout)
+            .filter_map(|line| Some((line.host.to_string(), line.stream, line.seq, line.at?)));
+        match role {
+            Role::Server => arrivals.extend(lines),
+            Role::Client => logged.extend(lines),
+        }
+    }
+    Ok(crate::report::delivery::delivery(
         workloads, &logged, &arrivals, first_seen,
     ))
-}
-
-/// The workload messages `command` prints on each of `hosts`, parsed, all hosts at once.
-async fn workload_lines(
-    lab: &Lab,
-    hosts: &[&Host],
-    command: &str,
-    deadlines: &Deadlines,
-) -> Result<Vec<crate::report::delivery::Arrival>> {
-    let reads = hosts
-        .iter()
-        .map(|host| lab.exec(host, command, deadlines.command));
-    let mut lines = Vec::new();
-    for out in futures::future::try_join_all(reads).await? {
-        lines.extend(
-            crate::checks::accounting::parse_lines(&out.stdout)
-                .filter_map(|line| Some((line.host.to_string(), line.stream, line.seq, line.at?))),
-        );
-    }
-    Ok(lines)
 }
 
 /// The most a server's /var/log/journal may weigh to be copied out (as the engine sends it,

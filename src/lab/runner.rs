@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use time::OffsetDateTime;
 
+use super::probes::ProbeCache;
 use super::verifying::{self, verified_checks};
 use super::{bring_up, evaluate, observe, phase, steps, timed, HostSpec};
 use crate::checks::CheckResult;
@@ -110,11 +111,20 @@ pub async fn run_scenario(
     };
 
     let clock_steps = Instant::now();
-    let (checks, step_records) = execute(&lab, scenario, options, &mut state, progress).await?;
+    let (checks, step_records, final_answers) =
+        execute(&lab, scenario, options, &mut state, progress).await?;
     phases.push(phase("steps and checks", clock_steps.elapsed()));
 
     let clock_observe = Instant::now();
-    let observed = observe_end(&lab, scenario, options, &mut state, progress).await?;
+    let observed = observe_end(
+        &lab,
+        scenario,
+        options,
+        &mut state,
+        &final_answers,
+        progress,
+    )
+    .await?;
     phases.push(phase(
         "observe (profile, facts, journals)",
         clock_observe.elapsed(),
@@ -300,7 +310,7 @@ async fn execute(
     options: &LabOptions,
     state: &mut steps::RunState,
     progress: &Progress,
-) -> Result<(Vec<CheckResult>, Vec<report::StepRecord>)> {
+) -> Result<(Vec<CheckResult>, Vec<report::StepRecord>, ProbeCache)> {
     let mut checks: Vec<CheckResult> = Vec::new();
     let mut step_records = Vec::new();
     let (attached, verify_steps, verify_phase) = match &options.mode {
@@ -331,10 +341,17 @@ async fn execute(
             continue;
         }
         if let Step::Evaluate { phase } = step {
-            checks.extend(
-                evaluate::evaluate(lab, scenario, state, phase, &options.deadlines, progress)
-                    .await?,
-            );
+            let (results, _) = evaluate::evaluate(
+                lab,
+                scenario,
+                state,
+                phase,
+                &options.deadlines,
+                progress,
+                &|_| {},
+            )
+            .await?;
+            checks.extend(results);
             continue;
         }
         let (performed, took) = timed(steps::perform(
@@ -358,18 +375,20 @@ async fn execute(
     // Whatever is still in force is undone before the final look (the workloads' too).
     steps::end_faults(lab, scenario, state, &options.deadlines, progress).await?;
     let verified = verified_checks(scenario, options.mode.verified_checks());
-    checks.extend(
-        evaluate::evaluate(
-            lab,
-            verified.as_ref().unwrap_or(scenario),
-            state,
-            verify_phase.unwrap_or(FINAL_PHASE),
-            &options.deadlines,
-            progress,
-        )
-        .await?,
-    );
-    Ok((checks, step_records))
+    // The final batch also reads what the workloads' delivery is accounted from: the
+    // `delivery-exactly-once` check and run.json's `delivery` judge the same read.
+    let (results, answers) = evaluate::evaluate(
+        lab,
+        verified.as_ref().unwrap_or(scenario),
+        state,
+        verify_phase.unwrap_or(FINAL_PHASE),
+        &options.deadlines,
+        progress,
+        &|cache| observe::ask_delivery_reads(lab, scenario, &state.history, cache),
+    )
+    .await?;
+    checks.extend(results);
+    Ok((checks, step_records, answers))
 }
 
 /// What the end of a run looks at.
@@ -391,6 +410,7 @@ async fn observe_end(
     scenario: &Scenario,
     options: &LabOptions,
     state: &mut steps::RunState,
+    final_answers: &ProbeCache,
     progress: &Progress,
 ) -> Result<Observed> {
     let memory = async {
@@ -439,6 +459,7 @@ async fn observe_end(
             scenario,
             &workloads,
             &state.first_seen,
+            final_answers,
             &options.deadlines,
         )
         .await?;
