@@ -64,14 +64,21 @@ fn assert_accounted_as_counted(outcome: &Outcome, name: &str, sent: u64, counted
         "{name}: {observed}"
     );
     // run.json's `delivery` is accounted from the reads the check judged: the same numbers.
-    let delivery = outcome.report.delivery.as_ref().expect("a delivery section");
+    let delivery = outcome
+        .report
+        .delivery
+        .as_ref()
+        .expect("a delivery section");
     let arrived: u64 = delivery
         .streams
         .iter()
         .filter(|s| s.host == "client1")
         .map(|s| s.accounting.arrived)
         .sum();
-    assert_eq!(arrived, distinct, "{name}: run.json's delivery says {arrived}");
+    assert_eq!(
+        arrived, distinct,
+        "{name}: run.json's delivery says {arrived}"
+    );
 }
 
 /// The report's workload section and its checks (status, id, host), as Markdown: what the
