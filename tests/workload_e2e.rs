@@ -115,12 +115,17 @@ fn accounting_snapshot(outcome: &Outcome) -> String {
 }
 
 fn verdict(outcome: &Outcome) -> (Status, String) {
+    check_of(outcome, CheckId::DELIVERY_EXACTLY_ONCE, "client1")
+}
+
+/// The final verdict of check `id` on `host`, and what it observed.
+fn check_of(outcome: &Outcome, id: CheckId, host: &str) -> (Status, String) {
     let check = outcome
         .report
         .checks
         .iter()
-        .find(|c| c.id == CheckId::DELIVERY_EXACTLY_ONCE && c.host == "client1")
-        .expect("the check ran on client1");
+        .find(|c| c.id == id && c.host == host)
+        .unwrap_or_else(|| panic!("{id} ran on {host}"));
     (check.status, check.observed.clone())
 }
 
@@ -266,13 +271,7 @@ async fn count_on_client(engine: &Engine, run_id: &str, host: &str) -> u64 {
 /// A seed scenario with a fault mid-workload: the verdict is a pass exactly when the server
 /// holds each message of the client's own journal once, all three counted here.
 async fn disturbed_workload_is_accounted_as_counted(name: &str) {
-    let seed = root().join(format!("scenarios/{name}.yaml"));
-    let file = if seed.exists() {
-        seed
-    } else {
-        root().join(format!("tests/fault-scenarios/{name}.yaml"))
-    };
-    let scenario = Scenario::load(&file).unwrap();
+    let scenario = Scenario::load(&root().join(format!("scenarios/{name}.yaml"))).unwrap();
     let reports = tempfile::tempdir().unwrap();
     let outcome = run_kept(name, &scenario, reports.path()).await;
     let engine = Engine::connect().await.unwrap();
@@ -303,7 +302,57 @@ async fn a_network_partition_is_accounted_as_counted() {
     disturbed_workload_is_accounted_as_counted("network-partition").await;
 }
 
+/// blackhole-timeout: each client's `upload-network-timeout` verdict is what its own
+/// journal-upload log says, read here (client1 sets NetworkTimeoutSec=10s, client2 sets none),
+/// and each client's exactly-once verdict is what is counted here on both ends.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_blackhole_is_accounted_as_counted() {
-    disturbed_workload_is_accounted_as_counted("blackhole").await;
+async fn a_blackhole_is_judged_as_each_clients_own_log_says() {
+    let scenario = Scenario::load(&root().join("scenarios/blackhole-timeout.yaml")).unwrap();
+    let reports = tempfile::tempdir().unwrap();
+    let outcome = run_kept("blackhole-timeout", &scenario, reports.path()).await;
+    let engine = Engine::connect().await.unwrap();
+    let run_id = outcome.report.run_id.clone();
+    let fault = &outcome.report.faults[0];
+    let started = fault.started.unix_timestamp_nanos() as f64 / 1e9;
+    let mut seen = Vec::new();
+    for host in ["client1", "client2"] {
+        let failures = common::sh(
+            &engine,
+            &format!("{host}.{run_id}"),
+            "journalctl -u systemd-journal-upload.service -o short-unix --no-pager | grep 'Upload to .* failed' | cut -d' ' -f1",
+        )
+        .await;
+        let gave_up_after = failures
+            .lines()
+            .filter_map(|t| t.parse::<f64>().ok())
+            .find(|t| *t >= started)
+            .map(|t| t - started);
+        let logged = count_on_client(&engine, &run_id, host).await;
+        let counted = count_on_server(&engine, &run_id, host).await;
+        seen.push((host, gave_up_after, logged, counted));
+    }
+    engine.sweep(&run_id).await.unwrap();
+    for (host, gave_up_after, logged, (lines, distinct)) in seen {
+        let (status, observed) = check_of(&outcome, CheckId::UPLOAD_NETWORK_TIMEOUT, host);
+        let expected = match host {
+            "client1" if gave_up_after.is_some_and(|s| s <= 15.0) => Status::Pass,
+            _ => Status::Fail,
+        };
+        assert_eq!(
+            status, expected,
+            "{host}: its log says it gave up after {gave_up_after:?} s; the check said: {observed}"
+        );
+        assert_eq!(
+            observed.contains("hung through the whole"),
+            gave_up_after.is_none(),
+            "{host}: {observed}"
+        );
+        let (status, observed) = check_of(&outcome, CheckId::DELIVERY_EXACTLY_ONCE, host);
+        let exactly_once = lines == logged && distinct == logged;
+        assert_eq!(
+            status,
+            if exactly_once { Status::Pass } else { Status::Fail },
+            "{host}: client logged {logged}, server has {lines} lines, {distinct} distinct; the check said: {observed}"
+        );
+    }
 }

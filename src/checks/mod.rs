@@ -4,7 +4,8 @@
 //! touches a host or knows about Docker.
 //!
 //! Checks come in families, one module each ([`delivery`], [`tls`], [`ports`], [`remediation`],
-//! [`audit`], [`journald`]). A family owns, for its ids: the id itself (an associated constant of
+//! [`audit`], [`journald`], [`integrity`], [`accounting`], [`hostile`], [`compression`],
+//! [`timeouts`]); what the steps did is in the [`history`]. A family owns, for its ids: the id itself (an associated constant of
 //! [`CheckId`]), its catalog entry, its probes and its pure verdict functions. Adding a family is
 //! adding a module and one line in [`FAMILIES`]; see ARCHITECTURE.md.
 
@@ -18,6 +19,7 @@ pub mod integrity;
 pub mod journald;
 pub mod ports;
 pub mod remediation;
+pub mod timeouts;
 pub mod tls;
 
 use std::borrow::Cow;
@@ -44,6 +46,7 @@ pub const FAMILIES: &[&Family] = &[
     &accounting::FAMILY,
     &hostile::FAMILY,
     &compression::FAMILY,
+    &timeouts::FAMILY,
 ];
 
 /// A check's stable id, as written in scenarios and run.json (`client-delivers`). Each family

@@ -12,6 +12,10 @@ const BUILT_IN: &[(&str, &str)] = &[
         "audit-rules",
         include_str!("../../scenarios/audit-rules.yaml"),
     ),
+    (
+        "blackhole-timeout",
+        include_str!("../../scenarios/blackhole-timeout.yaml"),
+    ),
     ("burst", include_str!("../../scenarios/burst.yaml")),
     (
         "cert-rejection",
