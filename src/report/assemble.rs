@@ -96,8 +96,8 @@ impl RunReport {
             tampered: TamperedReport::of(parts.history),
             journal: parts.journal,
             journal_files: parts.journal_files,
-            faults: FaultWindow::of(parts.history),
-            restarts: RestartWindow::of(parts.history),
+            faults: FaultWindow::faults(parts.history),
+            restarts: RestartWindow::restarts(parts.history),
             sends: parts.history.sends(None),
             field: None,
             scenario_file: scenario.source.as_ref().map(|path| {

@@ -161,10 +161,12 @@ pub struct StepRecord {
     pub seconds: f64,
 }
 
-/// When a fault was in force, as the run recorded it.
+/// When something a step did to a host was in force, as the run recorded it: a fault
+/// ([`FaultWindow`]) or a restart ([`RestartWindow`], from the stop to systemd up again).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema, Deserialize)]
-pub struct FaultWindow {
-    pub kind: crate::scenario::FaultKind,
+pub struct Window<K> {
+    /// The fault's kind, or how the host was stopped (`halt`, `power-cut`).
+    pub kind: K,
     pub host: String,
     #[serde(with = "time::serde::rfc3339")]
     #[schemars(with = "String")]
@@ -175,12 +177,15 @@ pub struct FaultWindow {
     pub ended: Option<OffsetDateTime>,
 }
 
-impl FaultWindow {
-    /// Every fault of the history, in order.
-    pub fn of(history: &crate::checks::history::History) -> Vec<FaultWindow> {
-        history
-            .faults()
-            .map(|(event, kind)| FaultWindow {
+pub type FaultWindow = Window<crate::scenario::FaultKind>;
+pub type RestartWindow = Window<crate::domain::RestartMode>;
+
+impl<K> Window<K> {
+    fn of<'a>(
+        events: impl Iterator<Item = (&'a crate::checks::history::Event, K)>,
+    ) -> Vec<Window<K>> {
+        events
+            .map(|(event, kind)| Window {
                 kind,
                 host: event.host.clone(),
                 started: event.started,
@@ -190,32 +195,17 @@ impl FaultWindow {
     }
 }
 
-/// When a host was restarted (from its stop to systemd up again), as the run recorded it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema, Deserialize)]
-pub struct RestartWindow {
-    pub host: String,
-    /// `halt` (a clean halt of systemd) or `power-cut` (SIGKILL).
-    pub how: crate::domain::RestartMode,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schemars(with = "String")]
-    pub started: OffsetDateTime,
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    #[schemars(with = "Option<String>")]
-    pub ended: Option<OffsetDateTime>,
+impl FaultWindow {
+    /// Every fault of the history, in order.
+    pub fn faults(history: &crate::checks::history::History) -> Vec<FaultWindow> {
+        Window::of(history.faults())
+    }
 }
 
 impl RestartWindow {
     /// Every restart of the history, in order.
-    pub fn of(history: &crate::checks::history::History) -> Vec<RestartWindow> {
-        history
-            .restarts()
-            .map(|(event, how)| RestartWindow {
-                host: event.host.clone(),
-                how,
-                started: event.started,
-                ended: event.ended,
-            })
-            .collect()
+    pub fn restarts(history: &crate::checks::history::History) -> Vec<RestartWindow> {
+        Window::of(history.restarts())
     }
 }
 

@@ -66,7 +66,7 @@ pub fn shades(report: &RunReport) -> Vec<Shade> {
         kind: ShadeKind::Fault,
     });
     let restarts = report.restarts.iter().map(|r| Shade {
-        label: format!("restart {} ({})", r.host, r.how),
+        label: format!("restart {} ({})", r.host, r.kind),
         from: unix(r.started),
         to: unix(r.ended.unwrap_or(report.finished)),
         kind: ShadeKind::Restart,
