@@ -298,6 +298,11 @@ async fn a_client_restart_is_accounted_as_counted() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_client_power_cut_is_accounted_as_counted() {
+    disturbed_workload_is_accounted_as_counted("client-power-cut").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_network_partition_is_accounted_as_counted() {
     disturbed_workload_is_accounted_as_counted("network-partition").await;
 }

@@ -22,6 +22,10 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../scenarios/cert-rejection.yaml"),
     ),
     (
+        "client-power-cut",
+        include_str!("../../scenarios/client-power-cut.yaml"),
+    ),
+    (
         "client-restart",
         include_str!("../../scenarios/client-restart.yaml"),
     ),

@@ -78,7 +78,7 @@ pub(super) async fn restart(
     let clock = std::time::Instant::now();
     lab.restart(host, how, deadlines.boot).await?;
     progress.news(format!(
-        "{} restarted ({how:?}) in {:.1}s",
+        "{} restarted ({how}) in {:.1}s",
         host.name,
         clock.elapsed().as_secs_f64()
     ));
