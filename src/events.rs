@@ -54,9 +54,6 @@ impl std::fmt::Display for Event {
                 "run {run_id}: {scenario}: booting {servers} server(s) + {clients} client(s) ({release})"
             ),
             Event::Milestone { text } | Event::News { text } => f.write_str(text),
-            Event::Warning { text } if text.starts_with("warning:") || text.starts_with("note:") => {
-                f.write_str(text)
-            }
             Event::Warning { text } => write!(f, "warning: {text}"),
             Event::Tagged { tag, of } => write!(f, "{tag}: {of}"),
         }

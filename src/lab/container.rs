@@ -69,7 +69,7 @@ pub(super) fn systemd_host_config(run_id: &str, memory: i64, publish: Option<u16
 /// mount a fresh proc whose `sys/kernel/core_pattern` opens for writing.
 pub fn kernel_exposure(remaps_users: bool) -> Option<&'static str> {
     (!remaps_users).then_some(
-        "note: this engine runs lab hosts as the machine's root, with CAP_SYS_ADMIN (systemd's \
+        "this engine runs lab hosts as the machine's root, with CAP_SYS_ADMIN (systemd's \
          sandboxing needs it): a command run in a host can change machine-wide kernel settings. \
          Run only scenario files you trust (security notes: docs/reference.md).",
     )

@@ -242,6 +242,9 @@ fn delivery_reads<'a>(
     workloads: &[crate::checks::accounting::Workload],
 ) -> Vec<(&'a Host, String)> {
     use crate::checks::accounting::{lines_command, JournalOf};
+    if workloads.is_empty() {
+        return Vec::new();
+    }
     let run_id = lab.run_id();
     let servers = scenario
         .servers()

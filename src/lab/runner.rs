@@ -230,7 +230,7 @@ pub async fn run_scenario(
     let (torn_down, took) = timed(lab.teardown()).await;
     for (network, why) in torn_down? {
         progress.warning(format!(
-            "warning: network {network} was left: {why}; {}",
+            "network {network} was left: {why}; {}",
             crate::engine::STALE_FIX
         ));
     }
