@@ -15,7 +15,7 @@ use crate::domain::Role;
 
 pub mod builtin;
 pub mod init;
-mod limits;
+pub mod limits;
 pub mod setup;
 mod source;
 mod spans;

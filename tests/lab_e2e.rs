@@ -131,13 +131,7 @@ async fn a_panic_inside_a_running_lab_still_removes_it() {
         let (engine, run_id) = (engine.clone(), run_id.clone());
         async move {
             let mut lab = Lab::create(engine, &run_id, false).await.unwrap();
-            let spec = HostSpec {
-                name: "server".into(),
-                role: Role::Server,
-                image,
-                stage: None,
-                publish: None,
-            };
+            let spec = HostSpec::bare("server", Role::Server, image);
             lab.boot(&[spec], std::time::Duration::from_secs(60))
                 .await
                 .unwrap();
@@ -158,13 +152,7 @@ async fn booted(hosts: &[(&str, Role)]) -> (Engine, String, Lab) {
     let mut lab = Lab::create(engine.clone(), &run_id, false).await.unwrap();
     let specs: Vec<HostSpec> = hosts
         .iter()
-        .map(|(name, role)| HostSpec {
-            name: name.to_string(),
-            role: *role,
-            image: image.clone(),
-            stage: None,
-            publish: None,
-        })
+        .map(|(name, role)| HostSpec::bare(*name, *role, image.clone()))
         .collect();
     lab.boot(&specs, std::time::Duration::from_secs(90))
         .await

@@ -66,16 +66,9 @@ async fn engine_floor(engine: &Engine, image: &ImageSpec, clients: usize) -> Res
     let clock = Instant::now();
     let mut lab = Lab::create(engine.clone(), &crate::lab::new_run_id(), false).await?;
     let specs: Vec<HostSpec> = (0..=clients)
-        .map(|i| HostSpec {
-            name: if i == 0 {
-                "server".into()
-            } else {
-                format!("client{i}")
-            },
-            role: if i == 0 { Role::Server } else { Role::Client },
-            image: image.clone(),
-            stage: None,
-            publish: None,
+        .map(|i| match i {
+            0 => HostSpec::bare("server", Role::Server, image.clone()),
+            _ => HostSpec::bare(format!("client{i}"), Role::Client, image.clone()),
         })
         .collect();
     let booted = lab.boot(&specs, Deadlines::default().boot).await;

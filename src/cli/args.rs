@@ -51,6 +51,46 @@ pub(super) const REPORTS: &str = "reports";
 pub(super) struct Cli {
     #[command(subcommand)]
     pub(super) command: Command,
+    /// A Docker engine the lab spreads its hosts over, as
+    /// NAME=URL[,address=IP][,hosts=N][,memory=SIZE][,inotify=N]. Repeat it for several; the first holds the servers unless
+    /// --servers-on names another. `address` is where the other engines' hosts reach this one's
+    /// published server port. Default: the engine DOCKER_HOST names. (docs/engines.md)
+    #[arg(
+        long = "engine",
+        global = true,
+        value_name = "NAME=URL[,…]",
+        display_order = 900
+    )]
+    pub(super) engine: Vec<lab::fleet::EngineSpec>,
+    /// The engines as a YAML file: `engines:` (a list of {name, url, address, hosts, memory,
+    /// inotify}) and `servers_on:`.
+    #[arg(
+        long = "engines",
+        global = true,
+        value_name = "FILE",
+        conflicts_with = "engine",
+        display_order = 901
+    )]
+    pub(super) engines_file: Option<PathBuf>,
+    /// The engine servers go on (one of --engine's names; default: the first).
+    #[arg(long, global = true, value_name = "NAME", display_order = 902)]
+    pub(super) servers_on: Option<String>,
+}
+
+impl Cli {
+    /// The engines the command line names (none: DOCKER_HOST's).
+    pub(super) fn fleet(&self) -> crate::Result<lab::fleet::Fleet> {
+        match &self.engines_file {
+            Some(file) => {
+                let fleet = lab::fleet::Fleet::load(file)?;
+                match &self.servers_on {
+                    Some(name) => lab::fleet::Fleet::new(fleet.engines().to_vec(), Some(name)),
+                    None => Ok(fleet),
+                }
+            }
+            None => lab::fleet::Fleet::new(self.engine.clone(), self.servers_on.as_deref()),
+        }
+    }
 }
 
 #[derive(Subcommand)]

@@ -182,7 +182,7 @@ pub async fn test(unit_only: bool, cargo_args: &[String]) -> anyhow::Result<Exit
 
 pub async fn clean(run: Option<String>, force: bool, dry_run: bool) -> anyhow::Result<ExitCode> {
     use lab::clean::Which;
-    let engine = Engine::connect().await?;
+    let engines = lab::connect(&lab::fleet::Fleet::chosen()).await?;
     let which = match (run, force) {
         (Some(id), _) => Which::Run(id),
         (None, true) => {
@@ -194,7 +194,7 @@ pub async fn clean(run: Option<String>, force: bool, dry_run: bool) -> anyhow::R
         }
         (None, false) => Which::Abandoned,
     };
-    let cleaned = lab::clean::clean(&engine, &which, dry_run).await?;
+    let cleaned = lab::clean::clean(&engines, &which, dry_run).await?;
     for (run, objects) in &cleaned.would_remove {
         println!("would remove run {run}: {objects} containers and networks");
     }

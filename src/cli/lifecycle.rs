@@ -205,8 +205,9 @@ fn age(run_id: &str) -> String {
 
 /// `cargo xtask ls`.
 pub async fn ls(reports: PathBuf, everyone: bool) -> anyhow::Result<ExitCode> {
-    let engine = Engine::connect().await?;
-    let labs = labs(&engine, everyone).await?;
+    let engines = lab::connect(&lab::fleet::Fleet::chosen()).await?;
+    let engine = &engines[0];
+    let labs = labs(engine, everyone).await?;
     if labs.is_empty() {
         println!(
             "no lab is up (bring one up with `{} up SCENARIO`)",
@@ -227,7 +228,18 @@ pub async fn ls(reports: PathBuf, everyone: bool) -> anyhow::Result<ExitCode> {
     let mut rows = Vec::new();
     for run in labs {
         let recorded = report::read_run(&reports.join(&run.id).join("run.json")).ok();
-        let found = engine.hosts_of(&run.id).await?;
+        let found: Vec<(String, String, String)> = hosts_on(&engines, &run.id)
+            .await?
+            .into_iter()
+            .map(|(host, container, state, at)| {
+                // With several engines, each host says where it is.
+                let host = match engines.len() {
+                    1 => host,
+                    _ => format!("{host}@{}", engines[at].name()),
+                };
+                (host, container, state)
+            })
+            .collect();
         let last = last_action(&reports, &run.id);
         let hosts: Vec<String> = found
             .iter()
@@ -309,11 +321,11 @@ async fn container_of(
     lab: Option<&str>,
     force: bool,
 ) -> anyhow::Result<(Engine, RunOnEngine, String)> {
-    let engine = Engine::connect().await?;
-    let run = resolve(&engine, lab, force).await?;
-    let hosts = engine.hosts_of(&run.id).await?;
-    let Some((_, container, _)) = hosts.iter().find(|(h, _, _)| *h == host) else {
-        let names: Vec<&str> = hosts.iter().map(|(h, _, _)| h.as_str()).collect();
+    let engines = lab::connect(&lab::fleet::Fleet::chosen()).await?;
+    let run = resolve(&engines[0], lab, force).await?;
+    let hosts = hosts_on(&engines, &run.id).await?;
+    let Some((_, container, _, at)) = hosts.iter().find(|(h, _, _, _)| *h == host) else {
+        let names: Vec<&str> = hosts.iter().map(|(h, _, _, _)| h.as_str()).collect();
         bail!(
             "lab {} has no host {host:?}; its hosts: {}",
             label(&run),
@@ -325,12 +337,27 @@ async fn container_of(
         );
     };
     let container = container.clone();
+    let engine = engines[*at].clone();
     Ok((engine, run, container))
+}
+
+/// A lab's hosts on every engine of the fleet: (host, container, state, engine index).
+async fn hosts_on(
+    engines: &[Engine],
+    run_id: &str,
+) -> anyhow::Result<Vec<(String, String, String, usize)>> {
+    let mut all = Vec::new();
+    for (index, engine) in engines.iter().enumerate() {
+        for (host, container, state) in engine.hosts_of(run_id).await? {
+            all.push((host, container, state, index));
+        }
+    }
+    Ok(all)
 }
 
 /// `cargo xtask login`.
 pub async fn login(host: String, lab: Option<String>, force: bool) -> anyhow::Result<ExitCode> {
-    let (_, run, container) = container_of(&host, lab.as_deref(), force).await?;
+    let (engine, run, container) = container_of(&host, lab.as_deref(), force).await?;
     use std::io::IsTerminal;
     if !std::io::stdin().is_terminal() {
         bail!(
@@ -341,7 +368,7 @@ pub async fn login(host: String, lab: Option<String>, force: bool) -> anyhow::Re
     }
     // An interactive terminal is the docker CLI's job; the API has no TTY to hand over.
     let status = std::process::Command::new("docker")
-        .args(["exec", "-it", &container, "bash"])
+        .args(["-H", engine.endpoint(), "exec", "-it", &container, "bash"])
         .status()
         .with_context(|| {
             "running `docker exec -it`: an interactive shell needs the docker CLI (apt-get install docker.io, or docker-ce-cli)"
@@ -390,7 +417,13 @@ pub async fn converge(
         Some(dir) => scenario::setup::Setup::load(&dir)?.lay_over(&scenario)?,
         None => scenario,
     };
-    let converged = lab::converge::converge(&run.id, &scenario, &progress()).await?;
+    let converged = lab::converge::converge(
+        &run.id,
+        &scenario,
+        &lab::fleet::Fleet::chosen(),
+        &progress(),
+    )
+    .await?;
     super::progress::done();
     let mut changed = 0;
     for host in &converged {
@@ -443,7 +476,8 @@ pub async fn exec(
 
 /// `cargo xtask down`.
 pub async fn down(lab: Option<String>, all: bool, force: bool) -> anyhow::Result<ExitCode> {
-    let engine = Engine::connect().await?;
+    let engines = lab::connect(&lab::fleet::Fleet::chosen()).await?;
+    let engine = engines[0].clone();
     let runs = if all {
         labs(&engine, force).await?
     } else {
@@ -473,7 +507,7 @@ pub async fn down(lab: Option<String>, all: bool, force: bool) -> anyhow::Result
     }
     for run in runs {
         let which = lab::clean::Which::Run(run.id.clone());
-        let cleaned = lab::clean::clean(&engine, &which, false).await?;
+        let cleaned = lab::clean::clean(&engines, &which, false).await?;
         // Its hosts' containers (the name's claim is not a host).
         let hosts = |swept: &crate::engine::Swept| {
             swept

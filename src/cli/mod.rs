@@ -122,6 +122,13 @@ pub fn main(entry: Entry) -> ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
+    match cli.fleet() {
+        Ok(fleet) => crate::lab::fleet::choose(fleet),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::fleet::Fleet;
 use super::steps::MarkerRecord;
 use super::{configure, phase, staging, timed, Deadlines, Host, HostSpec, Lab};
 use crate::engine::Engine;
@@ -68,20 +69,50 @@ pub(super) async fn boot(
     deadlines: &Deadlines,
     specs: &mut [HostSpec],
     default_release: &str,
+    fleet: &Fleet,
     phases: &mut Vec<Phase>,
     progress: &Progress,
 ) -> Result<Up> {
-    let engine = Engine::connect().await?;
+    let engines = connect(fleet).await?;
     let clock_images = std::time::Instant::now();
     let mut built_any = false;
     let mut seen = std::collections::BTreeSet::new();
     for spec in specs.iter() {
         if seen.insert(spec.image.reference()) {
-            built_any |= images::ensure(&engine, &spec.image, progress).await?;
+            built_any |= images::ensure(&engines[0], &spec.image, progress).await?;
+        }
+    }
+    // Images are built once, on the first engine, and copied to the others that need them.
+    let mut copied = std::collections::BTreeSet::new();
+    for spec in specs.iter().filter(|s| s.engine != 0) {
+        if copied.insert((spec.engine, spec.image.reference())) {
+            let engine = &engines[spec.engine];
+            if !images::exists(engine, &spec.image).await? {
+                progress.news(format!(
+                    "copying image {} to engine {}",
+                    spec.image.reference(),
+                    engine.name()
+                ));
+                engine
+                    .copy_image_from(&engines[0], &spec.image.reference())
+                    .await?;
+                built_any = true;
+            }
         }
     }
     if built_any {
         phases.push(phase("image", clock_images.elapsed()));
+    }
+    if fleet.is_spread() {
+        refuse_faults_out_of_reach(scenario, specs, &engines).await?;
+        // The engines on this machine draw on one inotify limit.
+        let mut here = 0;
+        for (index, engine) in engines.iter().enumerate() {
+            if engine.is_on_this_machine().await {
+                here += specs.iter().filter(|s| s.engine == index).count();
+            }
+        }
+        super::check_host_limits(here)?;
     }
 
     let run_id = super::new_run_id();
@@ -93,15 +124,29 @@ pub(super) async fn boot(
         clients,
         release: default_release.to_string(),
     });
-    if let Some(note) = super::kernel_exposure(engine.remaps_users().await) {
-        progress.warning(note);
+    let mut exposed = Vec::new();
+    for engine in &engines {
+        if super::kernel_exposure(engine.remaps_users().await).is_some() {
+            exposed.push(engine.name());
+        }
+    }
+    if let Some(note) = super::kernel_exposure(exposed.is_empty()) {
+        match fleet.is_spread() {
+            true => progress.warning(format!("engines {}: {note}", exposed.join(", "))),
+            false => progress.warning(note),
+        }
     }
 
     // Certificates (milliseconds with ECDSA) and each host's staged archive come first: the
     // archive goes in between create and start, so configuration overlaps boot.
     let pki_dir = crate::owner::run_private_dir(&run_id)?;
     let (credentials, pki_time) = timed(async {
-        staging::issue_credentials(pki_dir.path().to_path_buf(), scenario, &run_id)
+        // A server published for other engines' clients answers to its engine's address too.
+        let addresses = specs
+            .iter()
+            .filter_map(|s| Some((s.name.clone(), s.publish_across?.0)))
+            .collect();
+        staging::issue_credentials(pki_dir.path().to_path_buf(), scenario, &run_id, &addresses)
     })
     .await;
     let credentials = credentials?;
@@ -116,7 +161,8 @@ pub(super) async fn boot(
     // Labelled "kept" from the start whenever it may stay, so that no `clean` takes it once this
     // process is gone; `up` and `--keep=on-failure` still remove it on every exit until the end.
     let may_keep = options.keep || options.keep_on_failure || options.up;
-    let mut lab = Lab::create_named(engine, &run_id, may_keep, options.name).await?;
+    let mut lab =
+        Lab::create_named(engines, fleet.clone(), &run_id, may_keep, options.name).await?;
     lab.set_keep(options.keep && !options.up);
     if let (Some(name), Some(spec)) = (options.name, specs.first()) {
         lab.claim_name(name, &spec.image.reference()).await?;
@@ -142,10 +188,58 @@ pub(super) async fn boot(
     })
 }
 
+/// Refuses, before anything boots, a step that needs a host to be on this machine's engine (a
+/// blackhole enters its namespaces; `send` reaches its loopback port) when it is elsewhere.
+async fn refuse_faults_out_of_reach(
+    scenario: &Scenario,
+    specs: &[HostSpec],
+    engines: &[Engine],
+) -> Result<()> {
+    use crate::scenario::Step;
+    for (index, step) in scenario.steps.iter().enumerate() {
+        let (host, what) = match step {
+            Step::Fault { kind, host, .. } if kind.spec().needs_machine_root => (
+                host,
+                format!("fault {kind} on {host}: its rule goes into {host}'s own network namespace from this machine"),
+            ),
+            Step::Send { server, .. } => (
+                server,
+                format!("send to {server}: the host-side client reaches it on this machine's loopback"),
+            ),
+            _ => continue,
+        };
+        let Some(spec) = specs.iter().find(|s| &s.name == host) else {
+            continue;
+        };
+        let engine = &engines[spec.engine];
+        if !engine.is_on_this_machine().await {
+            return Err(Error::InvalidSettings(format!(
+                "steps[{index}] ({what}), but {host} is placed on engine {}, which is not on this \
+                 machine: put servers on this machine's engine (--servers-on NAME)",
+                engine.name()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Connects to every engine of `fleet`, in its order (each must answer).
+pub async fn connect(fleet: &Fleet) -> Result<Vec<Engine>> {
+    let each = fleet
+        .engines()
+        .iter()
+        .map(|spec| Engine::connect_to(&spec.name, &spec.url));
+    futures::future::try_join_all(each).await
+}
+
 /// Attaches to the lab of run `run_id` that is up, as `scenario` describes it.
-pub(super) async fn attach(run_id: &str, scenario: &Scenario, progress: &Progress) -> Result<Up> {
-    let engine = Engine::connect().await?;
-    let lab = Lab::attach(engine, run_id, scenario).await?;
+pub(super) async fn attach(
+    run_id: &str,
+    scenario: &Scenario,
+    fleet: &Fleet,
+    progress: &Progress,
+) -> Result<Up> {
+    let lab = Lab::attach(connect(fleet).await?, fleet.clone(), run_id, scenario).await?;
     progress.milestone(format!(
         "attached to lab {run_id} ({} hosts)",
         lab.hosts().len()
@@ -248,11 +342,18 @@ impl Lab {
     /// A lab that is up (`cargo xtask up`, `--keep`), found on the engine by its run id, with
     /// the hosts of `scenario` it still has. It is never removed by this value.
     pub async fn attach(
-        engine: Engine,
+        engines: Vec<Engine>,
+        fleet: super::fleet::Fleet,
         run_id: &str,
         scenario: &crate::scenario::Scenario,
     ) -> Result<Lab> {
-        let found = engine.hosts_of(run_id).await?;
+        // Each host with the engine it is on (a lab may spread over several).
+        let mut found = Vec::new();
+        for (index, engine) in engines.iter().enumerate() {
+            for (host, container, state) in engine.hosts_of(run_id).await? {
+                found.push((host, container, state, index));
+            }
+        }
         if found.is_empty() {
             return Err(Error::InvalidSettings(format!(
                 "lab {run_id} has no hosts on the engine any more: it is gone (`{} ls` lists the labs that are up)", crate::command_name()
@@ -260,14 +361,15 @@ impl Lab {
         }
         let mut hosts = Vec::new();
         for def in &scenario.hosts {
-            let Some((_, container_name, state)) = found.iter().find(|(h, _, _)| *h == def.name)
+            let Some((_, container_name, state, engine)) =
+                found.iter().find(|(h, _, _, _)| *h == def.name)
             else {
                 return Err(Error::InvalidSettings(format!(
                     "lab {run_id} has no host {:?} any more (it has {})",
                     def.name,
                     found
                         .iter()
-                        .map(|(h, _, _)| h.as_str())
+                        .map(|(h, _, _, _)| h.as_str())
                         .collect::<Vec<_>>()
                         .join(", ")
                 )));
@@ -279,18 +381,23 @@ impl Lab {
                 )));
             }
             let publish = scenario.is_send_target(&def.name).then(|| def.port());
-            let (ip, published) = engine.addresses(container_name, run_id, publish).await?;
+            let (ip, published) = engines[*engine]
+                .addresses(container_name, run_id, publish)
+                .await?;
             hosts.push(Host {
                 name: def.name.clone(),
                 role: def.role,
                 container_name: container_name.clone(),
                 ip,
                 published,
+                engine: *engine,
+                reachable_at: None,
                 id: container_name.clone(),
             });
         }
         Ok(Lab {
-            engine,
+            engines,
+            fleet,
             run_id: run_id.to_string(),
             hosts,
             keep: true,

@@ -49,32 +49,60 @@ pub fn keep_reason(which: &Which, run_id: &str, kept: bool, owner: &Liveness) ->
     }
 }
 
-/// Removes the runs `which` covers and their private directories; with `dry_run`, says which
-/// it would remove and removes nothing.
-pub async fn clean(engine: &Engine, which: &Which, dry_run: bool) -> Result<Cleaned> {
+/// Every run on any of `engines` (a lab may spread over several), merged by id, with the
+/// engines that hold something of it.
+async fn runs_on(engines: &[Engine]) -> Result<Vec<(RunOnEngine, Vec<usize>)>> {
+    let mut merged: std::collections::BTreeMap<String, (RunOnEngine, Vec<usize>)> =
+        Default::default();
+    for (index, engine) in engines.iter().enumerate() {
+        for run in engine.runs().await? {
+            match merged.get_mut(&run.id) {
+                Some((seen, on)) => {
+                    seen.objects += run.objects;
+                    seen.kept |= run.kept;
+                    seen.owner = seen.owner.take().or(run.owner);
+                    seen.user = seen.user.take().or(run.user);
+                    seen.name = seen.name.take().or(run.name);
+                    on.push(index);
+                }
+                None => {
+                    merged.insert(run.id.clone(), (run, vec![index]));
+                }
+            }
+        }
+    }
+    Ok(merged.into_values().collect())
+}
+
+/// Removes the runs `which` covers, on every one of `engines`, and their private directories;
+/// with `dry_run`, says which it would remove and removes nothing.
+pub async fn clean(engines: &[Engine], which: &Which, dry_run: bool) -> Result<Cleaned> {
     let mut cleaned = Cleaned::default();
-    let mut runs = engine.runs().await?;
+    let mut runs = runs_on(engines).await?;
     if let Which::Run(id) = which {
-        runs.retain(|r| &r.id == id);
+        runs.retain(|(r, _)| &r.id == id);
         if runs.is_empty() {
-            // Nothing on the engine, but its private directory may still be there.
-            runs.push(RunOnEngine {
-                id: id.clone(),
-                owner: None,
-                kept: false,
-                name: None,
-                user: None,
-                objects: 0,
-            });
+            // Nothing on the engines, but its private directory may still be there.
+            runs.push((
+                RunOnEngine {
+                    id: id.clone(),
+                    owner: None,
+                    kept: false,
+                    name: None,
+                    user: None,
+                    objects: 0,
+                },
+                Vec::new(),
+            ));
         }
     }
     // A kept lab's private directory stays with it (`verify` issues certificates from it).
     let kept_runs: Vec<String> = runs
         .iter()
-        .filter(|r| r.kept)
-        .map(|r| r.id.clone())
+        .filter(|(r, _)| r.kept)
+        .map(|(r, _)| r.id.clone())
         .collect();
-    for run in runs {
+    for (run, on) in runs {
         let owner = owner::liveness(run.owner.as_deref());
         match keep_reason(which, &run.id, run.kept, &owner) {
             Some(reason) => cleaned.kept.push((run.id, reason)),
@@ -84,14 +112,19 @@ pub async fn clean(engine: &Engine, which: &Which, dry_run: bool) -> Result<Clea
                 }
             }
             None => {
-                let swept = engine.sweep(&run.id).await?;
-                for (network, why) in &swept.stale_networks {
-                    cleaned
-                        .stale_networks
-                        .push((run.id.clone(), network.clone(), why.clone()));
+                let mut all = Swept::default();
+                for index in on {
+                    let swept = engines[index].sweep(&run.id).await?;
+                    for (network, why) in &swept.stale_networks {
+                        cleaned
+                            .stale_networks
+                            .push((run.id.clone(), network.clone(), why.clone()));
+                    }
+                    all.containers.extend(swept.containers);
+                    all.networks.extend(swept.networks);
                 }
-                if !swept.containers.is_empty() || !swept.networks.is_empty() {
-                    cleaned.removed.push((run.id, swept));
+                if !all.containers.is_empty() || !all.networks.is_empty() {
+                    cleaned.removed.push((run.id, all));
                 }
             }
         }

@@ -18,7 +18,8 @@ pub(super) fn def<'a>(scenario: &'a Scenario, host: &Host) -> &'a HostDef {
 }
 
 /// The URL a client sends to, as configured.
-pub(super) fn upload_url(lab: &Lab, scenario: &Scenario, client: &HostDef) -> String {
+pub(super) fn upload_url(lab: &Lab, scenario: &Scenario, client_host: &Host) -> String {
+    let client = def(scenario, client_host);
     let server = scenario
         .server_of(client)
         .expect("validated: a server exists");
@@ -30,9 +31,13 @@ pub(super) fn upload_url(lab: &Lab, scenario: &Scenario, client: &HostDef) -> St
     });
     let target = match upload.via.as_str() {
         "name" => server.name.clone(),
+        // On another engine, the server's address is where it is published for this one.
         "ip" => lab
             .host(&server.name)
-            .map(|h| h.ip.clone())
+            .map(|h| match h.reachable_at {
+                Some(address) if h.engine != client_host.engine => address.to_string(),
+                _ => h.ip.clone(),
+            })
             .unwrap_or_default(),
         alias => alias.to_string(),
     };
@@ -105,20 +110,27 @@ pub async fn configure(
     scenario: &Scenario,
     deadlines: &Deadlines,
 ) -> Result<Configured> {
-    let hosts_lines: String = lab
-        .hosts()
-        .iter()
-        .flat_map(|h| {
-            def(scenario, h)
-                .aliases
-                .iter()
-                .map(move |alias| format!("{} {alias}\n", h.ip))
-        })
-        .collect();
-    let prelude = {
+    // Aliases resolve like DNS names would on a LAN (the lab's DNS knows container names);
+    // a host on another engine resolves by its name and aliases to where it is published.
+    let prelude = |on: &Host| {
+        let hosts_lines: String = lab
+            .hosts()
+            .iter()
+            .flat_map(|h| {
+                let (address, names) = if h.engine == on.engine {
+                    (Some(h.ip.clone()), def(scenario, h).aliases.clone())
+                } else {
+                    let mut names = vec![h.name.clone(), format!("{}.{}", h.name, lab.run_id())];
+                    names.extend(def(scenario, h).aliases.iter().cloned());
+                    (h.reachable_at.map(|a| a.to_string()), names)
+                };
+                address
+                    .into_iter()
+                    .flat_map(move |a| names.clone().into_iter().map(move |n| format!("{a} {n}\n")))
+            })
+            .collect();
         let mut prelude = format!("set -eu\n{PROVISION_RECORD}");
         if !hosts_lines.is_empty() {
-            // Aliases resolve like DNS names would on a LAN (the lab's DNS knows container names).
             prelude.push_str(&format!("printf '%s' '{hosts_lines}' >> /etc/hosts\n"));
         }
         prelude
@@ -131,7 +143,7 @@ pub async fn configure(
         let prelude = &prelude;
         async move {
             let host_def = def(scenario, host);
-            let mut script = prelude.clone();
+            let mut script = prelude(host);
             if host.role == Role::Server {
                 script.push_str(&server_configure_script(host_def.port(), deadlines.ready));
             }
@@ -161,9 +173,10 @@ pub async fn configure(
     let start_uploads = uploaders.into_iter().map(|host| {
         let prelude = &prelude;
         async move {
-            let url = upload_url(lab, scenario, def(scenario, host));
+            let url = upload_url(lab, scenario, host);
             let script = format!(
-                "{prelude}{}",
+                "{}{}",
+                prelude(host),
                 client_configure_script(&url, deadlines.ready)
             );
             let output = lab

@@ -21,7 +21,12 @@ use crate::errors::{Error, Result};
 /// becomes systemd ([`BOOT_COMMAND`]). (Binding the host's unified tree with the host's
 /// namespace, the older recipe, let a host freeze or kill any container on the engine by writing
 /// its `cgroup.freeze` or `cgroup.kill`.)
-pub(super) fn systemd_host_config(run_id: &str, memory: i64, publish: Option<u16>) -> HostConfig {
+pub(super) fn systemd_host_config(
+    run_id: &str,
+    memory: i64,
+    publish: Option<u16>,
+    publish_across: Option<(std::net::IpAddr, u16)>,
+) -> HostConfig {
     let tmpfs = |target: &str| Mount {
         target: Some(target.to_string()),
         typ: Some(MountType::TMPFS),
@@ -48,17 +53,43 @@ pub(super) fn systemd_host_config(run_id: &str, memory: i64, publish: Option<u16
         memory: Some(memory),
         pids_limit: Some(HOST_PIDS_LIMIT),
         publish_all_ports: Some(false),
-        // Only for the host-side client, and on the loopback address only: nothing outside
-        // this machine can reach a lab host.
-        port_bindings: publish.map(|port| {
-            let binding = PortBinding {
-                host_ip: Some(crate::protocol::client::LOOPBACK.to_string()),
-                host_port: Some(String::new()),
-            };
-            [(format!("{port}/tcp"), Some(vec![binding]))].into()
-        }),
+        // Only for the host-side client, on the loopback address, and for a server whose
+        // clients are on other engines, on the address the user named for its engine: nothing
+        // else outside a lab's network can reach a lab host.
+        port_bindings: port_bindings(publish, publish_across),
         ..Default::default()
     }
+}
+
+/// The ports a host publishes: `publish` on 127.0.0.1 (an ephemeral port), `publish_across`
+/// on its engine's address at the same port number. None if neither.
+fn port_bindings(
+    publish: Option<u16>,
+    publish_across: Option<(std::net::IpAddr, u16)>,
+) -> Option<std::collections::HashMap<String, Option<Vec<PortBinding>>>> {
+    let mut bindings: std::collections::HashMap<String, Option<Vec<PortBinding>>> =
+        Default::default();
+    let mut bind = |port: u16, host_ip: String, host_port: String| {
+        bindings
+            .entry(format!("{port}/tcp"))
+            .or_default()
+            .get_or_insert_with(Vec::new)
+            .push(PortBinding {
+                host_ip: Some(host_ip),
+                host_port: Some(host_port),
+            });
+    };
+    if let Some(port) = publish {
+        bind(
+            port,
+            crate::protocol::client::LOOPBACK.to_string(),
+            String::new(),
+        );
+    }
+    if let Some((address, port)) = publish_across {
+        bind(port, address.to_string(), port.to_string());
+    }
+    (!bindings.is_empty()).then_some(bindings)
 }
 
 /// What a lab host can do to the machine's kernel settings on an engine that does (or does not)
@@ -117,7 +148,7 @@ impl super::Lab {
             ..Default::default()
         };
         match self
-            .engine
+            .engine()
             .docker()
             .create_container(Some(options), body)
             .await

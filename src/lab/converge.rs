@@ -10,7 +10,6 @@ use base64::Engine as _;
 
 use super::Lab;
 use crate::domain::{REMOTE_UNIT, UPLOAD_UNIT};
-use crate::engine::Engine;
 use crate::errors::{Error, Result};
 use crate::scenario::Scenario;
 use crate::{Progress, Say};
@@ -76,10 +75,11 @@ pub fn parse(host: &str, output: &str) -> Converged {
 pub async fn converge(
     run_id: &str,
     scenario: &Scenario,
+    fleet: &super::fleet::Fleet,
     progress: &Progress,
 ) -> Result<Vec<Converged>> {
-    let engine = Engine::connect().await?;
-    let lab = Lab::attach(engine, run_id, scenario).await?;
+    let engines = super::bring_up::connect(fleet).await?;
+    let lab = Lab::attach(engines, fleet.clone(), run_id, scenario).await?;
     let mut all = Vec::new();
     for def in &scenario.hosts {
         let Some(host) = lab.host(&def.name) else {

@@ -4,9 +4,9 @@
 use crate::errors::Result;
 
 /// inotify instances one host takes (measured: 6 when idle; journal-upload adds one).
-const INOTIFY_PER_HOST: u64 = 7;
+pub(super) const INOTIFY_PER_HOST: u64 = 7;
 /// What the engine and everything else running as root keep for themselves.
-const INOTIFY_RESERVE: u64 = 8;
+pub(super) const INOTIFY_RESERVE: u64 = 8;
 
 /// The inotify instances `hosts` systemd hosts need. Every container runs as root on the host, so
 /// they all draw on root's `fs.inotify.max_user_instances` (128 by default: 17 hosts with this margin; the 22nd idle host hung in a measured run).

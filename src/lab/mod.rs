@@ -11,6 +11,7 @@ mod configure;
 mod container;
 pub mod converge;
 mod evaluate;
+pub mod fleet;
 mod host_limits;
 mod many;
 mod observe;
@@ -38,7 +39,7 @@ use crate::errors::{Error, Result};
 use crate::images::ImageSpec;
 use crate::report::Role;
 
-pub use bring_up::{save_scenario, SCENARIO_FILE};
+pub use bring_up::{connect, save_scenario, SCENARIO_FILE};
 pub use host_limits::{check_host_limits, inotify_instances_needed};
 pub use many::{pairs, run_many, run_pairs};
 pub use runner::{
@@ -100,6 +101,26 @@ pub struct HostSpec {
     /// A port to publish on 127.0.0.1 (an ephemeral host port), for the host-side protocol
     /// client; None for every host a `send` step does not name.
     pub publish: Option<u16>,
+    /// The engine it goes on (an index into the lab's [`fleet::Fleet`]; 0 with one engine).
+    pub engine: usize,
+    /// A server whose clients are on other engines: its port published on its engine's
+    /// address, at the same number (the clients' `URL=` stays as the operator wrote it).
+    pub publish_across: Option<(std::net::IpAddr, u16)>,
+}
+
+impl HostSpec {
+    /// A bare host on the lab's first engine: nothing staged, nothing published.
+    pub fn bare(name: impl Into<String>, role: Role, image: ImageSpec) -> HostSpec {
+        HostSpec {
+            name: name.into(),
+            role,
+            image,
+            stage: None,
+            publish: None,
+            engine: 0,
+            publish_across: None,
+        }
+    }
 }
 
 /// What a lab's name claim container is called, before the name ([`Lab::claim_name`]).
@@ -117,6 +138,10 @@ pub struct Host {
     pub ip: String,
     /// The host port on 127.0.0.1 that [`HostSpec::publish`] was published on.
     pub published: Option<u16>,
+    /// The engine holding it (an index into the lab's engines).
+    pub engine: usize,
+    /// Where hosts on the other engines reach it ([`HostSpec::publish_across`]'s address).
+    pub reachable_at: Option<std::net::IpAddr>,
     id: String,
 }
 
@@ -127,7 +152,10 @@ impl Host {
 }
 
 pub struct Lab {
-    engine: Engine,
+    /// The engines it spreads over, in the fleet's order (one for most labs).
+    engines: Vec<Engine>,
+    /// How to reach them again from a drop (a fresh connection on a thread of its own).
+    fleet: fleet::Fleet,
     run_id: String,
     hosts: Vec<Host>,
     keep: bool,
@@ -141,12 +169,14 @@ pub struct Lab {
 impl Lab {
     /// Creates the run's network (named after the run id, which is also the DNS search domain).
     pub async fn create(engine: Engine, run_id: &str, keep: bool) -> Result<Lab> {
-        Lab::create_named(engine, run_id, keep, None).await
+        Lab::create_named(vec![engine], fleet::Fleet::default(), run_id, keep, None).await
     }
 
-    /// As [`Lab::create`], the lab labelled with `name` (`cargo xtask up --name`).
+    /// As [`Lab::create`] over `engines` (connected, in `fleet`'s order: a network on each),
+    /// labelled with `name` (`cargo xtask up --name`).
     pub async fn create_named(
-        engine: Engine,
+        engines: Vec<Engine>,
+        fleet: fleet::Fleet,
         run_id: &str,
         keep: bool,
         name: Option<&str>,
@@ -156,7 +186,8 @@ impl Lab {
             labels.push((engine::NAME_LABEL.to_string(), name.to_string()));
         }
         let lab = Lab {
-            engine,
+            engines,
+            fleet,
             run_id: run_id.to_string(),
             hosts: Vec::new(),
             keep,
@@ -165,9 +196,9 @@ impl Lab {
             _must_remove: crate::owner::MustRemove::new(),
         };
         // The guard exists before the network does, so a failure from here on is cleaned up.
-        lab.engine
-            .create_network(run_id, lab.labels.clone())
-            .await?;
+        for engine in &lab.engines {
+            engine.create_network(run_id, lab.labels.clone()).await?;
+        }
         Ok(lab)
     }
 
@@ -182,8 +213,19 @@ impl Lab {
         &self.run_id
     }
 
+    /// The primary engine (images are built there).
     pub fn engine(&self) -> &Engine {
-        &self.engine
+        &self.engines[0]
+    }
+
+    /// The engine holding `host`.
+    pub fn engine_of(&self, host: &Host) -> &Engine {
+        &self.engines[host.engine]
+    }
+
+    /// The lab's engines, in the fleet's order.
+    pub fn engines(&self) -> &[Engine] {
+        &self.engines
     }
 
     pub fn hosts(&self) -> &[Host] {
@@ -214,6 +256,7 @@ impl Lab {
     /// copies its staged archive in, starts it, and waits for systemd.
     async fn start_host(&self, spec: &HostSpec, memory: i64, deadline: Duration) -> Result<Host> {
         let container_name = format!("{}.{}", spec.name, self.run_id);
+        let engine = &self.engines[spec.engine];
         let mut labels = self.labels.clone();
         labels.push(("journal-lab.host".to_string(), spec.name.clone()));
         let body = ContainerCreateBody {
@@ -221,8 +264,21 @@ impl Lab {
             hostname: Some(spec.name.clone()),
             cmd: Some(vec!["/bin/sh".into(), "-c".into(), BOOT_COMMAND.into()]),
             labels: Some(labels.into_iter().collect()),
-            exposed_ports: spec.publish.map(|port| vec![format!("{port}/tcp")]),
-            host_config: Some(systemd_host_config(&self.run_id, memory, spec.publish)),
+            exposed_ports: {
+                let ports: Vec<String> = spec
+                    .publish
+                    .into_iter()
+                    .chain(spec.publish_across.map(|(_, port)| port))
+                    .map(|port| format!("{port}/tcp"))
+                    .collect();
+                (!ports.is_empty()).then_some(ports)
+            },
+            host_config: Some(systemd_host_config(
+                &self.run_id,
+                memory,
+                spec.publish,
+                spec.publish_across,
+            )),
             ..Default::default()
         };
         let started = async {
@@ -230,8 +286,7 @@ impl Lab {
                 name: Some(container_name.clone()),
                 ..Default::default()
             };
-            let id = self
-                .engine
+            let id = engine
                 .docker()
                 .create_container(Some(options), body)
                 .await?
@@ -242,7 +297,7 @@ impl Lab {
                     path: "/".into(),
                     ..Default::default()
                 };
-                self.engine
+                engine
                     .docker()
                     .upload_to_container(
                         &id,
@@ -251,7 +306,7 @@ impl Lab {
                     )
                     .await?;
             }
-            self.engine.docker().start_container(&id, None).await?;
+            engine.docker().start_container(&id, None).await?;
             Ok::<_, bollard::errors::Error>(id)
         };
         let id = tokio::time::timeout(deadline, started)
@@ -265,16 +320,15 @@ impl Lab {
                 name: container_name.clone(),
                 source,
             })?;
-        let (ip, published) = self
-            .engine
-            .addresses(&id, &self.run_id, spec.publish)
-            .await?;
+        let (ip, published) = engine.addresses(&id, &self.run_id, spec.publish).await?;
         let host = Host {
             name: spec.name.clone(),
             role: spec.role,
             container_name,
             ip,
             published,
+            engine: spec.engine,
+            reachable_at: spec.publish_across.map(|(address, _)| address),
             id,
         };
         self.wait_for_systemd(&host, deadline).await?;
@@ -294,7 +348,7 @@ impl Lab {
         ) + "; echo \"${s:-no answer from systemd}\"";
         let result = engine::poll(&what, deadline, || async {
             let output = self
-                .engine
+                .engine_of(host)
                 .exec(host.id(), &probe, deadline + Duration::from_secs(5))
                 .await;
             Ok(match output {
@@ -313,7 +367,7 @@ impl Lab {
             }
             // Still running, but not up: what failed is the evidence a user needs.
             if let Ok(out) = self
-                .engine
+                .engine_of(host)
                 .exec(
                     host.id(),
                     observe::FAILED_UNITS_COMMAND,
@@ -337,7 +391,7 @@ impl Lab {
     /// says so with the container's last output; None if it is still running.
     async fn diagnose_exit(&self, host: &Host) -> Option<Error> {
         let inspected = self
-            .engine
+            .engine_of(host)
             .docker()
             .inspect_container(host.id(), None)
             .await
@@ -346,7 +400,7 @@ impl Lab {
         if state.running == Some(true) {
             return None;
         }
-        let logs = self.engine.output_log(host.id()).await;
+        let logs = self.engine_of(host).output_log(host.id()).await;
         let tail: Vec<&str> = logs
             .lines()
             .rev()
@@ -371,11 +425,12 @@ impl Lab {
     /// engine's restart: its stop sends SIGTERM, which systemd as PID 1 ignores, and kills only
     /// after 10 s; systemd halts on SIGRTMIN+3 in well under a second.
     pub async fn restart(&self, host: &Host, how: RestartMode, deadline: Duration) -> Result<()> {
+        let engine = self.engine_of(host);
         match how {
-            RestartMode::Halt => self.engine.halt(host.id(), &host.name).await?,
-            RestartMode::PowerCut => self.engine.stop_now(host.id()).await,
+            RestartMode::Halt => engine.halt(host.id(), &host.name).await?,
+            RestartMode::PowerCut => engine.stop_now(host.id()).await,
         }
-        self.engine
+        engine
             .docker()
             .start_container(host.id(), None)
             .await
@@ -393,7 +448,7 @@ impl Lab {
         script: &str,
         deadline: Duration,
     ) -> Result<ExecOutput> {
-        self.engine
+        self.engine_of(host)
             .exec_ok(host.id(), &host.name, script, deadline)
             .await
     }
@@ -401,7 +456,7 @@ impl Lab {
     /// Runs `script` on `host` and returns whatever happened (for observations).
     /// Errors name the host as the scenario does, never its container id.
     pub async fn exec(&self, host: &Host, script: &str, deadline: Duration) -> Result<ExecOutput> {
-        self.engine
+        self.engine_of(host)
             .exec(host.id(), script, deadline)
             .await
             .map_err(|e| match e {
@@ -432,10 +487,36 @@ impl Lab {
         // The sweep removes every host (detached from the network, stopped, removed, a bounded
         // number at a time) and then the network.
         self.hosts.clear();
-        let swept = self.engine.sweep(&self.run_id).await;
+        let sweeps = self.engines.iter().map(|engine| engine.sweep(&self.run_id));
+        let mut stale = Vec::new();
+        let mut failure = None;
+        for (engine, swept) in self
+            .engines
+            .iter()
+            .zip(futures::future::join_all(sweeps).await)
+        {
+            match swept {
+                Ok(swept) => stale.extend(
+                    swept
+                        .stale_networks
+                        .into_iter()
+                        .map(|(network, why)| (self.on_engine(engine, &network), why)),
+                ),
+                Err(e) => failure = failure.or(Some(e)),
+            }
+        }
         // A failed sweep leaves the job to Drop, which tries again.
-        self.torn_down = swept.is_ok();
-        swept.map(|swept| swept.stale_networks)
+        self.torn_down = failure.is_none();
+        failure.map_or(Ok(stale), Err)
+    }
+
+    /// `what` as the user must find it: on engine NAME when the lab has several.
+    fn on_engine(&self, engine: &Engine, what: &str) -> String {
+        if self.engines.len() > 1 {
+            format!("{what} (engine {})", engine.name())
+        } else {
+            what.to_string()
+        }
     }
 
     /// What to tell someone who kept the lab.
@@ -444,8 +525,14 @@ impl Lab {
             .hosts
             .iter()
             .map(|h| {
+                let engine = &self.engines[h.engine];
+                let docker = if self.engines.len() > 1 {
+                    format!("docker -H {}", engine.endpoint())
+                } else {
+                    "docker".to_string()
+                };
                 format!(
-                    "  {:<10} {:<15} docker exec -it {} bash",
+                    "  {:<10} {:<15} {docker} exec -it {} bash",
                     h.name, h.ip, h.container_name
                 )
             })
@@ -467,23 +554,30 @@ impl Drop for Lab {
         // --keep (and a lab `verify` attached to) stays, but not frozen: a `pause` fault of an
         // interrupted `verify --steps` must not leave a kept host paused.
         let run_id = self.run_id.clone();
+        let fleet = self.fleet.clone();
         if self.keep {
-            on_a_thread_of_its_own(move |engine| async move {
-                for (_, container, state) in engine.hosts_of(&run_id).await.ok()? {
-                    if state == "paused" {
-                        let _ = engine.set_paused(&container, false).await;
+            on_a_thread_of_its_own(fleet, move |engine| {
+                let run_id = run_id.clone();
+                async move {
+                    for (_, container, state) in engine.hosts_of(&run_id).await.ok()? {
+                        if state == "paused" {
+                            let _ = engine.set_paused(&container, false).await;
+                        }
                     }
+                    Some(())
                 }
-                Some(())
             });
             return;
         }
-        let swept = on_a_thread_of_its_own(move |engine| async move {
-            let first = engine.sweep(&run_id).await.ok();
-            // A container create already sent when we were cancelled can land after the
-            // first sweep listed; a second look after a moment catches it.
-            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-            first.and(engine.sweep(&run_id).await.ok())
+        let swept = on_a_thread_of_its_own(fleet, move |engine| {
+            let run_id = run_id.clone();
+            async move {
+                let first = engine.sweep(&run_id).await.ok();
+                // A container create already sent when we were cancelled can land after the
+                // first sweep listed; a second look after a moment catches it.
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                first.and(engine.sweep(&run_id).await.ok())
+            }
         });
         if swept.is_none() {
             eprintln!(
@@ -496,13 +590,14 @@ impl Drop for Lab {
     }
 }
 
-/// Runs `work` with a fresh engine connection on a thread of its own, with its own runtime:
-/// what `Drop` can do while unwinding or cancelled inside a runtime, where nothing can be
-/// awaited. None if the thread, the runtime, the connection or the work gave up.
-fn on_a_thread_of_its_own<T, F, Fut>(work: F) -> Option<T>
+/// Runs `work` with a fresh connection to each of `fleet`'s engines (concurrently), on a
+/// thread of its own with its own runtime: what `Drop` can do while unwinding or cancelled
+/// inside a runtime, where nothing can be awaited. None if the thread, the runtime, a
+/// connection or the work on any engine gave up (the others still did theirs).
+fn on_a_thread_of_its_own<T, F, Fut>(fleet: fleet::Fleet, work: F) -> Option<Vec<T>>
 where
     T: Send + 'static,
-    F: FnOnce(Engine) -> Fut + Send + 'static,
+    F: Fn(Engine) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = Option<T>>,
 {
     std::thread::spawn(move || {
@@ -511,8 +606,11 @@ where
             .build()
             .ok()?;
         runtime.block_on(async {
-            let engine = Engine::connect().await.ok()?;
-            work(engine).await
+            let each = fleet.engines().iter().map(|spec| {
+                let work = &work;
+                async move { work(Engine::connect_to(&spec.name, &spec.url).await.ok()?).await }
+            });
+            futures::future::join_all(each).await.into_iter().collect()
         })
     })
     .join()

@@ -338,7 +338,7 @@ pub async fn copy_journals(
                 "creating a temporary file in",
                 std::env::temp_dir(),
             ))?;
-            lab.engine()
+            lab.engine_of(server)
                 .download(server.id(), SOURCE, &mut archive, JOURNAL_COPY_LIMIT)
                 .await?;
             use std::io::Seek;

@@ -28,6 +28,8 @@ pub struct LabOptions {
     pub journals: Journals,
     /// What the conformance profile does: reported (default), gating the verdict, or off.
     pub profile: crate::checks::ProfileMode,
+    /// The engines the lab spreads over (one, DOCKER_HOST's, unless `--engine` names several).
+    pub fleet: super::fleet::Fleet,
 }
 
 impl LabOptions {
@@ -44,6 +46,7 @@ impl LabOptions {
             measure_memory: false,
             journals: Journals::All,
             profile: crate::checks::ProfileMode::default(),
+            fleet: super::fleet::Fleet::chosen(),
         }
     }
 }

@@ -73,7 +73,9 @@ pub async fn run_scenario(
     let mut phases = Vec::new();
     let Plan { release, mut specs } = plan(scenario, options)?;
     let up = match &options.mode {
-        RunMode::Verify { run_id, .. } => bring_up::attach(run_id, scenario, progress).await?,
+        RunMode::Verify { run_id, .. } => {
+            bring_up::attach(run_id, scenario, &options.fleet, progress).await?
+        }
         mode => {
             let keeping = bring_up::Keeping {
                 keep: options.keep,
@@ -91,6 +93,7 @@ pub async fn run_scenario(
                 &options.deadlines,
                 &mut specs,
                 &release,
+                &options.fleet,
                 &mut phases,
                 progress,
             )
@@ -265,6 +268,8 @@ fn plan(scenario: &Scenario, options: &LabOptions) -> Result<Plan> {
         .clone()
         .or_else(|| scenario.release.clone())
         .unwrap_or_else(|| images::DEFAULT_RELEASE.to_string());
+    let roles: Vec<Role> = scenario.hosts.iter().map(|h| h.role).collect();
+    let placement = super::fleet::place(&roles, &options.fleet)?;
     let specs: Vec<HostSpec> = scenario
         .hosts
         .iter()
@@ -273,16 +278,25 @@ fn plan(scenario: &Scenario, options: &LabOptions) -> Result<Plan> {
             options.release.as_deref(),
             &options.recipes,
         )?)
-        .map(|(host, image)| HostSpec {
-            name: host.name.clone(),
-            role: host.role,
-            image,
-            stage: None,
-            // Only servers a `send` step posts to, for the host-side client.
-            publish: scenario.is_send_target(&host.name).then(|| host.port()),
+        .zip(&placement)
+        .map(|((host, image), &engine)| {
+            Ok(HostSpec {
+                name: host.name.clone(),
+                role: host.role,
+                image,
+                stage: None,
+                // Only servers a `send` step posts to, for the host-side client.
+                publish: scenario.is_send_target(&host.name).then(|| host.port()),
+                engine,
+                publish_across: publish_across(scenario, host, &placement, &options.fleet)?,
+            })
         })
-        .collect();
-    super::check_host_limits(specs.len())?;
+        .collect::<Result<_>>()?;
+    if !options.fleet.is_spread() {
+        // Several engines: each one's limits are its own (`--engine …,hosts=N`), and the
+        // engines on this machine are counted together once they answer (bring_up).
+        super::check_host_limits(specs.len())?;
+    }
     for (index, step) in scenario.steps.iter().enumerate() {
         if let Step::Fault { kind, .. } = step {
             if let Some(why) = kind
@@ -298,6 +312,42 @@ fn plan(scenario: &Scenario, options: &LabOptions) -> Result<Plan> {
         }
     }
     Ok(Plan { release, specs })
+}
+
+/// Where a server whose clients are on other engines publishes its port: its engine's address,
+/// at its own port (None if every client of it shares its engine). An error, before anything
+/// boots, if its engine has no address the others could reach.
+fn publish_across(
+    scenario: &Scenario,
+    host: &crate::scenario::HostDef,
+    placement: &[usize],
+    fleet: &super::fleet::Fleet,
+) -> Result<Option<(std::net::IpAddr, u16)>> {
+    if host.role != Role::Server {
+        return Ok(None);
+    }
+    let index_of = |name: &str| scenario.hosts.iter().position(|h| h.name == name);
+    let here = placement[index_of(&host.name).expect("a scenario host")];
+    let elsewhere: Vec<&str> = scenario
+        .hosts
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| h.role == Role::Client)
+        .filter(|(_, h)| scenario.server_of(h).is_some_and(|s| s.name == host.name))
+        .filter(|(i, _)| placement[*i] != here)
+        .map(|(i, _)| fleet.engines()[placement[i]].name.as_str())
+        .collect();
+    let Some(other) = elsewhere.first() else {
+        return Ok(None);
+    };
+    let engine = &fleet.engines()[here];
+    match engine.address {
+        Some(address) => Ok(Some((address, host.port()))),
+        None => Err(Error::InvalidSettings(format!(
+            "server {} is on engine {} and clients of it are on engine {other}: name the address              engine {other}'s hosts reach engine {} at (`--engine {}={},address=IP`)",
+            host.name, engine.name, engine.name, engine.name, engine.url
+        ))),
+    }
 }
 
 /// The steps as the mode asks (all of them; up to the first `evaluate` for `up`; for `verify`,
@@ -420,7 +470,7 @@ async fn observe_end(
         let samples = lab
             .hosts()
             .iter()
-            .map(|h| lab.engine().memory_usage(h.id()));
+            .map(|h| lab.engine_of(h).memory_usage(h.id()));
         Ok::<_, Error>(Some(
             futures::future::try_join_all(samples)
                 .await?
@@ -496,6 +546,12 @@ fn host_reports(
                 name: host.name.clone(),
                 role: host.role,
                 ip: host.ip.clone(),
+                engine: (lab.engines().len() > 1).then(|| lab.engine_of(host).name().to_string()),
+                published_for_other_engines: specs
+                    .iter()
+                    .find(|s| s.name == host.name)
+                    .and_then(|s| s.publish_across)
+                    .map(|(address, port)| format!("{address}:{port}")),
                 systemd_version,
                 systemd_features,
                 image: specs

@@ -27,6 +27,7 @@ pub(super) fn issue_credentials(
     dir: PathBuf,
     scenario: &Scenario,
     run_id: &str,
+    addresses: &BTreeMap<String, std::net::IpAddr>,
 ) -> Result<BTreeMap<String, Credentials>> {
     let mut cas = BTreeMap::new();
     for ca in std::iter::once(scenario::LAB_CA.to_string()).chain(scenario.cas.iter().cloned()) {
@@ -47,6 +48,8 @@ pub(super) fn issue_credentials(
                 host.aliases.iter().map(|a| Alias::Dns(a.clone())).collect();
             // The container's own name verifies too.
             aliases.push(Alias::Dns(format!("{}.{run_id}", host.name)));
+            // A server other engines reach at their engine's address (`--engine …,address=`).
+            aliases.extend(addresses.get(&host.name).map(|a| Alias::Ip(*a)));
             let mut request = CertRequest::new(host.name.clone(), aliases);
             request.sans = host.certificate.sans;
             if let Some(mirror) = &host.certificate.mirror {

@@ -341,6 +341,12 @@ pub struct HostReport {
     pub name: String,
     pub role: Role,
     pub ip: String,
+    /// The Docker engine that held it, when the lab spread over several (`--engine NAME=URL`),
+    /// and where a server was published for the other engines' hosts (`ADDRESS:PORT`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_for_other_engines: Option<String>,
     /// `systemctl --version`, first line and compile-time features.
     #[serde(default)]
     pub systemd_version: String,

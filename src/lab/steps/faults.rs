@@ -44,7 +44,7 @@ pub fn machine_root_unavailable() -> Option<String> {
 /// `iptables` in `host`'s network namespace (never the machine's own tables).
 async fn in_host_netns(lab: &Lab, host: &Host, rule: &[&str]) -> Result<()> {
     let inspected = lab
-        .engine()
+        .engine_of(host)
         .docker()
         .inspect_container(host.id(), None)
         .await
@@ -89,9 +89,9 @@ async fn apply(
             .exec_ok(host, command, deadlines.command)
             .await
             .map(drop),
-        FaultAction::Freeze(frozen) => lab.engine().set_paused(host.id(), frozen).await,
+        FaultAction::Freeze(frozen) => lab.engine_of(host).set_paused(host.id(), frozen).await,
         FaultAction::Connect(connected) => {
-            lab.engine()
+            lab.engine_of(host)
                 .set_connected(host.id(), lab.run_id(), connected)
                 .await
         }

@@ -58,10 +58,10 @@ pub(super) async fn log_markers(
         let sender_log = if host_def.sender == Sender::Curl {
             let cert = (host_def.certificate.issuer != crate::scenario::NO_ISSUER)
                 .then_some(host.name.as_str());
-            let command = curl_send_command(&upload_url(lab, scenario, host_def), &text, cert);
+            let command = curl_send_command(&upload_url(lab, scenario, host), &text, cert);
             let out = lab.exec(host, &command, deadlines.command).await?;
             Some(vec![
-                format!("$ curl ... {}/upload", upload_url(lab, scenario, host_def)),
+                format!("$ curl ... {}/upload", upload_url(lab, scenario, host)),
                 out.combined(),
             ])
         } else {

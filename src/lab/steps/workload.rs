@@ -40,12 +40,11 @@ const WATCH_POLL: Duration = Duration::from_millis(250);
 impl ArrivalWatch {
     fn start(lab: &Lab, scenario: &Scenario) -> ArrivalWatch {
         let command = arrivals_command(lab.run_id());
-        let servers: Vec<(String, String)> = scenario
+        let servers: Vec<(crate::engine::Engine, String, String)> = scenario
             .servers()
             .filter_map(|s| lab.host(&s.name))
-            .map(|h| (h.id().to_string(), h.name.clone()))
+            .map(|h| (lab.engine_of(h).clone(), h.id().to_string(), h.name.clone()))
             .collect();
-        let engine = lab.engine().clone();
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(async move {
             let mut first_seen = FirstSeen::new();
@@ -53,7 +52,7 @@ impl ArrivalWatch {
             loop {
                 let reads = servers
                     .iter()
-                    .map(|(id, _)| engine.exec(id, &command, Duration::from_secs(30)));
+                    .map(|(engine, id, _)| engine.exec(id, &command, Duration::from_secs(30)));
                 let outputs = futures::future::join_all(reads).await;
                 let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() as f64 / 1e9;
                 let mut total = 0;
@@ -168,7 +167,7 @@ pub(super) async fn start(
             .record(&host.name, What::Workload(workload), false);
         let script = script(lab.run_id(), &host.name, stream, &spec);
         let (engine, id, name) = (
-            lab.engine().clone(),
+            lab.engine_of(host).clone(),
             host.id().to_string(),
             host.name.clone(),
         );

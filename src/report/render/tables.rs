@@ -12,6 +12,30 @@ pub(super) type Section = (&'static str, Vec<&'static str>, Vec<Vec<String>>);
 
 pub(super) fn sections(report: &RunReport) -> Vec<Section> {
     let mut all: Vec<Section> = Vec::new();
+    let placed: Vec<Vec<String>> = report
+        .hosts
+        .iter()
+        .filter_map(|h| {
+            Some(vec![
+                h.engine.clone()?,
+                h.name.clone(),
+                h.ip.clone(),
+                h.published_for_other_engines.clone().unwrap_or_default(),
+            ])
+        })
+        .collect();
+    if !placed.is_empty() {
+        all.push((
+            "Placement (hosts over engines)",
+            vec![
+                "engine",
+                "host",
+                "address on its engine's network",
+                "published for the other engines",
+            ],
+            placed,
+        ));
+    }
     let carried = crate::report::carried::rows(report);
     if !carried.is_empty() {
         all.push((
