@@ -57,6 +57,10 @@ pub fn run_labels(run_id: &str, kept: bool) -> Vec<(String, String)> {
 /// The label naming a lab brought up with `cargo xtask up --name`.
 pub const NAME_LABEL: &str = "journal-lab.name";
 
+/// The label a lab over several engines carries on every engine: each engine as `NAME=URL`,
+/// space-separated, so that `clean` and `down` of the run reach all of them from any one.
+pub const ENGINES_LABEL: &str = "journal-lab.engines";
+
 /// A run as the engine shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunOnEngine {
@@ -71,6 +75,9 @@ pub struct RunOnEngine {
     pub user: Option<String>,
     /// Containers and networks it has.
     pub objects: usize,
+    /// The engines it spreads over (its [`ENGINES_LABEL`]), as (name, URL); empty for a lab
+    /// on one engine.
+    pub engines: Vec<(String, String)>,
 }
 
 /// What `sweep` removed.
@@ -356,6 +363,7 @@ impl Engine {
                 name: None,
                 user: None,
                 objects: 0,
+                engines: Vec::new(),
             });
             run.objects += 1;
             run.user = run.user.take().or(labels.get(USER_LABEL).cloned());
@@ -363,6 +371,13 @@ impl Engine {
             run.kept |= labels.get(KEPT_LABEL).is_some_and(|v| v == "true");
             if let Some(name) = labels.get(NAME_LABEL) {
                 run.name = Some(name.clone());
+            }
+            if let (Some(engines), true) = (labels.get(ENGINES_LABEL), run.engines.is_empty()) {
+                run.engines = engines
+                    .split_whitespace()
+                    .filter_map(|e| e.split_once('='))
+                    .map(|(name, url)| (name.to_string(), url.to_string()))
+                    .collect();
             }
         }
         Ok(runs.into_values().collect())

@@ -181,7 +181,8 @@ fn options(fleet: &Fleet, reports: &Path) -> LabOptions {
 
 /// The whole cross-engine path, in one test because it shares one second engine: a lab
 /// delivering over both, a fault on a client held by the other engine (cross-checked with the
-/// server's journal read here), `clean` reaching every engine, and Ctrl-C leaving nothing.
+/// server's journal read here), `clean` reaching every engine, and a failed boot and Ctrl-C
+/// leaving nothing.
 #[tokio::test(flavor = "multi_thread")]
 async fn one_lab_spreads_over_two_engines_and_leaves_nothing_on_either() {
     let Some(second) = SecondEngine::start() else {
@@ -310,13 +311,15 @@ async fn one_lab_spreads_over_two_engines_and_leaves_nothing_on_either() {
         "{:?}",
         outcome.report.faults
     );
-    // A kept lab spans both engines; `clean --run` takes it from both.
+    // A kept lab spans both engines; `clean --run` naming only the first engine takes it from
+    // both (the lab's label names its engines).
     assert_eq!(leftovers(&b, &run_id).await.0, 1, "client1 on engine b");
-    let engines_now = engines(&fleet).await;
-    let cleaned = lab::clean::clean(&engines_now, &lab::clean::Which::Run(run_id.clone()), false)
+    let only_a = vec![a.clone()];
+    let cleaned = lab::clean::clean(&only_a, &lab::clean::Which::Run(run_id.clone()), false)
         .await
         .unwrap();
     assert_eq!(cleaned.removed.len(), 1);
+    assert!(cleaned.unreachable.is_empty(), "{:?}", cleaned.unreachable);
     for engine in [&a, &b] {
         assert_eq!(
             leftovers(engine, &run_id).await,
@@ -326,7 +329,41 @@ async fn one_lab_spreads_over_two_engines_and_leaves_nothing_on_either() {
         );
     }
 
-    // 3. Ctrl-C while hosts boot on both engines: the process exits 130, nothing stays.
+    // 3. A lab that fails while it boots (a client's image missing on engine b): the error
+    //    says which host, and dropping the lab leaves nothing on either engine.
+    let image =
+        journal_lab::images::ImageSpec::load(&journal_lab::images::Recipes::built_in(), "bookworm")
+            .unwrap();
+    let mut missing = image.clone();
+    missing.hash = "0000000000000000".into();
+    let run_id = lab::new_run_id();
+    let mut failing =
+        lab::Lab::create_named(engines(&fleet).await, fleet.clone(), &run_id, false, None)
+            .await
+            .unwrap();
+    let mut client = lab::HostSpec::bare("client1", Role::Client, missing);
+    client.engine = 1;
+    let booted = failing
+        .boot(
+            &[lab::HostSpec::bare("server", Role::Server, image), client],
+            Duration::from_secs(90),
+        )
+        .await;
+    let error = booted
+        .expect_err("an image engine b does not have")
+        .to_string();
+    assert!(error.contains("client1"), "{error}");
+    drop(failing);
+    for engine in [&a, &b] {
+        assert_eq!(
+            leftovers(engine, &run_id).await,
+            (0, 0),
+            "engine {}",
+            engine.name()
+        );
+    }
+
+    // 4. Ctrl-C while hosts boot on both engines: the process exits 130, nothing stays.
     let before: Vec<String> = b.runs().await.unwrap().into_iter().map(|r| r.id).collect();
     let mut child = Command::new(env!("CARGO_BIN_EXE_journal-lab"))
         .current_dir(reports.path())

@@ -212,6 +212,11 @@ pub async fn clean(run: Option<String>, force: bool, dry_run: bool) -> anyhow::R
     for (run, why) in &cleaned.kept {
         println!("kept run {run}: {why}");
     }
+    for (name, url, why) in &cleaned.unreachable {
+        println!(
+            "warning: engine {name} ({url}), which a lab spread over, did not answer: what it holds of that lab stays ({why}); clean again with --engine {name}=URL once it answers"
+        );
+    }
     for (run, network, why) in &cleaned.stale_networks {
         println!(
             "left network {network} of run {run}: {why}; {}",

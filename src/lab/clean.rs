@@ -31,6 +31,8 @@ pub struct Cleaned {
     pub dirs_removed: Vec<PathBuf>,
     /// Networks left because the engine keeps a stale endpoint on them: (run, network, why).
     pub stale_networks: Vec<(String, String, String)>,
+    /// Engines a spread lab named that did not answer: (name, URL, why). What it has there stays.
+    pub unreachable: Vec<(String, String, String)>,
 }
 
 /// Why a run that `which` covers is left alone, or None if it goes.
@@ -74,11 +76,44 @@ async fn runs_on(engines: &[Engine]) -> Result<Vec<(RunOnEngine, Vec<usize>)>> {
     Ok(merged.into_values().collect())
 }
 
+/// `engines`, and the other engines that labs found on them spread over (their
+/// [`crate::engine::ENGINES_LABEL`]): a lab brought up with `--engine a=… --engine b=…` is
+/// cleaned from both by a `clean` or `down` that names neither. An engine that does not answer
+/// is said in `unreachable`.
+async fn with_engines_named_by_runs(
+    engines: &[Engine],
+    cleaned: &mut Cleaned,
+) -> Result<Vec<Engine>> {
+    let mut all = engines.to_vec();
+    for (run, _) in runs_on(engines).await? {
+        for (name, url) in run.engines {
+            if all.iter().any(|e| e.endpoint() == url)
+                || cleaned.unreachable.iter().any(|(_, u, _)| *u == url)
+            {
+                continue;
+            }
+            match Engine::connect_to(&name, &url).await {
+                Ok(engine) => all.push(engine),
+                Err(e) => cleaned.unreachable.push((name, url, e.to_string())),
+            }
+        }
+    }
+    Ok(all)
+}
+
 /// Removes the runs `which` covers, on every one of `engines`, and their private directories;
 /// with `dry_run`, says which it would remove and removes nothing.
 pub async fn clean(engines: &[Engine], which: &Which, dry_run: bool) -> Result<Cleaned> {
     let mut cleaned = Cleaned::default();
+    // Only the runs on the engines named; on the others, only what those runs have there.
+    let named: Vec<String> = runs_on(engines)
+        .await?
+        .into_iter()
+        .map(|(r, _)| r.id)
+        .collect();
+    let engines = &with_engines_named_by_runs(engines, &mut cleaned).await?;
     let mut runs = runs_on(engines).await?;
+    runs.retain(|(r, _)| named.contains(&r.id));
     if let Which::Run(id) = which {
         runs.retain(|(r, _)| &r.id == id);
         if runs.is_empty() {
@@ -91,6 +126,7 @@ pub async fn clean(engines: &[Engine], which: &Which, dry_run: bool) -> Result<C
                     name: None,
                     user: None,
                     objects: 0,
+                    engines: Vec::new(),
                 },
                 Vec::new(),
             ));

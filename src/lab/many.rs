@@ -47,7 +47,9 @@ pub async fn run_pairs(
     progress: &Progress,
 ) -> Result<Vec<(String, Result<Outcome>)>> {
     use futures::StreamExt;
-    let engine = Engine::connect().await?;
+    // On the lab's first engine: each run copies them to the others it spreads over.
+    let first = &options.fleet.engines()[0];
+    let engine = Engine::connect_to(&first.name, &first.url).await?;
     for (_, scenario, release) in pairs {
         for spec in image_specs(scenario, release.as_deref(), &options.recipes)? {
             images::ensure(&engine, &spec, progress).await?;

@@ -185,6 +185,14 @@ impl Lab {
         if let Some(name) = name {
             labels.push((engine::NAME_LABEL.to_string(), name.to_string()));
         }
+        if fleet.is_spread() {
+            let named: Vec<String> = fleet
+                .engines()
+                .iter()
+                .map(|e| format!("{}={}", e.name, e.url))
+                .collect();
+            labels.push((engine::ENGINES_LABEL.to_string(), named.join(" ")));
+        }
         let lab = Lab {
             engines,
             fleet,
