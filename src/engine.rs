@@ -39,8 +39,10 @@ pub struct Engine {
 
 pub use crate::domain::ExecOutput;
 
+mod connect;
 mod containers;
 mod networks;
+mod transfer;
 pub use networks::{Removal, STALE_FIX};
 
 /// The labels every container and network of a run carries: its id, its owner (this process),
@@ -90,106 +92,6 @@ pub struct Swept {
 }
 
 impl Engine {
-    /// Connects to the engine named by DOCKER_HOST (or the local default socket) and checks it
-    /// answers, so that "no engine" is reported once, up front, with the fix.
-    pub async fn connect() -> Result<Engine> {
-        let endpoint = std::env::var("DOCKER_HOST")
-            .unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string());
-        Engine::connect_to("default", &endpoint).await
-    }
-
-    /// Connects to the engine at `url` (`unix:///PATH`, `tcp://HOST:PORT`), called `name` in
-    /// the lab, and checks it answers.
-    pub async fn connect_to(name: &str, url: &str) -> Result<Engine> {
-        let endpoint = url.to_string();
-        let unreachable = |reason: String| Error::EngineUnreachable {
-            endpoint: endpoint.clone(),
-            reason,
-        };
-        let docker = if let Some(path) = url.strip_prefix("unix://") {
-            Docker::connect_with_unix(path, 120, bollard::API_DEFAULT_VERSION)
-        } else if url.starts_with("tcp://") || url.starts_with("http://") {
-            Docker::connect_with_http(url, 120, bollard::API_DEFAULT_VERSION)
-        } else {
-            return Err(unreachable(
-                "not a unix:// or tcp:// URL (forward a remote engine's socket over SSH)".into(),
-            ));
-        }
-        .map_err(|e| unreachable(e.to_string()))?;
-        match tokio::time::timeout(PING_DEADLINE, docker.ping()).await {
-            Ok(Ok(_)) => Ok(Engine {
-                docker,
-                endpoint,
-                name: name.to_string(),
-            }),
-            Ok(Err(e)) => Err(unreachable(e.to_string())),
-            Err(_) => Err(unreachable(format!(
-                "no answer to a ping within {}s",
-                PING_DEADLINE.as_secs()
-            ))),
-        }
-    }
-
-    /// Its name in the lab.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Whether the engine runs on this machine (it calls itself by this machine's hostname), so
-    /// that the machine's root can enter its containers' namespaces.
-    pub async fn is_on_this_machine(&self) -> bool {
-        let Ok(info) = self.docker.info().await else {
-            return false;
-        };
-        let here = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-        info.name.is_some_and(|name| name == here.trim())
-    }
-
-    /// Copies `reference` from `source` to this engine (the engine's `save` streamed into
-    /// `load`), unless this engine has it already.
-    pub async fn copy_image_from(&self, source: &Engine, reference: &str) -> Result<()> {
-        if self.docker.inspect_image(reference).await.is_ok() {
-            return Ok(());
-        }
-        let context = format!(
-            "copying image {reference} from engine {} to engine {}",
-            source.name, self.name
-        );
-        let saved = source.docker.export_image(reference);
-        let mut loaded = self.docker.import_image_stream(
-            bollard::query_parameters::ImportImageOptions {
-                quiet: true,
-                ..Default::default()
-            },
-            saved.map(|chunk| chunk.map_err(std::io::Error::other)),
-            None,
-        );
-        while let Some(step) = loaded.next().await {
-            let step = step.map_err(Error::docker(context.clone()))?;
-            if let Some(error) = step.error_detail.and_then(|d| d.message) {
-                return Err(Error::InvalidSettings(format!("{context}: {error}")));
-            }
-        }
-        self.docker
-            .inspect_image(reference)
-            .await
-            .map(drop)
-            .map_err(Error::docker(context))
-    }
-
-    /// Whether the engine maps a container's root to an unprivileged user of the machine
-    /// (`userns-remap`, or a rootless engine): only then is root in a lab host not the machine's
-    /// root. An engine that does not say counts as not remapping.
-    pub async fn remaps_users(&self) -> bool {
-        let Ok(info) = self.docker.info().await else {
-            return false;
-        };
-        info.security_options
-            .unwrap_or_default()
-            .iter()
-            .any(|option| option.contains("name=userns") || option.contains("name=rootless"))
-    }
-
     pub fn docker(&self) -> &Docker {
         &self.docker
     }
@@ -539,43 +441,6 @@ impl Engine {
                 last_seen: "its container still running".into(),
             }),
         }
-    }
-
-    /// Writes a tar archive of `path` in `container` (the engine's `docker cp` out) to `into`,
-    /// at most `limit` bytes: a bigger one is an error rather than a full disk.
-    pub async fn download(
-        &self,
-        container: &str,
-        path: &str,
-        into: &mut std::fs::File,
-        limit: u64,
-    ) -> Result<()> {
-        use bollard::query_parameters::DownloadFromContainerOptions;
-        use std::io::Write;
-        let options = DownloadFromContainerOptions {
-            path: path.to_string(),
-        };
-        let mut stream = self
-            .docker
-            .download_from_container(container, Some(options));
-        let mut written = 0u64;
-        while let Some(chunk) = stream.next().await {
-            let chunk =
-                chunk.map_err(Error::docker(format!("copying {path} out of {container}")))?;
-            written += chunk.len() as u64;
-            if written > limit {
-                return Err(Error::InvalidSettings(format!(
-                    "{path} in {container} is larger than {} MiB; not copied",
-                    limit / (1024 * 1024)
-                )));
-            }
-            into.write_all(&chunk).map_err(|source| Error::Io {
-                action: "writing the archive of",
-                path: path.into(),
-                source,
-            })?;
-        }
-        Ok(())
     }
 
     /// Memory the container uses now, as `docker stats` counts it (usage less inactive file cache).

@@ -21,6 +21,7 @@ mod args;
 mod benching;
 mod housekeeping;
 mod lifecycle;
+mod listing;
 mod progress;
 mod runs;
 use runs::{default_jobs, print_outcome, run_lab, run_scenarios, OutputFormat};
@@ -385,7 +386,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             reports,
             force,
         } => lifecycle::converge(scenario, lab, setup, reports, force).await,
-        Command::Ls { reports, all } => lifecycle::ls(reports, all).await,
+        Command::Ls { reports, all } => listing::ls(reports, all).await,
         Command::Login { host, lab, force } => lifecycle::login(host, lab, force).await,
         Command::Down { lab, all, force } => lifecycle::down(lab, all, force).await,
         Command::Exec {

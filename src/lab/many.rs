@@ -1,7 +1,8 @@
 //! Many runs at once: scenarios × releases (or a `--shard` of them), a bounded number at a time,
 //! the images they need built first.
 
-use super::runner::{image_specs, run_scenario, LabOptions, Outcome};
+use super::plan::image_specs;
+use super::runner::{run_scenario, LabOptions, Outcome};
 use crate::engine::Engine;
 use crate::errors::Result;
 use crate::images;

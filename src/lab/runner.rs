@@ -7,12 +7,12 @@ use std::time::Instant;
 
 use time::OffsetDateTime;
 
+use super::plan::{plan, Plan};
 use super::probes::ProbeCache;
 use super::verifying::{self, verified_checks};
 use super::{bring_up, evaluate, observe, phase, steps, timed, HostSpec};
 use crate::checks::CheckResult;
 use crate::errors::{Error, Result};
-use crate::images::{self, ImageSpec};
 use crate::report::{self, HostReport, Role, RunReport};
 use crate::scenario::{Scenario, Step, FINAL_PHASE};
 use crate::{Progress, Say};
@@ -253,103 +253,6 @@ pub async fn run_scenario(
     })
 }
 
-/// What a run will boot, decided before anything does.
-struct Plan {
-    /// The release of hosts that name none.
-    release: String,
-    specs: Vec<HostSpec>,
-}
-
-/// The hosts and their images, refusing before anything boots what this machine cannot do
-/// (more hosts than its limits hold, a fault that needs the machine's root).
-fn plan(scenario: &Scenario, options: &LabOptions) -> Result<Plan> {
-    let release = options
-        .release
-        .clone()
-        .or_else(|| scenario.release.clone())
-        .unwrap_or_else(|| images::DEFAULT_RELEASE.to_string());
-    let roles: Vec<Role> = scenario.hosts.iter().map(|h| h.role).collect();
-    let placement = super::fleet::place(&roles, &options.fleet)?;
-    let specs: Vec<HostSpec> = scenario
-        .hosts
-        .iter()
-        .zip(image_specs(
-            scenario,
-            options.release.as_deref(),
-            &options.recipes,
-        )?)
-        .zip(&placement)
-        .map(|((host, image), &engine)| {
-            Ok(HostSpec {
-                name: host.name.clone(),
-                role: host.role,
-                image,
-                stage: None,
-                // Only servers a `send` step posts to, for the host-side client.
-                publish: scenario.is_send_target(&host.name).then(|| host.port()),
-                engine,
-                publish_across: publish_across(scenario, host, &placement, &options.fleet)?,
-            })
-        })
-        .collect::<Result<_>>()?;
-    if !options.fleet.is_spread() {
-        // Several engines: each one's limits are its own (`--engine …,hosts=N`), and the
-        // engines on this machine are counted together once they answer (bring_up).
-        super::check_host_limits(specs.len())?;
-    }
-    for (index, step) in scenario.steps.iter().enumerate() {
-        if let Step::Fault { kind, .. } = step {
-            if let Some(why) = kind
-                .spec()
-                .needs_machine_root
-                .then(steps::machine_root_unavailable)
-                .flatten()
-            {
-                return Err(Error::InvalidSettings(format!(
-                    "steps[{index}] (fault {kind}) cannot be done here: {why}"
-                )));
-            }
-        }
-    }
-    Ok(Plan { release, specs })
-}
-
-/// Where a server whose clients are on other engines publishes its port: its engine's address,
-/// at its own port (None if every client of it shares its engine). An error, before anything
-/// boots, if its engine has no address the others could reach.
-fn publish_across(
-    scenario: &Scenario,
-    host: &crate::scenario::HostDef,
-    placement: &[usize],
-    fleet: &super::fleet::Fleet,
-) -> Result<Option<(std::net::IpAddr, u16)>> {
-    if host.role != Role::Server {
-        return Ok(None);
-    }
-    let index_of = |name: &str| scenario.hosts.iter().position(|h| h.name == name);
-    let here = placement[index_of(&host.name).expect("a scenario host")];
-    let elsewhere: Vec<&str> = scenario
-        .hosts
-        .iter()
-        .enumerate()
-        .filter(|(_, h)| h.role == Role::Client)
-        .filter(|(_, h)| scenario.server_of(h).is_some_and(|s| s.name == host.name))
-        .filter(|(i, _)| placement[*i] != here)
-        .map(|(i, _)| fleet.engines()[placement[i]].name.as_str())
-        .collect();
-    let Some(other) = elsewhere.first() else {
-        return Ok(None);
-    };
-    let engine = &fleet.engines()[here];
-    match engine.address {
-        Some(address) => Ok(Some((address, host.port()))),
-        None => Err(Error::InvalidSettings(format!(
-            "server {} is on engine {} and clients of it are on engine {other}: name the address              engine {other}'s hosts reach engine {} at (`--engine {}={},address=IP`)",
-            host.name, engine.name, engine.name, engine.name, engine.url
-        ))),
-    }
-}
-
 /// The steps as the mode asks (all of them; up to the first `evaluate` for `up`; for `verify`,
 /// fresh markers or the steps when asked), the checks of each `evaluate`, then the final ones
 /// once every fault still in force is undone. A failed step is an observation: the steps stop
@@ -586,26 +489,6 @@ fn host_reports(
                     Vec::new()
                 },
             }
-        })
-        .collect()
-}
-
-/// The image of each host of `scenario`, in topology order: its release (the override, else its
-/// own, else the scenario's, else the default) plus its extra packages.
-pub fn image_specs(
-    scenario: &Scenario,
-    release: Option<&str>,
-    recipes: &images::Recipes,
-) -> Result<Vec<ImageSpec>> {
-    scenario
-        .hosts
-        .iter()
-        .map(|host| {
-            let release = release
-                .or(host.release.as_deref())
-                .or(scenario.release.as_deref())
-                .unwrap_or(images::DEFAULT_RELEASE);
-            Ok(ImageSpec::load(recipes, release)?.with_packages(&host.packages))
         })
         .collect()
 }
