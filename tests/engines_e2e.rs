@@ -169,8 +169,19 @@ async fn leftovers(engine: &Engine, run_id: &str) -> (usize, usize) {
     (containers.len(), networks.len())
 }
 
+/// The fleet's engines, connected; the second engine may still be starting (its socket
+/// exists before it answers), so for up to a minute.
 async fn engines(fleet: &Fleet) -> Vec<Engine> {
-    lab::connect(fleet).await.unwrap()
+    let start = Instant::now();
+    loop {
+        match lab::connect(fleet).await {
+            Ok(engines) => return engines,
+            Err(e) if start.elapsed() > Duration::from_secs(60) => {
+                panic!("the engines did not answer within a minute: {e}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
 }
 
 fn options(fleet: &Fleet, reports: &Path) -> LabOptions {
@@ -310,6 +321,18 @@ async fn one_lab_spreads_over_two_engines_and_leaves_nothing_on_either() {
         outcome.report.faults.iter().any(|f| f.host == "client1"),
         "{:?}",
         outcome.report.faults
+    );
+    // `ls` naming no engine finds the kept lab's hosts on both (its label names its engines).
+    let listed = Command::new(env!("CARGO_BIN_EXE_journal-lab"))
+        .args(["ls", "--reports"])
+        .arg(reports.path())
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listing.contains("server@a") && listing.contains("client1@b"),
+        "{listing}{}",
+        String::from_utf8_lossy(&listed.stderr)
     );
     // A kept lab spans both engines; `clean --run` naming only the first engine takes it from
     // both (the lab's label names its engines).

@@ -232,6 +232,31 @@ pub async fn connect(fleet: &Fleet) -> Result<Vec<Engine>> {
     futures::future::try_join_all(each).await
 }
 
+/// The engines run `run_id` spreads over, as its label names them (found on any engine of
+/// `known`), connected: a lab brought up with `--engine a=… --engine b=…` is reached by a
+/// `verify`, `converge`, `login` or `ls` that names neither. `known` for a lab on one engine.
+pub async fn engines_of_run(known: &Fleet, run_id: &str) -> Result<(Fleet, Vec<Engine>)> {
+    let engines = connect(known).await?;
+    for engine in &engines {
+        let runs = engine.runs().await?;
+        let Some(run) = runs.into_iter().find(|r| r.id == run_id) else {
+            continue;
+        };
+        if run.engines.is_empty() {
+            break;
+        }
+        let specs = run
+            .engines
+            .iter()
+            .map(|(name, url)| super::fleet::EngineSpec::named(name, url))
+            .collect();
+        let fleet = Fleet::new(specs, None)?;
+        let connected = connect(&fleet).await?;
+        return Ok((fleet, connected));
+    }
+    Ok((known.clone(), engines))
+}
+
 /// Attaches to the lab of run `run_id` that is up, as `scenario` describes it.
 pub(super) async fn attach(
     run_id: &str,
@@ -239,7 +264,8 @@ pub(super) async fn attach(
     fleet: &Fleet,
     progress: &Progress,
 ) -> Result<Up> {
-    let lab = Lab::attach(connect(fleet).await?, fleet.clone(), run_id, scenario).await?;
+    let (fleet, engines) = engines_of_run(fleet, run_id).await?;
+    let lab = Lab::attach(engines, fleet, run_id, scenario).await?;
     progress.milestone(format!(
         "attached to lab {run_id} ({} hosts)",
         lab.hosts().len()

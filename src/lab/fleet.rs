@@ -56,6 +56,18 @@ impl EngineSpec {
         }
     }
 
+    /// An engine by name and URL, no limits, no address (as a lab's label names it).
+    pub fn named(name: &str, url: &str) -> EngineSpec {
+        EngineSpec {
+            name: name.to_string(),
+            url: url.to_string(),
+            address: None,
+            hosts: None,
+            memory: None,
+            inotify: None,
+        }
+    }
+
     /// The most hosts its limits allow (None: no limit named).
     fn capacity(&self) -> Option<usize> {
         let by_memory = self.memory.map(|m| (m / CLIENT_MEMORY) as usize);
