@@ -82,6 +82,21 @@ pub struct RunOnEngine {
     pub engines: Vec<(String, String)>,
 }
 
+impl RunOnEngine {
+    /// A run by id, before anything of it is seen (no owner, no objects).
+    pub fn unseen(id: &str) -> RunOnEngine {
+        RunOnEngine {
+            id: id.to_string(),
+            owner: None,
+            kept: false,
+            name: None,
+            user: None,
+            objects: 0,
+            engines: Vec::new(),
+        }
+    }
+}
+
 /// What `sweep` removed.
 #[derive(Debug, Default, Clone)]
 pub struct Swept {
@@ -258,15 +273,9 @@ impl Engine {
             let Some(id) = labels.get(RUN_LABEL) else {
                 continue;
             };
-            let run = runs.entry(id.clone()).or_insert_with(|| RunOnEngine {
-                id: id.clone(),
-                owner: None,
-                kept: false,
-                name: None,
-                user: None,
-                objects: 0,
-                engines: Vec::new(),
-            });
+            let run = runs
+                .entry(id.clone())
+                .or_insert_with(|| RunOnEngine::unseen(id));
             run.objects += 1;
             run.user = run.user.take().or(labels.get(USER_LABEL).cloned());
             run.owner = run.owner.take().or(labels.get(OWNER_LABEL).cloned());

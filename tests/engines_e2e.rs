@@ -171,6 +171,18 @@ async fn leftovers(engine: &Engine, run_id: &str) -> (usize, usize) {
 
 /// The fleet's engines, connected; the second engine may still be starting (its socket
 /// exists before it answers), so for up to a minute.
+/// Asserts that nothing of `run_id` is left on any of `engines`.
+async fn nothing_left(engines: &[&Engine], run_id: &str) {
+    for engine in engines {
+        assert_eq!(
+            leftovers(engine, run_id).await,
+            (0, 0),
+            "run {run_id} on engine {}",
+            engine.name()
+        );
+    }
+}
+
 async fn engines(fleet: &Fleet) -> Vec<Engine> {
     let start = Instant::now();
     loop {
@@ -235,14 +247,7 @@ async fn one_lab_spreads_over_two_engines_and_leaves_nothing_on_either() {
         markdown.contains("## Placement (hosts over engines)"),
         "{markdown}"
     );
-    for engine in [&a, &b] {
-        assert_eq!(
-            leftovers(engine, &report.run_id).await,
-            (0, 0),
-            "engine {}",
-            engine.name()
-        );
-    }
+    nothing_left(&[&a, &b], &report.run_id).await;
 
     // 2. A partition of a client on engine b while it logs: the verdicts agree with the
     //    server's journal on engine a, read here. The lab is kept for that, then cleaned.
@@ -343,14 +348,7 @@ async fn one_lab_spreads_over_two_engines_and_leaves_nothing_on_either() {
         .unwrap();
     assert_eq!(cleaned.removed.len(), 1);
     assert!(cleaned.unreachable.is_empty(), "{:?}", cleaned.unreachable);
-    for engine in [&a, &b] {
-        assert_eq!(
-            leftovers(engine, &run_id).await,
-            (0, 0),
-            "engine {}",
-            engine.name()
-        );
-    }
+    nothing_left(&[&a, &b], &run_id).await;
 
     // 3. A lab that fails while it boots (a client's image missing on engine b): the error
     //    says which host, and dropping the lab leaves nothing on either engine.
@@ -377,14 +375,7 @@ async fn one_lab_spreads_over_two_engines_and_leaves_nothing_on_either() {
         .to_string();
     assert!(error.contains("client1"), "{error}");
     drop(failing);
-    for engine in [&a, &b] {
-        assert_eq!(
-            leftovers(engine, &run_id).await,
-            (0, 0),
-            "engine {}",
-            engine.name()
-        );
-    }
+    nothing_left(&[&a, &b], &run_id).await;
 
     // 4. Ctrl-C while hosts boot on both engines: the process exits 130, nothing stays.
     let before: Vec<String> = b.runs().await.unwrap().into_iter().map(|r| r.id).collect();
@@ -436,12 +427,5 @@ async fn one_lab_spreads_over_two_engines_and_leaves_nothing_on_either() {
         .read_to_string(&mut stderr)
         .unwrap();
     assert_eq!(status.code(), Some(130), "{stderr}");
-    for engine in [&a, &b] {
-        assert_eq!(
-            leftovers(engine, &run_id).await,
-            (0, 0),
-            "engine {}: {stderr}",
-            engine.name()
-        );
-    }
+    nothing_left(&[&a, &b], &run_id).await;
 }

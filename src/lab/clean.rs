@@ -118,18 +118,7 @@ pub async fn clean(engines: &[Engine], which: &Which, dry_run: bool) -> Result<C
         runs.retain(|(r, _)| &r.id == id);
         if runs.is_empty() {
             // Nothing on the engines, but its private directory may still be there.
-            runs.push((
-                RunOnEngine {
-                    id: id.clone(),
-                    owner: None,
-                    kept: false,
-                    name: None,
-                    user: None,
-                    objects: 0,
-                    engines: Vec::new(),
-                },
-                Vec::new(),
-            ));
+            runs.push((RunOnEngine::unseen(id), Vec::new()));
         }
     }
     // A kept lab's private directory stays with it (`verify` issues certificates from it).
