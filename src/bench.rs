@@ -195,6 +195,7 @@ pub async fn measure(
             rate: 0,
             background: false,
             deadline: 60,
+            as_service: false,
         });
         let outcome = lab::run_scenario(
             "bench-burst",

@@ -361,3 +361,58 @@ async fn a_blackhole_is_judged_as_each_clients_own_log_says() {
         );
     }
 }
+
+/// rate-limit: what journald's rate limit dropped on client1 is said apart with journald's own
+/// count, read here from the client's journal (its "Suppressed N messages" lines), and the
+/// exactly-once verdict of each client is what is counted here on both ends; client2 (shipped
+/// limits) logs everything.
+#[tokio::test(flavor = "multi_thread")]
+async fn what_journald_drops_at_the_source_is_said_apart_as_journald_says() {
+    let scenario = Scenario::load(&root().join("scenarios/rate-limit.yaml")).unwrap();
+    let reports = tempfile::tempdir().unwrap();
+    let outcome = run_kept("rate-limit", &scenario, reports.path()).await;
+    let engine = Engine::connect().await.unwrap();
+    let run_id = outcome.report.run_id.clone();
+    let mut seen = Vec::new();
+    for host in ["client1", "client2"] {
+        let said = common::sh(
+            &engine,
+            &format!("{host}.{run_id}"),
+            "journalctl -o cat --no-pager MESSAGE_ID=a596d6fe7bfa4994828e72309e95d61e | grep -F 'messages from jl-work-0.service' | cut -d' ' -f2",
+        )
+        .await;
+        let suppressed: u64 = said.lines().filter_map(|n| n.parse::<u64>().ok()).sum();
+        let logged = count_on_client(&engine, &run_id, host).await;
+        let counted = count_on_server(&engine, &run_id, host).await;
+        seen.push((host, suppressed, logged, counted));
+    }
+    engine.sweep(&run_id).await.unwrap();
+    for (host, suppressed, logged, (lines, distinct)) in seen {
+        let (status, observed) = check_of(&outcome, CheckId::DELIVERY_EXACTLY_ONCE, host);
+        let exactly_once = lines == logged && distinct == logged;
+        assert_eq!(
+            status == Status::Pass,
+            exactly_once,
+            "{host}: logged {logged}, the server has {lines} lines, {distinct} distinct; the check said: {observed}"
+        );
+        assert!(
+            observed.contains(&format!("sent {logged}, arrived {distinct}")),
+            "{host}: {observed}"
+        );
+        let never = 2000 - logged;
+        match (host, suppressed) {
+            ("client2", _) => assert_eq!(
+                (suppressed, never),
+                (0, 0),
+                "client2 keeps the shipped limits: {observed}"
+            ),
+            (_, 0) => panic!("{host}: journald suppressed nothing under a burst of 50 per 5 s: {observed}"),
+            _ => assert!(
+                observed.contains(&format!("{never} of 2000"))
+                    && observed.contains("DROPPED AT THE SOURCE")
+                    && observed.contains(&format!("suppressed {suppressed} messages")),
+                "{host}: journald said {suppressed}, {never} never logged; the check said: {observed}"
+            ),
+        }
+    }
+}

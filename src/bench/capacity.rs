@@ -83,6 +83,7 @@ pub async fn measure(
             rate: 0,
             background: false,
             deadline: 180,
+            as_service: false,
         });
         let mut options = lab_options(clients);
         // Kept only until journal-remote's own usage is read, then removed below.

@@ -224,9 +224,57 @@ pub fn parse_arrivals(output: &str, host: &str) -> Vec<(u32, u64)> {
         .collect()
 }
 
+/// The unit a workload stream logs from with `as-service` (`jl-work-STREAM`).
+pub fn workload_unit(stream: u32) -> String {
+    format!("jl-work-{stream}")
+}
+
+/// journald's own word that it dropped messages of a unit (sd-messages.h:
+/// SD_MESSAGE_JOURNAL_DROPPED, "Suppressed N messages from UNIT").
+pub const SUPPRESSED_COMMAND: &str =
+    "journalctl -o cat --no-pager MESSAGE_ID=a596d6fe7bfa4994828e72309e95d61e | grep -F ' messages from jl-work-' || true";
+
+/// How many messages journald said it suppressed from each workload stream's unit, from what
+/// [`SUPPRESSED_COMMAND`] printed.
+pub fn parse_suppressed(output: &str) -> BTreeMap<u32, u64> {
+    let mut suppressed = BTreeMap::new();
+    for line in output.lines() {
+        let mut words = line.split_whitespace();
+        let (Some("Suppressed"), Some(count), Some("messages"), Some("from"), Some(unit)) = (
+            words.next(),
+            words.next(),
+            words.next(),
+            words.next(),
+            words.next(),
+        ) else {
+            continue;
+        };
+        let stream = unit
+            .strip_prefix("jl-work-")
+            .and_then(|u| u.strip_suffix(".service"))
+            .and_then(|n| n.parse::<u32>().ok());
+        if let (Some(stream), Ok(count)) = (stream, count.parse::<u64>()) {
+            *suppressed.entry(stream).or_default() += count;
+        }
+    }
+    suppressed
+}
+
 /// The verdict over all of a client's streams: `logged` is what the client's own journal holds,
 /// `arrivals` what the server's does, both as (stream, seq).
 pub fn verdict(workloads: &[Workload], logged: &[(u32, u64)], arrivals: &[(u32, u64)]) -> Verdict {
+    verdict_with(workloads, logged, arrivals, &BTreeMap::new())
+}
+
+/// [`verdict`], with what journald said it suppressed of each stream ([`parse_suppressed`]):
+/// messages asked for and never in the client's journal are dropped at the source when journald
+/// said so, apart from delivery (the network cannot lose what was never logged).
+pub fn verdict_with(
+    workloads: &[Workload],
+    logged: &[(u32, u64)],
+    arrivals: &[(u32, u64)],
+    suppressed: &BTreeMap<u32, u64>,
+) -> Verdict {
     if workloads.is_empty() {
         return (Status::NotApplicable, "this client ran no workload".into());
     }
@@ -249,11 +297,23 @@ pub fn verdict(workloads: &[Workload], logged: &[(u32, u64)], arrivals: &[(u32, 
             "stream {}: sent {}, arrived {}",
             workload.stream, a.sent, a.arrived
         );
-        if a.never_logged > 0 {
-            text.push_str(&format!(
-                " ({} of {} asked for never reached the client's journal)",
-                a.never_logged, workload.count
-            ));
+        match (a.never_logged, suppressed.get(&workload.stream)) {
+            (0, _) => {}
+            (never, Some(dropped)) => text.push_str(&format!(
+                " ({never} of {} asked for never reached the client's journal: DROPPED AT THE SOURCE, \
+                 journald's rate limit suppressed {dropped} messages of {}.service, by its own word{})",
+                workload.count,
+                workload_unit(workload.stream),
+                if *dropped < never {
+                    "; it says a window's count when the unit next logs, so the last window's goes unsaid"
+                } else {
+                    ""
+                }
+            )),
+            (never, None) => text.push_str(&format!(
+                " ({never} of {} asked for never reached the client's journal; journald said it suppressed none)",
+                workload.count
+            )),
         }
         if !a.lost.is_empty() {
             let lost: u64 = a.lost.iter().map(|(x, y)| y - x + 1).sum();
@@ -348,7 +408,18 @@ async fn evaluate(
             ));
         }
     }
-    let (status, observed) = verdict(&workloads, &logged, &arrivals);
+    // journald's own word on what it dropped at the source (its rate limit).
+    let dropped = target
+        .observer
+        .exec(target.host, SUPPRESSED_COMMAND)
+        .await?;
+    let suppressed = parse_suppressed(&dropped.stdout);
+    evidence.push(format!(
+        "[{}]$ {SUPPRESSED_COMMAND}\n{}",
+        target.host,
+        dropped.stdout.trim_end()
+    ));
+    let (status, observed) = verdict_with(&workloads, &logged, &arrivals, &suppressed);
     if status != Status::Pass {
         // Why: the upload unit's state and both ends' own words.
         let unit = format!(
@@ -369,6 +440,43 @@ async fn evaluate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Messages journald's rate limit dropped are said apart from delivery, with journald's own
+    /// count; without its word they are only "never reached the client's journal".
+    #[test]
+    fn what_journald_suppressed_is_dropped_at_the_source_not_lost() {
+        // As trixie's journald wrote it (recorded), and lines that are not ours.
+        let said = "Suppressed 313 messages from jl-work-0.service\n\
+                    Suppressed 5 messages from cron.service\n\
+                    Suppressed 7 messages from jl-work-0.service\n";
+        let suppressed = parse_suppressed(said);
+        assert_eq!(suppressed, BTreeMap::from([(0, 320)]));
+        let w = [Workload {
+            host: "c1".into(),
+            stream: 0,
+            count: 500,
+            size: 100,
+        }];
+        let logged: Vec<(u32, u64)> = (0..180).map(|s| (0, s)).collect();
+        let (status, observed) = verdict_with(&w, &logged, &logged, &suppressed);
+        assert_eq!(status, Status::Pass, "{observed}");
+        assert!(
+            observed.contains("sent 180, arrived 180")
+                && observed.contains("320 of 500")
+                && observed.contains("DROPPED AT THE SOURCE")
+                && observed.contains("suppressed 320 messages of jl-work-0.service"),
+            "{observed}"
+        );
+        // Lost in transit stays lost, whatever journald dropped.
+        let (status, observed) = verdict_with(&w, &logged, &logged[..100], &suppressed);
+        assert_eq!(status, Status::Fail, "{observed}");
+        assert!(observed.contains("LOST 80"), "{observed}");
+        let (_, silent) = verdict(&w, &logged, &logged);
+        assert!(
+            silent.contains("320 of 500 asked for never reached the client's journal; journald said it suppressed none"),
+            "{silent}"
+        );
+    }
 
     #[test]
     fn every_number_once_is_exactly_once() {

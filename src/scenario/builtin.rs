@@ -58,6 +58,10 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../scenarios/server-outage-hardened.yaml"),
     ),
     (
+        "rate-limit",
+        include_str!("../../scenarios/rate-limit.yaml"),
+    ),
+    (
         "server-outage",
         include_str!("../../scenarios/server-outage.yaml"),
     ),

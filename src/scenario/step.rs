@@ -154,6 +154,12 @@ pub enum Step {
         /// How long delivery may take to settle, in seconds.
         #[serde(default = "settle_deadline")]
         deadline: u64,
+        /// Log from a service of its own (`jl-work-STREAM.service`, started with
+        /// `systemd-run`), as an application does. journald's rate limit
+        /// (`RateLimitIntervalSec=`/`RateLimitBurst=`) is per unit: only messages from a unit
+        /// are limited (a command the lab runs in a host is in none, measured).
+        #[serde(default, rename = "as-service")]
+        as_service: bool,
     },
     /// Wait for background workloads to finish logging, then for delivery to settle.
     WaitWorkload {

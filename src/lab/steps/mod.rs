@@ -165,12 +165,14 @@ pub async fn perform(
             rate,
             background,
             deadline,
+            as_service,
         } => {
             let spec = workload::Spec {
                 count: *count,
                 size: *size,
                 content: *content,
                 rate: *rate,
+                as_service: *as_service,
             };
             let hosts = selected(lab, scenario, hosts);
             let settle = std::time::Duration::from_secs(*deadline);

@@ -90,6 +90,8 @@ pub(super) struct Spec {
     pub size: usize,
     pub content: Content,
     pub rate: u32,
+    /// From a service of its own ([`crate::checks::accounting::workload_unit`]).
+    pub as_service: bool,
 }
 
 /// How long delivery may stand still before it counts as settled.
@@ -119,7 +121,7 @@ fn script(run_id: &str, host: &str, stream: u32, spec: &Spec) -> String {
             (batch, f64::from(batch) / f64::from(rate))
         }
     };
-    format!(
+    let generator = format!(
         "{padding} | awk -v n={count} -v size={size} -v batch={batch} -v pause={pause} \
          -v head='{head}' \
          '{{ p = head (NR - 1) \" \"; print p substr($0, 1, size - length(p)); \
@@ -128,6 +130,16 @@ fn script(run_id: &str, host: &str, stream: u32, spec: &Spec) -> String {
         count = spec.count,
         size = spec.size,
         head = crate::checks::accounting::numbering_head(run_id, host, stream),
+    );
+    if !spec.as_service {
+        return generator;
+    }
+    // The same generator as a transient service, waited for; its script goes through a file
+    // (it quotes in both ways).
+    let unit = crate::checks::accounting::workload_unit(stream);
+    format!(
+        "cat > /run/{unit}.sh <<'JL_WORKLOAD'\n{generator}\nJL_WORKLOAD\n\
+         systemd-run --quiet --wait --collect --unit={unit} sh /run/{unit}.sh"
     )
 }
 
@@ -323,6 +335,7 @@ mod tests {
                 size: 120,
                 content,
                 rate: 0,
+                as_service: false,
             };
             let script = script("jl-1", "c1", 2, &spec)
                 .replace(&format!("systemd-cat -t {WORKLOAD_IDENTIFIER}"), "cat");
@@ -356,6 +369,7 @@ mod tests {
             size: 100,
             content: Content::Text,
             rate: 100,
+            as_service: false,
         };
         let script = script("jl-1", "c1", 0, &spec)
             .replace(&format!("systemd-cat -t {WORKLOAD_IDENTIFIER}"), "wc -l");
