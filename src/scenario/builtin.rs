@@ -54,12 +54,12 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../scenarios/port-change.yaml"),
     ),
     (
-        "server-outage-hardened",
-        include_str!("../../scenarios/server-outage-hardened.yaml"),
-    ),
-    (
         "rate-limit",
         include_str!("../../scenarios/rate-limit.yaml"),
+    ),
+    (
+        "server-outage-hardened",
+        include_str!("../../scenarios/server-outage-hardened.yaml"),
     ),
     (
         "server-outage",
