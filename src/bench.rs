@@ -196,6 +196,7 @@ pub async fn measure(
             background: false,
             deadline: 60,
             as_service: false,
+            protocol: Default::default(),
         });
         let outcome = lab::run_scenario(
             "bench-burst",

@@ -416,3 +416,74 @@ async fn what_journald_drops_at_the_source_is_said_apart_as_journald_says() {
         }
     }
 }
+
+/// large-messages: what each stream's messages are on both ends, counted and measured here
+/// (distinct sequence numbers, lines, and the byte length of every message): the verdict is a
+/// pass exactly when the server holds each logged message once, and every 1 MiB message sent
+/// through the native protocol is whole on the server.
+#[tokio::test(flavor = "multi_thread")]
+async fn large_native_messages_arrive_whole_as_counted() {
+    let scenario = Scenario::load(&root().join("scenarios/large-messages.yaml")).unwrap();
+    let reports = tempfile::tempdir().unwrap();
+    let outcome = run_kept("large-messages", &scenario, reports.path()).await;
+    let engine = Engine::connect().await.unwrap();
+    let run_id = outcome.report.run_id.clone();
+    // Per stream: "lines distinct lengths…" of client1's messages in a journal.
+    let measure = |journal: &'static str, stream: u32| {
+        let script = format!(
+            "journalctl {journal} -o cat --no-pager | grep -F 'jl-work run={run_id} host=client1 stream={stream} ' > /tmp/m; \
+             wc -l < /tmp/m; cut -d' ' -f5 /tmp/m | sort -u | wc -l; awk '{{print length}}' /tmp/m | sort -u | tr '\\n' ' '"
+        );
+        let engine = &engine;
+        let container = format!(
+            "{}.{run_id}",
+            if journal.is_empty() {
+                "client1"
+            } else {
+                "server"
+            }
+        );
+        async move {
+            let out = common::sh(engine, &container, &script).await;
+            let mut words = out.split_whitespace().map(|w| w.parse::<u64>().unwrap());
+            let lines = words.next().unwrap();
+            let distinct = words.next().unwrap();
+            (lines, distinct, words.collect::<Vec<u64>>())
+        }
+    };
+    let mut seen = Vec::new();
+    for (stream, size) in [(0u32, 1_048_576u64), (1, 40_960)] {
+        let (_, logged, logged_sizes) = measure("", stream).await;
+        let on_server = measure("-D /var/log/journal/remote", stream).await;
+        seen.push((stream, size, logged, logged_sizes, on_server));
+    }
+    engine.sweep(&run_id).await.unwrap();
+    let (status, observed) = verdict(&outcome);
+    let mut exactly_once = true;
+    for (stream, size, logged, logged_sizes, (lines, distinct, sizes)) in seen {
+        exactly_once &= lines == logged && distinct == logged;
+        assert!(
+            observed.contains(&format!(
+                "stream {stream}: sent {logged}, arrived {distinct}"
+            )),
+            "stream {stream}: {observed}"
+        );
+        assert_eq!(
+            logged_sizes,
+            [size],
+            "stream {stream} in the client's journal"
+        );
+        if distinct > 0 {
+            assert_eq!(
+                sizes,
+                [size],
+                "stream {stream} on the server: whole messages only"
+            );
+        }
+    }
+    assert_eq!(
+        status == Status::Pass,
+        exactly_once,
+        "the check said: {observed}"
+    );
+}

@@ -84,6 +84,7 @@ pub async fn measure(
             background: false,
             deadline: 180,
             as_service: false,
+            protocol: Default::default(),
         });
         let mut options = lab_options(clients);
         // Kept only until journal-remote's own usage is read, then removed below.

@@ -42,6 +42,10 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../scenarios/hostile-input.yaml"),
     ),
     (
+        "large-messages",
+        include_str!("../../scenarios/large-messages.yaml"),
+    ),
+    (
         "network-partition",
         include_str!("../../scenarios/network-partition.yaml"),
     ),

@@ -140,9 +140,14 @@ pub enum Step {
         #[serde(default = "clients")]
         hosts: Hosts,
         count: u64,
-        /// Bytes per message (at least 64; at most 48 KiB, journald's line limit).
+        /// Bytes per message (at least 64; at most 48 KiB, journald's line limit, through the
+        /// `stream` protocol; at most 16 MiB through `native`).
         #[serde(default = "workload_size")]
         size: usize,
+        /// How messages reach journald: `stream` (systemd-cat, a line each) or `native` (an
+        /// entry each through journald's native protocol, `logger --journald`).
+        #[serde(default)]
+        protocol: WorkloadProtocol,
         #[serde(default)]
         content: Content,
         /// Messages per second per host; 0 (the default): as fast as possible.
@@ -250,6 +255,19 @@ fn connections() -> u32 {
 }
 
 pub use crate::domain::{FaultKind, RestartMode};
+
+/// How a workload's messages reach journald.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum WorkloadProtocol {
+    /// journald's stdout stream (`systemd-cat`): a line per message, at most `LineMax=`
+    /// (48 KiB by default).
+    #[default]
+    Stream,
+    /// journald's native protocol (`logger --journald`): an entry per message, large ones
+    /// passed in a sealed memory file, so a message may be megabytes.
+    Native,
+}
 
 /// What workload messages are made of.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -166,6 +166,7 @@ pub async fn perform(
             background,
             deadline,
             as_service,
+            protocol,
         } => {
             let spec = workload::Spec {
                 count: *count,
@@ -173,6 +174,7 @@ pub async fn perform(
                 content: *content,
                 rate: *rate,
                 as_service: *as_service,
+                protocol: *protocol,
             };
             let hosts = selected(lab, scenario, hosts);
             let settle = std::time::Duration::from_secs(*deadline);

@@ -92,6 +92,7 @@ pub(super) struct Spec {
     pub rate: u32,
     /// From a service of its own ([`crate::checks::accounting::workload_unit`]).
     pub as_service: bool,
+    pub protocol: crate::scenario::WorkloadProtocol,
 }
 
 /// How long delivery may stand still before it counts as settled.
@@ -121,12 +122,28 @@ fn script(run_id: &str, host: &str, stream: u32, spec: &Spec) -> String {
             (batch, f64::from(batch) / f64::from(rate))
         }
     };
+    // Each message: through the stream, a line to systemd-cat; natively, an entry file of
+    // MESSAGE= and SYSLOG_IDENTIFIER= that `logger --journald` sends as one entry.
+    let (emit, sink) = match spec.protocol {
+        crate::scenario::WorkloadProtocol::Stream => (
+            "print m".to_string(),
+            format!(" | systemd-cat -t {WORKLOAD_IDENTIFIER}"),
+        ),
+        crate::scenario::WorkloadProtocol::Native => (
+            format!(
+                "f = \"/run/jl-entry-{stream}\"; print \"MESSAGE=\" m > f; \
+                 print \"SYSLOG_IDENTIFIER={WORKLOAD_IDENTIFIER}\" > f; close(f); \
+                 system(\"logger --journald=\" f)"
+            ),
+            String::new(),
+        ),
+    };
     let generator = format!(
         "{padding} | awk -v n={count} -v size={size} -v batch={batch} -v pause={pause} \
          -v head='{head}' \
-         '{{ p = head (NR - 1) \" \"; print p substr($0, 1, size - length(p)); \
+         '{{ p = head (NR - 1) \" \"; m = p substr($0, 1, size - length(p)); {emit}; \
          if (batch > 0 && NR % batch == 0) {{ fflush(); system(\"sleep \" pause) }} \
-         if (NR >= n) exit }}' | systemd-cat -t {WORKLOAD_IDENTIFIER}",
+         if (NR >= n) exit }}'{sink}",
         count = spec.count,
         size = spec.size,
         head = crate::checks::accounting::numbering_head(run_id, host, stream),
@@ -336,6 +353,7 @@ mod tests {
                 content,
                 rate: 0,
                 as_service: false,
+                protocol: Default::default(),
             };
             let script = script("jl-1", "c1", 2, &spec)
                 .replace(&format!("systemd-cat -t {WORKLOAD_IDENTIFIER}"), "cat");
@@ -362,6 +380,41 @@ mod tests {
         }
     }
 
+    /// Natively, each message is an entry file of MESSAGE= (the numbered message, `size`
+    /// bytes, here 1 MiB) and the workload's identifier, handed to `logger --journald` (here
+    /// `cat`, which prints it).
+    #[test]
+    fn the_native_generator_writes_one_entry_per_message() {
+        let size = 1024 * 1024;
+        let spec = Spec {
+            count: 3,
+            size,
+            content: Content::Random,
+            rate: 0,
+            as_service: false,
+            protocol: crate::scenario::WorkloadProtocol::Native,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let script = script("jl-1", "c1", 1, &spec)
+            .replace("/run/jl-entry-", &format!("{}/e-", dir.path().display()))
+            .replace("logger --journald=", "cat ");
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{:?}", out.status);
+        let text = String::from_utf8(out.stdout).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 6);
+        for (seq, entry) in lines.chunks(2).enumerate() {
+            let message = entry[0].strip_prefix("MESSAGE=").unwrap();
+            assert_eq!(message.len(), size);
+            assert!(message.starts_with(&format!("jl-work run=jl-1 host=c1 stream=1 seq={seq} ")));
+            assert_eq!(entry[1], format!("SYSLOG_IDENTIFIER={WORKLOAD_IDENTIFIER}"));
+        }
+    }
+
     #[test]
     fn a_paced_workload_sleeps_between_batches() {
         let spec = Spec {
@@ -370,6 +423,7 @@ mod tests {
             content: Content::Text,
             rate: 100,
             as_service: false,
+            protocol: Default::default(),
         };
         let script = script("jl-1", "c1", 0, &spec)
             .replace(&format!("systemd-cat -t {WORKLOAD_IDENTIFIER}"), "wc -l");

@@ -85,6 +85,7 @@ pub(super) fn steps<'a>(
                 rate,
                 background,
                 deadline,
+                protocol,
                 ..
             } => {
                 selector(hosts, &at("hosts"), names)?;
@@ -96,7 +97,7 @@ pub(super) fn steps<'a>(
                         );
                     }
                 }
-                workload_bounds(&at, *count, *size, *rate, *deadline)?;
+                workload_bounds(&at, *count, *size, *rate, *deadline, *protocol)?;
                 workload_bytes += count * *size as u64 * s.select(hosts).len() as u64;
                 if workload_bytes > MAX_WORKLOAD_BYTES {
                     return invalid(
@@ -117,7 +118,7 @@ pub(super) fn steps<'a>(
                         "wait-workload waits for a `background: true` workload, and none comes before it",
                     );
                 }
-                workload_bounds(&at, 1, MIN_MESSAGE, 0, *deadline)?;
+                workload_bounds(&at, 1, MIN_MESSAGE, 0, *deadline, Default::default())?;
             }
             Step::Fault {
                 kind,
@@ -259,6 +260,9 @@ fn send(
 /// whole must fit a lab server.
 const MIN_MESSAGE: usize = 64;
 const MAX_MESSAGE: usize = 48 * 1024;
+/// The largest message through the native protocol: well past the 1 MiB of the field reports,
+/// well under journald's own entry limit.
+const MAX_NATIVE_MESSAGE: usize = 16 * 1024 * 1024;
 /// The most payloads one `send` step posts.
 const MAX_PAYLOADS_PER_SEND: usize = 64;
 const MAX_WORKLOAD_MESSAGES: u64 = 1_000_000;
@@ -270,6 +274,7 @@ fn workload_bounds(
     size: usize,
     rate: u32,
     deadline: u64,
+    protocol: crate::scenario::WorkloadProtocol,
 ) -> Result<(), Invalid> {
     if count == 0 || count > MAX_WORKLOAD_MESSAGES {
         return invalid(
@@ -279,12 +284,21 @@ fn workload_bounds(
             ),
         );
     }
-    if !(MIN_MESSAGE..=MAX_MESSAGE).contains(&size) {
+    let (largest, why) = match protocol {
+        crate::scenario::WorkloadProtocol::Stream => (
+            MAX_MESSAGE,
+            "journald's LineMax= is the second; `protocol: native` goes up to 16 MiB",
+        ),
+        crate::scenario::WorkloadProtocol::Native => {
+            (MAX_NATIVE_MESSAGE, "16 MiB through the native protocol")
+        }
+    };
+    if !(MIN_MESSAGE..=largest).contains(&size) {
         return invalid(
             at("size"),
             format!(
-                "size {size}: a message has {MIN_MESSAGE} to {MAX_MESSAGE} bytes (its numbering \
-                 needs the first, journald's LineMax= is the second)"
+                "size {size}: a message has {MIN_MESSAGE} to {largest} bytes (its numbering \
+                 needs the first; {why})"
             ),
         );
     }
