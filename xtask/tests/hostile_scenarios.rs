@@ -105,6 +105,18 @@ const CORPUS: &[(&str, usize, usize, &str)] = &[
         "unknown payload \"drop-tables\"; the catalog",
     ),
     ("unclosed-brace", 3, 5, "this bracket is never closed"),
+    (
+        "workload-line-too-long",
+        8,
+        11,
+        "a message has 64 to 49152 bytes (its numbering needs the first; journald's LineMax= is the second; `protocol: native` goes up to 16 MiB)",
+    ),
+    (
+        "workload-native-too-large",
+        9,
+        11,
+        "a message has 64 to 16777216 bytes",
+    ),
     ("unknown-key", 7, 5, "unknown field `hots`, expected one of"),
     (
         "unknown-step",
