@@ -307,9 +307,12 @@ pub async fn measure(
         cold_start_seconds,
         versus,
         capacity,
+        gate: None,
     };
     let dir = options.reports_dir.join("bench");
     std::fs::create_dir_all(&dir).map_err(Error::io("creating", &dir))?;
+    let mut bench = bench;
+    bench.gate = last_bench(&dir).map(|before| report::regression::compare(&before, &bench));
     let json = dir.join(format!("{date}.json"));
     std::fs::write(&json, serde_json::to_string_pretty(&bench)? + "\n")
         .map_err(Error::io("writing", &json))?;
@@ -319,6 +322,25 @@ pub async fn measure(
 }
 
 use crate::scenario::Scenario;
+
+/// The last bench recorded in `dir` (`<date>.json`, the newest by name) that reads as one.
+fn last_bench(dir: &std::path::Path) -> Option<report::bench::BenchReport> {
+    let mut names: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "json")
+                && p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(|c: char| c.is_ascii_digit()))
+        })
+        .collect();
+    names.sort();
+    names
+        .iter()
+        .rev()
+        .find_map(|p| serde_json::from_str(&std::fs::read_to_string(p).ok()?).ok())
+}
 
 /// Every seed scenario once on each of `releases`, two at a time, timed as a whole and one by
 /// one. The images are built first: the measurement is of running, not of building.

@@ -55,6 +55,11 @@ pub struct BenchArgs {
     /// reports/bench/cold-build-<time>.md.
     #[arg(long)]
     pub cold_build: bool,
+    /// Exit 1 when a measurement is slower than in the last bench recorded on this machine
+    /// (reports/bench/), by more than 5% and outside the runs' noise; erratic measurements
+    /// (coefficient of variation over 0.1) are never compared.
+    #[arg(long)]
+    pub gate: bool,
 }
 
 pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -64,6 +69,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     if args.cold_build {
         return cold_build().await;
     }
+    let gate = args.gate;
     let positive = |counts: Vec<usize>| counts.into_iter().filter(|&n| n > 0).collect();
     let options = crate::bench::BenchOptions {
         release: args.release,
@@ -88,6 +94,19 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let (bench, md) = crate::bench::measure(&options, &progress()).await?;
     print!("{}", report::bench::markdown(&bench));
     println!("written: {} (and .json)", md.display());
+    let regressions = bench
+        .gate
+        .as_ref()
+        .map(|g| g.regressions().len())
+        .unwrap_or(0);
+    if regressions > 0 {
+        eprintln!(
+            "{regressions} measurement(s) slower than the last bench on this machine, beyond 5% and the runs' noise (see the report's first section)"
+        );
+        if gate {
+            return Ok(ExitCode::from(1));
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -29,6 +29,9 @@ pub struct BenchReport {
     /// `bench --capacity`, per client count.
     #[serde(default)]
     pub capacity: Vec<CapacityPoint>,
+    /// Against the last bench recorded on this machine (the regression gate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<super::regression::Gate>,
 }
 
 /// One client count of `bench --capacity`: N clients flat out into one server.
@@ -152,6 +155,9 @@ pub fn markdown(bench: &BenchReport) -> String {
         bench.release,
         bench.harness_version
     );
+    if let Some(gate) = &bench.gate {
+        md.push_str(&super::regression::markdown(gate));
+    }
     let h = &bench.happy_path;
     let _ = writeln!(md, "## Happy path: 1 server + 3 clients, warm images\n");
     let _ = writeln!(
@@ -348,9 +354,8 @@ pub fn markdown(bench: &BenchReport) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_missed_goal_is_said_plainly() {
-        let bench = BenchReport {
+    fn fixture() -> BenchReport {
+        BenchReport {
             date: "d".into(),
             harness_version: "0".into(),
             machine: Machine {
@@ -389,7 +394,55 @@ mod tests {
                     floor_seconds: vec![],
                 },
             ],
+            gate: None,
+        }
+    }
+
+    /// The gate compares each measurement with runs on both sides, flags the one slower
+    /// beyond 5% and the noise, calls the scattered floor erratic, and compares nothing
+    /// across machines; the report says so first.
+    #[test]
+    fn the_gate_flags_a_regression_against_the_last_bench_on_the_same_machine() {
+        use crate::report::regression::{compare, Judgement};
+        let before = fixture();
+        let mut now = fixture();
+        now.date = "later".into();
+        now.versus[0].lab_seconds = vec![1.5, 1.55, 1.45];
+        let gate = compare(&before, &now);
+        let judged = |name: &str| {
+            gate.comparisons
+                .iter()
+                .find(|c| c.measurement == name)
+                .map(|c| c.judgement.clone())
         };
+        assert_eq!(judged("lab 1+3: whole process"), Some(Judgement::Slower));
+        assert!(matches!(
+            judged("engine floor 1+3"),
+            Some(Judgement::Erratic(_))
+        ));
+        assert_eq!(judged("happy path 1+3: whole run"), Some(Judgement::TooFew));
+        assert_eq!(gate.regressions().len(), 1);
+        now.gate = Some(gate);
+        let md = markdown(&now);
+        assert!(
+            md.contains("## Against the last bench on this machine (d)")
+                && md.contains(
+                    "| lab 1+3: whole process | 1.10s (3) | 1.50s (3) | +36.4% | **SLOWER** |"
+                ),
+            "{md}"
+        );
+        let mut elsewhere = fixture();
+        elsewhere.machine.cpus = 8;
+        let gate = compare(&elsewhere, &fixture());
+        assert!(gate.comparisons.is_empty());
+        assert!(gate
+            .not_compared
+            .is_some_and(|why| why.contains("another machine")));
+    }
+
+    #[test]
+    fn a_missed_goal_is_said_plainly() {
+        let bench = fixture();
         let md = markdown(&bench);
         assert!(
             md.contains("| 1+3 | 1.10s | 4.00s | 0.28 | ≤ 0.5: met | 1.00s | 1.10 | 3/3 | 0 |"),

@@ -11,6 +11,7 @@ pub mod bench;
 pub mod carried;
 pub mod prune;
 pub mod rates;
+pub mod regression;
 mod unfinished;
 pub use unfinished::Unfinished;
 pub mod delivery;
