@@ -197,6 +197,7 @@ pub async fn measure(
             deadline: 60,
             as_service: false,
             protocol: Default::default(),
+            namespace: None,
         });
         let outcome = lab::run_scenario(
             "bench-burst",

@@ -487,3 +487,58 @@ async fn large_native_messages_arrive_whole_as_counted() {
         "the check said: {observed}"
     );
 }
+
+/// log-namespace: each client's exactly-once verdict is what is counted here, on the client in
+/// the namespace's own journal (`journalctl --namespace=app`) and on the server; and the
+/// messages are read where they were logged (none in the default namespace).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_namespace_is_accounted_as_its_own_journal_and_the_server_count_it() {
+    let scenario = Scenario::load(&root().join("scenarios/log-namespace.yaml")).unwrap();
+    let reports = tempfile::tempdir().unwrap();
+    let outcome = run_kept("log-namespace", &scenario, reports.path()).await;
+    let engine = Engine::connect().await.unwrap();
+    let run_id = outcome.report.run_id.clone();
+    let mut seen = Vec::new();
+    for host in ["client1", "client2"] {
+        let count = |namespace: &str| {
+            format!(
+                "journalctl {namespace} -o cat --no-pager | grep -F 'jl-work run={run_id} host={host} ' | cut -d' ' -f5 | sort -u | wc -l"
+            )
+        };
+        let in_namespace = common::sh(
+            &engine,
+            &format!("{host}.{run_id}"),
+            &count("--namespace=app"),
+        )
+        .await;
+        let in_default = common::sh(&engine, &format!("{host}.{run_id}"), &count("")).await;
+        let counted = count_on_server(&engine, &run_id, host).await;
+        seen.push((
+            host,
+            in_namespace.trim().parse::<u64>().unwrap(),
+            in_default.trim().to_string(),
+            counted,
+        ));
+    }
+    engine.sweep(&run_id).await.unwrap();
+    for (host, logged, in_default, (lines, distinct)) in seen {
+        assert_eq!(
+            in_default, "0",
+            "{host}: the namespace's messages are not in the default journal"
+        );
+        assert_eq!(
+            logged, 300,
+            "{host}: the namespace's journal holds the workload"
+        );
+        let (status, observed) = check_of(&outcome, CheckId::DELIVERY_EXACTLY_ONCE, host);
+        assert_eq!(
+            status == Status::Pass,
+            lines == logged && distinct == logged,
+            "{host}: logged {logged}, the server has {lines} lines, {distinct} distinct; the check said: {observed}"
+        );
+        assert!(
+            observed.contains(&format!("sent {logged}, arrived {distinct}")),
+            "{host}: {observed}"
+        );
+    }
+}

@@ -85,6 +85,7 @@ pub async fn measure(
             deadline: 180,
             as_service: false,
             protocol: Default::default(),
+            namespace: None,
         });
         let mut options = lab_options(clients);
         // Kept only until journal-remote's own usage is read, then removed below.

@@ -46,6 +46,10 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../scenarios/large-messages.yaml"),
     ),
     (
+        "log-namespace",
+        include_str!("../../scenarios/log-namespace.yaml"),
+    ),
+    (
         "network-partition",
         include_str!("../../scenarios/network-partition.yaml"),
     ),

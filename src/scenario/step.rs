@@ -165,6 +165,11 @@ pub enum Step {
         /// are limited (a command the lab runs in a host is in none, measured).
         #[serde(default, rename = "as-service")]
         as_service: bool,
+        /// Log into this journal namespace (`LogNamespace=`, systemd.exec(5)): the generator runs
+        /// as a service (as with `as-service`) of the namespace, and its messages go to that
+        /// namespace's own journald instance, which the default journal-upload does not read.
+        #[serde(default)]
+        namespace: Option<String>,
     },
     /// Wait for background workloads to finish logging, then for delivery to settle.
     WaitWorkload {

@@ -37,7 +37,8 @@ pub enum JournalOf {
 /// `timed`, each line starts with the entry's time (`EPOCH `, from `-o short-unix`).
 pub fn lines_command(run_id: &str, host: Option<&str>, journal: JournalOf, timed: bool) -> String {
     let directory = match journal {
-        JournalOf::Host => String::new(),
+        // Every namespace (the default one included): a workload may log into its own.
+        JournalOf::Host => "--namespace='*' ".to_string(),
         JournalOf::Remote => format!("-D {} ", crate::journal::REMOTE_DIR),
     };
     let output = if timed { "short-unix" } else { "cat" };

@@ -167,14 +167,16 @@ pub async fn perform(
             deadline,
             as_service,
             protocol,
+            namespace,
         } => {
             let spec = workload::Spec {
                 count: *count,
                 size: *size,
                 content: *content,
                 rate: *rate,
-                as_service: *as_service,
+                as_service: *as_service || namespace.is_some(),
                 protocol: *protocol,
+                namespace: namespace.clone(),
             };
             let hosts = selected(lab, scenario, hosts);
             let settle = std::time::Duration::from_secs(*deadline);

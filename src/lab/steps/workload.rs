@@ -93,6 +93,8 @@ pub(super) struct Spec {
     /// From a service of its own ([`crate::checks::accounting::workload_unit`]).
     pub as_service: bool,
     pub protocol: crate::scenario::WorkloadProtocol,
+    /// The journal namespace it logs into (`LogNamespace=`), as a service.
+    pub namespace: Option<String>,
 }
 
 /// How long delivery may stand still before it counts as settled.
@@ -154,9 +156,14 @@ fn script(run_id: &str, host: &str, stream: u32, spec: &Spec) -> String {
     // The same generator as a transient service, waited for; its script goes through a file
     // (it quotes in both ways).
     let unit = crate::checks::accounting::workload_unit(stream);
+    let namespace = spec
+        .namespace
+        .as_ref()
+        .map(|ns| format!(" --property=LogNamespace={ns}"))
+        .unwrap_or_default();
     format!(
         "cat > /run/{unit}.sh <<'JL_WORKLOAD'\n{generator}\nJL_WORKLOAD\n\
-         systemd-run --quiet --wait --collect --unit={unit} sh /run/{unit}.sh"
+         systemd-run --quiet --wait --collect --unit={unit}{namespace} sh /run/{unit}.sh"
     )
 }
 
@@ -354,6 +361,7 @@ mod tests {
                 rate: 0,
                 as_service: false,
                 protocol: Default::default(),
+                namespace: None,
             };
             let script = script("jl-1", "c1", 2, &spec)
                 .replace(&format!("systemd-cat -t {WORKLOAD_IDENTIFIER}"), "cat");
@@ -393,6 +401,7 @@ mod tests {
             rate: 0,
             as_service: false,
             protocol: crate::scenario::WorkloadProtocol::Native,
+            namespace: None,
         };
         let dir = tempfile::tempdir().unwrap();
         let script = script("jl-1", "c1", 1, &spec)
@@ -424,6 +433,7 @@ mod tests {
             rate: 100,
             as_service: false,
             protocol: Default::default(),
+            namespace: None,
         };
         let script = script("jl-1", "c1", 0, &spec)
             .replace(&format!("systemd-cat -t {WORKLOAD_IDENTIFIER}"), "wc -l");

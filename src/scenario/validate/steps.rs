@@ -86,8 +86,17 @@ pub(super) fn steps<'a>(
                 background,
                 deadline,
                 protocol,
+                namespace,
                 ..
             } => {
+                if let Some(ns) = namespace {
+                    if !super::is_host_name(ns) {
+                        return invalid(
+                            at("namespace"),
+                            format!("namespace {ns:?}: use lowercase letters, digits and dashes (a journal namespace's name)"),
+                        );
+                    }
+                }
                 selector(hosts, &at("hosts"), names)?;
                 for name in s.select(hosts) {
                     if s.host(&name).is_some_and(|h| h.role != Role::Client) {
