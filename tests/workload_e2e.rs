@@ -542,3 +542,47 @@ async fn a_namespace_is_accounted_as_its_own_journal_and_the_server_count_it() {
         );
     }
 }
+
+/// soak: the samples span the soak at its interval, and the last one is what this test reads of
+/// journal-remote itself afterwards (its PID from systemd, its remote journal files on disk);
+/// the messages are accounted as counted here.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_soak_samples_what_journal_remote_is() {
+    let scenario = Scenario::load(&root().join("scenarios/soak.yaml")).unwrap();
+    let reports = tempfile::tempdir().unwrap();
+    let outcome = run_kept("soak", &scenario, reports.path()).await;
+    let engine = Engine::connect().await.unwrap();
+    let run_id = outcome.report.run_id.clone();
+    let read = common::sh(
+        &engine,
+        &format!("server.{run_id}"),
+        "systemctl show -p MainPID --value systemd-journal-remote.service; find /var/log/journal/remote -name '*.journal*' | wc -l",
+    )
+    .await;
+    let logged = count_on_client(&engine, &run_id, "client1").await;
+    let counted = count_on_server(&engine, &run_id, "client1").await;
+    engine.sweep(&run_id).await.unwrap();
+    let samples = &outcome.report.soak;
+    assert_eq!(
+        samples.len(),
+        11,
+        "every 3 s for 30 s, both ends: {samples:?}"
+    );
+    let last = samples.last().unwrap();
+    assert!(
+        last.seconds >= 29.9 && samples[0].seconds < 1.0,
+        "{samples:?}"
+    );
+    let mut words = read.split_whitespace();
+    let pid: u32 = words.next().unwrap().parse().unwrap();
+    let files: u64 = words.next().unwrap().parse().unwrap();
+    assert_eq!(
+        (last.pid, last.remote_files),
+        (pid, files),
+        "{last:?}; read here: {read}"
+    );
+    assert!(last.rss_bytes > 0 && last.open_fds > 0, "{last:?}");
+    let html = std::fs::read_to_string(outcome.run_dir.join("report.html")).unwrap();
+    assert!(html.contains("<div class=\"soak\">"), "the chart is drawn");
+    assert_accounted_as_counted(&outcome, "soak", logged, counted);
+}

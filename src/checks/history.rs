@@ -40,6 +40,25 @@ pub enum What {
     /// journal-remote on a server before the first send to it.
     Baseline(ServerBaseline),
     Sent(SendRecord),
+    /// journal-remote on a server, sampled by a `soak` step.
+    Sampled(SoakSample),
+}
+
+/// journal-remote on a server at one moment of a `soak` step.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema, serde::Deserialize)]
+pub struct SoakSample {
+    pub server: String,
+    /// Seconds since the soak began.
+    pub seconds: f64,
+    /// Its main PID (0: not running, socket-activated and not yet started).
+    pub pid: u32,
+    /// Its resident memory (VmRSS).
+    pub rss_bytes: u64,
+    /// Its open file descriptors.
+    pub open_fds: u64,
+    /// Journal files under /var/log/journal/remote, and their bytes on disk.
+    pub remote_files: u64,
+    pub remote_bytes: u64,
 }
 
 /// The run's history. Appending is for steps; reading is for everyone.
@@ -187,6 +206,17 @@ impl History {
                 What::Sent(record) if server.is_none_or(|s| s == record.server) => {
                     Some(record.clone())
                 }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Every sample of every `soak` step, in order.
+    pub fn soak_samples(&self) -> Vec<SoakSample> {
+        self.events
+            .iter()
+            .filter_map(|e| match &e.what {
+                What::Sampled(sample) => Some(sample.clone()),
                 _ => None,
             })
             .collect()

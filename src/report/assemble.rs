@@ -118,6 +118,7 @@ impl RunReport {
                 .collect(),
             delivery: parts.delivery,
             steps: parts.steps,
+            soak: parts.history.soak_samples(),
         }
     }
 }

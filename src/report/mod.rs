@@ -137,6 +137,10 @@ pub struct RunReport {
     /// A step that failed ends the steps; what was observed up to it is still evaluated.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<StepRecord>,
+    /// journal-remote on each server over a `soak` step: resident memory, open descriptors,
+    /// remote journal files and bytes, every few seconds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub soak: Vec<crate::checks::history::SoakSample>,
 }
 
 /// One performed step, as run.json records it.

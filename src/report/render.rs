@@ -431,6 +431,10 @@ pub fn html(report: &RunReport) -> String {
         h.push_str(&timeline::timeline_svg(delivery, &timeline::shades(report)));
         h.push('\n');
     }
+    if !report.soak.is_empty() {
+        h.push_str("<h2>journal-remote over the soak</h2>\n<p class=\"meta\">Each server's journal-remote sampled over the `soak` step: a line per server (table above, run.json <code>soak</code>).</p>\n");
+        h.push_str(&soak::svg(&report.soak));
+    }
     if !report.journal_files.is_empty() {
         h.push_str("<h2>Journal files</h2>\n<p class=\"meta\">The servers' binary journals, as copied out at the end of the run: open them with <code>journalctl --file</code> or <code>--directory</code>.</p>\n<table><tr><th>host</th><th>file in the host</th><th>bytes</th><th>SHA-256</th></tr>\n");
         for file in &report.journal_files {
@@ -561,6 +565,7 @@ pub use junit::{junit, junit_of_runs};
 use page::{with_contents, STYLE};
 pub mod sarif;
 mod sends;
+mod soak;
 mod tables;
 pub mod timeline;
 use tables::{html_table, sections};

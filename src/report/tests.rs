@@ -84,6 +84,7 @@ pub(crate) fn sample(run_id: &str) -> RunReport {
         check_lines: Vec::new(),
         delivery: None,
         steps: Vec::new(),
+        soak: Vec::new(),
     }
 }
 

@@ -73,6 +73,7 @@ const BUILT_IN: &[(&str, &str)] = &[
         "server-outage",
         include_str!("../../scenarios/server-outage.yaml"),
     ),
+    ("soak", include_str!("../../scenarios/soak.yaml")),
     (
         "socket-masking",
         include_str!("../../scenarios/socket-masking.yaml"),

@@ -171,6 +171,14 @@ pub enum Step {
         #[serde(default)]
         namespace: Option<String>,
     },
+    /// Sample journal-remote on every server every `every` seconds for `duration` seconds
+    /// (background workloads log meanwhile): resident memory, open descriptors, remote journal
+    /// files and bytes, into run.json's `soak` and a chart in the HTML report.
+    Soak {
+        duration: u64,
+        #[serde(default = "soak_every")]
+        every: u64,
+    },
     /// Wait for background workloads to finish logging, then for delivery to settle.
     WaitWorkload {
         #[serde(default = "settle_deadline")]
@@ -283,6 +291,10 @@ pub enum Content {
     Random,
     /// The same sentence over and over: highly compressible.
     Text,
+}
+
+fn soak_every() -> u64 {
+    5
 }
 
 fn workload_size() -> usize {

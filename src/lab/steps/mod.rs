@@ -6,6 +6,7 @@ mod markers;
 mod remediations;
 mod sealing;
 mod send;
+mod soak;
 mod units;
 mod workload;
 
@@ -189,6 +190,17 @@ pub async fn perform(
                 settle,
                 state,
                 deadlines,
+                progress,
+            )
+            .await
+        }
+        Step::Soak { duration, every } => {
+            soak::soak(
+                lab,
+                scenario,
+                std::time::Duration::from_secs(*duration),
+                std::time::Duration::from_secs(*every),
+                state,
                 progress,
             )
             .await

@@ -47,6 +47,9 @@ pub(super) fn sections(report: &RunReport) -> Vec<Section> {
     if let Some((header, rows)) = integrity::rows(report) {
         all.push(("Journal integrity", header.to_vec(), rows));
     }
+    if let Some((header, rows)) = super::soak::rows(report) {
+        all.push(("journal-remote over the soak", header.to_vec(), rows));
+    }
     if let Some((header, rows)) = sends::rows(report) {
         all.push(("Sends (host-side protocol client)", header.to_vec(), rows));
     }

@@ -120,6 +120,20 @@ pub(super) fn steps<'a>(
                 }
                 backgrounded |= *background;
             }
+            Step::Soak { duration, every } => {
+                if !(1..=86_400).contains(duration) {
+                    return invalid(
+                        at("duration"),
+                        format!("duration {duration}: a soak lasts 1 to 86400 seconds"),
+                    );
+                }
+                if *every == 0 || every > duration {
+                    return invalid(
+                        at("every"),
+                        format!("every {every}: a sample every 1 to {duration} seconds (the soak's duration)"),
+                    );
+                }
+            }
             Step::WaitWorkload { deadline } => {
                 if !backgrounded {
                     return invalid(
