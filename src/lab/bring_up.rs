@@ -104,15 +104,11 @@ pub(super) async fn boot(
         phases.push(phase("image", clock_images.elapsed()));
     }
     if fleet.is_spread() {
-        refuse_faults_out_of_reach(scenario, specs, &engines).await?;
+        let here: Vec<bool> =
+            futures::future::join_all(engines.iter().map(Engine::is_on_this_machine)).await;
+        refuse_steps_out_of_reach(scenario, specs, &engines, &here)?;
         // The engines on this machine draw on one inotify limit.
-        let mut here = 0;
-        for (index, engine) in engines.iter().enumerate() {
-            if engine.is_on_this_machine().await {
-                here += specs.iter().filter(|s| s.engine == index).count();
-            }
-        }
-        super::check_host_limits(here)?;
+        super::check_host_limits(specs.iter().filter(|s| here[s.engine]).count())?;
     }
 
     let run_id = super::new_run_id();
@@ -124,13 +120,13 @@ pub(super) async fn boot(
         clients,
         release: default_release.to_string(),
     });
-    let mut exposed = Vec::new();
-    for engine in &engines {
-        if super::kernel_exposure(engine.remaps_users().await).is_some() {
-            exposed.push(engine.name());
-        }
-    }
-    if let Some(note) = super::kernel_exposure(exposed.is_empty()) {
+    let remaps = futures::future::join_all(engines.iter().map(Engine::remaps_users)).await;
+    let exposed: Vec<&str> = engines
+        .iter()
+        .zip(remaps)
+        .filter_map(|(engine, remaps)| super::kernel_exposure(remaps).map(|_| engine.name()))
+        .collect();
+    if let Some(note) = exposed.first().and_then(|_| super::kernel_exposure(false)) {
         match fleet.is_spread() {
             true => progress.warning(format!("engines {}: {note}", exposed.join(", "))),
             false => progress.warning(note),
@@ -190,10 +186,11 @@ pub(super) async fn boot(
 
 /// Refuses, before anything boots, a step that needs a host to be on this machine's engine (a
 /// blackhole enters its namespaces; `send` reaches its loopback port) when it is elsewhere.
-async fn refuse_faults_out_of_reach(
+fn refuse_steps_out_of_reach(
     scenario: &Scenario,
     specs: &[HostSpec],
     engines: &[Engine],
+    on_this_machine: &[bool],
 ) -> Result<()> {
     use crate::scenario::Step;
     for (index, step) in scenario.steps.iter().enumerate() {
@@ -212,7 +209,7 @@ async fn refuse_faults_out_of_reach(
             continue;
         };
         let engine = &engines[spec.engine];
-        if !engine.is_on_this_machine().await {
+        if !on_this_machine[spec.engine] {
             return Err(Error::InvalidSettings(format!(
                 "steps[{index}] ({what}), but {host} is placed on engine {}, which is not on this \
                  machine: put servers on this machine's engine (--servers-on NAME)",
@@ -232,27 +229,35 @@ pub async fn connect(fleet: &Fleet) -> Result<Vec<Engine>> {
     futures::future::try_join_all(each).await
 }
 
-/// The engines run `run_id` spreads over, as its label names them (found on any engine of
-/// `known`), connected: a lab brought up with `--engine a=… --engine b=…` is reached by a
-/// `verify`, `converge`, `login` or `ls` that names neither. `known` for a lab on one engine.
-pub async fn engines_of_run(known: &Fleet, run_id: &str) -> Result<(Fleet, Vec<Engine>)> {
+/// The engines `run` spreads over, as its label names them, connected; for a run on one
+/// engine, `known` (the fleet and its `connected` engines) as it is. So a lab brought up with
+/// `--engine a=… --engine b=…` is reached by a `verify`, `converge`, `login` or `ls` that names
+/// neither.
+pub async fn engines_of(
+    run: &crate::engine::RunOnEngine,
+    known: &Fleet,
+    connected: &[Engine],
+) -> Result<(Fleet, Vec<Engine>)> {
+    if run.engines.is_empty() {
+        return Ok((known.clone(), connected.to_vec()));
+    }
+    let specs = run
+        .engines
+        .iter()
+        .map(|(name, url)| super::fleet::EngineSpec::named(name, url))
+        .collect();
+    let fleet = Fleet::new(specs, None)?;
+    let engines = connect(&fleet).await?;
+    Ok((fleet, engines))
+}
+
+/// [`engines_of`] the run `run_id`, found on any engine of `known`.
+pub(super) async fn engines_of_run(known: &Fleet, run_id: &str) -> Result<(Fleet, Vec<Engine>)> {
     let engines = connect(known).await?;
     for engine in &engines {
-        let runs = engine.runs().await?;
-        let Some(run) = runs.into_iter().find(|r| r.id == run_id) else {
-            continue;
-        };
-        if run.engines.is_empty() {
-            break;
+        if let Some(run) = engine.runs().await?.into_iter().find(|r| r.id == run_id) {
+            return engines_of(&run, known, &engines).await;
         }
-        let specs = run
-            .engines
-            .iter()
-            .map(|(name, url)| super::fleet::EngineSpec::named(name, url))
-            .collect();
-        let fleet = Fleet::new(specs, None)?;
-        let connected = connect(&fleet).await?;
-        return Ok((fleet, connected));
     }
     Ok((known.clone(), engines))
 }

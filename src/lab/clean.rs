@@ -51,69 +51,62 @@ pub fn keep_reason(which: &Which, run_id: &str, kept: bool, owner: &Liveness) ->
     }
 }
 
-/// Every run on any of `engines` (a lab may spread over several), merged by id, with the
-/// engines that hold something of it.
-async fn runs_on(engines: &[Engine]) -> Result<Vec<(RunOnEngine, Vec<usize>)>> {
-    let mut merged: std::collections::BTreeMap<String, (RunOnEngine, Vec<usize>)> =
-        Default::default();
-    for (index, engine) in engines.iter().enumerate() {
-        for run in engine.runs().await? {
-            match merged.get_mut(&run.id) {
-                Some((seen, on)) => {
-                    seen.objects += run.objects;
-                    seen.kept |= run.kept;
-                    seen.owner = seen.owner.take().or(run.owner);
-                    seen.user = seen.user.take().or(run.user);
-                    seen.name = seen.name.take().or(run.name);
-                    on.push(index);
-                }
-                None => {
-                    merged.insert(run.id.clone(), (run, vec![index]));
-                }
+/// Runs by id, each with the engines (indices) that hold something of it.
+type Runs = std::collections::BTreeMap<String, (RunOnEngine, Vec<usize>)>;
+
+/// Merges the runs on `engine` (index `index`) into `runs`; with `known_only`, only those
+/// already there (an engine no one named holds nothing else of ours to judge).
+async fn add_runs(runs: &mut Runs, engine: &Engine, index: usize, known_only: bool) -> Result<()> {
+    for run in engine.runs().await? {
+        match runs.get_mut(&run.id) {
+            Some((seen, on)) => {
+                seen.objects += run.objects;
+                seen.kept |= run.kept;
+                seen.owner = seen.owner.take().or(run.owner);
+                seen.user = seen.user.take().or(run.user);
+                seen.name = seen.name.take().or(run.name);
+                on.push(index);
             }
+            None if !known_only => {
+                runs.insert(run.id.clone(), (run, vec![index]));
+            }
+            None => {}
         }
     }
-    Ok(merged.into_values().collect())
+    Ok(())
 }
 
-/// `engines`, and the other engines that labs found on them spread over (their
-/// [`crate::engine::ENGINES_LABEL`]): a lab brought up with `--engine a=… --engine b=…` is
-/// cleaned from both by a `clean` or `down` that names neither. An engine that does not answer
-/// is said in `unreachable`.
-async fn with_engines_named_by_runs(
-    engines: &[Engine],
-    cleaned: &mut Cleaned,
-) -> Result<Vec<Engine>> {
-    let mut all = engines.to_vec();
-    for (run, _) in runs_on(engines).await? {
-        for (name, url) in run.engines {
-            if all.iter().any(|e| e.endpoint() == url)
-                || cleaned.unreachable.iter().any(|(_, u, _)| *u == url)
-            {
-                continue;
-            }
-            match Engine::connect_to(&name, &url).await {
-                Ok(engine) => all.push(engine),
-                Err(e) => cleaned.unreachable.push((name, url, e.to_string())),
-            }
-        }
-    }
-    Ok(all)
-}
-
-/// Removes the runs `which` covers, on every one of `engines`, and their private directories;
-/// with `dry_run`, says which it would remove and removes nothing.
+/// Removes the runs `which` covers and their private directories; with `dry_run`, says which
+/// it would remove and removes nothing. The runs are those on `engines`, and on the other
+/// engines a spread lab among them names ([`crate::engine::ENGINES_LABEL`]) what those runs
+/// have there: a lab brought up with `--engine a=… --engine b=…` is cleaned from both by a
+/// `clean` or `down` that names neither. An engine that does not answer is said in `unreachable`.
 pub async fn clean(engines: &[Engine], which: &Which, dry_run: bool) -> Result<Cleaned> {
     let mut cleaned = Cleaned::default();
-    // Only the runs on the engines named; on the others, only what those runs have there.
-    let named: Vec<String> = runs_on(engines)
-        .await?
-        .into_iter()
-        .map(|(r, _)| r.id)
+    let mut found = Runs::new();
+    for (index, engine) in engines.iter().enumerate() {
+        add_runs(&mut found, engine, index, false).await?;
+    }
+    let named: Vec<(String, String)> = found
+        .values()
+        .flat_map(|(run, _)| run.engines.clone())
         .collect();
-    let engines = &with_engines_named_by_runs(engines, &mut cleaned).await?;
-    let mut runs = runs_on(engines).await?;
-    runs.retain(|(r, _)| named.contains(&r.id));
+    let mut engines = engines.to_vec();
+    for (name, url) in named {
+        if engines.iter().any(|e| e.endpoint() == url)
+            || cleaned.unreachable.iter().any(|(_, u, _)| *u == url)
+        {
+            continue;
+        }
+        match Engine::connect_to(&name, &url).await {
+            Ok(engine) => {
+                add_runs(&mut found, &engine, engines.len(), true).await?;
+                engines.push(engine);
+            }
+            Err(e) => cleaned.unreachable.push((name, url, e.to_string())),
+        }
+    }
+    let mut runs: Vec<(RunOnEngine, Vec<usize>)> = found.into_values().collect();
     if let Which::Run(id) = which {
         runs.retain(|(r, _)| &r.id == id);
         if runs.is_empty() {

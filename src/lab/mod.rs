@@ -36,7 +36,7 @@ use crate::errors::{Error, Result};
 use crate::images::ImageSpec;
 use crate::report::Role;
 
-pub use bring_up::{connect, engines_of_run, save_scenario, SCENARIO_FILE};
+pub use bring_up::{connect, engines_of, save_scenario, SCENARIO_FILE};
 pub use host_limits::{check_host_limits, inotify_instances_needed};
 pub use many::{pairs, run_many, run_pairs};
 pub use plan::image_specs;

@@ -33,7 +33,8 @@ pub(super) fn plan(scenario: &Scenario, options: &LabOptions) -> Result<Plan> {
             &options.recipes,
         )?)
         .zip(&placement)
-        .map(|((host, image), &engine)| {
+        .enumerate()
+        .map(|(index, ((host, image), &engine))| {
             Ok(HostSpec {
                 name: host.name.clone(),
                 role: host.role,
@@ -42,7 +43,7 @@ pub(super) fn plan(scenario: &Scenario, options: &LabOptions) -> Result<Plan> {
                 // Only servers a `send` step posts to, for the host-side client.
                 publish: scenario.is_send_target(&host.name).then(|| host.port()),
                 engine,
-                publish_across: publish_across(scenario, host, &placement, &options.fleet)?,
+                publish_across: publish_across(scenario, index, &placement, &options.fleet)?,
             })
         })
         .collect::<Result<_>>()?;
@@ -68,37 +69,39 @@ pub(super) fn plan(scenario: &Scenario, options: &LabOptions) -> Result<Plan> {
     Ok(Plan { release, specs })
 }
 
-/// Where a server whose clients are on other engines publishes its port: its engine's address,
-/// at its own port (None if every client of it shares its engine). An error, before anything
-/// boots, if its engine has no address the others could reach.
+/// Where the server `scenario.hosts[index]` publishes its port when clients of it are on other
+/// engines: its engine's address, at its own port (None for a client, or a server whose clients
+/// all share its engine). An error, before anything boots, if its engine has no address.
 fn publish_across(
     scenario: &Scenario,
-    host: &crate::scenario::HostDef,
+    index: usize,
     placement: &[usize],
     fleet: &super::fleet::Fleet,
 ) -> Result<Option<(std::net::IpAddr, u16)>> {
+    let host = &scenario.hosts[index];
     if host.role != Role::Server {
         return Ok(None);
     }
-    let index_of = |name: &str| scenario.hosts.iter().position(|h| h.name == name);
-    let here = placement[index_of(&host.name).expect("a scenario host")];
-    let elsewhere: Vec<&str> = scenario
+    let here = placement[index];
+    let Some(elsewhere) = scenario
         .hosts
         .iter()
-        .enumerate()
-        .filter(|(_, h)| h.role == Role::Client)
-        .filter(|(_, h)| scenario.server_of(h).is_some_and(|s| s.name == host.name))
-        .filter(|(i, _)| placement[*i] != here)
-        .map(|(i, _)| fleet.engines()[placement[i]].name.as_str())
-        .collect();
-    let Some(other) = elsewhere.first() else {
+        .zip(placement)
+        .find(|(h, &at)| {
+            h.role == Role::Client
+                && at != here
+                && scenario.server_of(h).is_some_and(|s| s.name == host.name)
+        })
+        .map(|(_, &at)| &fleet.engines()[at].name)
+    else {
         return Ok(None);
     };
     let engine = &fleet.engines()[here];
     match engine.address {
         Some(address) => Ok(Some((address, host.port()))),
         None => Err(Error::InvalidSettings(format!(
-            "server {} is on engine {} and clients of it are on engine {other}: name the address              engine {other}'s hosts reach engine {} at (`--engine {}={},address=IP`)",
+            "server {} is on engine {} and clients of it are on engine {elsewhere}: name the address \
+             engine {elsewhere}'s hosts reach engine {} at (`--engine {}={},address=IP`)",
             host.name, engine.name, engine.name, engine.name, engine.url
         ))),
     }

@@ -84,3 +84,47 @@ fn run_ids_are_dns_safe_and_distinct() {
         .chars()
         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
 }
+
+/// A spread plan: the server published on its engine's address for the client on the other
+/// engine; without an address, refused before boot, saying which option to add.
+#[test]
+fn a_server_with_clients_elsewhere_is_published_on_its_engines_address() {
+    let spec = |text: &str| text.parse::<fleet::EngineSpec>().unwrap();
+    let mut options = LabOptions::new(crate::images::Recipes::built_in(), "reports");
+    options.fleet = fleet::Fleet::new(
+        vec![
+            spec("a=unix:///a.sock,address=10.0.0.1"),
+            spec("b=unix:///b.sock"),
+        ],
+        None,
+    )
+    .unwrap();
+    let plan = super::plan::plan(&default_scenario(2), &options).unwrap();
+    let placed: Vec<String> = plan
+        .specs
+        .iter()
+        .map(|s| format!("{} {} {:?}", s.name, s.engine, s.publish_across))
+        .collect();
+    assert_eq!(
+        placed,
+        [
+            "server 0 Some((10.0.0.1, 19532))",
+            "client1 1 None",
+            "client2 0 None"
+        ]
+    );
+    options.fleet = fleet::Fleet::new(
+        vec![spec("a=unix:///a.sock"), spec("b=unix:///b.sock")],
+        None,
+    )
+    .unwrap();
+    let error = super::plan::plan(&default_scenario(2), &options)
+        .err()
+        .expect("no address for engine a")
+        .to_string();
+    assert!(
+        error.contains("clients of it are on engine b")
+            && error.contains("--engine a=unix:///a.sock,address=IP"),
+        "{error}"
+    );
+}
