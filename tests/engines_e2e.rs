@@ -358,10 +358,9 @@ async fn one_lab_spreads_over_two_engines_and_leaves_nothing_on_either() {
     let mut missing = image.clone();
     missing.hash = "0000000000000000".into();
     let run_id = lab::new_run_id();
-    let mut failing =
-        lab::Lab::create_named(engines(&fleet).await, fleet.clone(), &run_id, false, None)
-            .await
-            .unwrap();
+    let mut failing = lab::Lab::create_named(engines(&fleet).await, &run_id, false, None)
+        .await
+        .unwrap();
     let mut client = lab::HostSpec::bare("client1", Role::Client, missing);
     client.engine = 1;
     let booted = failing

@@ -172,7 +172,7 @@ async fn container_of(
 ) -> anyhow::Result<(Engine, RunOnEngine, String)> {
     let engines = lab::connect(&lab::fleet::Fleet::chosen()).await?;
     let run = resolve(&engines[0], lab, force).await?;
-    let (_, engines) = lab::engines_of(&run, &lab::fleet::Fleet::chosen(), &engines).await?;
+    let engines = lab::engines_of(&run, &engines).await?;
     let hosts = hosts_on(&engines, &run.id).await?;
     let Some((_, container, _, at)) = hosts.iter().find(|(h, _, _, _)| *h == host) else {
         let names: Vec<&str> = hosts.iter().map(|(h, _, _, _)| h.as_str()).collect();

@@ -72,7 +72,7 @@ pub async fn ls(reports: PathBuf, everyone: bool) -> anyhow::Result<ExitCode> {
     let mut rows = Vec::new();
     for run in labs {
         let recorded = report::read_run(&reports.join(&run.id).join("run.json")).ok();
-        let (_, engines) = lab::engines_of(&run, &lab::fleet::Fleet::chosen(), &engines).await?;
+        let engines = lab::engines_of(&run, &engines).await?;
         let found: Vec<(String, String, String)> = hosts_on(&engines, &run.id)
             .await?
             .into_iter()

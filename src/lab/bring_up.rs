@@ -157,8 +157,7 @@ pub(super) async fn boot(
     // Labelled "kept" from the start whenever it may stay, so that no `clean` takes it once this
     // process is gone; `up` and `--keep=on-failure` still remove it on every exit until the end.
     let may_keep = options.keep || options.keep_on_failure || options.up;
-    let mut lab =
-        Lab::create_named(engines, fleet.clone(), &run_id, may_keep, options.name).await?;
+    let mut lab = Lab::create_named(engines, &run_id, may_keep, options.name).await?;
     lab.set_keep(options.keep && !options.up);
     if let (Some(name), Some(spec)) = (options.name, specs.first()) {
         lab.claim_name(name, &spec.image.reference()).await?;
@@ -230,36 +229,33 @@ pub async fn connect(fleet: &Fleet) -> Result<Vec<Engine>> {
 }
 
 /// The engines `run` spreads over, as its label names them, connected; for a run on one
-/// engine, `known` (the fleet and its `connected` engines) as it is. So a lab brought up with
+/// engine, the `connected` engines it was found on. So a lab brought up with
 /// `--engine a=… --engine b=…` is reached by a `verify`, `converge`, `login` or `ls` that names
 /// neither.
 pub async fn engines_of(
     run: &crate::engine::RunOnEngine,
-    known: &Fleet,
     connected: &[Engine],
-) -> Result<(Fleet, Vec<Engine>)> {
+) -> Result<Vec<Engine>> {
     if run.engines.is_empty() {
-        return Ok((known.clone(), connected.to_vec()));
+        return Ok(connected.to_vec());
     }
     let specs = run
         .engines
         .iter()
         .map(|(name, url)| super::fleet::EngineSpec::named(name, url))
         .collect();
-    let fleet = Fleet::new(specs, None)?;
-    let engines = connect(&fleet).await?;
-    Ok((fleet, engines))
+    connect(&Fleet::new(specs, None)?).await
 }
 
 /// [`engines_of`] the run `run_id`, found on any engine of `known`.
-pub(super) async fn engines_of_run(known: &Fleet, run_id: &str) -> Result<(Fleet, Vec<Engine>)> {
+pub(super) async fn engines_of_run(known: &Fleet, run_id: &str) -> Result<Vec<Engine>> {
     let engines = connect(known).await?;
     for engine in &engines {
         if let Some(run) = engine.runs().await?.into_iter().find(|r| r.id == run_id) {
-            return engines_of(&run, known, &engines).await;
+            return engines_of(&run, &engines).await;
         }
     }
-    Ok((known.clone(), engines))
+    Ok(engines)
 }
 
 /// Attaches to the lab of run `run_id` that is up, as `scenario` describes it.
@@ -269,8 +265,8 @@ pub(super) async fn attach(
     fleet: &Fleet,
     progress: &Progress,
 ) -> Result<Up> {
-    let (fleet, engines) = engines_of_run(fleet, run_id).await?;
-    let lab = Lab::attach(engines, fleet, run_id, scenario).await?;
+    let engines = engines_of_run(fleet, run_id).await?;
+    let lab = Lab::attach(engines, run_id, scenario).await?;
     progress.milestone(format!(
         "attached to lab {run_id} ({} hosts)",
         lab.hosts().len()
@@ -374,7 +370,6 @@ impl Lab {
     /// the hosts of `scenario` it still has. It is never removed by this value.
     pub async fn attach(
         engines: Vec<Engine>,
-        fleet: super::fleet::Fleet,
         run_id: &str,
         scenario: &crate::scenario::Scenario,
     ) -> Result<Lab> {
@@ -428,7 +423,6 @@ impl Lab {
         }
         Ok(Lab {
             engines,
-            fleet,
             run_id: run_id.to_string(),
             hosts,
             keep: true,

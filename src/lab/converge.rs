@@ -78,8 +78,8 @@ pub async fn converge(
     fleet: &super::fleet::Fleet,
     progress: &Progress,
 ) -> Result<Vec<Converged>> {
-    let (fleet, engines) = super::bring_up::engines_of_run(fleet, run_id).await?;
-    let lab = Lab::attach(engines, fleet, run_id, scenario).await?;
+    let engines = super::bring_up::engines_of_run(fleet, run_id).await?;
+    let lab = Lab::attach(engines, run_id, scenario).await?;
     let mut all = Vec::new();
     for def in &scenario.hosts {
         let Some(host) = lab.host(&def.name) else {

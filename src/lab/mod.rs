@@ -152,8 +152,6 @@ impl Host {
 pub struct Lab {
     /// The engines it spreads over, in the fleet's order (one for most labs).
     engines: Vec<Engine>,
-    /// How to reach them again from a drop (a fresh connection on a thread of its own).
-    fleet: fleet::Fleet,
     run_id: String,
     hosts: Vec<Host>,
     keep: bool,
@@ -167,14 +165,13 @@ pub struct Lab {
 impl Lab {
     /// Creates the run's network (named after the run id, which is also the DNS search domain).
     pub async fn create(engine: Engine, run_id: &str, keep: bool) -> Result<Lab> {
-        Lab::create_named(vec![engine], fleet::Fleet::default(), run_id, keep, None).await
+        Lab::create_named(vec![engine], run_id, keep, None).await
     }
 
-    /// As [`Lab::create`] over `engines` (connected, in `fleet`'s order: a network on each),
+    /// As [`Lab::create`] over `engines` (connected, in the fleet's order: a network on each),
     /// labelled with `name` (`cargo xtask up --name`).
     pub async fn create_named(
         engines: Vec<Engine>,
-        fleet: fleet::Fleet,
         run_id: &str,
         keep: bool,
         name: Option<&str>,
@@ -183,17 +180,15 @@ impl Lab {
         if let Some(name) = name {
             labels.push((engine::NAME_LABEL.to_string(), name.to_string()));
         }
-        if fleet.is_spread() {
-            let named: Vec<String> = fleet
-                .engines()
+        if engines.len() > 1 {
+            let named: Vec<String> = engines
                 .iter()
-                .map(|e| format!("{}={}", e.name, e.url))
+                .map(|e| format!("{}={}", e.name(), e.endpoint()))
                 .collect();
             labels.push((engine::ENGINES_LABEL.to_string(), named.join(" ")));
         }
         let lab = Lab {
             engines,
-            fleet,
             run_id: run_id.to_string(),
             hosts: Vec::new(),
             keep,
@@ -371,7 +366,12 @@ impl Drop for Lab {
         // --keep (and a lab `verify` attached to) stays, but not frozen: a `pause` fault of an
         // interrupted `verify --steps` must not leave a kept host paused.
         let run_id = self.run_id.clone();
-        let fleet = self.fleet.clone();
+        // Reached again by name and URL: a drop has no runtime to use these connections in.
+        let fleet: Vec<(String, String)> = self
+            .engines
+            .iter()
+            .map(|e| (e.name().to_string(), e.endpoint().to_string()))
+            .collect();
         if self.keep {
             on_a_thread_of_its_own(fleet, move |engine| {
                 let run_id = run_id.clone();
@@ -407,11 +407,11 @@ impl Drop for Lab {
     }
 }
 
-/// Runs `work` with a fresh connection to each of `fleet`'s engines (concurrently), on a
+/// Runs `work` with a fresh connection to each engine of `fleet` (name, URL) concurrently, on a
 /// thread of its own with its own runtime: what `Drop` can do while unwinding or cancelled
 /// inside a runtime, where nothing can be awaited. None if the thread, the runtime, a
 /// connection or the work on any engine gave up (the others still did theirs).
-fn on_a_thread_of_its_own<T, F, Fut>(fleet: fleet::Fleet, work: F) -> Option<Vec<T>>
+fn on_a_thread_of_its_own<T, F, Fut>(fleet: Vec<(String, String)>, work: F) -> Option<Vec<T>>
 where
     T: Send + 'static,
     F: Fn(Engine) -> Fut + Send + 'static,
@@ -423,9 +423,9 @@ where
             .build()
             .ok()?;
         runtime.block_on(async {
-            let each = fleet.engines().iter().map(|spec| {
+            let each = fleet.iter().map(|(name, url)| {
                 let work = &work;
-                async move { work(Engine::connect_to(&spec.name, &spec.url).await.ok()?).await }
+                async move { work(Engine::connect_to(name, url).await.ok()?).await }
             });
             futures::future::join_all(each).await.into_iter().collect()
         })

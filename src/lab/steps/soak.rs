@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::super::Lab;
 use super::RunState;
 use crate::checks::history::{SoakSample, What};
-use crate::domain::{Role, REMOTE_UNIT};
+use crate::domain::REMOTE_UNIT;
 use crate::errors::Result;
 use crate::scenario::Scenario;
 use crate::{Progress, Say};
@@ -58,7 +58,6 @@ pub(super) async fn soak(
     let servers: Vec<_> = scenario
         .servers()
         .filter_map(|s| lab.host(&s.name))
-        .filter(|h| h.role == Role::Server)
         .collect();
     let command = sample_command();
     let start = Instant::now();
