@@ -91,6 +91,8 @@ pub struct HostDef {
     #[serde(default)]
     pub listen_port: Option<u16>,
     /// Client: where journal-upload sends (default: the first server in `hosts`, by name, on its port).
+    /// Server: makes it a relay, which forwards what it receives to `upload.server` with its own
+    /// journal-upload (systemd#42285).
     #[serde(default)]
     pub upload: Option<UploadDef>,
     /// Client: send markers with curl instead of journal-upload (to probe the server with
@@ -120,9 +122,16 @@ impl HostDef {
         self.listen_port.unwrap_or(DEFAULT_PORT)
     }
 
-    /// Client: uploads its journal with journal-upload (not curl, not unconfigured).
+    /// Client: uploads its journal with journal-upload (not curl, not unconfigured). A relay
+    /// uploads too: what it received.
     pub fn uploads_with_journal_upload(&self) -> bool {
-        self.role == Role::Client && self.configure_upload && self.sender == Sender::JournalUpload
+        (self.role == Role::Client && self.configure_upload && self.sender == Sender::JournalUpload)
+            || self.is_relay()
+    }
+
+    /// Server: forwards what it receives (it has an `upload:`).
+    pub fn is_relay(&self) -> bool {
+        self.role == Role::Server && self.upload.is_some()
     }
 }
 
@@ -228,6 +237,30 @@ pub struct UploadDef {
     pub port: Option<u16>,
     #[serde(default)]
     pub protocol: Protocol,
+    /// Relay (a server's `upload:`): what its journal-upload reads and forwards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read: Option<RelayRead>,
+}
+
+/// What a relay forwards.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RelayRead {
+    /// What it received: `--directory=/var/log/journal/remote`.
+    #[default]
+    Received,
+    /// `--merge`: every journal on the host, its own included.
+    Merge,
+}
+
+impl RelayRead {
+    /// journal-upload's options for this reading, after `--save-state`.
+    pub fn upload_options(self) -> String {
+        match self {
+            RelayRead::Received => format!("--directory={}", crate::journal::REMOTE_DIR),
+            RelayRead::Merge => "--merge".to_string(),
+        }
+    }
 }
 
 fn by_name() -> String {
@@ -367,6 +400,11 @@ impl Scenario {
         self.hosts.iter().filter(|h| h.role == Role::Server)
     }
 
+    /// The servers where messages end: every server but the relays.
+    pub fn destinations(&self) -> impl Iterator<Item = &HostDef> {
+        self.servers().filter(|h| !h.is_relay())
+    }
+
     /// The names a host selector stands for, in topology order.
     pub fn select(&self, hosts: &Hosts) -> Vec<String> {
         match hosts {
@@ -390,6 +428,26 @@ impl Scenario {
             Some(name) => self.host(name),
             None => self.servers().next(),
         }
+    }
+
+    /// Where a client's messages end: its server, or, through relays, the last server they
+    /// are forwarded to (validated: relays form no loop).
+    pub fn destination_of(&self, client: &HostDef) -> Option<&HostDef> {
+        self.route_of(client).last().copied()
+    }
+
+    /// The servers a client's messages pass through, in order: its server, then each relay's.
+    pub fn route_of(&self, client: &HostDef) -> Vec<&HostDef> {
+        let mut route: Vec<&HostDef> = Vec::new();
+        let mut next = self.server_of(client);
+        while let Some(server) = next {
+            if route.iter().any(|h| h.name == server.name) {
+                break;
+            }
+            route.push(server);
+            next = server.is_relay().then(|| self.server_of(server)).flatten();
+        }
+        route
     }
 }
 

@@ -107,6 +107,7 @@ pub fn recovery_verdict(
 pub const WORKLOAD_IDENTIFIER: &str = "journal-lab-workload";
 
 mod lines;
+mod route;
 mod source;
 #[cfg(test)]
 pub(crate) use lines::read_here;
@@ -321,7 +322,8 @@ async fn evaluate(
         return Err(crate::checks::no_verdict(entry.id));
     }
     let workloads = target.observer.history().workloads_of(target.host);
-    let Some(server) = target.server else {
+    // Judged where the messages end, through relays if any.
+    let Some(server) = route::destination(target) else {
         return Ok((Status::Error, "the client has no server".into()));
     };
     if workloads.is_empty() {
@@ -385,7 +387,14 @@ async fn evaluate(
         target.host,
         dropped.stdout.trim_end()
     ));
-    let (status, observed) = verdict_with(&workloads, &logged, &arrivals, &suppressed);
+    let (status, mut observed) = verdict_with(&workloads, &logged, &arrivals, &suppressed);
+    let hops = route::relay_hops(target, &workloads, &logged, evidence).await?;
+    if !hops.is_empty() {
+        observed = format!(
+            "at {server}, the destination: {observed}; {}",
+            hops.join("; ")
+        );
+    }
     if status != Status::Pass {
         // Why: the upload unit's state and both ends' own words.
         let unit = format!(

@@ -255,6 +255,9 @@ pub struct Target<'a> {
     pub first_client: Option<&'a str>,
     /// Client: the server it sends to.
     pub server: Option<&'a str>,
+    /// Client: the servers its messages pass through, its own server first and the last
+    /// (their destination) last; one unless relays forward them.
+    pub route: Vec<&'a str>,
     pub run_id: &'a str,
     pub observer: &'a dyn Observer,
 }

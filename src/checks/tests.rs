@@ -551,6 +551,7 @@ async fn every_registered_id_has_a_verdict_function() {
                     uploads: true,
                     first_client: Some("c"),
                     server: Some("s"),
+                    route: vec!["s"],
                     run_id: "r",
                     observer: &observer,
                 };

@@ -28,6 +28,7 @@ pub(super) fn upload_url(lab: &Lab, scenario: &Scenario, client_host: &Host) -> 
         via: "name".into(),
         port: None,
         protocol: Protocol::Https,
+        read: None,
     });
     let target = match upload.via.as_str() {
         "name" => server.name.clone(),
@@ -135,11 +136,18 @@ pub async fn configure(
         }
         prelude
     };
-    let (uploaders, others): (Vec<&Host>, Vec<&Host>) = lab
+    // A relay is configured twice: as a server with the others, then as an uploader once the
+    // server it forwards to listens.
+    let uploaders: Vec<&Host> = lab
         .hosts()
         .iter()
-        .partition(|h| def(scenario, h).uploads_with_journal_upload());
-    let settle = others.into_iter().map(|host| {
+        .filter(|h| def(scenario, h).uploads_with_journal_upload())
+        .collect();
+    let others = lab
+        .hosts()
+        .iter()
+        .filter(|h| h.role == Role::Server || !def(scenario, h).uploads_with_journal_upload());
+    let settle = others.map(|host| {
         let prelude = &prelude;
         async move {
             let host_def = def(scenario, host);
@@ -174,9 +182,14 @@ pub async fn configure(
         let prelude = &prelude;
         async move {
             let url = upload_url(lab, scenario, host);
+            // A relay's names and provisioning record were written with its server half.
+            let prelude = if host.role == Role::Server {
+                "set -eu\n".to_string()
+            } else {
+                prelude(host)
+            };
             let script = format!(
-                "{}{}",
-                prelude(host),
+                "{prelude}{}",
                 client_configure_script(&url, deadlines.ready)
             );
             let output = lab
@@ -197,7 +210,7 @@ pub async fn configure(
     });
     let mut readiness = BTreeMap::new();
     for (name, lines, ready) in futures::future::try_join_all(start_uploads).await? {
-        done.insert(name.clone(), lines);
+        done.entry(name.clone()).or_default().extend(lines);
         readiness.insert(name, ready);
     }
     Ok(Configured { done, readiness })

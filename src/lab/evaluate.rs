@@ -172,6 +172,16 @@ async fn evaluate_on(
                 .then(|| observer.scenario.server_of(def))
                 .flatten()
                 .map(|s| s.name.as_str()),
+            route: if host.role == Role::Client {
+                observer
+                    .scenario
+                    .route_of(def)
+                    .into_iter()
+                    .map(|s| s.name.as_str())
+                    .collect()
+            } else {
+                Vec::new()
+            },
             run_id: observer.lab.run_id(),
             observer,
         };

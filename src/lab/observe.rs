@@ -246,8 +246,9 @@ fn delivery_reads<'a>(
         return Vec::new();
     }
     let run_id = lab.run_id();
+    // Where messages end: a relay's copies are on their way (the check counts them apart).
     let servers = scenario
-        .servers()
+        .destinations()
         .filter_map(|s| lab.host(&s.name))
         .map(|server| (server, lines_command(run_id, None, JournalOf::Remote, true)));
     let clients = lab

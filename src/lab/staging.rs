@@ -151,6 +151,26 @@ pub fn stage_files(host: &HostDef, credentials: &Credentials) -> Vec<(String, Ve
             0o644,
         ));
     }
+    if let Some(read) = host.upload.as_ref().filter(|_| host.is_relay()) {
+        // A relay's journal-upload reads what journal-remote wrote: files of group
+        // systemd-journal-remote (0640), which the shipped unit's dynamic user is not in.
+        let read = read.read.unwrap_or_default();
+        files.push((
+            format!("/etc/systemd/system/{UPLOAD_UNIT}.d/61-journal-lab-relay.conf"),
+            format!(
+                "[Service]\nSupplementaryGroups=systemd-journal-remote\nExecStart=\n\
+                 ExecStart=/lib/systemd/systemd-journal-upload --save-state {}\n",
+                read.upload_options()
+            )
+            .into_bytes(),
+            0o644,
+        ));
+        // Where it reads must exist before the first client's upload arrives.
+        provision.push_str(&format!(
+            "install -d -o systemd-journal-remote -g systemd-journal-remote -m 0755 {}\n",
+            crate::journal::REMOTE_DIR
+        ));
+    }
     for file in &host.files {
         // Validated as octal permission bits when the scenario was loaded.
         let mode = u32::from_str_radix(&file.mode, 8).unwrap_or(0o644);

@@ -65,6 +65,7 @@ const BUILT_IN: &[(&str, &str)] = &[
         "rate-limit",
         include_str!("../../scenarios/rate-limit.yaml"),
     ),
+    ("relay", include_str!("../../scenarios/relay.yaml")),
     (
         "server-outage-hardened",
         include_str!("../../scenarios/server-outage-hardened.yaml"),

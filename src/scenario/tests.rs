@@ -443,3 +443,70 @@ fn the_docs_tables_of_steps_and_fault_kinds_are_the_types() {
         );
     }
 }
+
+const RELAY: &str = "description: d
+hosts:
+  - {name: central, role: server}
+  - {name: relay, role: server, upload: {server: central}}
+  - {name: c1, role: client, upload: {server: relay}}
+  - {name: c2, role: client}
+checks: [{id: delivery-exactly-once}]
+";
+
+#[test]
+fn a_relay_routes_its_clients_to_the_server_it_forwards_to() {
+    let scenario = parse(RELAY).unwrap();
+    let names = |client: &str| -> Vec<String> {
+        let c = scenario.host(client).unwrap();
+        scenario
+            .route_of(c)
+            .iter()
+            .map(|h| h.name.clone())
+            .collect()
+    };
+    assert_eq!(names("c1"), ["relay", "central"]);
+    assert_eq!(names("c2"), ["central"]);
+    assert_eq!(
+        scenario
+            .destination_of(scenario.host("c1").unwrap())
+            .unwrap()
+            .name,
+        "central"
+    );
+    let destinations: Vec<&str> = scenario.destinations().map(|h| h.name.as_str()).collect();
+    assert_eq!(destinations, ["central"]);
+    assert!(scenario
+        .host("relay")
+        .unwrap()
+        .uploads_with_journal_upload());
+    assert!(!scenario
+        .host("central")
+        .unwrap()
+        .uploads_with_journal_upload());
+}
+
+#[test]
+fn relays_must_name_where_they_forward_and_form_no_loop() {
+    let unnamed = RELAY.replace("upload: {server: central}}", "upload: {}}");
+    let e = parse(&unnamed).unwrap_err();
+    assert!(e.message.contains("name the server it forwards to"), "{e}");
+    assert_eq!(e.line, 4);
+    let itself = RELAY.replace("upload: {server: central}}", "upload: {server: relay}}");
+    assert!(parse(&itself)
+        .unwrap_err()
+        .message
+        .contains("forwards to itself"));
+    let looped = RELAY.replace(
+        "{name: central, role: server}",
+        "{name: central, role: server, upload: {server: relay}}",
+    );
+    let e = parse(&looped).unwrap_err();
+    assert!(e.message.contains("in a loop"), "{e}");
+    let on_client = RELAY.replace(
+        "upload: {server: relay}}",
+        "upload: {server: relay, read: merge}}",
+    );
+    let e = parse(&on_client).unwrap_err();
+    assert!(e.message.contains("upload.read is for relays"), "{e}");
+    assert_eq!(e.line, 5);
+}

@@ -215,17 +215,18 @@ fn host_refs(s: &Scenario, i: usize, names: &BTreeSet<&str>) -> Result<(), Inval
     }
     match host.role {
         Role::Server => {
-            if host.upload.is_some() || host.sender != Sender::JournalUpload {
+            if host.sender != Sender::JournalUpload {
                 return invalid(
-                    at("role"),
-                    format!(
-                        "host {:?} is a server: upload and sender are for clients",
-                        host.name
-                    ),
+                    at("sender"),
+                    format!("host {:?} is a server: sender is for clients", host.name),
                 );
             }
             if let Some(port) = host.listen_port {
                 port_free(&at("listen_port"), port)?;
+            }
+            if host.upload.is_some() {
+                relay(s, i)?;
+                upload(s, i)?;
             }
         }
         Role::Client => {
@@ -234,6 +235,15 @@ fn host_refs(s: &Scenario, i: usize, names: &BTreeSet<&str>) -> Result<(), Inval
                     at("listen_port"),
                     format!(
                         "host {:?} is a client: listen_port is for servers",
+                        host.name
+                    ),
+                );
+            }
+            if host.upload.as_ref().is_some_and(|u| u.read.is_some()) {
+                return invalid(
+                    at("upload.read"),
+                    format!(
+                        "host {:?} is a client: upload.read is for relays (servers with upload:)",
                         host.name
                     ),
                 );
@@ -254,7 +264,40 @@ fn port_free(path: &str, port: u16) -> Result<(), Invalid> {
     }
 }
 
-/// A client's upload target.
+/// A relay (a server with `upload:`) names the server it forwards to, not itself, and relays
+/// form no loop.
+fn relay(s: &Scenario, i: usize) -> Result<(), Invalid> {
+    let host = &s.hosts[i];
+    let path = format!("hosts[{i}].upload.server");
+    let Some(next) = host.upload.as_ref().and_then(|u| u.server.as_deref()) else {
+        return invalid(
+            path,
+            format!(
+                "host {:?} is a server with upload: (a relay): name the server it forwards to in upload.server",
+                host.name
+            ),
+        );
+    };
+    if next == host.name {
+        return invalid(path, format!("relay {:?} forwards to itself", host.name));
+    }
+    let route = s.route_of(host);
+    if route.iter().any(|h| h.name == host.name) {
+        let names: Vec<&str> = route.iter().map(|h| h.name.as_str()).collect();
+        return invalid(
+            path,
+            format!(
+                "relay {:?} forwards in a loop ({} -> {}): the last server must not forward",
+                host.name,
+                host.name,
+                names.join(" -> ")
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// A client's (or relay's) upload target.
 fn upload(s: &Scenario, i: usize) -> Result<(), Invalid> {
     let host = &s.hosts[i];
     // Without upload.server a client sends to the first server listed (documented).

@@ -57,3 +57,28 @@ pub async fn sh(engine: &Engine, container: &str, script: &str) -> String {
         .unwrap()
         .stdout
 }
+
+/// (lines, distinct sequence numbers) of `of`'s workload messages in a journal of host `on` of
+/// run `run_id`, counted there with journalctl and grep (not through the checker's code): the
+/// remote journals it received when `remote`, else its own (every namespace).
+#[allow(dead_code)]
+pub async fn count_workload(
+    engine: &Engine,
+    run_id: &str,
+    on: &str,
+    remote: bool,
+    of: &str,
+) -> (u64, u64) {
+    let journal = if remote {
+        "-D /var/log/journal/remote"
+    } else {
+        "--namespace='*'"
+    };
+    let script = format!(
+        "journalctl {journal} -o cat --no-pager | grep -F 'jl-work run={run_id} host={of} ' > /tmp/w; \
+         wc -l < /tmp/w; cut -d' ' -f5 /tmp/w | sort -u | wc -l"
+    );
+    let out = sh(engine, &format!("{on}.{run_id}"), &script).await;
+    let mut numbers = out.split_whitespace().map(|n| n.parse::<u64>().unwrap());
+    (numbers.next().unwrap(), numbers.next().unwrap())
+}

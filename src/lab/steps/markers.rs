@@ -49,8 +49,9 @@ pub(super) async fn log_markers(
 ) -> Result<()> {
     let sends = hosts.iter().map(|host| async move {
         let host_def = def(scenario, host);
+        // A marker must reach the end of the route (through relays, if any).
         let server = scenario
-            .server_of(host_def)
+            .destination_of(host_def)
             .expect("validated: a server exists")
             .name
             .clone();

@@ -41,7 +41,7 @@ impl ArrivalWatch {
     fn start(lab: &Lab, scenario: &Scenario) -> ArrivalWatch {
         let command = arrivals_command(lab.run_id());
         let servers: Vec<(crate::engine::Engine, String, String)> = scenario
-            .servers()
+            .destinations()
             .filter_map(|s| lab.host(&s.name))
             .map(|h| (lab.engine_of(h).clone(), h.id().to_string(), h.name.clone()))
             .collect();
@@ -321,7 +321,7 @@ fn note_first_seen<'a>(output: &'a str, now: f64, first_seen: &mut FirstSeen) ->
     hosts
 }
 
-/// Workload lines of this run on every server, per sending host (duplicates counted), noting
+/// Workload lines of this run on every destination server (not relays), per sending host (duplicates counted), noting
 /// when each message was first seen (unix seconds): one read per server.
 async fn arrived_per_host(
     lab: &Lab,
@@ -330,7 +330,7 @@ async fn arrived_per_host(
 ) -> Result<BTreeMap<String, u64>> {
     let command = arrivals_command(lab.run_id());
     let reads = scenario
-        .servers()
+        .destinations()
         .filter_map(|s| lab.host(&s.name))
         .map(|server| lab.exec(server, &command, Duration::from_secs(60)));
     let outputs = futures::future::try_join_all(reads).await?;

@@ -1,0 +1,99 @@
+//! The field's topologies end to end (issue 26): relays, retention and pull mode, each verdict
+//! cross-checked against what this test counts itself in the hosts' journals.
+
+mod common;
+
+use std::path::PathBuf;
+
+use journal_lab::checks::{CheckId, Status};
+use journal_lab::engine::Engine;
+use journal_lab::lab::{LabOptions, Outcome};
+use journal_lab::scenario::Scenario;
+
+fn seed(name: &str) -> Scenario {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    Scenario::load(&root.join(format!("scenarios/{name}.yaml"))).unwrap()
+}
+
+/// Runs a seed scenario and keeps its lab for the test to read; returns the outcome and an
+/// engine to read it with (the caller sweeps it).
+async fn run_kept(name: &str, reports: &std::path::Path) -> (Outcome, Engine) {
+    let mut options = LabOptions::new(journal_lab::images::Recipes::built_in(), reports);
+    options.keep = true;
+    let outcome = common::run_or_clean(name, &seed(name), &options).await;
+    (outcome, Engine::connect().await.unwrap())
+}
+
+/// The final verdict of check `id` on `host`, and what it observed.
+fn check_of(outcome: &Outcome, id: CheckId, host: &str) -> (Status, String) {
+    let check = outcome
+        .report
+        .checks
+        .iter()
+        .find(|c| c.id == id && c.host == host)
+        .unwrap_or_else(|| panic!("{id} ran on {host}"));
+    (check.status, check.observed.clone())
+}
+
+/// What run.json's delivery section says arrived of `host`'s workload.
+fn delivered(outcome: &Outcome, host: &str) -> u64 {
+    let delivery = outcome
+        .report
+        .delivery
+        .as_ref()
+        .expect("a delivery section");
+    delivery
+        .streams
+        .iter()
+        .filter(|s| s.host == host)
+        .map(|s| s.accounting.arrived)
+        .sum()
+}
+
+/// relay: each client's verdict is a pass exactly when the central server holds each message
+/// the client logged once, and the relay's own count is said apart; all counted here on the
+/// three hosts. run.json's delivery counts the destination only (not the relay's copies too).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_relay_is_accounted_over_both_hops_as_counted() {
+    let reports = tempfile::tempdir().unwrap();
+    let (outcome, engine) = run_kept("relay", reports.path()).await;
+    let run_id = outcome.report.run_id.clone();
+    let mut counts = Vec::new();
+    for client in ["client1", "client2"] {
+        let (_, logged) = common::count_workload(&engine, &run_id, client, false, client).await;
+        let at_relay = common::count_workload(&engine, &run_id, "relay", true, client).await;
+        let at_central = common::count_workload(&engine, &run_id, "central", true, client).await;
+        counts.push((client, logged, at_relay, at_central));
+    }
+    engine.sweep(&run_id).await.unwrap();
+    for (client, logged, at_relay, at_central) in counts {
+        assert_eq!(logged, 300, "{client} logged its workload");
+        let (status, observed) = check_of(&outcome, CheckId::DELIVERY_EXACTLY_ONCE, client);
+        let exactly_once = at_central == (logged, logged);
+        assert_eq!(
+            status,
+            if exactly_once { Status::Pass } else { Status::Fail },
+            "{client}: the central server has {at_central:?} (lines, distinct), the relay {at_relay:?}; the check said: {observed}"
+        );
+        assert!(
+            observed.starts_with(&format!(
+                "at central, the destination: stream 0: sent {logged}, arrived {}",
+                at_central.1
+            )),
+            "{client}: {observed}"
+        );
+        let relay_judged = if at_relay == (logged, logged) {
+            "exactly once"
+        } else {
+            "not exactly once"
+        };
+        assert!(
+            observed.contains(&format!(
+                "at relay relay ({relay_judged}): stream 0: sent {logged}, arrived {}",
+                at_relay.1
+            )),
+            "{client}: {observed}"
+        );
+        assert_eq!(delivered(&outcome, client), at_central.1, "{client}");
+    }
+}
