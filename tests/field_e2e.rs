@@ -97,3 +97,99 @@ async fn a_relay_is_accounted_over_both_hops_as_counted() {
         assert_eq!(delivered(&outcome, client), at_central.1, "{client}");
     }
 }
+
+/// retention on trixie (whose journal-remote knows MaxUse=): the remote-retention verdict agrees
+/// with the sizes this test reads on the server, and each client's messages missing from the
+/// server are said rotated away exactly when they are the oldest ones and journal-remote said
+/// it deleted archived journals (counted here with grep).
+#[tokio::test(flavor = "multi_thread")]
+async fn retention_is_judged_and_rotation_said_apart_as_counted() {
+    let reports = tempfile::tempdir().unwrap();
+    let mut options = LabOptions::new(journal_lab::images::Recipes::built_in(), reports.path());
+    options.keep = true;
+    options.release = Some("trixie".into());
+    let outcome = common::run_or_clean("retention", &seed("retention"), &options).await;
+    let engine = Engine::connect().await.unwrap();
+    let run_id = outcome.report.run_id.clone();
+    let server = format!("server.{run_id}");
+    let sizes = common::sh(
+        &engine,
+        &server,
+        "find /var/log/journal/remote -name '*.journal*' -type f -printf '%s %b\\n'",
+    )
+    .await;
+    let deleted = common::sh(
+        &engine,
+        &server,
+        "journalctl -u systemd-journal-remote -o cat --no-pager | grep -c '^Deleted archived journal' || true",
+    )
+    .await;
+    let mut seqs = Vec::new();
+    for client in ["client1", "client2"] {
+        let script = format!(
+            "journalctl -D /var/log/journal/remote -o cat --no-pager | grep -F 'jl-work run={run_id} host={client} ' \
+             | cut -d' ' -f5 | cut -d= -f2 | sort -n | uniq -c | awk '{{print $2, $1}}'"
+        );
+        let counted = common::sh(&engine, &server, &script).await;
+        let per_seq: Vec<(u64, u64)> = counted
+            .lines()
+            .map(|l| {
+                let (seq, n) = l.split_once(' ').unwrap();
+                (seq.parse().unwrap(), n.parse().unwrap())
+            })
+            .collect();
+        seqs.push((client, per_seq));
+    }
+    engine.sweep(&run_id).await.unwrap();
+
+    let files: Vec<(u64, u64)> = sizes
+        .lines()
+        .map(|l| {
+            let (size, blocks) = l.split_once(' ').unwrap();
+            (size.parse().unwrap(), blocks.parse::<u64>().unwrap() * 512)
+        })
+        .collect();
+    let on_disk: u64 = files.iter().map(|f| f.1).sum();
+    let largest = files.iter().map(|f| f.0).max().unwrap();
+    let within = on_disk <= 4 << 20 && largest <= 1 << 20;
+    let (status, observed) = check_of(&outcome, CheckId::REMOTE_RETENTION, "server");
+    assert_eq!(
+        status,
+        if within { Status::Pass } else { Status::Fail },
+        "measured here: {on_disk} bytes on disk, largest file {largest}; the check said: {observed}"
+    );
+    assert!(
+        observed.contains(&format!("{} remote journal files", files.len())),
+        "{observed}"
+    );
+    let deleted: u64 = deleted.trim().parse().unwrap();
+    for (client, per_seq) in seqs {
+        let (status, observed) = check_of(&outcome, CheckId::DELIVERY_EXACTLY_ONCE, client);
+        let oldest_left = per_seq.first().map(|s| s.0).unwrap_or(0);
+        // Exactly once from the oldest left to the last, the rest gone with deleted files.
+        let rest_once =
+            per_seq.iter().all(|(_, n)| *n == 1) && per_seq.len() as u64 == 20000 - oldest_left;
+        let rotated_apart = deleted > 0 && oldest_left > 0;
+        assert_eq!(
+            status,
+            if rest_once { Status::Pass } else { Status::Fail },
+            "{client}: oldest left {oldest_left}, {} distinct; {deleted} files deleted; the check said: {observed}",
+            per_seq.len()
+        );
+        assert!(
+            observed.contains(&format!("arrived {}", per_seq.len())),
+            "{client}: {observed}"
+        );
+        if rotated_apart {
+            assert!(
+                observed.contains(&format!(
+                    "ROTATED AWAY {oldest_left} (seq 0–{}): the oldest, gone with the {deleted} archived journals",
+                    oldest_left - 1
+                )),
+                "{client}: {observed}"
+            );
+        } else {
+            assert!(!observed.contains("ROTATED"), "{client}: {observed}");
+        }
+    }
+}

@@ -107,6 +107,7 @@ pub fn recovery_verdict(
 pub const WORKLOAD_IDENTIFIER: &str = "journal-lab-workload";
 
 mod lines;
+mod retention;
 mod route;
 mod source;
 #[cfg(test)]
@@ -230,7 +231,7 @@ pub fn parse_arrivals(output: &str, host: &str) -> Vec<(u32, u64)> {
 /// The verdict over all of a client's streams: `logged` is what the client's own journal holds,
 /// `arrivals` what the server's does, both as (stream, seq).
 pub fn verdict(workloads: &[Workload], logged: &[(u32, u64)], arrivals: &[(u32, u64)]) -> Verdict {
-    verdict_with(workloads, logged, arrivals, &BTreeMap::new())
+    verdict_with(workloads, logged, arrivals, &BTreeMap::new(), 0)
 }
 
 /// [`verdict`], with what journald said it suppressed of each stream ([`parse_suppressed`]):
@@ -241,6 +242,7 @@ pub fn verdict_with(
     logged: &[(u32, u64)],
     arrivals: &[(u32, u64)],
     suppressed: &BTreeMap<u32, u64>,
+    deleted_files: u64,
 ) -> Verdict {
     if workloads.is_empty() {
         return (Status::NotApplicable, "this client ran no workload".into());
@@ -258,8 +260,13 @@ pub fn verdict_with(
             .filter(|(s, _)| *s == workload.stream)
             .map(|(_, q)| *q)
             .collect();
-        let a = account_logged(workload.count, &on_client, &seqs);
-        exact &= a.exactly_once();
+        let mut a = account_logged(workload.count, &on_client, &seqs);
+        let (rotated, lost) =
+            retention::split_rotated(&a.lost, seqs.iter().min().copied(), deleted_files);
+        a.lost = lost;
+        let rotated_count: u64 = rotated.iter().map(|(x, y)| y - x + 1).sum();
+        exact &=
+            a.lost.is_empty() && a.duplicated.is_empty() && a.arrived + rotated_count == a.sent;
         let mut text = format!(
             "stream {}: sent {}, arrived {}",
             workload.stream, a.sent, a.arrived
@@ -281,6 +288,12 @@ pub fn verdict_with(
                 " ({never} of {} asked for never reached the client's journal; journald said it suppressed none)",
                 workload.count
             )),
+        }
+        if !rotated.is_empty() {
+            text.push_str(&format!(
+                ", ROTATED AWAY {rotated_count} ({}): the oldest, gone with the {deleted_files} archived journals the server's retention deleted (journal-remote said so); their delivery is no longer seen",
+                Ranges(&rotated)
+            ));
         }
         if !a.lost.is_empty() {
             let lost: u64 = a.lost.iter().map(|(x, y)| y - x + 1).sum();
@@ -387,7 +400,20 @@ async fn evaluate(
         target.host,
         dropped.stdout.trim_end()
     ));
-    let (status, mut observed) = verdict_with(&workloads, &logged, &arrivals, &suppressed);
+    // The server's word on what its retention deleted.
+    let deleted = target
+        .observer
+        .exec(server, retention::DELETED_COMMAND)
+        .await?;
+    let deleted_files = retention::parse_deleted(&deleted.stdout);
+    if deleted_files > 0 {
+        evidence.push(format!(
+            "[{server}]$ {}  : {deleted_files} archived journals deleted",
+            retention::DELETED_COMMAND
+        ));
+    }
+    let (status, mut observed) =
+        verdict_with(&workloads, &logged, &arrivals, &suppressed, deleted_files);
     let hops = route::relay_hops(target, &workloads, &logged, evidence).await?;
     if !hops.is_empty() {
         observed = format!(

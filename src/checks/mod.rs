@@ -19,6 +19,7 @@ pub mod integrity;
 pub mod journald;
 pub mod ports;
 pub mod remediation;
+pub mod retention;
 pub mod timeouts;
 pub mod tls;
 
@@ -47,6 +48,7 @@ pub const FAMILIES: &[&Family] = &[
     &hostile::FAMILY,
     &compression::FAMILY,
     &timeouts::FAMILY,
+    &retention::FAMILY,
 ];
 
 /// A check's stable id, as written in scenarios and run.json (`client-delivers`). Each family

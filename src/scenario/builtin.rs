@@ -66,6 +66,7 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../scenarios/rate-limit.yaml"),
     ),
     ("relay", include_str!("../../scenarios/relay.yaml")),
+    ("retention", include_str!("../../scenarios/retention.yaml")),
     (
         "server-outage-hardened",
         include_str!("../../scenarios/server-outage-hardened.yaml"),

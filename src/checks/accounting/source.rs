@@ -62,7 +62,7 @@ mod tests {
             size: 100,
         }];
         let logged: Vec<(u32, u64)> = (0..180).map(|s| (0, s)).collect();
-        let (status, observed) = verdict_with(&w, &logged, &logged, &suppressed);
+        let (status, observed) = verdict_with(&w, &logged, &logged, &suppressed, 0);
         assert_eq!(status, Status::Pass, "{observed}");
         assert!(
             observed.contains("sent 180, arrived 180")
@@ -72,7 +72,7 @@ mod tests {
             "{observed}"
         );
         // Lost in transit stays lost, whatever journald dropped.
-        let (status, observed) = verdict_with(&w, &logged, &logged[..100], &suppressed);
+        let (status, observed) = verdict_with(&w, &logged, &logged[..100], &suppressed, 0);
         assert_eq!(status, Status::Fail, "{observed}");
         assert!(observed.contains("LOST 80"), "{observed}");
         let (_, silent) = verdict(&w, &logged, &logged);
