@@ -149,6 +149,9 @@ pub enum Sender {
     #[default]
     JournalUpload,
     Curl,
+    /// Serves its journal with systemd-journal-gatewayd (HTTPS, port 19531) for its server to
+    /// pull with `systemd-journal-remote --url` (active centralization).
+    Gateway,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

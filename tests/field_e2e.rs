@@ -193,3 +193,61 @@ async fn retention_is_judged_and_rotation_said_apart_as_counted() {
         }
     }
 }
+
+/// pull: each source's verdict is a pass exactly when the collector holds each message the
+/// source logged once, and client-delivers agrees with this test's own grep for the source's
+/// marker in the collector's remote journals.
+#[tokio::test(flavor = "multi_thread")]
+async fn pulled_journals_are_accounted_as_counted() {
+    let reports = tempfile::tempdir().unwrap();
+    let (outcome, engine) = run_kept("pull", reports.path()).await;
+    let run_id = outcome.report.run_id.clone();
+    let mut counts = Vec::new();
+    for source in ["source1", "source2"] {
+        let (_, logged) = common::count_workload(&engine, &run_id, source, false, source).await;
+        let at_collector =
+            common::count_workload(&engine, &run_id, "collector", true, source).await;
+        let markers = common::sh(
+            &engine,
+            &format!("collector.{run_id}"),
+            &format!(
+                "journalctl -D /var/log/journal/remote -o cat --no-pager | grep -c -F 'journal-lab marker run={run_id} host={source} ' || true"
+            ),
+        )
+        .await;
+        counts.push((
+            source,
+            logged,
+            at_collector,
+            markers.trim().parse::<u64>().unwrap(),
+        ));
+    }
+    engine.sweep(&run_id).await.unwrap();
+    for (source, logged, at_collector, markers) in counts {
+        assert_eq!(logged, 300, "{source} logged its workload");
+        let (status, observed) = check_of(&outcome, CheckId::DELIVERY_EXACTLY_ONCE, source);
+        assert_eq!(
+            status,
+            if at_collector == (logged, logged) {
+                Status::Pass
+            } else {
+                Status::Fail
+            },
+            "{source}: the collector has {at_collector:?} (lines, distinct); the check said: {observed}"
+        );
+        assert!(
+            observed.contains(&format!("sent {logged}, arrived {}", at_collector.1)),
+            "{source}: {observed}"
+        );
+        let (status, observed) = check_of(&outcome, CheckId::CLIENT_DELIVERS, source);
+        assert_eq!(
+            status,
+            if markers > 0 {
+                Status::Pass
+            } else {
+                Status::Fail
+            },
+            "{source}: {markers} markers on the collector; the check said: {observed}"
+        );
+    }
+}

@@ -151,7 +151,7 @@ pub(super) async fn boot(
         let host = scenario
             .host(&spec.name)
             .expect("specs come from the scenario");
-        let files = staging::stage_files(host, &credentials[&spec.name]);
+        let files = staging::stage_files(scenario, host, &credentials[&spec.name]);
         spec.stage = Some(staging::tar_archive(&files)?);
     }
     // Labelled "kept" from the start whenever it may stay, so that no `clean` takes it once this

@@ -9,7 +9,7 @@ use super::staging::PROVISION_RECORD;
 use super::{Deadlines, Host, Lab};
 use crate::domain::{Role, REMOTE_SOCKET, REMOTE_UNIT, UPLOAD_UNIT};
 use crate::errors::{Error, Result};
-use crate::scenario::{HostDef, Protocol, Scenario};
+use crate::scenario::{HostDef, Protocol, Scenario, Sender};
 
 pub(super) fn def<'a>(scenario: &'a Scenario, host: &Host) -> &'a HostDef {
     scenario
@@ -155,6 +155,9 @@ pub async fn configure(
             if host.role == Role::Server {
                 script.push_str(&server_configure_script(host_def.port(), deadlines.ready));
             }
+            if host_def.sender == Sender::Gateway && host.role == Role::Client {
+                script.push_str(&super::pull::gateway_ready_script(deadlines.ready));
+            }
             let output = lab
                 .exec_ok(host, &script, deadlines.command + deadlines.ready)
                 .await?;
@@ -208,8 +211,27 @@ pub async fn configure(
             Ok::<_, Error>((host.name.clone(), lines, readiness))
         }
     });
+    // Collectors start pulling once their sources listen (they do: the first batch waited).
+    let start_pulls = lab.hosts().iter().filter_map(|host| {
+        let sources = super::pull::sources_of(scenario, &host.name);
+        (host.role == Role::Server && !sources.is_empty()).then_some(async move {
+            let script = format!("set -eu\n{}", super::pull::start_pulls_script(&sources));
+            let output = lab.exec_ok(host, &script, deadlines.command).await?;
+            Ok::<_, Error>((host.name.clone(), output.stdout))
+        })
+    });
+    let (uploads, pulls) = futures::future::join(
+        futures::future::try_join_all(start_uploads),
+        futures::future::try_join_all(start_pulls),
+    )
+    .await;
+    for (name, stdout) in pulls? {
+        done.entry(name)
+            .or_default()
+            .extend(stdout.lines().map(str::to_string));
+    }
     let mut readiness = BTreeMap::new();
-    for (name, lines, ready) in futures::future::try_join_all(start_uploads).await? {
+    for (name, lines, ready) in uploads? {
         done.entry(name.clone()).or_default().extend(lines);
         readiness.insert(name, ready);
     }

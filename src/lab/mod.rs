@@ -20,6 +20,7 @@ mod observer;
 mod options;
 mod plan;
 mod probes;
+mod pull;
 mod runner;
 mod staging;
 mod steps;

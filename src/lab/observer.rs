@@ -117,8 +117,14 @@ impl LabObserver<'_> {
         }
         let client_log = match sender {
             Sender::Curl => state.sender_logs.get(host).cloned().unwrap_or_default(),
-            Sender::JournalUpload => {
-                let command = format!("journalctl -u {UPLOAD_UNIT} -o cat --no-pager -n 20");
+            Sender::JournalUpload | Sender::Gateway => {
+                // What sends it: journal-upload, or the gatewayd its server pulls from.
+                let unit = if sender == Sender::Gateway {
+                    super::pull::GATEWAY_UNIT
+                } else {
+                    UPLOAD_UNIT
+                };
+                let command = format!("journalctl -u {unit} -o cat --no-pager -n 20");
                 self.probe(host, &command, evidence)
                     .await?
                     .combined()
@@ -131,7 +137,12 @@ impl LabObserver<'_> {
             evidence.extend(client_log.iter().map(|l| format!("  {l}")));
         }
         if found_in.is_none() && self.lab.host(&marker.server).is_some() {
-            let command = format!("journalctl -u {REMOTE_UNIT} -o cat --no-pager -n 15");
+            let unit = if sender == Sender::Gateway {
+                super::pull::pull_unit(host)
+            } else {
+                REMOTE_UNIT.to_string()
+            };
+            let command = format!("journalctl -u {unit} -o cat --no-pager -n 15");
             self.probe(&marker.server, &command, evidence).await?;
         }
         Ok(MarkerObservation {

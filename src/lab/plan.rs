@@ -5,7 +5,7 @@ use super::{steps, HostSpec, LabOptions};
 use crate::errors::{Error, Result};
 use crate::images::{self, ImageSpec};
 use crate::report::Role;
-use crate::scenario::{Scenario, Step};
+use crate::scenario::{Scenario, Sender, Step};
 
 /// What a run will boot, decided before anything does.
 pub(super) struct Plan {
@@ -47,6 +47,27 @@ pub(super) fn plan(scenario: &Scenario, options: &LabOptions) -> Result<Plan> {
             })
         })
         .collect::<Result<_>>()?;
+    // A collector reaches its sources by their names on its own network: pulling across
+    // engines would need each source published, which the lab does not do.
+    for (host, &at) in scenario.hosts.iter().zip(&placement) {
+        let Some(server) = scenario
+            .server_of(host)
+            .filter(|_| host.sender == Sender::Gateway)
+        else {
+            continue;
+        };
+        let server_at = scenario
+            .hosts
+            .iter()
+            .position(|h| h.name == server.name)
+            .map(|i| placement[i]);
+        if server_at != Some(at) {
+            return Err(Error::InvalidSettings(format!(
+                "{} (sender: gateway) would be on another engine than {}, which pulls from it:                  pulling across engines is not supported; run this scenario on one engine",
+                host.name, server.name
+            )));
+        }
+    }
     if !options.fleet.is_spread() {
         // Several engines: each one's limits are its own (`--engine …,hosts=N`), and the
         // engines on this machine are counted together once they answer (bring_up).
@@ -88,7 +109,8 @@ fn publish_across(
         .iter()
         .zip(placement)
         .find(|(h, &at)| {
-            h.role == Role::Client
+            (h.role == Role::Client || h.is_relay())
+                && h.sender != Sender::Gateway
                 && at != here
                 && scenario.server_of(h).is_some_and(|s| s.name == host.name)
         })

@@ -107,7 +107,11 @@ fn mirror_request(request: &mut CertRequest, mirror: &scenario::MirrorDef) -> Re
 /// The files a host gets before it boots, as one archive: its certificate bundle (or, without a
 /// certificate, the CA it trusts), unit drop-ins, the scenario's files, and `provision.sh`, the
 /// part of the operator's procedure that needs no running systemd (see [`super::BOOT_COMMAND`]).
-pub fn stage_files(host: &HostDef, credentials: &Credentials) -> Vec<(String, Vec<u8>, u32)> {
+pub fn stage_files(
+    scenario: &Scenario,
+    host: &HostDef,
+    credentials: &Credentials,
+) -> Vec<(String, Vec<u8>, u32)> {
     let mut files = Vec::new();
     let mut provision = String::from("set -eu\n");
     match &credentials.bundle {
@@ -143,6 +147,13 @@ pub fn stage_files(host: &HostDef, credentials: &Credentials) -> Vec<(String, Ve
         }
         // Enabled before boot, the socket listens as soon as systemd reaches sockets.target.
         provision.push_str(&format!("systemctl enable {REMOTE_SOCKET} 2>&1\n"));
+        files.extend(super::pull::collector_files(
+            host,
+            &super::pull::sources_of(scenario, &host.name),
+        ));
+    }
+    if host.role == Role::Client && host.sender == scenario::Sender::Gateway {
+        files.extend(super::pull::gateway_files(host, &mut provision));
     }
     if host.uploads_with_journal_upload() {
         files.push((
@@ -264,7 +275,7 @@ mod tests {
             trusted_ca: "CA".into(),
         };
         let staged = |name: &str, creds: &Credentials| -> BTreeMap<String, String> {
-            stage_files(scenario.host(name).unwrap(), creds)
+            stage_files(&scenario, scenario.host(name).unwrap(), creds)
                 .into_iter()
                 .map(|(path, bytes, _)| (path, String::from_utf8(bytes).unwrap()))
                 .collect()

@@ -128,3 +128,29 @@ fn a_server_with_clients_elsewhere_is_published_on_its_engines_address() {
         "{error}"
     );
 }
+
+/// Spread over two engines: a gateway source placed away from its collector is refused before
+/// boot (a collector reaches its sources on its own network).
+#[test]
+fn pulling_across_engines_is_refused_before_boot() {
+    let spec = |text: &str| text.parse::<fleet::EngineSpec>().unwrap();
+    let mut options = LabOptions::new(crate::images::Recipes::built_in(), "reports");
+    options.fleet = fleet::Fleet::new(
+        vec![
+            spec("a=unix:///a.sock,address=10.0.0.1"),
+            spec("b=unix:///b.sock"),
+        ],
+        None,
+    )
+    .unwrap();
+    let text = "description: d\nhosts:\n  - {name: collector, role: server}\n  - {name: s1, role: client, sender: gateway}\nchecks: []\n";
+    let scenario = crate::scenario::Scenario::parse(std::path::Path::new("p.yaml"), text).unwrap();
+    let error = super::plan::plan(&scenario, &options)
+        .err()
+        .expect("s1 lands on engine b")
+        .to_string();
+    assert!(
+        error.contains("s1 (sender: gateway) would be on another engine than collector"),
+        "{error}"
+    );
+}

@@ -61,6 +61,7 @@ const BUILT_IN: &[(&str, &str)] = &[
         "port-change",
         include_str!("../../scenarios/port-change.yaml"),
     ),
+    ("pull", include_str!("../../scenarios/pull.yaml")),
     (
         "rate-limit",
         include_str!("../../scenarios/rate-limit.yaml"),
