@@ -15,14 +15,26 @@ use serde::{Deserialize, Serialize};
 pub enum Role {
     Server,
     Client,
+    /// A TCP or HTTP proxy (HAProxy) between clients and a server: it forwards uploads, keeps
+    /// no journal of what passes.
+    Proxy,
 }
 
 impl Role {
-    /// The role a host does not have.
+    /// The role a check about clients or servers is not about: the other end of an upload.
     pub fn other(self) -> Role {
         match self {
             Role::Server => Role::Client,
-            Role::Client => Role::Server,
+            Role::Client | Role::Proxy => Role::Server,
+        }
+    }
+
+    /// The role as scenarios write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Server => "server",
+            Role::Client => "client",
+            Role::Proxy => "proxy",
         }
     }
 }

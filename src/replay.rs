@@ -463,6 +463,7 @@ pub fn compare(hosts: &[Replayed], report: &RunReport) -> FieldVsLab {
             let unit = match h.role {
                 Role::Client => "systemd-journal-upload.service",
                 Role::Server => "systemd-journal-remote.service",
+                Role::Proxy => "haproxy.service",
             };
             let field = error_lines(h.bundle.file(&format!("journal-{unit}")));
             let lab_host = report.hosts.iter().find(|r| r.name == h.host);

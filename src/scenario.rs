@@ -105,6 +105,32 @@ pub struct HostDef {
     /// Arbitrary files written before configuration (unit drop-ins, config files).
     #[serde(default)]
     pub files: Vec<FileDef>,
+    /// Proxy: the server it forwards to and how (HAProxy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<ProxyDef>,
+}
+
+/// A proxy host's forwarding (systemd#38775).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyDef {
+    /// The server it forwards to.
+    pub server: String,
+    #[serde(default)]
+    pub mode: ProxyMode,
+}
+
+/// How a proxy forwards uploads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProxyMode {
+    /// TCP: the client's TLS reaches the server, which then carries the proxy's name in its
+    /// certificate (the name the clients' URL uses).
+    #[default]
+    Passthrough,
+    /// HTTP: TLS ends at the proxy, which checks the client's certificate and connects to the
+    /// server with its own; the server sees the proxy as its client.
+    Terminate,
 }
 
 impl Scenario {
@@ -127,6 +153,14 @@ impl HostDef {
     pub fn uploads_with_journal_upload(&self) -> bool {
         (self.role == Role::Client && self.configure_upload && self.sender == Sender::JournalUpload)
             || self.is_relay()
+    }
+
+    /// Proxy: the server it forwards to.
+    pub fn proxied_server(&self) -> Option<&str> {
+        self.proxy
+            .as_ref()
+            .filter(|_| self.role == Role::Proxy)
+            .map(|p| p.server.as_str())
     }
 
     /// Server: forwards what it receives (it has an `upload:`).
@@ -439,7 +473,8 @@ impl Scenario {
         self.route_of(client).last().copied()
     }
 
-    /// The servers a client's messages pass through, in order: its server, then each relay's.
+    /// The hosts a client's messages pass through, in order: its server (or proxy), then each
+    /// proxy's server and each relay's.
     pub fn route_of(&self, client: &HostDef) -> Vec<&HostDef> {
         let mut route: Vec<&HostDef> = Vec::new();
         let mut next = self.server_of(client);
@@ -448,7 +483,10 @@ impl Scenario {
                 break;
             }
             route.push(server);
-            next = server.is_relay().then(|| self.server_of(server)).flatten();
+            next = match server.proxied_server() {
+                Some(name) => self.host(name),
+                None => server.is_relay().then(|| self.server_of(server)).flatten(),
+            };
         }
         route
     }

@@ -251,3 +251,57 @@ async fn pulled_journals_are_accounted_as_counted() {
         );
     }
 }
+
+/// proxy: each client's verdict agrees with the server's journal counted here, and the
+/// messages came through the client's proxy: they are in the remote journal journal-remote
+/// named after the proxy's address (read here from the proxy itself), none in any other.
+#[tokio::test(flavor = "multi_thread")]
+async fn uploads_through_proxies_are_accounted_as_counted() {
+    let reports = tempfile::tempdir().unwrap();
+    let (outcome, engine) = run_kept("proxy", reports.path()).await;
+    let run_id = outcome.report.run_id.clone();
+    let server = format!("server.{run_id}");
+    let mut counts = Vec::new();
+    for (client, proxy) in [("client1", "tcp-proxy"), ("client2", "tls-proxy")] {
+        let (_, logged) = common::count_workload(&engine, &run_id, client, false, client).await;
+        let at_server = common::count_workload(&engine, &run_id, "server", true, client).await;
+        let address = common::sh(&engine, &format!("{proxy}.{run_id}"), "hostname -i").await;
+        let in_proxys_file = common::sh(
+            &engine,
+            &server,
+            &format!(
+                "journalctl --file /var/log/journal/remote/remote-{}.journal -o cat --no-pager | grep -c -F 'jl-work run={run_id} host={client} ' || true",
+                address.trim()
+            ),
+        )
+        .await;
+        counts.push((
+            client,
+            logged,
+            at_server,
+            in_proxys_file.trim().parse::<u64>().unwrap(),
+        ));
+    }
+    engine.sweep(&run_id).await.unwrap();
+    for (client, logged, at_server, in_proxys_file) in counts {
+        assert_eq!(logged, 300, "{client} logged its workload");
+        assert_eq!(
+            in_proxys_file, at_server.0,
+            "{client}: every line the server holds came from its proxy's address"
+        );
+        let (status, observed) = check_of(&outcome, CheckId::DELIVERY_EXACTLY_ONCE, client);
+        assert_eq!(
+            status,
+            if at_server == (logged, logged) {
+                Status::Pass
+            } else {
+                Status::Fail
+            },
+            "{client}: the server has {at_server:?} (lines, distinct); the check said: {observed}"
+        );
+        assert!(
+            observed.contains(&format!("sent {logged}, arrived {}", at_server.1)),
+            "{client}: {observed}"
+        );
+    }
+}

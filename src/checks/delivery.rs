@@ -72,6 +72,7 @@ async fn evaluate(
             let (unit, wanted) = match target.role {
                 Role::Server => (REMOTE_UNIT, "Processing requests..."),
                 Role::Client => (UPLOAD_UNIT, "Processing input..."),
+                Role::Proxy => return Ok(proxy_not_applicable()),
             };
             let command =
                 format!("systemctl show -p StatusText -p ActiveState -p SubState -p Result {unit}");
@@ -79,6 +80,14 @@ async fn evaluate(
         }
         other => return Err(crate::checks::no_verdict(other)),
     })
+}
+
+/// What a check about journal-remote or journal-upload says of a proxy, which runs neither.
+pub fn proxy_not_applicable() -> Verdict {
+    (
+        Status::NotApplicable,
+        "a proxy runs neither journal-remote nor journal-upload".into(),
+    )
 }
 
 pub fn delivery_verdict(marker: &MarkerObservation) -> Verdict {

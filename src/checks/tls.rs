@@ -64,6 +64,7 @@ async fn evaluate(
             let config = match target.role {
                 Role::Server => "systemd/journal-remote.conf",
                 Role::Client => "systemd/journal-upload.conf",
+                Role::Proxy => return Ok(super::delivery::proxy_not_applicable()),
             };
             let command = format!("systemd-analyze cat-config {config}");
             setting_verdict(

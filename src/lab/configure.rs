@@ -155,6 +155,12 @@ pub async fn configure(
             if host.role == Role::Server {
                 script.push_str(&server_configure_script(host_def.port(), deadlines.ready));
             }
+            if host.role == Role::Proxy {
+                script.push_str(&super::proxy::proxy_configure_script(
+                    host_def.port(),
+                    deadlines.ready,
+                ));
+            }
             if host_def.sender == Sender::Gateway && host.role == Role::Client {
                 script.push_str(&super::pull::gateway_ready_script(deadlines.ready));
             }

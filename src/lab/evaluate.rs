@@ -177,6 +177,8 @@ async fn evaluate_on(
                     .scenario
                     .route_of(def)
                     .into_iter()
+                    // Proxies keep no journal to count.
+                    .filter(|s| s.role == Role::Server)
                     .map(|s| s.name.as_str())
                     .collect()
             } else {

@@ -20,6 +20,7 @@ mod observer;
 mod options;
 mod plan;
 mod probes;
+mod proxy;
 mod pull;
 mod runner;
 mod staging;
@@ -82,7 +83,7 @@ pub const SERVER_MEMORY_PER_CLIENT: i64 = 16 * 1024 * 1024;
 pub fn memory_limit(role: Role, clients: usize) -> i64 {
     match role {
         Role::Server => HOST_MEMORY_LIMIT + SERVER_MEMORY_PER_CLIENT * clients as i64,
-        Role::Client => HOST_MEMORY_LIMIT,
+        Role::Client | Role::Proxy => HOST_MEMORY_LIMIT,
     }
 }
 /// Task (pid) limit of each host's container.

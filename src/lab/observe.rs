@@ -117,6 +117,13 @@ fn fact_commands(host: &Host) -> Vec<String> {
                 crate::checks::accounting::WORKLOAD_IDENTIFIER
             ),
         ),
+        Role::Proxy => (
+            super::proxy::PROXY_UNIT,
+            format!(
+                "journalctl -o json --no-pager SYSLOG_IDENTIFIER={}",
+                journal::MARKER_IDENTIFIER
+            ),
+        ),
         Role::Client => (
             UPLOAD_UNIT,
             format!(
@@ -162,7 +169,7 @@ pub async fn observe_facts(lab: &Lab, cache: &ProbeCache, deadlines: &Deadlines)
     let observe = lab.hosts().iter().map(|host| async move {
         let journal_name = match host.role {
             Role::Server => format!("{}-remote", host.name),
-            Role::Client => host.name.clone(),
+            Role::Client | Role::Proxy => host.name.clone(),
         };
         let mut outputs = answers(lab, host, &fact_commands(host), cache, deadlines)
             .await?
@@ -309,7 +316,7 @@ pub async fn read_delivery(
             .filter_map(|line| Some((line.host.to_string(), line.stream, line.seq, line.at?)));
         match role {
             Role::Server => arrivals.extend(lines),
-            Role::Client => logged.extend(lines),
+            Role::Client | Role::Proxy => logged.extend(lines),
         }
     }
     Ok(crate::report::delivery::delivery(

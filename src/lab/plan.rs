@@ -47,6 +47,14 @@ pub(super) fn plan(scenario: &Scenario, options: &LabOptions) -> Result<Plan> {
             })
         })
         .collect::<Result<_>>()?;
+    if options.fleet.is_spread() {
+        if let Some(proxy) = scenario.hosts.iter().find(|h| h.role == Role::Proxy) {
+            return Err(Error::InvalidSettings(format!(
+                "{} is a proxy: proxies are not supported in a lab over several engines; run this scenario on one engine",
+                proxy.name
+            )));
+        }
+    }
     // A collector reaches its sources by their names on its own network: pulling across
     // engines would need each source published, which the lab does not do.
     for (host, &at) in scenario.hosts.iter().zip(&placement) {
@@ -144,7 +152,14 @@ pub fn image_specs(
                 .or(host.release.as_deref())
                 .or(scenario.release.as_deref())
                 .unwrap_or(images::DEFAULT_RELEASE);
-            Ok(ImageSpec::load(recipes, release)?.with_packages(&host.packages))
+            // A proxy's image carries HAProxy, from the release's own packages.
+            let mut packages = host.packages.clone();
+            if host.role == Role::Proxy
+                && !packages.iter().any(|p| p == super::proxy::PROXY_PACKAGE)
+            {
+                packages.push(super::proxy::PROXY_PACKAGE.to_string());
+            }
+            Ok(ImageSpec::load(recipes, release)?.with_packages(&packages))
         })
         .collect()
 }

@@ -48,6 +48,12 @@ pub(super) fn issue_credentials(
                 host.aliases.iter().map(|a| Alias::Dns(a.clone())).collect();
             // The container's own name verifies too.
             aliases.push(Alias::Dns(format!("{}.{run_id}", host.name)));
+            // The proxies that pass TLS through to it: the clients' URL names them.
+            aliases.extend(
+                super::proxy::passthrough_names(scenario, &host.name)
+                    .into_iter()
+                    .map(|name| Alias::Dns(name.to_string())),
+            );
             // A server other engines reach at their engine's address (`--engine …,address=`).
             aliases.extend(addresses.get(&host.name).map(|a| Alias::Ip(*a)));
             let mut request = CertRequest::new(host.name.clone(), aliases);
@@ -151,6 +157,9 @@ pub fn stage_files(
             host,
             &super::pull::sources_of(scenario, &host.name),
         ));
+    }
+    if let Some(server) = host.proxied_server().and_then(|name| scenario.host(name)) {
+        files.extend(super::proxy::proxy_files(host, server, &mut provision));
     }
     if host.role == Role::Client && host.sender == scenario::Sender::Gateway {
         files.extend(super::pull::gateway_files(host, &mut provision));

@@ -289,10 +289,7 @@ pub(crate) fn md_table(header: &[&str], rows: impl Iterator<Item = Vec<String>>)
 }
 
 fn role(role: Role) -> &'static str {
-    match role {
-        Role::Server => "server",
-        Role::Client => "client",
-    }
+    role.as_str()
 }
 
 pub(crate) fn escape(text: &str) -> String {

@@ -61,6 +61,7 @@ const BUILT_IN: &[(&str, &str)] = &[
         "port-change",
         include_str!("../../scenarios/port-change.yaml"),
     ),
+    ("proxy", include_str!("../../scenarios/proxy.yaml")),
     ("pull", include_str!("../../scenarios/pull.yaml")),
     (
         "rate-limit",

@@ -189,6 +189,7 @@ impl Setup {
             let part = match host.role {
                 Role::Server => &self.server,
                 Role::Client => &self.client,
+                Role::Proxy => continue,
             };
             for file in &part.files {
                 host.files.retain(|f| f.path != file.path);

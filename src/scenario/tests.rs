@@ -428,6 +428,7 @@ fn the_docs_tables_of_steps_and_fault_kinds_are_the_types() {
         let hosts = match spec.only {
             Some((crate::domain::Role::Server, _)) => "servers",
             Some((crate::domain::Role::Client, _)) => "clients",
+            Some((crate::domain::Role::Proxy, _)) => "proxies",
             None => "any",
         };
         let lasts = if spec.single_blow {

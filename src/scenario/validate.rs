@@ -213,6 +213,16 @@ fn host_refs(s: &Scenario, i: usize, names: &BTreeSet<&str>) -> Result<(), Inval
             );
         }
     }
+    if host.proxy.is_some() && host.role != Role::Proxy {
+        return invalid(
+            at("proxy"),
+            format!(
+                "host {:?} is a {}: proxy is for proxies (role: proxy)",
+                host.name,
+                host.role.as_str()
+            ),
+        );
+    }
     match host.role {
         Role::Server => {
             if host.sender != Sender::JournalUpload {
@@ -229,6 +239,7 @@ fn host_refs(s: &Scenario, i: usize, names: &BTreeSet<&str>) -> Result<(), Inval
                 upload(s, i)?;
             }
         }
+        Role::Proxy => proxy(s, i)?,
         Role::Client => {
             if host.listen_port.is_some() {
                 return invalid(
@@ -261,6 +272,47 @@ fn port_free(path: &str, port: u16) -> Result<(), Invalid> {
             format!("port {port} cannot be used: {why}; choose another (1-65535)"),
         ),
         None => Ok(()),
+    }
+}
+
+/// A proxy forwards to a server, and only a proxy has `proxy:`; it uploads nothing.
+fn proxy(s: &Scenario, i: usize) -> Result<(), Invalid> {
+    let host = &s.hosts[i];
+    let at = |field: &str| format!("hosts[{i}].{field}");
+    if host.upload.is_some() || host.sender != Sender::JournalUpload {
+        return invalid(
+            at("upload"),
+            format!(
+                "host {:?} is a proxy: upload and sender are for clients",
+                host.name
+            ),
+        );
+    }
+    if let Some(port) = host.listen_port {
+        port_free(&at("listen_port"), port)?;
+    }
+    let Some(proxy) = &host.proxy else {
+        return invalid(
+            at("role"),
+            format!(
+                "host {:?} is a proxy: name the server it forwards to (proxy: {{server: NAME}})",
+                host.name
+            ),
+        );
+    };
+    match s.host(&proxy.server) {
+        Some(h) if h.role == Role::Server => Ok(()),
+        Some(_) => invalid(
+            at("proxy.server"),
+            format!("proxy.server {:?} is not a server", proxy.server),
+        ),
+        None => invalid(
+            at("proxy.server"),
+            format!(
+                "host {:?} proxy.server names {:?}, which is not in hosts",
+                host.name, proxy.server
+            ),
+        ),
     }
 }
 
@@ -316,10 +368,10 @@ fn upload(s: &Scenario, i: usize) -> Result<(), Invalid> {
                     ),
                 )
             }
-            Some(h) if h.role != Role::Server => {
+            Some(h) if h.role == Role::Client => {
                 return invalid(
                     format!("hosts[{i}].upload.server"),
-                    format!("upload.server {server:?} is not a server"),
+                    format!("upload.server {server:?} is not a server or a proxy"),
                 )
             }
             Some(_) => {}
@@ -480,8 +532,8 @@ fn checks(s: &Scenario, names: &BTreeSet<&str>, phases: &BTreeSet<&str>) -> Resu
                     format!(
                         "check {} is about {} hosts, and {name:?} is a {}: list it on hosts it applies to",
                         check.id,
-                        role_word(host.role.other()),
-                        role_word(host.role)
+                        host.role.other().as_str(),
+                        host.role.as_str()
                     ),
                 );
             }
@@ -525,13 +577,6 @@ fn checks(s: &Scenario, names: &BTreeSet<&str>, phases: &BTreeSet<&str>) -> Resu
         }
     }
     Ok(())
-}
-
-fn role_word(role: Role) -> &'static str {
-    match role {
-        Role::Server => "server",
-        Role::Client => "client",
-    }
 }
 
 /// `^[a-z0-9][a-z0-9-]*$`, at most 63 characters: a DNS label the lab can also use in names.

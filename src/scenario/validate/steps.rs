@@ -349,18 +349,11 @@ fn fault_target(s: &Scenario, kind: FaultKind, host: &str, path: &str) -> Result
             path,
             format!(
                 "{kind} applies to {}s only ({why}); {host} is a {}",
-                role_word(only),
-                role_word(role)
+                only.as_str(),
+                role.as_str()
             ),
         ),
         _ => Ok(()),
-    }
-}
-
-fn role_word(role: Role) -> &'static str {
-    match role {
-        Role::Server => "server",
-        Role::Client => "client",
     }
 }
 
