@@ -5,7 +5,7 @@
 use std::fmt;
 
 mod fault;
-pub use fault::{FaultAction, FaultKind, FaultSpec, RestartMode, FAULTS};
+pub use fault::{FaultAction, FaultKind, FaultSpec, RestartMode, CLOCK_FILE, FAULTS};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

@@ -305,3 +305,87 @@ async fn uploads_through_proxies_are_accounted_as_counted() {
         );
     }
 }
+
+/// (lines, distinct) of each of `host`'s three workload streams in a journal of `on`.
+async fn count_streams(
+    engine: &Engine,
+    run_id: &str,
+    on: &str,
+    remote: bool,
+    host: &str,
+) -> Vec<(u64, u64)> {
+    let journal = if remote {
+        "-D /var/log/journal/remote"
+    } else {
+        ""
+    };
+    let mut counts = Vec::new();
+    for stream in 0..3 {
+        let script = format!(
+            "journalctl {journal} -o cat --no-pager | grep -F 'jl-work run={run_id} host={host} stream={stream} ' > /tmp/s; \
+             wc -l < /tmp/s; cut -d' ' -f5 /tmp/s | sort -u | wc -l"
+        );
+        let out = common::sh(engine, &format!("{on}.{run_id}"), &script).await;
+        let mut n = out.split_whitespace().map(|n| n.parse::<u64>().unwrap());
+        counts.push((n.next().unwrap(), n.next().unwrap()));
+    }
+    counts
+}
+
+/// clock-skew: the client's clock was faked (stream 1, logged with the clock set back or
+/// forward, carries times an hour off stream 0's, read here from the client's journal), the
+/// restart was a new boot (two boot IDs in the client's journal), and each client's verdict
+/// agrees with the per-stream counts read here on both ends.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_clock_skew_across_a_reboot_is_accounted_as_counted() {
+    let reports = tempfile::tempdir().unwrap();
+    let (outcome, engine) = run_kept("clock-skew", reports.path()).await;
+    let run_id = outcome.report.run_id.clone();
+    let mut read = Vec::new();
+    for (client, sign) in [("client1", -1.0), ("client2", 1.0)] {
+        let on_client = count_streams(&engine, &run_id, client, false, client).await;
+        let on_server = count_streams(&engine, &run_id, "server", true, client).await;
+        let times = common::sh(
+            &engine,
+            &format!("{client}.{run_id}"),
+            &format!(
+                "journalctl -o short-unix --no-pager | grep -F 'jl-work run={run_id} host={client} ' | grep -E 'stream=[01] seq=0 ' | cut -d' ' -f1; \
+                 journalctl --list-boots --no-pager | tail -n +2 | wc -l"
+            ),
+        )
+        .await;
+        read.push((client, sign, on_client, on_server, times));
+    }
+    engine.sweep(&run_id).await.unwrap();
+    for (client, sign, on_client, on_server, times) in read {
+        let mut lines = times.lines();
+        let first: f64 = lines.next().unwrap().parse().unwrap();
+        let second: f64 = lines.next().unwrap().parse().unwrap();
+        let boots: u64 = lines.next().unwrap().trim().parse().unwrap();
+        let offset = second - first;
+        assert!(
+            (offset - sign * 3600.0).abs() < 120.0,
+            "{client}: stream 1 is {offset:.0} s from stream 0, not an hour {}",
+            if sign < 0.0 { "back" } else { "forward" }
+        );
+        assert_eq!(boots, 2, "{client}: the restart is a boot of its own");
+        let (status, observed) = check_of(&outcome, CheckId::DELIVERY_EXACTLY_ONCE, client);
+        let exact = on_client
+            .iter()
+            .zip(&on_server)
+            .all(|((_, logged), server)| *server == (*logged, *logged));
+        assert_eq!(
+            status,
+            if exact { Status::Pass } else { Status::Fail },
+            "{client}: client {on_client:?}, server {on_server:?}; the check said: {observed}"
+        );
+        for (stream, ((_, logged), (_, distinct))) in on_client.iter().zip(&on_server).enumerate() {
+            assert!(
+                observed.contains(&format!(
+                    "stream {stream}: sent {logged}, arrived {distinct}"
+                )),
+                "{client} stream {stream}: {observed}"
+            );
+        }
+    }
+}

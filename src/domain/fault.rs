@@ -26,7 +26,17 @@ pub enum FaultKind {
     /// Packets to journal-remote's port silently dropped (no RST), then let through again: the
     /// case where clients hang instead of failing fast (systemd#32354). A server.
     Blackhole,
+    /// A client's clock, as its journald and journal-upload read it, set back an hour, then
+    /// right again (systemd#31516).
+    ClockBack,
+    /// A client's clock, as its journald and journal-upload read it, jumped an hour forward,
+    /// then right again.
+    ClockForward,
 }
+
+/// The file a client's faked clock reads its offset from (libfaketime's
+/// `FAKETIME_TIMESTAMP_FILE`, read at every call): `+0` is the true time.
+pub const CLOCK_FILE: &str = "/etc/journal-lab/clock";
 
 /// How the lab does one side of a fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,7 +71,7 @@ pub struct FaultSpec {
 }
 
 /// Every fault kind.
-pub const FAULTS: [FaultSpec; 5] = [
+pub const FAULTS: [FaultSpec; 7] = [
     FaultSpec {
         kind: FaultKind::ServerDown,
         word: "server-down",
@@ -118,7 +128,38 @@ pub const FAULTS: [FaultSpec; 5] = [
         start: FaultAction::DropToRemotePort(true),
         stop: FaultAction::DropToRemotePort(false),
     },
+    FaultSpec {
+        kind: FaultKind::ClockBack,
+        word: "clock-back",
+        only: Some((
+            Role::Client,
+            "it fakes the clock of journald and journal-upload, on clients",
+        )),
+        single_blow: false,
+        needs_machine_root: false,
+        start: FaultAction::InHost("echo -1h > /etc/journal-lab/clock"),
+        stop: FaultAction::InHost("echo +0 > /etc/journal-lab/clock"),
+    },
+    FaultSpec {
+        kind: FaultKind::ClockForward,
+        word: "clock-forward",
+        only: Some((
+            Role::Client,
+            "it fakes the clock of journald and journal-upload, on clients",
+        )),
+        single_blow: false,
+        needs_machine_root: false,
+        start: FaultAction::InHost("echo +1h > /etc/journal-lab/clock"),
+        stop: FaultAction::InHost("echo +0 > /etc/journal-lab/clock"),
+    },
 ];
+
+impl FaultKind {
+    /// It fakes the host's clock (the host needs libfaketime and a boot ID of its own).
+    pub fn is_clock(self) -> bool {
+        matches!(self, FaultKind::ClockBack | FaultKind::ClockForward)
+    }
+}
 
 impl FaultKind {
     /// This kind's entry of [`FAULTS`].
@@ -170,6 +211,12 @@ mod tests {
             assert_eq!(FAULTS.iter().filter(|s| s.kind == spec.kind).count(), 1);
             assert_eq!(spec.kind.spec().word, spec.word);
             assert_eq!(spec.single_blow, spec.stop == FaultAction::Nothing);
+        }
+        // The clock faults write the file the faked clock reads.
+        for spec in FAULTS.iter().filter(|s| s.kind.is_clock()) {
+            for action in [spec.start, spec.stop] {
+                assert!(matches!(action, FaultAction::InHost(c) if c.ends_with(CLOCK_FILE)));
+            }
         }
         // The commands name the units by the names the rest of the lab uses.
         let commands: Vec<&str> = FAULTS

@@ -116,12 +116,19 @@ pub fn kernel_exposure(remaps_users: bool) -> Option<&'static str> {
 /// empty tmpfs on v1 and hybrid hosts, see [`systemd_host_config`]). In the host's private cgroup
 /// namespace that mount is rooted at the host's own cgroup: systemd gets the unified hierarchy
 /// every release accepts (≥ 258 refuses v1), and sees nothing of other containers.
+/// A host with `own-boot-id` staged (one with clock faults) gets a fresh boot ID at every boot,
+/// bind-mounted in its own mount namespace (a container otherwise shares the machine's), so a
+/// restart is a new boot to journald and journal-upload.
 pub const BOOT_COMMAND: &str = r#"d=/root/journal-lab
 t=$(awk '$2 == "/sys/fs/cgroup" {t = $3} END {print t}' /proc/self/mounts)
 [ "$t" = cgroup2 ] || mount -t cgroup2 cgroup2 /sys/fs/cgroup || echo "journal-lab: cannot mount cgroup2 on /sys/fs/cgroup" >&2
 if [ -f "$d/stage.tar" ] && [ ! -e "$d/provisioned" ]; then
     { tar -xf "$d/stage.tar" -C / && if [ -f "$d/provision.sh" ]; then sh "$d/provision.sh"; fi; } >"$d/provision.log" 2>&1
     echo $? >"$d/provisioned"
+fi
+if [ -e "$d/own-boot-id" ]; then
+    cat /proc/sys/kernel/random/uuid >"$d/boot_id" && mount --bind "$d/boot_id" /proc/sys/kernel/random/boot_id \
+        || echo "journal-lab: cannot give this host a boot ID of its own" >&2
 fi
 exec /lib/systemd/systemd"#;
 

@@ -152,12 +152,20 @@ pub fn image_specs(
                 .or(host.release.as_deref())
                 .or(scenario.release.as_deref())
                 .unwrap_or(images::DEFAULT_RELEASE);
-            // A proxy's image carries HAProxy, from the release's own packages.
+            // A proxy's image carries HAProxy, and a host whose clock a fault fakes carries
+            // libfaketime, from the release's own packages.
             let mut packages = host.packages.clone();
-            if host.role == Role::Proxy
-                && !packages.iter().any(|p| p == super::proxy::PROXY_PACKAGE)
-            {
-                packages.push(super::proxy::PROXY_PACKAGE.to_string());
+            let implied = [
+                (host.role == Role::Proxy, super::proxy::PROXY_PACKAGE),
+                (
+                    super::staging::has_clock_faults(scenario, &host.name),
+                    super::staging::CLOCK_PACKAGE,
+                ),
+            ];
+            for (needed, package) in implied {
+                if needed && !packages.iter().any(|p| p == package) {
+                    packages.push(package.to_string());
+                }
             }
             Ok(ImageSpec::load(recipes, release)?.with_packages(&packages))
         })

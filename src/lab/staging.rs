@@ -161,6 +161,9 @@ pub fn stage_files(
     if let Some(server) = host.proxied_server().and_then(|name| scenario.host(name)) {
         files.extend(super::proxy::proxy_files(host, server, &mut provision));
     }
+    if has_clock_faults(scenario, &host.name) {
+        provision.push_str(&clock_provision());
+    }
     if host.role == Role::Client && host.sender == scenario::Sender::Gateway {
         files.extend(super::pull::gateway_files(host, &mut provision));
     }
@@ -202,6 +205,37 @@ pub fn stage_files(
         0o700,
     ));
     files
+}
+
+/// Whether a step fakes `host`'s clock.
+pub(super) fn has_clock_faults(scenario: &Scenario, host: &str) -> bool {
+    scenario.steps.iter().any(|step| {
+        matches!(step, scenario::Step::Fault { kind, host: h, .. } if kind.is_clock() && h == host)
+    })
+}
+
+/// The package that fakes a host's clock.
+pub(super) const CLOCK_PACKAGE: &str = "libfaketime";
+
+/// Before boot, on a host whose clock a fault fakes: libfaketime preloaded into journald and
+/// journal-upload, reading its offset from the clock file at every call (`+0` until a fault
+/// writes it; the monotonic clock stays true), and a boot ID of its own at every boot.
+fn clock_provision() -> String {
+    let clock = crate::domain::CLOCK_FILE;
+    format!(
+        r#"lib=$(ls /usr/lib/*/faketime/libfaketime.so.1 | head -n 1)
+mkdir -p "$(dirname {clock})"
+echo +0 > {clock}
+for unit in systemd-journald {UPLOAD_UNIT}; do
+    unit=${{unit%.service}}
+    mkdir -p /etc/systemd/system/$unit.service.d
+    printf '[Service]
+Environment=LD_PRELOAD=%s FAKETIME_NO_CACHE=1 DONT_FAKE_MONOTONIC=1 FAKETIME_TIMESTAMP_FILE={clock}
+' "$lib"         > /etc/systemd/system/$unit.service.d/60-journal-lab-clock.conf
+done
+touch {BUNDLE_DIR}/own-boot-id
+"#
+    )
 }
 
 /// Copies of the installed certificate, key and CA where a replayed field configuration expects

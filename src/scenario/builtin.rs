@@ -30,6 +30,10 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../scenarios/client-restart.yaml"),
     ),
     (
+        "clock-skew",
+        include_str!("../../scenarios/clock-skew.yaml"),
+    ),
+    (
         "compression-matrix",
         include_str!("../../scenarios/compression-matrix.yaml"),
     ),

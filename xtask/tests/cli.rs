@@ -434,7 +434,7 @@ fn the_seed_scenarios_check_clean_and_the_schema_is_json() {
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
-    assert_eq!(files.len(), 23, "{files:?}");
+    assert_eq!(files.len(), 24, "{files:?}");
     xtask()
         .args(["scenario", "check"])
         .args(&files)
