@@ -125,6 +125,24 @@ const CORPUS: &[(&str, usize, usize, &str)] = &[
         "unknown variant `format-disk`, expected one of",
     ),
     ("upload-port-zero", 6, 20, "port 0 cannot be used"),
+    (
+        "relay-loop",
+        3,
+        46,
+        "relay \"a\" forwards in a loop (a -> b -> a)",
+    ),
+    (
+        "proxy-to-client",
+        4,
+        49,
+        "proxy.server \"client1\" is not a server",
+    ),
+    (
+        "proxy-without-server",
+        4,
+        26,
+        "is a proxy: name the server it forwards to",
+    ),
 ];
 
 fn corpus_dir() -> PathBuf {
