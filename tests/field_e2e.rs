@@ -24,15 +24,33 @@ async fn run_kept(name: &str, reports: &std::path::Path) -> (Outcome, Engine) {
     (outcome, Engine::connect().await.unwrap())
 }
 
-/// The final verdict of check `id` on `host`, and what it observed.
-fn check_of(outcome: &Outcome, id: CheckId, host: &str) -> (Status, String) {
-    let check = outcome
-        .report
-        .checks
-        .iter()
-        .find(|c| c.id == id && c.host == host)
-        .unwrap_or_else(|| panic!("{id} ran on {host}"));
-    (check.status, check.observed.clone())
+/// The exactly-once verdict of `host` is a pass exactly when `counted` (lines, distinct) on
+/// the server it ends at is each of the `logged` messages once, and it says how many arrived.
+fn assert_judged_as_counted(outcome: &Outcome, host: &str, logged: u64, counted: (u64, u64)) {
+    let (status, observed) = common::check_of(outcome, CheckId::DELIVERY_EXACTLY_ONCE, host);
+    assert_eq!(
+        status,
+        if counted == (logged, logged) {
+            Status::Pass
+        } else {
+            Status::Fail
+        },
+        "{host}: logged {logged}, the server has {counted:?} (lines, distinct); the check said: {observed}"
+    );
+    assert!(
+        observed.contains(&format!("sent {logged}, arrived {}", counted.1)),
+        "{host}: {observed}"
+    );
+}
+
+/// How many lines of `container`'s journal (`journalctl ARGS`) hold `needle`, counted there.
+async fn grep_count(engine: &Engine, container: &str, args: &str, needle: &str) -> u64 {
+    let script = format!("journalctl {args} -o cat --no-pager | grep -c -F '{needle}' || true");
+    common::sh(engine, container, &script)
+        .await
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 /// What run.json's delivery section says arrived of `host`'s workload.
@@ -68,7 +86,7 @@ async fn a_relay_is_accounted_over_both_hops_as_counted() {
     engine.sweep(&run_id).await.unwrap();
     for (client, logged, at_relay, at_central) in counts {
         assert_eq!(logged, 300, "{client} logged its workload");
-        let (status, observed) = check_of(&outcome, CheckId::DELIVERY_EXACTLY_ONCE, client);
+        let (status, observed) = common::check_of(&outcome, CheckId::DELIVERY_EXACTLY_ONCE, client);
         let exactly_once = at_central == (logged, logged);
         assert_eq!(
             status,
@@ -152,7 +170,7 @@ async fn retention_is_judged_and_rotation_said_apart_as_counted() {
     let on_disk: u64 = files.iter().map(|f| f.1).sum();
     let largest = files.iter().map(|f| f.0).max().unwrap();
     let within = on_disk <= 4 << 20 && largest <= 1 << 20;
-    let (status, observed) = check_of(&outcome, CheckId::REMOTE_RETENTION, "server");
+    let (status, observed) = common::check_of(&outcome, CheckId::REMOTE_RETENTION, "server");
     assert_eq!(
         status,
         if within { Status::Pass } else { Status::Fail },
@@ -164,7 +182,7 @@ async fn retention_is_judged_and_rotation_said_apart_as_counted() {
     );
     let deleted: u64 = deleted.trim().parse().unwrap();
     for (client, per_seq) in seqs {
-        let (status, observed) = check_of(&outcome, CheckId::DELIVERY_EXACTLY_ONCE, client);
+        let (status, observed) = common::check_of(&outcome, CheckId::DELIVERY_EXACTLY_ONCE, client);
         let oldest_left = per_seq.first().map(|s| s.0).unwrap_or(0);
         // Exactly once from the oldest left to the last, the rest gone with deleted files.
         let rest_once =
@@ -207,39 +225,20 @@ async fn pulled_journals_are_accounted_as_counted() {
         let (_, logged) = common::count_workload(&engine, &run_id, source, false, source).await;
         let at_collector =
             common::count_workload(&engine, &run_id, "collector", true, source).await;
-        let markers = common::sh(
+        let markers = grep_count(
             &engine,
             &format!("collector.{run_id}"),
-            &format!(
-                "journalctl -D /var/log/journal/remote -o cat --no-pager | grep -c -F 'journal-lab marker run={run_id} host={source} ' || true"
-            ),
+            "-D /var/log/journal/remote",
+            &format!("journal-lab marker run={run_id} host={source} "),
         )
         .await;
-        counts.push((
-            source,
-            logged,
-            at_collector,
-            markers.trim().parse::<u64>().unwrap(),
-        ));
+        counts.push((source, logged, at_collector, markers));
     }
     engine.sweep(&run_id).await.unwrap();
     for (source, logged, at_collector, markers) in counts {
         assert_eq!(logged, 300, "{source} logged its workload");
-        let (status, observed) = check_of(&outcome, CheckId::DELIVERY_EXACTLY_ONCE, source);
-        assert_eq!(
-            status,
-            if at_collector == (logged, logged) {
-                Status::Pass
-            } else {
-                Status::Fail
-            },
-            "{source}: the collector has {at_collector:?} (lines, distinct); the check said: {observed}"
-        );
-        assert!(
-            observed.contains(&format!("sent {logged}, arrived {}", at_collector.1)),
-            "{source}: {observed}"
-        );
-        let (status, observed) = check_of(&outcome, CheckId::CLIENT_DELIVERS, source);
+        assert_judged_as_counted(&outcome, source, logged, at_collector);
+        let (status, observed) = common::check_of(&outcome, CheckId::CLIENT_DELIVERS, source);
         assert_eq!(
             status,
             if markers > 0 {
@@ -266,21 +265,17 @@ async fn uploads_through_proxies_are_accounted_as_counted() {
         let (_, logged) = common::count_workload(&engine, &run_id, client, false, client).await;
         let at_server = common::count_workload(&engine, &run_id, "server", true, client).await;
         let address = common::sh(&engine, &format!("{proxy}.{run_id}"), "hostname -i").await;
-        let in_proxys_file = common::sh(
+        let in_proxys_file = grep_count(
             &engine,
             &server,
             &format!(
-                "journalctl --file /var/log/journal/remote/remote-{}.journal -o cat --no-pager | grep -c -F 'jl-work run={run_id} host={client} ' || true",
+                "--file /var/log/journal/remote/remote-{}.journal",
                 address.trim()
             ),
+            &format!("jl-work run={run_id} host={client} "),
         )
         .await;
-        counts.push((
-            client,
-            logged,
-            at_server,
-            in_proxys_file.trim().parse::<u64>().unwrap(),
-        ));
+        counts.push((client, logged, at_server, in_proxys_file));
     }
     engine.sweep(&run_id).await.unwrap();
     for (client, logged, at_server, in_proxys_file) in counts {
@@ -289,20 +284,7 @@ async fn uploads_through_proxies_are_accounted_as_counted() {
             in_proxys_file, at_server.0,
             "{client}: every line the server holds came from its proxy's address"
         );
-        let (status, observed) = check_of(&outcome, CheckId::DELIVERY_EXACTLY_ONCE, client);
-        assert_eq!(
-            status,
-            if at_server == (logged, logged) {
-                Status::Pass
-            } else {
-                Status::Fail
-            },
-            "{client}: the server has {at_server:?} (lines, distinct); the check said: {observed}"
-        );
-        assert!(
-            observed.contains(&format!("sent {logged}, arrived {}", at_server.1)),
-            "{client}: {observed}"
-        );
+        assert_judged_as_counted(&outcome, client, logged, at_server);
     }
 }
 
@@ -369,7 +351,7 @@ async fn a_clock_skew_across_a_reboot_is_accounted_as_counted() {
             if sign < 0.0 { "back" } else { "forward" }
         );
         assert_eq!(boots, 2, "{client}: the restart is a boot of its own");
-        let (status, observed) = check_of(&outcome, CheckId::DELIVERY_EXACTLY_ONCE, client);
+        let (status, observed) = common::check_of(&outcome, CheckId::DELIVERY_EXACTLY_ONCE, client);
         let exact = on_client
             .iter()
             .zip(&on_server)

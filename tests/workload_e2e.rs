@@ -115,18 +115,7 @@ fn accounting_snapshot(outcome: &Outcome) -> String {
 }
 
 fn verdict(outcome: &Outcome) -> (Status, String) {
-    check_of(outcome, CheckId::DELIVERY_EXACTLY_ONCE, "client1")
-}
-
-/// The final verdict of check `id` on `host`, and what it observed.
-fn check_of(outcome: &Outcome, id: CheckId, host: &str) -> (Status, String) {
-    let check = outcome
-        .report
-        .checks
-        .iter()
-        .find(|c| c.id == id && c.host == host)
-        .unwrap_or_else(|| panic!("{id} ran on {host}"));
-    (check.status, check.observed.clone())
+    common::check_of(outcome, CheckId::DELIVERY_EXACTLY_ONCE, "client1")
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -338,7 +327,7 @@ async fn a_blackhole_is_judged_as_each_clients_own_log_says() {
     }
     engine.sweep(&run_id).await.unwrap();
     for (host, gave_up_after, logged, (lines, distinct)) in seen {
-        let (status, observed) = check_of(&outcome, CheckId::UPLOAD_NETWORK_TIMEOUT, host);
+        let (status, observed) = common::check_of(&outcome, CheckId::UPLOAD_NETWORK_TIMEOUT, host);
         let expected = match host {
             "client1" if gave_up_after.is_some_and(|s| s <= 15.0) => Status::Pass,
             _ => Status::Fail,
@@ -352,7 +341,7 @@ async fn a_blackhole_is_judged_as_each_clients_own_log_says() {
             gave_up_after.is_none(),
             "{host}: {observed}"
         );
-        let (status, observed) = check_of(&outcome, CheckId::DELIVERY_EXACTLY_ONCE, host);
+        let (status, observed) = common::check_of(&outcome, CheckId::DELIVERY_EXACTLY_ONCE, host);
         let exactly_once = lines == logged && distinct == logged;
         assert_eq!(
             status,
@@ -388,7 +377,7 @@ async fn what_journald_drops_at_the_source_is_said_apart_as_journald_says() {
     }
     engine.sweep(&run_id).await.unwrap();
     for (host, suppressed, logged, (lines, distinct)) in seen {
-        let (status, observed) = check_of(&outcome, CheckId::DELIVERY_EXACTLY_ONCE, host);
+        let (status, observed) = common::check_of(&outcome, CheckId::DELIVERY_EXACTLY_ONCE, host);
         let exactly_once = lines == logged && distinct == logged;
         assert_eq!(
             status == Status::Pass,
@@ -530,7 +519,7 @@ async fn a_namespace_is_accounted_as_its_own_journal_and_the_server_count_it() {
             logged, 300,
             "{host}: the namespace's journal holds the workload"
         );
-        let (status, observed) = check_of(&outcome, CheckId::DELIVERY_EXACTLY_ONCE, host);
+        let (status, observed) = common::check_of(&outcome, CheckId::DELIVERY_EXACTLY_ONCE, host);
         assert_eq!(
             status == Status::Pass,
             lines == logged && distinct == logged,

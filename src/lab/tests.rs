@@ -85,10 +85,8 @@ fn run_ids_are_dns_safe_and_distinct() {
         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
 }
 
-/// A spread plan: the server published on its engine's address for the client on the other
-/// engine; without an address, refused before boot, saying which option to add.
-#[test]
-fn a_server_with_clients_elsewhere_is_published_on_its_engines_address() {
+/// Lab options over engines a (with an address) and b.
+fn options_over_two_engines() -> LabOptions {
     let spec = |text: &str| text.parse::<fleet::EngineSpec>().unwrap();
     let mut options = LabOptions::new(crate::images::Recipes::built_in(), "reports");
     options.fleet = fleet::Fleet::new(
@@ -99,6 +97,15 @@ fn a_server_with_clients_elsewhere_is_published_on_its_engines_address() {
         None,
     )
     .unwrap();
+    options
+}
+
+/// A spread plan: the server published on its engine's address for the client on the other
+/// engine; without an address, refused before boot, saying which option to add.
+#[test]
+fn a_server_with_clients_elsewhere_is_published_on_its_engines_address() {
+    let spec = |text: &str| text.parse::<fleet::EngineSpec>().unwrap();
+    let mut options = options_over_two_engines();
     let plan = super::plan::plan(&default_scenario(2), &options).unwrap();
     let placed: Vec<String> = plan
         .specs
@@ -133,16 +140,7 @@ fn a_server_with_clients_elsewhere_is_published_on_its_engines_address() {
 /// boot (a collector reaches its sources on its own network).
 #[test]
 fn pulling_across_engines_is_refused_before_boot() {
-    let spec = |text: &str| text.parse::<fleet::EngineSpec>().unwrap();
-    let mut options = LabOptions::new(crate::images::Recipes::built_in(), "reports");
-    options.fleet = fleet::Fleet::new(
-        vec![
-            spec("a=unix:///a.sock,address=10.0.0.1"),
-            spec("b=unix:///b.sock"),
-        ],
-        None,
-    )
-    .unwrap();
+    let options = options_over_two_engines();
     let text = "description: d\nhosts:\n  - {name: collector, role: server}\n  - {name: s1, role: client, sender: gateway}\nchecks: []\n";
     let scenario = crate::scenario::Scenario::parse(std::path::Path::new("p.yaml"), text).unwrap();
     let error = super::plan::plan(&scenario, &options)

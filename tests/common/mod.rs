@@ -48,6 +48,22 @@ pub async fn run_or_clean(name: &str, scenario: &Scenario, options: &LabOptions)
     outcome
 }
 
+/// The final verdict of check `id` on `host`, and what it observed.
+#[allow(dead_code)]
+pub fn check_of(
+    outcome: &Outcome,
+    id: journal_lab::checks::CheckId,
+    host: &str,
+) -> (journal_lab::checks::Status, String) {
+    let check = outcome
+        .report
+        .checks
+        .iter()
+        .find(|c| c.id == id && c.host == host)
+        .unwrap_or_else(|| panic!("{id} ran on {host}"));
+    (check.status, check.observed.clone())
+}
+
 /// What `script` prints on stdout in `container` (a kept lab's host), within two minutes.
 #[allow(dead_code)]
 pub async fn sh(engine: &Engine, container: &str, script: &str) -> String {
