@@ -4,7 +4,6 @@
 //! reports what actually happened. This module is the format only (types, loading, validation,
 //! JSON Schema): it knows nothing about Docker.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use schemars::JsonSchema;
@@ -20,7 +19,10 @@ pub mod setup;
 mod source;
 mod spans;
 mod step;
+mod upload;
 mod validate;
+
+pub use upload::{Protocol, ProxyDef, ProxyMode, RelayRead, UploadDef};
 
 pub use step::*;
 
@@ -108,29 +110,6 @@ pub struct HostDef {
     /// Proxy: the server it forwards to and how (HAProxy).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy: Option<ProxyDef>,
-}
-
-/// A proxy host's forwarding (systemd#38775).
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ProxyDef {
-    /// The server it forwards to.
-    pub server: String,
-    #[serde(default)]
-    pub mode: ProxyMode,
-}
-
-/// How a proxy forwards uploads.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum ProxyMode {
-    /// TCP: the client's TLS reaches the server, which then carries the proxy's name in its
-    /// certificate (the name the clients' URL uses).
-    #[default]
-    Passthrough,
-    /// HTTP: TLS ends at the proxy, which checks the client's certificate and connects to the
-    /// server with its own; the server sees the proxy as its client.
-    Terminate,
 }
 
 impl Scenario {
@@ -258,67 +237,6 @@ pub enum Validity {
     Expired,
     /// Valid from tomorrow.
     NotYetValid,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UploadDef {
-    /// The server host to send to (default: the first server in `hosts`).
-    #[serde(default)]
-    pub server: Option<String>,
-    /// How the URL names the server: `name`, `ip`, or one of the server's aliases.
-    #[serde(default = "by_name")]
-    pub via: String,
-    /// Port in the URL (default: the server's listen port).
-    #[serde(default)]
-    pub port: Option<u16>,
-    #[serde(default)]
-    pub protocol: Protocol,
-    /// Relay (a server's `upload:`): what its journal-upload reads and forwards.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub read: Option<RelayRead>,
-}
-
-/// What a relay forwards.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum RelayRead {
-    /// What it received: `--directory=/var/log/journal/remote`.
-    #[default]
-    Received,
-    /// `--merge`: every journal on the host, its own included.
-    Merge,
-}
-
-impl RelayRead {
-    /// journal-upload's options for this reading, after `--save-state`.
-    pub fn upload_options(self) -> String {
-        match self {
-            RelayRead::Received => format!("--directory={}", crate::journal::REMOTE_DIR),
-            RelayRead::Merge => "--merge".to_string(),
-        }
-    }
-}
-
-fn by_name() -> String {
-    "name".to_string()
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Protocol {
-    #[default]
-    Https,
-    Http,
-}
-
-impl fmt::Display for Protocol {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Protocol::Https => "https",
-            Protocol::Http => "http",
-        })
-    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
