@@ -22,7 +22,7 @@ mod step;
 mod upload;
 mod validate;
 
-pub use upload::{Protocol, ProxyDef, ProxyMode, RelayRead, UploadDef};
+pub use upload::{Backlog, Protocol, ProxyDef, ProxyMode, RelayRead, UploadDef};
 
 pub use step::*;
 

@@ -9,7 +9,7 @@ use super::staging::PROVISION_RECORD;
 use super::{Deadlines, Host, Lab};
 use crate::domain::{Role, REMOTE_SOCKET, REMOTE_UNIT, UPLOAD_UNIT};
 use crate::errors::{Error, Result};
-use crate::scenario::{HostDef, Protocol, Scenario, Sender};
+use crate::scenario::{Backlog, HostDef, Protocol, Scenario, Sender};
 
 pub(super) fn def<'a>(scenario: &'a Scenario, host: &Host) -> &'a HostDef {
     scenario
@@ -29,6 +29,7 @@ pub(super) fn upload_url(lab: &Lab, scenario: &Scenario, client_host: &Host) -> 
         port: None,
         protocol: Protocol::Https,
         read: None,
+        backlog: Backlog::All,
     });
     let target = match upload.via.as_str() {
         "name" => server.name.clone(),
@@ -83,13 +84,26 @@ if {listening}; then echo listening; else systemctl is-active {REMOTE_SOCKET}; s
 /// After boot and once the servers listen, on an uploading client: `URL=` (which may name the
 /// server's address, known only now), journal-upload enabled and started, then a wait for
 /// "Processing input..." that gives up once the unit has restarted twice (it is failing).
-fn client_configure_script(url: &str, deadline: Duration) -> String {
+fn client_configure_script(url: &str, backlog: Backlog, deadline: Duration) -> String {
     let state = unit_state_command(UPLOAD_UNIT);
     let settled = format!(
         "s=$({state}); case \"$s\" in *'StatusText=Processing input...'*) true;; *NRestarts=[2-9]*|*NRestarts=[1-9][0-9]*) true;; *) false;; esac"
     );
+    // Without a backlog: journal-upload's state file (its StateDirectory=, under
+    // /var/lib/private for its dynamic user, who is given it at start) names the journal's
+    // last entry, so the first start resumes after it.
+    let seed_state = match backlog {
+        Backlog::All => String::new(),
+        Backlog::None => format!(
+            "d=/var/lib/private/systemd/journal-upload; mkdir -p \"$d\"; chmod 0700 /var/lib/private
+             cursor=$(journalctl -n 1 -o export --no-pager | sed -n 's/^__CURSOR=//p')
+             printf '# This is private data. Do not parse.\\nLAST_CURSOR=%s\\n' \"$cursor\" > \"$d/state\"
+             echo \"journal-upload starts after the journal's last entry (no backlog): $cursor\"
+"
+        ),
+    };
     format!(
-        r#"mkdir -p /etc/systemd/journal-upload.conf.d
+        r#"{seed_state}mkdir -p /etc/systemd/journal-upload.conf.d
 printf '[Upload]\nURL=%s\n' '{url}' > /etc/systemd/journal-upload.conf.d/60-journal-lab-url.conf
 echo "journal-upload: URL={url}, Restart=always (drop-in)"
 echo "systemctl --no-reload enable --now {UPLOAD_UNIT}"
@@ -199,7 +213,15 @@ pub async fn configure(
             };
             let script = format!(
                 "{prelude}{}",
-                client_configure_script(&url, deadlines.ready)
+                client_configure_script(
+                    &url,
+                    def(scenario, host)
+                        .upload
+                        .as_ref()
+                        .map(|u| u.backlog)
+                        .unwrap_or_default(),
+                    deadlines.ready
+                )
             );
             let output = lab
                 .exec_ok(host, &script, deadlines.command + deadlines.ready)
@@ -271,4 +293,43 @@ pub struct Configured {
 
 pub(super) fn unit_state_command(unit: &str) -> String {
     format!("systemctl show -p ActiveState -p SubState -p Result -p NRestarts -p StatusText {unit}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Without a backlog, the state file names the journal's last entry before the first start
+    /// (run here on a recorded export, journalctl replaced): with one, nothing is seeded.
+    #[test]
+    fn no_backlog_seeds_the_state_with_the_last_cursor() {
+        let all = client_configure_script("https://s:19532", Backlog::All, Duration::from_secs(1));
+        assert!(!all.contains("LAST_CURSOR"), "{all}");
+        let none =
+            client_configure_script("https://s:19532", Backlog::None, Duration::from_secs(1));
+        let seed: String = none.lines().take(4).map(|l| format!("{l}\n")).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let seed = seed
+            .replace("/var/lib/private", &dir.path().display().to_string())
+            .replace(
+                "journalctl -n 1 -o export --no-pager",
+                "printf '__CURSOR=s=abc;i=2a\\nMESSAGE=x\\n'",
+            );
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&seed)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let state =
+            std::fs::read_to_string(dir.path().join("systemd/journal-upload/state")).unwrap();
+        assert_eq!(
+            state,
+            "# This is private data. Do not parse.\nLAST_CURSOR=s=abc;i=2a\n"
+        );
+    }
 }

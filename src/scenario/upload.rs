@@ -23,6 +23,29 @@ pub struct UploadDef {
     /// Relay (a server's `upload:`): what its journal-upload reads and forwards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read: Option<RelayRead>,
+    /// Client: what journal-upload's first start sends of the journal already there.
+    #[serde(default, skip_serializing_if = "Backlog::is_all")]
+    pub backlog: Backlog,
+}
+
+/// What a client's journal-upload sends, when it first starts, of what its journal holds
+/// already (the boot's entries).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Backlog {
+    /// All of it, as a real client's first connection does (journal-upload without a state
+    /// file starts at the journal's first entry).
+    #[default]
+    All,
+    /// None: the state file is seeded with the cursor of the journal's last entry before the
+    /// first start, so uploading begins with what is logged after configuration.
+    None,
+}
+
+impl Backlog {
+    fn is_all(&self) -> bool {
+        *self == Backlog::All
+    }
 }
 
 /// What a relay forwards.

@@ -60,6 +60,19 @@ pub(super) fn relay(s: &Scenario, i: usize) -> Result<(), Invalid> {
             ),
         );
     };
+    if host
+        .upload
+        .as_ref()
+        .is_some_and(|u| u.backlog != crate::scenario::Backlog::All)
+    {
+        return invalid(
+            format!("hosts[{i}].upload.backlog"),
+            format!(
+                "relay {:?} forwards what it receives: backlog is for clients",
+                host.name
+            ),
+        );
+    }
     if next == host.name {
         return invalid(path, format!("relay {:?} forwards to itself", host.name));
     }
