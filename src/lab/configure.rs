@@ -81,6 +81,13 @@ if {listening}; then echo listening; else systemctl is-active {REMOTE_SOCKET}; s
     )
 }
 
+/// Seeds journal-upload's state file with the cursor of the journal's last entry.
+const SEED_STATE_AFTER_LAST_ENTRY: &str = r#"d=/var/lib/private/systemd/journal-upload; mkdir -p "$d"; chmod 0700 /var/lib/private
+cursor=$(journalctl -n 1 -o export --no-pager | sed -n 's/^__CURSOR=//p')
+printf '# This is private data. Do not parse.\nLAST_CURSOR=%s\n' "$cursor" > "$d/state"
+echo "journal-upload starts after the journal's last entry (no backlog): $cursor"
+"#;
+
 /// After boot and once the servers listen, on an uploading client: `URL=` (which may name the
 /// server's address, known only now), journal-upload enabled and started, then a wait for
 /// "Processing input..." that gives up once the unit has restarted twice (it is failing).
@@ -94,13 +101,7 @@ fn client_configure_script(url: &str, backlog: Backlog, deadline: Duration) -> S
     // last entry, so the first start resumes after it.
     let seed_state = match backlog {
         Backlog::All => String::new(),
-        Backlog::None => format!(
-            "d=/var/lib/private/systemd/journal-upload; mkdir -p \"$d\"; chmod 0700 /var/lib/private
-             cursor=$(journalctl -n 1 -o export --no-pager | sed -n 's/^__CURSOR=//p')
-             printf '# This is private data. Do not parse.\\nLAST_CURSOR=%s\\n' \"$cursor\" > \"$d/state\"
-             echo \"journal-upload starts after the journal's last entry (no backlog): $cursor\"
-"
-        ),
+        Backlog::None => SEED_STATE_AFTER_LAST_ENTRY.to_string(),
     };
     format!(
         r#"{seed_state}mkdir -p /etc/systemd/journal-upload.conf.d
