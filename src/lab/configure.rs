@@ -91,7 +91,12 @@ echo "journal-upload starts after the journal's last entry (no backlog): $cursor
 /// After boot and once the servers listen, on an uploading client: `URL=` (which may name the
 /// server's address, known only now), journal-upload enabled and started, then a wait for
 /// "Processing input..." that gives up once the unit has restarted twice (it is failing).
-fn client_configure_script(url: &str, backlog: Backlog, deadline: Duration) -> String {
+fn client_configure_script(
+    url: &str,
+    backlog: Backlog,
+    deadline: Duration,
+    waiters: usize,
+) -> String {
     let state = unit_state_command(UPLOAD_UNIT);
     let settled = format!(
         "s=$({state}); case \"$s\" in *'StatusText=Processing input...'*) true;; *NRestarts=[2-9]*|*NRestarts=[1-9][0-9]*) true;; *) false;; esac"
@@ -114,7 +119,7 @@ echo '{OBSERVED}'
 {wait}
 echo "$s"
 "#,
-        wait = super::shell_wait(&settled, deadline),
+        wait = super::shell_wait_among(&settled, deadline, waiters),
     )
 }
 
@@ -202,6 +207,7 @@ pub async fn configure(
         .into_iter()
         .collect();
 
+    let waiters = uploaders.len();
     let start_uploads = uploaders.into_iter().map(|host| {
         let prelude = &prelude;
         async move {
@@ -221,7 +227,8 @@ pub async fn configure(
                         .as_ref()
                         .map(|u| u.backlog)
                         .unwrap_or_default(),
-                    deadlines.ready
+                    deadlines.ready,
+                    waiters,
                 )
             );
             let output = lab
@@ -304,10 +311,11 @@ mod tests {
     /// (run here on a recorded export, journalctl replaced): with one, nothing is seeded.
     #[test]
     fn no_backlog_seeds_the_state_with_the_last_cursor() {
-        let all = client_configure_script("https://s:19532", Backlog::All, Duration::from_secs(1));
+        let all =
+            client_configure_script("https://s:19532", Backlog::All, Duration::from_secs(1), 1);
         assert!(!all.contains("LAST_CURSOR"), "{all}");
         let none =
-            client_configure_script("https://s:19532", Backlog::None, Duration::from_secs(1));
+            client_configure_script("https://s:19532", Backlog::None, Duration::from_secs(1), 1);
         let seed: String = none.lines().take(4).map(|l| format!("{l}\n")).collect();
         let dir = tempfile::tempdir().unwrap();
         let seed = seed

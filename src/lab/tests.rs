@@ -72,6 +72,25 @@ fn shell_waits_end_when_the_condition_holds_or_time_is_up() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "gave up\n");
 }
 
+/// Many hosts waiting at once poll slower: 100 waiters no faster than every 250 ms from the
+/// first try, one as fast as before (20 ms, then 50, then 200).
+#[test]
+fn many_waiters_poll_slower_from_the_start() {
+    let alone = shell_wait_among("true", Duration::from_secs(1), 1);
+    assert!(
+        alone.contains("sleep 0.020;; [6-9]|1[0-4]) sleep 0.050;; *) sleep 0.200;;"),
+        "{alone}"
+    );
+    assert_eq!(alone, shell_wait("true", Duration::from_secs(1)));
+    let crowd = shell_wait_among("true", Duration::from_secs(1), 100);
+    assert_eq!(crowd.matches("sleep 0.250;;").count(), 3, "{crowd}");
+    let some = shell_wait_among("true", Duration::from_secs(1), 25);
+    assert!(
+        some.contains("sleep 0.125;; [6-9]|1[0-4]) sleep 0.125;; *) sleep 0.200;;"),
+        "{some}"
+    );
+}
+
 #[test]
 fn run_ids_are_dns_safe_and_distinct() {
     let a = new_run_id();
