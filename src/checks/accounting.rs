@@ -293,15 +293,7 @@ async fn evaluate(
         logged.len()
     ));
     // One read of the server's journal for the whole client (not one per message).
-    let command = lines_command(target.run_id, None, JournalOf::Remote, true);
-    let out = target.observer.exec(server, &command).await?;
-    let arrivals = parse_arrivals(&out.stdout, target.host);
-    evidence.push(format!(
-        "[{server}]$ {command}  (exit {}): {} workload lines of {}",
-        out.exit_code,
-        arrivals.len(),
-        target.host
-    ));
+    let arrivals = route::read_arrivals(target, server, evidence).await?;
     // A client whose journal shows none of what its server received from it was not read
     // right (a read racing a busy journal came back empty once, on sid): look again, and if it
     // still says nothing, say so rather than call the server's copies "never logged".

@@ -107,13 +107,13 @@ pub fn gateway_ready_script(deadline: Duration) -> String {
 /// the files it writes), and how each looks a moment later.
 pub fn start_pulls_script(sources: &[&HostDef]) -> String {
     let mut script = format!(
-        "install -d -o systemd-journal-remote -g systemd-journal-remote -m 0755 {}\n",
+        "install -d -o systemd-journal-remote -g systemd-journal-remote -m 0755 {}\nsystemctl daemon-reload\n",
         crate::journal::REMOTE_DIR
     );
     for source in sources {
         let unit = pull_unit(&source.name);
         script.push_str(&format!(
-            "systemctl daemon-reload\nsystemctl start {unit}\necho \"started {unit}: $(systemctl is-active {unit}) (pulls {})\"\n",
+            "systemctl start {unit}\necho \"started {unit}: $(systemctl is-active {unit}) (pulls {})\"\n",
             pull_url(&source.name)
         ));
     }
