@@ -426,7 +426,12 @@ pub(super) enum Command {
         /// The test suite only: only the tests that need no Docker engine.
         #[arg(long)]
         unit: bool,
-        /// Extra arguments for `cargo test` (after `--`).
+        /// Scenarios at once (default: one per CPU); for the test suite, test processes at
+        /// once (default: three per CPU).
+        #[arg(long, short = 'j')]
+        jobs: Option<usize>,
+        /// Extra arguments for `cargo test` (after `--`): the suite then runs as plain
+        /// `cargo test` with them, one binary after another.
         #[arg(last = true)]
         cargo_args: Vec<String>,
     },

@@ -131,16 +131,12 @@ pub async fn list_images() -> anyhow::Result<ExitCode> {
 const OPTIONAL_RELEASE: &str = "sid";
 
 /// The README's test command. Prepares what the end-to-end tests need (engine reachable, images
-/// built, with progress shown here rather than inside a silent test), then runs `cargo test`.
-pub async fn test(unit_only: bool, cargo_args: &[String]) -> anyhow::Result<ExitCode> {
-    let mut command =
-        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    command
-        .current_dir(workspace_root()?)
-        .args(["test", "--workspace", "--no-fail-fast"]);
-    if unit_only {
-        command.args(["--lib", "--bins"]);
-    } else {
+/// built, with progress shown here rather than inside a silent test), then runs the suite
+/// (`suite.rs`); with extra cargo arguments, `cargo test` with them instead, as a developer's
+/// focused run.
+pub async fn test(unit_only: bool, jobs: usize, cargo_args: &[String]) -> anyhow::Result<ExitCode> {
+    let root = workspace_root()?;
+    if !unit_only {
         let engine = Engine::connect().await.context(
             "the end-to-end tests need a Docker engine (run `cargo xtask test --unit` for the tests that do not)",
         )?;
@@ -168,6 +164,17 @@ pub async fn test(unit_only: bool, cargo_args: &[String]) -> anyhow::Result<Exit
             );
         }
         // Runs already on the engine are left alone: they may be another user's, or a kept lab.
+    }
+    if cargo_args.is_empty() {
+        return super::suite::run(&root, unit_only, jobs).await;
+    }
+    let mut command =
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command
+        .current_dir(root)
+        .args(["test", "--workspace", "--no-fail-fast"]);
+    if unit_only {
+        command.args(["--lib", "--bins"]);
     }
     command.args(cargo_args);
     let status = tokio::task::spawn_blocking(move || command.status())

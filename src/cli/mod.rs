@@ -24,6 +24,7 @@ mod lifecycle;
 mod listing;
 mod progress;
 mod runs;
+mod suite;
 use runs::{default_jobs, print_outcome, run_lab, run_scenarios, OutputFormat};
 
 mod replaying;
@@ -434,10 +435,12 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             profile,
             reports,
             unit,
+            jobs,
             cargo_args,
         } => {
             if scenarios.is_empty() && setup.is_none() {
-                return test(unit, &cargo_args).await;
+                let jobs = jobs.unwrap_or_else(suite::default_jobs);
+                return test(unit, jobs, &cargo_args).await;
             }
             let keep = match destroy {
                 args::Destroy::Always => None,
@@ -455,7 +458,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let scenarios = resolve_scenarios(&scenarios, setup.as_deref(), false)?;
             let settings = runs::RunSettings {
                 releases: Vec::new(),
-                jobs: default_jobs(),
+                jobs: jobs.unwrap_or_else(default_jobs).max(1),
                 keep,
                 profile,
                 reports,

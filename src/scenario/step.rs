@@ -326,3 +326,44 @@ fn system_journal() -> String {
 fn clients() -> Hosts {
     Hosts::Group(HostGroup::Clients)
 }
+
+/// The seconds a list of steps deliberately takes: faults and soaks held for their duration,
+/// workloads logged at a set rate (a background one runs beside the steps after it, until a
+/// `wait-workload`), `run: sleep N`. A lower bound that orders runs (the longest first), not a
+/// promise: waits for delivery are not in it.
+pub fn deliberate_seconds(steps: &[Step]) -> u64 {
+    let (mut now, mut background_until) = (0u64, 0u64);
+    for step in steps {
+        match step {
+            Step::Workload {
+                count,
+                rate,
+                background,
+                ..
+            } if *rate > 0 => {
+                let logging = count / u64::from(*rate);
+                if *background {
+                    background_until = background_until.max(now + logging);
+                } else {
+                    now += logging;
+                }
+            }
+            Step::Fault {
+                duration: Some(seconds),
+                ..
+            }
+            | Step::Soak {
+                duration: seconds, ..
+            } => now += seconds,
+            Step::Run { command, .. } => {
+                now += command
+                    .strip_prefix("sleep ")
+                    .and_then(|s| s.trim().parse::<u64>().ok())
+                    .unwrap_or(0)
+            }
+            Step::WaitWorkload { .. } => now = now.max(background_until),
+            _ => {}
+        }
+    }
+    now.max(background_until)
+}

@@ -511,3 +511,39 @@ fn relays_must_name_where_they_forward_and_form_no_loop() {
     assert!(e.message.contains("upload.read is for relays"), "{e}");
     assert_eq!(e.line, 5);
 }
+
+/// The deliberate time of a scenario's steps: a background workload runs beside the steps
+/// after it until `wait-workload`, a foreground one and a held fault add up.
+#[test]
+fn deliberate_seconds_follow_background_and_foreground_steps() {
+    let step = |yaml: &str| -> Step { yaml_serde::from_str(yaml).unwrap() };
+    let background = step("{do: workload, count: 600, rate: 10, background: true}");
+    let fault = step("{do: fault, kind: blackhole, host: server, duration: 40}");
+    let wait = step("{do: wait-workload}");
+    let foreground = step("{do: workload, count: 300, rate: 100}");
+    let sleep = step("{do: run, host: server, command: sleep 15}");
+    // 60 s of logging outlasts the 40 s fault beside it.
+    assert_eq!(
+        deliberate_seconds(&[background.clone(), fault.clone(), wait.clone()]),
+        60
+    );
+    // Logged in the foreground, the same workload comes before the fault: 100 s.
+    let foreground_600 = step("{do: workload, count: 600, rate: 10}");
+    assert_eq!(deliberate_seconds(&[foreground_600, fault.clone()]), 100);
+    // Steps after the wait start when the workload is done.
+    assert_eq!(
+        deliberate_seconds(&[background, wait, foreground.clone(), sleep]),
+        60 + 3 + 15
+    );
+    // Flat out (rate 0) and a fault without a duration take no deliberate time.
+    let flat_out = step("{do: workload, count: 5000}");
+    let held = step("{do: fault, kind: blackhole, host: server}");
+    assert_eq!(deliberate_seconds(&[flat_out, held]), 0);
+    // Every seed has an estimate; the longest is one the lab holds a fault for.
+    let seeds = builtin::all().unwrap();
+    let longest = seeds
+        .iter()
+        .max_by_key(|(_, s)| deliberate_seconds(&s.steps))
+        .unwrap();
+    assert!(deliberate_seconds(&longest.1.steps) >= 40, "{}", longest.0);
+}
