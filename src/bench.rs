@@ -42,6 +42,8 @@ pub struct BenchOptions {
     pub lab_command: Vec<String>,
     /// Client counts of the server capacity measurement (empty: skip).
     pub capacity: Vec<usize>,
+    /// The suite's own timing, where the bench runs in a checkout that ran it.
+    pub suite: Option<report::bench::SuiteRun>,
     /// Remove the release's base image first and time the first run with its build.
     pub cold: bool,
     pub recipes: crate::images::Recipes,
@@ -309,6 +311,7 @@ pub async fn measure(
         versus,
         capacity,
         gate: None,
+        suite: options.suite.clone(),
     };
     let dir = options.reports_dir.join("bench");
     std::fs::create_dir_all(&dir).map_err(Error::io("creating", &dir))?;

@@ -427,7 +427,7 @@ pub(super) enum Command {
         #[arg(long)]
         unit: bool,
         /// Scenarios at once (default: one per CPU); for the test suite, test processes at
-        /// once (default: three per CPU).
+        /// once (default: two per CPU).
         #[arg(long, short = 'j')]
         jobs: Option<usize>,
         /// Extra arguments for `cargo test` (after `--`): the suite then runs as plain

@@ -82,6 +82,9 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         versus: positive(args.versus),
         versus_runs: args.versus_runs,
         capacity: positive(args.capacity.unwrap_or_default()),
+        suite: super::workspace_root()
+            .ok()
+            .and_then(|root| super::suite::last_full_run(&root)),
         // The whole process of this CLI's own `lab`, as a user runs it.
         lab_command: vec![
             std::env::current_exe()?.display().to_string(),

@@ -168,8 +168,7 @@ pub async fn test(unit_only: bool, jobs: usize, cargo_args: &[String]) -> anyhow
     if cargo_args.is_empty() {
         return super::suite::run(&root, unit_only, jobs).await;
     }
-    let mut command =
-        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    let mut command = super::suite::cargo();
     command
         .current_dir(root)
         .args(["test", "--workspace", "--no-fail-fast"]);

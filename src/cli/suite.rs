@@ -119,10 +119,16 @@ pub struct SuiteTimes {
     pub finished: String,
     pub wall_seconds: f64,
     pub jobs: usize,
+    /// `--unit`: the tests that need no engine only.
+    #[serde(default)]
+    pub unit_only: bool,
     pub passed: u64,
     pub failed: u64,
-    /// Seconds per case (`package/target test`).
+    /// Seconds per case (`package/target test`), the latest run's where it ran the case.
     pub cases: BTreeMap<String, f64>,
+    /// Seconds per case this run ran.
+    #[serde(default)]
+    pub ran: BTreeMap<String, f64>,
 }
 
 impl SuiteTimes {
@@ -131,9 +137,29 @@ impl SuiteTimes {
     }
 
     pub fn load(target_dir: &Path) -> Option<SuiteTimes> {
-        let text = std::fs::read_to_string(Self::path(target_dir)).ok()?;
+        Self::load_file(&Self::path(target_dir))
+    }
+
+    fn load_file(path: &Path) -> Option<SuiteTimes> {
+        let text = std::fs::read_to_string(path).ok()?;
         serde_json::from_str(&text).ok()
     }
+}
+
+/// The last full run of this checkout's suite, for the bench report (None after `--unit`).
+pub fn last_full_run(root: &Path) -> Option<crate::report::bench::SuiteRun> {
+    let times = SuiteTimes::load(&target_dir(root)).filter(|t| !t.unit_only)?;
+    let mut slowest: Vec<(String, f64)> = times.ran.clone().into_iter().collect();
+    slowest.sort_by(|a, b| b.1.total_cmp(&a.1));
+    slowest.truncate(3);
+    Some(crate::report::bench::SuiteRun {
+        finished: times.finished,
+        wall_seconds: times.wall_seconds,
+        jobs: times.jobs,
+        passed: times.passed,
+        failed: times.failed,
+        slowest,
+    })
 }
 
 /// The order to start cases in: those the last run did not time first (they may be long), then
@@ -147,10 +173,11 @@ fn order(labels: &[String], last: &BTreeMap<String, f64>) -> Vec<usize> {
     order
 }
 
-/// Tests at once by default: three per CPU. On this 2-CPU machine, 6 measured faster than 4
-/// and as green (docs/performance.md).
+/// Tests at once by default: two per CPU. On this 2-CPU machine the CPUs are busy from the
+/// first test on at 4 (vmstat: 0-4% idle), and at 6 a test whose verdict depends on when
+/// deliveries settle failed once where it passes at 4 (docs/performance.md).
 pub fn default_jobs() -> usize {
-    3 * std::thread::available_parallelism().map_or(1, |n| n.get())
+    2 * std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Builds the tests (cargo's progress on stderr), then runs them `jobs` at a time.
@@ -176,7 +203,16 @@ pub async fn run(
     }
     let labels: Vec<String> = cases.iter().map(|c| label(&binaries, c)).collect();
     let target_dir = target_dir(root);
-    let last = SuiteTimes::load(&target_dir).unwrap_or_default();
+    // A fresh clone has no times of its own: it starts in the order of the times committed
+    // with the suite (`tests/suite-times.json`, a copy of a run's `target/journal-lab-suite.json`).
+    let committed = root.join("tests/suite-times.json");
+    let (last, times_from) = match SuiteTimes::load(&target_dir) {
+        Some(times) => (times, "this checkout's last run"),
+        None => (
+            SuiteTimes::load_file(&committed).unwrap_or_default(),
+            "tests/suite-times.json",
+        ),
+    };
     let jobs = jobs.max(1);
     eprintln!(
         "running {} test processes from {} binaries, {jobs} at a time, {}",
@@ -185,12 +221,18 @@ pub async fn run(
         if last.cases.is_empty() {
             "in cargo's order (no earlier run's times)".to_string()
         } else {
-            format!("the slowest of the run of {} first", last.finished)
+            format!(
+                "the slowest first (times of {}, {times_from})",
+                last.finished
+            )
         }
     );
     let started = Instant::now();
+    // Times of cases this run leaves out (`--unit`) are kept for the next full run's order.
     let mut times = SuiteTimes {
         jobs,
+        unit_only,
+        cases: last.cases.clone(),
         ..Default::default()
     };
     let mut failures = Vec::new();
@@ -219,6 +261,7 @@ pub async fn run(
             Err(e) => (0.0, false, format!("{e:#}")),
         };
         times.cases.insert(label.clone(), seconds);
+        times.ran.insert(label.clone(), seconds);
         eprintln!(
             "{} [{seconds:>6.1}s] {label}",
             if passed { "    PASS" } else { "    FAIL" }
@@ -237,7 +280,7 @@ pub async fn run(
         times.passed,
         times.failed.max(failures.len() as u64),
         times.wall_seconds,
-        slowest(&times.cases, 3)
+        slowest(&times.ran, 3)
     );
     if let Err(e) = std::fs::create_dir_all(&target_dir).and_then(|()| {
         std::fs::write(
@@ -300,8 +343,37 @@ fn target_dir(root: &Path) -> PathBuf {
         .unwrap_or_else(|| root.join("target"))
 }
 
-fn cargo() -> std::process::Command {
-    std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+/// `cargo`, without what `cargo run` set for the xtask process (`CARGO_PKG_NAME=xtask`,
+/// `CARGO_MANIFEST_DIR`, ...). Build scripts such as ring's ask to be rerun when those change,
+/// so with them cargo rebuilt ring and everything above it once for `cargo xtask test` and once
+/// more for a plain `cargo test` (measured: 9 crates, the lab among them, every time).
+pub(super) fn cargo() -> std::process::Command {
+    let mut command =
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    for name in cargo_run_variables() {
+        command.env_remove(name);
+    }
+    command
+}
+
+/// The variables cargo sets for the program it runs, as opposed to the user's own `CARGO_*`
+/// settings (`CARGO_HOME`, `CARGO_TARGET_DIR`, `CARGO_TERM_*`, ...), which are kept.
+fn cargo_run_variables() -> Vec<std::ffi::OsString> {
+    std::env::vars_os()
+        .map(|(name, _)| name)
+        .filter(|name| {
+            let name = name.to_string_lossy();
+            name.starts_with("CARGO_PKG_")
+                || name.starts_with("CARGO_MANIFEST_")
+                || [
+                    "CARGO_CRATE_NAME",
+                    "CARGO_BIN_NAME",
+                    "CARGO_PRIMARY_PACKAGE",
+                    "CARGO_RUSTC_CURRENT_DIR",
+                ]
+                .contains(&name.as_ref())
+        })
+        .collect()
 }
 
 async fn build(root: &Path, unit_only: bool) -> anyhow::Result<Vec<Binary>> {
@@ -361,7 +433,11 @@ async fn run_case(binary: &Binary, test: Option<&str>) -> anyhow::Result<Ran> {
     // Both streams into one file, interleaved as on a terminal; kept if the test hangs.
     let mut file = tempfile::tempfile().context("a file for a test's output")?;
     let mut command = tokio::process::Command::new(&binary.executable);
+    for name in cargo_run_variables() {
+        command.env_remove(name);
+    }
     command
+        .env("CARGO_MANIFEST_DIR", &binary.dir)
         .current_dir(&binary.dir)
         .stdin(Stdio::null())
         .stdout(file.try_clone()?)

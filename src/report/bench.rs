@@ -32,6 +32,23 @@ pub struct BenchReport {
     /// Against the last bench recorded on this machine (the regression gate).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gate: Option<super::regression::Gate>,
+    /// The last full `cargo xtask test` of this checkout, as the suite timed itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suite: Option<SuiteRun>,
+}
+
+/// The test suite's own timing (`target/journal-lab-suite.json`), copied into the bench report.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SuiteRun {
+    /// When that run ended (RFC 3339).
+    pub finished: String,
+    /// Its tests, from the first start to the last end (the build before them not included).
+    pub wall_seconds: f64,
+    pub jobs: usize,
+    pub passed: u64,
+    pub failed: u64,
+    /// Its three slowest tests, seconds each.
+    pub slowest: Vec<(String, f64)>,
 }
 
 /// One client count of `bench --capacity`: N clients flat out into one server.
@@ -204,6 +221,23 @@ pub fn markdown(bench: &BenchReport) -> String {
         ));
         md.push('\n');
     }
+    if let Some(suite) = &bench.suite {
+        let _ = writeln!(
+            md,
+            "## The test suite\n\nThe last full `cargo xtask test` of this checkout ({}): {} passed, {} failed, in **{:.0} s** of tests, {} at a time (its build before them not included). Slowest: {}.\n",
+            suite.finished,
+            suite.passed,
+            suite.failed,
+            suite.wall_seconds,
+            suite.jobs,
+            suite
+                .slowest
+                .iter()
+                .map(|(name, s)| format!("{name} {s:.0} s"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     if let Some(l) = &bench.latency {
         let _ = writeln!(md, "## Delivery latency\n");
         let _ = writeln!(
@@ -375,6 +409,7 @@ mod tests {
             scenarios: None,
             matrix: None,
             cold_start_seconds: None,
+            suite: None,
             capacity: vec![],
             versus: vec![
                 VersusPoint {
@@ -438,6 +473,26 @@ mod tests {
         assert!(gate
             .not_compared
             .is_some_and(|why| why.contains("another machine")));
+    }
+
+    #[test]
+    fn the_suites_own_timing_is_reported_where_there_is_one() {
+        let mut bench = fixture();
+        assert!(!markdown(&bench).contains("## The test suite"));
+        bench.suite = Some(SuiteRun {
+            finished: "2026-11-30T03:01:01Z".into(),
+            wall_seconds: 320.3,
+            jobs: 4,
+            passed: 323,
+            failed: 0,
+            slowest: vec![("xtask/cli run_all".into(), 148.2)],
+        });
+        let md = markdown(&bench);
+        assert!(
+            md.contains("323 passed, 0 failed, in **320 s** of tests, 4 at a time")
+                && md.contains("Slowest: xtask/cli run_all 148 s."),
+            "{md}"
+        );
     }
 
     #[test]
