@@ -224,18 +224,25 @@ pub fn markdown(bench: &BenchReport) -> String {
     if let Some(suite) = &bench.suite {
         let _ = writeln!(
             md,
-            "## The test suite\n\nThe last full `cargo xtask test` of this checkout ({}): {} passed, {} failed, in **{:.0} s** of tests, {} at a time (its build before them not included). Slowest: {}.\n",
+            "## The test suite\n\nThe last full `cargo xtask test` of this checkout ({}): {} passed, {} failed, in **{:.0} s** of tests, {} at a time (its build before them not included).{}\n",
             suite.finished,
             suite.passed,
             suite.failed,
             suite.wall_seconds,
             suite.jobs,
-            suite
-                .slowest
-                .iter()
-                .map(|(name, s)| format!("{name} {s:.0} s"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            if suite.slowest.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " Slowest: {}.",
+                    suite
+                        .slowest
+                        .iter()
+                        .map(|(name, s)| format!("{name} {s:.0} s"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
         );
     }
     if let Some(l) = &bench.latency {
