@@ -251,12 +251,22 @@ pub async fn run(
     while let Some((i, result)) = finished.next().await {
         let label = &labels[i];
         let (seconds, passed, output) = match result {
-            Ok(ran) => {
+            Ok(mut ran) => {
                 let counts = counts(&ran.output).unwrap_or_default();
                 times.passed += counts.passed;
                 times.failed += counts.failed;
                 ignored += counts.ignored;
-                (ran.seconds, ran.success && counts.failed == 0, ran.output)
+                // A test that was listed must have run: a process that ran none passed nothing.
+                let ran_none = cases[i].test.is_some() && counts.passed + counts.ignored == 0;
+                if ran_none && ran.success {
+                    ran.output
+                        .push_str("\n(the listed test did not run: libtest counted no test)\n");
+                }
+                (
+                    ran.seconds,
+                    ran.success && counts.failed == 0 && !ran_none,
+                    ran.output,
+                )
             }
             Err(e) => (0.0, false, format!("{e:#}")),
         };
