@@ -326,7 +326,16 @@ async fn a_clock_skew_across_a_reboot_is_accounted_as_counted() {
     let mut read = Vec::new();
     for (client, sign) in [("client1", -1.0), ("client2", 1.0)] {
         let on_client = count_streams(&engine, &run_id, client, false, client).await;
-        let on_server = count_streams(&engine, &run_id, "server", true, client).await;
+        // Read twice, the larger count kept: twice under load, a read of the server came up
+        // short of what the check had seen there (not reproduced in four loaded runs since);
+        // journal-remote may still be writing late arrivals into the files journalctl reads.
+        let first = count_streams(&engine, &run_id, "server", true, client).await;
+        let second = count_streams(&engine, &run_id, "server", true, client).await;
+        let on_server: Vec<(u64, u64)> = first
+            .iter()
+            .zip(&second)
+            .map(|(a, b)| (a.0.max(b.0), a.1.max(b.1)))
+            .collect();
         let times = common::sh(
             &engine,
             &format!("{client}.{run_id}"),
@@ -356,17 +365,48 @@ async fn a_clock_skew_across_a_reboot_is_accounted_as_counted() {
             .iter()
             .zip(&on_server)
             .all(|((_, logged), server)| *server == (*logged, *logged));
-        assert_eq!(
-            status,
-            if exact { Status::Pass } else { Status::Fail },
-            "{client}: client {on_client:?}, server {on_server:?}; the check said: {observed}"
-        );
-        for (stream, ((_, logged), (_, distinct))) in on_client.iter().zip(&on_server).enumerate() {
+        // This test reads the server seconds after the check did. On bookworm, messages of a
+        // clock-skewed stream have arrived in between: 280 judged LOST were there when the test
+        // read, in a loaded suite. So a later read may hold more than the check saw, never less,
+        // and only what the check called LOST; a pass must be exact here too.
+        if status == Status::Pass {
             assert!(
-                observed.contains(&format!(
-                    "stream {stream}: sent {logged}, arrived {distinct}"
-                )),
-                "{client} stream {stream}: {observed}"
+                exact,
+                "{client}: client {on_client:?}, server {on_server:?}; the check said: {observed}"
+            );
+        }
+        let mut late = 0;
+        for (stream, ((_, logged), (_, distinct))) in on_client.iter().zip(&on_server).enumerate() {
+            let said = format!("stream {stream}: sent {logged}, arrived ");
+            let arrived: u64 = observed
+                .split(&said)
+                .nth(1)
+                .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("{client} stream {stream}: {observed}"));
+            assert!(
+                arrived <= *distinct,
+                "{client} stream {stream}: the check saw {arrived}, the server holds {distinct}: {observed}"
+            );
+            if arrived < *distinct {
+                let lost = logged - arrived;
+                let part = observed
+                    .split("; ")
+                    .find(|p| p.contains(&said))
+                    .unwrap_or("");
+                assert!(
+                    part.contains(&format!(", LOST {lost} (")),
+                    "{client} stream {stream}: {} arrived after the check, which must have called them LOST: {observed}",
+                    distinct - arrived
+                );
+                late += distinct - arrived;
+            }
+        }
+        if late == 0 {
+            assert_eq!(
+                status,
+                if exact { Status::Pass } else { Status::Fail },
+                "{client}: client {on_client:?}, server {on_server:?}; the check said: {observed}"
             );
         }
     }
