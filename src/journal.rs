@@ -23,19 +23,32 @@ pub fn log_marker_command(message: &str) -> String {
     format!("logger -t {MARKER_IDENTIFIER} -- {}", shell_quote(message))
 }
 
-/// Reads the whole remote directory the way an operator would.
-pub fn remote_markers_command() -> String {
-    format!("journalctl -D {REMOTE_DIR} -o json --no-pager SYSLOG_IDENTIFIER={MARKER_IDENTIFIER}")
+/// A shell loop that runs `body` (which names the file as `"$f"`) once for each journal file
+/// journal-remote wrote, archived (`@….journal`) and set aside (`….journal~`) included, the
+/// oldest written first, so what it prints is in the order the server wrote it.
+///
+/// Why not `journalctl -D`: its merged view of the directory can leave out entries that the
+/// files hold. Seen on bookworm (systemd 252): a client whose clock went back an hour and came
+/// right; `-D` showed none of the 300 messages logged after the clock came right, `--file` on
+/// the file that held them showed all 300 (docs/findings.md, "journalctl -D hides entries").
+pub fn each_remote_file(body: &str) -> String {
+    each_journal_file_in(REMOTE_DIR, body)
+}
+
+fn each_journal_file_in(dir: &str, body: &str) -> String {
+    format!(
+        "cd {dir} 2>/dev/null || exit 0; ls -1tr | grep -E '\\.journal~?$' | \
+         while IFS= read -r f; do {body}; done"
+    )
 }
 
 /// Prints `@@file NAME` before the marker entries of each file in the remote directory,
 /// so each marker can be traced to the file it landed in.
 pub fn remote_markers_by_file_command() -> String {
-    format!(
-        "cd {REMOTE_DIR} 2>/dev/null || exit 0; for f in *.journal; do [ -e \"$f\" ] || continue; \
-         echo \"@@file $f\"; journalctl --file \"$f\" -o json --no-pager \
-         SYSLOG_IDENTIFIER={MARKER_IDENTIFIER} || true; done"
-    )
+    each_remote_file(&format!(
+        "echo \"@@file $f\"; journalctl --file \"$f\" -o json --no-pager \
+         SYSLOG_IDENTIFIER={MARKER_IDENTIFIER} || true"
+    ))
 }
 
 /// Parses `journalctl -o json` output (one object per line). Lines that are not JSON objects
@@ -290,5 +303,45 @@ mod tests {
         assert_ne!(marker("r", "client1", 1), marker("r", "client2", 1));
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
         assert_eq!(log_marker_command("a b"), "logger -t journal-lab -- 'a b'");
+    }
+
+    #[test]
+    fn each_journal_file_is_visited_oldest_first_set_aside_ones_included() {
+        let dir = tempfile::tempdir().unwrap();
+        let names = [
+            "remote-b@0001-0002.journal~",
+            "notes.txt",
+            "remote-a@0001-0001-0001.journal",
+            "remote-a.journal",
+        ];
+        for (age, name) in names.iter().enumerate() {
+            let path = dir.path().join(name);
+            std::fs::write(&path, "").unwrap();
+            let written = std::time::SystemTime::UNIX_EPOCH
+                + std::time::Duration::from_secs(1000 + age as u64);
+            std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_modified(written)
+                .unwrap();
+        }
+        let script = each_journal_file_in(&dir.path().display().to_string(), "echo \"$f\"");
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            "remote-b@0001-0002.journal~\nremote-a@0001-0001-0001.journal\nremote-a.journal\n"
+        );
+        let missing = each_journal_file_in("/nonexistent/journal-lab", "echo \"$f\"");
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&missing)
+            .output()
+            .unwrap();
+        assert!(out.status.success() && out.stdout.is_empty());
     }
 }

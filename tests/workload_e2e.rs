@@ -25,23 +25,7 @@ async fn run_kept(name: &str, scenario: &Scenario, reports: &Path) -> Outcome {
 
 /// (lines, distinct sequence numbers) of `host`'s workload on the server, counted there.
 async fn count_on_server(engine: &Engine, run_id: &str, host: &str) -> (u64, u64) {
-    let script = format!(
-        "journalctl -D /var/log/journal/remote -o cat --no-pager | grep -F 'jl-work run={run_id} host={host} ' > /tmp/w; \
-         wc -l < /tmp/w; cut -d' ' -f5 /tmp/w | sort -u | wc -l"
-    );
-    let out = engine
-        .exec(
-            &format!("server.{run_id}"),
-            &script,
-            Duration::from_secs(60),
-        )
-        .await
-        .unwrap();
-    let mut numbers = out
-        .stdout
-        .split_whitespace()
-        .map(|n| n.parse::<u64>().unwrap());
-    (numbers.next().unwrap(), numbers.next().unwrap())
+    common::count_workload(engine, run_id, "server", true, host).await
 }
 
 /// The exactly-once verdict is a pass exactly when the server holds each of the `sent` messages
@@ -418,18 +402,18 @@ async fn large_native_messages_arrive_whole_as_counted() {
     let engine = Engine::connect().await.unwrap();
     let run_id = outcome.report.run_id.clone();
     // Per stream: "lines distinct lengths…" of client1's messages in a journal.
-    let measure = |journal: &'static str, stream: u32| {
+    let measure = |read: &'static str, stream: u32| {
         let script = format!(
-            "journalctl {journal} -o cat --no-pager | grep -F 'jl-work run={run_id} host=client1 stream={stream} ' > /tmp/m; \
+            "{read} | grep -F 'jl-work run={run_id} host=client1 stream={stream} ' > /tmp/m; \
              wc -l < /tmp/m; cut -d' ' -f5 /tmp/m | sort -u | wc -l; awk '{{print length}}' /tmp/m | sort -u | tr '\\n' ' '"
         );
         let engine = &engine;
         let container = format!(
             "{}.{run_id}",
-            if journal.is_empty() {
-                "client1"
-            } else {
+            if read == common::READ_REMOTE_FILES {
                 "server"
+            } else {
+                "client1"
             }
         );
         async move {
@@ -442,8 +426,8 @@ async fn large_native_messages_arrive_whole_as_counted() {
     };
     let mut seen = Vec::new();
     for (stream, size) in [(0u32, 1_048_576u64), (1, 40_960)] {
-        let (_, logged, logged_sizes) = measure("", stream).await;
-        let on_server = measure("-D /var/log/journal/remote", stream).await;
+        let (_, logged, logged_sizes) = measure("journalctl -o cat --no-pager", stream).await;
+        let on_server = measure(common::READ_REMOTE_FILES, stream).await;
         seen.push((stream, size, logged, logged_sizes, on_server));
     }
     engine.sweep(&run_id).await.unwrap();

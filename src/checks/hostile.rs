@@ -180,8 +180,11 @@ async fn stored_tokens(
     evidence: &mut Vec<String>,
 ) -> crate::Result<BTreeMap<String, usize>> {
     let command = format!(
-        "journalctl -D /var/log/journal/remote -o cat --output-fields=JOURNAL_LAB_SEND --no-pager JOURNAL_LAB_RUN={} | sort | uniq -c",
-        target.run_id
+        "{} | sort | uniq -c",
+        crate::journal::each_remote_file(&format!(
+            "journalctl --file \"$f\" -o cat --output-fields=JOURNAL_LAB_SEND --no-pager JOURNAL_LAB_RUN={}",
+            target.run_id
+        ))
     );
     let out = target.probe(&command, evidence).await?;
     Ok(parse_counts(&out.stdout))
@@ -213,8 +216,11 @@ async fn stored_entries(
         .map(|t| format!("JOURNAL_LAB_SEND={t}"))
         .collect();
     let command = format!(
-        "journalctl -D /var/log/journal/remote -o export --no-pager {} | base64 -w0",
-        matches.join(" + ")
+        "{} | base64 -w0",
+        crate::journal::each_remote_file(&format!(
+            "journalctl --file \"$f\" -o export --no-pager {}",
+            matches.join(" + ")
+        ))
     );
     let out = target.observer.exec(target.host, &command).await?;
     let bytes = base64::engine::general_purpose::STANDARD.decode(out.stdout.trim());

@@ -112,8 +112,8 @@ fn fact_commands(host: &Host) -> Vec<String> {
             REMOTE_UNIT,
             // Workload messages are accounted in the report's delivery section, not dumped.
             format!(
-                "journalctl -D {} -o json --no-pager | grep -vF '\"SYSLOG_IDENTIFIER\":\"{}\"' || true",
-                journal::REMOTE_DIR,
+                "{} | grep -vF '\"SYSLOG_IDENTIFIER\":\"{}\"' || true",
+                journal::each_remote_file("journalctl --file \"$f\" -o json --no-pager"),
                 crate::checks::accounting::WORKLOAD_IDENTIFIER
             ),
         ),

@@ -74,6 +74,12 @@ pub async fn sh(engine: &Engine, container: &str, script: &str) -> String {
         .stdout
 }
 
+/// Prints every entry of the server's remote journal files as `-o cat`, file by file:
+/// `journalctl -D` can leave out entries the files hold (bookworm, a client whose clock went
+/// back and came right; docs/findings.md).
+#[allow(dead_code)]
+pub const READ_REMOTE_FILES: &str = "for f in /var/log/journal/remote/*.journal*; do journalctl --file \"$f\" -o cat --no-pager; done";
+
 /// (lines, distinct sequence numbers) of `of`'s workload messages in a journal of host `on` of
 /// run `run_id`, counted there with journalctl and grep (not through the checker's code): the
 /// remote journals it received when `remote`, else its own (every namespace).
@@ -85,13 +91,13 @@ pub async fn count_workload(
     remote: bool,
     of: &str,
 ) -> (u64, u64) {
-    let journal = if remote {
-        "-D /var/log/journal/remote"
+    let read = if remote {
+        READ_REMOTE_FILES
     } else {
-        "--namespace='*'"
+        "journalctl --namespace='*' -o cat --no-pager"
     };
     let script = format!(
-        "journalctl {journal} -o cat --no-pager | grep -F 'jl-work run={run_id} host={of} ' > /tmp/w; \
+        "{read} | grep -F 'jl-work run={run_id} host={of} ' > /tmp/w; \
          wc -l < /tmp/w; cut -d' ' -f5 /tmp/w | sort -u | wc -l"
     );
     let out = sh(engine, &format!("{on}.{run_id}"), &script).await;

@@ -36,12 +36,18 @@ pub enum JournalOf {
 /// (from `host` only, if named) in a journal, duplicates included, in the journal's order; with
 /// `timed`, each line starts with the entry's time (`EPOCH `, from `-o short-unix`).
 pub fn lines_command(run_id: &str, host: Option<&str>, journal: JournalOf, timed: bool) -> String {
-    let directory = match journal {
-        // Every namespace (the default one included): a workload may log into its own.
-        JournalOf::Host => "--namespace='*' ".to_string(),
-        JournalOf::Remote => format!("-D {} ", crate::journal::REMOTE_DIR),
-    };
     let output = if timed { "short-unix" } else { "cat" };
+    let read = |source: &str| {
+        format!(
+            "journalctl {source} -o {output} --no-pager SYSLOG_IDENTIFIER={WORKLOAD_IDENTIFIER}"
+        )
+    };
+    let read = match journal {
+        // Every namespace (the default one included): a workload may log into its own.
+        JournalOf::Host => read("--namespace='*'"),
+        // File by file: `journalctl -D` can leave out entries the files hold.
+        JournalOf::Remote => crate::journal::each_remote_file(&read("--file \"$f\"")),
+    };
     let select = match host {
         Some(host) => format!("{}host={host} ", run_prefix(run_id)),
         None => run_prefix(run_id),
@@ -49,7 +55,7 @@ pub fn lines_command(run_id: &str, host: Option<&str>, journal: JournalOf, timed
     // short-unix prints `EPOCH HOSTNAME IDENTIFIER[PID]: MESSAGE`, cat the message alone: keep
     // the time if there is one, and the message's numbering.
     format!(
-        "journalctl {directory}-o {output} --no-pager SYSLOG_IDENTIFIER={WORKLOAD_IDENTIFIER} | grep -F '{select}' | \
+        "{read} | grep -F '{select}' | \
          sed -n 's/^\\([0-9.]* \\)\\{{0,1\\}}.*{WORK_TAG} run=[^ ]* \\(host=[^ ]* stream=[0-9]* seq=[0-9]*\\) .*/\\1\\2/p'"
     )
 }
@@ -94,7 +100,7 @@ pub fn parse_numbering(text: &str) -> Option<(&str, u32, u64)> {
 /// What a [`lines_command`] prints when run here on `journal_output` (journalctl replaced by
 /// `cat`), as it does in a host: for tests of the readers and the generator.
 pub(crate) fn read_here(command: &str, journal_output: &str) -> String {
-    let command = command.replacen(&command[..command.find(" | grep").unwrap()], "cat", 1);
+    let command = command.replacen(&command[..command.find(" | grep -F '").unwrap()], "cat", 1);
     let mut child = std::process::Command::new("sh")
         .arg("-c")
         .arg(&command)
