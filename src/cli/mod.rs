@@ -252,7 +252,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             flaky,
         } => {
             // Validate everything before booting anything.
-            let scenarios = resolve_scenarios(&files, setup.as_deref(), all)?;
+            let scenarios = scenario::builtin::select(&files, setup.as_deref(), all)?;
             let jobs = jobs.unwrap_or_else(default_jobs).max(1);
             let settings = runs::RunSettings {
                 releases: release,
@@ -455,7 +455,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     args::Destroy::Passing => "the labs whose run held; the others stay",
                 }
             );
-            let scenarios = resolve_scenarios(&scenarios, setup.as_deref(), false)?;
+            let scenarios = scenario::builtin::select(&scenarios, setup.as_deref(), false)?;
             let settings = runs::RunSettings {
                 releases: Vec::new(),
                 jobs: jobs.unwrap_or_else(default_jobs).max(1),
@@ -475,37 +475,6 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             dry_run,
         } => clean(run, force, dry_run).await,
     }
-}
-
-/// The scenarios a command names (files or built-in names; every built-in one with `all`; a
-/// setup's suites when it names none), each with the setup laid over it: all validated before
-/// anything boots.
-fn resolve_scenarios(
-    files: &[PathBuf],
-    setup: Option<&std::path::Path>,
-    all: bool,
-) -> anyhow::Result<Vec<(String, scenario::Scenario)>> {
-    let setup = setup.map(scenario::setup::Setup::load).transpose()?;
-    let files: Vec<PathBuf> = match &setup {
-        Some(setup) if files.is_empty() && !all => {
-            setup.suites().into_iter().map(PathBuf::from).collect()
-        }
-        _ => files.to_vec(),
-    };
-    let mut scenarios = if all {
-        scenario::builtin::all()?
-    } else {
-        files
-            .iter()
-            .map(|file| scenario::builtin::resolve(file))
-            .collect::<Result<Vec<_>, _>>()?
-    };
-    if let Some(setup) = &setup {
-        for (_, scenario) in &mut scenarios {
-            *scenario = setup.lay_over(scenario)?;
-        }
-    }
-    Ok(scenarios)
 }
 
 /// Levenshtein distance (for "did you mean").

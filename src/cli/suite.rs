@@ -174,8 +174,7 @@ fn order(labels: &[String], last: &BTreeMap<String, f64>) -> Vec<usize> {
 }
 
 /// Tests at once by default: two per CPU. On this 2-CPU machine the CPUs are busy from the
-/// first test on at 4 (vmstat: 0-4% idle): more at once only slows each test down, and tests
-/// whose verdicts depend on when deliveries settle see more of the machine's load
+/// first test on at 4 (vmstat: 0-4% idle): more at once only slows each test down
 /// (docs/performance.md).
 pub fn default_jobs() -> usize {
     2 * std::thread::available_parallelism().map_or(1, |n| n.get())

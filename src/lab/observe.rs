@@ -144,6 +144,7 @@ fn fact_commands(host: &Host) -> Vec<String> {
     if host.role == Role::Server {
         commands.push(finding_command());
         commands.push(journal::remote_markers_by_file_command());
+        commands.push(journal::merged_view_command());
     }
     commands
 }
@@ -187,7 +188,8 @@ pub async fn observe_facts(lab: &Lab, cache: &ProbeCache, deadlines: &Deadlines)
         let server = (host.role == Role::Server).then(|| {
             let finding = server_finding(&host.name, &finding_command(), &next().stdout);
             let markers = journal::parse_entries_by_file(&next().stdout);
-            (finding, markers)
+            let hidden = merged_view_finding(&host.name, &next().stdout);
+            (finding.into_iter().chain(hidden), markers)
         });
         Ok::<_, Error>((host.name.clone(), version, failed, state, journal, server))
     });
@@ -223,6 +225,27 @@ pub async fn observe_facts(lab: &Lab, cache: &ProbeCache, deadlines: &Deadlines)
         }
     }
     Ok(facts)
+}
+
+/// When `journalctl -D` over the remote directory shows fewer of the lab's entries than its
+/// files hold (see [`journal::merged_view_command`]): what an operator reading the directory
+/// does not see, though it arrived.
+fn merged_view_finding(server: &str, output: &str) -> Option<Finding> {
+    let (files, merged) = journal::parse_merged_view(output)?;
+    (merged < files).then(|| Finding {
+        host: server.to_string(),
+        summary: format!(
+            "journalctl -D {dir} shows {merged} of the {files} lab entries (workload messages and \
+             markers) that the remote journal files hold when each is read on its own: reading the \
+             directory as a whole hides {} entries that arrived (the lab's checks read file by file)",
+            files - merged,
+            dir = journal::REMOTE_DIR
+        ),
+        evidence: vec![format!(
+            "[{server}]$ {}: {files} {merged}",
+            journal::merged_view_command()
+        )],
+    })
 }
 
 fn server_finding(server: &str, command: &str, output: &str) -> Option<Finding> {
@@ -366,4 +389,25 @@ pub async fn copy_journals(
         .into_iter()
         .flatten()
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_merged_view_that_hides_entries_is_a_finding_and_an_equal_one_is_not() {
+        let finding = merged_view_finding("server", "900 600\n").expect("600 of 900 is a finding");
+        assert!(
+            finding.summary.contains("shows 600 of the 900")
+                && finding.summary.contains("hides 300")
+                && finding.evidence[0].ends_with(": 900 600"),
+            "{finding:?}"
+        );
+        // Entries that arrived after the files were read show in the merged read only: never
+        // a finding, nor is an output that is not two numbers.
+        for output in ["900 900", "900 901", "", "900", "no such directory"] {
+            assert!(merged_view_finding("server", output).is_none(), "{output}");
+        }
+    }
 }
