@@ -42,28 +42,6 @@ fn each_journal_file_in(dir: &str, body: &str) -> String {
     )
 }
 
-/// Counts the lab's own entries (workload messages and markers) in the remote journals two
-/// ways and prints `FILES MERGED`: each file on its own, then `journalctl -D` over the
-/// directory. Files first: entries are only ever added, so a merged count below the files'
-/// is entries the merged view hid, never one that arrived in between.
-pub fn merged_view_command() -> String {
-    let select = format!(
-        "-o cat --no-pager SYSLOG_IDENTIFIER={} SYSLOG_IDENTIFIER={MARKER_IDENTIFIER}",
-        crate::checks::accounting::WORKLOAD_IDENTIFIER
-    );
-    format!(
-        "files=$({} | wc -l); merged=$(journalctl -D {REMOTE_DIR} {select} 2>/dev/null | wc -l); \
-         echo \"$files $merged\"",
-        each_remote_file(&format!("journalctl --file \"$f\" {select}"))
-    )
-}
-
-/// (files, merged) from what [`merged_view_command`] printed.
-pub fn parse_merged_view(output: &str) -> Option<(u64, u64)> {
-    let mut numbers = output.split_whitespace().map(|n| n.parse().ok());
-    Some((numbers.next()??, numbers.next()??))
-}
-
 /// Prints `@@file NAME` before the marker entries of each file in the remote directory,
 /// so each marker can be traced to the file it landed in.
 pub fn remote_markers_by_file_command() -> String {

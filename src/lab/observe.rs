@@ -144,7 +144,7 @@ fn fact_commands(host: &Host) -> Vec<String> {
     if host.role == Role::Server {
         commands.push(finding_command());
         commands.push(journal::remote_markers_by_file_command());
-        commands.push(journal::merged_view_command());
+        commands.push(merged_view_command());
     }
     commands
 }
@@ -227,11 +227,35 @@ pub async fn observe_facts(lab: &Lab, cache: &ProbeCache, deadlines: &Deadlines)
     Ok(facts)
 }
 
+/// Counts the lab's own entries (workload messages and markers) in the remote journals two
+/// ways and prints `FILES MERGED`: each file on its own, then `journalctl -D` over the
+/// directory. Files first: entries are only ever added, so a merged count below the files'
+/// is entries the merged view hid, never one that arrived in between.
+fn merged_view_command() -> String {
+    let select = format!(
+        "-o cat --no-pager SYSLOG_IDENTIFIER={} SYSLOG_IDENTIFIER={}",
+        crate::checks::accounting::WORKLOAD_IDENTIFIER,
+        journal::MARKER_IDENTIFIER
+    );
+    format!(
+        "files=$({} | wc -l); merged=$(journalctl -D {dir} {select} 2>/dev/null | wc -l); \
+         echo \"$files $merged\"",
+        journal::each_remote_file(&format!("journalctl --file \"$f\" {select}")),
+        dir = journal::REMOTE_DIR
+    )
+}
+
+/// (files, merged) from what [`merged_view_command`] printed.
+fn parse_merged_view(output: &str) -> Option<(u64, u64)> {
+    let mut numbers = output.split_whitespace().map(|n| n.parse().ok());
+    Some((numbers.next()??, numbers.next()??))
+}
+
 /// When `journalctl -D` over the remote directory shows fewer of the lab's entries than its
-/// files hold (see [`journal::merged_view_command`]): what an operator reading the directory
+/// files hold (see [`merged_view_command`]): what an operator reading the directory
 /// does not see, though it arrived.
 fn merged_view_finding(server: &str, output: &str) -> Option<Finding> {
-    let (files, merged) = journal::parse_merged_view(output)?;
+    let (files, merged) = parse_merged_view(output)?;
     (merged < files).then(|| Finding {
         host: server.to_string(),
         summary: format!(
@@ -243,7 +267,7 @@ fn merged_view_finding(server: &str, output: &str) -> Option<Finding> {
         ),
         evidence: vec![format!(
             "[{server}]$ {}: {files} {merged}",
-            journal::merged_view_command()
+            merged_view_command()
         )],
     })
 }
