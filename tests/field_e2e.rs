@@ -83,7 +83,7 @@ async fn a_relay_is_accounted_over_both_hops_as_counted() {
         let at_central = common::count_workload(&engine, &run_id, "central", true, client).await;
         counts.push((client, logged, at_relay, at_central));
     }
-    engine.sweep(&run_id).await.unwrap();
+    common::remove_run(&engine, &run_id).await;
     for (client, logged, at_relay, at_central) in counts {
         assert_eq!(logged, 300, "{client} logged its workload");
         let (status, observed) = common::check_of(&outcome, CheckId::DELIVERY_EXACTLY_ONCE, client);
@@ -158,7 +158,7 @@ async fn retention_is_judged_and_rotation_said_apart_as_counted() {
             .collect();
         seqs.push((client, per_seq));
     }
-    engine.sweep(&run_id).await.unwrap();
+    common::remove_run(&engine, &run_id).await;
 
     let files: Vec<(u64, u64)> = sizes
         .lines()
@@ -234,7 +234,7 @@ async fn pulled_journals_are_accounted_as_counted() {
         .await;
         counts.push((source, logged, at_collector, markers));
     }
-    engine.sweep(&run_id).await.unwrap();
+    common::remove_run(&engine, &run_id).await;
     for (source, logged, at_collector, markers) in counts {
         assert_eq!(logged, 300, "{source} logged its workload");
         assert_judged_as_counted(&outcome, source, logged, at_collector);
@@ -277,7 +277,7 @@ async fn uploads_through_proxies_are_accounted_as_counted() {
         .await;
         counts.push((client, logged, at_server, in_proxys_file));
     }
-    engine.sweep(&run_id).await.unwrap();
+    common::remove_run(&engine, &run_id).await;
     for (client, logged, at_server, in_proxys_file) in counts {
         assert_eq!(logged, 300, "{client} logged its workload");
         assert_eq!(
@@ -338,7 +338,7 @@ async fn a_clock_skew_across_a_reboot_is_accounted_as_counted() {
         .await;
         read.push((client, sign, on_client, on_server, times));
     }
-    engine.sweep(&run_id).await.unwrap();
+    common::remove_run(&engine, &run_id).await;
     for (client, sign, on_client, on_server, times) in read {
         let mut lines = times.lines();
         let first: f64 = lines.next().unwrap().parse().unwrap();

@@ -160,7 +160,7 @@ async fn hostile_input_on(release: &str) {
         }
         None => "0".into(),
     };
-    engine.sweep(&run_id).await.unwrap();
+    common::remove_run(&engine, &run_id).await;
 
     // Valid exports: stored, and the text and binary values as sent (journalctl's own JSON).
     let text = send(&outcome, "valid-text");
@@ -291,7 +291,7 @@ async fn compression_matrix_on(release: &str) {
         .await;
         facts.push((algorithm, version, headers, arrived));
     }
-    engine.sweep(&run_id).await.unwrap();
+    common::remove_run(&engine, &run_id).await;
     for (algorithm, version, headers, arrived) in facts {
         let host = format!("c-{algorithm}");
         let (verdict, observed) = status(&outcome, CheckId::UPLOAD_COMPRESSION, &host);

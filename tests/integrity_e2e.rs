@@ -52,7 +52,7 @@ async fn cross_check(release: &str) {
     let engine = Engine::connect().await.unwrap();
     let checked = std::panic::AssertUnwindSafe(cross_check_kept(&engine, &outcome));
     let result = futures::FutureExt::catch_unwind(checked).await;
-    engine.sweep(&run_id).await.unwrap();
+    common::remove_run(&engine, &run_id).await;
     if let Err(panic) = result {
         std::panic::resume_unwind(panic);
     }

@@ -75,7 +75,7 @@ async fn port_change_replays_from_its_hosts_bundles_with_the_same_verdicts() {
     for host in ["server", "stale", "client1"] {
         bundles.push(collect(&engine, &run_id, host, dir.path()).await);
     }
-    engine.sweep(&run_id).await.unwrap();
+    common::remove_run(&engine, &run_id).await;
     assert_eq!(
         status(&field, CheckId::CLIENT_ON_OLD_PORT_FAILS, "stale"),
         Status::Pass
@@ -131,7 +131,7 @@ async fn expired_certificates_replay_into_the_same_errors_and_verdicts() {
     let to_stale = collect(&engine, &run_id, "to-stale", dir.path()).await;
     let server = collect(&engine, &run_id, "server", dir.path()).await;
     let expired_client = collect(&engine, &run_id, "expired-client", dir.path()).await;
-    engine.sweep(&run_id).await.unwrap();
+    common::remove_run(&engine, &run_id).await;
     let original_not_after = replay::mirror::mirror_of(stale_server.file("certs/remote-cert.pem"))
         .unwrap()
         .not_after;
@@ -216,7 +216,7 @@ async fn the_collect_script_runs_on_each_release() {
         let run_id = outcome.report.run_id.clone();
         let server = collect(&engine, &run_id, "server", dir.path()).await;
         let client = collect(&engine, &run_id, "client1", dir.path()).await;
-        engine.sweep(&run_id).await.unwrap();
+        common::remove_run(&engine, &run_id).await;
         assert_eq!(replay::role_of(&server), Some(Role::Server), "{release}");
         assert_eq!(replay::role_of(&client), Some(Role::Client), "{release}");
         // sid's os-release names the coming release, not "sid".

@@ -109,7 +109,7 @@ async fn a_burst_is_accounted_as_the_server_counts_it() {
     let outcome = run_kept("burst", &scenario, reports.path()).await;
     let engine = Engine::connect().await.unwrap();
     let (lines, distinct) = count_on_server(&engine, &outcome.report.run_id, "client1").await;
-    engine.sweep(&outcome.report.run_id).await.unwrap();
+    common::remove_run(&engine, &outcome.report.run_id).await;
     assert_accounted_as_counted(&outcome, "burst", 3000, (lines, distinct));
     insta::assert_snapshot!("burst__accounting", accounting_snapshot(&outcome));
 }
@@ -126,7 +126,7 @@ async fn messages_logged_while_nothing_uploads_are_lost_with_their_range() {
     let outcome = run_kept("stopped", &scenario, reports.path()).await;
     let engine = Engine::connect().await.unwrap();
     let (lines, _) = count_on_server(&engine, &outcome.report.run_id, "client1").await;
-    engine.sweep(&outcome.report.run_id).await.unwrap();
+    common::remove_run(&engine, &outcome.report.run_id).await;
     assert_eq!(lines, 0, "something arrived with the uploader stopped");
     let (status, observed) = verdict(&outcome);
     assert_eq!(status, Status::Fail, "{observed}");
@@ -150,7 +150,7 @@ async fn outage_is_accounted_as_the_server_counts_it(name: &str) {
             )
             .await
             .unwrap();
-        engine.sweep(&outcome.report.run_id).await.unwrap();
+        common::remove_run(&engine, &outcome.report.run_id).await;
         // upload-recovers: a pass needs the unit active (seen here) and the later marker there.
         let recovers = outcome
             .report
@@ -251,7 +251,7 @@ async fn disturbed_workload_is_accounted_as_counted(name: &str) {
     let run_id = outcome.report.run_id.clone();
     let logged = count_on_client(&engine, &run_id, "client1").await;
     let (lines, distinct) = count_on_server(&engine, &run_id, "client1").await;
-    engine.sweep(&run_id).await.unwrap();
+    common::remove_run(&engine, &run_id).await;
     let (status, observed) = verdict(&outcome);
     let exactly_once = lines == logged && distinct == logged;
     assert_eq!(
@@ -309,7 +309,7 @@ async fn a_blackhole_is_judged_as_each_clients_own_log_says() {
         let counted = count_on_server(&engine, &run_id, host).await;
         seen.push((host, gave_up_after, logged, counted));
     }
-    engine.sweep(&run_id).await.unwrap();
+    common::remove_run(&engine, &run_id).await;
     for (host, gave_up_after, logged, (lines, distinct)) in seen {
         let (status, observed) = common::check_of(&outcome, CheckId::UPLOAD_NETWORK_TIMEOUT, host);
         let expected = match host {
@@ -359,7 +359,7 @@ async fn what_journald_drops_at_the_source_is_said_apart_as_journald_says() {
         let counted = count_on_server(&engine, &run_id, host).await;
         seen.push((host, suppressed, logged, counted));
     }
-    engine.sweep(&run_id).await.unwrap();
+    common::remove_run(&engine, &run_id).await;
     for (host, suppressed, logged, (lines, distinct)) in seen {
         let (status, observed) = common::check_of(&outcome, CheckId::DELIVERY_EXACTLY_ONCE, host);
         let exactly_once = lines == logged && distinct == logged;
@@ -430,7 +430,7 @@ async fn large_native_messages_arrive_whole_as_counted() {
         let on_server = measure(common::READ_REMOTE_FILES, stream).await;
         seen.push((stream, size, logged, logged_sizes, on_server));
     }
-    engine.sweep(&run_id).await.unwrap();
+    common::remove_run(&engine, &run_id).await;
     let (status, observed) = verdict(&outcome);
     let mut exactly_once = true;
     for (stream, size, logged, logged_sizes, (lines, distinct, sizes)) in seen {
@@ -493,7 +493,7 @@ async fn a_namespace_is_accounted_as_its_own_journal_and_the_server_count_it() {
             counted,
         ));
     }
-    engine.sweep(&run_id).await.unwrap();
+    common::remove_run(&engine, &run_id).await;
     for (host, logged, in_default, (lines, distinct)) in seen {
         assert_eq!(
             in_default, "0",
@@ -534,7 +534,7 @@ async fn a_soak_samples_what_journal_remote_is() {
     .await;
     let logged = count_on_client(&engine, &run_id, "client1").await;
     let counted = count_on_server(&engine, &run_id, "client1").await;
-    engine.sweep(&run_id).await.unwrap();
+    common::remove_run(&engine, &run_id).await;
     let samples = &outcome.report.soak;
     assert_eq!(
         samples.len(),

@@ -7,6 +7,22 @@ use journal_lab::engine::Engine;
 use journal_lab::lab::{self, LabOptions, Outcome};
 use journal_lab::scenario::Scenario;
 
+/// Removes a kept run as `clean --run ID` does: its containers and network, and its private
+/// directory (the CA keys), which a kept run leaves in $TMPDIR; then asserts both are gone.
+#[allow(dead_code)]
+pub async fn remove_run(engine: &Engine, run_id: &str) {
+    let which = journal_lab::lab::clean::Which::Run(run_id.to_string());
+    journal_lab::lab::clean::clean(std::slice::from_ref(engine), &which, false)
+        .await
+        .unwrap_or_else(|e| panic!("removing run {run_id}: {e}"));
+    let left: Vec<_> = journal_lab::owner::private_dirs()
+        .into_iter()
+        .filter(|dir| dir.run_id == run_id)
+        .map(|dir| dir.path)
+        .collect();
+    assert!(left.is_empty(), "run {run_id} left its keys: {left:?}");
+}
+
 /// Removes every run this test process started (kept runs, so nothing else would): for a kept
 /// run whose harness failed before the test learned its id.
 pub fn remove_my_runs() {
@@ -21,7 +37,13 @@ pub fn remove_my_runs() {
                 let engine = Engine::connect().await.unwrap();
                 for run in engine.runs().await.unwrap() {
                     if run.owner.as_deref() == Some(journal_lab::owner::this_process()) {
-                        let _ = engine.sweep(&run.id).await;
+                        let which = journal_lab::lab::clean::Which::Run(run.id.clone());
+                        let _ = journal_lab::lab::clean::clean(
+                            std::slice::from_ref(&engine),
+                            &which,
+                            false,
+                        )
+                        .await;
                     }
                 }
             })
