@@ -338,7 +338,36 @@ async fn a_clock_skew_across_a_reboot_is_accounted_as_counted() {
         .await;
         read.push((client, sign, on_client, on_server, times));
     }
+    // The lab's own entries (workload and markers) in the server's files, read one by one, and
+    // through `journalctl -D`: for the merged-view FINDING, when the lab made one.
+    let lab_entries =
+        "-o cat --no-pager SYSLOG_IDENTIFIER=journal-lab-workload SYSLOG_IDENTIFIER=journal-lab";
+    let in_files = common::sh(
+        &engine,
+        &format!("server.{run_id}"),
+        &format!("for f in /var/log/journal/remote/*.journal*; do journalctl --file \"$f\" {lab_entries}; done | wc -l"),
+    )
+    .await;
     common::remove_run(&engine, &run_id).await;
+    let in_files: u64 = in_files.trim().parse().unwrap();
+    if let Some(finding) = outcome
+        .report
+        .findings
+        .iter()
+        .find(|f| f.summary.starts_with("journalctl -D "))
+    {
+        let numbers: Vec<u64> = finding
+            .summary
+            .split(' ')
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        let (shown, held) = (numbers[0], numbers[1]);
+        assert!(
+            shown < held && held == in_files,
+            "the FINDING's counts agree with the files read here ({in_files}): {}",
+            finding.summary
+        );
+    }
     for (client, sign, on_client, on_server, times) in read {
         let mut lines = times.lines();
         let first: f64 = lines.next().unwrap().parse().unwrap();
