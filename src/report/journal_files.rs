@@ -1,6 +1,6 @@
 //! The servers' binary journal files, copied out of the lab as evidence: written under
 //! `reports/<run-id>/journals/<host>/`, with a SHA-256 manifest in run.json, so that anyone can
-//! open them with `journalctl --file`/`--directory` and re-verify a report offline.
+//! open each with `journalctl --file` and re-verify a report offline.
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Component, Path};

@@ -189,8 +189,9 @@ pub fn markdown(report: &RunReport) -> String {
         let _ = writeln!(
             md,
             "\n## Journal files\n\n{} binary journal files of the servers are copied to `journals/<host>/` \
-             (SHA-256 of each in run.json): open them with `journalctl --directory journals/<host>/remote` \
-             or `journalctl --file FILE`.",
+             (SHA-256 of each in run.json): open each with `journalctl --file FILE`. \
+             `journalctl --directory journals/<host>/remote` shows them merged, but systemd 252's \
+             merged view can leave out entries the files hold (journal-lab's docs/findings.md).",
             report.journal_files.len()
         );
     }
@@ -433,7 +434,7 @@ pub fn html(report: &RunReport) -> String {
         h.push_str(&soak::svg(&report.soak));
     }
     if !report.journal_files.is_empty() {
-        h.push_str("<h2>Journal files</h2>\n<p class=\"meta\">The servers' binary journals, as copied out at the end of the run: open them with <code>journalctl --file</code> or <code>--directory</code>.</p>\n<table><tr><th>host</th><th>file in the host</th><th>bytes</th><th>SHA-256</th></tr>\n");
+        h.push_str("<h2>Journal files</h2>\n<p class=\"meta\">The servers' binary journals, as copied out at the end of the run: open each with <code>journalctl --file</code> (systemd 252's merged <code>--directory</code> view can leave out entries the files hold).</p>\n<table><tr><th>host</th><th>file in the host</th><th>bytes</th><th>SHA-256</th></tr>\n");
         for file in &report.journal_files {
             let _ = writeln!(
                 h,
