@@ -229,8 +229,10 @@ pub async fn observe_facts(lab: &Lab, cache: &ProbeCache, deadlines: &Deadlines)
 
 /// Counts the lab's own entries (workload messages and markers) in the remote journals two
 /// ways and prints `FILES MERGED`: each file on its own, then `journalctl -D` over the
-/// directory. Files first: entries are only ever added, so a merged count below the files'
-/// is entries the merged view hid, never one that arrived in between.
+/// directory. Files first: at the end of a run entries are only added (retention deletes
+/// archived files only while journal-remote writes, and the run's writing is over), so a
+/// merged count below the files' is entries the merged view hid, never one that arrived in
+/// between.
 fn merged_view_command() -> String {
     let select = format!(
         "-o cat --no-pager SYSLOG_IDENTIFIER={} SYSLOG_IDENTIFIER={}",
