@@ -173,8 +173,9 @@ fn order(labels: &[String], last: &BTreeMap<String, f64>) -> Vec<usize> {
     order
 }
 
-/// Tests at once by default: two per CPU. On this 2-CPU machine the CPUs are busy from the
-/// first test on at 4 (vmstat: 0-4% idle): more at once only slows each test down
+/// Tests at once by default: two per CPU. On this 2-CPU machine, at 4, the CPUs are idle for a
+/// minute or so while the slowest-first fault scenarios wait, then saturated (vmstat); 6 at
+/// once gained 7% in one pair of runs, not enough for more load on every CI timing
 /// (docs/performance.md).
 pub fn default_jobs() -> usize {
     2 * std::thread::available_parallelism().map_or(1, |n| n.get())
