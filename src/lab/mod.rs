@@ -151,6 +151,20 @@ impl Host {
     }
 }
 
+/// Removals [`Lab::start_removing`] started; [`EarlyRemoval::finish`] waits for them.
+#[must_use = "the removals must be waited for before the teardown"]
+pub struct EarlyRemoval(Vec<tokio::task::JoinHandle<Result<()>>>);
+
+impl EarlyRemoval {
+    /// Waits for the removals. What failed is left to the teardown's sweep (see
+    /// [`Lab::start_removing`]).
+    pub async fn finish(self) {
+        for task in self.0 {
+            let _ = task.await;
+        }
+    }
+}
+
 pub struct Lab {
     /// The engines it spreads over, in the fleet's order (one for most labs).
     engines: Vec<Engine>,
@@ -289,6 +303,33 @@ impl Lab {
                 },
                 other => other,
             })
+    }
+
+    /// Starts removing the hosts `which` picks, in the background, while the run does other
+    /// work (a finished run's clients while the servers' journals are copied and the reports
+    /// written). A kept lab removes nothing. The teardown's sweep that follows finds by label
+    /// whatever this did not remove, and removes it or says why: so this reports nothing itself.
+    pub fn start_removing(&self, which: impl Fn(&Host) -> bool) -> EarlyRemoval {
+        if self.keep {
+            return EarlyRemoval(Vec::new());
+        }
+        let tasks = self
+            .engines
+            .iter()
+            .enumerate()
+            .map(|(index, engine)| {
+                let ids: Vec<String> = self
+                    .hosts
+                    .iter()
+                    .filter(|h| h.engine == index && which(h))
+                    .map(|h| h.id.clone())
+                    .collect();
+                let engine = engine.clone();
+                let run_id = self.run_id.clone();
+                tokio::spawn(async move { engine.remove_containers(&ids, &run_id).await })
+            })
+            .collect();
+        EarlyRemoval(tasks)
     }
 
     /// Removes the hosts (concurrently) and the network. Dropping does the same, blocking.

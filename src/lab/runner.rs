@@ -114,22 +114,17 @@ pub async fn run_scenario(
     };
 
     let clock_steps = Instant::now();
-    let (checks, step_records, final_answers) =
+    let (checks, step_records, end) =
         execute(&lab, scenario, options, &mut state, progress).await?;
-    phases.push(phase("steps and checks", clock_steps.elapsed()));
+    phases.push(phase(
+        "steps and checks (with the profile)",
+        clock_steps.elapsed(),
+    ));
 
     let clock_observe = Instant::now();
-    let observed = observe_end(
-        &lab,
-        scenario,
-        options,
-        &mut state,
-        &final_answers,
-        progress,
-    )
-    .await?;
+    let observed = observe_end(&lab, scenario, options, &mut state, end).await?;
     phases.push(phase(
-        "observe (profile, facts, journals)",
+        "observe (facts, journals, delivery)",
         clock_observe.elapsed(),
     ));
     // A verify writes a report of its own beside the lab's first.
@@ -144,6 +139,11 @@ pub async fn run_scenario(
     } else {
         run_id.clone()
     };
+    // Nothing more is read from the hosts but the servers' journal files: a run that will not be
+    // kept starts removing the others now, while those are copied and the reports written.
+    let removing_early =
+        (matches!(options.mode, RunMode::Run) && !options.keep && !options.keep_on_failure)
+            .then(|| lab.start_removing(|host| host.role != Role::Server));
     let run_dir = options.reports_dir.join(&report_id);
     // From here on the report directory exists; it stays only once it is complete.
     let unfinished = report::Unfinished::new(&run_dir);
@@ -230,7 +230,13 @@ pub async fn run_scenario(
     } else {
         Vec::new()
     };
-    let (torn_down, took) = timed(lab.teardown()).await;
+    let (torn_down, took) = timed(async {
+        if let Some(removing) = removing_early {
+            removing.finish().await;
+        }
+        lab.teardown().await
+    })
+    .await;
     for (network, why) in torn_down? {
         progress.warning(format!(
             "network {network} was left: {why}; {}",
@@ -263,7 +269,7 @@ async fn execute(
     options: &LabOptions,
     state: &mut steps::RunState,
     progress: &Progress,
-) -> Result<(Vec<CheckResult>, Vec<report::StepRecord>, ProbeCache)> {
+) -> Result<(Vec<CheckResult>, Vec<report::StepRecord>, EndOfSteps)> {
     let mut checks: Vec<CheckResult> = Vec::new();
     let mut step_records = Vec::new();
     let (attached, verify_steps, verify_phase) = match &options.mode {
@@ -329,19 +335,36 @@ async fn execute(
     steps::end_faults(lab, scenario, state, &options.deadlines, progress).await?;
     let verified = verified_checks(scenario, options.mode.verified_checks());
     // The final batch also reads what the workloads' delivery is accounted from: the
-    // `delivery-exactly-once` check and run.json's `delivery` judge the same read.
-    let (results, answers) = evaluate::evaluate(
+    // `delivery-exactly-once` check and run.json's `delivery` judge the same read. The profile
+    // and the facts come in the same batch.
+    let end = evaluate::evaluate_final_and_profile(
         lab,
+        scenario,
         verified.as_ref().unwrap_or(scenario),
-        state,
         verify_phase.unwrap_or(FINAL_PHASE),
+        state,
+        options.profile,
         &options.deadlines,
         progress,
         &|cache| observe::ask_delivery_reads(lab, scenario, &state.history, cache),
     )
     .await?;
-    checks.extend(results);
-    Ok((checks, step_records, answers))
+    checks.extend(end.final_results);
+    Ok((
+        checks,
+        step_records,
+        EndOfSteps {
+            profile: end.profile,
+            answers: end.answers,
+        },
+    ))
+}
+
+/// What the end of the steps observed beside the checks: the profile, and the batch's answers
+/// (the facts and the delivery reads).
+struct EndOfSteps {
+    profile: Vec<CheckResult>,
+    answers: ProbeCache,
 }
 
 /// What the end of a run looks at.
@@ -363,8 +386,7 @@ async fn observe_end(
     scenario: &Scenario,
     options: &LabOptions,
     state: &mut steps::RunState,
-    final_answers: &ProbeCache,
-    progress: &Progress,
+    end: EndOfSteps,
 ) -> Result<Observed> {
     let memory = async {
         if !options.measure_memory {
@@ -381,21 +403,14 @@ async fn observe_end(
                 .sum::<u64>(),
         ))
     };
-    let (container_memory_bytes, (profile, profile_batch)) = tokio::try_join!(
-        memory,
-        evaluate::evaluate_profile(
-            lab,
-            scenario,
-            state,
-            options.profile,
-            &options.deadlines,
-            progress
-        ),
-    )?;
-    // The facts were read in the profile's batch, after its probes on each host: those may be
-    // what socket-activates journal-remote (when no client connects), and its log is where a
+    let EndOfSteps { profile, answers } = end;
+    // The facts were read in the end batch, after the profile's probes on each host: those may
+    // be what socket-activates journal-remote (when no client connects), and its log is where a
     // finding comes from, so the order keeps the finding independent of timing.
-    let mut facts = observe::observe_facts(lab, &profile_batch, &options.deadlines).await?;
+    let (container_memory_bytes, mut facts) = tokio::try_join!(
+        memory,
+        observe::observe_facts(lab, &answers, &options.deadlines)
+    )?;
     let view = std::mem::replace(&mut facts.view, observe::ServerView::empty());
     let journal_dumps = std::mem::take(&mut facts.journals);
     // Markers that arrived after their wait ended count as delivered too (seconds unknown).
@@ -412,7 +427,7 @@ async fn observe_end(
             scenario,
             &workloads,
             &state.first_seen,
-            final_answers,
+            &answers,
             &options.deadlines,
         )
         .await?;
