@@ -327,10 +327,7 @@ impl Engine {
     /// the run's network, stopped, removed (with its anonymous volumes). One already gone counts
     /// as removed.
     pub async fn remove_containers(&self, ids: &[String], run_id: &str) -> Result<()> {
-        // Owned ids: a borrowed one makes this future unfit for `tokio::spawn` (a closure over a
-        // reference is not general enough over its lifetime).
-        let removals = ids.iter().cloned().map(|id| async move {
-            let id = id.as_str();
+        let removals = ids.iter().map(|id| async move {
             // Detached from the run's network while it still exists: Docker 20.10, loaded,
             // sometimes kept the endpoint of a container removed while attached, and then no
             // API call removes the network (only restarting the engine does).

@@ -151,20 +151,6 @@ impl Host {
     }
 }
 
-/// Removals [`Lab::start_removing`] started; [`EarlyRemoval::finish`] waits for them.
-#[must_use = "the removals must be waited for before the teardown"]
-pub struct EarlyRemoval(Vec<tokio::task::JoinHandle<Result<()>>>);
-
-impl EarlyRemoval {
-    /// Waits for the removals. What failed is left to the teardown's sweep (see
-    /// [`Lab::start_removing`]).
-    pub async fn finish(self) {
-        for task in self.0 {
-            let _ = task.await;
-        }
-    }
-}
-
 pub struct Lab {
     /// The engines it spreads over, in the fleet's order (one for most labs).
     engines: Vec<Engine>,
@@ -303,33 +289,6 @@ impl Lab {
                 },
                 other => other,
             })
-    }
-
-    /// Starts removing the hosts `which` picks, in the background, while the run does other
-    /// work (a finished run's clients while the servers' journals are copied and the reports
-    /// written). A kept lab removes nothing. The teardown's sweep that follows finds by label
-    /// whatever this did not remove, and removes it or says why: so this reports nothing itself.
-    pub fn start_removing(&self, which: impl Fn(&Host) -> bool) -> EarlyRemoval {
-        if self.keep {
-            return EarlyRemoval(Vec::new());
-        }
-        let tasks = self
-            .engines
-            .iter()
-            .enumerate()
-            .map(|(index, engine)| {
-                let ids: Vec<String> = self
-                    .hosts
-                    .iter()
-                    .filter(|h| h.engine == index && which(h))
-                    .map(|h| h.id.clone())
-                    .collect();
-                let engine = engine.clone();
-                let run_id = self.run_id.clone();
-                tokio::spawn(async move { engine.remove_containers(&ids, &run_id).await })
-            })
-            .collect();
-        EarlyRemoval(tasks)
     }
 
     /// Removes the hosts (concurrently) and the network. Dropping does the same, blocking.
@@ -486,12 +445,14 @@ pub fn shell_wait(condition: &str, deadline: Duration) -> String {
     shell_wait_among(condition, deadline, 1)
 }
 
-/// [`shell_wait`] for one of `waiters` hosts waiting at once: the first tries come no faster
-/// than every `waiters` × 5 ms (at most 250 ms), so that many hosts polling together leave the
-/// machine's CPUs to what they wait for. Measured at 1+100 on a 2-CPU machine: configuration
-/// took 22.1 s polling from 20 ms, 13.6 s polling every 250 ms (docs/performance.md).
+/// [`shell_wait`] for one of `waiters` hosts waiting at once: no try comes sooner than
+/// `waiters` × 10 ms after the last (at least 20 ms, at most 1 s), so all the hosts together poll
+/// at most about 100 times a second, whatever their number, and leave the machine's CPUs to
+/// what they wait for. Measured at 1+100 on a 2-CPU machine (docs/performance.md): configuration
+/// took 22.1 s polling from 20 ms; polling every 250 ms, 14.4 s, 23.2 CPU-seconds in the hosts;
+/// every second, 9.0 s and 12.8 CPU-seconds.
 pub fn shell_wait_among(condition: &str, deadline: Duration, waiters: usize) -> String {
-    let floor_ms = (waiters as u64 * 5).clamp(20, 250);
+    let floor_ms = (waiters as u64 * 10).clamp(20, 1000);
     let sleep = |ms: u64| format!("{:.3}", ms.max(floor_ms) as f64 / 1000.0);
     format!(
         "jl_end=$(( $(date +%s) + {} )); jl_try=0; until {condition}; do [ \"$(date +%s)\" -lt \"$jl_end\" ] || break; \

@@ -139,11 +139,6 @@ pub async fn run_scenario(
     } else {
         run_id.clone()
     };
-    // Nothing more is read from the hosts but the servers' journal files: a run that will not be
-    // kept starts removing the others now, while those are copied and the reports written.
-    let removing_early =
-        (matches!(options.mode, RunMode::Run) && !options.keep && !options.keep_on_failure)
-            .then(|| lab.start_removing(|host| host.role != Role::Server));
     let run_dir = options.reports_dir.join(&report_id);
     // From here on the report directory exists; it stays only once it is complete.
     let unfinished = report::Unfinished::new(&run_dir);
@@ -230,13 +225,7 @@ pub async fn run_scenario(
     } else {
         Vec::new()
     };
-    let (torn_down, took) = timed(async {
-        if let Some(removing) = removing_early {
-            removing.finish().await;
-        }
-        lab.teardown().await
-    })
-    .await;
+    let (torn_down, took) = timed(lab.teardown()).await;
     for (network, why) in torn_down? {
         progress.warning(format!(
             "network {network} was left: {why}; {}",

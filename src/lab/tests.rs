@@ -72,8 +72,8 @@ fn shell_waits_end_when_the_condition_holds_or_time_is_up() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "gave up\n");
 }
 
-/// Many hosts waiting at once poll slower: 100 waiters no faster than every 250 ms from the
-/// first try, one as fast as before (20 ms, then 50, then 200).
+/// Many hosts waiting at once poll slower: 100 waiters no faster than every second from the
+/// first try, 25 every 250 ms, one as fast as before (20 ms, then 50, then 200).
 #[test]
 fn many_waiters_poll_slower_from_the_start() {
     let alone = shell_wait_among("true", Duration::from_secs(1), 1);
@@ -83,11 +83,13 @@ fn many_waiters_poll_slower_from_the_start() {
     );
     assert_eq!(alone, shell_wait("true", Duration::from_secs(1)));
     let crowd = shell_wait_among("true", Duration::from_secs(1), 100);
-    assert_eq!(crowd.matches("sleep 0.250;;").count(), 3, "{crowd}");
+    assert_eq!(crowd.matches("sleep 1.000;;").count(), 3, "{crowd}");
     let some = shell_wait_among("true", Duration::from_secs(1), 25);
+    assert_eq!(some.matches("sleep 0.250;;").count(), 3, "{some}");
+    let few = shell_wait_among("true", Duration::from_secs(1), 3);
     assert!(
-        some.contains("sleep 0.125;; [6-9]|1[0-4]) sleep 0.125;; *) sleep 0.200;;"),
-        "{some}"
+        few.contains("sleep 0.030;; [6-9]|1[0-4]) sleep 0.050;; *) sleep 0.200;;"),
+        "{few}"
     );
 }
 
