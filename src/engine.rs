@@ -298,36 +298,8 @@ impl Engine {
     /// (concurrently), then the networks they were on.
     pub async fn sweep(&self, run_id: &str) -> Result<Swept> {
         let (containers, networks) = self.labelled(format!("{RUN_LABEL}={run_id}")).await?;
-        let ids: Vec<String> = containers.iter().filter_map(|c| c.id.clone()).collect();
-        self.remove_containers(&ids, run_id).await?;
-        let mut swept = Swept {
-            containers: containers
-                .iter()
-                .map(|c| {
-                    c.names
-                        .as_ref()
-                        .and_then(|n| n.first())
-                        .map(|n| n.trim_start_matches('/').to_string())
-                        .unwrap_or_default()
-                })
-                .collect(),
-            ..Default::default()
-        };
-        for network in networks {
-            let name = network.name.unwrap_or_default();
-            match self.remove_network(&name).await? {
-                Removal::Removed => swept.networks.push(name),
-                Removal::Stale(reason) => swept.stale_networks.push((name, reason)),
-            }
-        }
-        Ok(swept)
-    }
-
-    /// Removes these containers of run `run_id`, a bounded number at a time: each detached from
-    /// the run's network, stopped, removed (with its anonymous volumes). One already gone counts
-    /// as removed.
-    pub async fn remove_containers(&self, ids: &[String], run_id: &str) -> Result<()> {
-        let removals = ids.iter().map(|id| async move {
+        let names: Vec<String> = containers.iter().filter_map(|c| c.id.clone()).collect();
+        let removals = names.iter().map(|id| async move {
             // Detached from the run's network while it still exists: Docker 20.10, loaded,
             // sometimes kept the endpoint of a container removed while attached, and then no
             // API call removes the network (only restarting the engine does).
@@ -354,7 +326,27 @@ impl Engine {
         {
             result?;
         }
-        Ok(())
+        let mut swept = Swept {
+            containers: containers
+                .iter()
+                .map(|c| {
+                    c.names
+                        .as_ref()
+                        .and_then(|n| n.first())
+                        .map(|n| n.trim_start_matches('/').to_string())
+                        .unwrap_or_default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        for network in networks {
+            let name = network.name.unwrap_or_default();
+            match self.remove_network(&name).await? {
+                Removal::Removed => swept.networks.push(name),
+                Removal::Stale(reason) => swept.stale_networks.push((name, reason)),
+            }
+        }
+        Ok(swept)
     }
 
     /// Freezes (`docker pause`) or thaws a container.

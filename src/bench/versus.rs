@@ -31,7 +31,9 @@ pub fn goal_for(clients: usize) -> Option<f64> {
 const PROCESS_DEADLINE: Duration = Duration::from_secs(600);
 
 /// Runs `program args` to completion, timed; a non-zero exit is a failure with its last words.
-async fn timed(program: &str, args: &[String]) -> Result<(f64, Option<String>)> {
+/// Also returns the lines of its stderr that say a network was left, which a bench must pass on
+/// even from a run that succeeded.
+async fn timed(program: &str, args: &[String]) -> Result<(f64, Option<String>, Vec<String>)> {
     let clock = Instant::now();
     let child = crate::stderr_piped(program, args)
         .spawn()
@@ -47,22 +49,32 @@ async fn timed(program: &str, args: &[String]) -> Result<(f64, Option<String>)> 
         })?
         .map_err(|e| Error::InvalidSettings(format!("waiting for {program}: {e}")))?;
     let seconds = clock.elapsed().as_secs_f64();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let left = stderr
+        .lines()
+        .filter(|line| line.contains(crate::lab::LEFT_NETWORK))
+        .map(str::to_string)
+        .collect();
     let failure = (!output.status.success()).then(|| {
-        let text = String::from_utf8_lossy(&output.stderr);
-        let tail: Vec<&str> = text.lines().rev().take(3).collect();
+        let tail: Vec<&str> = stderr.lines().rev().take(3).collect();
         format!(
             "{} ({})",
             output.status,
             tail.into_iter().rev().collect::<Vec<_>>().join(" / ")
         )
     });
-    Ok((seconds, failure))
+    Ok((seconds, failure, left))
 }
 
 /// The engine's floor for 1 + `clients` hosts: bare hosts of the image (no certificates, no
 /// configuration, nothing checked) created, started, waited for until systemd runs, and removed,
 /// through the same API calls as a lab. No harness on this engine goes under it.
-async fn engine_floor(engine: &Engine, image: &ImageSpec, clients: usize) -> Result<f64> {
+async fn engine_floor(
+    engine: &Engine,
+    image: &ImageSpec,
+    clients: usize,
+    progress: &Progress,
+) -> Result<f64> {
     let clock = Instant::now();
     let mut lab = Lab::create(engine.clone(), &crate::lab::new_run_id(), false).await?;
     let specs: Vec<HostSpec> = (0..=clients)
@@ -72,7 +84,7 @@ async fn engine_floor(engine: &Engine, image: &ImageSpec, clients: usize) -> Res
         })
         .collect();
     let booted = lab.boot(&specs, Deadlines::default().boot).await;
-    lab.teardown().await?;
+    crate::lab::say_left_networks(progress, lab.teardown().await?);
     booted?;
     Ok(clock.elapsed().as_secs_f64())
 }
@@ -121,7 +133,7 @@ pub async fn measure(
             floor_seconds: Vec::new(),
         };
         for run in 0..runs.max(1) {
-            let floor = engine_floor(engine, image_spec, clients).await?;
+            let floor = engine_floor(engine, image_spec, clients, progress).await?;
             progress.news(format!(
                 "  1+{clients} run {}: engine floor {floor:.2}s",
                 run + 1
@@ -133,7 +145,7 @@ pub async fn measure(
             } else {
                 ["peer", "lab"]
             } {
-                let (seconds, failure) = if side == "lab" {
+                let (seconds, failure, left) = if side == "lab" {
                     timed(lab_program, &lab_args).await?
                 } else {
                     timed("bash", &peer_args).await?
@@ -145,6 +157,9 @@ pub async fn measure(
                         .as_deref()
                         .map_or(String::new(), |f| format!(" FAILED: {f}"))
                 ));
+                for line in left {
+                    progress.warning(format!("1+{clients} run {} ({side}): {line}", run + 1));
+                }
                 match (side, failure) {
                     (_, Some(f)) => point.failures.push(format!("{side} run {}: {f}", run + 1)),
                     ("lab", None) => point.lab_seconds.push(seconds),
@@ -187,6 +202,19 @@ impl VersusPoint {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A lab run as a process that left a network says so, and the bench passes it on from a run
+    /// that succeeded too: those lines only.
+    #[tokio::test]
+    async fn a_timed_process_passes_on_the_networks_it_left() {
+        let script = format!(
+            "echo 'progress line' >&2; echo 'warning: network jl-x{}stale endpoint' >&2",
+            crate::lab::LEFT_NETWORK
+        );
+        let (_, failure, left) = timed("sh", &["-c".to_string(), script]).await.unwrap();
+        assert!(failure.is_none());
+        assert_eq!(left, ["warning: network jl-x was left: stale endpoint"]);
+    }
 
     fn point(clients: usize, lab: &[f64], peer: &[f64]) -> VersusPoint {
         VersusPoint {
@@ -239,7 +267,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failing_process_is_a_failure_with_its_last_words() {
-        let (_, failure) = timed(
+        let (_, failure, _) = timed(
             "sh",
             &["-c".into(), "echo one >&2; echo two >&2; exit 3".into()],
         )
@@ -250,7 +278,7 @@ mod tests {
             failure.contains("3") && failure.contains("one / two"),
             "{failure}"
         );
-        let (_, ok) = timed("true", &[]).await.unwrap();
+        let (_, ok, _) = timed("true", &[]).await.unwrap();
         assert!(ok.is_none());
         assert!(timed("/nonexistent/program", &[]).await.is_err());
     }

@@ -464,6 +464,22 @@ pub fn shell_wait_among(condition: &str, deadline: Duration, waiters: usize) -> 
     )
 }
 
+/// How the warning of [`say_left_networks`] says it, between the network and why (the bench
+/// looks for it in the labs it runs as processes).
+pub const LEFT_NETWORK: &str = " was left: ";
+
+/// Says each network a teardown left (the engine's stale endpoint, see [`Lab::teardown`]), with
+/// the fix: every caller of a teardown says them, none drops them.
+pub fn say_left_networks(progress: &crate::Progress, left: Vec<(String, String)>) {
+    use crate::Say;
+    for (network, why) in left {
+        progress.warning(format!(
+            "network {network}{LEFT_NETWORK}{why}; {}",
+            engine::STALE_FIX
+        ));
+    }
+}
+
 /// A fresh run id: sortable by time, unique enough for concurrent runs, DNS-safe.
 pub fn new_run_id() -> String {
     let now = time::OffsetDateTime::now_utc();

@@ -8,7 +8,6 @@ use std::time::Instant;
 use time::OffsetDateTime;
 
 use super::plan::{plan, Plan};
-use super::probes::ProbeCache;
 use super::verifying::{self, verified_checks};
 use super::{bring_up, evaluate, observe, phase, steps, timed, HostSpec};
 use crate::checks::CheckResult;
@@ -226,12 +225,7 @@ pub async fn run_scenario(
         Vec::new()
     };
     let (torn_down, took) = timed(lab.teardown()).await;
-    for (network, why) in torn_down? {
-        progress.warning(format!(
-            "network {network} was left: {why}; {}",
-            crate::engine::STALE_FIX
-        ));
-    }
+    super::say_left_networks(progress, torn_down?);
     if !keep {
         progress.milestone(format!("lab removed in {:.1}s", took.as_secs_f64()));
     }
@@ -258,7 +252,11 @@ async fn execute(
     options: &LabOptions,
     state: &mut steps::RunState,
     progress: &Progress,
-) -> Result<(Vec<CheckResult>, Vec<report::StepRecord>, EndOfSteps)> {
+) -> Result<(
+    Vec<CheckResult>,
+    Vec<report::StepRecord>,
+    evaluate::EndResults,
+)> {
     let mut checks: Vec<CheckResult> = Vec::new();
     let mut step_records = Vec::new();
     let (attached, verify_steps, verify_phase) = match &options.mode {
@@ -326,7 +324,7 @@ async fn execute(
     // The final batch also reads what the workloads' delivery is accounted from: the
     // `delivery-exactly-once` check and run.json's `delivery` judge the same read. The profile
     // and the facts come in the same batch.
-    let end = evaluate::evaluate_final_and_profile(
+    let mut end = evaluate::evaluate_final_and_profile(
         lab,
         scenario,
         verified.as_ref().unwrap_or(scenario),
@@ -338,22 +336,9 @@ async fn execute(
         &|cache| observe::ask_delivery_reads(lab, scenario, &state.history, cache),
     )
     .await?;
-    checks.extend(end.final_results);
-    Ok((
-        checks,
-        step_records,
-        EndOfSteps {
-            profile: end.profile,
-            answers: end.answers,
-        },
-    ))
-}
-
-/// What the end of the steps observed beside the checks: the profile, and the batch's answers
-/// (the facts and the delivery reads).
-struct EndOfSteps {
-    profile: Vec<CheckResult>,
-    answers: ProbeCache,
+    // The final checks join the run's checks; the profile and the answers go on to `observe_end`.
+    checks.append(&mut end.final_results);
+    Ok((checks, step_records, end))
 }
 
 /// What the end of a run looks at.
@@ -375,7 +360,7 @@ async fn observe_end(
     scenario: &Scenario,
     options: &LabOptions,
     state: &mut steps::RunState,
-    end: EndOfSteps,
+    end: evaluate::EndResults,
 ) -> Result<Observed> {
     let memory = async {
         if !options.measure_memory {
@@ -392,7 +377,9 @@ async fn observe_end(
                 .sum::<u64>(),
         ))
     };
-    let EndOfSteps { profile, answers } = end;
+    let evaluate::EndResults {
+        profile, answers, ..
+    } = end;
     // The facts were read in the end batch, after the profile's probes on each host: those may
     // be what socket-activates journal-remote (when no client connects), and its log is where a
     // finding comes from, so the order keeps the finding independent of timing.
