@@ -34,8 +34,8 @@ pub enum FaultKind {
     ClockForward,
 }
 
-/// The file a client's faked clock reads its offset from (libfaketime's
-/// `FAKETIME_TIMESTAMP_FILE`, read at every call): `+0` is the true time.
+/// The file a client's faked clock reads its offset from, in whole seconds, at every call (the
+/// clock shim, src/lab/clock_shim.c): `+0` is the true time.
 pub const CLOCK_FILE: &str = "/etc/journal-lab/clock";
 
 /// How the lab does one side of a fault.
@@ -137,7 +137,7 @@ pub const FAULTS: [FaultSpec; 7] = [
         )),
         single_blow: false,
         needs_machine_root: false,
-        start: FaultAction::InHost("echo -1h > /etc/journal-lab/clock"),
+        start: FaultAction::InHost("echo -3600 > /etc/journal-lab/clock"),
         stop: FaultAction::InHost("echo +0 > /etc/journal-lab/clock"),
     },
     FaultSpec {
@@ -149,13 +149,13 @@ pub const FAULTS: [FaultSpec; 7] = [
         )),
         single_blow: false,
         needs_machine_root: false,
-        start: FaultAction::InHost("echo +1h > /etc/journal-lab/clock"),
+        start: FaultAction::InHost("echo +3600 > /etc/journal-lab/clock"),
         stop: FaultAction::InHost("echo +0 > /etc/journal-lab/clock"),
     },
 ];
 
 impl FaultKind {
-    /// It fakes the host's clock (the host needs libfaketime and a boot ID of its own).
+    /// It fakes the host's clock (the host needs the clock shim and a boot ID of its own).
     pub fn is_clock(self) -> bool {
         matches!(self, FaultKind::ClockBack | FaultKind::ClockForward)
     }

@@ -152,16 +152,12 @@ pub fn image_specs(
                 .or(host.release.as_deref())
                 .or(scenario.release.as_deref())
                 .unwrap_or(images::DEFAULT_RELEASE);
-            // A proxy's image carries HAProxy, and a host whose clock a fault fakes carries
-            // libfaketime, from the release's own packages.
+            // A proxy's image carries HAProxy, and a host whose clock a fault fakes a compiler
+            // for the clock shim, from the release's own packages.
             let mut packages = host.packages.clone();
-            let implied = [
-                (host.role == Role::Proxy, super::proxy::PROXY_PACKAGE),
-                (
-                    super::staging::has_clock_faults(scenario, &host.name),
-                    super::staging::CLOCK_PACKAGE,
-                ),
-            ];
+            let clock = super::staging::has_clock_faults(scenario, &host.name);
+            let implied = std::iter::once((host.role == Role::Proxy, super::proxy::PROXY_PACKAGE))
+                .chain(super::staging::CLOCK_PACKAGES.iter().map(|&p| (clock, p)));
             for (needed, package) in implied {
                 if needed && !packages.iter().any(|p| p == package) {
                     packages.push(package.to_string());

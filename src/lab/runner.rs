@@ -2,6 +2,7 @@
 //! HTTPS procedure) → steps → checks → run.json. `cargo xtask lab` is the default scenario
 //! (1 server + N clients, one marker each, `client-delivers`), run through the same code.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -338,7 +339,68 @@ async fn execute(
     .await?;
     // The final checks join the run's checks; the profile and the answers go on to `observe_end`.
     checks.append(&mut end.final_results);
+    if let Some(failed) = step_records.iter().find(|r| r.error.is_some()) {
+        let journald = journald_states(lab, &options.deadlines, &checks).await;
+        not_verifiable_after(failed, &journald, &mut checks);
+    }
     Ok((checks, step_records, end))
+}
+
+/// How each host's journald stands (its unit's state, result and restarts, and what PID 1 and
+/// journald logged of it), for the hosts of `results` that did not judge: after a failed step,
+/// the first thing to rule out is the journal those steps log into.
+async fn journald_states(
+    lab: &super::Lab,
+    deadlines: &super::Deadlines,
+    results: &[CheckResult],
+) -> BTreeMap<String, String> {
+    const PROBE: &str = "systemctl show -p ActiveState -p SubState -p Result -p NRestarts systemd-journald.service \
+        systemd-journald.socket systemd-journald-dev-log.socket; \
+        journalctl -b --no-pager -o cat -u systemd-journald.service 2>&1 | grep -i -E 'watchdog|fail|exit|start.limit|event loop' | tail -n 8";
+    let hosts: std::collections::BTreeSet<&str> = results
+        .iter()
+        .filter(|r| r.status == crate::checks::Status::Error)
+        .map(|r| r.host.as_str())
+        .collect();
+    let reads = hosts
+        .into_iter()
+        .filter_map(|name| lab.host(name))
+        .map(|host| async move {
+            let said = match lab.exec(host, PROBE, deadlines.command).await {
+                Ok(out) => format!("[{}]$ {PROBE}\n{}{}", host.name, out.stdout, out.stderr),
+                Err(e) => format!("[{}] journald's state could not be read: {e}", host.name),
+            };
+            (host.name.clone(), said)
+        });
+    futures::future::join_all(reads).await.into_iter().collect()
+}
+
+/// After a failed step, a check that could not judge (an error: its input was never made, a
+/// marker never logged) is not verifiable, and says which step kept it from judging, with that
+/// host's journald state as evidence. What the checks did observe (pass, fail) stands.
+pub(crate) fn not_verifiable_after(
+    failed: &report::StepRecord,
+    journald: &BTreeMap<String, String>,
+    results: &mut [CheckResult],
+) {
+    let error = failed.error.as_deref().unwrap_or("");
+    for result in results
+        .iter_mut()
+        .filter(|r| r.status == crate::checks::Status::Error)
+    {
+        result.status = crate::checks::Status::NotVerifiable;
+        result.observed = format!(
+            "step {} ({}) failed, so this could not be judged: {}; the check said: {}",
+            failed.index,
+            failed.step,
+            error.lines().next().unwrap_or(""),
+            result.observed
+        );
+        result
+            .evidence
+            .push(format!("step {} ({}): {error}", failed.index, failed.step));
+        result.evidence.extend(journald.get(&result.host).cloned());
+    }
 }
 
 /// What the end of a run looks at.

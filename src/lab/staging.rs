@@ -162,6 +162,7 @@ pub fn stage_files(
         files.extend(super::proxy::proxy_files(host, server, &mut provision));
     }
     if has_clock_faults(scenario, &host.name) {
+        files.extend(clock_files());
         provision.push_str(&clock_provision());
     }
     if host.role == Role::Client && host.sender == scenario::Sender::Gateway {
@@ -214,28 +215,43 @@ pub(super) fn has_clock_faults(scenario: &Scenario, host: &str) -> bool {
     })
 }
 
-/// The package that fakes a host's clock.
-pub(super) const CLOCK_PACKAGE: &str = "libfaketime";
+/// The packages a host whose clock a fault fakes needs: a C compiler and the C library's headers,
+/// to build the clock shim against the release's own C library when it is provisioned.
+pub(super) const CLOCK_PACKAGES: &[&str] = &["gcc", "libc6-dev"];
 
-/// Before boot, on a host whose clock a fault fakes: libfaketime preloaded into journald and
-/// journal-upload, reading its offset from the clock file at every call (`+0` until a fault
-/// writes it; the monotonic clock stays true), and a boot ID of its own at every boot.
+/// The clock shim's source (see its header: only the wall clock moves, as in a real step).
+const CLOCK_SHIM_SOURCE: &str = include_str!("clock_shim.c");
+
+/// Where the clock shim is built, and preloaded from.
+pub const CLOCK_SHIM: &str = "/usr/local/lib/journal-lab-clock.so";
+
+/// Before boot, on a host whose clock a fault fakes: the clock shim built and preloaded into
+/// journald and journal-upload, reading its offset from the clock file at every call (`+0` until
+/// a fault writes it), and a boot ID of its own at every boot. A shim that does not build fails
+/// the provisioning, with the compiler's words in its record.
 fn clock_provision() -> String {
     let clock = crate::domain::CLOCK_FILE;
     format!(
-        r#"lib=$(ls /usr/lib/*/faketime/libfaketime.so.1 | head -n 1)
-mkdir -p "$(dirname {clock})"
+        r#"mkdir -p "$(dirname {clock})"
 echo +0 > {clock}
+cc -O2 -shared -fPIC -DCLOCK_FILE='"{clock}"' -o {CLOCK_SHIM} {BUNDLE_DIR}/clock_shim.c -ldl || exit 1
 for unit in systemd-journald {UPLOAD_UNIT}; do
     unit=${{unit%.service}}
     mkdir -p /etc/systemd/system/$unit.service.d
-    printf '[Service]
-Environment=LD_PRELOAD=%s FAKETIME_NO_CACHE=1 DONT_FAKE_MONOTONIC=1 FAKETIME_TIMESTAMP_FILE={clock}
-' "$lib"         > /etc/systemd/system/$unit.service.d/60-journal-lab-clock.conf
+    printf '[Service]\nEnvironment=LD_PRELOAD={CLOCK_SHIM}\n' > /etc/systemd/system/$unit.service.d/60-journal-lab-clock.conf
 done
 touch {BUNDLE_DIR}/own-boot-id
 "#
     )
+}
+
+/// The staged files of a host whose clock a fault fakes: the clock shim's source.
+fn clock_files() -> Vec<(String, Vec<u8>, u32)> {
+    vec![(
+        format!("{BUNDLE_DIR}/clock_shim.c"),
+        CLOCK_SHIM_SOURCE.as_bytes().to_vec(),
+        0o644,
+    )]
 }
 
 /// Copies of the installed certificate, key and CA where a replayed field configuration expects

@@ -173,3 +173,71 @@ fn pulling_across_engines_is_refused_before_boot() {
         "{error}"
     );
 }
+
+/// After a failed step, a check that could not judge says which step kept it from judging, with
+/// the host's journald state; what the checks observed (pass, fail) stands.
+#[test]
+fn checks_that_could_not_judge_after_a_failed_step_are_not_verifiable_and_name_it() {
+    use crate::checks::{CheckId, CheckResult, Status};
+    let result = |host: &str, status: Status, observed: &str| CheckResult {
+        id: CheckId::CLIENT_DELIVERS,
+        title: String::new(),
+        host: host.into(),
+        phase: "final".into(),
+        expected: String::new(),
+        observed: observed.into(),
+        status,
+        evidence: Vec::new(),
+        seconds: 0.0,
+        reference: String::new(),
+    };
+    let mut results = vec![
+        result("client1", Status::Pass, "the marker is on the server"),
+        result(
+            "client2",
+            Status::Error,
+            "no marker was logged on this client",
+        ),
+        result(
+            "client3",
+            Status::Fail,
+            "the marker did not reach the server",
+        ),
+    ];
+    let failed = crate::report::StepRecord {
+        index: 9,
+        step: "log-markers".into(),
+        host: None,
+        command: None,
+        exit_code: None,
+        output: Vec::new(),
+        error: Some(
+            "on client2: `logger` exited with 1:\nlogger: socket /dev/log: Connection refused"
+                .into(),
+        ),
+        seconds: 0.1,
+    };
+    let journald = [(
+        "client2".to_string(),
+        "NRestarts=5\nResult=exit-code".to_string(),
+    )]
+    .into();
+    super::runner::not_verifiable_after(&failed, &journald, &mut results);
+    assert_eq!(
+        results.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [Status::Pass, Status::NotVerifiable, Status::Fail]
+    );
+    let judged = &results[1];
+    assert!(
+        judged.observed.starts_with("step 9 (log-markers) failed, so this could not be judged: on client2: `logger` exited with 1")
+            && judged.observed.ends_with("the check said: no marker was logged on this client"),
+        "{}",
+        judged.observed
+    );
+    assert!(judged
+        .evidence
+        .iter()
+        .any(|e| e.contains("socket /dev/log: Connection refused")));
+    assert!(judged.evidence.iter().any(|e| e.contains("NRestarts=5")));
+    assert!(results[0].evidence.is_empty() && results[2].evidence.is_empty());
+}
