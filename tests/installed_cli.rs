@@ -70,6 +70,10 @@ fn the_binary_works_from_any_directory() {
     // init, then the setup it wrote validates (a scenario check of its scenario passes).
     let out = journal_lab(cwd.path(), &["init", "ours"]);
     assert!(out.status.success(), "{}", text(&out));
+    // ... and git ignores the reports `run` writes here.
+    assert!(text(&out).contains("added /reports/ to .gitignore"), "{}", text(&out));
+    let ignore = std::fs::read_to_string(cwd.path().join(".gitignore")).unwrap();
+    assert!(ignore.lines().any(|l| l == "/reports/"), "{ignore}");
     let out = journal_lab(cwd.path(), &["scenario", "check", "ours/scenario.yaml"]);
     assert!(out.status.success(), "{}", text(&out));
     let again = journal_lab(cwd.path(), &["init", "ours"]);
@@ -88,11 +92,12 @@ fn the_binary_works_from_any_directory() {
     assert!(said.contains("ours/setup.yaml:3:"), "{said}");
     assert!(said.contains("no `..`"), "{said}");
 
-    // Only what the commands wrote is there: nothing from the compiled-in tree, no reports yet.
+    // Only what the commands wrote is there: nothing from the compiled-in tree, no reports yet
+    // (and init's .gitignore).
     let mut entries: Vec<_> = std::fs::read_dir(cwd.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     entries.sort();
-    assert_eq!(entries, ["ours"]);
+    assert_eq!(entries, [".gitignore", "ours"]);
 }

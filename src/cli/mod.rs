@@ -9,7 +9,7 @@
 //! client did not deliver); 2 the harness could not do its job (bad input, no engine, ...);
 //! 130 interrupted.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::OnceLock;
 
@@ -334,6 +334,16 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 scenario::init::write_starting_setup(&dir, force).map_err(anyhow::Error::msg)?;
             for path in &written {
                 println!("wrote {}", path.display());
+            }
+            // Reports go to ./reports of where `run` is started: the repository's root, where
+            // `init` is run too.
+            match scenario::init::ignore_reports(Path::new(".")) {
+                Ok(true) => println!(
+                    "added {} to .gitignore (run reports are output, not configuration)",
+                    scenario::init::REPORTS_IGNORED
+                ),
+                Ok(false) => {}
+                Err(e) => eprintln!("note: {e}"),
             }
             println!(
                 "\nedit the files to be your configuration, then:\n  {me} run --setup {dir}              # the built-in suites with your files\n  {me} run {dir}/scenario.yaml      # the scenario that uses them",

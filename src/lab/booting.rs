@@ -181,9 +181,9 @@ impl Lab {
             command: "/lib/systemd/systemd (PID 1)".into(),
             exit_code: state.exit_code.unwrap_or(-1),
             output: format!(
-                "the container stopped while booting; its last output:\n{}\n\
-                 (systemd >= 258 refuses cgroup v1: boot it on a machine with the cgroup2 tree, hybrid or pure v2)",
-                tail.join("\n")
+                "the container stopped while booting; its last output:\n{}\n({})",
+                tail.join("\n"),
+                boot_failure_hint(super::cgroup_layout())
             ),
         })
     }
@@ -206,5 +206,19 @@ impl Lab {
                 host.name
             )))?;
         self.wait_for_systemd(host, deadline).await
+    }
+}
+
+/// What to look at when a host's systemd stopped while booting, on this machine's cgroup layout.
+pub(super) fn boot_failure_hint(layout: super::CgroupLayout) -> &'static str {
+    match layout {
+        super::CgroupLayout::LegacyV1 => {
+            "this machine has cgroup v1 only, which systemd >= 258 refuses: boot it on a machine \
+             with the cgroup2 tree, hybrid or pure v2"
+        }
+        super::CgroupLayout::Hybrid | super::CgroupLayout::PureV2 => {
+            "systemd's own words are above; a line from journal-lab says what it could not set up \
+             (the cgroup2 mount it needs, a boot ID of its own)"
+        }
     }
 }

@@ -113,15 +113,22 @@ pub fn kernel_exposure(remaps_users: bool) -> Option<&'static str> {
 /// `daemon-reload` and no extra round trip. A restarted container finds the record and boots as is.
 ///
 /// Before that, unless the engine already mounted one, it mounts cgroup2 on /sys/fs/cgroup (an
-/// empty tmpfs on v1 and hybrid hosts, see [`systemd_host_config`]). In the host's private cgroup
+/// empty tmpfs on v1 and hybrid hosts, see [`systemd_host_config`]). On a pure v2 host the
+/// engine mounts the container's own cgroup2 read-only unless the container is privileged
+/// (moby#46763), and systemd then exits 255 while booting: it is remounted read-write. It is the
+/// namespace's root, the host's own cgroup, so nothing outside the host becomes writable. In the host's private cgroup
 /// namespace that mount is rooted at the host's own cgroup: systemd gets the unified hierarchy
 /// every release accepts (≥ 258 refuses v1), and sees nothing of other containers.
 /// A host with `own-boot-id` staged (one with clock faults) gets a fresh boot ID at every boot,
 /// bind-mounted in its own mount namespace (a container otherwise shares the machine's), so a
 /// restart is a new boot to journald and journal-upload.
 pub const BOOT_COMMAND: &str = r#"d=/root/journal-lab
-t=$(awk '$2 == "/sys/fs/cgroup" {t = $3} END {print t}' /proc/self/mounts)
-[ "$t" = cgroup2 ] || mount -t cgroup2 cgroup2 /sys/fs/cgroup || echo "journal-lab: cannot mount cgroup2 on /sys/fs/cgroup" >&2
+t=$(awk '$2 == "/sys/fs/cgroup" {t = $3 " ," $4 ","} END {print t}' "${MOUNTS:-/proc/self/mounts}")
+case "$t" in
+cgroup2*,ro,*) mount -o remount,rw /sys/fs/cgroup || echo "journal-lab: cannot make the engine's read-only /sys/fs/cgroup writable" >&2 ;;
+cgroup2*) ;;
+*) mount -t cgroup2 cgroup2 /sys/fs/cgroup || echo "journal-lab: cannot mount cgroup2 on /sys/fs/cgroup" >&2 ;;
+esac
 if [ -f "$d/stage.tar" ] && [ ! -e "$d/provisioned" ]; then
     { tar -xf "$d/stage.tar" -C / && if [ -f "$d/provision.sh" ]; then sh "$d/provision.sh"; fi; } >"$d/provision.log" 2>&1
     echo $? >"$d/provisioned"

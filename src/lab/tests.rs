@@ -241,3 +241,40 @@ fn checks_that_could_not_judge_after_a_failed_step_are_not_verifiable_and_name_i
     assert!(judged.evidence.iter().any(|e| e.contains("NRestarts=5")));
     assert!(results[0].evidence.is_empty() && results[2].evidence.is_empty());
 }
+
+/// What PID 1 does to /sys/fs/cgroup before systemd, for each mount the engine may have left
+/// there (run by sh with `mount` stubbed): the engine's read-only cgroup2 of a pure v2 host is
+/// remounted read-write (systemd exits 255 on it), a writable one is left as it is, and the
+/// empty tmpfs of a v1 or hybrid host gets cgroup2 mounted.
+#[test]
+fn the_boot_command_leaves_systemd_a_writable_cgroup2_on_every_layout() {
+    let cgroup_part = BOOT_COMMAND
+        .split("if [ -f")
+        .next()
+        .expect("the boot command's first part");
+    let dir = tempfile::tempdir().unwrap();
+    let mounts = dir.path().join("mounts");
+    let run = |line: &str| {
+        std::fs::write(&mounts, format!("proc /proc proc rw 0 0\n{line}\n")).unwrap();
+        let script = format!("mount() {{ echo \"mount $*\"; }}\n{cgroup_part}");
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .env("MOUNTS", &mounts)
+            .output()
+            .expect("sh runs");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(
+        run("cgroup2 /sys/fs/cgroup cgroup2 ro,nosuid,nodev,noexec,relatime,nsdelegate 0 0"),
+        "mount -o remount,rw /sys/fs/cgroup"
+    );
+    assert_eq!(
+        run("cgroup2 /sys/fs/cgroup cgroup2 rw,nosuid,nodev,noexec,relatime 0 0"),
+        ""
+    );
+    assert_eq!(
+        run("tmpfs /sys/fs/cgroup tmpfs rw,nosuid,nodev,noexec 0 0"),
+        "mount -t cgroup2 cgroup2 /sys/fs/cgroup"
+    );
+}

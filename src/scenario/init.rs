@@ -55,6 +55,43 @@ pub fn write_starting_setup(dir: &Path, force: bool) -> Result<Vec<PathBuf>, Str
     Ok(written)
 }
 
+/// The line `init` makes sure `.gitignore` has: `run` writes its reports to `./reports`, which
+/// are a run's output, not the team's configuration.
+pub const REPORTS_IGNORED: &str = "/reports/";
+
+/// Makes sure `dir/.gitignore` ignores the reports directory (created if missing, appended to
+/// otherwise, never written through a link). Returns whether it changed the file.
+pub fn ignore_reports(dir: &Path) -> Result<bool, String> {
+    let path = dir.join(".gitignore");
+    let existing = match std::fs::symlink_metadata(&path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            return Err(format!(
+                "{} is a symbolic link: not written through (add `{REPORTS_IGNORED}` to it yourself)",
+                path.display()
+            ))
+        }
+        Ok(_) => std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
+        Err(_) => String::new(),
+    };
+    let ignored = existing.lines().map(str::trim).any(|line| {
+        matches!(line, "reports" | "reports/" | "/reports" | "/reports/")
+    });
+    if ignored {
+        return Ok(false);
+    }
+    let separator = if existing.is_empty() || existing.ends_with('\n') {
+        ""
+    } else {
+        "\n"
+    };
+    let text = format!(
+        "{existing}{separator}# journal-lab's run reports (a run's output, not configuration)\n{REPORTS_IGNORED}\n"
+    );
+    std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,5 +117,26 @@ mod tests {
         let err = write_starting_setup(tmp.path(), false).unwrap_err();
         assert!(err.contains("exists: nothing was written"), "{err}");
         write_starting_setup(tmp.path(), true).unwrap();
+    }
+
+    /// `.gitignore` gets the reports directory once: created, appended to (after a last line
+    /// without its newline), left alone when it already ignores it; never through a link.
+    #[test]
+    fn init_makes_git_ignore_the_reports_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join(".gitignore");
+        assert!(ignore_reports(tmp.path()).unwrap());
+        assert!(std::fs::read_to_string(&path).unwrap().ends_with("\n/reports/\n"));
+        assert!(!ignore_reports(tmp.path()).unwrap(), "a second init adds nothing");
+        std::fs::write(&path, "target").unwrap();
+        assert!(ignore_reports(tmp.path()).unwrap());
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("target\n#") && text.ends_with("/reports/\n"), "{text:?}");
+        std::fs::write(&path, "node_modules/\nreports/\n").unwrap();
+        assert!(!ignore_reports(tmp.path()).unwrap());
+        std::fs::remove_file(&path).unwrap();
+        std::os::unix::fs::symlink(tmp.path().join("elsewhere"), &path).unwrap();
+        let err = ignore_reports(tmp.path()).unwrap_err();
+        assert!(err.contains("symbolic link"), "{err}");
     }
 }
