@@ -71,7 +71,11 @@ fn the_binary_works_from_any_directory() {
     let out = journal_lab(cwd.path(), &["init", "ours"]);
     assert!(out.status.success(), "{}", text(&out));
     // ... and git ignores the reports `run` writes here.
-    assert!(text(&out).contains("added /reports/ to .gitignore"), "{}", text(&out));
+    assert!(
+        text(&out).contains("added /reports/ to .gitignore"),
+        "{}",
+        text(&out)
+    );
     let ignore = std::fs::read_to_string(cwd.path().join(".gitignore")).unwrap();
     assert!(ignore.lines().any(|l| l == "/reports/"), "{ignore}");
     let out = journal_lab(cwd.path(), &["scenario", "check", "ours/scenario.yaml"]);

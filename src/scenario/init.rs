@@ -64,19 +64,18 @@ pub const REPORTS_IGNORED: &str = "/reports/";
 pub fn ignore_reports(dir: &Path) -> Result<bool, String> {
     let path = dir.join(".gitignore");
     let existing = match std::fs::symlink_metadata(&path) {
-        Ok(m) if m.file_type().is_symlink() => {
-            return Err(format!(
-                "{} is a symbolic link: not written through (add `{REPORTS_IGNORED}` to it yourself)",
-                path.display()
-            ))
-        }
+        Ok(m) if m.file_type().is_symlink() => return Err(format!(
+            "{} is a symbolic link: not written through (add `{REPORTS_IGNORED}` to it yourself)",
+            path.display()
+        )),
         Ok(_) => std::fs::read_to_string(&path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
         Err(_) => String::new(),
     };
-    let ignored = existing.lines().map(str::trim).any(|line| {
-        matches!(line, "reports" | "reports/" | "/reports" | "/reports/")
-    });
+    let ignored = existing
+        .lines()
+        .map(str::trim)
+        .any(|line| matches!(line, "reports" | "reports/" | "/reports" | "/reports/"));
     if ignored {
         return Ok(false);
     }
@@ -126,12 +125,20 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join(".gitignore");
         assert!(ignore_reports(tmp.path()).unwrap());
-        assert!(std::fs::read_to_string(&path).unwrap().ends_with("\n/reports/\n"));
-        assert!(!ignore_reports(tmp.path()).unwrap(), "a second init adds nothing");
+        assert!(std::fs::read_to_string(&path)
+            .unwrap()
+            .ends_with("\n/reports/\n"));
+        assert!(
+            !ignore_reports(tmp.path()).unwrap(),
+            "a second init adds nothing"
+        );
         std::fs::write(&path, "target").unwrap();
         assert!(ignore_reports(tmp.path()).unwrap());
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.starts_with("target\n#") && text.ends_with("/reports/\n"), "{text:?}");
+        assert!(
+            text.starts_with("target\n#") && text.ends_with("/reports/\n"),
+            "{text:?}"
+        );
         std::fs::write(&path, "node_modules/\nreports/\n").unwrap();
         assert!(!ignore_reports(tmp.path()).unwrap());
         std::fs::remove_file(&path).unwrap();

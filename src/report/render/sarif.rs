@@ -1,6 +1,7 @@
 //! SARIF 2.1.0 (for GitHub code scanning's `upload-sarif`): one rule per check id, with its
 //! title, expectation and reference; one result per verdict that is not a pass, located at the
-//! scenario file's line of that check, so failures show inline in the scenario files. Built as
+//! scenario file's line of that check, so failures show inline in the scenario files. One SARIF
+//! run per log, whatever the number of journal-lab runs (GitHub's limits: [`sarif_of_runs`]). Built as
 //! JSON; the tests validate it against the OASIS SARIF 2.1.0 schema (tests/data), formats
 //! included, so every field is one SARIF defines.
 
@@ -60,22 +61,41 @@ pub fn sarif(report: &RunReport) -> String {
     sarif_of_runs(std::slice::from_ref(report))
 }
 
-/// One SARIF log for many runs (`report sarif`, what the GitHub Action uploads): a SARIF run per
-/// journal-lab run, each with its own `automationDetails.id` (scenario/release/run id), so code
-/// scanning keeps every one of them.
+/// The one category every log has (`automationDetails.id`; the Action's upload names it too).
+pub const CATEGORY: &str = "journal-lab/";
+
+/// One SARIF log for many runs (`report sarif`, what the GitHub Action uploads): **one** SARIF
+/// run, of tool journal-lab in one category, holding every journal-lab run's results, each
+/// naming its scenario, release and run. GitHub's code scanning takes at most 20 runs in a file
+/// and refuses several runs of one tool and category in one upload: `run --all` is 24
+/// journal-lab runs and `--repeat` gives several of one scenario, so they are one SARIF run.
 pub fn sarif_of_runs(reports: &[RunReport]) -> String {
+    let ids: Vec<CheckId> = CheckId::all().collect();
+    let several = reports.len() > 1;
+    let results: Vec<Value> = reports
+        .iter()
+        .flat_map(|report| results_of(report, &ids, several))
+        .collect();
+    let version = reports.first().map_or("", |r| r.harness_version.as_str());
     let document = json!({
         "$schema": SCHEMA,
         "version": "2.1.0",
-        "runs": reports.iter().map(sarif_run).collect::<Vec<Value>>(),
+        "runs": [{
+            "tool": {"driver": {
+                "name": "journal-lab",
+                "version": version,
+                "rules": rules(&ids),
+            }},
+            "automationDetails": {"id": CATEGORY},
+            "results": results,
+        }],
     });
     serde_json::to_string_pretty(&document).unwrap_or_default() + "\n"
 }
 
-fn sarif_run(report: &RunReport) -> Value {
-    let ids: Vec<CheckId> = CheckId::all().collect();
-    let rules: Vec<Value> = ids
-        .iter()
+/// One rule per check id, in `ids`' order (results point at them by index).
+fn rules(ids: &[CheckId]) -> Vec<Value> {
+    ids.iter()
         .map(|id| {
             let entry = id.entry();
             json!({
@@ -86,14 +106,24 @@ fn sarif_run(report: &RunReport) -> Value {
                 "help": {"text": format!("{}\nExpected: {}\nReference: {}", entry.title, entry.expected, entry.reference)},
             })
         })
-        .collect();
+        .collect()
+}
+
+/// A result per verdict of `report` that is not a pass, at its scenario line; `several`: the
+/// message starts with the scenario and release, for a log of many runs.
+fn results_of(report: &RunReport, ids: &[CheckId], several: bool) -> Vec<Value> {
     let uri = uri_reference(
         &report
             .scenario_file
             .clone()
             .unwrap_or_else(|| format!("{}.yaml", report.scenario)),
     );
-    let results: Vec<Value> = report
+    let which = if several {
+        format!("{} ({}): ", report.scenario, report.release)
+    } else {
+        String::new()
+    };
+    report
         .checks
         .iter()
         .chain(&report.profile)
@@ -105,7 +135,7 @@ fn sarif_run(report: &RunReport) -> Value {
                 "ruleIndex": ids.iter().position(|id| *id == c.id).unwrap_or(0),
                 "level": level(report, c),
                 "message": {"text": format!(
-                    "{} on {} ({}{}): {}",
+                    "{which}{} on {} ({}{}): {}",
                     c.status,
                     c.host,
                     c.phase,
@@ -120,17 +150,14 @@ fn sarif_run(report: &RunReport) -> Value {
                     "artifactLocation": {"uri": uri},
                     "region": {"startLine": line_of(report, c)},
                 }}],
-                "properties": {"host": c.host, "phase": c.phase, "run": report.run_id},
+                "properties": {
+                    "host": c.host,
+                    "phase": c.phase,
+                    "run": report.run_id,
+                    "scenario": report.scenario,
+                    "release": report.release,
+                },
             })
         })
-        .collect();
-    json!({
-        "tool": {"driver": {
-            "name": "journal-lab",
-            "version": report.harness_version,
-            "rules": rules,
-        }},
-        "automationDetails": {"id": format!("{}/{}/{}", report.scenario, report.release, report.run_id)},
-        "results": results,
-    })
+        .collect()
 }

@@ -237,3 +237,65 @@ fn sarif_validates_against_the_oasis_schema_whatever_the_scenario_path() {
         "scenarios/port-change.yaml"
     );
 }
+
+/// GitHub's code scanning takes at most 20 runs in a SARIF file and one run per tool and
+/// category in an upload: a log of `run --all` (24 runs) with `--repeat` (the same scenario
+/// twice) is one SARIF run in one category that keeps every result, each naming its scenario,
+/// release and run, and still validates.
+#[test]
+fn a_sarif_log_of_many_runs_keeps_within_code_scannings_limits() {
+    let mut reports = Vec::new();
+    for n in 0..24 {
+        let mut run = healthy_run_with_failing_profile(crate::checks::ProfileMode::Report);
+        run.scenario = format!("scenario-{}", n % 12);
+        run.release = if n < 12 { "bookworm" } else { "trixie" }.into();
+        run.run_id = format!("jl-run-{n}");
+        reports.push(run);
+    }
+    let per_run = serde_json::from_str::<serde_json::Value>(&sarif::sarif(&reports[0])).unwrap()
+        ["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(per_run > 0, "the sample run has results to keep");
+    let document: serde_json::Value =
+        serde_json::from_str(&sarif::sarif_of_runs(&reports)).unwrap();
+    let runs = document["runs"].as_array().unwrap();
+    assert!(runs.len() <= 20, "{} runs in one file", runs.len());
+    let categories: std::collections::BTreeSet<(&str, &str)> = runs
+        .iter()
+        .map(|r| {
+            (
+                r["tool"]["driver"]["name"].as_str().unwrap(),
+                r["automationDetails"]["id"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        categories.len(),
+        runs.len(),
+        "one run per tool and category"
+    );
+    let results: Vec<&serde_json::Value> = runs
+        .iter()
+        .flat_map(|r| r["results"].as_array().unwrap())
+        .collect();
+    assert_eq!(results.len(), 24 * per_run, "no result dropped");
+    for (n, report) in reports.iter().enumerate() {
+        let of_run: Vec<_> = results
+            .iter()
+            .filter(|r| r["properties"]["run"] == report.run_id.as_str())
+            .collect();
+        assert_eq!(of_run.len(), per_run, "run {n}");
+        assert!(of_run
+            .iter()
+            .all(|r| r["properties"]["scenario"] == report.scenario.as_str()
+                && r["properties"]["release"] == report.release.as_str()
+                && r["message"]["text"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(&format!("{} ({}): ", report.scenario, report.release))));
+    }
+    let errors = sarif_schema::sarif_errors(&document);
+    assert!(errors.is_empty(), "{errors:?}");
+}
