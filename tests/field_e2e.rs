@@ -450,3 +450,54 @@ async fn a_clock_skew_across_a_reboot_is_accounted_as_counted() {
         }
     }
 }
+
+/// clock-skew under load (issue 43): three labs of it at once, beside whatever else the suite
+/// runs, judge as one alone does. The clock fault moves the wall clock only, so journald keeps
+/// logging through it on every client (every stream's 300 messages in the client's journal,
+/// all 300 on the server); no step fails; no check errs or is left not verifiable; every marker
+/// arrives. (What journal-upload does with the message in flight at the reboot, a duplicate, is
+/// the software's and may differ run to run; the check says it.)
+#[tokio::test(flavor = "multi_thread")]
+async fn clock_skew_judges_the_same_under_load() {
+    let reports = tempfile::tempdir().unwrap();
+    let options = LabOptions::new(journal_lab::images::Recipes::built_in(), reports.path());
+    let scenario = seed("clock-skew");
+    let (a, b, c) = tokio::join!(
+        common::run_or_clean("clock-skew", &scenario, &options),
+        common::run_or_clean("clock-skew", &scenario, &options),
+        common::run_or_clean("clock-skew", &scenario, &options),
+    );
+    for outcome in [a, b, c] {
+        let run = &outcome.report.run_id;
+        for step in &outcome.report.steps {
+            assert!(
+                step.error.is_none(),
+                "{run}: step {} ({}) failed: {:?}",
+                step.index,
+                step.step,
+                step.error
+            );
+        }
+        for result in &outcome.report.checks {
+            assert!(
+                !matches!(result.status, Status::Error | Status::NotVerifiable),
+                "{run}: {} on {} is {}: {}",
+                result.id,
+                result.host,
+                result.status,
+                result.observed
+            );
+        }
+        for client in ["client1", "client2"] {
+            let (status, said) = common::check_of(&outcome, CheckId::CLIENT_DELIVERS, client);
+            assert_eq!(status, Status::Pass, "{run} {client}: {said}");
+            let (_, said) = common::check_of(&outcome, CheckId::DELIVERY_EXACTLY_ONCE, client);
+            for stream in 0..3 {
+                assert!(
+                    said.contains(&format!("stream {stream}: sent 300, arrived 300")),
+                    "{run} {client} stream {stream}: {said}"
+                );
+            }
+        }
+    }
+}

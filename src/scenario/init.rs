@@ -64,10 +64,12 @@ pub const REPORTS_IGNORED: &str = "/reports/";
 pub fn ignore_reports(dir: &Path) -> Result<bool, String> {
     let path = dir.join(".gitignore");
     let existing = match std::fs::symlink_metadata(&path) {
-        Ok(m) if m.file_type().is_symlink() => return Err(format!(
+        Ok(m) if m.file_type().is_symlink() => {
+            return Err(format!(
             "{} is a symbolic link: not written through (add `{REPORTS_IGNORED}` to it yourself)",
             path.display()
-        )),
+        ))
+        }
         Ok(_) => std::fs::read_to_string(&path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
         Err(_) => String::new(),
