@@ -451,8 +451,9 @@ async fn a_clock_skew_across_a_reboot_is_accounted_as_counted() {
     }
 }
 
-/// clock-skew under load (issue 43): three labs of it at once, beside whatever else the suite
-/// runs, judge as one alone does. The clock fault moves the wall clock only, so journald keeps
+/// clock-skew under load (issue 43): two labs of it at once, beside whatever else the suite runs
+/// (two, not more: every host draws on root's 128 inotify instances, about 17 hosts at once, and
+/// the suite runs four tests at a time), judge as one alone does. The clock fault moves the wall clock only, so journald keeps
 /// logging through it on every client (every stream's 300 messages in the client's journal,
 /// all 300 on the server); no step fails; no check errs or is left not verifiable; every marker
 /// arrives. (What journal-upload does with the message in flight at the reboot, a duplicate, is
@@ -462,12 +463,11 @@ async fn clock_skew_judges_the_same_under_load() {
     let reports = tempfile::tempdir().unwrap();
     let options = LabOptions::new(journal_lab::images::Recipes::built_in(), reports.path());
     let scenario = seed("clock-skew");
-    let (a, b, c) = tokio::join!(
-        common::run_or_clean("clock-skew", &scenario, &options),
+    let (a, b) = tokio::join!(
         common::run_or_clean("clock-skew", &scenario, &options),
         common::run_or_clean("clock-skew", &scenario, &options),
     );
-    for outcome in [a, b, c] {
+    for outcome in [a, b] {
         let run = &outcome.report.run_id;
         for step in &outcome.report.steps {
             assert!(

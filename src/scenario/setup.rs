@@ -162,6 +162,27 @@ impl Setup {
                 }
             }
         }
+        // A setup that lays nothing over the suites, or names no suite, tests nothing of the
+        // team's: it would pass having checked nothing of theirs.
+        let carries_nothing = [&setup.server, &setup.client]
+            .iter()
+            .all(|p| p.files.is_empty() && p.aliases.is_empty() && p.certificates.is_none());
+        if carries_nothing {
+            return Err(ScenarioError {
+                file: file.to_path_buf(),
+                line: 1,
+                column: 1,
+                message: "the setup names no file, alias or certificate path of yours: it would run the \
+                          built-in suites and test nothing of your configuration (see `journal-lab init`)"
+                    .into(),
+            });
+        }
+        if setup.suites.as_ref().is_some_and(Vec::is_empty) {
+            return Err(located(
+                "suites".into(),
+                "`suites: []` runs nothing: name the suites, or leave `suites:` out for the default ones".into(),
+            ));
+        }
         super::source::read_sources(file, &mut setup.server.files, "server", &spans)?;
         super::source::read_sources(file, &mut setup.client.files, "client", &spans)?;
         setup.file = file.to_path_buf();

@@ -442,6 +442,33 @@ fn checks(s: &Scenario, names: &BTreeSet<&str>, phases: &BTreeSet<&str>) -> Resu
                 .map(|h| h.name.as_str())
                 .collect(),
         };
+        // A check that selects no host, or no phase, evaluates nothing: a gate that would pass
+        // having checked nothing.
+        if hosts.is_empty() {
+            let (path, why) = match &check.hosts {
+                Some(_) => (
+                    format!("checks[{i}].hosts"),
+                    "its `hosts:` list is empty".to_string(),
+                ),
+                None => (
+                    format!("checks[{i}].id"),
+                    format!(
+                        "the scenario has no {} host",
+                        check.id.entry().role.map_or("", |r| r.as_str())
+                    ),
+                ),
+            };
+            return invalid(
+                path,
+                format!("check {} would be evaluated on no host ({why}): name the hosts it is about, or remove it", check.id),
+            );
+        }
+        if check.phases.is_empty() {
+            return invalid(
+                format!("checks[{i}].phases"),
+                format!("check {} would be evaluated in no phase (`phases: []`): name a phase, or leave `phases:` out for the final one", check.id),
+            );
+        }
         for host in hosts {
             for phase in &check.phases {
                 let key = (check.id.to_string(), host, phase.as_str());

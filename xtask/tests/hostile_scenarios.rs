@@ -25,6 +25,18 @@ const CORPUS: &[(&str, usize, usize, &str)] = &[
     ),
     ("check-twice", 7, 9, "already asked for by checks[0]"),
     (
+        "check-no-hosts",
+        7,
+        12,
+        "check client-delivers would be evaluated on no host",
+    ),
+    (
+        "check-no-phases",
+        7,
+        13,
+        "check client-delivers would be evaluated in no phase",
+    ),
+    (
         "check-wrong-role",
         7,
         13,

@@ -124,3 +124,25 @@ fn a_link_as_a_source_is_refused_without_showing_its_target() {
     assert!(err.contains("symbolic link"), "{err}");
     assert!(!err.contains("root:"), "{err}");
 }
+
+/// A setup that would test nothing of the team's is refused at its line: `suites: []`, and a
+/// setup with no file, alias or certificate path of theirs (an empty file included).
+#[test]
+fn a_setup_that_tests_nothing_is_refused() {
+    let none = setup_dir("server:\n  aliases: [logs.example.org]\nsuites: []\n", &[]);
+    let err = Setup::load(none.path()).unwrap_err();
+    assert_eq!((err.line, err.column), (3, 9), "{err}");
+    assert!(err.message.contains("`suites: []` runs nothing"), "{err}");
+    for yaml in ["description: ours\n", "server: {}\nclient: {files: []}\n"] {
+        let empty = setup_dir(yaml, &[]);
+        let err = Setup::load(empty.path()).unwrap_err();
+        assert!(
+            err.message
+                .contains("names no file, alias or certificate path of yours"),
+            "{yaml:?}: {err}"
+        );
+    }
+    // One alias is something of theirs.
+    let one = setup_dir("server:\n  aliases: [logs.example.org]\n", &[]);
+    assert!(Setup::load(one.path()).is_ok());
+}
