@@ -36,7 +36,12 @@ pub struct Bundle {
 impl Bundle {
     /// Reads a `.tar.gz` bundle.
     pub fn read(path: &Path) -> Result<Bundle> {
-        let file = std::fs::File::open(path).map_err(Error::io("opening", path))?;
+        // A FIFO would hang the reader for ever, a link could lead anywhere: one opener for
+        // every input file refuses both on the open itself.
+        let file = crate::scenario::limits::open_regular(path).map_err(|reason| Error::Bundle {
+            path: path.to_path_buf(),
+            reason,
+        })?;
         Bundle::from_reader(path, file)
     }
 

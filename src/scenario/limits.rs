@@ -24,22 +24,7 @@ pub struct Broken {
 
 /// Reads at most [`MAX_FILE_BYTES`] of a regular file (following links) as UTF-8 text.
 pub fn read_bounded(path: &Path) -> Result<String, String> {
-    // A link could lead to any file on the machine, whose text an error would then quote.
-    let link = std::fs::symlink_metadata(path).map_err(|e| format!("cannot read the file: {e}"))?;
-    if link.file_type().is_symlink() {
-        return Err(
-            "is a symbolic link: scenario and setup files are read only as plain files (copy the file, or name its target)"
-                .into(),
-        );
-    }
-    let metadata = std::fs::metadata(path).map_err(|e| format!("cannot read the file: {e}"))?;
-    if !metadata.is_file() {
-        return Err(
-            "not a regular file (a scenario must be a YAML file, not a device, directory or pipe)"
-                .into(),
-        );
-    }
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read the file: {e}"))?;
+    let file = open_regular(path)?;
     let mut bytes = Vec::new();
     file.take(MAX_FILE_BYTES + 1)
         .read_to_end(&mut bytes)
@@ -53,6 +38,33 @@ pub fn read_bounded(path: &Path) -> Result<String, String> {
             e.utf8_error().valid_up_to()
         )
     })
+}
+
+/// Opens an input file (a scenario, setup, engines file or bundle) for reading only if it is a
+/// regular file, judged on what was opened: the open itself refuses a link (`O_NOFOLLOW`: a link
+/// could lead to any file on the machine, whose text an error would then quote; and no link can
+/// be swapped in between a check and the open) and does not wait on a FIFO (`O_NONBLOCK`), and
+/// `fstat` of the open file refuses a pipe, device or directory.
+pub fn open_regular(path: &Path) -> Result<std::fs::File, String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => "is a symbolic link: input files are read only as plain files (copy the file, or name its target)".to_string(),
+            _ => format!("cannot read the file: {e}"),
+        })?;
+    let metadata = file
+        .metadata()
+        .map_err(|e| format!("cannot read the file: {e}"))?;
+    if !metadata.is_file() {
+        return Err(
+            "not a regular file (input files must be plain files, not a device, directory or pipe)"
+                .into(),
+        );
+    }
+    Ok(file)
 }
 
 fn too_large() -> String {
@@ -268,5 +280,34 @@ mod tests {
         let binary = dir.path().join("bin.yaml");
         std::fs::write(&binary, [b'a', 0xff, 0xfe]).unwrap();
         assert!(read_bounded(&binary).unwrap_err().contains("offset 1"));
+    }
+
+    /// A FIFO (no writer: a plain open would wait for one for ever) is refused at once, as a
+    /// scenario and as a replay bundle; a link is refused on the open itself.
+    #[test]
+    fn a_fifo_or_a_link_is_refused_without_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("bundle.tar.gz");
+        let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        let (done, finished) = std::sync::mpsc::channel();
+        let path = fifo.clone();
+        std::thread::spawn(move || {
+            let scenario = read_bounded(&path).unwrap_err();
+            let bundle = crate::replay::bundle::Bundle::read(&path)
+                .unwrap_err()
+                .to_string();
+            done.send((scenario, bundle)).unwrap();
+        });
+        let (scenario, bundle) = finished
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("refused within 5 s, not waiting on the FIFO");
+        assert!(scenario.contains("not a regular file"), "{scenario}");
+        assert!(bundle.contains("not a regular file"), "{bundle}");
+        let link = dir.path().join("link.yaml");
+        std::os::unix::fs::symlink("/etc/hostname", &link).unwrap();
+        assert!(open_regular(&link)
+            .unwrap_err()
+            .contains("is a symbolic link"));
     }
 }
