@@ -82,9 +82,10 @@ pub fn markdown(report: &RunReport) -> String {
     let _ = writeln!(
         md,
         "# journal-lab report: {} — {}\n",
-        report.scenario, s.verdict
+        md_text(&report.scenario),
+        s.verdict
     );
-    let _ = writeln!(md, "{}\n", report.description.trim());
+    let _ = writeln!(md, "{}\n", md_text(report.description.trim()));
     let _ = writeln!(
         md,
         "Run `{}` on {} ({}), {}; harness {}; {:.1}s.\n",
@@ -105,13 +106,18 @@ pub fn markdown(report: &RunReport) -> String {
     if !s.failures.is_empty() {
         let _ = writeln!(md, "\nFailures:\n");
         for failure in &s.failures {
-            let _ = writeln!(md, "- {failure}");
+            let _ = writeln!(md, "- {}", md_text(failure));
         }
     }
     if !report.findings.is_empty() {
         let _ = writeln!(md, "\n## Findings\n");
         for finding in &report.findings {
-            let _ = writeln!(md, "- **{}**: {}", finding.host, finding.summary);
+            let _ = writeln!(
+                md,
+                "- **{}**: {}",
+                md_text(&finding.host),
+                md_text(&finding.summary)
+            );
         }
     }
     let _ = writeln!(md, "\n## Environment\n");
@@ -273,7 +279,7 @@ pub fn markdown(report: &RunReport) -> String {
     md
 }
 
-/// A Markdown table; `|` inside cells is escaped.
+/// A Markdown table; a cell is text (see [`md_text`]), `|` inside it escaped.
 pub(crate) fn md_table(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
     let line = |cells: Vec<String>| format!("| {} |\n", cells.join(" | "));
     let mut table = line(header.iter().map(|h| h.to_string()).collect());
@@ -282,11 +288,43 @@ pub(crate) fn md_table(header: &[&str], rows: impl Iterator<Item = Vec<String>>)
         table.push_str(&line(
             row.into_iter()
                 // A cell is one line of the table: its own lines are joined with <br>.
-                .map(|cell| cell.replace('|', "\\|").replace('\n', "<br>"))
+                .map(|cell| md_text(&cell).replace('|', "\\|").replace('\n', "<br>"))
                 .collect(),
         ));
     }
     table
+}
+
+/// Text that came from input (scenario and host names, descriptions, phases, observations) as
+/// it stands in report.md: shown, never interpreted. Markdown renderers (GitHub's among them)
+/// pass HTML through, so `<`, `>` and `&` are escaped; control characters (an escape, a bell)
+/// are shown as `\u{1b}`, never written raw. Backticks and asterisks stay: the report's own
+/// code spans and emphasis are written with them, and they cannot run anything.
+pub(crate) fn md_text(text: &str) -> String {
+    visible_controls(text)
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// `text` with each control character other than a newline or tab written as `\u{..}`: what a
+/// terminal or a viewer would act on is shown instead, in every format.
+pub(crate) fn visible_controls(text: &str) -> String {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 fn role(role: Role) -> &'static str {
@@ -294,7 +332,8 @@ fn role(role: Role) -> &'static str {
 }
 
 pub(crate) fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
+    visible_controls(text)
+        .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")

@@ -299,3 +299,29 @@ fn a_sarif_log_of_many_runs_keeps_within_code_scannings_limits() {
     let errors = sarif_schema::sarif_errors(&document);
     assert!(errors.is_empty(), "{errors:?}");
 }
+
+/// Text from input lands in report.md and report.html as text: a phase named like an HTML tag
+/// is not a tag in either, and escape and bell characters are shown, never written raw.
+#[test]
+fn input_text_is_shown_never_interpreted_in_markdown_and_html() {
+    let mut run = healthy_run_with_failing_profile(crate::checks::ProfileMode::Report);
+    run.description = "fleet \u{1b}[31mred\u{7} & co".into();
+    for check in run.checks.iter_mut().chain(run.profile.iter_mut()) {
+        check.phase = "<img src=x onerror=alert(1)>".into();
+    }
+    for (format, text) in [("md", markdown(&run)), ("html", super::html(&run))] {
+        assert!(!text.contains("<img"), "{format}: a raw tag");
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "{format}: a raw control character"
+        );
+        assert!(
+            text.contains("\\u{1b}[31mred\\u{7}"),
+            "{format}: the escape shown"
+        );
+        assert!(
+            text.contains("&lt;img src=x onerror=alert(1)&gt;"),
+            "{format}"
+        );
+    }
+}
