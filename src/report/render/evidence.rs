@@ -26,7 +26,13 @@ const TELLING: [&[&str]; 2] = [
     ],
 ];
 
-/// The file (under the run's directory) holding a check's whole evidence.
+/// The longest file name (bytes) [`file_of`] makes: well under every file system's 255.
+const MAX_NAME_BYTES: usize = 120;
+
+/// The file (under the run's directory) holding a check's whole evidence: `ID.HOST.PHASE.txt`.
+/// A name from input that had to change (a character outside `a-z A-Z 0-9 -`) or that is long
+/// is cut and gets a hash of the whole, so two phases never share a file and no phase makes a
+/// name the file system refuses (which would cost the run its evidence).
 pub fn file_of(check: &CheckResult) -> String {
     let safe = |s: &str| -> String {
         s.chars()
@@ -39,12 +45,18 @@ pub fn file_of(check: &CheckResult) -> String {
             })
             .collect()
     };
-    format!(
-        "evidence/{}.{}.{}.txt",
-        safe(check.id.as_str()),
-        safe(&check.host),
-        safe(&check.phase)
-    )
+    let parts = [check.id.as_str(), check.host.as_str(), check.phase.as_str()];
+    let name = parts.map(safe).join(".");
+    let changed = parts.iter().any(|p| safe(p) != *p);
+    if !changed && name.len() + ".txt".len() <= MAX_NAME_BYTES {
+        return format!("evidence/{name}.txt");
+    }
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(parts.join("\0").as_bytes());
+    let hash: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+    let keep = MAX_NAME_BYTES - ".txt".len() - hash.len() - 1;
+    // `safe` wrote ASCII only: any byte is a character boundary.
+    format!("evidence/{}-{hash}.txt", &name[..name.len().min(keep)])
 }
 
 /// The lines to show (in their order) and how many are left out. Each command line (`[host]$`)

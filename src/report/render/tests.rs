@@ -325,3 +325,43 @@ fn input_text_is_shown_never_interpreted_in_markdown_and_html() {
         );
     }
 }
+
+/// Evidence file names: as they were for names of plain characters; bounded, and told apart by a
+/// hash, for a phase of 300 characters or one with characters a file name cannot hold; and a
+/// run with such a phase writes its reports (before, "File name too long" cost it all of them).
+#[test]
+fn evidence_file_names_are_bounded_and_distinct_whatever_the_phase() {
+    let mut run = healthy_run_with_failing_profile(crate::checks::ProfileMode::Report);
+    let mut check = run.profile[0].clone();
+    check.phase = "final".into();
+    assert_eq!(
+        super::evidence::file_of(&check),
+        format!("evidence/{}.{}.final.txt", check.id, check.host)
+    );
+    let named = |phase: &str| {
+        let mut c = check.clone();
+        c.phase = phase.into();
+        super::evidence::file_of(&c)
+    };
+    let long = named(&"p".repeat(300));
+    let file_name = long.trim_start_matches("evidence/");
+    assert!(file_name.len() <= 120, "{} bytes: {long}", file_name.len());
+    assert_ne!(long, named(&"p".repeat(301)), "cut names stay apart");
+    assert_ne!(named("a b"), named("a_b"), "replaced characters stay apart");
+    assert_ne!(named("a b"), named("a/b"));
+    for c in run.profile.iter_mut() {
+        c.phase = "ppp".repeat(100);
+        c.evidence = vec!["[client1]$ true".into()];
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let written =
+        crate::report::write_formats(dir.path(), &run, &[crate::report::Format::Markdown])
+            .expect("reports written with a 300-character phase");
+    assert_eq!(written.len(), 1);
+    assert!(
+        std::fs::read_dir(dir.path().join("evidence"))
+            .unwrap()
+            .count()
+            >= 1
+    );
+}
