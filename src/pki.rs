@@ -381,10 +381,29 @@ fn write_file(path: &Path, contents: &str, mode: u32) -> Result<()> {
         .map_err(Error::io("writing", path))
 }
 
+/// Where the bundle points journal-`unit` (`remote` or `upload`) at the installed files, and
+/// the drop-in's text, exactly as the bundle writes it under `base: guide`.
+pub fn certificates_drop_in(unit: &str, name: &str) -> (String, String) {
+    let section = match unit {
+        "remote" => "Remote",
+        _ => "Upload",
+    };
+    (
+        format!("/etc/systemd/journal-{unit}.conf.d/50-journal-lab-certificates.conf"),
+        format!(
+            "[{section}]\nServerKeyFile={INSTALL_DIR}/{name}.key\n\
+             ServerCertificateFile={INSTALL_DIR}/{name}.pem\n\
+             TrustedCertificateFile={INSTALL_DIR}/{CA_FILE}\n"
+        ),
+    )
+}
+
 /// The install bundle for host `name`: a POSIX shell script with the PEMs embedded.
 ///
 /// Run as root on the host. `DESTDIR` installs below another root; `OWNER`/`GROUP` override the
-/// owner (both exist for tests and image builds; operators use neither).
+/// owner (both exist for tests and image builds; operators use neither). `POINT_CONFIG=no`
+/// installs the files only, with no drop-in pointing journal-remote and journal-upload at them
+/// (a lab testing a configuration as it ships places copies where that configuration reads).
 pub fn bundle_script(name: &str, ca_pem: &str, cert_pem: &str, key_pem: &str) -> String {
     format!(
         r#"#!/bin/sh
@@ -418,6 +437,7 @@ chown "$owner:$group" "$dir" "$dir/{CA_FILE}" "$dir/{name}.pem" "$dir/{name}.key
 chmod 0750 "$dir"
 chmod 0640 "$dir/{CA_FILE}" "$dir/{name}.pem" "$dir/{name}.key"
 umask 022
+[ "${{POINT_CONFIG:-yes}}" = no ] && {{ echo "runme-on-{name}.sh: installed the certificate of {name} in {INSTALL_DIR} (configuration left as it is)"; exit 0; }}
 for pair in remote:Remote upload:Upload; do
     unit=${{pair%%:*}} section=${{pair#*:}}
     mkdir -p "$root/etc/systemd/journal-$unit.conf.d"

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::checks::CheckId;
 use crate::domain::Role;
 
+pub mod as_is;
 pub mod builtin;
 pub mod init;
 pub mod limits;
@@ -22,6 +23,7 @@ mod step;
 mod upload;
 mod validate;
 
+pub use as_is::Base;
 pub use upload::{Backlog, Protocol, ProxyDef, ProxyMode, RelayRead, UploadDef};
 
 pub use step::*;
@@ -57,6 +59,12 @@ pub struct Scenario {
     /// Extra certificate authorities besides `lab` (e.g. a rogue CA).
     #[serde(default)]
     pub cas: Vec<String>,
+    /// Whose configuration the journal units run with: `guide` (the default: the lab points
+    /// them at its certificates, sets `URL=` and `Restart=always` with drop-ins of its own) or
+    /// `as-is` (the hosts' files exactly as written; the lab only places certificates where they
+    /// are read and resolves the names `URL=` uses).
+    #[serde(default)]
+    pub base: Base,
     pub hosts: Vec<HostDef>,
     /// What happens after the hosts are configured, in order.
     #[serde(default)]
@@ -342,6 +350,23 @@ impl Scenario {
         }
         for (i, check) in scenario.checks.iter_mut().enumerate() {
             check.line = spans.locate(&format!("checks[{i}]")).0;
+        }
+        if scenario.base == Base::AsIs {
+            as_is::surround(&mut scenario, &|_| None).map_err(|refusal| match refusal.origin {
+                Some(origin) => ScenarioError {
+                    file: origin,
+                    line: refusal.line,
+                    column: 1,
+                    message: refusal.message,
+                },
+                None => error(spans.locate("base"), refusal.message),
+            })?;
+            validate::validate(&scenario).map_err(|invalid| {
+                error(
+                    spans.locate("base"),
+                    format!("under `base: as-is`: {}: {}", invalid.path, invalid.message),
+                )
+            })?;
         }
         scenario.source = Some(file.to_path_buf());
         Ok(scenario)

@@ -147,11 +147,16 @@ pub(super) async fn boot(
     .await;
     let credentials = credentials?;
     phases.push(phase("pki", pki_time));
+    let mut staged_additions = std::collections::BTreeMap::new();
     for spec in specs.iter_mut() {
         let host = scenario
             .host(&spec.name)
             .expect("specs come from the scenario");
         let files = staging::stage_files(scenario, host, &credentials[&spec.name]);
+        staged_additions.insert(
+            spec.name.clone(),
+            super::additions::staged(scenario, host, &credentials[&spec.name], &files),
+        );
         spec.stage = Some(staging::tar_archive(&files)?);
     }
     // Labelled "kept" from the start whenever it may stay, so that no `clean` takes it once this
@@ -172,7 +177,13 @@ pub(super) async fn boot(
     ));
 
     let (configured, took) = timed(configure::configure(&lab, scenario, deadlines)).await;
-    let configuration = configured?;
+    let mut configuration = configured?;
+    // What was staged comes first, then what configuration added.
+    for (host, mut added) in staged_additions {
+        let later = configuration.added.remove(&host).unwrap_or_default();
+        added.extend(later);
+        configuration.added.insert(host, added);
+    }
     phases.push(phase("configure", took));
     progress.news(format!("configured in {:.1}s", took.as_secs_f64()));
     Ok(Up {

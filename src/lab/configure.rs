@@ -9,7 +9,8 @@ use super::staging::PROVISION_RECORD;
 use super::{Deadlines, Host, Lab};
 use crate::domain::{Role, REMOTE_SOCKET, REMOTE_UNIT, UPLOAD_UNIT};
 use crate::errors::{Error, Result};
-use crate::scenario::{Backlog, HostDef, Protocol, Scenario, Sender};
+use crate::scenario::as_is::lab_sets_url;
+use crate::scenario::{Backlog, Base, HostDef, Protocol, Scenario, Sender};
 
 pub(super) fn def<'a>(scenario: &'a Scenario, host: &Host) -> &'a HostDef {
     scenario
@@ -50,19 +51,29 @@ pub(super) fn upload_url(lab: &Lab, scenario: &Scenario, client_host: &Host) -> 
     )
 }
 
+/// What the server's configuration says when it replaced journal-remote's ExecStart.
+const LISTEN_HTTPS_ADDED: &str = "added drop-in 60-journal-lab-listen-https.conf";
+
 /// Separates what configuration did from how the host looked afterwards.
 const OBSERVED: &str = "--- observed";
 
 /// After boot, on a server: journal-remote's effective ExecStart checked for `--listen-https=-3`
-/// (a drop-in if not), then a wait until the socket is active and listening on `port`.
-fn server_configure_script(port: u16, deadline: Duration) -> String {
+/// (under `base: guide` a drop-in if not; as it ships, only said), then a wait until the socket
+/// is active and listening on `port`.
+fn server_configure_script(port: u16, base: Base, deadline: Duration) -> String {
     let listening = format!(
         "systemctl is-active -q {REMOTE_SOCKET} && ss -Hltn 'sport = :{port}' | grep -q LISTEN"
     );
+    let repair = match base {
+        Base::Guide => "true",
+        Base::AsIs => "false",
+    };
     format!(
         r#"exec_start=$(systemctl show -p ExecStart --value {REMOTE_UNIT})
 if printf '%s' "$exec_start" | grep -q -- '--listen-https=-3'; then
     echo "{REMOTE_UNIT} already runs with --listen-https=-3"
+elif ! {repair}; then
+    echo "{REMOTE_UNIT} runs without --listen-https=-3 (as it ships: left so): $exec_start"
 else
     bin=/usr/lib/systemd/systemd-journal-remote
     [ -x "$bin" ] || bin=/lib/systemd/systemd-journal-remote
@@ -70,7 +81,7 @@ else
     printf '[Service]\nExecStart=\nExecStart=%s --listen-https=-3 --output=/var/log/journal/remote/\n' "$bin" \
         > /etc/systemd/system/{REMOTE_UNIT}.d/60-journal-lab-listen-https.conf
     systemctl daemon-reload
-    echo "added drop-in 60-journal-lab-listen-https.conf: ExecStart was: $exec_start"
+    echo "{LISTEN_HTTPS_ADDED}: ExecStart was: $exec_start"
 fi
 set +e
 echo '{OBSERVED}'
@@ -92,7 +103,7 @@ echo "journal-upload starts after the journal's last entry (no backlog): $cursor
 /// server's address, known only now), journal-upload enabled and started, then a wait for
 /// "Processing input..." that gives up once the unit has restarted twice (it is failing).
 fn client_configure_script(
-    url: &str,
+    url: Option<&str>,
     backlog: Backlog,
     deadline: Duration,
     waiters: usize,
@@ -108,11 +119,19 @@ fn client_configure_script(
         Backlog::All => String::new(),
         Backlog::None => SEED_STATE_AFTER_LAST_ENTRY.to_string(),
     };
+    // Under `base: guide` the lab sets URL= (it may name the server's address, known only now);
+    // as it ships, the user's URL= stands and names the lab resolves.
+    let set_url = match url {
+        Some(url) => format!(
+            "mkdir -p /etc/systemd/journal-upload.conf.d
+printf '[Upload]\\nURL=%s\\n' '{url}' > /etc/systemd/journal-upload.conf.d/60-journal-lab-url.conf
+echo \"journal-upload: URL={url}, Restart=always (drop-in)\"
+"
+        ),
+        None => "echo \"journal-upload: its own URL= and restart settings (as it ships)\"\n".into(),
+    };
     format!(
-        r#"{seed_state}mkdir -p /etc/systemd/journal-upload.conf.d
-printf '[Upload]\nURL=%s\n' '{url}' > /etc/systemd/journal-upload.conf.d/60-journal-lab-url.conf
-echo "journal-upload: URL={url}, Restart=always (drop-in)"
-echo "systemctl --no-reload enable --now {UPLOAD_UNIT}"
+        r#"{seed_state}{set_url}echo "systemctl --no-reload enable --now {UPLOAD_UNIT}"
 systemctl --no-reload enable --now {UPLOAD_UNIT} 2>&1
 set +e
 echo '{OBSERVED}'
@@ -133,9 +152,8 @@ pub async fn configure(
 ) -> Result<Configured> {
     // Aliases resolve like DNS names would on a LAN (the lab's DNS knows container names);
     // a host on another engine resolves by its name and aliases to where it is published.
-    let prelude = |on: &Host| {
-        let hosts_lines: String = lab
-            .hosts()
+    let hosts_lines = |on: &Host| -> String {
+        lab.hosts()
             .iter()
             .flat_map(|h| {
                 let (address, names) = if h.engine == on.engine {
@@ -149,7 +167,10 @@ pub async fn configure(
                     .into_iter()
                     .flat_map(move |a| names.clone().into_iter().map(move |n| format!("{a} {n}\n")))
             })
-            .collect();
+            .collect()
+    };
+    let prelude = |on: &Host| {
+        let hosts_lines = hosts_lines(on);
         let mut prelude = format!("set -eu\n{PROVISION_RECORD}");
         if !hosts_lines.is_empty() {
             prelude.push_str(&format!("printf '%s' '{hosts_lines}' >> /etc/hosts\n"));
@@ -173,7 +194,11 @@ pub async fn configure(
             let host_def = def(scenario, host);
             let mut script = prelude(host);
             if host.role == Role::Server {
-                script.push_str(&server_configure_script(host_def.port(), deadlines.ready));
+                script.push_str(&server_configure_script(
+                    host_def.port(),
+                    scenario.base,
+                    deadlines.ready,
+                ));
             }
             if host.role == Role::Proxy {
                 script.push_str(&super::proxy::proxy_configure_script(
@@ -208,10 +233,31 @@ pub async fn configure(
         .collect();
 
     let waiters = uploaders.len();
+    let mut added: BTreeMap<String, Vec<crate::report::carried::AddedFile>> = lab
+        .hosts()
+        .iter()
+        .map(|h| {
+            let lines = hosts_lines(h);
+            let entries = (!lines.is_empty()).then(|| super::additions::name_entries(&lines));
+            (h.name.clone(), entries.into_iter().collect())
+        })
+        .collect();
+    for host in &uploaders {
+        let url = lab_sets_url(scenario.base, def(scenario, host))
+            .then(|| upload_url(lab, scenario, host));
+        added
+            .entry(host.name.clone())
+            .or_default()
+            .extend(super::additions::configured_upload(
+                url.as_deref(),
+                scenario.base,
+            ));
+    }
     let start_uploads = uploaders.into_iter().map(|host| {
         let prelude = &prelude;
         async move {
-            let url = upload_url(lab, scenario, host);
+            let url = lab_sets_url(scenario.base, def(scenario, host))
+                .then(|| upload_url(lab, scenario, host));
             // A relay's names and provisioning record were written with its server half.
             let prelude = if host.role == Role::Server {
                 "set -eu\n".to_string()
@@ -221,7 +267,7 @@ pub async fn configure(
             let script = format!(
                 "{prelude}{}",
                 client_configure_script(
-                    &url,
+                    url.as_deref(),
                     def(scenario, host)
                         .upload
                         .as_ref()
@@ -271,7 +317,26 @@ pub async fn configure(
         done.entry(name.clone()).or_default().extend(lines);
         readiness.insert(name, ready);
     }
-    Ok(Configured { done, readiness })
+    for (name, lines) in &done {
+        if lines.iter().any(|l| l.starts_with(LISTEN_HTTPS_ADDED)) {
+            added
+                .entry(name.clone())
+                .or_default()
+                .push(crate::report::carried::AddedFile {
+                path: format!(
+                    "/etc/systemd/system/{REMOTE_UNIT}.d/60-journal-lab-listen-https.conf"
+                ),
+                sha256: String::new(),
+                why: "journal-remote's ExecStart lacked --listen-https=-3: replaced (base: guide)"
+                    .into(),
+            });
+        }
+    }
+    Ok(Configured {
+        done,
+        readiness,
+        added,
+    })
 }
 
 /// Splits a configuration script's output at [`OBSERVED`]: (what was done, what was seen after).
@@ -297,6 +362,8 @@ fn split_observed(stdout: &str) -> (Vec<String>, Vec<String>) {
 pub struct Configured {
     pub done: BTreeMap<String, Vec<String>>,
     pub readiness: BTreeMap<String, String>,
+    /// What the lab wrote into each host that its configuration did not have.
+    pub added: BTreeMap<String, Vec<crate::report::carried::AddedFile>>,
 }
 
 pub(super) fn unit_state_command(unit: &str) -> String {
@@ -311,11 +378,19 @@ mod tests {
     /// (run here on a recorded export, journalctl replaced): with one, nothing is seeded.
     #[test]
     fn no_backlog_seeds_the_state_with_the_last_cursor() {
-        let all =
-            client_configure_script("https://s:19532", Backlog::All, Duration::from_secs(1), 1);
+        let all = client_configure_script(
+            Some("https://s:19532"),
+            Backlog::All,
+            Duration::from_secs(1),
+            1,
+        );
         assert!(!all.contains("LAST_CURSOR"), "{all}");
-        let none =
-            client_configure_script("https://s:19532", Backlog::None, Duration::from_secs(1), 1);
+        let none = client_configure_script(
+            Some("https://s:19532"),
+            Backlog::None,
+            Duration::from_secs(1),
+            1,
+        );
         let seed: String = none.lines().take(4).map(|l| format!("{l}\n")).collect();
         let dir = tempfile::tempdir().unwrap();
         let seed = seed

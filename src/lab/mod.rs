@@ -5,6 +5,7 @@
 //! id — on success, error, panic or Ctrl-C (the CLI drops the run's future on Ctrl-C) — unless it
 //! is kept on purpose with `--keep`.
 
+mod additions;
 mod booting;
 mod bring_up;
 pub mod clean;

@@ -527,6 +527,7 @@ fn host_reports(
                     .host(&host.name)
                     .map(|def| report::carried::carried(&def.files))
                     .unwrap_or_default(),
+                added_by_lab: configuration.added.remove(&host.name).unwrap_or_default(),
                 marker: marker.map(|m| m.text.clone()),
                 delivered,
                 seconds_to_deliver: marker.and_then(|m| m.arrived_after),

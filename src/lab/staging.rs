@@ -10,7 +10,7 @@ use crate::domain::{Role, REMOTE_SOCKET, UPLOAD_UNIT};
 use crate::errors::{Error, Result};
 use crate::journal::shell_quote;
 use crate::pki::{Alias, CertDir, CertRequest};
-use crate::scenario::{self, HostDef, Scenario, Validity, DEFAULT_PORT};
+use crate::scenario::{self, Base, HostDef, Scenario, Validity, DEFAULT_PORT};
 
 pub(super) const BUNDLE_DIR: &str = super::STAGE_DIR;
 
@@ -19,6 +19,9 @@ pub(super) const BUNDLE_DIR: &str = super::STAGE_DIR;
 pub struct Credentials {
     pub bundle: Option<Vec<u8>>,
     pub trusted_ca: String,
+    /// The host's certificate and key (PEM) the bundle installs, for the list of what the lab
+    /// added (their SHA-256, never their text).
+    pub pems: Option<(String, String)>,
 }
 
 /// One certificate directory per CA; each host's certificate from its issuer, with its validity
@@ -40,8 +43,8 @@ pub(super) fn issue_credentials(
     let mut credentials = BTreeMap::new();
     for host in &scenario.hosts {
         let trusted_ca = cas[&host.trusts].1.clone();
-        let bundle = if host.certificate.issuer == scenario::NO_ISSUER {
-            None
+        let (bundle, pems) = if host.certificate.issuer == scenario::NO_ISSUER {
+            (None, None)
         } else {
             let (issuer, _) = &cas[&host.certificate.issuer];
             let mut aliases: Vec<Alias> =
@@ -75,17 +78,20 @@ pub(super) fn issue_credentials(
             let files = issuer.issue(&request)?;
             let read =
                 |path: &PathBuf| std::fs::read_to_string(path).map_err(Error::io("reading", path));
-            Some(
-                crate::pki::bundle_script(
-                    &host.name,
-                    &trusted_ca,
-                    &read(&files.cert)?,
-                    &read(&files.key)?,
-                )
-                .into_bytes(),
+            let (cert, key) = (read(&files.cert)?, read(&files.key)?);
+            (
+                Some(crate::pki::bundle_script(&host.name, &trusted_ca, &cert, &key).into_bytes()),
+                Some((cert, key)),
             )
         };
-        credentials.insert(host.name.clone(), Credentials { bundle, trusted_ca });
+        credentials.insert(
+            host.name.clone(),
+            Credentials {
+                bundle,
+                trusted_ca,
+                pems,
+            },
+        );
     }
     Ok(credentials)
 }
@@ -123,7 +129,12 @@ pub fn stage_files(
     match &credentials.bundle {
         Some(bundle) => {
             let bundle_path = format!("{BUNDLE_DIR}/runme-on-{}.sh", host.name);
-            provision.push_str(&format!("sh {bundle_path}\n"));
+            // As it ships: the certificates only, no drop-in pointing the units at them.
+            let point = match scenario.base {
+                Base::Guide => "",
+                Base::AsIs => "POINT_CONFIG=no ",
+            };
+            provision.push_str(&format!("{point}sh {bundle_path}\n"));
             files.push((bundle_path, bundle.clone(), 0o700));
             // Where the host's own configuration expects them: a setup's, else a mirrored
             // field certificate's.
@@ -168,14 +179,16 @@ pub fn stage_files(
     if host.role == Role::Client && host.sender == scenario::Sender::Gateway {
         files.extend(super::pull::gateway_files(host, &mut provision));
     }
-    if host.uploads_with_journal_upload() {
+    if host.uploads_with_journal_upload() && scenario.base == Base::Guide {
         files.push((
             format!("/etc/systemd/system/{UPLOAD_UNIT}.d/60-journal-lab-restart.conf"),
             b"[Service]\nRestart=always\n".to_vec(),
             0o644,
         ));
     }
-    if let Some(read) = host.upload.as_ref().filter(|_| host.is_relay()) {
+    // As it ships, a relay runs the user's unit as written.
+    let relay = host.is_relay() && scenario.base == Base::Guide;
+    if let Some(read) = host.upload.as_ref().filter(|_| relay) {
         // A relay's journal-upload reads what journal-remote wrote: files of group
         // systemd-journal-remote (0640), which the shipped unit's dynamic user is not in.
         let read = read.read.unwrap_or_default();
@@ -238,11 +251,17 @@ cc -O2 -shared -fPIC -DCLOCK_FILE='"{clock}"' -o {CLOCK_SHIM} {BUNDLE_DIR}/clock
 for unit in systemd-journald {UPLOAD_UNIT}; do
     unit=${{unit%.service}}
     mkdir -p /etc/systemd/system/$unit.service.d
-    printf '[Service]\nEnvironment=LD_PRELOAD={CLOCK_SHIM}\n' > /etc/systemd/system/$unit.service.d/60-journal-lab-clock.conf
+    printf '%s' '{drop_in}' > /etc/systemd/system/$unit.service.d/60-journal-lab-clock.conf
 done
 touch {BUNDLE_DIR}/own-boot-id
-"#
+"#,
+        drop_in = clock_drop_in()
     )
+}
+
+/// The drop-in that preloads the clock shim into journald and journal-upload.
+pub(super) fn clock_drop_in() -> String {
+    format!("[Service]\nEnvironment=LD_PRELOAD={CLOCK_SHIM}\n")
 }
 
 /// The staged files of a host whose clock a fault fakes: the clock shim's source.
@@ -328,10 +347,12 @@ mod tests {
         let with_bundle = Credentials {
             bundle: Some(b"#!/bin/sh\n".to_vec()),
             trusted_ca: "CA".into(),
+            pems: None,
         };
         let without = Credentials {
             bundle: None,
             trusted_ca: "CA".into(),
+            pems: None,
         };
         let staged = |name: &str, creds: &Credentials| -> BTreeMap<String, String> {
             stage_files(&scenario, scenario.host(name).unwrap(), creds)

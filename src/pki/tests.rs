@@ -257,7 +257,31 @@ fn bundle_installs_credentials_and_configuration_below_destdir() {
                  TrustedCertificateFile=/etc/ssl/systemd-journal/ca.pem\n"
             )
         );
+        // What the lab lists as its addition is what the bundle wrote.
+        let (path, text) = certificates_drop_in(unit, "client7");
+        assert_eq!(fs::read_to_string(root.join(&path[1..])).unwrap(), text);
     }
+
+    // As it ships (`POINT_CONFIG=no`): the same files, and no drop-in at all.
+    let bare = tmp.path().join("bare");
+    let output = Command::new("sh")
+        .arg(&files.bundle)
+        .env("DESTDIR", &bare)
+        .env("OWNER", id("-un"))
+        .env("GROUP", id("-gn"))
+        .env("POINT_CONFIG", "no")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(bare.join("etc/ssl/systemd-journal/client7.key").is_file());
+    assert!(
+        !bare.join("etc/systemd").exists(),
+        "no drop-in under POINT_CONFIG=no"
+    );
 }
 
 #[test]

@@ -17,6 +17,55 @@ pub struct CarriedFile {
     pub sha256: String,
 }
 
+/// One file the lab wrote into a host that the host's own configuration did not have (a
+/// certificate, a name entry, a drop-in of the guide's procedure): run.json `hosts[].added_by_lab`,
+/// shown beside "Your files", so a report says exactly what was laid around (or over) the
+/// configuration it tested.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema, Deserialize)]
+pub struct AddedFile {
+    /// Where it is on the host.
+    pub path: String,
+    /// SHA-256 of its content (of a link: of its target; empty where it is built in the host).
+    pub sha256: String,
+    /// Why the lab wrote it.
+    pub why: String,
+}
+
+impl AddedFile {
+    pub fn new(path: impl Into<String>, content: &[u8], why: impl Into<String>) -> AddedFile {
+        AddedFile {
+            path: path.into(),
+            sha256: sha256_hex(content),
+            why: why.into(),
+        }
+    }
+}
+
+pub fn sha256_hex(content: &[u8]) -> String {
+    Sha256::digest(content)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The rows of the "Added by the lab" table: host, path, why, SHA-256 (first 12 digits).
+pub fn added_rows(report: &super::RunReport) -> Vec<[String; 4]> {
+    report
+        .hosts
+        .iter()
+        .flat_map(|host| {
+            host.added_by_lab.iter().map(|file| {
+                [
+                    host.name.clone(),
+                    file.path.clone(),
+                    file.why.clone(),
+                    file.sha256.chars().take(12).collect(),
+                ]
+            })
+        })
+        .collect()
+}
+
 /// The files of `files` that came from a `source:`.
 pub fn carried(files: &[FileDef]) -> Vec<CarriedFile> {
     files
@@ -26,10 +75,7 @@ pub fn carried(files: &[FileDef]) -> Vec<CarriedFile> {
             Some(CarriedFile {
                 path: file.path.clone(),
                 source: origin.display().to_string(),
-                sha256: Sha256::digest(file.content.as_bytes())
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect(),
+                sha256: sha256_hex(file.content.as_bytes()),
             })
         })
         .collect()

@@ -397,6 +397,10 @@ pub struct HostReport {
     /// The user's own files it carried (`source:`, `--setup`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub carried: Vec<carried::CarriedFile>,
+    /// What the lab wrote into the host that its configuration did not have (certificates, name
+    /// entries, and under `base: guide` the lab's drop-ins), each with its SHA-256 and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub added_by_lab: Vec<carried::AddedFile>,
 }
 
 impl RunReport {

@@ -44,6 +44,7 @@ pub(crate) fn sample(run_id: &str) -> RunReport {
                 evidence: vec![],
                 failed_units: vec![],
                 carried: vec![],
+                added_by_lab: vec![],
             },
             HostReport {
                 name: "client1".into(),
@@ -65,6 +66,7 @@ pub(crate) fn sample(run_id: &str) -> RunReport {
                 evidence: vec![],
                 failed_units: vec![],
                 carried: vec![],
+                added_by_lab: vec![],
             },
         ],
         findings: vec![],

@@ -37,6 +37,11 @@ pub struct Setup {
     /// What the setup is, for people reading reports.
     #[serde(default)]
     pub description: Option<String>,
+    /// `as-is` (the default): your files exactly as they ship, nothing of the lab's laid into
+    /// them; `guide`: the lab's own drop-ins over them, as the seed scenarios have (see
+    /// docs/scenarios.md).
+    #[serde(default = "as_is")]
+    pub base: super::Base,
     /// What every server carries.
     #[serde(default)]
     pub server: RoleSetup,
@@ -68,6 +73,10 @@ pub struct RoleSetup {
     /// installed there too (0640).
     #[serde(default)]
     pub certificates: Option<InstallPaths>,
+}
+
+fn as_is() -> super::Base {
+    super::Base::AsIs
 }
 
 impl Setup {
@@ -225,6 +234,20 @@ impl Setup {
             if part.certificates.is_some() {
                 host.certificate.install = part.certificates.clone();
             }
+        }
+        laid.base = self.base;
+        if self.base == super::Base::AsIs {
+            let deployed = |role: Role| match role {
+                Role::Server => self.server.certificates.clone(),
+                Role::Client => self.client.certificates.clone(),
+                Role::Proxy => None,
+            };
+            super::as_is::surround(&mut laid, &deployed).map_err(|refusal| ScenarioError {
+                file: refusal.origin.unwrap_or_else(|| self.file.clone()),
+                line: refusal.line,
+                column: 1,
+                message: refusal.message,
+            })?;
         }
         if let Some(description) = &self.description {
             laid.description = format!(

@@ -44,6 +44,14 @@ pub(super) fn sections(report: &RunReport) -> Vec<Section> {
             carried.into_iter().map(Vec::from).collect(),
         ));
     }
+    let added = crate::report::carried::added_rows(report);
+    if !added.is_empty() {
+        all.push((
+            "Added by the lab (around your files, or over them under base: guide)",
+            vec!["host", "path", "why", "sha256"],
+            added.into_iter().map(Vec::from).collect(),
+        ));
+    }
     if let Some((header, rows)) = integrity::rows(report) {
         all.push(("Journal integrity", header.to_vec(), rows));
     }

@@ -146,3 +146,77 @@ fn a_setup_that_tests_nothing_is_refused() {
     let one = setup_dir("server:\n  aliases: [logs.example.org]\n", &[]);
     assert!(Setup::load(one.path()).is_ok());
 }
+
+/// As it ships (a setup's default): the certificates go where the configuration reads them (the
+/// client's journal-upload.conf; the server's compiled-in paths) unless the setup says where its
+/// deployment puts them, and the host of the clients' URL= becomes a name of their server, with
+/// no alias listed. Under `base: guide` none of that is derived.
+#[test]
+fn as_it_ships_certificates_go_where_they_are_read_and_the_url_resolves() {
+    let upload = "[Upload]\nURL=https://central.example.net:19532\nServerKeyFile=/etc/pki/up.key\n";
+    let setup = |extra: &str| {
+        setup_dir(
+            &format!("client:\n  files:\n    - {{path: /etc/systemd/journal-upload.conf, source: up.conf}}\n{extra}"),
+            &[("up.conf", upload)],
+        )
+    };
+    let (_, suite) = crate::scenario::builtin::resolve(Path::new("server-outage")).unwrap();
+    let dir = setup("");
+    let laid = Setup::load(dir.path()).unwrap().lay_over(&suite).unwrap();
+    assert_eq!(laid.base, crate::scenario::Base::AsIs);
+    let client = laid.host("client1").unwrap();
+    let install = client.certificate.install.as_ref().unwrap();
+    assert_eq!(install.key, "/etc/pki/up.key");
+    assert_eq!(install.cert, "/etc/ssl/certs/journal-upload.pem");
+    let server = laid.host("server").unwrap();
+    assert_eq!(
+        server.certificate.install.as_ref().unwrap().key,
+        "/etc/ssl/private/journal-remote.pem"
+    );
+    assert_eq!(server.aliases, ["central.example.net"]);
+
+    // Where the deployment puts them, when the setup says so: there, not where the (mistaken)
+    // configuration reads, so the mistake shows.
+    let dir = setup("  certificates: {cert: /etc/ssl/journal/c.pem, key: /etc/ssl/journal/c.key, ca: /etc/ssl/journal/ca.pem}\n");
+    let laid = Setup::load(dir.path()).unwrap().lay_over(&suite).unwrap();
+    let install = laid
+        .host("client1")
+        .unwrap()
+        .certificate
+        .install
+        .clone()
+        .unwrap();
+    assert_eq!(install.key, "/etc/ssl/journal/c.key");
+
+    let dir = setup("base: guide\n");
+    let laid = Setup::load(dir.path()).unwrap().lay_over(&suite).unwrap();
+    assert_eq!(laid.base, crate::scenario::Base::Guide);
+    assert!(laid.host("client1").unwrap().certificate.install.is_none());
+    assert!(laid.host("server").unwrap().aliases.is_empty());
+}
+
+/// A URL the lab cannot make true without changing it is refused before anything boots, at the
+/// user's own file and line; a base that does not exist at setup.yaml's line.
+#[test]
+fn as_it_ships_a_url_the_lab_cannot_resolve_is_refused_at_its_line() {
+    let dir = setup_dir(
+        "client:\n  files:\n    - {path: /etc/systemd/journal-upload.conf, source: up.conf}\n",
+        &[("up.conf", "[Upload]\n# ours\nURL=https://10.1.2.3:19532\n")],
+    );
+    let (_, suite) = crate::scenario::builtin::resolve(Path::new("server-outage")).unwrap();
+    let err = Setup::load(dir.path())
+        .unwrap()
+        .lay_over(&suite)
+        .unwrap_err();
+    assert!(err.file.ends_with("up.conf"), "{err}");
+    assert_eq!(err.line, 3, "{err}");
+    assert!(err.message.contains("names an address"), "{err}");
+
+    let dir = setup_dir(
+        "base: verbatim\nserver:\n  aliases: [logs.example.org]\n",
+        &[],
+    );
+    let err = Setup::load(dir.path()).unwrap_err();
+    assert_eq!((err.line, err.column), (1, 7), "{err}");
+    assert!(err.message.contains("as-is"), "{err}");
+}

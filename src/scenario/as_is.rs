@@ -1,0 +1,350 @@
+//! `base: as-is`: the user's configuration tested as it ships. The lab changes nothing in their
+//! files and adds no drop-in of its own to journal-remote or journal-upload; what a lab must
+//! still do it does *around* the configuration, read from it here:
+//! - **names**: the host of every client's `URL=` resolves to the server it uploads to, and the
+//!   server's certificate carries it;
+//! - **certificates**: placed where the deployment puts them (the setup's `certificates:`), else
+//!   where the configuration reads them (`ServerKeyFile=`, `ServerCertificateFile=`,
+//!   `TrustedCertificateFile=`), else at the paths compiled into the programs.
+//!
+//! Read as systemd reads it: the main file, then `NAME.conf.d/*.conf` in the order of their
+//! file names, the last setting winning; an empty value resets to the compiled-in default.
+
+use serde::{Deserialize, Serialize};
+
+use super::{FileDef, InstallPaths, Scenario, NO_ISSUER};
+use crate::domain::Role;
+
+/// Whose configuration a run tests.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Base {
+    /// The Netdata guide's procedure: the lab points journal-remote and journal-upload at its
+    /// certificates, sets the client's `URL=` and `Restart=always` with drop-ins of its own (the
+    /// seed scenarios).
+    #[default]
+    Guide,
+    /// The user's files exactly as they ship: the lab adds no drop-in to the journal units or
+    /// their configuration, only certificates where the configuration expects them and the names
+    /// its `URL=` uses (the default of `--setup`).
+    AsIs,
+}
+
+impl Base {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Base::Guide => "guide",
+            Base::AsIs => "as-is",
+        }
+    }
+}
+
+/// The certificate root the Debian builds compile in (`-Dcertificate-root=/etc/ssl`).
+const CERTIFICATE_ROOT: &str = "/etc/ssl";
+
+/// Where `program` (`journal-remote` or `journal-upload`) reads its key, certificate and trusted
+/// CA when its configuration names none: `PRIV_KEY_FILE`, `CERT_FILE` and `TRUST_FILE` in
+/// systemd's src/journal-remote.
+pub fn compiled_in(program: &str) -> InstallPaths {
+    InstallPaths {
+        key: format!("{CERTIFICATE_ROOT}/private/{program}.pem"),
+        cert: format!("{CERTIFICATE_ROOT}/certs/{program}.pem"),
+        ca: format!("{CERTIFICATE_ROOT}/ca/trusted.pem"),
+    }
+}
+
+/// A setting as the program will read it: its value, and the file and line it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Setting {
+    pub value: String,
+    /// Its path on the host.
+    pub path: String,
+    pub line: usize,
+    /// The user's file it was read from (`source:`), if it came from one.
+    pub origin: Option<std::path::PathBuf>,
+}
+
+impl Setting {
+    /// Where to point a person at it: the user's own file and line where there is one.
+    pub fn at(&self) -> String {
+        match &self.origin {
+            Some(origin) => format!("{}:{} ({})", origin.display(), self.line, self.path),
+            None => format!("{}:{}", self.path, self.line),
+        }
+    }
+}
+
+/// Why an `as-is` run cannot be set up without changing the user's configuration: the user's file
+/// and line where it is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub origin: Option<std::path::PathBuf>,
+    pub line: usize,
+    pub message: String,
+}
+
+/// The program a role's journal unit runs, and the section of its configuration.
+pub fn program_of(role: Role) -> Option<(&'static str, &'static str)> {
+    match role {
+        Role::Server => Some(("journal-remote", "Remote")),
+        Role::Client => Some(("journal-upload", "Upload")),
+        Role::Proxy => None,
+    }
+}
+
+/// The value of `key` in `[section]` of `program`'s configuration among `files`, as the program
+/// reads it (main file, then drop-ins by file name; the last wins; empty resets). None: not set.
+pub fn setting(files: &[FileDef], program: &str, section: &str, key: &str) -> Option<Setting> {
+    let main = format!("/etc/systemd/{program}.conf");
+    let drop_ins = format!("/etc/systemd/{program}.conf.d/");
+    let mut sources: Vec<&FileDef> = files
+        .iter()
+        .filter(|f| {
+            f.path == main
+                || f.path
+                    .strip_prefix(&drop_ins)
+                    .is_some_and(|name| name.ends_with(".conf") && !name.contains('/'))
+        })
+        .collect();
+    // The main file first, then the drop-ins in the order of their names.
+    sources.sort_by_key(|f| {
+        (
+            f.path != main,
+            f.path.rsplit('/').next().map(str::to_string),
+        )
+    });
+    let mut found = None;
+    for file in sources {
+        let mut in_section = false;
+        for (n, raw) in file.content.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+                continue;
+            }
+            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                in_section = name.trim() == section;
+                continue;
+            }
+            let Some((k, v)) = line.split_once('=') else {
+                continue;
+            };
+            if in_section && k.trim() == key {
+                let value = v.trim().to_string();
+                found = (!value.is_empty()).then(|| Setting {
+                    value,
+                    path: file.path.clone(),
+                    line: n + 1,
+                    origin: file.origin.clone(),
+                });
+            }
+        }
+    }
+    found
+}
+
+/// Where a host of `role` reads its key, certificate and CA: its configuration's settings, else
+/// the compiled-in paths. None for a proxy.
+pub fn configured_paths(files: &[FileDef], role: Role) -> Option<InstallPaths> {
+    let (program, section) = program_of(role)?;
+    let default = compiled_in(program);
+    let read = |key: &str, fallback: String| {
+        setting(files, program, section, key).map_or(fallback, |s| s.value)
+    };
+    Some(InstallPaths {
+        key: read("ServerKeyFile", default.key),
+        cert: read("ServerCertificateFile", default.cert),
+        ca: read("TrustedCertificateFile", default.ca),
+    })
+}
+
+/// The host a client's `URL=` names (`https://logs.example.org:19532/` → `logs.example.org`),
+/// with the setting it came from. None: no `URL=` (journal-upload will say so itself).
+pub fn url_host(files: &[FileDef]) -> Option<(String, Setting)> {
+    let url = setting(files, "journal-upload", "Upload", "URL")?;
+    let rest = url
+        .value
+        .split_once("://")
+        .map_or(url.value.as_str(), |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("").to_string()
+    } else {
+        authority.split(':').next().unwrap_or("").to_string()
+    };
+    Some((host.to_ascii_lowercase(), url))
+}
+
+/// Whether the lab sets `host`'s `URL=`: under the guide's procedure always; as it ships only where
+/// the scenario says whom the host dials (`upload:`, e.g. by address, or a second server).
+pub fn lab_sets_url(base: Base, host: &super::HostDef) -> bool {
+    base == Base::Guide || host.upload.is_some()
+}
+
+/// Lays around `scenario`'s configuration what `base: as-is` needs, changing none of its files:
+/// each host's certificates go where its deployment puts them (`deployed`, a setup's
+/// `certificates:` for the role) or else where its configuration reads them; the host each
+/// client's `URL=` names becomes a name of the server it uploads to (resolvable in the lab, in
+/// the server's certificate). A URL the lab cannot make true without changing it (an address, a
+/// name of another host) is refused, naming the file and line.
+pub fn surround(
+    scenario: &mut Scenario,
+    deployed: &dyn Fn(Role) -> Option<InstallPaths>,
+) -> Result<(), Refusal> {
+    let mut names: Vec<(String, String)> = Vec::new();
+    for host in &scenario.hosts {
+        // A client whose scenario says whom it dials (`upload:`) is the scenario's stimulus: the
+        // lab sets its URL= (and lists it); every other client dials what its URL= says.
+        if host.role != Role::Client || !host.uploads_with_journal_upload() || host.upload.is_some()
+        {
+            continue;
+        }
+        let Some((name, at)) = url_host(&host.files) else {
+            continue;
+        };
+        let Some(server) = scenario.server_of(host) else {
+            continue;
+        };
+        let said = || format!("URL={} ({})", at.value, at.at());
+        let refuse = |message: String| Refusal {
+            origin: at.origin.clone(),
+            line: at.line,
+            message,
+        };
+        if name.parse::<std::net::IpAddr>().is_ok() {
+            return Err(refuse(format!(
+                "{} names an address: under `base: as-is` the lab cannot give {} that address \
+                 without changing the configuration; name the server by a DNS name (or use \
+                 `base: guide`)",
+                said(),
+                server.name
+            )));
+        }
+        if let Some(other) = scenario
+            .hosts
+            .iter()
+            .find(|h| h.name == name && h.name != server.name)
+        {
+            return Err(refuse(format!(
+                "{} names {}, a {} of the lab, not the server {} uploads to ({})",
+                said(),
+                other.name,
+                other.role.as_str(),
+                host.name,
+                server.name
+            )));
+        }
+        if name != server.name && !crate::pki::is_valid_name(&name) {
+            return Err(refuse(format!(
+                "{}: {name:?} is not a DNS name the lab can resolve",
+                said()
+            )));
+        }
+        if name != server.name {
+            names.push((server.name.clone(), name));
+        }
+    }
+    for (server, name) in names {
+        let server = scenario
+            .hosts
+            .iter_mut()
+            .find(|h| h.name == server)
+            .expect("a server of the scenario");
+        if !server.aliases.contains(&name) {
+            server.aliases.push(name);
+        }
+    }
+    for host in &mut scenario.hosts {
+        if host.certificate.issuer == NO_ISSUER {
+            continue;
+        }
+        if let Some(paths) =
+            deployed(host.role).or_else(|| configured_paths(&host.files, host.role))
+        {
+            host.certificate.install = Some(paths);
+        }
+    }
+    scenario.base = Base::AsIs;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(path: &str, content: &str) -> FileDef {
+        FileDef {
+            path: path.into(),
+            content: content.into(),
+            source: None,
+            origin: None,
+            mode: "0644".into(),
+        }
+    }
+
+    /// Settings are read as systemd reads them: section by section, the main file then its
+    /// drop-ins by name, the last winning and an empty value resetting; other programs' files
+    /// and misplaced drop-ins do not count.
+    #[test]
+    fn settings_are_read_in_systemds_order() {
+        let files = vec![
+            file(
+                "/etc/systemd/journal-upload.conf.d/90-late.conf",
+                "[Upload]\nServerKeyFile=/late.key\n",
+            ),
+            file(
+                "/etc/systemd/journal-upload.conf",
+                "[Upload]\n# ServerKeyFile=/commented.key\nServerKeyFile=/main.key\nURL=https://logs.example.org:19532\n[Other]\nServerCertificateFile=/not-upload.pem\n",
+            ),
+            file(
+                "/etc/systemd/journal-upload.conf.d/10-early.conf",
+                "[Upload]\nServerKeyFile=/early.key\nTrustedCertificateFile=\n",
+            ),
+            file("/etc/systemd/journal-upload.d/00-misplaced.conf", "[Upload]\nServerKeyFile=/no.key\n"),
+            file("/etc/systemd/journal-remote.conf", "[Remote]\nServerKeyFile=/remote.key\n"),
+        ];
+        let key = setting(&files, "journal-upload", "Upload", "ServerKeyFile").unwrap();
+        assert_eq!(
+            (key.value.as_str(), key.path.as_str(), key.line),
+            (
+                "/late.key",
+                "/etc/systemd/journal-upload.conf.d/90-late.conf",
+                2
+            )
+        );
+        let paths = configured_paths(&files, Role::Client).unwrap();
+        assert_eq!(paths.key, "/late.key");
+        assert_eq!(
+            paths.cert, "/etc/ssl/certs/journal-upload.pem",
+            "[Other] is not [Upload]"
+        );
+        assert_eq!(paths.ca, "/etc/ssl/ca/trusted.pem", "an empty value resets");
+        let server = configured_paths(&files, Role::Server).unwrap();
+        assert_eq!(server.key, "/remote.key");
+        assert_eq!(server.cert, "/etc/ssl/certs/journal-remote.pem");
+        assert_eq!(configured_paths(&files, Role::Proxy), None);
+    }
+
+    #[test]
+    fn the_url_names_its_host() {
+        let with = |url: &str| {
+            url_host(&[file(
+                "/etc/systemd/journal-upload.conf",
+                &format!("[Upload]\nURL={url}\n"),
+            )])
+            .map(|(host, at)| (host, at.line))
+        };
+        assert_eq!(
+            with("https://Logs.Example.org:19532"),
+            Some(("logs.example.org".into(), 2))
+        );
+        assert_eq!(with("https://logs/"), Some(("logs".into(), 2)));
+        assert_eq!(with("http://u:p@logs:1/x"), Some(("logs".into(), 2)));
+        assert_eq!(with("https://[::1]:19532"), Some(("::1".into(), 2)));
+        assert_eq!(url_host(&[]), None);
+    }
+}
