@@ -505,7 +505,7 @@ pub(super) enum ReportCommand {
 
 #[derive(Subcommand)]
 pub(super) enum ScenarioCommand {
-    /// Validate scenario files (syntax, types, unknown keys, host references); errors name file:line:col.
+    /// Validate scenario files (syntax, types, unknown keys, host references); errors name file:line:col. `-` reads one from standard input.
     Check {
         #[arg(required = true)]
         files: Vec<PathBuf>,

@@ -557,7 +557,20 @@ fn progress() -> Progress {
 fn check_scenarios(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
     let mut bad = 0;
     for file in files {
-        match scenario::Scenario::load(file) {
+        // `-`: the scenario on standard input (its `source:` files beside the working directory).
+        let loaded = if file.as_os_str() == "-" {
+            scenario::limits::read_text(std::io::stdin().lock())
+                .map_err(|message| scenario::ScenarioError {
+                    file: PathBuf::from("<stdin>"),
+                    line: 0,
+                    column: 0,
+                    message,
+                })
+                .and_then(|text| scenario::Scenario::parse(Path::new("<stdin>"), &text))
+        } else {
+            scenario::Scenario::load(file)
+        };
+        match loaded {
             Ok(s) => println!(
                 "{}: ok ({} hosts, {} steps, {} checks)",
                 file.display(),

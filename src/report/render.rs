@@ -295,48 +295,8 @@ pub(crate) fn md_table(header: &[&str], rows: impl Iterator<Item = Vec<String>>)
     table
 }
 
-/// Text that came from input (scenario and host names, descriptions, phases, observations) as
-/// it stands in report.md: shown, never interpreted. Markdown renderers (GitHub's among them)
-/// pass HTML through, so `<`, `>` and `&` are escaped; control characters (an escape, a bell)
-/// are shown as `\u{1b}`, never written raw. Backticks and asterisks stay: the report's own
-/// code spans and emphasis are written with them, and they cannot run anything.
-pub(crate) fn md_text(text: &str) -> String {
-    visible_controls(text)
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
-/// `text` with each control character other than a newline or tab written as `\u{..}`: what a
-/// terminal or a viewer would act on is shown instead, in every format.
-pub(crate) fn visible_controls(text: &str) -> String {
-    if !text
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
-        return text.to_string();
-    }
-    text.chars()
-        .map(|c| {
-            if c.is_control() && c != '\n' && c != '\t' {
-                c.escape_unicode().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
-
 fn role(role: Role) -> &'static str {
     role.as_str()
-}
-
-pub(crate) fn escape(text: &str) -> String {
-    visible_controls(text)
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// report.html: one self-contained page (inline CSS, no scripts, nothing fetched).
@@ -593,6 +553,8 @@ fn clients_with_markers(report: &RunReport) -> Vec<&crate::report::HostReport> {
         .collect()
 }
 
+mod escape;
+pub(crate) use escape::{escape, md_text};
 pub mod evidence;
 mod field;
 mod integrity;

@@ -70,7 +70,13 @@ pub fn ignore_reports(dir: &Path) -> Result<bool, String> {
             path.display()
         ))
         }
-        Ok(_) => std::fs::read_to_string(&path)
+        Ok(m) if !m.is_file() => {
+            return Err(format!(
+                "{} is not a regular file: not written (add `{REPORTS_IGNORED}` to your .gitignore yourself)",
+                path.display()
+            ))
+        }
+        Ok(_) => super::limits::read_bounded(&path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
         Err(_) => String::new(),
     };

@@ -22,11 +22,17 @@ pub struct Broken {
     pub message: String,
 }
 
-/// Reads at most [`MAX_FILE_BYTES`] of a regular file (following links) as UTF-8 text.
+/// Reads at most [`MAX_FILE_BYTES`] of a regular file (never through a link) as UTF-8 text.
 pub fn read_bounded(path: &Path) -> Result<String, String> {
-    let file = open_regular(path)?;
+    read_text(open_regular(path)?)
+}
+
+/// At most [`MAX_FILE_BYTES`] of UTF-8 text from `input` (a file, or standard input for
+/// `scenario check -`), refused past that.
+pub fn read_text(input: impl Read) -> Result<String, String> {
     let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES + 1)
+    input
+        .take(MAX_FILE_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| format!("cannot read the file: {e}"))?;
     if bytes.len() as u64 > MAX_FILE_BYTES {

@@ -55,6 +55,24 @@ pub fn redact_run(text: &str, run_id: &str, hosts: &[(&str, &str)]) -> String {
     out
 }
 
+/// The hashes in report.md's "Added by the lab" table: certificates and CAs are issued afresh and
+/// name entries hold addresses, so their hashes differ in every run (the list of files and why
+/// is the observation; unit tests check the hashes).
+pub fn redact_added_hashes(md: &str) -> String {
+    let Some((before, section)) = md.split_once("\n## Added by the lab") else {
+        return md.to_string();
+    };
+    let (section, after) = match section.find("\n## ") {
+        Some(end) => section.split_at(end),
+        None => (section, ""),
+    };
+    let hash = regex::Regex::new(r"(?m)\| [0-9a-f]{12} \|$").expect("valid");
+    format!(
+        "{before}\n## Added by the lab{}{after}",
+        hash.replace_all(section, "| <sha> |")
+    )
+}
+
 #[test]
 fn redaction_replaces_what_varies_and_keeps_what_matters() {
     let hosts = [("172.18.0.2", "server"), ("172.18.0.3", "client1")];
@@ -62,6 +80,11 @@ fn redaction_replaces_what_varies_and_keeps_what_matters() {
                 nonce=98e33a78558f2be7 at 2026-11-22T14:19:19.443257242Z, Nov 22 14:19:47.973171 \
                 journal-lab[163]: took 0.54s | 0.12 | after 1 ms; restart counter is at 4 <testcase time=\"0.167\">";
     let redacted = redact_run(text, "jl-20261122-141944-8e20", &hosts);
+    let md = "## Your files\n| h | p | f | 0123456789ab |\n\n## Added by the lab (x)\n| h | p | w | abcdef012345 |\n\n## Next\n| a | b | c | 0123456789ab |\n";
+    assert_eq!(
+        redact_added_hashes(md),
+        "## Your files\n| h | p | f | 0123456789ab |\n\n## Added by the lab (x)\n| h | p | w | <sha> |\n\n## Next\n| a | b | c | 0123456789ab |\n"
+    );
     assert_eq!(
         redacted,
         "run <run>: remote-<ip:client1>.journal from <ip:client1> (not 172.18.0.33) \

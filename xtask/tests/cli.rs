@@ -257,30 +257,28 @@ fn a_signal_during_a_run_removes_the_lab_and_its_keys() {
     }
 }
 
-/// A signal is heard during synchronous work too: `replay` of a bundle that is a named pipe with
-/// no writer blocks in a read that never yields; SIGTERM still ends the process with 143 within
-/// a second (it holds nothing to remove, so it does not wait for the read). Needs no engine.
+/// A signal is heard during synchronous work too: `scenario check -` reading a standard input
+/// that never ends blocks in a read that never yields; SIGTERM still ends the process with 143
+/// within a second (it holds nothing to remove, so it does not wait for the read). Needs no
+/// engine. (Input files that are pipes are refused before they are read: standard input is the
+/// one read that may wait on a writer.)
 #[test]
 fn a_signal_during_synchronous_work_ends_the_process_within_a_second() {
     let dir = tempfile::tempdir().unwrap();
-    let fifo = dir.path().join("bundle.tar");
-    assert!(std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap()
-        .success());
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .arg("replay")
-        .arg(&fifo)
+        .args(["scenario", "check", "-"])
         .current_dir(dir.path())
+        .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // Held open, never written: the read waits.
+    let _writer = child.stdin.take();
     std::thread::sleep(Duration::from_millis(1500));
     assert!(
         child.try_wait().unwrap().is_none(),
-        "replay of a pipe with no writer should still be reading"
+        "scenario check of a standard input with no data should still be reading"
     );
     let sent = Instant::now();
     std::process::Command::new("kill")
@@ -293,7 +291,7 @@ fn a_signal_during_synchronous_work_ends_the_process_within_a_second() {
         }
         if sent.elapsed() > Duration::from_secs(10) {
             let _ = child.kill();
-            panic!("SIGTERM did not end replay within 10 s");
+            panic!("SIGTERM did not end scenario check within 10 s");
         }
         std::thread::sleep(Duration::from_millis(20));
     };
@@ -1164,4 +1162,42 @@ fn repeated_runs_report_rates_and_verdicts() {
         })
         .count();
     assert_eq!(written, 2, "rates-<time>.md and .json");
+}
+
+/// `scenario check -` reads the scenario from standard input: a valid one is ok, a broken one is
+/// refused at `<stdin>:line:col`, and one larger than the limit is refused without reading on.
+#[test]
+fn a_scenario_on_standard_input_is_checked() {
+    let check = |input: &[u8]| {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(["scenario", "check", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        // A refusal may close the pipe before every byte is written.
+        let _ = std::io::Write::write_all(&mut stdin, input);
+        drop(stdin);
+        child.wait_with_output().unwrap()
+    };
+    let good = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/passive-https.yaml"),
+    )
+    .unwrap();
+    let out = check(&good);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("-: ok ("));
+    let out = check(b"description: d\nhosts:\n  - {name: server, role: sever}\nchecks: []\n");
+    assert_eq!(out.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.starts_with("<stdin>:3:"), "{said}");
+    let out = check(&vec![b'#'; 2 * 1024 * 1024]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("larger than the limit"));
 }

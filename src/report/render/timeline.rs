@@ -6,6 +6,7 @@
 
 use std::fmt::Write as _;
 
+use super::escape;
 use crate::report::delivery::{Delivery, MessageMark};
 use crate::report::RunReport;
 
@@ -335,12 +336,6 @@ fn seconds(value: f64) -> String {
         format!("{value:.2}")
     };
     format!("{text} s")
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 #[cfg(test)]
