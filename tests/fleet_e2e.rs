@@ -192,3 +192,141 @@ fn a_healthy_lab_is_not_flagged_unless_the_profile_gates() {
         }
     }
 }
+
+/// A copy of examples/fleet/hardened with `change` made to it (file relative to the setup,
+/// text replaced), in a directory of its own.
+fn variant(change: Option<(&str, &str, &str)>) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = |from: &Path, to: &Path| {
+        for entry in walk(from) {
+            let target = to.join(entry.strip_prefix(from).unwrap());
+            std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+            std::fs::copy(&entry, &target).unwrap();
+        }
+    };
+    copy(&fleet("hardened"), dir.path());
+    if let Some((file, from, to)) = change {
+        let path = dir.path().join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{file} holds {from:?}");
+        std::fs::write(&path, text.replace(from, to)).unwrap();
+    }
+    dir
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// `journal-lab run --setup DIR passive-https --format json` from an empty directory.
+fn run_as_it_ships(setup: &Path) -> RunReport {
+    let cwd = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_journal-lab"))
+        .current_dir(cwd.path())
+        .args(["run", "--format", "json", "--setup"])
+        .arg(setup)
+        .arg("passive-https")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let mut runs: Vec<RunReport> = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not the runs' JSON ({e}); stderr:\n{stderr}"));
+    assert_eq!(runs.len(), 1, "{stderr}");
+    runs.remove(0)
+}
+
+/// The fleet's files as they ship (issue 38): the correct setup passes, and each of four
+/// realistic mistakes, which all passed while the lab laid its own drop-ins over them, fails the
+/// check that is about it. What the lab added to a client is its certificates (where the
+/// deployment puts them), the name entries and the enabled unit: nothing in the configuration.
+#[test]
+fn the_fleet_is_tested_as_it_ships_and_each_mistake_fails_its_check() {
+    let good = variant(None);
+    let run = run_as_it_ships(good.path());
+    for check in &run.checks {
+        assert_eq!(
+            check.status,
+            Status::Pass,
+            "{} on {}: {}",
+            check.id,
+            check.host,
+            check.observed
+        );
+    }
+    let client = run.hosts.iter().find(|h| h.name == "client1").unwrap();
+    let added: Vec<&str> = client
+        .added_by_lab
+        .iter()
+        .map(|a| a.path.as_str())
+        .collect();
+    assert_eq!(
+        added,
+        [
+            "/etc/ssl/systemd-journal/client1.pem",
+            "/etc/ssl/systemd-journal/client1.key",
+            "/etc/ssl/systemd-journal/ca.pem",
+            "/etc/ssl/journal/client.pem",
+            "/etc/ssl/journal/client.key",
+            "/etc/ssl/journal/ca.pem",
+            "/etc/hosts (lines appended)",
+            "/etc/systemd/system/multi-user.target.wants/systemd-journal-upload.service (link)",
+        ],
+        "a client's additions as it ships"
+    );
+
+    let mistakes = [
+        (
+            "no Restart=always anywhere",
+            ("setup.yaml", "    - path: /etc/systemd/system/systemd-journal-upload.service.d/70-keep-retrying.conf\n      source: client/keep-retrying.conf\n", ""),
+            "upload-restart-always",
+            "Restart=on-failure",
+        ),
+        (
+            "URL=http://",
+            ("client/journal-upload.conf", "URL=https://", "URL=http://"),
+            "client-delivers",
+            "did not reach the server",
+        ),
+        (
+            "a typo'd key",
+            ("client/journal-upload.conf", "ServerCertificateFile=", "ServerCertificateFle="),
+            "config-parses-cleanly",
+            "client/journal-upload.conf:4): Unknown key 'ServerCertificateFle'",
+        ),
+        (
+            "certificate paths that are not where the deployment puts them",
+            ("client/journal-upload.conf", "/etc/ssl/journal/client", "/etc/pki/journal/client"),
+            "client-delivers",
+            "did not reach the server",
+        ),
+    ];
+    for (mistake, change, id, says) in mistakes {
+        let dir = variant(Some(change));
+        let run = run_as_it_ships(dir.path());
+        let (status, observed, _) = status_on(&run, id, "client1");
+        assert_eq!(status, Status::Fail, "{mistake}: {id}: {observed}");
+        assert!(observed.contains(says), "{mistake}: {id}: {observed}");
+    }
+}
+
+fn status_on(run: &RunReport, id: &str, host: &str) -> (Status, String, String) {
+    let check = run
+        .checks
+        .iter()
+        .find(|c| c.id.as_str() == id && c.host == host)
+        .unwrap_or_else(|| panic!("{id} was evaluated on {host}"));
+    (
+        check.status,
+        check.observed.clone(),
+        check.evidence.join("\n"),
+    )
+}

@@ -12,6 +12,7 @@
 pub mod accounting;
 pub mod audit;
 pub mod compression;
+pub mod config;
 pub mod delivery;
 pub mod history;
 pub mod hostile;
@@ -49,6 +50,7 @@ pub const FAMILIES: &[&Family] = &[
     &compression::FAMILY,
     &timeouts::FAMILY,
     &retention::FAMILY,
+    &config::FAMILY,
 ];
 
 /// A check's stable id, as written in scenarios and run.json (`client-delivers`). Each family
@@ -261,6 +263,9 @@ pub struct Target<'a> {
     /// (their destination) last; one unless relays forward them.
     pub route: Vec<&'a str>,
     pub run_id: &'a str,
+    /// The host's files that came from the user's tree: (path on the host, where it was read
+    /// from), so a verdict can name the user's own file.
+    pub sources: Vec<(&'a str, String)>,
     pub observer: &'a dyn Observer,
 }
 

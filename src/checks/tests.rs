@@ -553,6 +553,7 @@ async fn every_registered_id_has_a_verdict_function() {
                     server: Some("s"),
                     route: vec!["s"],
                     run_id: "r",
+                    sources: Vec::new(),
                     observer: &observer,
                 };
                 let mut evidence = Vec::new();

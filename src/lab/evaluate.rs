@@ -256,6 +256,11 @@ async fn evaluate_on(
                 Vec::new()
             },
             run_id: observer.lab.run_id(),
+            sources: def
+                .files
+                .iter()
+                .filter_map(|f| Some((f.path.as_str(), f.origin.as_ref()?.display().to_string())))
+                .collect(),
             observer,
         };
         checks::evaluate(id, &target, phase).await

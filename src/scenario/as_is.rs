@@ -268,6 +268,17 @@ pub fn surround(
             host.certificate.install = Some(paths);
         }
     }
+    // systemd's own complaints about the configuration are results: a typo'd key is otherwise
+    // silent (the program goes on with its compiled-in default).
+    let id = crate::checks::CheckId::CONFIG_PARSES_CLEANLY;
+    if !scenario.checks.iter().any(|c| c.id == id) {
+        scenario.checks.push(super::CheckDef {
+            id,
+            hosts: None,
+            phases: vec![super::FINAL_PHASE.to_string()],
+            line: 0,
+        });
+    }
     scenario.base = Base::AsIs;
     Ok(())
 }

@@ -174,6 +174,12 @@ fn as_it_ships_certificates_go_where_they_are_read_and_the_url_resolves() {
         "/etc/ssl/private/journal-remote.pem"
     );
     assert_eq!(server.aliases, ["central.example.net"]);
+    assert!(
+        laid.checks
+            .iter()
+            .any(|c| c.id == crate::checks::CheckId::CONFIG_PARSES_CLEANLY && c.hosts.is_none()),
+        "systemd's complaints are judged on every host"
+    );
 
     // Where the deployment puts them, when the setup says so: there, not where the (mistaken)
     // configuration reads, so the mistake shows.
@@ -193,6 +199,11 @@ fn as_it_ships_certificates_go_where_they_are_read_and_the_url_resolves() {
     assert_eq!(laid.base, crate::scenario::Base::Guide);
     assert!(laid.host("client1").unwrap().certificate.install.is_none());
     assert!(laid.host("server").unwrap().aliases.is_empty());
+    assert_eq!(
+        laid.checks.len(),
+        suite.checks.len(),
+        "nothing laid over the guide's suite"
+    );
 }
 
 /// A URL the lab cannot make true without changing it is refused before anything boots, at the
