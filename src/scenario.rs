@@ -75,6 +75,11 @@ pub struct Scenario {
     #[serde(skip)]
     #[schemars(skip)]
     pub source: Option<PathBuf>,
+    /// The setup laid over it (`--setup`): its results point at the user's files, not at a
+    /// built-in scenario that is not in their repository.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub setup: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

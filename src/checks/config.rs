@@ -103,6 +103,20 @@ pub fn complaints(output: &str) -> Vec<Complaint> {
     found
 }
 
+/// The user's own files and lines a verdict of this family names (`(your PATH:LINE)`), for
+/// locations in SARIF: read back from the one place that writes them, [`parse_verdict`].
+pub fn your_locations(observed: &str) -> Vec<(String, usize)> {
+    observed
+        .split("(your ")
+        .skip(1)
+        .filter_map(|rest| {
+            let (at, _) = rest.split_once(')')?;
+            let (path, line) = at.rsplit_once(':')?;
+            Some((path.to_string(), line.parse().ok()?))
+        })
+        .collect()
+}
+
 /// The verdict on `output` (see [`warnings_command`]): a pass when systemd complained of nothing;
 /// else a failure naming each file, line and complaint, and for a file of the user's (`sources`:
 /// the host path and where it was read from) their own file and line.
@@ -190,6 +204,11 @@ mod tests {
                  Unknown key 'ServerCertificateFle' in section [Upload], ignoring."
             ),
             "{observed}"
+        );
+        assert_eq!(
+            your_locations(&observed),
+            [("ci/journal-lab/client/journal-upload.conf".to_string(), 3)],
+            "what the verdict names, read back for SARIF"
         );
         let (status, _) = parse_verdict("", &sources);
         assert_eq!(status, Status::Pass);

@@ -100,13 +100,8 @@ impl RunReport {
             restarts: RestartWindow::restarts(parts.history),
             sends: parts.history.sends(None),
             field: None,
-            scenario_file: scenario.source.as_ref().map(|path| {
-                let cwd = std::env::current_dir().unwrap_or_default();
-                path.strip_prefix(&cwd)
-                    .unwrap_or(path)
-                    .display()
-                    .to_string()
-            }),
+            scenario_file: scenario.source.as_deref().map(relative_to_cwd),
+            setup_file: scenario.setup.as_deref().map(relative_to_cwd),
             check_lines: scenario
                 .checks
                 .iter()
@@ -121,4 +116,13 @@ impl RunReport {
             soak: parts.history.soak_samples(),
         }
     }
+}
+
+/// `path` relative to the working directory when it is under it (a repository's root in CI).
+fn relative_to_cwd(path: &std::path::Path) -> String {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    path.strip_prefix(&cwd)
+        .unwrap_or(path)
+        .display()
+        .to_string()
 }

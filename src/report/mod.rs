@@ -121,6 +121,10 @@ pub struct RunReport {
     /// of its checks: where SARIF results point.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scenario_file: Option<String>,
+    /// The setup laid over the scenario (relative to the working directory when under it):
+    /// where SARIF results of a setup run point, unless a result names a file of the user's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setup_file: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub check_lines: Vec<CheckLine>,
     /// A replay of a field setup: the field's error lines next to the lab's (`cargo xtask

@@ -83,6 +83,7 @@ pub(crate) fn sample(run_id: &str) -> RunReport {
         sends: Vec::new(),
         field: None,
         scenario_file: None,
+        setup_file: None,
         check_lines: Vec::new(),
         delivery: None,
         steps: Vec::new(),

@@ -236,6 +236,7 @@ impl Setup {
             }
         }
         laid.base = self.base;
+        laid.setup = Some(self.file.clone());
         if self.base == super::Base::AsIs {
             let deployed = |role: Role| match role {
                 Role::Server => self.server.certificates.clone(),

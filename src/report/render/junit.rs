@@ -82,6 +82,13 @@ fn test_suite(report: &RunReport, name: String, checks: &[CheckResult]) -> TestS
         let status = junit_status(report, c);
         let mut case = TestCase::new(format!("{} on {} [{}]", c.id, c.host, c.phase), status);
         case.set_classname(format!("journal-lab.{name}"));
+        // Where CI annotates it: the same place as its SARIF result (the user's files for a
+        // setup run).
+        if let Some((file, line)) = super::sarif::places(report, c).into_iter().next() {
+            case.extra.insert("file".into(), file.into());
+            case.extra
+                .insert("line".into(), line.max(1).to_string().into());
+        }
         case.set_time(Duration::from_secs_f64(c.seconds.max(0.0)));
         suite.add_test_case(case);
     }

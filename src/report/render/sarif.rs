@@ -109,15 +109,40 @@ fn rules(ids: &[CheckId]) -> Vec<Value> {
         .collect()
 }
 
-/// A result per verdict of `report` that is not a pass, at its scenario line; `several`: the
+/// Where a result points, in the user's repository: the files and lines of theirs it names
+/// (`config-parses-cleanly`); else, for a setup run, the setup file (the built-in scenario it
+/// was laid over is not in their repository); else the scenario file's line of its check.
+/// JUnit's `file` and `line` are the first of them.
+pub(crate) fn places(report: &RunReport, result: &CheckResult) -> Vec<(String, usize)> {
+    let yours = crate::checks::config::your_locations(&result.observed);
+    if !yours.is_empty() {
+        return yours;
+    }
+    if let Some(setup) = &report.setup_file {
+        return vec![(setup.clone(), 1)];
+    }
+    let scenario = report
+        .scenario_file
+        .clone()
+        .unwrap_or_else(|| format!("{}.yaml", report.scenario));
+    vec![(scenario, line_of(report, result))]
+}
+
+fn locations(report: &RunReport, result: &CheckResult) -> Vec<Value> {
+    places(report, result)
+        .iter()
+        .map(|(path, line)| {
+            json!({"physicalLocation": {
+                "artifactLocation": {"uri": uri_reference(path)},
+                "region": {"startLine": (*line).max(1)},
+            }})
+        })
+        .collect()
+}
+
+/// A result per verdict of `report` that is not a pass, at its location; `several`: the
 /// message starts with the scenario and release, for a log of many runs.
 fn results_of(report: &RunReport, ids: &[CheckId], several: bool) -> Vec<Value> {
-    let uri = uri_reference(
-        &report
-            .scenario_file
-            .clone()
-            .unwrap_or_else(|| format!("{}.yaml", report.scenario)),
-    );
     let which = if several {
         format!("{} ({}): ", report.scenario, report.release)
     } else {
@@ -146,10 +171,7 @@ fn results_of(report: &RunReport, ids: &[CheckId], several: bool) -> Vec<Value> 
                     },
                     c.observed
                 )},
-                "locations": [{"physicalLocation": {
-                    "artifactLocation": {"uri": uri},
-                    "region": {"startLine": line_of(report, c)},
-                }}],
+                "locations": locations(report, c),
                 "properties": {
                     "host": c.host,
                     "phase": c.phase,

@@ -365,3 +365,52 @@ fn evidence_file_names_are_bounded_and_distinct_whatever_the_phase() {
             >= 1
     );
 }
+
+/// A setup run's SARIF points into the user's repository: a result that names a file of theirs
+/// at that file and line, every other at their setup.yaml, never at the built-in scenario.
+#[test]
+fn a_setup_runs_sarif_points_at_the_users_files() {
+    let mut run = healthy_run_with_failing_profile(crate::checks::ProfileMode::Report);
+    run.scenario_file = Some("scenarios/passive-https.yaml".into());
+    run.setup_file = Some("ci/journal-lab/setup.yaml".into());
+    let mut typo = run.profile[0].clone();
+    typo.id = crate::checks::CheckId::CONFIG_PARSES_CLEANLY;
+    typo.status = Status::Fail;
+    typo.observed = "systemd went on without 1 setting it could not use: /etc/systemd/journal-upload.conf:4 \
+                     (your ci/journal-lab/client/journal-upload.conf:4): Unknown key 'ServerCertificateFle' in section [Upload], ignoring."
+        .into();
+    run.checks.push(typo);
+    let document: serde_json::Value = serde_json::from_str(&sarif::sarif(&run)).unwrap();
+    let places: Vec<(String, u64)> = document["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let at = &r["locations"][0]["physicalLocation"];
+            (
+                at["artifactLocation"]["uri"].as_str().unwrap().to_string(),
+                at["region"]["startLine"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        places.contains(&("ci/journal-lab/client/journal-upload.conf".into(), 4)),
+        "{places:?}"
+    );
+    assert!(
+        places.contains(&("ci/journal-lab/setup.yaml".into(), 1)),
+        "{places:?}"
+    );
+    assert!(
+        places.iter().all(|(uri, _)| !uri.starts_with("scenarios/")),
+        "{places:?}"
+    );
+    assert!(sarif_schema::sarif_errors(&document).is_empty());
+    // JUnit's cases are annotated at the same places.
+    let xml = junit(&run);
+    assert!(
+        xml.contains(r#"file="ci/journal-lab/client/journal-upload.conf" line="4""#),
+        "{xml}"
+    );
+    assert!(!xml.contains("scenarios/passive-https.yaml"), "{xml}");
+}
