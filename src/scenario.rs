@@ -14,6 +14,7 @@ use crate::domain::Role;
 
 pub mod as_is;
 pub mod builtin;
+pub mod expect;
 pub mod init;
 pub mod limits;
 pub mod setup;
@@ -80,6 +81,10 @@ pub struct Scenario {
     #[serde(skip)]
     #[schemars(skip)]
     pub setup: Option<PathBuf>,
+    /// The setup's known failures about this scenario (`expect:` entries naming it).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub expect: Vec<expect::Expectation>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

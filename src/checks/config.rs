@@ -207,7 +207,10 @@ mod tests {
         );
         assert_eq!(
             your_locations(&observed),
-            [("ci/journal-lab/client/journal-upload.conf".to_string(), 3)],
+            [
+                ("ci/journal-lab/client/journal-upload.conf".to_string(), 3),
+                ("ci/journal-lab/client/journal-upload.conf".to_string(), 4)
+            ],
             "what the verdict names, read back for SARIF"
         );
         let (status, _) = parse_verdict("", &sources);

@@ -206,6 +206,37 @@ pub struct CheckResult {
     /// The public rule or documentation the check comes from.
     #[serde(default)]
     pub reference: String,
+    /// A setup declared this result's failure known (`expect:`): said, and not failing the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known: Option<Known>,
+}
+
+/// What a setup's `expect:` made of a result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema, Deserialize)]
+pub struct Known {
+    /// `fail` (it fails, for a reason the team knows) or `flaky` (it may go either way).
+    pub kind: KnownKind,
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    /// A known failure that passed this time: fixed (with `--strict-expect` it fails the run, so
+    /// the stale expectation is removed).
+    #[serde(default)]
+    pub fixed: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KnownKind {
+    Fail,
+    Flaky,
+}
+
+impl CheckResult {
+    /// It does not hold, and no expectation made that known.
+    pub fn fails(&self) -> bool {
+        matches!(self.status, Status::Fail | Status::Error) && self.known.is_none()
+    }
 }
 
 /// What the lab offers a check: commands on hosts, and what the steps recorded. Implemented by
@@ -353,6 +384,7 @@ pub async fn evaluate(id: CheckId, target: &Target<'_>, phase: &str) -> Result<C
         evidence,
         seconds: start.elapsed().as_secs_f64(),
         reference: entry.reference.to_string(),
+        known: None,
     })
 }
 

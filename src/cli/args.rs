@@ -170,6 +170,10 @@ pub(super) enum Command {
         /// check (seen both passing and failing) pass, and fails only on one that always fails.
         #[arg(long, default_value = "fail", value_parser = ["fail", "allow"])]
         flaky: String,
+        /// With a setup's `expect:`: a known failure that passed (fixed) fails the run, so the
+        /// stale expectation is removed.
+        #[arg(long)]
+        strict_expect: bool,
         /// What goes to stdout: `table` (the checks of each run), or `json` (a JSON array of
         /// the runs' run.json, and nothing else: progress is on stderr).
         #[arg(long, value_enum, default_value = "table")]

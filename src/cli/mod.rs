@@ -250,6 +250,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             shard,
             repeat,
             flaky,
+            strict_expect,
         } => {
             // Validate everything before booting anything.
             let scenarios = scenario::builtin::select(&files, setup.as_deref(), all)?;
@@ -264,6 +265,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 shard,
                 repeat: repeat.into(),
                 flaky_allowed: flaky == "allow",
+                strict_expect,
             };
             run_scenarios(scenarios, settings).await
         }
@@ -476,6 +478,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 shard: None,
                 repeat: 1,
                 flaky_allowed: false,
+                strict_expect: false,
             };
             run_scenarios(scenarios, settings).await
         }

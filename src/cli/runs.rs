@@ -83,6 +83,8 @@ pub struct RunSettings {
     pub repeat: usize,
     /// `--flaky=allow`: a check seen both passing and failing does not fail the command.
     pub flaky_allowed: bool,
+    /// `--strict-expect`: a known failure that passed (fixed) fails the command.
+    pub strict_expect: bool,
 }
 
 pub async fn run_scenarios(
@@ -99,6 +101,7 @@ pub async fn run_scenarios(
         shard,
         repeat,
         flaky_allowed,
+        strict_expect,
     } = settings;
     let available = crate::images::available_releases(&recipes());
     let releases: Vec<Option<String>> = match &releases[..] {
@@ -193,8 +196,22 @@ pub async fn run_scenarios(
                 } else {
                     print_outcome(&name, &outcome)
                 };
-                // Not ok: a check failed or errored, or a step failed.
-                if !ok && worst == ExitCode::SUCCESS {
+                // Not ok: a check failed or errored, or a step failed; with --strict-expect, a known
+                // failure that passed is a stale expectation.
+                let fixed = outcome
+                    .report
+                    .checks
+                    .iter()
+                    .chain(&outcome.report.profile)
+                    .filter(|c| c.known.as_ref().is_some_and(|k| k.fixed))
+                    .count();
+                if fixed > 0 {
+                    eprintln!(
+                        "{name}: {fixed} known failure(s) of the setup's expect: passed: remove them{}",
+                        if strict_expect { " (--strict-expect: this fails the run)" } else { "" }
+                    );
+                }
+                if (!ok || (strict_expect && fixed > 0)) && worst == ExitCode::SUCCESS {
                     worst = ExitCode::from(1);
                 }
             }
@@ -331,9 +348,21 @@ pub fn print_outcome(name: &str, outcome: &lab::Outcome) -> bool {
         width(&|c| c.phase.len(), 5),
     );
     for check in &report.checks {
+        // A result the setup's expect: is about says so, and why.
+        let (status, known) = match &check.known {
+            Some(k) if k.fixed => (
+                format!("{} (FIXED)", check.status),
+                format!(" [it was known: {}]", k.reason),
+            ),
+            Some(k) => (
+                format!("{} (known)", check.status),
+                format!(" [known: {}]", k.reason),
+            ),
+            None => (check.status.to_string(), String::new()),
+        };
         println!(
-            "  {:<15} {:<id_w$} {:<host_w$} {:<phase_w$} {}",
-            check.status.to_string(),
+            "  {:<15} {:<id_w$} {:<host_w$} {:<phase_w$} {}{known}",
+            status,
             check.id.to_string(),
             check.host,
             check.phase,

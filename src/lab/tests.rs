@@ -190,6 +190,7 @@ fn checks_that_could_not_judge_after_a_failed_step_are_not_verifiable_and_name_i
         evidence: Vec::new(),
         seconds: 0.0,
         reference: String::new(),
+        known: None,
     };
     let mut results = vec![
         result("client1", Status::Pass, "the marker is on the server"),

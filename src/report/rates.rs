@@ -189,6 +189,7 @@ mod tests {
                 evidence: vec![],
                 seconds: 0.0,
                 reference: String::new(),
+                known: None,
             };
             run.checks = vec![
                 check(

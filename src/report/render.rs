@@ -35,7 +35,7 @@ pub fn summary(report: &RunReport) -> Summary {
     let failures = report
         .checks
         .iter()
-        .filter(|c| matches!(c.status, Status::Fail | Status::Error))
+        .filter(|c| c.fails())
         .map(|c| format!("{} on {} ({}): {}", c.id, c.host, c.phase, c.observed))
         .collect();
     Summary {

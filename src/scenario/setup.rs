@@ -51,6 +51,9 @@ pub struct Setup {
     /// Built-in suites to run it through when no scenario is named (default: all of [`SUITES`]).
     #[serde(default)]
     pub suites: Option<Vec<String>>,
+    /// Known failures: results reported as known (with their reason) that do not fail the run.
+    #[serde(default)]
+    pub expect: Vec<super::expect::Expectation>,
     /// The file it was read from.
     #[serde(skip)]
     #[schemars(skip)]
@@ -195,6 +198,34 @@ impl Setup {
         super::source::read_sources(file, &mut setup.server.files, "server", &spans)?;
         super::source::read_sources(file, &mut setup.client.files, "client", &spans)?;
         setup.file = file.to_path_buf();
+        // Each expectation is about something its suite evaluates, with this setup laid over it.
+        for (n, expectation) in setup.expect.iter().enumerate() {
+            if expectation.reason.trim().is_empty() {
+                return Err(located(
+                    format!("expect[{n}].reason"),
+                    "say why it is known (`reason:`): the report shows it beside the result".into(),
+                ));
+            }
+            let Some(Ok(suite)) = super::builtin::load(&expectation.suite) else {
+                return Err(located(
+                    format!("expect[{n}].suite"),
+                    format!(
+                        "no built-in suite {:?}; the built-in scenarios are: {}",
+                        expectation.suite,
+                        super::builtin::names().join(", ")
+                    ),
+                ));
+            };
+            let laid = setup.lay_over(&suite)?;
+            if let Some(why) = super::expect::stale(expectation, &laid) {
+                let field = if expectation.host.is_some() {
+                    "host"
+                } else {
+                    "check"
+                };
+                return Err(located(format!("expect[{n}].{field}"), why));
+            }
+        }
         Ok(setup)
     }
 
@@ -237,6 +268,14 @@ impl Setup {
         }
         laid.base = self.base;
         laid.setup = Some(self.file.clone());
+        // The suite a scenario is: the name of the file it came from.
+        let suite = scenario.source.as_deref().map(super::name_of);
+        laid.expect = self
+            .expect
+            .iter()
+            .filter(|e| suite.as_deref() == Some(e.suite.as_str()))
+            .cloned()
+            .collect();
         if self.base == super::Base::AsIs {
             let deployed = |role: Role| match role {
                 Role::Server => self.server.certificates.clone(),

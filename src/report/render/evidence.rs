@@ -133,6 +133,7 @@ mod tests {
             evidence: evidence.into_iter().map(String::from).collect(),
             seconds: 0.0,
             reference: String::new(),
+            known: None,
         }
     }
 

@@ -54,6 +54,22 @@ fn junit_status(report: &RunReport, c: &CheckResult) -> TestCaseStatus {
     // Only a profile item that does not hold is "reported only": a skip stays a skip.
     let holds_not = matches!(c.status, Status::Fail | Status::Error);
     let severity = crate::checks::profile_severity(c.id).filter(|_| informative && holds_not);
+    if let Some(known) = c.known.as_ref().filter(|k| !k.fixed) {
+        if matches!(c.status, Status::Fail | Status::Error) {
+            let mut status = TestCaseStatus::skipped();
+            let link = known
+                .link
+                .as_deref()
+                .map(|l| format!(" ({l})"))
+                .unwrap_or_default();
+            status.set_message(format!(
+                "known failure: {}{link}: {}",
+                known.reason, c.observed
+            ));
+            status.set_description(c.evidence.join("\n"));
+            return status;
+        }
+    }
     let mut status = match (c.status, severity) {
         (Status::Pass, _) => return TestCaseStatus::success(),
         (_, Some(_)) => TestCaseStatus::skipped(),

@@ -17,6 +17,10 @@ pub const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 /// severity (warning or note), unless the run's profile gates (`--profile=gate`): then it
 /// weighs as a scenario check.
 fn level(report: &RunReport, result: &CheckResult) -> &'static str {
+    // A failure the setup declared known, or a known one that passed: told, never gating.
+    if result.known.is_some() {
+        return "note";
+    }
     let informative = report.profile_mode != ProfileMode::Gate;
     match (profile_severity(result.id), result.status) {
         (Some(_), Status::Pass) => "none",
@@ -152,10 +156,20 @@ fn results_of(report: &RunReport, ids: &[CheckId], several: bool) -> Vec<Value> 
         .checks
         .iter()
         .chain(&report.profile)
-        .filter(|c| c.status != Status::Pass)
+        .filter(|c| c.status != Status::Pass || c.known.as_ref().is_some_and(|k| k.fixed))
         .map(|c| {
             let profile = c.phase == crate::checks::PROFILE_PHASE;
-            json!({
+            // Code scanning's word for a known failure (unchanged since the baseline the team
+            // accepted) and for a fixed one (absent now).
+            let (baseline, known) = match &c.known {
+                Some(k) if k.fixed => (
+                    Some("absent"),
+                    format!(" [fixed: it was known ({})]", k.reason),
+                ),
+                Some(k) => (Some("unchanged"), format!(" [known: {}]", k.reason)),
+                None => (None, String::new()),
+            };
+            let mut result = json!({
                 "ruleId": c.id.as_str(),
                 "ruleIndex": ids.iter().position(|id| *id == c.id).unwrap_or(0),
                 "level": level(report, c),
@@ -170,7 +184,7 @@ fn results_of(report: &RunReport, ids: &[CheckId], several: bool) -> Vec<Value> 
                         (true, _) => ", conformance profile, reported only",
                     },
                     c.observed
-                )},
+                ) + &known},
                 "locations": locations(report, c),
                 "properties": {
                     "host": c.host,
@@ -179,7 +193,11 @@ fn results_of(report: &RunReport, ids: &[CheckId], several: bool) -> Vec<Value> 
                     "scenario": report.scenario,
                     "release": report.release,
                 },
-            })
+            });
+            if let Some(baseline) = baseline {
+                result["baselineState"] = baseline.into();
+            }
+            result
         })
         .collect()
 }

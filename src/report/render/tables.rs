@@ -44,6 +44,37 @@ pub(super) fn sections(report: &RunReport) -> Vec<Section> {
             carried.into_iter().map(Vec::from).collect(),
         ));
     }
+    let known: Vec<Vec<String>> = report
+        .checks
+        .iter()
+        .chain(&report.profile)
+        .filter_map(|c| {
+            let known = c.known.as_ref()?;
+            let said = if known.fixed {
+                "FIXED: a known failure passed (remove the expectation; --strict-expect fails on it)"
+                    .to_string()
+            } else {
+                format!("known {}", if known.kind == crate::checks::KnownKind::Fail { "failure" } else { "flaky" })
+            };
+            Some(vec![
+                c.id.to_string(),
+                c.host.clone(),
+                c.status.to_string(),
+                said,
+                match &known.link {
+                    Some(link) => format!("{} ({link})", known.reason),
+                    None => known.reason.clone(),
+                },
+            ])
+        })
+        .collect();
+    if !known.is_empty() {
+        all.push((
+            "Known failures (the setup's expect:)",
+            vec!["check", "host", "status", "as", "reason"],
+            known,
+        ));
+    }
     let added = crate::report::carried::added_rows(report);
     if !added.is_empty() {
         all.push((

@@ -16,6 +16,7 @@ fn check(id: CheckId, host: &str, status: Status, observed: &str) -> CheckResult
         evidence: vec!["[server]$ journalctl <x> & y".into(), "  line 2".into()],
         seconds: 0.25,
         reference: id.entry().reference.into(),
+        known: None,
     }
 }
 
@@ -413,4 +414,58 @@ fn a_setup_runs_sarif_points_at_the_users_files() {
         "{xml}"
     );
     assert!(!xml.contains("scenarios/passive-https.yaml"), "{xml}");
+}
+
+/// A known failure is a note with code scanning's `baselineState: unchanged`, a skipped JUnit
+/// case with its reason, and a row of its own in report.md; a fixed one is `absent`.
+#[test]
+fn known_failures_are_told_apart_in_every_format() {
+    use crate::checks::{Known, KnownKind};
+    let mut run = healthy_run_with_failing_profile(crate::checks::ProfileMode::Gate);
+    let known = |fixed| {
+        Some(Known {
+            kind: KnownKind::Fail,
+            reason: "no GnuTLS in this build".into(),
+            link: Some("https://github.com/systemd/systemd/issues/4092".into()),
+            fixed,
+        })
+    };
+    let mut failing = run.profile[0].clone();
+    failing.status = Status::Fail;
+    failing.phase = "final".into();
+    failing.known = known(false);
+    let mut passing = failing.clone();
+    passing.status = Status::Pass;
+    passing.host = "client2".into();
+    passing.known = known(true);
+    run.checks = vec![failing, passing];
+    let document: serde_json::Value = serde_json::from_str(&sarif::sarif(&run)).unwrap();
+    let results = document["runs"][0]["results"].as_array().unwrap();
+    let of = |host: &str| {
+        results
+            .iter()
+            .find(|r| r["properties"]["host"] == host && r["properties"]["phase"] == "final")
+            .unwrap_or_else(|| panic!("a result on {host}: {results:?}"))
+    };
+    assert_eq!(
+        (
+            of("client1")["level"].as_str(),
+            of("client1")["baselineState"].as_str()
+        ),
+        (Some("note"), Some("unchanged"))
+    );
+    assert_eq!(of("client2")["baselineState"], "absent");
+    assert!(sarif_schema::sarif_errors(&document).is_empty());
+    let xml = junit(&run);
+    assert!(xml.contains("known failure: no GnuTLS in this build (https://github.com/systemd/systemd/issues/4092)"), "{xml}");
+    let md = markdown(&run);
+    assert!(
+        md.contains("## Known failures (the setup's expect:)"),
+        "{md}"
+    );
+    assert!(md.contains("FIXED: a known failure passed"), "{md}");
+    assert!(
+        run.checks.iter().all(|c| !c.fails()),
+        "neither fails the run"
+    );
 }

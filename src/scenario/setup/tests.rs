@@ -231,3 +231,55 @@ fn as_it_ships_a_url_the_lab_cannot_resolve_is_refused_at_its_line() {
     assert_eq!((err.line, err.column), (1, 7), "{err}");
     assert!(err.message.contains("as-is"), "{err}");
 }
+
+/// `expect:` entries are refused at their line when they name a suite, check or host that
+/// would never be evaluated, or give no reason; a good one reaches its suite's scenario only.
+#[test]
+fn expectations_are_checked_against_their_suite_before_anything_boots() {
+    let with = |entry: &str| {
+        setup_dir(
+            &format!("server:\n  aliases: [logs.example.org]\nexpect:\n  - {entry}\n"),
+            &[],
+        )
+    };
+    // (entry, the value the error points at (None: the entry itself), what it says)
+    for (entry, at, says) in [
+        (
+            "{suite: cert-rejection, check: no-such-check, known: fail, reason: r}",
+            None,
+            "unknown variant `no-such-check`",
+        ),
+        (
+            "{suite: no-such-suite, check: client-delivers, known: fail, reason: r}",
+            Some("no-such-suite"),
+            "no built-in suite",
+        ),
+        (
+            "{suite: cert-rejection, check: client-delivers, host: by-ip, known: fail, reason: r}",
+            Some("by-ip"),
+            "evaluates client-delivers on good, not on \"by-ip\"",
+        ),
+        (
+            "{suite: cert-rejection, check: client-delivers, known: fail, reason: ' '}",
+            Some("' '"),
+            "say why it is known",
+        ),
+    ] {
+        let dir = with(entry);
+        let err = Setup::load(dir.path()).unwrap_err();
+        // The entry starts at column 5 of line 4 (`  - {`).
+        let column = at.map_or(5, |value| 5 + entry.find(value).unwrap());
+        assert_eq!((err.line, err.column), (4, column), "{entry}: {err}");
+        assert!(err.message.contains(says), "{entry}: {err}");
+    }
+    let dir = with("{suite: cert-rejection, check: server-rejects-untrusted-client-ca, host: rogue-client, known: fail, reason: no GnuTLS, link: 'https://github.com/systemd/systemd/issues/4092'}");
+    let setup = Setup::load(dir.path()).unwrap();
+    for (name, expected) in [("cert-rejection", 1), ("passive-https", 0)] {
+        let (_, suite) = crate::scenario::builtin::resolve(Path::new(name)).unwrap();
+        assert_eq!(
+            setup.lay_over(&suite).unwrap().expect.len(),
+            expected,
+            "{name}"
+        );
+    }
+}
