@@ -173,6 +173,30 @@ fn order(labels: &[String], last: &BTreeMap<String, f64>) -> Vec<usize> {
     order
 }
 
+/// The most hosts one end-to-end test boots at once (cert-rejection's nine).
+const MOST_HOSTS_A_TEST: usize = 9;
+
+/// Says, before the suite starts, when this machine's inotify limit holds fewer hosts than
+/// `jobs` end-to-end tests may boot at once: every host's systemd draws on root's instances, and
+/// past the limit a boot hangs until its deadline (it does not fail). With the command.
+fn say_host_budget(jobs: usize) {
+    let Some(limit) = std::fs::read_to_string("/proc/sys/fs/inotify/max_user_instances")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    else {
+        return;
+    };
+    let needed = crate::lab::inotify_instances_needed(jobs * MOST_HOSTS_A_TEST);
+    if limit < needed {
+        eprintln!(
+            "note: fs.inotify.max_user_instances is {limit}; {jobs} tests at once may boot {} hosts, \
+             which need about {needed}: raise it (`sudo sysctl -w fs.inotify.max_user_instances=8192`) \
+             or run fewer at once (--jobs), else a host's boot can hang until its deadline",
+            jobs * MOST_HOSTS_A_TEST
+        );
+    }
+}
+
 /// Tests at once by default: two per CPU. On this 2-CPU machine, at 4, the CPUs are idle for a
 /// minute or so while the slowest-first fault scenarios wait, then saturated (vmstat); 6 at
 /// once gained 7% in one pair of runs, not enough for more load on every CI timing
@@ -187,6 +211,9 @@ pub async fn run(
     unit_only: bool,
     jobs: usize,
 ) -> anyhow::Result<std::process::ExitCode> {
+    if !unit_only {
+        say_host_budget(jobs);
+    }
     let binaries = build(root, unit_only).await?;
     let mut cases = Vec::new();
     for (index, binary) in binaries.iter().enumerate() {

@@ -26,13 +26,14 @@ pub async fn remove_run(engine: &Engine, run_id: &str) {
 /// Removes every run this test process started (kept runs, so nothing else would): for a kept
 /// run whose harness failed before the test learned its id.
 pub fn remove_my_runs() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    // On a thread of its own: the caller may be inside a runtime, where none can block.
+    // On a thread of its own, runtime and all (built, used and dropped there): the caller may be
+    // inside a runtime, where none can block or be dropped.
     std::thread::scope(|scope| {
         scope.spawn(|| {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             runtime.block_on(async {
                 let engine = Engine::connect().await.unwrap();
                 for run in engine.runs().await.unwrap() {
