@@ -330,3 +330,102 @@ fn status_on(run: &RunReport, id: &str, host: &str) -> (Status, String, String) 
         check.evidence.join("\n"),
     )
 }
+
+/// `expect:` (issue 38): on bookworm, whose journal-remote is built without GnuTLS and lets
+/// any client in, the three server-side rejections of cert-rejection declared known turn the run
+/// green with every other check still judged; a known failure that passes is FIXED, and fails
+/// the run only with --strict-expect.
+#[test]
+fn known_failures_turn_a_run_green_and_a_fixed_one_is_said() {
+    let known = |check: &str| {
+        format!("  - {{suite: cert-rejection, check: {check}, known: fail, reason: no GnuTLS in bookworm's journal-remote}}\n")
+    };
+    let dir = variant(Some((
+        "setup.yaml",
+        "suites: [server-outage]",
+        "suites: [cert-rejection]",
+    )));
+    let expect = format!(
+        "expect:\n{}{}{}",
+        known("server-rejects-untrusted-client-ca"),
+        known("server-rejects-client-without-cert"),
+        known("server-rejects-expired-client-cert")
+    );
+    let setup = dir.path().join("setup.yaml");
+    let text = std::fs::read_to_string(&setup).unwrap();
+    std::fs::write(&setup, format!("{text}{expect}")).unwrap();
+    let cwd = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], setup: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_journal-lab"))
+            .current_dir(cwd.path())
+            .args(["run", "--format", "json", "--setup"])
+            .arg(setup)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[], dir.path());
+    let runs: Vec<RunReport> = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let report = &runs[0];
+    for check in &report.checks {
+        let known = check.id.as_str().starts_with("server-rejects-");
+        assert_eq!(
+            check.known.is_some(),
+            known,
+            "{} on {}",
+            check.id,
+            check.host
+        );
+        if !known {
+            assert_eq!(
+                check.status,
+                Status::Pass,
+                "{} on {}: {}",
+                check.id,
+                check.host,
+                check.observed
+            );
+        }
+    }
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "known failures do not fail the run"
+    );
+
+    // A known failure that passes: FIXED, said; --strict-expect fails the run on it.
+    let fixed = variant(None);
+    let setup = fixed.path().join("setup.yaml");
+    let text = std::fs::read_to_string(&setup).unwrap();
+    std::fs::write(
+        &setup,
+        format!("{text}expect:\n  - {{suite: passive-https, check: client-delivers, host: client1, known: fail, reason: it used to fail}}\n"),
+    )
+    .unwrap();
+    let out = run(&["passive-https"], fixed.path());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let runs: Vec<RunReport> = serde_json::from_slice(&out.stdout).unwrap();
+    let (status, _, _) = status_on(&runs[0], "client-delivers", "client1");
+    assert_eq!(status, Status::Pass);
+    let check = runs[0]
+        .checks
+        .iter()
+        .find(|c| c.id.as_str() == "client-delivers" && c.host == "client1")
+        .unwrap();
+    assert!(check.known.as_ref().is_some_and(|k| k.fixed), "{check:?}");
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("known failure(s) of the setup's expect: passed"));
+    let strict = run(&["passive-https", "--strict-expect"], fixed.path());
+    assert_eq!(
+        strict.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&strict.stderr)
+    );
+}
