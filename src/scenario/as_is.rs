@@ -97,6 +97,17 @@ pub fn program_of(role: Role) -> Option<(&'static str, &'static str)> {
 /// The value of `key` in `[section]` of `program`'s configuration among `files`, as the program
 /// reads it (main file, then drop-ins by file name; the last wins; empty resets). None: not set.
 pub fn setting(files: &[FileDef], program: &str, section: &str, key: &str) -> Option<Setting> {
+    settings(files, program, section, key).pop().flatten()
+}
+
+/// Every assignment of `key`, in the order the program reads them (None: an empty value, which
+/// resets it).
+pub fn settings(
+    files: &[FileDef],
+    program: &str,
+    section: &str,
+    key: &str,
+) -> Vec<Option<Setting>> {
     let main = format!("/etc/systemd/{program}.conf");
     let drop_ins = format!("/etc/systemd/{program}.conf.d/");
     let mut sources: Vec<&FileDef> = files
@@ -115,7 +126,7 @@ pub fn setting(files: &[FileDef], program: &str, section: &str, key: &str) -> Op
             f.path.rsplit('/').next().map(str::to_string),
         )
     });
-    let mut found = None;
+    let mut found = Vec::new();
     for file in sources {
         let mut in_section = false;
         for (n, raw) in file.content.lines().enumerate() {
@@ -132,12 +143,12 @@ pub fn setting(files: &[FileDef], program: &str, section: &str, key: &str) -> Op
             };
             if in_section && k.trim() == key {
                 let value = v.trim().to_string();
-                found = (!value.is_empty()).then(|| Setting {
+                found.push((!value.is_empty()).then(|| Setting {
                     value,
                     path: file.path.clone(),
                     line: n + 1,
                     origin: file.origin.clone(),
-                });
+                }));
             }
         }
     }
@@ -157,6 +168,19 @@ pub fn configured_paths(files: &[FileDef], role: Role) -> Option<InstallPaths> {
         cert: read("ServerCertificateFile", default.cert),
         ca: read("TrustedCertificateFile", default.ca),
     })
+}
+
+/// Whether the lab can put a file at `path`: a plain absolute file path, not in the kernel's
+/// file systems.
+fn fillable(path: &str) -> Result<(), &'static str> {
+    super::validate::file_path(path)?;
+    if ["/proc/", "/sys/", "/dev/"]
+        .iter()
+        .any(|k| path.starts_with(k))
+    {
+        return Err("is in a kernel file system (/proc, /sys, /dev)");
+    }
+    Ok(())
 }
 
 /// The host a client's `URL=` names (`https://logs.example.org:19532/` → `logs.example.org`),
@@ -202,6 +226,24 @@ pub fn surround(
         if host.role != Role::Client || !host.uploads_with_journal_upload() || host.upload.is_some()
         {
             continue;
+        }
+        // Two URL=s that disagree: which one the team meant is not for the lab to guess.
+        let urls: Vec<Setting> = settings(&host.files, "journal-upload", "Upload", "URL")
+            .into_iter()
+            .flatten()
+            .collect();
+        if let Some(later) = urls.iter().skip(1).find(|u| u.value != urls[0].value) {
+            return Err(Refusal {
+                origin: later.origin.clone(),
+                line: later.line,
+                message: format!(
+                    "URL= is set to {} ({}) and to {} ({}): the files disagree; keep one",
+                    urls[0].value,
+                    urls[0].at(),
+                    later.value,
+                    later.at()
+                ),
+            });
         }
         let Some((name, at)) = url_host(&host.files) else {
             continue;
@@ -261,6 +303,29 @@ pub fn surround(
     for host in &mut scenario.hosts {
         if host.certificate.issuer == NO_ISSUER {
             continue;
+        }
+        // A path the configuration names must be one the lab can put a file at.
+        if let Some((program, section)) = program_of(host.role) {
+            for key in [
+                "ServerKeyFile",
+                "ServerCertificateFile",
+                "TrustedCertificateFile",
+            ] {
+                let Some(at) = setting(&host.files, program, section, key) else {
+                    continue;
+                };
+                if let Err(why) = fillable(&at.value) {
+                    return Err(Refusal {
+                        origin: at.origin.clone(),
+                        line: at.line,
+                        message: format!(
+                            "{key}={} ({}): {why}: the lab cannot put the certificate there",
+                            at.value,
+                            at.at()
+                        ),
+                    });
+                }
+            }
         }
         if let Some(paths) =
             deployed(host.role).or_else(|| configured_paths(&host.files, host.role))

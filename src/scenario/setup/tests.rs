@@ -283,3 +283,51 @@ fn expectations_are_checked_against_their_suite_before_anything_boots() {
         );
     }
 }
+
+/// As it ships, files that disagree (two URL=s) and a certificate path the lab cannot fill are
+/// refused before boot at the user's own file and line.
+#[test]
+fn as_it_ships_disagreeing_files_and_unfillable_paths_are_refused_at_their_line() {
+    let (_, suite) = crate::scenario::builtin::resolve(Path::new("passive-https")).unwrap();
+    let two_urls = setup_dir(
+        "client:\n  files:\n    - {path: /etc/systemd/journal-upload.conf, source: up.conf}\n    - {path: /etc/systemd/journal-upload.conf.d/90-ours.conf, source: late.conf}\n",
+        &[
+            ("up.conf", "[Upload]\nURL=https://logs.example.org:19532\n"),
+            ("late.conf", "# ours\n[Upload]\nURL=https://logs2.example.org:19532\n"),
+        ],
+    );
+    let err = Setup::load(two_urls.path())
+        .unwrap()
+        .lay_over(&suite)
+        .unwrap_err();
+    assert!(err.file.ends_with("late.conf") && err.line == 3, "{err}");
+    assert!(err.message.contains("the files disagree"), "{err}");
+    // The same value twice is no disagreement.
+    let same = setup_dir(
+        "client:\n  files:\n    - {path: /etc/systemd/journal-upload.conf, source: up.conf}\n    - {path: /etc/systemd/journal-upload.conf.d/90-ours.conf, source: up.conf}\n",
+        &[("up.conf", "[Upload]\nURL=https://logs.example.org:19532\n")],
+    );
+    assert!(Setup::load(same.path()).unwrap().lay_over(&suite).is_ok());
+    for (key_line, says) in [
+        ("ServerKeyFile=/proc/self/key.pem", "kernel file system"),
+        ("ServerKeyFile=/etc/ssl/journal/", "names a directory"),
+        ("ServerKeyFile=keys/client.key", "must be absolute"),
+    ] {
+        let dir = setup_dir(
+            "client:\n  files:\n    - {path: /etc/systemd/journal-upload.conf, source: up.conf}\n",
+            &[(
+                "up.conf",
+                &format!("[Upload]\nURL=https://logs.example.org:19532\n{key_line}\n"),
+            )],
+        );
+        let err = Setup::load(dir.path())
+            .unwrap()
+            .lay_over(&suite)
+            .unwrap_err();
+        assert!(
+            err.file.ends_with("up.conf") && err.line == 3,
+            "{key_line}: {err}"
+        );
+        assert!(err.message.contains(says), "{key_line}: {err}");
+    }
+}
