@@ -204,6 +204,22 @@ impl Engine {
 
     /// Creates the run's private bridge network, labelled like its containers ([`run_labels`]).
     pub async fn create_network(&self, name: &str, labels: Vec<(String, String)>) -> Result<()> {
+        // Docker 20.10 keeps two networks of one name; a run id is unique, so one already there
+        // is someone else's: refused, never shared.
+        let filters =
+            std::collections::HashMap::from([("name".to_string(), vec![name.to_string()])]);
+        let existing = self
+            .docker
+            .list_networks(Some(bollard::query_parameters::ListNetworksOptions {
+                filters: Some(filters),
+            }))
+            .await
+            .map_err(Error::docker(format!("listing networks named {name}")))?;
+        if existing.iter().any(|n| n.name.as_deref() == Some(name)) {
+            return Err(Error::InvalidSettings(format!(
+                "a network named {name} already exists on this engine: run ids are unique, so it is not this run's; try again"
+            )));
+        }
         let request = NetworkCreateRequest {
             name: name.to_string(),
             driver: Some("bridge".to_string()),

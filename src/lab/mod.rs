@@ -482,13 +482,17 @@ pub fn say_left_networks(progress: &crate::Progress, left: Vec<(String, String)>
 }
 
 /// A fresh run id: sortable by time, unique enough for concurrent runs, DNS-safe.
+/// `jl-DATE-TIME-RANDOM`: the second it started and 32 bits from the operating system. (16 bits
+/// from a thread's generator once gave two labs of one suite, started in the same second in two
+/// processes, the same id: Docker 20.10 then held two networks of one name, and both runs failed.)
 pub fn new_run_id() -> String {
+    use rand::RngCore;
     let now = time::OffsetDateTime::now_utc();
     let format = time::macros::format_description!("[year][month][day]-[hour][minute][second]");
     format!(
-        "jl-{}-{:04x}",
+        "jl-{}-{:08x}",
         now.format(format).expect("formats"),
-        rand::random::<u16>()
+        rand::rngs::OsRng.next_u32()
     )
 }
 

@@ -97,7 +97,7 @@ fn many_waiters_poll_slower_from_the_start() {
 fn run_ids_are_dns_safe_and_distinct() {
     let a = new_run_id();
     assert!(
-        a.starts_with("jl-") && a.len() == "jl-20261122-141530-abcd".len(),
+        a.starts_with("jl-") && a.len() == "jl-20261122-141530-0123abcd".len(),
         "{a}"
     );
     assert!(crate::pki::is_valid_name(&format!("server.{a}")));
