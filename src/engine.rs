@@ -357,7 +357,8 @@ impl Engine {
         };
         for network in networks {
             let name = network.name.unwrap_or_default();
-            match self.remove_network(&name).await? {
+            let id = network.id.unwrap_or_else(|| name.clone());
+            match self.remove_network(&id, &name).await? {
                 Removal::Removed => swept.networks.push(name),
                 Removal::Stale(reason) => swept.stale_networks.push((name, reason)),
             }

@@ -428,3 +428,40 @@ async fn one_lab_spreads_over_two_engines_and_leaves_nothing_on_either() {
     assert_eq!(status.code(), Some(130), "{stderr}");
     nothing_left(&[&a, &b], &run_id).await;
 }
+
+/// Docker 20.10 keeps two networks of one name. A run whose network was made twice (two labs
+/// that once drew the same id) is still removed whole by `clean --run`, which removes networks
+/// by id: by name the engine answers "ambiguous" for either. And a lab never makes a network of
+/// a name already there.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_runs_networks_of_one_name_are_removed_by_clean() {
+    let engine = Engine::connect().await.unwrap();
+    let run_id = journal_lab::lab::new_run_id();
+    let labels = journal_lab::engine::run_labels(&run_id, false);
+    engine
+        .create_network(&run_id, labels.clone())
+        .await
+        .unwrap();
+    let again = engine
+        .create_network(&run_id, labels.clone())
+        .await
+        .unwrap_err();
+    assert!(again.to_string().contains("already exists"), "{again}");
+    // The engine itself allows the second one: made here as a collision once made it.
+    engine
+        .docker()
+        .create_network(bollard::models::NetworkCreateRequest {
+            name: run_id.clone(),
+            driver: Some("bridge".into()),
+            labels: Some(labels.into_iter().collect()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    common::remove_run(&engine, &run_id).await;
+    let (containers, networks) = engine.leftovers(&run_id).await.unwrap();
+    assert!(
+        containers.is_empty() && networks.is_empty(),
+        "{networks:?} left"
+    );
+}

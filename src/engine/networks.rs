@@ -78,12 +78,13 @@ where
 }
 
 impl Engine {
-    /// Removes a run's network (see [`remove_until_gone`]).
-    pub async fn remove_network(&self, name: &str) -> Result<Removal> {
+    /// Removes a run's network (see [`remove_until_gone`]) by its id: Docker 20.10 keeps two
+    /// networks of one name, and then refuses to remove either by the name ("ambiguous").
+    pub async fn remove_network(&self, id: &str, name: &str) -> Result<Removal> {
         remove_until_gone(
             name,
             || async move {
-                match self.docker.remove_network(name).await {
+                match self.docker.remove_network(id).await {
                     Ok(())
                     | Err(DockerError::DockerResponseServerError {
                         status_code: 404, ..
