@@ -104,6 +104,7 @@ echo "journal-upload starts after the journal's last entry (no backlog): $cursor
 /// "Processing input..." that gives up once the unit has restarted twice (it is failing).
 fn client_configure_script(
     url: Option<&str>,
+    base: Base,
     backlog: Backlog,
     deadline: Duration,
     waiters: usize,
@@ -125,8 +126,12 @@ fn client_configure_script(
         Some(url) => format!(
             "mkdir -p /etc/systemd/journal-upload.conf.d
 printf '[Upload]\\nURL=%s\\n' '{url}' > /etc/systemd/journal-upload.conf.d/60-journal-lab-url.conf
-echo \"journal-upload: URL={url}, Restart=always (drop-in)\"
-"
+echo \"journal-upload: URL={url}{}\"
+",
+            match base {
+                Base::Guide => ", Restart=always (drop-in)",
+                Base::AsIs => " (drop-in: the scenario says whom this client dials)",
+            }
         ),
         None => "echo \"journal-upload: its own URL= and restart settings (as it ships)\"\n".into(),
     };
@@ -268,6 +273,7 @@ pub async fn configure(
                 "{prelude}{}",
                 client_configure_script(
                     url.as_deref(),
+                    scenario.base,
                     def(scenario, host)
                         .upload
                         .as_ref()
@@ -380,6 +386,7 @@ mod tests {
     fn no_backlog_seeds_the_state_with_the_last_cursor() {
         let all = client_configure_script(
             Some("https://s:19532"),
+            Base::Guide,
             Backlog::All,
             Duration::from_secs(1),
             1,
@@ -387,6 +394,7 @@ mod tests {
         assert!(!all.contains("LAST_CURSOR"), "{all}");
         let none = client_configure_script(
             Some("https://s:19532"),
+            Base::Guide,
             Backlog::None,
             Duration::from_secs(1),
             1,

@@ -50,16 +50,30 @@ pub fn sha256_hex(content: &[u8]) -> String {
 
 /// The rows of the "Added by the lab" table: host, path, why, SHA-256 (first 12 digits).
 pub fn added_rows(report: &super::RunReport) -> Vec<[String; 4]> {
+    host_rows(
+        report,
+        |host| &host.added_by_lab,
+        |f| (&f.path, &f.why, &f.sha256),
+    )
+}
+
+/// A row per file of each host: host, path, a third column, the first 12 digits of its SHA-256.
+fn host_rows<T>(
+    report: &super::RunReport,
+    files: impl Fn(&super::HostReport) -> &[T],
+    cells: impl Fn(&T) -> (&String, &String, &String),
+) -> Vec<[String; 4]> {
     report
         .hosts
         .iter()
         .flat_map(|host| {
-            host.added_by_lab.iter().map(|file| {
+            files(host).iter().map(|file| {
+                let (path, third, sha256) = cells(file);
                 [
                     host.name.clone(),
-                    file.path.clone(),
-                    file.why.clone(),
-                    file.sha256.chars().take(12).collect(),
+                    path.clone(),
+                    third.clone(),
+                    sha256.chars().take(12).collect(),
                 ]
             })
         })
@@ -83,20 +97,11 @@ pub fn carried(files: &[FileDef]) -> Vec<CarriedFile> {
 
 /// The rows of the "Your files" table: host, path on it, source, SHA-256 (first 12 digits).
 pub fn rows(report: &super::RunReport) -> Vec<[String; 4]> {
-    report
-        .hosts
-        .iter()
-        .flat_map(|host| {
-            host.carried.iter().map(|file| {
-                [
-                    host.name.clone(),
-                    file.path.clone(),
-                    file.source.clone(),
-                    file.sha256.chars().take(12).collect(),
-                ]
-            })
-        })
-        .collect()
+    host_rows(
+        report,
+        |host| &host.carried,
+        |f| (&f.path, &f.source, &f.sha256),
+    )
 }
 
 #[cfg(test)]
