@@ -47,6 +47,22 @@ pub const MAX_EXPANDED_NODES: u64 = 1_000_000;
 /// Phase of checks evaluated at the end of a run (when no `evaluate` step names another).
 pub const FINAL_PHASE: &str = "final";
 
+/// systemd's own complaints about the configuration are results of every run, on every host,
+/// whatever the scenario lists: a typo'd key is otherwise silent (the program goes on with its
+/// compiled-in default), and a scenario's own files, or the lab's drop-ins under `base: guide`,
+/// can hold one as well as a user's.
+fn lay_config_check(scenario: &mut Scenario) {
+    let id = crate::checks::CheckId::CONFIG_PARSES_CLEANLY;
+    if !scenario.checks.iter().any(|c| c.id == id) {
+        scenario.checks.push(CheckDef {
+            id,
+            hosts: None,
+            phases: vec![FINAL_PHASE.to_string()],
+            line: 0,
+        });
+    }
+}
+
 /// A scenario file.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -361,6 +377,7 @@ impl Scenario {
         for (i, check) in scenario.checks.iter_mut().enumerate() {
             check.line = spans.locate(&format!("checks[{i}]")).0;
         }
+        lay_config_check(&mut scenario);
         if scenario.base == Base::AsIs {
             as_is::surround(&mut scenario, &|_| None).map_err(|refusal| match refusal.origin {
                 Some(origin) => ScenarioError {

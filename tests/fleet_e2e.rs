@@ -283,38 +283,73 @@ fn the_fleet_is_tested_as_it_ships_and_each_mistake_fails_its_check() {
         "a client's additions as it ships"
     );
 
+    // Each with what the verdict says and the user's file and line it names, if any.
     let mistakes = [
         (
             "no Restart=always anywhere",
             ("setup.yaml", "    - path: /etc/systemd/system/systemd-journal-upload.service.d/70-keep-retrying.conf\n      source: client/keep-retrying.conf\n", ""),
             "upload-restart-always",
             "Restart=on-failure",
+            "Restart= is set in none of your files for systemd-journal-upload.service",
+            None,
         ),
         (
             "URL=http://",
             ("client/journal-upload.conf", "URL=https://", "URL=http://"),
             "client-delivers",
             "did not reach the server",
+            "URL=http://logs.example.org:19532 (your ",
+            Some(2),
         ),
         (
             "a typo'd key",
             ("client/journal-upload.conf", "ServerCertificateFile=", "ServerCertificateFle="),
             "config-parses-cleanly",
-            "client/journal-upload.conf:4): Unknown key 'ServerCertificateFle'",
+            "Unknown key 'ServerCertificateFle'",
+            "client/journal-upload.conf:4): Unknown key",
+            Some(4),
         ),
         (
             "certificate paths that are not where the deployment puts them",
             ("client/journal-upload.conf", "/etc/ssl/journal/client", "/etc/pki/journal/client"),
             "client-delivers",
             "did not reach the server",
+            "ServerKeyFile=/etc/pki/journal/client.key (your ",
+            Some(3),
         ),
     ];
-    for (mistake, change, id, says) in mistakes {
+    for (mistake, change, id, says, names, line) in mistakes {
         let dir = variant(Some(change));
         let run = run_as_it_ships(dir.path());
-        let (status, observed, _) = status_on(&run, id, "client1");
+        let (status, observed, evidence) = status_on(&run, id, "client1");
         assert_eq!(status, Status::Fail, "{mistake}: {id}: {observed}");
         assert!(observed.contains(says), "{mistake}: {id}: {observed}");
+        assert!(observed.contains(names), "{mistake}: {id}: {observed}");
+        let check = run
+            .checks
+            .iter()
+            .find(|c| c.id.as_str() == id && c.host == "client1")
+            .unwrap();
+        // Where code scanning and JUnit put it: the user's line, else their setup file.
+        let places = journal_lab::report::places(&run, check);
+        match line {
+            Some(line) => assert!(
+                places
+                    .iter()
+                    .any(|(file, at)| file.ends_with("client/journal-upload.conf") && *at == line),
+                "{mistake}: {places:?}"
+            ),
+            None => assert!(
+                places.iter().all(|(file, _)| file.ends_with("setup.yaml")),
+                "{mistake}: {places:?}"
+            ),
+        }
+        if line.is_some() && id != "config-parses-cleanly" {
+            assert!(
+                evidence.contains("as your files set it: "),
+                "{mistake}: the evidence says it too: {evidence}"
+            );
+        }
     }
 }
 

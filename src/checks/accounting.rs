@@ -26,7 +26,8 @@ pub const FAMILY: Family = Family {
             "each sequence number of the client's workloads arrives once: none lost, none twice",
             Some(Role::Client),
             "systemd-journal-upload.service(8) --save-state; systemd#13576, #19426, #2102",
-        ),
+        )
+        .about(super::knobs::UPLOAD_CONNECTION),
         Entry::new(
             CheckId::UPLOAD_RECOVERS,
             "Uploading recovers after the faults",
@@ -34,7 +35,8 @@ pub const FAMILY: Family = Family {
             Some(Role::Client),
             "systemd.unit(5) StartLimitIntervalSec=; systemd.service(5) Restart=, RestartSec=; systemd#19426, #2877",
         )
-        .for_uploaders(),
+        .for_uploaders()
+        .about(super::knobs::UPLOAD_RECOVERY),
     ],
     evaluate: |entry, target, evidence| evaluate(entry, target, evidence).boxed(),
 };

@@ -103,20 +103,6 @@ pub fn complaints(output: &str) -> Vec<Complaint> {
     found
 }
 
-/// The user's own files and lines a verdict of this family names (`(your PATH:LINE)`), for
-/// locations in SARIF: read back from the one place that writes them, [`parse_verdict`].
-pub fn your_locations(observed: &str) -> Vec<(String, usize)> {
-    observed
-        .split("(your ")
-        .skip(1)
-        .filter_map(|rest| {
-            let (at, _) = rest.split_once(')')?;
-            let (path, line) = at.rsplit_once(':')?;
-            Some((path.to_string(), line.parse().ok()?))
-        })
-        .collect()
-}
-
 /// The verdict on `output` (see [`warnings_command`]): a pass when systemd complained of nothing;
 /// else a failure naming each file, line and complaint, and for a file of the user's (`sources`:
 /// the host path and where it was read from) their own file and line.
@@ -135,7 +121,7 @@ pub fn parse_verdict(output: &str, sources: &[(&str, String)]) -> Verdict {
             let yours = sources
                 .iter()
                 .find(|(path, _)| *path == c.path)
-                .map(|(_, source)| format!(" (your {source}:{})", c.line))
+                .map(|(_, source)| format!(" {}", super::knobs::yours(source, c.line)))
                 .unwrap_or_default();
             format!("{}:{}{yours}: {}", c.path, c.line, c.message)
         })
@@ -206,7 +192,7 @@ mod tests {
             "{observed}"
         );
         assert_eq!(
-            your_locations(&observed),
+            crate::checks::knobs::your_locations(&observed),
             [
                 ("ci/journal-lab/client/journal-upload.conf".to_string(), 3),
                 ("ci/journal-lab/client/journal-upload.conf".to_string(), 4)

@@ -2,7 +2,7 @@
 
 use futures::FutureExt;
 
-use super::{CheckId, Entry, Family, MarkerObservation, Target, Verdict};
+use super::{knobs, CheckId, Entry, Family, MarkerObservation, Target, Verdict};
 use crate::domain::{ExecOutput, Role, Status, REMOTE_UNIT, UPLOAD_UNIT};
 
 const JOURNAL_REMOTE_DOC: &str = "systemd-journal-remote.service(8), journal-remote.conf(5)";
@@ -25,14 +25,16 @@ pub const FAMILY: Family = Family {
             "the client's marker is in the server's /var/log/journal/remote",
             Some(Role::Client),
             JOURNAL_UPLOAD_DOC,
-        ),
+        )
+        .about(knobs::UPLOAD_CONNECTION),
         Entry::new(
             CheckId::SERVER_STATUS_PROCESSING,
             "journal-remote is processing requests",
             "StatusText=Processing requests...",
             Some(Role::Server),
             JOURNAL_REMOTE_DOC,
-        ),
+        )
+        .about(knobs::REMOTE_LISTENING),
         Entry::new(
             CheckId::CLIENT_STATUS_PROCESSING,
             "journal-upload is processing input",
@@ -40,7 +42,8 @@ pub const FAMILY: Family = Family {
             Some(Role::Client),
             JOURNAL_UPLOAD_DOC,
         )
-        .for_uploaders(),
+        .for_uploaders()
+        .about(knobs::UPLOAD_CONNECTION),
         Entry::new(
             CheckId::UPLOAD_RESTART_ALWAYS,
             "journal-upload restarts always and is enabled",
@@ -48,7 +51,8 @@ pub const FAMILY: Family = Family {
             Some(Role::Client),
             JOURNAL_UPLOAD_DOC,
         )
-        .for_uploaders(),
+        .for_uploaders()
+        .about(knobs::UPLOAD_RESTART),
     ],
     evaluate: |entry, target, evidence| evaluate(entry, target, evidence).boxed(),
 };

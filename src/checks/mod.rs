@@ -18,6 +18,7 @@ pub mod history;
 pub mod hostile;
 pub mod integrity;
 pub mod journald;
+pub mod knobs;
 pub mod ports;
 pub mod remediation;
 pub mod retention;
@@ -137,6 +138,8 @@ pub struct Entry {
     pub reference: &'static str,
     /// Only about clients that upload with journal-upload (not-applicable on the others).
     pub uploaders_only: bool,
+    /// The user's settings it is about, said with a failure under `base: as-is`.
+    pub knobs: &'static [knobs::Knob],
 }
 
 impl Entry {
@@ -155,7 +158,13 @@ impl Entry {
             role,
             reference,
             uploaders_only: false,
+            knobs: &[],
         }
+    }
+
+    /// The same entry, about `knobs` of the user's.
+    pub const fn about(self, knobs: &'static [knobs::Knob]) -> Entry {
+        Entry { knobs, ..self }
     }
 
     /// The same entry, about clients only if they upload with journal-upload.
@@ -297,6 +306,8 @@ pub struct Target<'a> {
     /// The host's files that came from the user's tree: (path on the host, where it was read
     /// from), so a verdict can name the user's own file.
     pub sources: Vec<(&'a str, String)>,
+    /// Under `base: as-is`, how the user's files set each knob read on this host.
+    pub configured: Vec<(knobs::Knob, String)>,
     pub observer: &'a dyn Observer,
 }
 
@@ -372,6 +383,13 @@ pub async fn evaluate(id: CheckId, target: &Target<'_>, phase: &str) -> Result<C
         )
     } else {
         (family.evaluate)(entry, target, &mut evidence).await?
+    };
+    let observed = match knobs::as_configured(entry.knobs, &target.configured) {
+        Some(said) if status == Status::Fail => {
+            evidence.push(said.clone());
+            format!("{observed}; {said}")
+        }
+        _ => observed,
     };
     Ok(CheckResult {
         id,

@@ -32,7 +32,8 @@ pub const FAMILY: Family = Family {
              a plain-HTTP request gets no HTTP answer",
             Some(Role::Server),
             "systemd-journal-remote.service(8), journal-remote.conf(5)",
-        ),
+        )
+        .about(super::knobs::REMOTE_LISTENING),
         Entry::new(
             CheckId::SERVER_LISTENS_NEW_PORT,
             "journal-remote listens on the configured port",

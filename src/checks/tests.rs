@@ -554,6 +554,7 @@ async fn every_registered_id_has_a_verdict_function() {
                     route: vec!["s"],
                     run_id: "r",
                     sources: Vec::new(),
+                    configured: Vec::new(),
                     observer: &observer,
                 };
                 let mut evidence = Vec::new();

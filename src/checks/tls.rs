@@ -40,7 +40,7 @@ pub const FAMILY: Family = Family {
         Entry::new(CheckId::CLIENT_REJECTS_SERVER_SAN_MISMATCH, "The client refuses a server whose certificate does not name the address it dialled", CLIENT_KEEPS_OUT, Some(Role::Client), MTLS_DOC),
         Entry::new(CheckId::CLIENT_REJECTS_UNTRUSTED_SERVER_CA, "The client refuses a server certificate from an untrusted CA", CLIENT_KEEPS_OUT, Some(Role::Client), MTLS_DOC),
         Entry::new(CheckId::CLIENT_REJECTS_EXPIRED_SERVER_CERT, "The client refuses an expired server certificate", CLIENT_KEEPS_OUT, Some(Role::Client), MTLS_DOC),
-        Entry::new(CheckId::TRUSTED_CERTIFICATE_FILE_SET, "Peers are verified against a CA", "TrustedCertificateFile= is set in the effective journal-remote.conf (server) / journal-upload.conf (client)", None, MTLS_DOC).for_uploaders(),
+        Entry::new(CheckId::TRUSTED_CERTIFICATE_FILE_SET, "Peers are verified against a CA", "TrustedCertificateFile= is set in the effective journal-remote.conf (server) / journal-upload.conf (client)", None, MTLS_DOC).for_uploaders().about(super::knobs::TRUST),
         Entry::new(CheckId::KEYS_NOT_WORLD_READABLE, "Private keys are not world-readable", "no *.key under /etc/ssl/systemd-journal is readable by others", None, CIS_CERTS),
     ],
     evaluate: |entry, target, evidence| evaluate(entry, target, evidence).boxed(),

@@ -13,7 +13,7 @@ use super::{Deadlines, Host, Lab};
 use crate::checks::{self, CheckId, CheckResult, Target};
 use crate::domain::Role;
 use crate::errors::Result;
-use crate::scenario::{CheckDef, Scenario, NO_ISSUER};
+use crate::scenario::{as_is, Base, CheckDef, Scenario, NO_ISSUER};
 use crate::{Progress, Say};
 
 /// Evaluates the checks that list `phase`, on their hosts, concurrently; the phase's batch also
@@ -261,6 +261,15 @@ async fn evaluate_on(
                 .iter()
                 .filter_map(|f| Some((f.path.as_str(), f.origin.as_ref()?.display().to_string())))
                 .collect(),
+            configured: if observer.scenario.base == Base::AsIs {
+                checks::CheckId::all()
+                    .flat_map(|id| id.entry().knobs)
+                    .filter(|k| k.role == host.role)
+                    .map(|k| (*k, as_is::as_configured(&def.files, k)))
+                    .collect()
+            } else {
+                Vec::new()
+            },
             observer,
         };
         checks::evaluate(id, &target, phase).await

@@ -5,6 +5,7 @@ mod assemble;
 pub use assemble::RunParts;
 pub mod format;
 pub use format::Format;
+pub use render::sarif::places;
 pub mod field;
 pub use field::{FieldVsLab, HostComparison};
 pub mod bench;

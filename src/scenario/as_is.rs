@@ -13,6 +13,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{FileDef, InstallPaths, Scenario, NO_ISSUER};
+use crate::checks::knobs::Knob;
 use crate::domain::Role;
 
 /// Whose configuration a run tests.
@@ -108,8 +109,25 @@ pub fn settings(
     section: &str,
     key: &str,
 ) -> Vec<Option<Setting>> {
-    let main = format!("/etc/systemd/{program}.conf");
-    let drop_ins = format!("/etc/systemd/{program}.conf.d/");
+    settings_in(files, &format!("{program}.conf"), section, key)
+}
+
+/// Every assignment of `key` in `[section]` of `file` among `files`, in systemd's order: a
+/// program's configuration (`journal-upload.conf`: /etc/systemd/journal-upload.conf, then
+/// `journal-upload.conf.d/*.conf`) or a unit (`systemd-journal-upload.service`:
+/// /etc/systemd/system/systemd-journal-upload.service, then its `.service.d/*.conf`).
+pub fn settings_in(
+    files: &[FileDef],
+    file: &str,
+    section: &str,
+    key: &str,
+) -> Vec<Option<Setting>> {
+    let main = if file.ends_with(".conf") {
+        format!("/etc/systemd/{file}")
+    } else {
+        format!("/etc/systemd/system/{file}")
+    };
+    let drop_ins = format!("{main}.d/");
     let mut sources: Vec<&FileDef> = files
         .iter()
         .filter(|f| {
@@ -153,6 +171,27 @@ pub fn settings(
         }
     }
     found
+}
+
+/// How `files` set `knob`, for a failing verdict: the value and the user's file and line
+/// (`URL=http://logs:19532 (your client/journal-upload.conf:2)`), or that none of them sets it.
+pub fn as_configured(files: &[FileDef], knob: &Knob) -> String {
+    let key = knob.key;
+    match settings_in(files, knob.file, knob.section, key).pop() {
+        Some(Some(set)) => match &set.origin {
+            Some(origin) => format!(
+                "{key}={} {}",
+                set.value,
+                crate::checks::knobs::yours(origin.display(), set.line)
+            ),
+            None => format!("{key}={} (at {}:{})", set.value, set.path, set.line),
+        },
+        Some(None) => format!("{key}= is emptied in {} (its default applies)", knob.file),
+        None => format!(
+            "{key}= is set in none of your files for {} (its default applies)",
+            knob.file
+        ),
+    }
 }
 
 /// Where a host of `role` reads its key, certificate and CA: its configuration's settings, else
@@ -333,17 +372,6 @@ pub fn surround(
             host.certificate.install = Some(paths);
         }
     }
-    // systemd's own complaints about the configuration are results: a typo'd key is otherwise
-    // silent (the program goes on with its compiled-in default).
-    let id = crate::checks::CheckId::CONFIG_PARSES_CLEANLY;
-    if !scenario.checks.iter().any(|c| c.id == id) {
-        scenario.checks.push(super::CheckDef {
-            id,
-            hosts: None,
-            phases: vec![super::FINAL_PHASE.to_string()],
-            line: 0,
-        });
-    }
     scenario.base = Base::AsIs;
     Ok(())
 }
@@ -403,6 +431,58 @@ mod tests {
         assert_eq!(server.key, "/remote.key");
         assert_eq!(server.cert, "/etc/ssl/certs/journal-remote.pem");
         assert_eq!(configured_paths(&files, Role::Proxy), None);
+    }
+
+    /// A failing verdict says how the user's files set what it is about: the value at their
+    /// file and line, a unit's setting among its drop-ins, or that none of their files sets it.
+    #[test]
+    fn a_knob_is_said_at_the_users_line() {
+        use crate::checks::knobs::{as_configured as said, UPLOAD_CONNECTION, UPLOAD_RECOVERY};
+        let mut conf = file(
+            "/etc/systemd/journal-upload.conf",
+            "[Upload]\nURL=http://logs:19532\nServerKeyFile=\n",
+        );
+        conf.origin = Some("ci/client/journal-upload.conf".into());
+        let unit = file(
+            "/etc/systemd/system/systemd-journal-upload.service.d/70.conf",
+            "[Unit]\nStartLimitBurst=3\n[Service]\nRestart=on-failure\n",
+        );
+        let files = [conf, unit];
+        let configured: Vec<_> = UPLOAD_CONNECTION
+            .iter()
+            .chain(UPLOAD_RECOVERY)
+            .map(|k| (*k, as_configured(&files, k)))
+            .collect();
+        assert_eq!(
+            said(UPLOAD_CONNECTION, &configured).unwrap(),
+            "as your files set it: URL=http://logs:19532 (your ci/client/journal-upload.conf:2); \
+             ServerKeyFile= is emptied in journal-upload.conf (its default applies); \
+             ServerCertificateFile= is set in none of your files for journal-upload.conf (its \
+             default applies); TrustedCertificateFile= is set in none of your files for \
+             journal-upload.conf (its default applies)"
+        );
+        let recovery = said(UPLOAD_RECOVERY, &configured).unwrap();
+        assert!(
+            recovery.starts_with(
+                "as your files set it: Restart=on-failure (at \
+                 /etc/systemd/system/systemd-journal-upload.service.d/70.conf:4); RestartSec= is \
+                 set in none of your files"
+            ),
+            "{recovery}"
+        );
+        assert!(
+            recovery.contains("StartLimitBurst=3 (at /etc/systemd/system/systemd-journal-upload.service.d/70.conf:2)"),
+            "{recovery}"
+        );
+        assert_eq!(
+            crate::checks::knobs::your_locations(&recovery),
+            [("ci/client/journal-upload.conf".to_string(), 2)]
+        );
+        assert_eq!(
+            said(UPLOAD_CONNECTION, &[]),
+            None,
+            "not read here: nothing said"
+        );
     }
 
     #[test]

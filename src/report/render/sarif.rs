@@ -114,11 +114,11 @@ fn rules(ids: &[CheckId]) -> Vec<Value> {
 }
 
 /// Where a result points, in the user's repository: the files and lines of theirs it names
-/// (`config-parses-cleanly`); else, for a setup run, the setup file (the built-in scenario it
+/// (`config-parses-cleanly`, the settings a failure under `as-is` is about); else, for a setup run, the setup file (the built-in scenario it
 /// was laid over is not in their repository); else the scenario file's line of its check.
 /// JUnit's `file` and `line` are the first of them.
-pub(crate) fn places(report: &RunReport, result: &CheckResult) -> Vec<(String, usize)> {
-    let yours = crate::checks::config::your_locations(&result.observed);
+pub fn places(report: &RunReport, result: &CheckResult) -> Vec<(String, usize)> {
+    let yours = crate::checks::knobs::your_locations(&result.observed);
     if !yours.is_empty() {
         return yours;
     }
