@@ -221,6 +221,24 @@ pub struct CertificateDef {
     /// installs copies there too (0640, as its own). A `--setup`'s `certificates:`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub install: Option<InstallPaths>,
+    /// A relay's journal-upload's paths as its own configuration reads them (`base: as-is`),
+    /// where they are not journal-remote's: copies go there too.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub upload_install: Option<InstallPaths>,
+}
+
+impl CertificateDef {
+    /// Every place besides the lab's own where the host's configuration expects its
+    /// certificate, key and CA: the setup's or the configuration's, else a mirrored field
+    /// certificate's; then a relay's journal-upload's.
+    pub fn installs(&self) -> impl Iterator<Item = &InstallPaths> {
+        self.install
+            .as_ref()
+            .or(self.mirror.as_ref().and_then(|m| m.install.as_ref()))
+            .into_iter()
+            .chain(self.upload_install.as_ref())
+    }
 }
 
 /// A certificate as the field had it, to be issued anew by the lab CA.
@@ -258,6 +276,7 @@ impl Default for CertificateDef {
             sans: true,
             mirror: None,
             install: None,
+            upload_install: None,
         }
     }
 }

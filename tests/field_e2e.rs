@@ -76,18 +76,122 @@ fn delivered(outcome: &Outcome, host: &str) -> u64 {
 async fn a_relay_is_accounted_over_both_hops_as_counted() {
     let reports = tempfile::tempdir().unwrap();
     let (outcome, engine) = run_kept("relay", reports.path()).await;
+    relay_judged_as_counted(&outcome, &engine).await;
+}
+
+/// A relay as its team ships it (examples/relay, `base: as-is`, issue 38): the relay's
+/// journal-upload runs the unit as the team wrote it (their drop-in, no drop-in of the lab's),
+/// dials the URL= of their file, and is judged over both hops as counted; without the
+/// SupplementaryGroups= line of their drop-in nothing reaches the central server, and the
+/// verdict says so: the lab adds no group of its own.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_relay_as_it_ships_runs_its_unit_as_written() {
+    let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/relay");
+    let without_group = tempfile::tempdir().unwrap();
+    for entry in ["relay.yaml", "central", "relay", "client"] {
+        let status = std::process::Command::new("cp")
+            .arg("-r")
+            .arg(example.join(entry))
+            .arg(without_group.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let drop_in = without_group.path().join("relay/forward-received.conf");
+    let text = std::fs::read_to_string(&drop_in).unwrap();
+    let line = "SupplementaryGroups=systemd-journal-remote\n";
+    assert!(text.contains(line));
+    std::fs::write(&drop_in, text.replace(line, "")).unwrap();
+
+    let reports = tempfile::tempdir().unwrap();
+    let mut options = LabOptions::new(journal_lab::images::Recipes::built_in(), reports.path());
+    options.keep = true;
+    let as_written = Scenario::load(&example.join("relay.yaml")).unwrap();
+    let broken = Scenario::load(&without_group.path().join("relay.yaml")).unwrap();
+    let (outcome, broken) = tokio::join!(
+        common::run_or_clean("relay-as-is", &as_written, &options),
+        common::run_or_clean("relay-as-is-without-group", &broken, &options)
+    );
+    let engine = Engine::connect().await.unwrap();
+    let unit = format!("relay.{}", outcome.report.run_id);
+    let shown = common::sh(
+        &engine,
+        &unit,
+        "systemctl cat systemd-journal-upload.service",
+    )
+    .await;
+    let configuration = common::sh(
+        &engine,
+        &unit,
+        "cat /etc/systemd/journal-upload.conf; ls /etc/systemd/journal-upload.conf.d 2>/dev/null || true",
+    )
+    .await;
+    let broken_run = broken.report.run_id.clone();
+    let mut at_central = Vec::new();
+    for client in ["client1", "client2"] {
+        at_central
+            .push(common::count_workload(&engine, &broken_run, "central", true, client).await);
+    }
+    common::remove_run(&engine, &broken_run).await;
+    assert!(
+        shown.contains("50-forward-received.conf") && !shown.contains("journal-lab"),
+        "the relay's journal-upload runs the team's unit and drop-in only:\n{shown}"
+    );
+    assert_eq!(
+        configuration,
+        std::fs::read_to_string(example.join("relay/journal-upload.conf")).unwrap(),
+        "its journal-upload reads their file and no drop-in (the URL= is theirs)"
+    );
+    let relay = outcome
+        .report
+        .hosts
+        .iter()
+        .find(|h| h.name == "relay")
+        .unwrap();
+    let added: Vec<&str> = relay.added_by_lab.iter().map(|a| a.path.as_str()).collect();
+    assert!(
+        added.iter().all(|p| p.starts_with("/etc/ssl/")
+            || p.ends_with("(link)")
+            || *p == "/etc/hosts (lines appended)"),
+        "certificates, names and enabled units only: {added:?}"
+    );
+    for path in [
+        "/etc/ssl/journal/server.key",
+        "/etc/ssl/journal/upstream.key",
+    ] {
+        assert!(
+            added.contains(&path),
+            "{path} where their files read it: {added:?}"
+        );
+    }
+    relay_judged_as_counted(&outcome, &engine).await;
+
+    for (client, counted) in ["client1", "client2"].into_iter().zip(at_central) {
+        assert_eq!(counted, (0, 0), "{client}: nothing can be forwarded");
+        let (status, observed) = common::check_of(&broken, CheckId::DELIVERY_EXACTLY_ONCE, client);
+        assert_eq!(status, Status::Fail, "{client}: {observed}");
+        assert!(
+            observed.starts_with("at central, the destination: stream 0: sent 300, arrived 0"),
+            "{client}: {observed}"
+        );
+    }
+}
+
+/// Counts each client's workload on the relay and the central server of a kept relay lab, removes
+/// it, and holds its exactly-once verdicts to the counts.
+async fn relay_judged_as_counted(outcome: &Outcome, engine: &Engine) {
     let run_id = outcome.report.run_id.clone();
     let mut counts = Vec::new();
     for client in ["client1", "client2"] {
-        let (_, logged) = common::count_workload(&engine, &run_id, client, false, client).await;
-        let at_relay = common::count_workload(&engine, &run_id, "relay", true, client).await;
-        let at_central = common::count_workload(&engine, &run_id, "central", true, client).await;
+        let (_, logged) = common::count_workload(engine, &run_id, client, false, client).await;
+        let at_relay = common::count_workload(engine, &run_id, "relay", true, client).await;
+        let at_central = common::count_workload(engine, &run_id, "central", true, client).await;
         counts.push((client, logged, at_relay, at_central));
     }
-    common::remove_run(&engine, &run_id).await;
+    common::remove_run(engine, &run_id).await;
     for (client, logged, at_relay, at_central) in counts {
         assert_eq!(logged, 300, "{client} logged its workload");
-        let (status, observed) = common::check_of(&outcome, CheckId::DELIVERY_EXACTLY_ONCE, client);
+        let (status, observed) = common::check_of(outcome, CheckId::DELIVERY_EXACTLY_ONCE, client);
         let exactly_once = at_central == (logged, logged);
         assert_eq!(
             status,
@@ -113,7 +217,7 @@ async fn a_relay_is_accounted_over_both_hops_as_counted() {
             )),
             "{client}: {observed}"
         );
-        assert_eq!(delivered(&outcome, client), at_central.1, "{client}");
+        assert_eq!(delivered(outcome, client), at_central.1, "{client}");
     }
 }
 

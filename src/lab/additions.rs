@@ -61,14 +61,20 @@ pub(super) fn staged(
         for (path, content, why) in &installed {
             added.push(AddedFile::new(path, content, *why));
         }
-        if let Some(install) = &host.certificate.install {
+        let installs = host
+            .certificate
+            .install
+            .iter()
+            .chain(&host.certificate.upload_install);
+        for install in installs {
             let read = match scenario.base {
                 Base::AsIs => "where the configuration reads it (or the setup's certificates: says it is deployed)",
                 Base::Guide => "where the setup's certificates: says it is deployed",
             };
             let copies = [&install.cert, &install.key, &install.ca];
             for (to, (from, content, what)) in copies.into_iter().zip(&installed) {
-                if to != from {
+                // A relay's two programs may read one CA file: it is one addition.
+                if to != from && !added.iter().any(|a: &AddedFile| a.path == *to) {
                     added.push(AddedFile::new(
                         to.as_str(),
                         content,

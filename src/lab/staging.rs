@@ -138,12 +138,7 @@ pub fn stage_files(
             files.push((bundle_path, bundle.clone(), 0o700));
             // Where the host's own configuration expects them: a setup's, else a mirrored
             // field certificate's.
-            if let Some(install) = host.certificate.install.as_ref().or(host
-                .certificate
-                .mirror
-                .as_ref()
-                .and_then(|m| m.install.as_ref()))
-            {
+            for install in host.certificate.installs() {
                 provision.push_str(&mirror_copies(&host.name, install));
             }
         }

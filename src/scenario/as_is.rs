@@ -242,10 +242,19 @@ pub fn url_host(files: &[FileDef]) -> Option<(String, Setting)> {
     Some((host.to_ascii_lowercase(), url))
 }
 
+/// `upload.via` of a host that dials its own `URL=` (its `upload.server` says only whom the name
+/// is resolved to).
+pub const VIA_OWN_URL: &str = "own";
+
 /// Whether the lab sets `host`'s `URL=`: under the guide's procedure always; as it ships only where
-/// the scenario says whom the host dials (`upload:`, e.g. by address, or a second server).
+/// the scenario says how the host dials (`upload:`, e.g. by address or on another port) and not
+/// that it dials its own (`via: own`).
 pub fn lab_sets_url(base: Base, host: &super::HostDef) -> bool {
-    base == Base::Guide || host.upload.is_some()
+    base == Base::Guide
+        || host
+            .upload
+            .as_ref()
+            .is_some_and(|upload| upload.via != VIA_OWN_URL)
 }
 
 /// Lays around `scenario`'s configuration what `base: as-is` needs, changing none of its files:
@@ -261,10 +270,21 @@ pub fn surround(
     let mut names: Vec<(String, String)> = Vec::new();
     for host in &scenario.hosts {
         // A client whose scenario says whom it dials (`upload:`) is the scenario's stimulus: the
-        // lab sets its URL= (and lists it); every other client dials what its URL= says.
-        if host.role != Role::Client || !host.uploads_with_journal_upload() || host.upload.is_some()
-        {
+        // lab sets its URL= (and lists it); every other client, and a relay whose files set a
+        // URL=, dials what its URL= says.
+        if !host.uploads_with_journal_upload() || lab_sets_url(Base::AsIs, host) {
             continue;
+        }
+        if host.upload.is_some() && url_host(&host.files).is_none() {
+            return Err(Refusal {
+                origin: None,
+                line: 0,
+                message: format!(
+                    "{} has upload.via own, but none of its files sets URL= in \
+                     /etc/systemd/journal-upload.conf (or a drop-in of it)",
+                    host.name
+                ),
+            });
         }
         // Two URL=s that disagree: which one the team meant is not for the lab to guess.
         let urls: Vec<Setting> = settings(&host.files, "journal-upload", "Upload", "URL")
@@ -343,8 +363,10 @@ pub fn surround(
         if host.certificate.issuer == NO_ISSUER {
             continue;
         }
-        // A path the configuration names must be one the lab can put a file at.
-        if let Some((program, section)) = program_of(host.role) {
+        // A path the configuration names must be one the lab can put a file at; a relay's
+        // journal-upload reads its own.
+        let relay_upload = host.is_relay().then(|| program_of(Role::Client)).flatten();
+        for (program, section) in program_of(host.role).into_iter().chain(relay_upload) {
             for key in [
                 "ServerKeyFile",
                 "ServerCertificateFile",
@@ -370,6 +392,10 @@ pub fn surround(
             deployed(host.role).or_else(|| configured_paths(&host.files, host.role))
         {
             host.certificate.install = Some(paths);
+        }
+        if host.is_relay() {
+            host.certificate.upload_install = configured_paths(&host.files, Role::Client)
+                .filter(|upload| Some(upload) != host.certificate.install.as_ref());
         }
     }
     scenario.base = Base::AsIs;

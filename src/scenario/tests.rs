@@ -547,3 +547,44 @@ fn deliberate_seconds_follow_background_and_foreground_steps() {
         .unwrap();
     assert!(deliberate_seconds(&longest.1.steps) >= 40, "{}", longest.0);
 }
+
+/// `upload.via own` (a host dials its own URL=, the lab resolves its name): only as it ships,
+/// never with a port or protocol of the scenario's, and only where a file sets the URL=; its
+/// name becomes an alias of the server it names.
+#[test]
+fn via_own_is_the_hosts_own_url() {
+    let url = |name: &str| {
+        format!("    files:\n      - {{path: /etc/systemd/journal-upload.conf, content: \"[Upload]\\nURL=https://{name}.example.org\\n\"}}\n")
+    };
+    let own = |base: &str, upload: &str, files: &str| {
+        parse(&format!(
+            "description: d\nbase: {base}\nhosts:\n  - {{name: central, role: server}}\n  - name: relay\n    role: server\n    upload: {{server: central, via: own}}\n{}  - name: c\n    role: client\n    upload: {upload}\n{files}checks:\n  - id: client-delivers\n",
+            url("central")
+        ))
+    };
+    let guide = own("guide", "{server: relay, via: own}", &url("relay")).unwrap_err();
+    assert!(guide.message.contains("only `base: as-is`"), "{guide}");
+    let port = own(
+        "as-is",
+        "{server: relay, via: own, port: 1234}",
+        &url("relay"),
+    )
+    .unwrap_err();
+    assert!(port.message.contains("drop upload.port"), "{port}");
+    let no_url = own("as-is", "{server: relay, via: own}", "").unwrap_err();
+    assert!(
+        no_url
+            .message
+            .starts_with("c has upload.via own, but none of its files sets URL="),
+        "{no_url}"
+    );
+    assert_eq!(no_url.line, 2, "at base:");
+    let scenario = own("as-is", "{server: relay, via: own}", &url("relay")).unwrap();
+    let aliases = |name: &str| scenario.host(name).unwrap().aliases.clone();
+    assert_eq!(aliases("central"), ["central.example.org"]);
+    assert_eq!(aliases("relay"), ["relay.example.org"]);
+    assert!(!as_is::lab_sets_url(
+        Base::AsIs,
+        scenario.host("c").unwrap()
+    ));
+}

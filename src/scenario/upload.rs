@@ -12,7 +12,9 @@ pub struct UploadDef {
     /// The server host to send to (default: the first server in `hosts`).
     #[serde(default)]
     pub server: Option<String>,
-    /// How the URL names the server: `name`, `ip`, or one of the server's aliases.
+    /// How the URL names the server: `name`, `ip`, one of the server's aliases, or `own`: the
+    /// host dials the `URL=` of its own journal-upload.conf, whose host name the lab resolves to
+    /// `server` (`base: as-is` only).
     #[serde(default = "by_name")]
     pub via: String,
     /// Port in the URL (default: the server's listen port).

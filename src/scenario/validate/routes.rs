@@ -124,11 +124,30 @@ pub(super) fn upload(s: &Scenario, i: usize) -> Result<(), Invalid> {
         port_free(&format!("hosts[{i}].upload.port"), port)?;
     }
     let server = s.server_of(host).expect("a server exists");
+    if upload.via == super::super::as_is::VIA_OWN_URL {
+        if s.base != crate::scenario::Base::AsIs {
+            return invalid(
+                format!("hosts[{i}].upload.via"),
+                "upload.via own: the host dials its own URL=, which only `base: as-is` leaves to \
+                 it (under `base: guide` the lab sets every URL=)"
+                    .to_string(),
+            );
+        }
+        if upload.port.is_some() || upload.protocol != crate::scenario::Protocol::default() {
+            return invalid(
+                format!("hosts[{i}].upload.via"),
+                "upload.via own: the port and protocol are the host's own URL='s; drop \
+                 upload.port and upload.protocol"
+                    .to_string(),
+            );
+        }
+        return Ok(());
+    }
     if upload.via != "name" && upload.via != "ip" && !server.aliases.contains(&upload.via) {
         return invalid(
             format!("hosts[{i}].upload.via"),
             format!(
-                "upload.via {:?}: write name, ip, or an alias of {} ({})",
+                "upload.via {:?}: write name, ip, own, or an alias of {} ({})",
                 upload.via,
                 server.name,
                 server.aliases.join(", ")
