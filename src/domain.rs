@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+pub mod engine_url;
 mod fault;
 pub use fault::{FaultAction, FaultKind, FaultSpec, RestartMode, CLOCK_FILE, FAULTS};
 

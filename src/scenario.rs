@@ -41,9 +41,6 @@ pub use crate::domain::DEFAULT_PORT;
 pub const MAX_CLIENTS: usize = 200;
 /// The most servers one lab holds.
 pub const MAX_SERVERS: usize = 8;
-/// The most YAML nodes a scenario may expand to through aliases (a 1 MiB file without aliases
-/// has well under this many).
-pub const MAX_EXPANDED_NODES: u64 = 1_000_000;
 /// Phase of checks evaluated at the end of a run (when no `evaluate` step names another).
 pub const FINAL_PHASE: &str = "final";
 
@@ -497,20 +494,9 @@ pub(crate) fn parse_located<T: serde::de::DeserializeOwned>(
     };
     // A UTF-8 byte order mark is not YAML: without it, the file reads as its author meant.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    limits::check(text).map_err(|b| error((b.line, b.column), b.message))?;
-    // Positions for what serde reports without one, and for semantic errors; and what the
-    // aliases would expand to, before serde expands them.
-    let spans = spans::Spans::index(text);
-    if spans.expanded_nodes > MAX_EXPANDED_NODES {
-        return Err(error(
-            spans.first_alias.unwrap_or((1, 1)),
-            format!(
-                "YAML aliases (*name) here expand the file to {} nodes, more than the limit of \
-                 {MAX_EXPANDED_NODES}; write the repeated parts out instead of nesting aliases",
-                spans.expanded_nodes
-            ),
-        ));
-    }
+    // Within the bounds (size, nesting, what aliases expand to) before serde expands anything;
+    // positions for what serde reports without one, and for semantic errors.
+    let spans = limits::check(text).map_err(|b| error((b.line, b.column), b.message))?;
     let parsed = yaml_serde::from_str::<T>(text);
     if let Some((key, at)) = &spans.duplicate_key {
         return Err(error(

@@ -19,9 +19,10 @@ impl Engine {
     /// the lab, and checks it answers.
     pub async fn connect_to(name: &str, url: &str) -> Result<Engine> {
         let endpoint = url.to_string();
+        // Never a credential in a message: the engine is named by its URL without them.
         let unreachable = |reason: String| Error::EngineUnreachable {
-            endpoint: endpoint.clone(),
-            reason,
+            endpoint: crate::domain::engine_url::shown(url),
+            reason: crate::domain::engine_url::hide_in(&reason, url),
         };
         let docker = if let Some(path) = url.strip_prefix("unix://") {
             Docker::connect_with_unix(path, 120, bollard::API_DEFAULT_VERSION)

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::domain::Role;
+use crate::domain::{engine_url, Role};
 use crate::errors::{Error, Result};
 
 /// The name of the one engine of a lab that names none (DOCKER_HOST, or the local socket).
@@ -86,10 +86,19 @@ impl std::str::FromStr for EngineSpec {
     type Err = String;
 
     /// `NAME=URL[,address=IP][,hosts=N][,memory=SIZE][,inotify=N]`.
-    fn from_str(text: &str) -> std::result::Result<EngineSpec, String> {
+    fn from_str(given: &str) -> std::result::Result<EngineSpec, String> {
+        // Messages quote what was given, its credentials hidden.
+        let shown = given
+            .split_once('=')
+            .map(|(name, rest)| {
+                let url = rest.split(',').next().unwrap_or_default();
+                format!("{name}={}", engine_url::hide_in(rest, url))
+            })
+            .unwrap_or_else(|| given.to_string());
+        let text = shown.as_str();
         let usage = "use NAME=URL[,address=IP][,hosts=N][,memory=SIZE][,inotify=N], e.g. \
                      b=unix:///run/b.sock,address=10.0.0.2";
-        let (name, rest) = text
+        let (name, rest) = given
             .split_once('=')
             .ok_or_else(|| format!("{text:?} names no URL: {usage}"))?;
         let mut parts = rest.split(',');
@@ -144,7 +153,7 @@ fn validate(spec: &EngineSpec) -> std::result::Result<(), String> {
             "engine {name}: URL {:?} is not unix:///PATH or tcp://HOST:PORT (for an engine on \
              another machine, forward its socket over SSH: \
              `ssh -nNT -L /tmp/{name}.sock:/var/run/docker.sock MACHINE`, then {name}=unix:///tmp/{name}.sock)",
-            spec.url
+            engine_url::shown(&spec.url)
         ));
     }
     if spec.address.is_some_and(|a| a.is_loopback()) {
@@ -252,13 +261,22 @@ impl Fleet {
             if let Some(twin) = engines[..i].iter().find(|e| e.name == spec.name) {
                 return Err(Error::InvalidSettings(format!(
                     "engine {} is named twice ({} and {})",
-                    spec.name, twin.url, spec.url
+                    spec.name,
+                    engine_url::shown(&twin.url),
+                    engine_url::shown(&spec.url)
                 )));
             }
-            if let Some(twin) = engines[..i].iter().find(|e| e.url == spec.url) {
+            let same = engine_url::identity(&spec.url);
+            if let Some(twin) = engines[..i]
+                .iter()
+                .find(|e| engine_url::identity(&e.url) == same)
+            {
                 return Err(Error::InvalidSettings(format!(
-                    "engines {} and {} are the same engine ({}): a lab's engines must differ",
-                    twin.name, spec.name, spec.url
+                    "engines {} and {} are the same engine ({} and {}): a lab's engines must differ",
+                    twin.name,
+                    spec.name,
+                    engine_url::shown(&twin.url),
+                    engine_url::shown(&spec.url)
                 )));
             }
         }
@@ -493,5 +511,41 @@ mod tests {
             error.contains("engines.yaml") && error.contains("colour"),
             "{error}"
         );
+    }
+
+    /// Issue 39: one engine under two spellings is refused before anything connects (it left
+    /// two networks of one name); credentials are never in a message; an engines file is bounded
+    /// like a scenario (aliases expanding past 16 MiB of text stop at the alias).
+    #[test]
+    fn one_engine_twice_credentials_and_alias_bombs_are_refused() {
+        let twice = Fleet::new(
+            vec![
+                spec("a=unix:///var/run/docker.sock"),
+                spec("b=unix:////var/run/docker.sock"),
+            ],
+            None,
+        )
+        .expect_err("one engine");
+        assert!(twice.to_string().contains("are the same engine"), "{twice}");
+        let secret = "a=tcp://admin:s3cr3t@10.0.0.2:2376,hosts=x"
+            .parse::<EngineSpec>()
+            .expect_err("hosts=x");
+        assert!(
+            !secret.contains("s3cr3t") && secret.contains("***@10.0.0.2"),
+            "{secret}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("engines.yaml");
+        let url = format!("unix:///{}", "x".repeat(300_000));
+        let refs = vec!["*e"; 80_000].join(", ");
+        std::fs::write(
+            &path,
+            format!("engines: [&e {{name: a, url: \"{url}\"}}, {refs}]\n"),
+        )
+        .unwrap();
+        let started = std::time::Instant::now();
+        let bomb = Fleet::load(&path).expect_err("a bomb").to_string();
+        assert!(bomb.contains("16 MiB"), "{bomb}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
     }
 }

@@ -132,7 +132,7 @@ fn publish_across(
         None => Err(Error::InvalidSettings(format!(
             "server {} is on engine {} and clients of it are on engine {elsewhere}: name the address \
              engine {elsewhere}'s hosts reach engine {} at (`--engine {}={},address=IP`)",
-            host.name, engine.name, engine.name, engine.name, engine.url
+            host.name, engine.name, engine.name, engine.name, crate::domain::engine_url::shown(&engine.url)
         ))),
     }
 }
