@@ -6,6 +6,7 @@
 //! to the lab's.
 
 pub mod bundle;
+pub mod data;
 pub mod mirror;
 
 use std::collections::BTreeMap;
@@ -35,6 +36,8 @@ pub struct Replay {
     /// The scenario file's text (with a header saying where it came from).
     pub yaml: String,
     pub hosts: Vec<Replayed>,
+    /// Lines of the bundles that are code, kept because `--allow-exec` said so.
+    pub code: Vec<String>,
 }
 
 /// Whether a bundle is of a client or a server: an upload URL or an enabled/running uploader
@@ -109,8 +112,10 @@ pub fn nearest_release(bundle: &Bundle, available: &[(String, Option<u32>)]) -> 
 }
 
 /// The configuration files under /etc the bundle shows (effective configs and unit drop-ins),
-/// to install verbatim.
-fn config_files(bundle: &Bundle) -> Vec<Value> {
+/// to install as the field had them: vetted as data ([`data::vet`]), so a file that is not the
+/// journal's, or a line of a unit that is code, refuses the bundle; with `allow_exec` the code
+/// is kept and each line of it is in `code`.
+fn config_files(bundle: &Bundle, allow_exec: bool, code: &mut Vec<String>) -> Result<Vec<Value>> {
     let sources = [
         "cat-config-journal-upload.conf",
         "cat-config-journal-remote.conf",
@@ -120,12 +125,35 @@ fn config_files(bundle: &Bundle) -> Vec<Value> {
         "cat-systemd-journal-remote.socket",
     ];
     let mut seen = std::collections::BTreeSet::new();
-    sources
-        .iter()
-        .flat_map(|s| sections(bundle.file(s)))
-        .filter(|(path, _)| path.starts_with("/etc/") && seen.insert(path.clone()))
-        .map(|(path, content)| json!({"path": path, "content": content}))
-        .collect()
+    let mut files = Vec::new();
+    for member in sources {
+        for (path, content) in sections(bundle.file(member)) {
+            if !path.starts_with("/etc/") || !seen.insert(path.clone()) {
+                continue;
+            }
+            let refuse = |reason: String| Error::Bundle {
+                path: bundle.source.clone(),
+                reason: format!("{member}: {reason}"),
+            };
+            let (content, found) = data::vet(&path, &content).map_err(refuse)?;
+            if let Some(first) = found.first().filter(|_| !allow_exec) {
+                return Err(refuse(format!(
+                    "{first}: code, not configuration ({} such line{}): a bundle is data and is \
+                     not run; replay it with --allow-exec to run it in the lab anyway (said \
+                     in the scenario and the report)",
+                    found.len(),
+                    if found.len() == 1 { "" } else { "s" }
+                )));
+            }
+            code.extend(
+                found
+                    .iter()
+                    .map(|c| format!("{}: {c}", bundle.source.display())),
+            );
+            files.push(json!({"path": path, "content": content}));
+        }
+    }
+    Ok(files)
 }
 
 /// The mirrored certificate of one side (`upload` or `remote`), with where the field keeps it.
@@ -184,6 +212,7 @@ pub fn replay(
     bundles: Vec<Bundle>,
     as_role: Option<Role>,
     available: &[(String, Option<u32>)],
+    allow_exec: bool,
 ) -> Result<Replay> {
     if available.is_empty() {
         return Err(Error::InvalidSettings(
@@ -209,6 +238,7 @@ pub fn replay(
         hosts.push(Replayed { bundle, host, role });
     }
     let mut notes = Vec::new();
+    let mut code = Vec::new();
     let (release, why) = nearest_release(&hosts[0].bundle, available);
     notes.push(format!("release {release}: {why}"));
     let mut defs: Vec<Value> = Vec::new();
@@ -226,7 +256,7 @@ pub fn replay(
             .collect();
         let def = json!({
             "name": h.host, "role": "server", "release": nearest_release(&h.bundle, available).0,
-            "listen_port": listen_port(&h.bundle), "certificate": cert, "files": config_files(&h.bundle),
+            "listen_port": listen_port(&h.bundle), "certificate": cert, "files": config_files(&h.bundle, allow_exec, &mut code)?,
         });
         servers.insert(h.host.clone(), (def, dns));
         checks.push(json!({"id": "server-status-processing", "hosts": [h.host]}));
@@ -291,7 +321,7 @@ pub fn replay(
         };
         clients.push(json!({
             "name": h.host, "role": "client", "release": nearest_release(&h.bundle, available).0,
-            "certificate": certificate(&h.bundle, "upload")?, "files": config_files(&h.bundle),
+            "certificate": certificate(&h.bundle, "upload")?, "files": config_files(&h.bundle, allow_exec, &mut code)?,
             "upload": {"server": server, "via": via, "port": port, "protocol": scheme},
         }));
         checks.push(json!({"id": "client-delivers", "hosts": [h.host]}));
@@ -358,6 +388,12 @@ pub fn replay(
         sources.iter().map(|s| format!("#   {}\n", comment_text(s))).collect::<String>(),
         notes.iter().map(|n| format!("# {}\n", comment_text(n))).collect::<String>(),
     );
+    if !code.is_empty() {
+        yaml.push_str("# CODE FROM THE BUNDLE, kept with --allow-exec (it runs in the lab):\n");
+        for line in &code {
+            yaml.push_str(&format!("#   {}\n", comment_text(line)));
+        }
+    }
     yaml.push_str(
         &yaml_serde::to_string(&document)
             .map_err(|e| Error::InvalidSettings(format!("writing the replay scenario: {e}")))?,
@@ -368,6 +404,7 @@ pub fn replay(
         scenario,
         yaml,
         hosts,
+        code,
     })
 }
 
@@ -518,7 +555,10 @@ pub fn compare(hosts: &[Replayed], report: &RunReport) -> FieldVsLab {
             }
         })
         .collect();
-    FieldVsLab { hosts: compared }
+    FieldVsLab {
+        hosts: compared,
+        code_from_bundle: Vec::new(),
+    }
 }
 
 #[cfg(test)]

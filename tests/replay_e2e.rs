@@ -85,7 +85,7 @@ async fn port_change_replays_from_its_hosts_bundles_with_the_same_verdicts() {
         Status::Pass
     );
 
-    let replayed = replay::replay(bundles, None, &releases()).unwrap();
+    let replayed = replay::replay(bundles, None, &releases(), false).unwrap();
     assert_eq!(replayed.scenario.host("server").unwrap().port(), 19600);
     let outcome = run("replay", &replayed.scenario, dir.path(), false).await;
     assert_eq!(
@@ -137,7 +137,7 @@ async fn expired_certificates_replay_into_the_same_errors_and_verdicts() {
         .not_after;
 
     // The client of the expired server.
-    let replayed = replay::replay(vec![stale_server, to_stale], None, &releases()).unwrap();
+    let replayed = replay::replay(vec![stale_server, to_stale], None, &releases(), false).unwrap();
     let mirror = replayed
         .scenario
         .host("stale-server")
@@ -174,7 +174,7 @@ async fn expired_certificates_replay_into_the_same_errors_and_verdicts() {
     assert_eq!(client.reproduced, Some(true), "{client:?}");
 
     // The client with the expired certificate: the same verdict as in the field run.
-    let replayed = replay::replay(vec![server, expired_client], None, &releases()).unwrap();
+    let replayed = replay::replay(vec![server, expired_client], None, &releases(), false).unwrap();
     assert_eq!(
         replayed.hosts.iter().map(|h| h.role).collect::<Vec<_>>(),
         [Role::Server, Role::Client]

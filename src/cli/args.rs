@@ -393,6 +393,11 @@ pub(super) enum Command {
         /// Where run reports go.
         #[arg(long, default_value = REPORTS)]
         reports: PathBuf,
+        /// Keep what the bundles' unit files run besides the journal's own programs
+        /// (`ExecStartPre=`, `+`/`!` prefixes, bind mounts): refused by default, since a bundle is
+        /// data; with this, it runs in the lab and is listed in the scenario and the report.
+        #[arg(long)]
+        allow_exec: bool,
     },
     /// Print the shell completion script of `journal-lab`:
     /// `journal-lab completions bash > ~/.local/share/bash-completion/completions/journal-lab`

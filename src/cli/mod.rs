@@ -429,6 +429,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             output,
             force,
             reports,
+            allow_exec,
         } => {
             let settings = replaying::Settings {
                 as_role,
@@ -437,6 +438,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 output,
                 reports,
                 force,
+                allow_exec,
             };
             replaying::replay(&bundles, settings).await
         }

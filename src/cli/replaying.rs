@@ -18,6 +18,8 @@ pub struct Settings {
     pub reports: PathBuf,
     /// Overwrite an existing scenario file (never through a link).
     pub force: bool,
+    /// Keep the lines of the bundles' units that are code (said in the scenario and report).
+    pub allow_exec: bool,
 }
 
 /// `dir/name.tar.gz` → `dir/name.yaml`.
@@ -43,7 +45,10 @@ pub async fn replay(bundles: &[PathBuf], settings: Settings) -> anyhow::Result<E
         _ => Role::Client,
     });
     let available = crate::images::shipped(&recipes());
-    let replay = replay::replay(read, as_role, &available)?;
+    let replay = replay::replay(read, as_role, &available, settings.allow_exec)?;
+    for line in &replay.code {
+        eprintln!("warning: code from the bundle, kept with --allow-exec: {line}");
+    }
     let path = settings
         .output
         .unwrap_or_else(|| scenario_path(&bundles[0]));
@@ -77,7 +82,8 @@ pub async fn replay(bundles: &[PathBuf], settings: Settings) -> anyhow::Result<E
     options.keep = settings.keep;
     let name = scenario::name_of(&path);
     let mut outcome = lab::run_scenario(&name, &replay.scenario, &options, &progress()).await?;
-    let field = replay::compare(&replay.hosts, &outcome.report);
+    let mut field = replay::compare(&replay.hosts, &outcome.report);
+    field.code_from_bundle = replay.code.clone();
     outcome.report.field = Some(field.clone());
     report::write_run(&options.reports_dir, &outcome.report)?;
     report::write_formats(&outcome.run_dir, &outcome.report, &report::Format::ALL)?;

@@ -122,7 +122,7 @@ impl Bundle {
                 .read_to_end(&mut bytes)
                 .map_err(|e| refuse(format!("{shown:?}: {e}")))?;
             let text = String::from_utf8_lossy(&bytes).into_owned();
-            if text.contains("PRIVATE KEY-----") {
+            if holds_key(&text) {
                 return Err(refuse(format!(
                     "{shown:?} holds a private key: the bundle is refused and nothing of it is \
                      used or copied; delete the bundle, and make a new one with the collect \
@@ -233,4 +233,31 @@ pub fn last_setting(text: &str, key: &str) -> Option<String> {
         }
     }
     value
+}
+
+/// Whether `text` holds private key material in a common form: PEM (any `PRIVATE KEY`,
+/// OpenSSH's included), PuTTY's key file, a JSON Web Key with its private part.
+pub fn holds_key(text: &str) -> bool {
+    let jwk = text.contains("\"kty\"") && text.contains("\"d\"");
+    text.contains("PRIVATE KEY-----") || text.contains("PuTTY-User-Key-File-") || jwk
+}
+
+#[cfg(test)]
+mod key_tests {
+    #[test]
+    fn keys_in_every_common_form_are_found() {
+        for key in [
+            "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn\n",
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\n",
+            "PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\n",
+            "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"a\",\"y\":\"b\",\"d\":\"secret\"}",
+        ] {
+            assert!(super::holds_key(key), "{key}");
+        }
+        assert!(
+            !super::holds_key("{\"kty\":\"EC\",\"x\":\"a\"}"),
+            "a public JWK"
+        );
+        assert!(!super::holds_key("-----BEGIN CERTIFICATE-----\n"));
+    }
 }

@@ -74,6 +74,7 @@ fn server_and_clients_replay_into_one_scenario() {
         vec![recorded("server"), recorded("stale"), recorded("client1")],
         None,
         &releases(),
+        false,
     )
     .unwrap();
     let s = &replay.scenario;
@@ -112,7 +113,7 @@ fn server_and_clients_replay_into_one_scenario() {
 
 #[test]
 fn a_lone_client_gets_a_lab_server_on_its_url_port() {
-    let replay = replay(vec![recorded("stale")], None, &releases()).unwrap();
+    let replay = replay(vec![recorded("stale")], None, &releases(), false).unwrap();
     let server = replay
         .scenario
         .hosts
@@ -124,8 +125,13 @@ fn a_lone_client_gets_a_lab_server_on_its_url_port() {
         .yaml
         .contains("a lab server for https://server:19532"));
     // --as server on a client bundle: two lab clients come with it.
-    let as_server =
-        super::replay(vec![recorded("stale")], Some(Role::Server), &releases()).unwrap();
+    let as_server = super::replay(
+        vec![recorded("stale")],
+        Some(Role::Server),
+        &releases(),
+        false,
+    )
+    .unwrap();
     assert_eq!(
         as_server
             .scenario
@@ -290,4 +296,46 @@ fn urls_as_fleets_write_them_and_never_their_credentials() {
     assert!(crate::scenario::is_host_name(&long));
     assert!(!crate::scenario::is_host_name(&"a".repeat(64)));
     assert_eq!(comment_text("web1\ncas: [x] #"), "web1\\ncas: [x] #");
+}
+
+/// Issue 39: a bundle is data. A drop-in of the upload unit that runs a shell as root refuses
+/// the bundle by default, naming the member, file and line; `--allow-exec` keeps it and says
+/// so in the scenario; credentials in the field's URL= are not in the scenario.
+#[test]
+fn a_bundle_that_runs_code_is_refused_unless_allowed() {
+    let mut client = recorded("client1");
+    let unit = "cat-systemd-journal-upload.service";
+    let text = format!(
+        "{}\n# /etc/systemd/system/systemd-journal-upload.service.d/zz.conf\n[Service]\nExecStartPre=+/bin/sh -c 'id > /tmp/pwned'\n",
+        client.file(unit)
+    );
+    client.files.insert(unit.to_string(), text);
+    let config = "cat-config-journal-upload.conf";
+    let with_secret = client
+        .file(config)
+        .replace("URL=https://", "URL=https://admin:hunter2@");
+    assert!(
+        with_secret.contains("hunter2"),
+        "the recorded bundle has a URL="
+    );
+    client.files.insert(config.to_string(), with_secret);
+
+    let refused = match replay(vec![client.clone()], None, &releases(), false) {
+        Ok(_) => panic!("a bundle with code was replayed"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        refused.contains(unit)
+            && refused.contains("/etc/systemd/system/systemd-journal-upload.service.d/zz.conf:2: ExecStartPre=+/bin/sh")
+            && refused.contains("--allow-exec"),
+        "{refused}"
+    );
+    let allowed = replay(vec![client], None, &releases(), true).unwrap();
+    assert_eq!(allowed.code.len(), 1, "{:?}", allowed.code);
+    assert!(
+        allowed.yaml.contains("# CODE FROM THE BUNDLE"),
+        "{}",
+        allowed.yaml
+    );
+    assert!(!allowed.yaml.contains("hunter2"), "{}", allowed.yaml);
 }

@@ -9,6 +9,10 @@ use super::Role;
 #[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct FieldVsLab {
     pub hosts: Vec<HostComparison>,
+    /// Lines of the bundles' unit files that are code, not configuration, run in the lab
+    /// because `replay --allow-exec` said so (`BUNDLE: PATH:LINE: KEY=VALUE`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub code_from_bundle: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema, Deserialize)]

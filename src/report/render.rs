@@ -96,6 +96,16 @@ pub fn markdown(report: &RunReport) -> String {
         report.harness_version,
         report.total_seconds
     );
+    if let Some(code) = field::code_from_bundle(report) {
+        let _ = writeln!(
+            md,
+            "**Code from the bundle** ran in this lab (`replay --allow-exec`):\n"
+        );
+        for line in code {
+            let _ = writeln!(md, "- `{}`", md_text(line).replace('`', "'"));
+        }
+        md.push('\n');
+    }
     let _ = writeln!(md, "## Summary\n");
     md.push_str(&md_table(
         &["status", "checks"],

@@ -41,3 +41,10 @@ pub(super) fn rows(report: &RunReport) -> Option<([&'static str; 5], Vec<Vec<Str
         rows,
     ))
 }
+
+/// The code a replay ran from its bundles (`--allow-exec`), said first: what ran in the lab was
+/// not only the field's configuration. Each line as text (escaped by the caller's renderer).
+pub(super) fn code_from_bundle(report: &RunReport) -> Option<&[String]> {
+    let code = &report.field.as_ref()?.code_from_bundle;
+    (!code.is_empty()).then_some(code.as_slice())
+}
