@@ -175,13 +175,24 @@ fn certificate(bundle: &Bundle, side: &str) -> Result<Value> {
 }
 
 /// The port of the effective `ListenStream=` of a socket (`19600`, `0.0.0.0:19600`, `[::]:19600`).
-fn listen_port(bundle: &Bundle) -> u16 {
-    last_setting(
-        bundle.file("cat-systemd-journal-remote.socket"),
-        "ListenStream",
-    )
-    .and_then(|v| v.rsplit(':').next()?.trim().parse().ok())
-    .unwrap_or(DEFAULT_PORT)
+/// Not set: the default port; set to something that is no port (`99999`, a path): an error
+/// naming the bundle member, never the default in its place.
+fn listen_port(bundle: &Bundle) -> Result<u16> {
+    let member = "cat-systemd-journal-remote.socket";
+    let Some(value) = last_setting(bundle.file(member), "ListenStream") else {
+        return Ok(DEFAULT_PORT);
+    };
+    value
+        .rsplit(':')
+        .next()
+        .and_then(|port| port.trim().parse::<u16>().ok())
+        .filter(|port| *port > 0)
+        .ok_or_else(|| Error::Bundle {
+            path: bundle.source.clone(),
+            reason: format!(
+                "{member}: ListenStream={value} is not a TCP port the lab can listen on (1-65535)"
+            ),
+        })
 }
 
 /// A URL's (scheme, host in lower case, port, whether it carried credentials). Credentials
@@ -221,6 +232,14 @@ pub fn replay(
     }
     let single = bundles.len() == 1;
     let mut taken = Vec::new();
+    // The names clients' URLs give servers: a client is not given one of them (the lab's server
+    // must answer to it), whatever the field host was called.
+    let dialled: Vec<String> = bundles
+        .iter()
+        .filter_map(|b| last_setting(b.file("cat-config-journal-upload.conf"), "URL"))
+        .filter_map(|url| parse_url(&url).ok())
+        .map(|(_, host, _, _)| host.split('.').next().unwrap_or("").to_string())
+        .collect();
     let mut hosts: Vec<Replayed> = Vec::new();
     for bundle in bundles {
         let role = match (as_role.filter(|_| single), role_of(&bundle)) {
@@ -234,7 +253,13 @@ pub fn replay(
                 })
             }
         };
-        let host = lab_name(&bundle.hostname(), &mut taken);
+        let field = bundle.hostname();
+        let first = field.split('.').next().unwrap_or("").to_lowercase();
+        let host = if role == Role::Client && dialled.contains(&first) {
+            lab_name(&format!("{first}-client"), &mut taken)
+        } else {
+            lab_name(&field, &mut taken)
+        };
         hosts.push(Replayed { bundle, host, role });
     }
     let mut notes = Vec::new();
@@ -256,7 +281,7 @@ pub fn replay(
             .collect();
         let def = json!({
             "name": h.host, "role": "server", "release": nearest_release(&h.bundle, available).0,
-            "listen_port": listen_port(&h.bundle), "certificate": cert, "files": config_files(&h.bundle, allow_exec, &mut code)?,
+            "listen_port": listen_port(&h.bundle)?, "certificate": cert, "files": config_files(&h.bundle, allow_exec, &mut code)?,
         });
         servers.insert(h.host.clone(), (def, dns));
         checks.push(json!({"id": "server-status-processing", "hosts": [h.host]}));
@@ -375,6 +400,7 @@ pub fn replay(
         .into_iter()
         .map(serde_json::from_value)
         .collect::<std::result::Result<Vec<HostDoc>, _>>()?;
+    let order: Vec<String> = hosts_in_order.iter().map(|h| h.name.clone()).collect();
     let document = Doc {
         description: format!("Replay of a field setup: {}", sources.join("; ")),
         release,
@@ -398,8 +424,30 @@ pub fn replay(
         &yaml_serde::to_string(&document)
             .map_err(|e| Error::InvalidSettings(format!("writing the replay scenario: {e}")))?,
     );
-    let scenario = Scenario::parse(Path::new("replay.yaml"), &yaml)
-        .map_err(|e| Error::InvalidSettings(format!("the replay scenario does not load: {e}")))?;
+    let scenario = Scenario::parse(Path::new("replay.yaml"), &yaml).map_err(|e| {
+        // Said of the bundle whose host the error is about (`hosts[N]...`), not of a file that
+        // was never written.
+        let host = e
+            .message
+            .strip_prefix("hosts[")
+            .and_then(|rest| rest.split(']').next()?.parse::<usize>().ok())
+            .and_then(|n| order.get(n));
+        let bundle = host.and_then(|name| hosts.iter().find(|h| &h.host == name));
+        match bundle {
+            Some(h) => Error::Bundle {
+                path: h.bundle.source.clone(),
+                reason: format!(
+                    "its host {} does not make a scenario: {}",
+                    h.host, e.message
+                ),
+            },
+            None => Error::InvalidSettings(format!(
+                "the bundles ({}) do not make a scenario: {}",
+                sources.join("; "),
+                e.message
+            )),
+        }
+    })?;
     Ok(Replay {
         scenario,
         yaml,

@@ -1,7 +1,9 @@
-//! Property-based fuzzing of what comes from strangers: the scenario loader, the setup loader
-//! and the replay bundle reader, fed the hostile corpus (tests/hostile-scenarios/, the recorded
-//! bundles) mutated at random, and plain random bytes. Each must answer Ok or a located error:
-//! never panic, never hang (each case has a time budget), never print a control character.
+//! Property-based fuzzing of what comes from strangers: the scenario loader, the setup loader,
+//! the engines file, the replay bundle reader and what replay makes of a bundle's files, fed the
+//! hostile corpus (tests/hostile-scenarios/, the recorded bundles) mutated at random, and plain
+//! random bytes. Each must answer Ok or a located error: never panic, never hang (each case has a
+//! time budget), never print a control character, never take more memory than [`MEMORY`] (the
+//! process's data limit is set to it: a blow-up fails the test instead of the machine).
 //! The case count is bounded so the suite keeps its pace; `PROPTEST_CASES=100000` runs longer.
 
 use std::path::{Path, PathBuf};
@@ -13,6 +15,23 @@ use proptest::prelude::*;
 
 /// How long one input may take to be judged.
 const BUDGET: Duration = Duration::from_secs(2);
+
+/// The most memory (private data: heap and anonymous maps) the fuzzing process may hold.
+const MEMORY: u64 = 1 << 30;
+
+/// Sets the process's data limit to [`MEMORY`] (once): an input that makes the readers allocate
+/// past it aborts the test.
+fn bound_memory() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let limit = libc::rlimit {
+            rlim_cur: MEMORY,
+            rlim_max: libc::RLIM_INFINITY,
+        };
+        // SAFETY: setrlimit reads the struct it is given; lowering a soft limit is always allowed.
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_DATA, &limit) }, 0);
+    });
+}
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -65,6 +84,7 @@ fn judged_quietly(what: &str, started: Instant, error: Option<String>) {
 }
 
 fn scenario_text(bytes: &[u8]) {
+    bound_memory();
     let text = String::from_utf8_lossy(bytes);
     let started = Instant::now();
     let result = Scenario::parse(Path::new("fuzz.yaml"), &text);
@@ -72,6 +92,13 @@ fn scenario_text(bytes: &[u8]) {
     let started = Instant::now();
     let result = Setup::parse(Path::new("fuzz/setup.yaml"), &text);
     judged_quietly("a setup", started, result.err().map(|e| e.to_string()));
+    let started = Instant::now();
+    let result = journal_lab::lab::fleet::Fleet::parse(Path::new("fuzz/engines.yaml"), &text);
+    judged_quietly(
+        "an engines file",
+        started,
+        result.err().map(|e| e.to_string()),
+    );
 }
 
 proptest! {
@@ -101,10 +128,32 @@ proptest! {
             .iter()
             .map(|b| std::fs::read(root().join(format!("tests/data/{b}.tar.gz"))).unwrap())
             .collect();
+        bound_memory();
         let seed = &bundles[pick.index(bundles.len())];
         let bytes = mutate(seed, &edits);
         let started = Instant::now();
         let result = Bundle::from_reader(Path::new("fuzz.tar.gz"), &bytes[..]);
         judged_quietly("a bundle", started, result.err().map(|e| e.to_string()));
+    }
+
+    /// What replay makes of a bundle whose members (configuration, units, URL, socket) are
+    /// mutated: a scenario or a refusal naming the bundle, within the budget.
+    #[test]
+    fn mutated_bundle_members_replay_or_are_refused_without_panic(
+        pick in any::<prop::sample::Index>(),
+        member in any::<prop::sample::Index>(),
+        edits in prop::collection::vec((any::<usize>(), any::<u8>(), any::<u8>()), 0..24),
+    ) {
+        bound_memory();
+        let name = ["port-change-server", "port-change-stale", "port-change-client1"][pick.index(3)];
+        let mut bundle = Bundle::read(&root().join(format!("tests/data/{name}.tar.gz"))).unwrap();
+        let names: Vec<String> = bundle.files.keys().cloned().collect();
+        let chosen = names[member.index(names.len())].clone();
+        let text = mutate(bundle.files[&chosen].as_bytes(), &edits);
+        bundle.files.insert(chosen, String::from_utf8_lossy(&text).into_owned());
+        let releases = vec![("bookworm".to_string(), Some(252)), ("trixie".to_string(), Some(257))];
+        let started = Instant::now();
+        let result = journal_lab::replay::replay(vec![bundle], None, &releases, false);
+        judged_quietly("a replay", started, result.err().map(|e| e.to_string()));
     }
 }

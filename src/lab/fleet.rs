@@ -156,7 +156,14 @@ fn validate(spec: &EngineSpec) -> std::result::Result<(), String> {
             engine_url::shown(&spec.url)
         ));
     }
-    if spec.address.is_some_and(|a| a.is_loopback()) {
+    // An IPv4 address written as IPv6 (`::ffff:127.0.0.1`) is the IPv4 one.
+    let loopback = |a: IpAddr| match a {
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map_or(v6.is_loopback(), |v4| v4.is_loopback()),
+        IpAddr::V4(v4) => v4.is_loopback(),
+    };
+    if spec.address.is_some_and(loopback) {
         return Err(format!(
             "engine {name}: address {} is a loopback address, which no other engine's host can reach",
             spec.address.expect("checked")
@@ -298,16 +305,22 @@ impl Fleet {
     /// An `engines:` file (YAML: `engines: [{name, url, address, hosts, memory, inotify}]`,
     /// `servers_on: NAME`), read as hostile input like a scenario.
     pub fn load(path: &Path) -> Result<Fleet> {
+        let text = crate::scenario::limits::read_bounded(path)
+            .map_err(|message| Error::InvalidSettings(format!("{}: {message}", path.display())))?;
+        Fleet::parse(path, &text)
+    }
+
+    /// An `engines:` file's text (`path` names it in errors), bounded like a scenario.
+    pub fn parse(path: &Path, text: &str) -> Result<Fleet> {
         let bad =
             |message: String| Error::InvalidSettings(format!("{}: {message}", path.display()));
-        let text = crate::scenario::limits::read_bounded(path).map_err(bad)?;
-        crate::scenario::limits::check(&text).map_err(|broken| {
+        crate::scenario::limits::check(text).map_err(|broken| {
             bad(format!(
                 "line {}, column {}: {}",
                 broken.line, broken.column, broken.message
             ))
         })?;
-        let file: FleetFile = yaml_serde::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        let file: FleetFile = yaml_serde::from_str(text).map_err(|e| bad(e.to_string()))?;
         if file.engines.is_empty() {
             return Err(bad("`engines:` names no engine".into()));
         }
@@ -527,6 +540,10 @@ mod tests {
         )
         .expect_err("one engine");
         assert!(twice.to_string().contains("are the same engine"), "{twice}");
+        let mapped = "a=unix:///a.sock,address=::ffff:127.0.0.1"
+            .parse::<EngineSpec>()
+            .expect_err("loopback");
+        assert!(mapped.contains("loopback"), "{mapped}");
         let secret = "a=tcp://admin:s3cr3t@10.0.0.2:2376,hosts=x"
             .parse::<EngineSpec>()
             .expect_err("hosts=x");

@@ -120,13 +120,6 @@ pub async fn run_scenario(
         "steps and checks (with the profile)",
         clock_steps.elapsed(),
     ));
-
-    let clock_observe = Instant::now();
-    let observed = observe_end(&lab, scenario, options, &mut state, end).await?;
-    phases.push(phase(
-        "observe (facts, journals, delivery)",
-        clock_observe.elapsed(),
-    ));
     // A verify writes a report of its own beside the lab's first.
     let report_id = if attached {
         let now = OffsetDateTime::now_utc();
@@ -139,6 +132,39 @@ pub async fn run_scenario(
     } else {
         run_id.clone()
     };
+    // From here on, a run that is stopped keeps what it observed: its checks and steps.
+    let mut partial = report::Partial::new(
+        &options.reports_dir,
+        RunReport::assemble(report::RunParts {
+            run_id: report_id.clone(),
+            name,
+            scenario,
+            release: release.clone(),
+            started,
+            total_seconds: clock.elapsed().as_secs_f64(),
+            seconds_to_all_delivered: None,
+            phases: phases.clone(),
+            hosts: Vec::new(),
+            image: String::new(),
+            findings: Vec::new(),
+            checks: checks.clone(),
+            profile: Vec::new(),
+            profile_mode: options.profile,
+            container_memory_bytes: None,
+            history: &state.history,
+            journal: Vec::new(),
+            journal_files: Vec::new(),
+            delivery: None,
+            steps: step_records.clone(),
+        }),
+    );
+
+    let clock_observe = Instant::now();
+    let observed = observe_end(&lab, scenario, options, &mut state, end).await?;
+    phases.push(phase(
+        "observe (facts, journals, delivery)",
+        clock_observe.elapsed(),
+    ));
     let run_dir = options.reports_dir.join(&report_id);
     // From here on the report directory exists; it stays only once it is complete.
     let unfinished = report::Unfinished::new(&run_dir);
@@ -220,6 +246,7 @@ pub async fn run_scenario(
         private_dir.keep();
     }
     unfinished.finish()?;
+    partial.disarm();
     let kept = if keep {
         lab.keep_instructions()
     } else {

@@ -65,7 +65,7 @@ fn config_output_splits_into_its_files() {
             "[Socket]\nListenStream=\nListenStream=19600\n".to_string()
         )
     );
-    assert_eq!(listen_port(&server), 19600);
+    assert_eq!(listen_port(&server).unwrap(), 19600);
 }
 
 #[test]
@@ -338,4 +338,36 @@ fn a_bundle_that_runs_code_is_refused_unless_allowed() {
         allowed.yaml
     );
     assert!(!allowed.yaml.contains("hunter2"), "{}", allowed.yaml);
+}
+
+/// Issue 39: a client whose field host name is the name its URL gives the server replays (the
+/// lab client takes another name); a socket listening on no port is an error at its member.
+#[test]
+fn a_client_called_server_replays_and_a_bad_port_is_named() {
+    let mut client = recorded("client1");
+    let url = super::last_setting(client.file("cat-config-journal-upload.conf"), "URL").unwrap();
+    let (_, host, _, _) = super::parse_url(&url).unwrap();
+    client.files.insert("hostname".into(), format!("{host}\n"));
+    let replayed = replay(vec![client], None, &releases(), false)
+        .unwrap_or_else(|e| panic!("a client named {host} replays: {e}"));
+    let client = replayed
+        .scenario
+        .hosts
+        .iter()
+        .find(|h| h.role == Role::Client)
+        .unwrap();
+    assert_eq!(client.name, format!("{host}-client"));
+
+    let mut server = recorded("server");
+    let socket = "cat-systemd-journal-remote.socket";
+    let text = format!("{}\n# /etc/systemd/system/systemd-journal-remote.socket.d/p.conf\n[Socket]\nListenStream=\nListenStream=99999\n", server.file(socket));
+    server.files.insert(socket.into(), text);
+    let error = match replay(vec![server], None, &releases(), false) {
+        Ok(_) => panic!("port 99999 replayed"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        error.contains("ListenStream=99999 is not a TCP port"),
+        "{error}"
+    );
 }

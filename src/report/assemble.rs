@@ -89,6 +89,7 @@ impl RunReport {
             clients,
             delivered,
             ok: failed_checks == 0 && parts.steps.iter().all(|s| s.error.is_none()),
+            interrupted: false,
             hosts: parts.hosts,
             findings: parts.findings,
             checks: parts.checks,

@@ -14,7 +14,7 @@ pub mod prune;
 pub mod rates;
 pub mod regression;
 mod unfinished;
-pub use unfinished::Unfinished;
+pub use unfinished::{Partial, Unfinished};
 pub mod delivery;
 pub mod journal_files;
 pub mod matrix;
@@ -80,6 +80,10 @@ pub struct RunReport {
     pub delivered: usize,
     /// True only if no check failed or errored.
     pub ok: bool,
+    /// The run was stopped (a signal) before it ended: this is what it had observed by then
+    /// (the checks evaluated, the steps done), written as it stopped. Never `ok`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
     pub hosts: Vec<HostReport>,
     /// Things the lab noticed about the software under test that a person must know, even when
     /// every marker arrived (e.g. a server that does not verify client certificates).
@@ -474,9 +478,26 @@ pub fn write_formats(
         .collect()
 }
 
+/// The largest run.json `report` reads (a soak's with every arrived entry is tens of MiB).
+pub const MAX_RUN_JSON_BYTES: u64 = 512 * 1024 * 1024;
+
+/// A run.json, read like every input: a regular file only (not a link, pipe or device), at most
+/// [`MAX_RUN_JSON_BYTES`], JSON within serde_json's own nesting limit.
 pub fn read_run(path: &Path) -> Result<RunReport> {
-    let text = std::fs::read_to_string(path).map_err(Error::io("reading", path))?;
-    Ok(serde_json::from_str(&text)?)
+    use std::io::Read;
+    let bad = |why: String| Error::InvalidSettings(format!("{}: {why}", path.display()));
+    let file = crate::scenario::limits::open_regular(path).map_err(bad)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_RUN_JSON_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(Error::io("reading", path))?;
+    if bytes.len() as u64 > MAX_RUN_JSON_BYTES {
+        return Err(bad(format!(
+            "larger than {} MiB: not a run.json journal-lab wrote",
+            MAX_RUN_JSON_BYTES >> 20
+        )));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| bad(format!("not a run.json: {e}")))
 }
 
 #[cfg(test)]

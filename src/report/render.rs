@@ -39,7 +39,11 @@ pub fn summary(report: &RunReport) -> Summary {
         .map(|c| format!("{} on {} ({}): {}", c.id, c.host, c.phase, c.observed))
         .collect();
     Summary {
-        verdict: if report.ok { "PASS" } else { "FAIL" },
+        verdict: match (report.interrupted, report.ok) {
+            (true, _) => "INTERRUPTED (partial)",
+            (false, true) => "PASS",
+            (false, false) => "FAIL",
+        },
         counts,
         failures,
         profile: count(&report.profile),

@@ -23,6 +23,7 @@ pub(crate) fn sample(run_id: &str) -> RunReport {
         clients: 1,
         delivered: 1,
         ok: true,
+        interrupted: false,
         hosts: vec![
             HostReport {
                 name: "server".into(),
@@ -239,4 +240,33 @@ fn write_run_round_trips_and_moves_latest() {
             .run_id,
         "run-b"
     );
+}
+
+/// Issue 39: a run stopped after its checks keeps them. Dropped armed (the run's future
+/// dropped by a signal, after its half-written directory went), the partial report is written
+/// whole, marked interrupted and not ok, and `report` reads and renders it again; disarmed
+/// (the whole report was written), it writes nothing.
+#[test]
+fn a_run_stopped_after_its_checks_keeps_a_partial_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let partial = Partial::new(tmp.path(), sample("jl-stopped"));
+    let unfinished = Unfinished::new(&tmp.path().join("jl-stopped"));
+    std::fs::create_dir_all(tmp.path().join("jl-stopped/journals")).unwrap();
+    // Dropped as a run's locals are: the later one first.
+    drop(unfinished);
+    drop(partial);
+    let run = read_run(&tmp.path().join("jl-stopped/run.json")).unwrap();
+    assert!(run.interrupted && !run.ok);
+    assert_eq!(run.checks.len(), sample("x").checks.len());
+    let md = std::fs::read_to_string(tmp.path().join("jl-stopped/report.md")).unwrap();
+    assert!(
+        md.starts_with("# journal-lab report: lab — INTERRUPTED (partial)"),
+        "{md}"
+    );
+    assert!(render::markdown(&run).contains("INTERRUPTED"));
+
+    let mut whole = Partial::new(tmp.path(), sample("jl-whole"));
+    whole.disarm();
+    drop(whole);
+    assert!(!tmp.path().join("jl-whole").exists());
 }

@@ -1,7 +1,9 @@
-//! A run's report directory while it is written: whole or gone, and never writable by others.
+//! A run's report directory while it is written: whole or gone, and never writable by others;
+//! and the partial report of a run stopped after its checks.
 
 use std::path::{Path, PathBuf};
 
+use super::RunReport;
 use crate::errors::{Error, Result};
 
 /// A run's report directory while it is being written: removed if the run stops before it is
@@ -49,4 +51,44 @@ fn not_world_writable(dir: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// What an interrupted run keeps (Jepsen keeps its history when a test crashes): once its checks
+/// are evaluated, the run holds a report of what it has observed so far; if the run is dropped
+/// before its whole report is written (a signal: the command's future is dropped), this writes
+/// that report, marked `interrupted`, in its own directory, where `report` can render it again.
+pub struct Partial {
+    reports_dir: PathBuf,
+    report: Option<RunReport>,
+}
+
+impl Partial {
+    pub fn new(reports_dir: &Path, mut report: RunReport) -> Partial {
+        report.interrupted = true;
+        report.ok = false;
+        Partial {
+            reports_dir: reports_dir.to_path_buf(),
+            report: Some(report),
+        }
+    }
+
+    /// The whole report was written: nothing partial is.
+    pub fn disarm(&mut self) {
+        self.report = None;
+    }
+}
+
+impl Drop for Partial {
+    fn drop(&mut self) {
+        let Some(report) = self.report.take() else {
+            return;
+        };
+        if let Ok(dir) = super::write_run(&self.reports_dir, &report) {
+            let _ = super::write_formats(&dir, &report, &super::Format::ALL);
+            eprintln!(
+                "journal-lab: the run stopped before its report was whole; what it had observed is in {} (marked interrupted)",
+                dir.display()
+            );
+        }
+    }
 }

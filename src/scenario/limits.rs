@@ -91,6 +91,15 @@ pub fn check(text: &str) -> Result<super::spans::Spans, Broken> {
             message: too_large(),
         });
     }
+    if let Some(at) = text.find('\0') {
+        let line = text[..at].matches('\n').count() + 1;
+        let column = at - text[..at].rfind('\n').map_or(0, |n| n + 1) + 1;
+        return Err(Broken {
+            line,
+            column,
+            message: "a NUL byte (\\0): these files are text; remove it".into(),
+        });
+    }
     super::spans::Spans::index(text)
 }
 
@@ -172,6 +181,13 @@ mod tests {
             .collect();
         let text = format!("files:\n  - path: /etc/x\n    content: |\n{deep_text}    mode: \"0644\"\nq: '[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[['\n");
         assert!(check(&text).is_ok());
+    }
+
+    #[test]
+    fn a_nul_byte_is_named_where_it_is() {
+        let broken = check("description: d\nhosts: a\0b\n").unwrap_err();
+        assert_eq!((broken.line, broken.column), (2, 9));
+        assert!(broken.message.contains("NUL byte"), "{broken:?}");
     }
 
     #[test]

@@ -134,6 +134,9 @@ impl Setup {
                         format!("file {:?} is named twice for the {role}s", def.path),
                     ));
                 }
+                if let Err(why) = super::validate::file_mode(def) {
+                    return Err(located(at("mode"), why));
+                }
                 if def.source.is_none() && def.content.is_empty() {
                     return Err(located(
                         at("source"),

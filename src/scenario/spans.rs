@@ -32,6 +32,9 @@ pub struct Spans {
     /// would walk through), and how many bytes of text.
     pub expanded_nodes: u64,
     pub expanded_bytes: u64,
+    /// The first explicit tag (`!!str 19532`), which these files never need: serde would read a
+    /// tagged value by rules of its own (a tagged string where a number is wanted passes).
+    pub first_tag: Option<(Position, String)>,
     /// The event parser's syntax error, if the text is not YAML to it.
     pub syntax_error: Option<(Position, String)>,
 }
@@ -192,6 +195,15 @@ impl Walker {
         if self.open.len() > MAX_DEPTH {
             return broken(at, too_deep());
         }
+        if let Some((at, tag)) = &self.spans.first_tag {
+            return broken(
+                *at,
+                format!(
+                    "a YAML tag ({tag}): these files use none; write the value plainly (a \
+                     number as digits, a string in quotes)"
+                ),
+            );
+        }
         let aliases = self.spans.first_alias.unwrap_or(at);
         if self.spans.expanded_nodes > MAX_EXPANDED_NODES {
             return broken(
@@ -250,6 +262,19 @@ impl Walker {
 impl MarkedEventReceiver for Walker {
     fn on_event(&mut self, event: Event, mark: Marker) {
         let at = position(mark);
+        if let Event::Scalar(_, _, _, Some(tag))
+        | Event::SequenceStart(_, Some(tag))
+        | Event::MappingStart(_, Some(tag)) = &event
+        {
+            self.spans.first_tag.get_or_insert_with(|| {
+                // As it was written: the parser resolves `!!` to YAML's own prefix.
+                let handle = match tag.handle.as_str() {
+                    "tag:yaml.org,2002:" => "!!",
+                    handle => handle,
+                };
+                (at, format!("{handle}{}", tag.suffix))
+            });
+        }
         match event {
             Event::Scalar(ref text, _, anchor, _) => {
                 let size = Size(1, text.len() as u64 + 1);
@@ -381,6 +406,9 @@ mod tests {
         assert!(broken.message.contains("deeper than 32"), "{broken:?}");
         assert_eq!(broken.line, 2);
         assert!(started.elapsed() < Duration::from_secs(2));
+        let tagged = Spans::index("hosts:\n  - {name: s, listen_port: !!str 19532}\n").unwrap_err();
+        assert!(tagged.message.contains("a YAML tag (!!str)"), "{tagged:?}");
+        assert_eq!(tagged.line, 2);
         let fine = format!("a: {}{}\n", "[".repeat(30), "]".repeat(30));
         assert!(Spans::index(&fine).is_ok());
     }

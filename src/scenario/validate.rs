@@ -292,17 +292,23 @@ fn files(s: &Scenario, i: usize) -> Result<(), Invalid> {
                 format!("file {:?} is given twice for this host", file.path),
             );
         }
-        let octal = (3..=4).contains(&file.mode.len())
-            && file.mode.bytes().all(|b| (b'0'..=b'7').contains(&b));
-        if !octal || !matches!(u32::from_str_radix(&file.mode, 8), Ok(mode) if mode <= 0o7777) {
-            return invalid(
-                at("mode"),
-                format!(
-                    "file {:?}: mode {:?} must be octal permission bits, 0000 to 7777 (e.g. \"0644\")",
-                    file.path, file.mode
-                ),
-            );
+        if let Err(why) = file_mode(file) {
+            return invalid(at("mode"), why);
         }
+    }
+    Ok(())
+}
+
+/// A file's mode: octal permission bits, 3 or 4 digits (a setup's files are held to it at
+/// their own line too).
+pub(super) fn file_mode(file: &super::FileDef) -> Result<(), String> {
+    let octal =
+        (3..=4).contains(&file.mode.len()) && file.mode.bytes().all(|b| (b'0'..=b'7').contains(&b));
+    if !octal || !matches!(u32::from_str_radix(&file.mode, 8), Ok(mode) if mode <= 0o7777) {
+        return Err(format!(
+            "file {:?}: mode {:?} must be octal permission bits, 0000 to 7777 (e.g. \"0644\")",
+            file.path, file.mode
+        ));
     }
     Ok(())
 }

@@ -331,3 +331,16 @@ fn as_it_ships_disagreeing_files_and_unfillable_paths_are_refused_at_their_line(
         assert!(err.message.contains(says), "{key_line}: {err}");
     }
 }
+
+/// Issue 39: a setup file's mode is refused at the setup's own line, not at a path of the
+/// scenario it is laid over.
+#[test]
+fn a_setup_files_mode_is_refused_at_its_line() {
+    let dir = setup_dir(
+        "description: x\nserver:\n  files:\n    - {path: /etc/systemd/journal-remote.conf, content: \"[Remote]\\n\", mode: \"9999\"}\n",
+        &[],
+    );
+    let err = Setup::load(dir.path()).unwrap_err();
+    assert_eq!(err.line, 4, "{err}");
+    assert!(err.message.starts_with("server.files[0].mode: "), "{err}");
+}
