@@ -22,6 +22,20 @@ pub struct Settings {
     pub allow_exec: bool,
 }
 
+/// Writes `bytes` to `path`, never through a link (O_NOFOLLOW on the open itself: a link made
+/// between the check above and this write is refused, not followed).
+fn write_no_follow(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?
+        .write_all(bytes)
+}
+
 /// `dir/name.tar.gz` → `dir/name.yaml`.
 fn scenario_path(bundle: &Path) -> PathBuf {
     let name = bundle
@@ -63,7 +77,7 @@ pub async fn replay(bundles: &[PathBuf], settings: Settings) -> anyhow::Result<E
         ),
         _ => {}
     }
-    std::fs::write(&path, &replay.yaml)
+    write_no_follow(&path, replay.yaml.as_bytes())
         .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
     println!("wrote {}", path.display());
     for h in &replay.hosts {

@@ -105,9 +105,13 @@ pub(crate) fn read_source(base: &Path, source: &str) -> Result<(PathBuf, String)
             return Err(format!("{} is not a regular file", path.display()));
         }
     }
+    // Opened by the one opener (O_NOFOLLOW, O_NONBLOCK, fstat): a link or FIFO swapped in
+    // after the walk above is refused, not followed or waited on.
     let mut bytes = Vec::new();
-    std::fs::File::open(&path)
-        .and_then(|file| file.take(MAX_SOURCE_BYTES + 1).read_to_end(&mut bytes))
+    super::limits::open_regular(&path)
+        .map_err(|why| format!("{}: {why}", path.display()))?
+        .take(MAX_SOURCE_BYTES + 1)
+        .read_to_end(&mut bytes)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     if bytes.len() as u64 > MAX_SOURCE_BYTES {
         return Err(format!(
