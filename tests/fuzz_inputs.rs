@@ -2,7 +2,7 @@
 //! the engines file, the replay bundle reader and what replay makes of a bundle's files, fed the
 //! hostile corpus (tests/hostile-scenarios/, the recorded bundles) mutated at random, and plain
 //! random bytes. Each must answer Ok or a located error: never panic, never hang (each case has a
-//! time budget), never print a control character, never take more memory than [`MEMORY`] (the
+//! time budget), never print a control character, never take more than [`MEMORY`] of memory (the
 //! process's data limit is set to it: a blow-up fails the test instead of the machine).
 //! The case count is bounded so the suite keeps its pace; `PROPTEST_CASES=100000` runs longer.
 
@@ -17,7 +17,7 @@ use proptest::prelude::*;
 const BUDGET: Duration = Duration::from_secs(2);
 
 /// The most memory (private data: heap and anonymous maps) the fuzzing process may hold.
-const MEMORY: u64 = 1 << 30;
+const MEMORY: u64 = 256 << 20;
 
 /// Sets the process's data limit to [`MEMORY`] (once): an input that makes the readers allocate
 /// past it aborts the test.
