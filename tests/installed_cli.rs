@@ -105,3 +105,54 @@ fn the_binary_works_from_any_directory() {
     entries.sort();
     assert_eq!(entries, [".gitignore", "ours"]);
 }
+
+/// Issue 44: the installed binary's help speaks of itself, not of `cargo xtask`; a lab named
+/// as a positional argument is answered with where it goes (`--lab`).
+#[test]
+fn help_and_hints_speak_of_the_installed_binary() {
+    let cwd = tempfile::tempdir().unwrap();
+    for command in ["up", "report", "collect-script", "completions"] {
+        let help = text(&journal_lab(cwd.path(), &[command, "--help"]));
+        assert!(!help.contains("cargo xtask login"), "{command}: {help}");
+        assert!(
+            !help.contains("`cargo xtask report merge"),
+            "{command}: {help}"
+        );
+        assert!(
+            !help.contains("`cargo xtask collect-script"),
+            "{command}: {help}"
+        );
+    }
+    let out = journal_lab(cwd.path(), &["exec", "eco-a2", "client1", "--", "true"]);
+    assert_eq!(out.status.code(), Some(2));
+    let said = text(&out);
+    assert!(
+        said.contains("name the lab with --lab NAME")
+            && said.contains("`journal-lab exec --lab eco-a2 client1 ...`"),
+        "{said}"
+    );
+}
+
+/// Issue 44: `report prune` takes its directory as the other `report` commands do, and
+/// `--dry-run` says what it would free and removes nothing.
+#[test]
+fn prune_takes_a_directory_and_a_dry_run() {
+    let cwd = tempfile::tempdir().unwrap();
+    let reports = cwd.path().join("elsewhere");
+    for id in ["jl-20261101-000000-0001", "jl-20261102-000000-0002"] {
+        std::fs::create_dir_all(reports.join(id)).unwrap();
+        std::fs::write(reports.join(id).join("run.json"), "{}").unwrap();
+    }
+    let out = journal_lab(
+        cwd.path(),
+        &["report", "prune", "elsewhere", "--keep", "1", "--dry-run"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let said = text(&out);
+    assert!(
+        said.contains("would remove") && said.contains("jl-20261101-000000-0001"),
+        "{said}"
+    );
+    assert!(said.contains("1 runs would be removed"), "{said}");
+    assert!(reports.join("jl-20261101-000000-0001").exists());
+}

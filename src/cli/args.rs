@@ -182,7 +182,7 @@ pub(super) enum Command {
     /// Re-render a run's reports (report.json, report.md, report.html, junit.xml, report.sarif)
     /// from its run.json.
     ///
-    /// `cargo xtask report merge DIR…` instead builds the conformance matrix of every run.json
+    /// `journal-lab report merge DIR…` instead builds the conformance matrix of every run.json
     /// under the directories (shards' reports from several machines, say).
     #[command(args_conflicts_with_subcommands = true)]
     Report {
@@ -241,7 +241,7 @@ pub(super) enum Command {
     /// Bring a scenario's lab up and keep it: boot, configure, perform the steps up to the
     /// first `evaluate`, report, and leave it running under a name.
     ///
-    /// Then `cargo xtask login HOST` to poke at a host, and `cargo xtask down` when done.
+    /// Then `journal-lab login HOST` to poke at a host, and `journal-lab down` when done.
     /// Interrupted (Ctrl-C) or failing to come up, it removes everything it made.
     Up {
         /// The scenario file.
@@ -360,7 +360,7 @@ pub(super) enum Command {
     /// Print the collect script: run it as root on a real client or server to gather its
     /// journal centralization setup into one tarball for `replay`.
     ///
-    /// `cargo xtask collect-script > collect.sh`, read it, then `sudo sh collect.sh` on the host.
+    /// `journal-lab collect-script > collect.sh`, read it, then `sudo sh collect.sh` on the host.
     /// It copies configs, unit files, unit states, the last 200 journal lines of the journal
     /// units and the public parts of the certificates; never a private key.
     CollectScript,
@@ -401,7 +401,7 @@ pub(super) enum Command {
     },
     /// Print the shell completion script of `journal-lab`:
     /// `journal-lab completions bash > ~/.local/share/bash-completion/completions/journal-lab`
-    /// (from `cargo xtask completions bash`, it also completes `cargo xtask ...`).
+    /// (in a checkout, `cargo xtask completions bash` also completes `cargo xtask ...`).
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
@@ -484,9 +484,15 @@ pub(super) enum ReportCommand {
         /// Remove runs older than this: 90s, 30min, 12h, 7d.
         #[arg(long, value_name = "AGE", value_parser = crate::report::prune::parse_age)]
         older_than: Option<std::time::Duration>,
+        /// Where run reports are (as the other `report` commands take it; `--reports` too).
+        #[arg(value_name = "DIR", conflicts_with = "reports")]
+        dir: Option<PathBuf>,
         /// Where run reports are.
         #[arg(long, default_value = REPORTS)]
         reports: PathBuf,
+        /// Say what would be removed and what it would free, and remove nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Print the JSON Schema of run.json (its `schema_version` names the version).
     Schema,

@@ -118,6 +118,30 @@ pub fn main(entry: Entry) -> ExitCode {
             }
             return ExitCode::from(2);
         }
+        // `exec LAB HOST -- ...`, `login LAB HOST`: a lab is named with --lab.
+        Err(e)
+            if e.kind() == clap::error::ErrorKind::UnknownArgument
+                && args
+                    .get(1)
+                    .is_some_and(|a| a == "exec" || a == "login" || a == "verify") =>
+        {
+            let _ = e.print();
+            let command = args[1].to_string_lossy();
+            let words: Vec<String> = args[2..]
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .take_while(|a| a != "--")
+                .filter(|a| !a.starts_with('-'))
+                .collect();
+            let example = match words.as_slice() {
+                [lab, host, ..] => format!(" (`{} {command} --lab {lab} {host} ...`)", me()),
+                _ => String::new(),
+            };
+            eprintln!(
+                "\ntip: {command} takes the host only; name the lab with --lab NAME{example}"
+            );
+            std::process::exit(2);
+        }
         Err(e) => e.exit(),
     };
     let cli = match Cli::from_arg_matches(&matches) {
@@ -301,18 +325,26 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 Some(ReportCommand::Prune {
                     keep,
                     older_than,
+                    dir,
                     reports,
+                    dry_run,
                 }),
             ..
         } => {
             use crate::report::prune;
-            let pruned = prune::prune(&reports, keep, older_than)?;
+            let reports = dir.unwrap_or(reports);
+            let pruned = prune::prune(&reports, keep, older_than, dry_run)?;
             let freed: u64 = pruned.removed.iter().map(|(_, b)| b).sum();
+            let (removed, would) = if dry_run {
+                ("would remove", "would be ")
+            } else {
+                ("removed", "")
+            };
             for (dir, bytes) in &pruned.removed {
-                println!("removed {} ({})", dir.display(), prune::human(*bytes));
+                println!("{removed} {} ({})", dir.display(), prune::human(*bytes));
             }
             println!(
-                "{} runs removed, {} freed; {} kept ({} under {})",
+                "{} runs {would}removed, {} {would}freed; {} kept ({} under {})",
                 pruned.removed.len(),
                 prune::human(freed),
                 pruned.kept,

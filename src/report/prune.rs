@@ -74,7 +74,14 @@ pub struct Pruned {
 
 /// Removes the run directories beyond the newest `keep`, and those older than `older_than`;
 /// never the one `latest` points at.
-pub fn prune(reports: &Path, keep: Option<usize>, older_than: Option<Duration>) -> Result<Pruned> {
+/// Removes the run directories under `reports` beyond the newest `keep` or older than
+/// `older_than` (never the one `latest` names); with `dry_run`, removes nothing and says the same.
+pub fn prune(
+    reports: &Path,
+    keep: Option<usize>,
+    older_than: Option<Duration>,
+    dry_run: bool,
+) -> Result<Pruned> {
     let latest = std::fs::read_link(reports.join("latest")).ok();
     let dirs = run_dirs(reports);
     let now = SystemTime::now();
@@ -95,7 +102,9 @@ pub fn prune(reports: &Path, keep: Option<usize>, older_than: Option<Duration>) 
             .is_some_and(|l| dir.file_name() == l.file_name());
         if (beyond || old) && !is_latest {
             let bytes = disk_usage(&dir);
-            std::fs::remove_dir_all(&dir).map_err(Error::io("removing", &dir))?;
+            if !dry_run {
+                std::fs::remove_dir_all(&dir).map_err(Error::io("removing", &dir))?;
+            }
             pruned.removed.push((dir, bytes));
         } else {
             pruned.kept += 1;
@@ -127,16 +136,21 @@ mod tests {
         std::fs::create_dir(tmp.path().join("matrix-x")).unwrap();
         // `latest` names the oldest: it stays whatever the rule.
         std::os::unix::fs::symlink("jl-20261101-000000-0001", tmp.path().join("latest")).unwrap();
-        let pruned = prune(tmp.path(), Some(1), None).unwrap();
+        let would = prune(tmp.path(), Some(1), None, true).unwrap();
+        assert_eq!(would.removed.len(), 1);
+        assert!(would.removed[0].0.exists(), "a dry run removes nothing");
+        let pruned = prune(tmp.path(), Some(1), None, false).unwrap();
         assert_eq!(pruned.removed.len(), 1);
         assert!(pruned.removed[0].0.ends_with("jl-20261102-000000-0002"));
         assert!(pruned.removed[0].1 >= 10_000);
         assert_eq!(pruned.kept, 2);
         assert!(tmp.path().join("matrix-x").exists());
-        assert!(prune(tmp.path(), None, Some(Duration::from_secs(3600)))
-            .unwrap()
-            .removed
-            .is_empty());
+        assert!(
+            prune(tmp.path(), None, Some(Duration::from_secs(3600)), false)
+                .unwrap()
+                .removed
+                .is_empty()
+        );
         assert_eq!(parse_age("7d").unwrap(), Duration::from_secs(7 * 86_400));
         assert!(parse_age("7 days").is_err() && parse_age("99999999999999999999d").is_err());
     }

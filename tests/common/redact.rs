@@ -44,6 +44,7 @@ pub fn redact_run(text: &str, run_id: &str, hosts: &[(&str, &str)]) -> String {
             (r"/tmp/journal-lab-[a-z]+-[A-Za-z0-9]+", "<tmp>"),
             (r"\(exit -?\d+\)", "(exit <n>)"),
             (r#"time="\d+(\.\d+)?""#, r#"time="<secs>""#),
+            (r#"timestamp="[^"]*""#, r#"timestamp="<time>""#),
         ]
         .into_iter()
         .map(|(pattern, replacement)| (Regex::new(pattern).expect("valid pattern"), replacement))

@@ -91,6 +91,18 @@ fn junit_status(report: &RunReport, c: &CheckResult) -> TestCaseStatus {
 
 fn test_suite(report: &RunReport, name: String, checks: &[CheckResult]) -> TestSuite {
     let mut suite = TestSuite::new(name.clone());
+    // When the run started and how long its checks took, as CI's JUnit readers show suites.
+    let started = report
+        .started
+        .format(&time::format_description::well_known::Rfc3339)
+        .ok()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok());
+    if let Some(started) = started {
+        suite.set_timestamp(started);
+    }
+    suite.set_time(Duration::from_secs_f64(
+        checks.iter().map(|c| c.seconds.max(0.0)).sum(),
+    ));
     suite.add_property(("release", report.release.as_str()));
     suite.add_property(("systemd", report.systemd_version.as_str()));
     suite.add_property(("run_id", report.run_id.as_str()));
