@@ -156,3 +156,26 @@ fn prune_takes_a_directory_and_a_dry_run() {
     assert!(said.contains("1 runs would be removed"), "{said}");
     assert!(reports.join("jl-20261101-000000-0001").exists());
 }
+
+/// Issue 44: a command asked for JSON answers in JSON, its errors too (`{"error", "exit"}` on
+/// standard output, exit 2): `ls` without an engine, and `run` likewise.
+#[test]
+fn json_is_answered_in_json_errors_included() {
+    let cwd = tempfile::tempdir().unwrap();
+    for args in [
+        &["ls", "--format", "json"][..],
+        &["run", "passive-https", "--format=json"][..],
+    ] {
+        let out = journal_lab(cwd.path(), args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let document: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: stdout is not JSON ({e}): {}", text(&out)));
+        assert_eq!(document["exit"], 2, "{args:?}");
+        assert!(
+            document["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("cannot reach a Docker engine")),
+            "{args:?}: {document}"
+        );
+    }
+}

@@ -269,6 +269,10 @@ pub(super) enum Command {
         /// Everyone's labs on the engine, with their owners (default: yours).
         #[arg(long)]
         all: bool,
+        /// `text` (a table) or `json` (`{"labs": [{name, run, age, scenario, state, last, user,
+        /// hosts}]}`; an error is `{"error": ..., "exit": 2}`).
+        #[arg(long, value_enum, default_value = "text")]
+        format: ListFormat,
     },
     /// An interactive shell in a host of a lab that is up.
     Login {
@@ -460,6 +464,13 @@ pub(super) enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+}
+
+/// How a listing prints.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(super) enum ListFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]

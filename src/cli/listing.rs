@@ -48,17 +48,18 @@ fn age(run_id: &str) -> String {
 }
 
 /// `cargo xtask ls`.
-pub async fn ls(reports: PathBuf, everyone: bool) -> anyhow::Result<ExitCode> {
+pub async fn ls(reports: PathBuf, everyone: bool, json: bool) -> anyhow::Result<ExitCode> {
     let engines = lab::connect(&lab::fleet::Fleet::chosen()).await?;
     let engine = &engines[0];
     let labs = labs(engine, everyone).await?;
-    if labs.is_empty() {
+    if labs.is_empty() && !json {
         println!(
             "no lab is up (bring one up with `{} up SCENARIO`)",
             super::me()
         );
         return Ok(ExitCode::SUCCESS);
     }
+    #[derive(serde::Serialize)]
     struct Row {
         name: String,
         run: String,
@@ -120,6 +121,14 @@ pub async fn ls(reports: PathBuf, everyone: bool) -> anyhow::Result<ExitCode> {
                 hosts.join(", ")
             },
         });
+    }
+    if json {
+        // One document: the labs, each with the same fields as the table's columns.
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "labs": rows }))?
+        );
+        return Ok(ExitCode::SUCCESS);
     }
     // Columns as wide as their longest entry.
     let width = |f: &dyn Fn(&Row) -> usize, title: &str| {

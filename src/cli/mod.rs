@@ -162,6 +162,12 @@ pub fn main(entry: Entry) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // A command asked for JSON answers its errors in JSON too, on standard output where its
+    // result would have been (scripts read one document either way).
+    let wants_json = args
+        .windows(2)
+        .any(|w| w[0] == "--format" && w[1] == "json")
+        || args.iter().any(|a| a == "--format=json");
     let code = runtime.block_on(async {
         let Ok(mut interrupted) = listen_for_signals() else {
             eprintln!("error: cannot install signal handlers");
@@ -175,6 +181,9 @@ pub fn main(entry: Entry) -> ExitCode {
                 Err(e) => {
                     progress::done();
                     eprintln!("error: {}", describe(&e));
+                    if wants_json {
+                        println!("{}", serde_json::json!({"error": describe(&e), "exit": 2}));
+                    }
                     ExitCode::from(2)
                 }
             },
@@ -431,7 +440,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             reports,
             force,
         } => lifecycle::converge(scenario, lab, setup, reports, force).await,
-        Command::Ls { reports, all } => listing::ls(reports, all).await,
+        Command::Ls {
+            reports,
+            all,
+            format,
+        } => listing::ls(reports, all, format == args::ListFormat::Json).await,
         Command::Login { host, lab, force } => lifecycle::login(host, lab, force).await,
         Command::Down { lab, all, force } => lifecycle::down(lab, all, force).await,
         Command::Exec {

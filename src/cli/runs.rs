@@ -270,15 +270,25 @@ pub fn judge_rates(
         .filter(counts)
         .filter(|r| r.verdict == Verdict::Flaky)
         .collect();
+    // Profile items that fail every time are in the table too: said apart, as reported only.
+    let reported_only = rates
+        .iter()
+        .filter(|r| !counts(r) && r.verdict == Verdict::StableFail)
+        .count();
     let out = format!(
-        "\nrates over {} runs ({}): {} flaky, {}\n{md}",
+        "\nrates over {} runs ({}): {} flaky, {}{}\n{md}",
         runs.len(),
         base.with_extension("md").display(),
         flaky.len(),
         if stable_fail {
-            "some fail every time"
+            "some checks fail every time"
         } else {
-            "none fails every time"
+            "no gating check fails every time"
+        },
+        if reported_only > 0 {
+            format!("; {reported_only} profile items fail every time (reported only, not gating)")
+        } else {
+            String::new()
         }
     );
     if json {
@@ -311,8 +321,6 @@ fn summary_line(
     line
 }
 
-/// A run's checks as a table, its findings, profile and failed steps, and how to reach a kept
-/// lab; whether the run was ok.
 /// What the reports cost on disk, and how to free it.
 fn size_line(run_dir: &std::path::Path) {
     use crate::report::prune::{disk_usage, human, run_dirs};
@@ -329,6 +337,8 @@ fn size_line(run_dir: &std::path::Path) {
     );
 }
 
+/// A run's checks as a table, its findings, profile and failed steps, and how to reach a kept
+/// lab; whether the run was ok.
 pub fn print_outcome(name: &str, outcome: &lab::Outcome) -> bool {
     super::progress::done();
     let report = &outcome.report;
