@@ -27,15 +27,18 @@ pub fn this_user() -> &'static str {
 /// This process, as an owner string.
 pub fn this_process() -> &'static str {
     static OWNER: OnceLock<String> = OnceLock::new();
-    OWNER.get_or_init(|| {
-        let pid = std::process::id();
-        format!(
-            "{}/{}/{pid}/{}",
-            hostname(),
-            boot_id(),
-            start_time(pid).unwrap_or_default()
-        )
-    })
+    OWNER.get_or_init(|| owner_of(std::process::id()))
+}
+
+/// Process `pid` of this machine, as an owner string (host, boot, pid, start time: a pid
+/// reused by another process is not the same owner).
+pub fn owner_of(pid: u32) -> String {
+    format!(
+        "{}/{}/{pid}/{}",
+        hostname(),
+        boot_id(),
+        start_time(pid).unwrap_or_default()
+    )
 }
 
 /// Something this process made and removes when it drops (a lab, a half-written report): while

@@ -103,8 +103,17 @@ fn not_yours(run: &RunOnEngine) -> Option<String> {
     }
     let live = liveness(run.owner.as_deref()) == Liveness::Alive
         && run.owner.as_deref() != Some(this_process());
-    (!run.kept && live)
-        .then(|| "it is a live run of another process, not a lab that is up".to_string())
+    // A run kept with --keep is a lab that is up once its process has ended; until then it is
+    // that process's, in the middle of its steps or checks (a `down --all` took a test's labs
+    // from under it).
+    live.then(|| {
+        if run.kept {
+            "its run is still going in another process (it is up, yours to act on, when that run ends)"
+                .to_string()
+        } else {
+            "it is a live run of another process, not a lab that is up".to_string()
+        }
+    })
 }
 
 /// The labs that are up (kept on purpose), oldest first: the caller's, or everyone's.
@@ -469,4 +478,41 @@ pub async fn verify(
     } else {
         ExitCode::from(1)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A lab kept with --keep whose run is still going in another process is not the caller's
+    /// to take down (without --force); once that process has ended, it is.
+    #[test]
+    fn a_kept_run_still_going_elsewhere_is_not_yours() {
+        let mut other = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let run = RunOnEngine {
+            id: "jl-20261207-000000-00000000".into(),
+            owner: Some(crate::owner::owner_of(other.id())),
+            kept: true,
+            name: None,
+            user: Some(crate::owner::this_user().to_string()),
+            objects: 2,
+            engines: Vec::new(),
+        };
+        let why = not_yours(&run);
+        other.kill().unwrap();
+        other.wait().unwrap();
+        assert!(
+            why.as_deref()
+                .is_some_and(|w| w.contains("still going in another process")),
+            "{why:?}"
+        );
+        assert_eq!(
+            not_yours(&run),
+            None,
+            "its process has ended: the lab is up, and yours"
+        );
+    }
 }
