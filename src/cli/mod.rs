@@ -18,6 +18,9 @@ use args::{Cli, Command, ImagesCommand, ReportCommand, ScenarioCommand, REPORTS}
 use clap::{CommandFactory, FromArgMatches};
 
 mod args;
+mod completing;
+mod hints;
+pub use completing::completions;
 mod benching;
 mod housekeeping;
 mod lifecycle;
@@ -95,54 +98,9 @@ pub fn main(entry: Entry) -> ExitCode {
         eprintln!("error: `--keep` takes its value attached with `=`: write --keep=on-failure (or --keep=always, or --keep alone)");
         return ExitCode::from(2);
     }
-    let names: Vec<String> = command
-        .get_subcommands()
-        .filter(|c| !c.is_hide_set())
-        .map(|c| c.get_name().to_string())
-        .collect();
-    let matches = match command.try_get_matches_from(&args) {
+    let matches = match hints::matches(command, &args) {
         Ok(matches) => matches,
-        Err(e) if e.kind() == clap::error::ErrorKind::InvalidSubcommand => {
-            let typed = args
-                .get(1)
-                .map(|a| a.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let _ = e.print();
-            // clap suggests only close matches; a dropped letter (`rn`) deserves one too.
-            if let Some(near) = names
-                .iter()
-                .filter(|n| edit_distance(n, &typed) <= 2)
-                .min_by_key(|n| edit_distance(n, &typed))
-            {
-                eprintln!("\ntip: did you mean `{} {near}`?", me());
-            }
-            return ExitCode::from(2);
-        }
-        // `exec LAB HOST -- ...`, `login LAB HOST`: a lab is named with --lab.
-        Err(e)
-            if e.kind() == clap::error::ErrorKind::UnknownArgument
-                && args
-                    .get(1)
-                    .is_some_and(|a| a == "exec" || a == "login" || a == "verify") =>
-        {
-            let _ = e.print();
-            let command = args[1].to_string_lossy();
-            let words: Vec<String> = args[2..]
-                .iter()
-                .map(|a| a.to_string_lossy().into_owned())
-                .take_while(|a| a != "--")
-                .filter(|a| !a.starts_with('-'))
-                .collect();
-            let example = match words.as_slice() {
-                [lab, host, ..] => format!(" (`{} {command} --lab {lab} {host} ...`)", me()),
-                _ => String::new(),
-            };
-            eprintln!(
-                "\ntip: {command} takes the host only; name the lab with --lab NAME{example}"
-            );
-            std::process::exit(2);
-        }
-        Err(e) => e.exit(),
+        Err(code) => return code,
     };
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
@@ -534,68 +492,6 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             force,
             dry_run,
         } => clean(run, force, dry_run).await,
-    }
-}
-
-/// Levenshtein distance (for "did you mean").
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut previous = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous + usize::from(ca != *cb);
-            previous = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(previous + 1);
-        }
-    }
-    row[b.len()]
-}
-
-/// `cargo xtask ...` in bash: cargo's own completion does not know xtask's words, so `cargo`
-/// gets a completion that hands `cargo xtask ...` to journal-lab's (the same command line) and
-/// everything else to cargo's own, loaded as bash-completion would.
-const CARGO_XTASK_BASH: &str = r#"
-_journal_lab_cargo() {
-    if [[ ${COMP_CWORD} -ge 2 && "${COMP_WORDS[1]}" == xtask ]]; then
-        local words=("journal-lab" "${COMP_WORDS[@]:2}")
-        COMP_WORDS=("${words[@]}")
-        COMP_CWORD=$((COMP_CWORD - 1))
-        local prev=""
-        [[ ${COMP_CWORD} -ge 1 ]] && prev="${COMP_WORDS[COMP_CWORD-1]}"
-        _journal__lab journal-lab "${COMP_WORDS[COMP_CWORD]}" "${prev}"
-        return
-    fi
-    if ! declare -F _cargo >/dev/null && declare -F _completion_loader >/dev/null; then
-        _completion_loader cargo 2>/dev/null
-        # Loading cargo's own completion registers it for `cargo`: this one stays in front.
-        complete -o bashdefault -o default -o nosort -F _journal_lab_cargo cargo
-    fi
-    if declare -F _cargo >/dev/null; then
-        _cargo "$@"
-    fi
-}
-complete -o bashdefault -o default -o nosort -F _journal_lab_cargo cargo
-"#;
-
-/// The completion script of `journal-lab` for `shell` (what people type once it is installed;
-/// in a checkout, `cargo install --path .` gives them the same command).
-pub fn completions(shell: clap_complete::Shell) -> String {
-    let mut script = Vec::new();
-    clap_complete::generate(shell, &mut Cli::command(), "journal-lab", &mut script);
-    let script = String::from_utf8_lossy(&script).into_owned();
-    match shell {
-        // clap_complete names bash's per-subcommand cases after the bin name with its `-` read
-        // as a separator (`journal__subcmd__lab__subcmd__run`) but walks the words into
-        // `journal__lab__subcmd__run`: no option of a subcommand ever completed. One spelling.
-        // The `cargo` wrapper only for contributors (`cargo xtask completions bash`): an
-        // installed journal-lab's script leaves cargo's completion alone.
-        clap_complete::Shell::Bash if me() == "cargo xtask" => {
-            script.replace("journal__subcmd__lab", "journal__lab") + CARGO_XTASK_BASH
-        }
-        clap_complete::Shell::Bash => script.replace("journal__subcmd__lab", "journal__lab"),
-        _ => script,
     }
 }
 
