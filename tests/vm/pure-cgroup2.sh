@@ -29,8 +29,8 @@ if [ ! -s "$work/root.tar" ]; then
     echo "vm: building the trixie root file system (mmdebstrap)" >&2
     mmdebstrap --variant=minbase \
         --include=systemd,systemd-sysv,udev,docker.io,docker-cli,linux-image-amd64,iproute2,ca-certificates,kmod,iptables,procps \
-        trixie "$work/root.tar.part" >"$work/mmdebstrap.log" 2>&1
-    mv "$work/root.tar.part" "$work/root.tar"
+        trixie "$work/root.part.tar" >"$work/mmdebstrap.log" 2>&1
+    mv "$work/root.part.tar" "$work/root.tar"
 fi
 rm -rf "$work/rootfs" "$work/vm.img"
 mkdir "$work/rootfs"
@@ -61,7 +61,7 @@ while IFS= read -r args; do
     journal-lab $args </dev/null >/root/out.txt 2>&1
     code=$?
     cat /root/out.txt
-    grep -E '^[0-9]+ scenario runs?, ' /root/out.txt | sed 's/^/vm: summary: /'
+    grep -E 'phase final: ' /root/out.txt | tail -n1 | sed 's/^.*phase final: /vm: final checks: /'
     echo "vm: exit $code in $(( $(date +%s) - start )) s: $args"
 done </root/commands
 echo "vm: done"
