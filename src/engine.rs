@@ -56,6 +56,9 @@ pub fn run_labels(run_id: &str, kept: bool) -> Vec<(String, String)> {
     ]
 }
 
+/// The label saying where a run's reports go (an absolute path), for `ls` from anywhere.
+pub const REPORTS_LABEL: &str = "journal-lab.reports";
+
 /// The label naming a lab brought up with `cargo xtask up --name`.
 pub const NAME_LABEL: &str = "journal-lab.name";
 
@@ -80,6 +83,8 @@ pub struct RunOnEngine {
     /// The engines it spreads over (its [`ENGINES_LABEL`]), as (name, URL); empty for a lab
     /// on one engine.
     pub engines: Vec<(String, String)>,
+    /// Where its reports go ([`REPORTS_LABEL`]).
+    pub reports: Option<String>,
 }
 
 impl RunOnEngine {
@@ -93,6 +98,7 @@ impl RunOnEngine {
             user: None,
             objects: 0,
             engines: Vec::new(),
+            reports: None,
         }
     }
 }
@@ -298,6 +304,9 @@ impl Engine {
             run.kept |= labels.get(KEPT_LABEL).is_some_and(|v| v == "true");
             if let Some(name) = labels.get(NAME_LABEL) {
                 run.name = Some(name.clone());
+            }
+            if let Some(reports) = labels.get(REPORTS_LABEL) {
+                run.reports = Some(reports.clone());
             }
             if let (Some(engines), true) = (labels.get(ENGINES_LABEL), run.engines.is_empty()) {
                 run.engines = engines

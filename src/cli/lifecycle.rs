@@ -500,6 +500,7 @@ mod tests {
             user: Some(crate::owner::this_user().to_string()),
             objects: 2,
             engines: Vec::new(),
+            reports: None,
         };
         let why = not_yours(&run);
         other.kill().unwrap();

@@ -1,6 +1,6 @@
 //! `ls`: the labs that are up, with their state, last action and hosts (on every engine).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::lifecycle::{hosts_on, label, labs, last_action};
@@ -72,7 +72,12 @@ pub async fn ls(reports: PathBuf, everyone: bool, json: bool) -> anyhow::Result<
     }
     let mut rows = Vec::new();
     for run in labs {
-        let recorded = report::read_run(&reports.join(&run.id).join("run.json")).ok();
+        // Where the run said its reports go, unless --reports names another place.
+        let dir = match &run.reports {
+            Some(labelled) if reports == Path::new(super::REPORTS) => PathBuf::from(labelled),
+            _ => reports.clone(),
+        };
+        let recorded = report::read_run(&dir.join(&run.id).join("run.json")).ok();
         let engines = lab::engines_of(&run, &engines).await?;
         let found: Vec<(String, String, String)> = hosts_on(&engines, &run.id)
             .await?
@@ -86,7 +91,7 @@ pub async fn ls(reports: PathBuf, everyone: bool, json: bool) -> anyhow::Result<
                 (host, container, state)
             })
             .collect();
-        let last = last_action(&reports, &run.id);
+        let last = last_action(&dir, &run.id);
         let hosts: Vec<String> = found
             .iter()
             .map(|(host, _, state)| {

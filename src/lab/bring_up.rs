@@ -57,6 +57,8 @@ pub(super) struct Keeping<'a> {
     pub keep_on_failure: bool,
     pub up: bool,
     pub name: Option<&'a str>,
+    /// Where the run's reports go: a label, so `ls` finds them from anywhere.
+    pub reports: &'a std::path::Path,
 }
 
 /// Boots a new lab for `scenario`: builds missing images, issues certificates, stages each
@@ -164,6 +166,8 @@ pub(super) async fn boot(
     let may_keep = options.keep || options.keep_on_failure || options.up;
     let mut lab = Lab::create_named(engines, &run_id, may_keep, options.name).await?;
     lab.set_keep(options.keep && !options.up);
+    let reports = std::path::absolute(options.reports).unwrap_or(options.reports.to_path_buf());
+    lab.label(crate::engine::REPORTS_LABEL, &reports.display().to_string());
     if let (Some(name), Some(spec)) = (options.name, specs.first()) {
         lab.claim_name(name, &spec.image.reference()).await?;
     }

@@ -167,6 +167,11 @@ pub struct Lab {
 
 impl Lab {
     /// Creates the run's network (named after the run id, which is also the DNS search domain).
+    /// Adds a label to what the lab creates from now on (its hosts).
+    pub fn label(&mut self, key: &str, value: &str) {
+        self.labels.push((key.to_string(), value.to_string()));
+    }
+
     pub async fn create(engine: Engine, run_id: &str, keep: bool) -> Result<Lab> {
         Lab::create_named(vec![engine], run_id, keep, None).await
     }

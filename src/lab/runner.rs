@@ -85,6 +85,7 @@ pub async fn run_scenario(
                     RunMode::Up { name } => Some(name.as_str()),
                     _ => None,
                 },
+                reports: &options.reports_dir,
             };
             bring_up::boot(
                 name,

@@ -12,7 +12,8 @@
 # command's code is the one expected is the caller's: tests/vm_e2e.rs). Needs root, qemu-system-x86, mmdebstrap, e2fsprogs and this machine's engine
 # holding the lab's bookworm image (`journal-lab images build`). JOURNAL_LAB_VM_DIR (default
 # /tmp/journal-lab-vm) keeps the root file system tarball between runs; JOURNAL_LAB_VM_MINUTES
-# (default 60) bounds the whole boot.
+# (default 60) bounds the whole boot; JOURNAL_LAB_VM_DAEMON_JSON, if set, is the VM engine's
+# /etc/docker/daemon.json (e.g. '{"userns-remap": "default"}').
 set -eu
 binary=$(realpath "$1")
 shift
@@ -28,7 +29,7 @@ mkdir -p "$work"
 if [ ! -s "$work/root.tar" ]; then
     echo "vm: building the trixie root file system (mmdebstrap)" >&2
     mmdebstrap --variant=minbase \
-        --include=systemd,systemd-sysv,udev,docker.io,docker-cli,linux-image-amd64,iproute2,ca-certificates,kmod,iptables,procps \
+        --include=systemd,systemd-sysv,udev,docker.io,docker-cli,linux-image-amd64,iproute2,ca-certificates,kmod,iptables,procps,passwd \
         trixie "$work/root.part.tar" >"$work/mmdebstrap.log" 2>&1
     mv "$work/root.part.tar" "$work/root.tar"
 fi
@@ -50,7 +51,7 @@ done
 cat >"$root/root/vm-test.sh" <<'SCRIPT'
 #!/bin/sh
 exec >/dev/ttyS0 2>&1
-echo "vm: kernel $(uname -r), /sys/fs/cgroup is $(stat -fc %T /sys/fs/cgroup), docker $(docker version --format '{{.Server.Version}}')"
+echo "vm: kernel $(uname -r), /sys/fs/cgroup is $(stat -fc %T /sys/fs/cgroup), docker $(docker version --format '{{.Server.Version}}'), security options: $(docker info --format '{{.SecurityOptions}}')"
 start=$(date +%s)
 docker load -i /root/images.tar >/dev/null && echo "vm: images loaded in $(( $(date +%s) - start )) s"
 cd /root
@@ -80,6 +81,10 @@ ExecStart=/root/vm-test.sh
 UNIT
 ln -s /etc/systemd/system/vm-test.service "$root/etc/systemd/system/multi-user.target.wants/vm-test.service"
 echo journal-lab-vm >"$root/etc/hostname"
+if [ -n "${JOURNAL_LAB_VM_DAEMON_JSON:-}" ]; then
+    mkdir -p "$root/etc/docker"
+    printf '%s\n' "$JOURNAL_LAB_VM_DAEMON_JSON" >"$root/etc/docker/daemon.json"
+fi
 # The lab's own hosts count toward root's inotify instances (the default 128 holds 17).
 echo "fs.inotify.max_user_instances = 8192" >"$root/etc/sysctl.d/90-journal-lab.conf"
 mkfs.ext4 -q -d "$root" "$work/vm.img" 12G

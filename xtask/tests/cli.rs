@@ -611,6 +611,17 @@ fn up_ls_verify_down() {
         .assert()
         .success()
         .stdout(predicate::str::contains(&name).and(predicate::str::contains("passive-https")));
+    // Without --reports, from anywhere: the lab's label says where its reports went (issue 44),
+    // and the listing is JSON when asked.
+    let listed = xtask().args(["ls", "--format", "json"]).output().unwrap();
+    let labs: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let mine = labs["labs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == name.as_str())
+        .unwrap_or_else(|| panic!("{name} is listed: {labs}"));
+    assert_eq!(mine["scenario"], "passive-https", "{mine}");
     xtask()
         .args(["login", "nosuch", "--lab", &name])
         .assert()
