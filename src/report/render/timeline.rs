@@ -43,7 +43,9 @@ impl ShadeKind {
 }
 
 const LEFT: f64 = 150.0;
-const WIDTH: f64 = 680.0;
+/// The plot's width: the page's (1100 px less its padding, the lane labels and a margin), so
+/// that lost marks a second apart do not merge into one bar.
+const WIDTH: f64 = 880.0;
 const LABEL_ROW: f64 = 14.0;
 const LANE: f64 = 64.0;
 const AXIS: f64 = 34.0;
@@ -123,10 +125,11 @@ pub fn timeline_svg(delivery: &Delivery, shades: &[Shade]) -> String {
     let mut svg = String::new();
     let _ = write!(
         svg,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{height:.0}\" font-family=\"sans-serif\" \
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height:.0}\" \
+         viewBox=\"0 0 {width} {height:.0}\" style=\"max-width:100%;height:auto\" font-family=\"sans-serif\" \
          role=\"img\" aria-label=\"delivery timeline: each message where the server first had it, by latency; \
          lost messages at their log time; faults and restarts shaded\">",
-        LEFT + WIDTH + 20.0
+        width = LEFT + WIDTH + 20.0
     );
     for (row, shade) in &placed {
         let (from, to) = (x(shade.from), x(shade.to));
