@@ -103,17 +103,24 @@ fn not_yours(run: &RunOnEngine) -> Option<String> {
     }
     let live = liveness(run.owner.as_deref()) == Liveness::Alive
         && run.owner.as_deref() != Some(this_process());
-    // A run kept with --keep is a lab that is up once its process has ended; until then it is
-    // that process's, in the middle of its steps or checks (a `down --all` took a test's labs
-    // from under it).
-    live.then(|| {
-        if run.kept {
-            "its run is still going in another process (it is up, yours to act on, when that run ends)"
-                .to_string()
-        } else {
-            "it is a live run of another process, not a lab that is up".to_string()
-        }
-    })
+    // A run kept with --keep is a lab that is up once its run has written its report; until
+    // then it is the other process's, in the middle of its steps or checks (a `down --all` took
+    // a running test suite's labs from under it). Its label says where the report goes.
+    let reported = |dir: &String| {
+        std::path::Path::new(dir)
+            .join(&run.id)
+            .join("run.json")
+            .exists()
+    };
+    let going = run.kept && live && run.reports.as_ref().is_some_and(|dir| !reported(dir));
+    if going {
+        return Some(
+            "its run is still going in another process (it is up, yours to act on, once that run has written its report)"
+                .to_string(),
+        );
+    }
+    (!run.kept && live)
+        .then(|| "it is a live run of another process, not a lab that is up".to_string())
 }
 
 /// The labs that are up (kept on purpose), oldest first: the caller's, or everyone's.
@@ -484,15 +491,17 @@ pub async fn verify(
 mod tests {
     use super::*;
 
-    /// A lab kept with --keep whose run is still going in another process is not the caller's
-    /// to take down (without --force); once that process has ended, it is.
+    /// A lab kept with --keep whose run is still going in another process (its report not yet
+    /// written) is not the caller's to take down without --force; once its report is there, or
+    /// its process has ended, it is.
     #[test]
     fn a_kept_run_still_going_elsewhere_is_not_yours() {
+        let reports = tempfile::tempdir().unwrap();
         let mut other = std::process::Command::new("sleep")
             .arg("30")
             .spawn()
             .unwrap();
-        let run = RunOnEngine {
+        let mut run = RunOnEngine {
             id: "jl-20261207-000000-00000000".into(),
             owner: Some(crate::owner::owner_of(other.id())),
             kept: true,
@@ -500,20 +509,32 @@ mod tests {
             user: Some(crate::owner::this_user().to_string()),
             objects: 2,
             engines: Vec::new(),
-            reports: None,
+            reports: Some(reports.path().display().to_string()),
         };
-        let why = not_yours(&run);
+        let going = not_yours(&run);
+        let dir = reports.path().join(&run.id);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("run.json"), "{}").unwrap();
+        let reported = not_yours(&run);
+        std::fs::remove_file(dir.join("run.json")).unwrap();
         other.kill().unwrap();
         other.wait().unwrap();
         assert!(
-            why.as_deref()
+            going
+                .as_deref()
                 .is_some_and(|w| w.contains("still going in another process")),
-            "{why:?}"
+            "{going:?}"
         );
+        assert_eq!(
+            reported, None,
+            "its report is written: the lab is up, and yours"
+        );
+        assert_eq!(not_yours(&run), None, "its process has ended");
+        run.reports = None;
         assert_eq!(
             not_yours(&run),
             None,
-            "its process has ended: the lab is up, and yours"
+            "an older run without the label: as before"
         );
     }
 }
