@@ -94,5 +94,6 @@ echo "vm: booting (software emulation; minutes)" >&2
 timeout "$((minutes * 60))" qemu-system-x86_64 -accel tcg -m 6144 -smp 2 -nographic -no-reboot \
     -drive "file=$work/vm.img,format=raw,if=virtio" -kernel "$kernel" -initrd "$initrd" \
     -append "console=ttyS0 root=/dev/vda rw quiet" >"$work/serial.log" 2>&1 || true
-grep '^vm: ' "$work/serial.log" | tr -d '\r'
-grep -q '^vm: done' "$work/serial.log" || { echo "vm: did not finish (see $work/serial.log)"; exit 1; }
+# The console's login prompt may share a line with the first of them.
+tr -d '\r' <"$work/serial.log" | grep -o 'vm: .*'
+grep -q 'vm: done' "$work/serial.log" || { echo "vm: did not finish (see $work/serial.log)"; exit 1; }
