@@ -26,7 +26,10 @@ pub async fn up(
     };
     let name = name.unwrap_or_else(|| scenario_name.clone());
     if !crate::pki::is_valid_name(&name) || name.contains('.') {
-        bail!("lab name {name:?}: letters, digits and dashes (a DNS label), e.g. --name my-lab");
+        bail!(
+            "lab name {name:?}: 2 to 63 letters, digits and dashes, not starting or ending with a \
+             dash (a DNS label), e.g. --name my-lab"
+        );
     }
     let engine = Engine::connect().await?;
     if let Some(run) = engine

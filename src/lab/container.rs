@@ -97,12 +97,16 @@ fn port_bindings(
 /// in docs/reference.md). Measured on a hybrid-cgroup machine: systemd's sandboxing of
 /// journal-upload (`DynamicUser=`) needs CAP_SYS_ADMIN in PID 1 (without it the unit fails with
 /// 226/NAMESPACE), so the capability stays; with it, root in a host that is the machine's root can
-/// mount a fresh proc whose `sys/kernel/core_pattern` opens for writing.
+/// mount a fresh proc whose `sys/kernel/core_pattern` opens for writing. Measured on a pure
+/// cgroup v2 engine (Docker 26, `userns-remap`): the lab runs as shipped there, and both ways
+/// are closed, which is the advice given.
 pub fn kernel_exposure(remaps_users: bool) -> Option<&'static str> {
     (!remaps_users).then_some(
         "this engine runs lab hosts as the machine's root, with CAP_SYS_ADMIN (systemd's \
          sandboxing needs it): a command run in a host can change machine-wide kernel settings. \
-         Run only scenario files you trust (security notes: docs/reference.md).",
+         Run only scenario files you trust; on a pure cgroup v2 machine an engine with \
+         \"userns-remap\": \"default\" in /etc/docker/daemon.json closes this and runs the lab \
+         (security notes: docs/reference.md).",
     )
 }
 

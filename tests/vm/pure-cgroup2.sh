@@ -3,7 +3,8 @@
 # have: a Debian trixie virtual machine (kernel 6.12, the unified hierarchy only, Docker 26 from
 # Debian), built here from Debian's packages and booted under qemu's software emulation. In it, as
 # root: the lab's images loaded (saved from this machine's engine), then `journal-lab` with each
-# argument line given, its exit status and time written to the serial console; then it powers off.
+# argument line given (read as a shell command line), its exit status and time written to the
+# serial console; then it powers off.
 #
 #   tests/vm/pure-cgroup2.sh BINARY 'lab' 'run server-outage' ...
 #
@@ -58,8 +59,8 @@ cd /root
 while IFS= read -r args; do
     echo "vm: start: $args"
     start=$(date +%s)
-    # shellcheck disable=SC2086
-    journal-lab $args </dev/null >/root/out.txt 2>&1
+    # Each line is a command line of ours, quotes included.
+    eval "journal-lab $args" </dev/null >/root/out.txt 2>&1
     code=$?
     cat /root/out.txt
     grep -E 'phase final: ' /root/out.txt | tail -n1 | sed 's/^.*phase final: /vm: final checks: /'
