@@ -274,3 +274,56 @@ fn sarif_summary_and_verdict_steps() {
         assert_eq!(verdict.stdout.contains("::error"), fails);
     }
 }
+
+/// The userns step, with `sudo`, `systemctl`, `docker` and `stat` stubbed: on a pure v2 runner
+/// it merges `userns-remap` into the engine's daemon.json (keeping what was there), restarts the
+/// engine and checks it took; on an engine that remaps already, or a hybrid runner, it changes
+/// nothing.
+#[test]
+fn the_userns_step_merges_the_engines_settings_and_checks_them() {
+    let cwd = tempfile::tempdir().unwrap();
+    let mut runner = Runner::new(&[("userns", "true")]);
+    let etc = tempfile::tempdir().unwrap();
+    let conf = etc.path().join("daemon.json");
+    std::fs::write(&conf, "{\"log-driver\": \"json-file\"}").unwrap();
+    let restarted = runner.temp.path().join("restarted");
+    let bin = runner.bin.path().to_path_buf();
+    let stub = |name: &str, body: &str| {
+        let path = bin.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        let mut permissions = std::fs::metadata(&path).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+        std::fs::set_permissions(&path, permissions).unwrap();
+    };
+    // sudo runs its command with /etc/docker/daemon.json read from the test's directory.
+    let etc_dir = etc.path().display().to_string();
+    stub(
+        "sudo",
+        &format!("for a in \"$@\"; do set -- \"$@\" \"$(printf '%s' \"$a\" | sed 's#^/etc/docker#{etc_dir}#')\"; shift; done; exec \"$@\""),
+    );
+    stub("systemctl", &format!("touch {}", restarted.display()));
+    stub("stat", "echo cgroup2fs");
+    stub(
+        "docker",
+        &format!(
+            "if [ -e {} ]; then echo '[name=seccomp name=userns]'; else echo '[name=seccomp]'; fi",
+            restarted.display()
+        ),
+    );
+    let ran = runner.run("userns", cwd.path());
+    assert_eq!(ran.code, 0, "{}", ran.stdout);
+    assert_eq!(ran.outputs["remapped"], "true");
+    let merged: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&conf).unwrap()).unwrap();
+    assert_eq!(
+        merged,
+        serde_json::json!({"log-driver": "json-file", "userns-remap": "default"}),
+        "merged, what was there kept"
+    );
+    let again = runner.run("userns", cwd.path());
+    assert_eq!(again.outputs["remapped"], "already");
+    stub("stat", "echo tmpfs");
+    let hybrid = runner.run("userns", cwd.path());
+    assert!(hybrid.stdout.contains("::warning"), "{}", hybrid.stdout);
+    assert!(!hybrid.outputs.contains_key("remapped"));
+}
