@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use super::runs::{KeepWhen, OutputFormat};
-use super::{benching, profile_mode, VERSION};
+use super::{benching, completing, profile_mode, VERSION};
 use crate::checks::ProfileMode;
 use crate::{images, lab, report};
 
@@ -107,7 +107,7 @@ pub(super) enum Command {
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=lab::MAX_CLIENTS as i64))]
         clients: u16,
         /// Debian release of every host (a recipe under images/).
-        #[arg(long, default_value = images::DEFAULT_RELEASE)]
+        #[arg(long, default_value = images::DEFAULT_RELEASE, add = completing::releases())]
         release: String,
         /// Leave the lab running afterwards and print how to get a shell on each host:
         /// `--keep` (always) or `--keep=on-failure` (only if a check or a step failed).
@@ -126,7 +126,7 @@ pub(super) enum Command {
     Run {
         /// Scenarios to run: files, or names of built-in scenarios (`server-outage`; a bare
         /// name is `scenarios/NAME.yaml` here if there is one).
-        #[arg(required_unless_present_any = ["all", "setup"], conflicts_with = "all")]
+        #[arg(required_unless_present_any = ["all", "setup"], conflicts_with = "all", add = completing::scenarios())]
         files: Vec<PathBuf>,
         /// Run every built-in scenario.
         #[arg(long)]
@@ -140,7 +140,7 @@ pub(super) enum Command {
         /// Run each scenario on these releases instead of its own (comma-separated, or `all`:
         /// every recipe under images/). With more than one, a conformance matrix is written
         /// to reports/matrix-<time>/.
-        #[arg(long, value_delimiter = ',')]
+        #[arg(long, value_delimiter = ',', add = completing::releases())]
         release: Vec<String>,
         /// Only this machine's slice of the scenario × release list: K/N (1-based), the same
         /// slice on every machine, for CI matrices; `report merge` joins the shards' reports.
@@ -244,10 +244,11 @@ pub(super) enum Command {
     /// Then `journal-lab login HOST` to poke at a host, and `journal-lab down` when done.
     /// Interrupted (Ctrl-C) or failing to come up, it removes everything it made.
     Up {
-        /// The scenario file.
+        /// The scenario: a file, or a built-in scenario's name.
+        #[arg(add = completing::scenarios())]
         scenario: PathBuf,
         /// Debian release of every host (default: the scenario's).
-        #[arg(long)]
+        #[arg(long, add = completing::releases())]
         release: Option<String>,
         /// Your setup, laid over the scenario (see `init`).
         #[arg(long, value_name = "DIR")]
@@ -277,9 +278,10 @@ pub(super) enum Command {
     /// An interactive shell in a host of a lab that is up.
     Login {
         /// The host's name in the scenario (e.g. server, client1).
+        #[arg(add = completing::hosts())]
         host: String,
         /// The lab's name or run id (default: the only lab that is up).
-        #[arg(long)]
+        #[arg(add = completing::labs(), long)]
         lab: Option<String>,
         /// Act on a lab that is not yours (another user's, or a live run of another process).
         #[arg(long)]
@@ -291,7 +293,7 @@ pub(super) enum Command {
     /// (reports/<run-id>-verify-<time>/) in the same formats; exits 1 if a check does not hold.
     Verify {
         /// The lab's name or run id (default: the only lab that is up).
-        #[arg(long)]
+        #[arg(add = completing::labs(), long)]
         lab: Option<String>,
         /// Only these checks (comma-separated ids).
         #[arg(long, value_delimiter = ',')]
@@ -319,9 +321,10 @@ pub(super) enum Command {
     /// named here), with `--setup` laid over it; files it no longer names are left alone.
     Converge {
         /// The scenario (default: the one the lab was brought up from).
+        #[arg(add = completing::scenarios())]
         scenario: Option<PathBuf>,
         /// The lab's name or run id (default: the only lab that is up).
-        #[arg(long)]
+        #[arg(add = completing::labs(), long)]
         lab: Option<String>,
         /// Your setup, laid over the scenario (see `init`).
         #[arg(long, value_name = "DIR")]
@@ -337,9 +340,10 @@ pub(super) enum Command {
     /// status passed through (`exec client1 -- systemctl status systemd-journal-upload`).
     Exec {
         /// The host's name in the scenario (e.g. server, client1).
+        #[arg(add = completing::hosts())]
         host: String,
         /// The lab's name or run id (default: the only lab that is up).
-        #[arg(long)]
+        #[arg(add = completing::labs(), long)]
         lab: Option<String>,
         /// The command and its arguments (after `--`).
         #[arg(last = true, required = true)]
@@ -352,7 +356,7 @@ pub(super) enum Command {
     /// is down already: exit 0).
     Down {
         /// The lab's name or run id (default: the only lab that is up).
-        #[arg(long, conflicts_with = "all")]
+        #[arg(add = completing::labs(), long, conflicts_with = "all")]
         lab: Option<String>,
         /// Every lab that is up.
         #[arg(long)]
@@ -415,14 +419,20 @@ pub(super) enum Command {
         #[command(subcommand)]
         command: ImagesCommand,
     },
-    /// Molecule's one-shot sequence for scenarios: create, converge, steps, verify, destroy
-    /// (`--destroy=always|never|passing`). Exits as `run` does.
+    /// Molecule's one-shot sequence for scenarios: create, converge, idempotence (converging
+    /// again must change nothing), steps, verify, destroy (`--destroy=always|never|passing`).
+    /// Exits as `run` does.
     ///
     /// In a checkout, `cargo xtask test` with no scenario runs journal-lab's own test suite
     /// (unit tests and end-to-end tests against real containers).
     Test {
         /// Scenarios: files, or names of built-in scenarios.
+        #[arg(add = completing::scenarios())]
         scenarios: Vec<PathBuf>,
+        /// What a lab that stays is called, for `login`, `verify` and `down --lab NAME` (with
+        /// several scenarios, each lab is NAME-<scenario>; default: its run id).
+        #[arg(long)]
+        name: Option<String>,
         /// When to destroy each lab at the end: `always` (the default), `never` (keep it, to
         /// `login`, `converge` and `verify` again), or `passing` (keep only a lab whose run
         /// did not hold, to look at it).
@@ -545,7 +555,7 @@ pub(super) enum ImagesCommand {
     /// Build the image of each release unless one with the same recipe hash exists.
     Build {
         /// Releases to build (recipes under images/); repeat or separate with commas.
-        #[arg(long, value_delimiter = ',', default_value = images::DEFAULT_RELEASE)]
+        #[arg(long, value_delimiter = ',', default_value = images::DEFAULT_RELEASE, add = completing::releases())]
         release: Vec<String>,
     },
     /// List the recipes and whether their current image exists.

@@ -25,12 +25,7 @@ pub async fn up(
         None => scenario,
     };
     let name = name.unwrap_or_else(|| scenario_name.clone());
-    if !crate::pki::is_valid_name(&name) || name.contains('.') {
-        bail!(
-            "lab name {name:?}: 2 to 63 letters, digits and dashes, not starting or ending with a \
-             dash (a DNS label), e.g. --name my-lab"
-        );
-    }
+    valid_lab_name(&name)?;
     let engine = Engine::connect().await?;
     if let Some(run) = engine
         .runs()
@@ -65,6 +60,17 @@ pub async fn up(
         println!("  {} login {:<16} --lab {name}", super::me(), host.name);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A lab's name is a DNS label (its hosts' search domain is made from it).
+pub(super) fn valid_lab_name(name: &str) -> anyhow::Result<()> {
+    if !crate::pki::is_valid_name(name) || name.contains('.') {
+        bail!(
+            "lab name {name:?}: 2 to 63 letters, digits and dashes, not starting or ending with a \
+             dash (a DNS label), e.g. --name my-lab"
+        );
+    }
+    Ok(())
 }
 
 /// Each lifecycle action on a kept lab, one line each in its report directory

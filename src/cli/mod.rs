@@ -86,6 +86,8 @@ fn profile_mode(text: &str) -> Result<ProfileMode, String> {
 /// The whole command line: parse, run, map the outcome to an exit code.
 pub fn main(entry: Entry) -> ExitCode {
     let _ = ENTRY.set(entry);
+    // A TAB in a shell whose completion script is ours: answer it and exit.
+    completing::answer_if_asked();
     let _ = crate::COMMAND_NAME.set(me());
     let command = Cli::command().bin_name(me());
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
@@ -257,6 +259,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 repeat: repeat.into(),
                 flaky_allowed: flaky == "allow",
                 strict_expect,
+                lab_name: None,
+                idempotence: false,
             };
             run_scenarios(scenarios, settings).await
         }
@@ -447,6 +451,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Test {
             scenarios,
+            name,
             destroy,
             setup,
             profile,
@@ -456,6 +461,12 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             cargo_args,
         } => {
             if scenarios.is_empty() && setup.is_none() {
+                if name.is_some() {
+                    anyhow::bail!(
+                        "--name names the lab of a scenario: `{} test SCENARIO --name NAME` (with no scenario, test runs journal-lab's own test suite)",
+                        me()
+                    );
+                }
                 let jobs = jobs.unwrap_or_else(suite::default_jobs);
                 return test(unit, jobs, &cargo_args).await;
             }
@@ -465,7 +476,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 args::Destroy::Passing => Some(runs::KeepWhen::OnFailure),
             };
             eprintln!(
-                "test: create, converge, steps, verify, destroy ({})",
+                "test: create, converge, idempotence, steps, verify, destroy ({})",
                 match destroy {
                     args::Destroy::Always => "every lab",
                     args::Destroy::Never => "none: the labs stay",
@@ -484,6 +495,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 repeat: 1,
                 flaky_allowed: false,
                 strict_expect: false,
+                lab_name: name,
+                idempotence: true,
             };
             run_scenarios(scenarios, settings).await
         }

@@ -85,6 +85,10 @@ pub struct RunSettings {
     pub flaky_allowed: bool,
     /// `--strict-expect`: a known failure that passed (fixed) fails the command.
     pub strict_expect: bool,
+    /// `test --name`: what a kept lab is called (each run's `NAME-<scenario>` with several).
+    pub lab_name: Option<String>,
+    /// `test`: Molecule's idempotence step after bring-up.
+    pub idempotence: bool,
 }
 
 pub async fn run_scenarios(
@@ -102,6 +106,8 @@ pub async fn run_scenarios(
         repeat,
         flaky_allowed,
         strict_expect,
+        lab_name,
+        idempotence,
     } = settings;
     let available = crate::images::available_releases(&recipes());
     let releases: Vec<Option<String>> = match &releases[..] {
@@ -135,9 +141,17 @@ pub async fn run_scenarios(
             .flat_map(|pair| std::iter::repeat_n(pair, repeat))
             .collect();
     }
+    if let Some(base) = &lab_name {
+        for (scenario, _, release) in &pairs {
+            let name = lab::lab_name_of(base, pairs.len(), scenario, release.as_deref(), None);
+            super::lifecycle::valid_lab_name(&name)?;
+        }
+    }
     let mut options = lab::LabOptions::new(recipes(), reports.clone());
     profile.apply(&mut options);
     apply_keep(&mut options, keep);
+    options.lab_name = lab_name;
+    options.idempotence = idempotence;
     // With --format json, progress is JSON lines too: the same events, machine-readable.
     let progress = if json {
         super::progress::json_reporter()
@@ -400,9 +414,11 @@ pub fn print_outcome(name: &str, outcome: &lab::Outcome) -> bool {
     }
     for step in report.steps.iter().filter(|s| s.error.is_some()) {
         println!(
-            "  STEP {} ({}) FAILED: {}",
-            step.index,
-            step.step,
+            "  {} FAILED: {}",
+            match step.title().strip_prefix("step ") {
+                Some(rest) => format!("STEP {rest}"),
+                None => "IDEMPOTENCE".to_string(),
+            },
             step.error.as_deref().unwrap_or_default()
         );
     }

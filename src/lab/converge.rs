@@ -11,6 +11,7 @@ use base64::Engine as _;
 use super::Lab;
 use crate::domain::{REMOTE_UNIT, UPLOAD_UNIT};
 use crate::errors::{Error, Result};
+use crate::report::StepRecord;
 use crate::scenario::Scenario;
 use crate::{Progress, Say};
 
@@ -42,7 +43,8 @@ pub fn script(files: &[crate::scenario::FileDef]) -> String {
         script.push_str(&format!(
             "printf '%s' '{text}' | base64 -d > /tmp/jl-converge\n\
              if cmp -s /tmp/jl-converge {path} && [ \"$(stat -c %a {path})\" = \"$(printf %o 0{mode})\" ]; then echo \"same {p}\"; \
-             else mkdir -p \"$(dirname {path})\" && install -m {mode} /tmp/jl-converge {path} && echo \"changed {p}\" && changed=1; fi\n",
+             else if [ ! -e {path} ]; then why=missing; elif cmp -s /tmp/jl-converge {path}; then why=\"mode $(stat -c %a {path}), the scenario says {mode}\"; else why=\"its content differs\"; fi; \
+             mkdir -p \"$(dirname {path})\" && install -m {mode} /tmp/jl-converge {path} && echo \"changed {p}\" && echo \"why {p}: $why\" && changed=1; fi\n",
             mode = file.mode,
             p = file.path.replace(['\n', '"', '$', '`', '\\'], "_"),
         ));
@@ -104,6 +106,84 @@ pub async fn converge(
         all.push(converged);
     }
     Ok(all)
+}
+
+/// `test`'s idempotence step, right after the lab came up and before the scenario's steps
+/// (they may change files on purpose): every host's files converged again, which must change
+/// nothing. Whatever it changed is the step's error, host by host and file by file.
+pub(super) async fn idempotence(lab: &Lab, scenario: &Scenario, progress: &Progress) -> StepRecord {
+    let started = std::time::Instant::now();
+    let runs = scenario.hosts.iter().filter_map(|def| {
+        let host = lab.host(&def.name)?;
+        Some(async move {
+            let said = lab.exec(host, &script(&def.files), DEADLINE).await;
+            (def, said)
+        })
+    });
+    let mut output = Vec::new();
+    let mut changed = Vec::new();
+    let mut errors = Vec::new();
+    for (def, said) in futures::future::join_all(runs).await {
+        match said {
+            Ok(out) if out.exit_code == 0 => {
+                let converged = parse(&def.name, &out.stdout);
+                output.push(format!(
+                    "{}: {} changed, {} as they were",
+                    def.name,
+                    converged.changed.len(),
+                    converged.unchanged.len()
+                ));
+                changed.extend(
+                    converged
+                        .changed
+                        .iter()
+                        .map(|f| format!("{}:{f}", def.name)),
+                );
+                // Why each file was written: missing, its mode, or its content.
+                output.extend(
+                    out.stdout
+                        .lines()
+                        .filter_map(|l| l.strip_prefix("why "))
+                        .map(|why| format!("{}: {why}", def.name)),
+                );
+            }
+            Ok(out) => errors.push(format!(
+                "{}: the converge script exited {}: {}{}",
+                def.name,
+                out.exit_code,
+                out.stdout.trim(),
+                out.stderr.trim()
+            )),
+            Err(e) => errors.push(format!("{}: {e}", def.name)),
+        }
+    }
+    if !changed.is_empty() {
+        errors.insert(
+            0,
+            format!(
+                "not idempotent: converging the scenario's files again right after the lab came up changed {} ({}): \
+                 something on the host changed them after they were written (a tmpfiles rule, a package script, a unit), \
+                 or the bring-up wrote them other than the scenario says",
+                changed.len(),
+                changed.join(", ")
+            ),
+        );
+    }
+    let error = (!errors.is_empty()).then(|| errors.join("; "));
+    match &error {
+        None => progress.news("idempotence: converging again changed nothing".to_string()),
+        Some(e) => progress.warning(format!("idempotence failed: {e}")),
+    }
+    StepRecord {
+        index: 0,
+        step: crate::report::IDEMPOTENCE_STEP.to_string(),
+        host: None,
+        command: Some("converge (the scenario's files, again)".to_string()),
+        exit_code: None,
+        output,
+        error,
+        seconds: started.elapsed().as_secs_f64(),
+    }
 }
 
 #[cfg(test)]

@@ -41,6 +41,28 @@ pub fn pairs(
 
 /// Runs each (name, scenario, release) of `pairs` (a `--shard` of a matrix, say), `jobs` at a
 /// time, building the images they need first.
+/// The name of one run's lab when the runs share `base` (`test --name`): `base` for a single
+/// run; otherwise `base-<scenario>[-<release>][-<n>]`, so each stays apart.
+pub fn lab_name_of(
+    base: &str,
+    runs: usize,
+    scenario: &str,
+    release: Option<&str>,
+    repeat: Option<usize>,
+) -> String {
+    if runs <= 1 {
+        return base.to_string();
+    }
+    let mut name = format!("{base}-{scenario}");
+    if let Some(release) = release {
+        name.push_str(&format!("-{release}"));
+    }
+    if let Some(n) = repeat {
+        name.push_str(&format!("-{n}"));
+    }
+    name
+}
+
 pub async fn run_pairs(
     pairs: &[(String, Scenario, Option<String>)],
     jobs: usize,
@@ -79,6 +101,15 @@ pub async fn run_pairs(
         .map(|(i, ((name, scenario, release), n))| {
             let options = LabOptions {
                 release: release.clone(),
+                lab_name: options.lab_name.as_deref().map(|base| {
+                    lab_name_of(
+                        base,
+                        pairs.len(),
+                        name,
+                        release.as_deref(),
+                        repeated.then_some(*n),
+                    )
+                }),
                 ..options.clone()
             };
             // With several runs at once, each progress line says which run it is about.

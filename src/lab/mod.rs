@@ -41,7 +41,7 @@ use crate::report::Role;
 
 pub use bring_up::{connect, engines_of, save_scenario, SCENARIO_FILE};
 pub use host_limits::{check_host_limits, inotify_instances_needed};
-pub use many::{pairs, run_many, run_pairs};
+pub use many::{lab_name_of, pairs, run_many, run_pairs};
 pub use plan::image_specs;
 pub use runner::{
     default_scenario, run_default_lab, run_scenario, Journals, LabOptions, Outcome, RunMode,
@@ -357,10 +357,15 @@ impl Lab {
                 )
             })
             .collect();
+        // What the lifecycle commands call it: its name, or its run id when it has none.
+        let called = self
+            .labels
+            .iter()
+            .find(|(key, _)| key == engine::NAME_LABEL)
+            .map_or(self.run_id.as_str(), |(_, name)| name.as_str());
+        let me = crate::command_name();
         lines.push(format!(
-            "  remove it with: {} clean --run {}",
-            crate::command_name(),
-            self.run_id
+            "  log in with: {me} login HOST --lab {called}; take it down with: {me} down --lab {called}"
         ));
         lines
     }

@@ -30,6 +30,12 @@ pub struct LabOptions {
     pub profile: crate::checks::ProfileMode,
     /// The engines the lab spreads over (one, DOCKER_HOST's, unless `--engine` names several).
     pub fleet: super::fleet::Fleet,
+    /// The name a lab kept after a run goes by (`test --name`; `up` names its lab in its mode):
+    /// with several runs, each run's lab is `NAME-<scenario>`. None: its run id.
+    pub lab_name: Option<String>,
+    /// Molecule's idempotence step (`test`): right after bring-up, every host's files converged
+    /// again must change nothing; a change fails the run before the scenario's steps.
+    pub idempotence: bool,
 }
 
 impl LabOptions {
@@ -47,6 +53,8 @@ impl LabOptions {
             journals: Journals::All,
             profile: crate::checks::ProfileMode::default(),
             fleet: super::fleet::Fleet::chosen(),
+            lab_name: None,
+            idempotence: false,
         }
     }
 }

@@ -83,7 +83,7 @@ pub async fn run_scenario(
                 up: matches!(mode, RunMode::Up { .. }),
                 name: match mode {
                     RunMode::Up { name } => Some(name.as_str()),
-                    _ => None,
+                    _ => options.lab_name.as_deref(),
                 },
                 reports: &options.reports_dir,
             };
@@ -306,7 +306,18 @@ async fn execute(
             .await,
         );
     }
+    // Molecule's order: idempotence after converge, before the steps (which may change files
+    // on purpose); when it fails, the steps are not performed.
+    let mut idempotent = true;
+    if options.idempotence && !attached {
+        let record = super::converge::idempotence(lab, scenario, progress).await;
+        idempotent = record.error.is_none();
+        step_records.push(record);
+    }
     for (index, step) in scenario.steps.iter().enumerate() {
+        if !idempotent {
+            break;
+        }
         if up && matches!(step, Step::Evaluate { .. }) {
             progress.news(format!("up: steps stop before step {index} (evaluate)"));
             break;
@@ -418,15 +429,12 @@ pub(crate) fn not_verifiable_after(
     {
         result.status = crate::checks::Status::NotVerifiable;
         result.observed = format!(
-            "step {} ({}) failed, so this could not be judged: {}; the check said: {}",
-            failed.index,
-            failed.step,
+            "{} failed, so this could not be judged: {}; the check said: {}",
+            failed.title(),
             error.lines().next().unwrap_or(""),
             result.observed
         );
-        result
-            .evidence
-            .push(format!("step {} ({}): {error}", failed.index, failed.step));
+        result.evidence.push(format!("{}: {error}", failed.title()));
         result.evidence.extend(journald.get(&result.host).cloned());
     }
 }

@@ -152,10 +152,13 @@ pub struct RunReport {
     pub soak: Vec<crate::checks::history::SoakSample>,
 }
 
+/// The `do:` of Molecule's idempotence step in the step records (`test` performs it first).
+pub const IDEMPOTENCE_STEP: &str = "idempotence";
+
 /// One performed step, as run.json records it.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct StepRecord {
-    /// Its place in the scenario's `steps` (0-based).
+    /// Its place in the scenario's `steps` (0-based; `idempotence`, before the steps: 0).
     pub index: usize,
     /// Its `do:`.
     pub step: String,
@@ -173,6 +176,17 @@ pub struct StepRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub seconds: f64,
+}
+
+impl StepRecord {
+    /// How messages name it: `step 3 (log-markers)`, or `the idempotence step`.
+    pub fn title(&self) -> String {
+        if self.step == IDEMPOTENCE_STEP {
+            "the idempotence step".to_string()
+        } else {
+            format!("step {} ({})", self.index, self.step)
+        }
+    }
 }
 
 /// When something a step did to a host was in force, as the run recorded it: a fault

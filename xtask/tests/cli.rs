@@ -812,23 +812,45 @@ fn several_runs_as_json_keep_stdout_machine_readable() {
 #[test]
 fn completions_are_printed_for_each_shell() {
     for (shell, marker) in [
-        ("bash", "complete -F"),
-        ("zsh", "#compdef"),
-        ("fish", "complete -c"),
+        ("bash", "-F _clap_complete_journal_lab journal-lab"),
+        ("zsh", "#compdef journal-lab"),
+        ("fish", "--command journal-lab"),
     ] {
         xtask()
             .args(["completions", shell])
             .assert()
             .success()
-            .stdout(predicate::str::contains(marker).and(predicate::str::contains("verify")));
+            .stdout(
+                predicate::str::contains(marker)
+                    .and(predicate::str::contains("JOURNAL_LAB_COMPLETE")),
+            );
     }
     xtask().args(["completions", "tcsh"]).assert().code(2);
 }
 
+/// What the binary answers a shell's completion request with (the words typed so far, the
+/// last one being completed), one candidate a line.
+fn completed(words: &[&str]) -> Vec<String> {
+    let out = xtask()
+        .env("JOURNAL_LAB_COMPLETE", "bash")
+        .env("_CLAP_COMPLETE_INDEX", (words.len() - 1).to_string())
+        .env("_CLAP_IFS", "\n")
+        .arg("--")
+        .args(words)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
 /// The bash completion works in a real bash: it registers for `journal-lab`, completes a
-/// subcommand and an option of a subcommand.
+/// subcommand, an option of a subcommand, a built-in scenario's name and a release (asking the
+/// binary); `cargo xtask ...` completes the same words.
 #[test]
-fn bash_completes_subcommands_and_their_options() {
+fn bash_completes_subcommands_options_and_names() {
     let out = xtask().args(["completions", "bash"]).output().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("journal-lab.bash");
@@ -837,7 +859,7 @@ fn bash_completes_subcommands_and_their_options() {
         let words: Vec<&str> = words.split(' ').collect();
         let shell = format!(
             "source {}; complete -p journal-lab; COMP_WORDS=({}); COMP_CWORD={}; COMP_LINE='{}'; COMP_POINT=${{#COMP_LINE}}; \
-             _journal__lab journal-lab '{}' '{}'; echo \"${{COMPREPLY[@]}}\"",
+             _clap_complete_journal_lab journal-lab '{}' '{}'; echo \"${{COMPREPLY[@]}}\"",
             script.display(),
             words.join(" "),
             words.len() - 1,
@@ -852,23 +874,33 @@ fn bash_completes_subcommands_and_their_options() {
                 .unwrap(),
         )
     };
-    let said = complete("journal-lab ver");
-    assert!(
-        said.contains("complete -o bashdefault -o default -o nosort -F _journal__lab journal-lab"),
-        "{said}"
-    );
-    assert!(
+    let last_words = |said: &str| -> Vec<String> {
         said.lines()
             .last()
-            .unwrap()
-            .split(' ')
-            .any(|w| w == "verify"),
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    };
+    let said = complete("journal-lab ver");
+    assert!(
+        said.contains("-F _clap_complete_journal_lab journal-lab"),
         "{said}"
     );
+    assert!(last_words(&said).contains(&"verify".to_string()), "{said}");
     let said = complete("journal-lab run --pro");
-    assert_eq!(said.lines().last().unwrap().trim(), "--profile", "{said}");
+    assert_eq!(last_words(&said), ["--profile"], "{said}");
     let said = complete("journal-lab down --la");
-    assert_eq!(said.lines().last().unwrap().trim(), "--lab", "{said}");
+    assert_eq!(last_words(&said), ["--lab"], "{said}");
+    // Names only the binary knows.
+    let said = complete("journal-lab run server-out");
+    assert_eq!(
+        last_words(&said),
+        ["server-outage", "server-outage-hardened"],
+        "{said}"
+    );
+    let said = complete("journal-lab up --release trix");
+    assert_eq!(last_words(&said), ["trixie"], "{said}");
     // `cargo xtask ...`, the contributors' spelling, completes the same words.
     let cargo = |words: &str| -> String {
         let shell = format!(
@@ -886,6 +918,9 @@ fn bash_completes_subcommands_and_their_options() {
     assert!(cargo("cargo xtask conv")
         .split(' ')
         .any(|w| w.trim() == "converge"));
+    assert!(cargo("cargo xtask test passive-")
+        .split(' ')
+        .any(|w| w.trim() == "passive-https"));
 }
 
 /// Rough edges a new user hits: a scenario named as the README names it, `--keep on-failure`,
@@ -932,17 +967,22 @@ fn keep_on_failure_keeps_only_what_failed() {
         .code(1);
     let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
     let run_id = stdout
-        .split("cargo xtask clean --run ")
+        .split("cargo xtask down --lab ")
         .nth(1)
         .and_then(|rest| rest.split_whitespace().next())
-        .expect("a kept run says how to remove it")
+        .expect("a kept run says how to take it down")
         .to_string();
+    assert!(
+        stdout.contains(&format!("cargo xtask login HOST --lab {run_id}")),
+        "{stdout}"
+    );
     let run = LiveRun {
         child: std::process::Command::new("true").spawn().unwrap(),
         run_id: run_id.clone(),
     };
     assert_eq!(run.objects("container"), 2, "the failed run's lab stays");
-    xtask().args(["clean", "--run", &run_id]).assert().success();
+    // What it said to run takes it down.
+    xtask().args(["down", "--lab", &run_id]).assert().success();
     assert_eq!((run.objects("container"), run.objects("network")), (0, 0));
 
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -956,7 +996,7 @@ fn keep_on_failure_keeps_only_what_failed() {
         .success();
     let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
     assert!(
-        !stdout.contains("cargo xtask clean --run"),
+        !stdout.contains("down --lab"),
         "a run that holds is removed: {stdout}"
     );
 }
@@ -998,6 +1038,12 @@ fn up_converge_verify_down_and_test_with_a_destroy_strategy() {
     };
     let said = converge();
     assert!(said.contains("nothing changed"), "{said}");
+    // The lab that is up, and its hosts, complete by name.
+    assert!(
+        completed(&["journal-lab", "login", "client1", "--lab", "converge-"]).contains(&name),
+        "{name}"
+    );
+    assert!(completed(&["journal-lab", "exec", "cli"]).contains(&"client1".to_string()));
     std::fs::write(&drop_in, "[Service]\nRestartSec=7\n").unwrap();
     let said = converge();
     assert!(
@@ -1050,30 +1096,91 @@ fn up_converge_verify_down_and_test_with_a_destroy_strategy() {
         .success()
         .stdout(predicate::str::contains("nothing to take down"));
 
-    // test --destroy=passing: the passing scenario's lab goes, a failing one's stays.
+    // test --name --destroy=passing: idempotence right after bring-up; the passing scenario's
+    // lab goes, the failing ones stay under their names. `drift`'s host tightens a file the
+    // scenario ships at every boot (a tmpfiles rule): converging again changes it.
     let failing = dir.path().join("failing.yaml");
     std::fs::write(&failing, FAILING_SCENARIO).unwrap();
+    std::fs::write(
+        dir.path().join("client/tighten.conf"),
+        "z /etc/systemd/system/systemd-journal-upload.service.d/70-retry.conf 0600 root root -\n",
+    )
+    .unwrap();
+    let drift = dir.path().join("drift.yaml");
+    std::fs::write(
+        &drift,
+        std::fs::read_to_string(&scenario).unwrap().replace(
+            "source: client/retry.conf}\n",
+            "source: client/retry.conf}\n      - {path: /etc/tmpfiles.d/50-tighten.conf, source: client/tighten.conf}\n",
+        ),
+    )
+    .unwrap();
+    let tested = format!("tested-{}", std::process::id());
     let out = xtask()
-        .args(["test", "--destroy=passing", "--reports"])
+        .args(["test", "--destroy=passing", "--name", &tested, "--reports"])
         .arg(&reports)
         .arg(&scenario)
         .arg(&failing)
+        .arg(&drift)
         .assert()
         .code(1);
     let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
-    let kept: Vec<&str> = stdout
-        .split("clean --run ")
-        .skip(1)
-        .filter_map(|rest| rest.split_whitespace().next())
-        .collect();
-    assert_eq!(kept.len(), 1, "only the failing lab stays: {stdout}");
-    let run = LiveRun {
-        child: std::process::Command::new("true").spawn().unwrap(),
-        run_id: kept[0].to_string(),
+    for kept in ["failing", "drift"] {
+        assert!(
+            stdout.contains(&format!("down --lab {tested}-{kept}")),
+            "{kept}'s lab stays under its name: {stdout}"
+        );
+    }
+    assert!(!stdout.contains(&format!("{tested}-ours")), "{stdout}");
+    assert!(
+        stdout.contains("IDEMPOTENCE FAILED: not idempotent")
+            && stdout.contains(
+                "client1:/etc/systemd/system/systemd-journal-upload.service.d/70-retry.conf"
+            ),
+        "{stdout}"
+    );
+    // The passing run converged again to no change, before its steps; `drift` says what changed.
+    let steps_of = |name: &str| -> Vec<serde_json::Value> {
+        // Each run's heading: `NAME (release, systemd …): …/run.json`.
+        let run_json = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} (")))
+            .and_then(|l| l.rsplit(": ").next())
+            .unwrap_or_else(|| panic!("{name}'s run.json in: {stdout}"));
+        let run: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(run_json).unwrap()).unwrap();
+        run["steps"].as_array().unwrap().clone()
     };
-    assert_eq!(run.objects("container"), 2);
-    xtask().args(["clean", "--run", kept[0]]).assert().success();
-    assert_eq!(run.objects("container"), 0);
+    let ours = steps_of("ours");
+    assert_eq!(ours[0]["step"], "idempotence", "{ours:?}");
+    assert!(ours[0].get("error").is_none(), "{ours:?}");
+    assert_eq!(
+        ours[1]["step"], "log-markers",
+        "the steps after it: {ours:?}"
+    );
+    let drifted = steps_of("drift");
+    assert_eq!(
+        drifted.len(),
+        1,
+        "no step after a failed idempotence: {drifted:?}"
+    );
+    assert!(
+        drifted[0]["output"]
+            .to_string()
+            .contains("70-retry.conf: mode 600, the scenario says 0644"),
+        "{drifted:?}"
+    );
+    for kept in ["failing", "drift"] {
+        xtask()
+            .args(["down", "--lab", &format!("{tested}-{kept}")])
+            .assert()
+            .success();
+    }
+    xtask()
+        .args(["ls", "--all", "--format", "json"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(&tested).not());
 }
 
 /// The engine is shared: a lab another user brought up is not the caller's to take down,
