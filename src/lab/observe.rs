@@ -80,6 +80,8 @@ pub struct Facts {
     pub versions: BTreeMap<String, (String, String)>,
     /// Host → its failed units with their status and last lines ([`FAILED_UNITS_COMMAND`]).
     pub failed_units: BTreeMap<String, Vec<String>>,
+    /// Client → its journal-upload unit's state changes ([`upload_unit_command`]).
+    pub upload_unit: BTreeMap<String, Vec<crate::report::unit_events::UnitEvent>>,
     /// What arrived on the servers, for the report and the last arrivals.
     pub view: ServerView,
     /// Raw journals for the report: each server's whole remote directory, and what each client
@@ -141,12 +143,25 @@ fn fact_commands(host: &Host) -> Vec<String> {
         ),
         journal_command,
     ];
+    if host.role == Role::Client {
+        commands.push(upload_unit_command());
+    }
     if host.role == Role::Server {
         commands.push(finding_command());
         commands.push(journal::remote_markers_by_file_command());
         commands.push(merged_view_command());
     }
     commands
+}
+
+/// PID 1's messages about the upload unit, the newest few hundred, with the fields
+/// [`crate::report::unit_events::parse`] reads.
+fn upload_unit_command() -> String {
+    format!(
+        "journalctl -o json --no-pager _PID=1 UNIT={UPLOAD_UNIT} \
+         --output-fields=MESSAGE,MESSAGE_ID,UNIT_RESULT,JOB_TYPE,JOB_RESULT | tail -n {}",
+        crate::report::unit_events::MAX_EVENTS
+    )
 }
 
 fn finding_command() -> String {
@@ -185,13 +200,23 @@ pub async fn observe_facts(lab: &Lab, cache: &ProbeCache, deadlines: &Deadlines)
         let failed: Vec<String> = next().stdout.lines().map(str::to_string).collect();
         let state = next().stdout;
         let journal = (journal_name, next().stdout);
+        let upload_unit =
+            (host.role == Role::Client).then(|| crate::report::unit_events::parse(&next().stdout));
         let server = (host.role == Role::Server).then(|| {
             let finding = server_finding(&host.name, &finding_command(), &next().stdout);
             let markers = journal::parse_entries_by_file(&next().stdout);
             let hidden = merged_view_finding(&host.name, &next().stdout);
             (finding.into_iter().chain(hidden), markers)
         });
-        Ok::<_, Error>((host.name.clone(), version, failed, state, journal, server))
+        Ok::<_, Error>((
+            host.name.clone(),
+            version,
+            failed,
+            state,
+            journal,
+            upload_unit,
+            server,
+        ))
     });
     let mut facts = Facts {
         status_text: BTreeMap::new(),
@@ -199,13 +224,17 @@ pub async fn observe_facts(lab: &Lab, cache: &ProbeCache, deadlines: &Deadlines)
         findings: Vec::new(),
         versions: BTreeMap::new(),
         failed_units: BTreeMap::new(),
+        upload_unit: BTreeMap::new(),
         view: ServerView::empty(),
         journals: Vec::new(),
     };
-    for (name, version, failed, output, journal, server) in
+    for (name, version, failed, output, journal, upload_unit, server) in
         futures::future::try_join_all(observe).await?
     {
         facts.versions.insert(name.clone(), version);
+        if let Some(events) = upload_unit {
+            facts.upload_unit.insert(name.clone(), events);
+        }
         if !failed.is_empty() {
             facts.failed_units.insert(name.clone(), failed);
         }

@@ -578,6 +578,7 @@ fn host_reports(
                 } else {
                     Vec::new()
                 },
+                upload_unit: facts.upload_unit.remove(&host.name).unwrap_or_default(),
             }
         })
         .collect()

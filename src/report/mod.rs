@@ -19,6 +19,7 @@ pub mod delivery;
 pub mod journal_files;
 pub mod matrix;
 pub mod render;
+pub mod unit_events;
 
 use std::path::{Path, PathBuf};
 
@@ -424,6 +425,10 @@ pub struct HostReport {
     /// entries, and under `base: guide` the lab's drop-ins), each with its SHA-256 and why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub added_by_lab: Vec<carried::AddedFile>,
+    /// A client's journal-upload unit as PID 1 logged it (started, failed, restart scheduled,
+    /// start limit hit), oldest first: the timeline marks them on the client's lanes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub upload_unit: Vec<unit_events::UnitEvent>,
 }
 
 impl RunReport {

@@ -209,7 +209,11 @@ pub fn html(report: &RunReport) -> String {
              polls every 250 ms while workloads log) at the height of its latency, lost messages where \
              they were logged; faults and restarts shaded, in the scenario's words.</p>\n",
         );
-        h.push_str(&timeline::timeline_svg(delivery, &timeline::shades(report)));
+        h.push_str(&timeline::timeline_svg(
+            delivery,
+            &timeline::shades(report),
+            &timeline::unit_events(report),
+        ));
         h.push('\n');
     }
     if !report.soak.is_empty() {

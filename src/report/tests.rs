@@ -46,6 +46,7 @@ pub(crate) fn sample(run_id: &str) -> RunReport {
                 failed_units: vec![],
                 carried: vec![],
                 added_by_lab: vec![],
+                upload_unit: vec![],
             },
             HostReport {
                 name: "client1".into(),
@@ -68,6 +69,7 @@ pub(crate) fn sample(run_id: &str) -> RunReport {
                 failed_units: vec![],
                 carried: vec![],
                 added_by_lab: vec![],
+                upload_unit: vec![],
             },
         ],
         findings: vec![],

@@ -7,7 +7,8 @@
 use std::fmt::Write as _;
 
 use super::escape;
-use crate::report::delivery::{Delivery, MessageMark};
+use crate::report::delivery::{Delivery, StreamDelivery};
+use crate::report::unit_events::{UnitEvent, UnitEventKind};
 use crate::report::RunReport;
 
 /// Something the steps did, as the timeline shades it.
@@ -49,12 +50,18 @@ const WIDTH: f64 = 880.0;
 const LABEL_ROW: f64 = 14.0;
 const LANE: f64 = 64.0;
 const AXIS: f64 = 34.0;
-const LEGEND: f64 = 22.0;
+/// Two rows: the messages and the shades, then the upload unit's marks.
+const LEGEND: f64 = 36.0;
 const ARRIVED: &str = "#2b6cb0";
 const REORDERED: &str = "#805ad5";
 const DUPLICATE: &str = "#dd6b20";
 const LOST: &str = "#c53030";
 const UNSEEN: &str = "#8a8a8a";
+const NEVER_LOGGED: &str = "#d9d9d9";
+const UNIT_UP: &str = "#2f855a";
+const UNIT_DOWN: &str = "#c53030";
+const UNIT_RESTART: &str = "#dd6b20";
+const UNIT_LIMIT: &str = "#63171b";
 
 fn unix(t: time::OffsetDateTime) -> f64 {
     t.unix_timestamp_nanos() as f64 / 1e9
@@ -77,6 +84,16 @@ pub fn shades(report: &RunReport) -> Vec<Shade> {
     faults.chain(restarts).collect()
 }
 
+/// Each client's journal-upload unit events (run.json's `hosts[].upload_unit`), by host.
+pub fn unit_events(report: &RunReport) -> Vec<(&str, &[UnitEvent])> {
+    report
+        .hosts
+        .iter()
+        .filter(|h| !h.upload_unit.is_empty())
+        .map(|h| (h.name.as_str(), h.upload_unit.as_slice()))
+        .collect()
+}
+
 /// A tick step of about an eighth of `span` seconds, from 1-2-5 steps.
 fn tick_step(span: f64) -> f64 {
     let rough = span / 8.0;
@@ -89,7 +106,11 @@ fn tick_step(span: f64) -> f64 {
 }
 
 /// The SVG, or nothing when there is nothing with a time to draw.
-pub fn timeline_svg(delivery: &Delivery, shades: &[Shade]) -> String {
+pub fn timeline_svg(
+    delivery: &Delivery,
+    shades: &[Shade],
+    units: &[(&str, &[UnitEvent])],
+) -> String {
     let times = delivery
         .streams
         .iter()
@@ -101,6 +122,13 @@ pub fn timeline_svg(delivery: &Delivery, shades: &[Shade]) -> String {
     if start >= end {
         return String::new();
     }
+    // A unit's events from the first message on are drawn (its first start, at configuration,
+    // is before the plot); one after the last message (the start limit hit) widens it.
+    let end = units
+        .iter()
+        .flat_map(|(_, events)| events.iter().map(|e| e.at))
+        .filter(|at| *at >= start)
+        .fold(end, f64::max);
     let x = |t: f64| LEFT + (t - start) / (end - start) * WIDTH;
     // Labels of shades that would overlap go on the next row.
     let mut rows: Vec<f64> = Vec::new();
@@ -168,30 +196,23 @@ pub fn timeline_svg(delivery: &Delivery, shades: &[Shade]) -> String {
     }
     for (i, stream) in delivery.streams.iter().enumerate() {
         let lane_top = top + LANE * i as f64;
-        lane(
-            &mut svg,
-            stream.host.as_str(),
-            stream.stream,
-            &stream.messages,
-            lane_top,
-            &x,
-        );
+        lane(&mut svg, stream, lane_top, &x);
+        let events = units
+            .iter()
+            .filter(|(host, _)| *host == stream.host)
+            .flat_map(|(_, events)| events.iter())
+            .filter(|e| e.at >= start);
+        unit_marks(&mut svg, events, start, lane_top + LANE - 8.0, &x);
     }
     axis(&mut svg, start, end, lanes_bottom, &x);
-    legend(&mut svg, height - 6.0);
+    legend(&mut svg, height - 20.0);
     svg.push_str("</svg>");
     svg
 }
 
 /// One stream's lane: its name and latency scale, then every marked message.
-fn lane(
-    svg: &mut String,
-    host: &str,
-    stream: u32,
-    marks: &[MessageMark],
-    top: f64,
-    x: &dyn Fn(f64) -> f64,
-) {
+fn lane(svg: &mut String, delivery: &StreamDelivery, top: f64, x: &dyn Fn(f64) -> f64) {
+    let (host, stream, marks) = (delivery.host.as_str(), delivery.stream, &delivery.messages);
     let base = top + LANE - 8.0;
     let latencies = marks
         .iter()
@@ -269,6 +290,100 @@ fn lane(
             (_, None, None) => {}
         }
     }
+    never_logged(svg, delivery, top, x);
+}
+
+/// Messages the client never wrote (a halt stopped its writer): not lost, so not drawn as
+/// lost, but said, as a band from its last logged message to the plot's end.
+fn never_logged(svg: &mut String, delivery: &StreamDelivery, top: f64, x: &dyn Fn(f64) -> f64) {
+    let count = delivery.accounting.never_logged;
+    let Some(last) = delivery
+        .messages
+        .iter()
+        .filter_map(|m| m.logged)
+        .reduce(f64::max)
+    else {
+        return;
+    };
+    if count == 0 {
+        return;
+    }
+    let from = x(last) + 3.0;
+    let to = (LEFT + WIDTH).max(from + 1.0);
+    let text = format!("{count} of {} never logged", delivery.size);
+    let _ = write!(
+        svg,
+        "<rect class=\"never-logged\" x=\"{from:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"10\" fill=\"{NEVER_LOGGED}\" \
+         stroke=\"{UNSEEN}\" stroke-dasharray=\"3 2\"><title>{text}: the client never wrote them (its writer was stopped), \
+         so they are not lost; they are not in its journal</title></rect>\
+         <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"end\" fill=\"#444\">{text}</text>",
+        top + 20.0,
+        to - from,
+        to - 2.0,
+        top + 28.5
+    );
+}
+
+/// The upload unit's state changes on a client's lane, just under its baseline: started
+/// (up), failed (down), a restart scheduled, the start limit hit (labelled: after it, nothing
+/// restarts the upload), a start that failed.
+fn unit_marks<'a>(
+    svg: &mut String,
+    events: impl Iterator<Item = &'a UnitEvent>,
+    start: f64,
+    base: f64,
+    x: &dyn Fn(f64) -> f64,
+) {
+    let y = base + 5.0;
+    for event in events {
+        let cx = x(event.at);
+        let class = match event.kind {
+            UnitEventKind::Started => "unit-started",
+            UnitEventKind::Failed => "unit-failed",
+            UnitEventKind::RestartScheduled => "unit-restart-scheduled",
+            UnitEventKind::StartLimitHit => "unit-start-limit-hit",
+            UnitEventKind::FailedToStart => "unit-failed-to-start",
+        };
+        let (tag, shape) = match event.kind {
+            UnitEventKind::Started => (
+                "path",
+                format!("d=\"M{:.1} {:.1}l3.5 -6l3.5 6z\" fill=\"{UNIT_UP}\"", cx - 3.5, y + 3.0),
+            ),
+            UnitEventKind::Failed | UnitEventKind::FailedToStart => (
+                "path",
+                format!("d=\"M{:.1} {:.1}l3.5 6l3.5 -6z\" fill=\"{UNIT_DOWN}\"", cx - 3.5, y - 3.0),
+            ),
+            UnitEventKind::RestartScheduled => (
+                "circle",
+                format!(
+                    "cx=\"{cx:.1}\" cy=\"{y:.1}\" r=\"2.5\" fill=\"none\" stroke=\"{UNIT_RESTART}\" stroke-width=\"1.3\""
+                ),
+            ),
+            UnitEventKind::StartLimitHit => (
+                "rect",
+                format!(
+                    "x=\"{:.1}\" y=\"{:.1}\" width=\"7\" height=\"7\" fill=\"{UNIT_LIMIT}\"",
+                    cx - 3.5,
+                    y - 3.5
+                ),
+            ),
+        };
+        let _ = write!(
+            svg,
+            "<{tag} class=\"{class}\" {shape}><title>journal-upload {} at {}: {}</title></{tag}>",
+            event.kind.words(),
+            seconds(event.at - start),
+            escape(&event.message),
+        );
+        if event.kind == UnitEventKind::StartLimitHit {
+            let _ = write!(
+                svg,
+                "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" fill=\"{UNIT_LIMIT}\">start limit hit: no more restarts</text>",
+                cx + 6.0,
+                y + 3.5
+            );
+        }
+    }
 }
 
 /// The time axis: ticks at 1-2-5 steps, seconds from the first thing drawn.
@@ -302,22 +417,30 @@ fn axis(svg: &mut String, start: f64, end: f64, at: f64, x: &dyn Fn(f64) -> f64)
 }
 
 fn legend(svg: &mut String, y: f64) {
-    let items: [(&str, &str); 7] = [
+    let items: [(&str, &str); 11] = [
         ("arrived (height: latency)", ARRIVED),
         ("out of order", REORDERED),
         ("duplicate", DUPLICATE),
         ("lost (at its log time)", LOST),
         ("arrived, time not seen", UNSEEN),
+        ("never logged", NEVER_LOGGED),
         ("fault", "#f4c7c3"),
         ("restart", "#fbe3a6"),
+        ("upload started", UNIT_UP),
+        ("upload failed", UNIT_DOWN),
+        ("start limit hit", UNIT_LIMIT),
     ];
-    let mut at = 4.0;
-    for (text, colour) in items {
+    let (mut at, mut row_y) = (4.0, y);
+    for (i, (text, colour)) in items.into_iter().enumerate() {
+        // The upload unit's marks on a row of their own.
+        if i == 8 {
+            (at, row_y) = (4.0, y + 14.0);
+        }
         let _ = write!(
             svg,
             "<rect class=\"legend\" x=\"{at:.1}\" y=\"{:.1}\" width=\"10\" height=\"10\" fill=\"{colour}\"/>\
-             <text x=\"{:.1}\" y=\"{y:.1}\" font-size=\"10\">{text}</text>",
-            y - 9.0,
+             <text x=\"{:.1}\" y=\"{row_y:.1}\" font-size=\"10\">{text}</text>",
+            row_y - 9.0,
             at + 13.0
         );
         at += 22.0 + 5.6 * text.len() as f64;
@@ -342,165 +465,4 @@ fn seconds(value: f64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::checks::accounting::Accounting;
-    use crate::report::delivery::StreamDelivery;
-
-    fn mark(seq: u64, logged: f64, arrived: Option<f64>, copies: u32) -> MessageMark {
-        MessageMark {
-            seq,
-            logged: Some(logged),
-            arrived,
-            copies,
-            out_of_order: false,
-        }
-    }
-
-    #[test]
-    fn lost_duplicated_and_reordered_messages_and_the_shades_are_drawn_and_labelled() {
-        let mut reordered = mark(3, 103.0, Some(104.0), 1);
-        reordered.out_of_order = true;
-        let delivery = Delivery {
-            version: 1,
-            settled_after_seconds: None,
-            streams: vec![StreamDelivery {
-                host: "client1".into(),
-                stream: 0,
-                size: 400,
-                accounting: Accounting::default(),
-                arrivals: Vec::new(),
-                latency_ms: None,
-                messages: vec![
-                    mark(0, 100.0, Some(100.2), 1),
-                    mark(1, 101.0, None, 0),
-                    mark(2, 102.0, Some(110.0), 2),
-                    reordered,
-                    mark(4, 104.0, None, 1),
-                ],
-            }],
-        };
-        let shades = [
-            Shade {
-                label: "server-down on server".into(),
-                from: 100.5,
-                to: 108.0,
-                kind: ShadeKind::Fault,
-            },
-            Shade {
-                label: "restart client1 (halt)".into(),
-                from: 101.0,
-                to: 102.0,
-                kind: ShadeKind::Restart,
-            },
-            Shade {
-                label: "kill-upload on client1".into(),
-                from: 105.0,
-                to: 105.0,
-                kind: ShadeKind::Fault,
-            },
-        ];
-        let svg = timeline_svg(&delivery, &shades);
-        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"), "{svg}");
-        for (class, count) in [
-            ("arrived", 2),
-            ("lost", 1),
-            ("duplicate", 1),
-            ("reordered", 1),
-            ("unseen", 1),
-            ("fault", 2),
-            ("restart", 1),
-        ] {
-            assert_eq!(
-                svg.matches(&format!("class=\"{class}\"")).count(),
-                count,
-                "{class}"
-            );
-        }
-        for label in [
-            "server-down on server",
-            "restart client1 (halt)",
-            "kill-upload on client1",
-        ] {
-            assert!(
-                svg.contains(&format!(">{label}</text>")),
-                "{label} is not labelled"
-            );
-        }
-        // The restart starts inside the outage's label span: its label goes on a second row.
-        assert!(
-            svg.contains("y=\"28.0\" font-size=\"11\" text-anchor=\"start\">restart client1"),
-            "{svg}"
-        );
-        assert!(svg.contains("seq 1: lost"), "{svg}");
-        assert!(svg.contains("class=\"tick\"") && svg.contains(">0 s</text>"));
-        assert!(svg.contains("lost (at its log time)"), "a legend");
-        assert!(!svg.contains("<script") && !svg.contains("href"));
-    }
-
-    #[test]
-    fn ticks_step_one_two_five() {
-        assert_eq!(tick_step(8.0), 1.0);
-        assert_eq!(tick_step(30.0), 5.0);
-        assert_eq!(tick_step(100.0), 20.0);
-        assert_eq!(tick_step(0.4), 0.05);
-    }
-
-    /// The timeline of a recorded run, as report.html draws it.
-    fn recorded(run_json: &str) -> (RunReport, String) {
-        let report: RunReport = serde_json::from_str(run_json).unwrap();
-        let html = crate::report::render::html(&report);
-        let start = html
-            .find("<svg xmlns")
-            .expect("report.html has the timeline");
-        let end = start + html[start..].find("</svg>").unwrap() + "</svg>".len();
-        let svg = html[start..end].to_string();
-        (report, svg)
-    }
-
-    /// A recorded server-outage run (bookworm): every lost message is drawn, at its log time,
-    /// and the outage is shaded and labelled with the scenario's words.
-    #[test]
-    fn a_recorded_server_outage_draws_every_lost_message_and_labels_the_fault() {
-        let (report, svg) = recorded(include_str!(
-            "../../../tests/data/timeline/server-outage.run.json"
-        ));
-        let stream = &report.delivery.as_ref().unwrap().streams[0];
-        let lost: u64 = stream.accounting.lost.iter().map(|(a, b)| b - a + 1).sum();
-        assert!(lost > 0, "the recording lost messages");
-        assert_eq!(svg.matches("class=\"lost\"").count() as u64, lost);
-        assert!(
-            svg.contains(">server-down on server</text>"),
-            "the fault is not labelled"
-        );
-        assert_eq!(svg.matches("class=\"fault\"").count(), 1);
-    }
-
-    /// A recorded client-restart run (bookworm): the restart is shaded and labelled, and the
-    /// duplicated message is marked.
-    #[test]
-    fn a_recorded_client_restart_draws_the_restart_and_the_duplicate() {
-        let (report, svg) = recorded(include_str!(
-            "../../../tests/data/timeline/client-restart.run.json"
-        ));
-        let duplicated = &report.delivery.as_ref().unwrap().streams[0]
-            .accounting
-            .duplicated;
-        assert!(!duplicated.is_empty(), "the recording has a duplicate");
-        assert!(
-            svg.contains(">restart client1 (halt)</text>"),
-            "the restart is not labelled"
-        );
-        assert_eq!(svg.matches("class=\"restart\"").count(), 1);
-        for (first, last) in duplicated {
-            for seq in *first..=*last {
-                let title = format!("<title>seq {seq}: ");
-                let marked = svg.match_indices(&title).any(|(at, _)| {
-                    let text = svg[at..].split("</title>").next().unwrap_or_default();
-                    text.contains("copies on the server")
-                });
-                assert!(marked, "seq {seq} is not marked as a duplicate");
-            }
-        }
-    }
-}
+mod tests;
