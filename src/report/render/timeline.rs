@@ -310,7 +310,11 @@ fn never_logged(svg: &mut String, delivery: &StreamDelivery, top: f64, x: &dyn F
     }
     let from = x(last) + 3.0;
     let to = (LEFT + WIDTH).max(from + 1.0);
-    let text = format!("{count} of {} never logged", delivery.size);
+    // Of what the workload was to log: what it logged and what it never did.
+    let text = format!(
+        "{count} of {} never logged",
+        delivery.accounting.sent + count
+    );
     let _ = write!(
         svg,
         "<rect class=\"never-logged\" x=\"{from:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"10\" fill=\"{NEVER_LOGGED}\" \

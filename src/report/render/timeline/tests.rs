@@ -230,7 +230,8 @@ fn a_recorded_client_restart_draws_the_never_logged_apart_and_the_upload_coming_
     assert!(
         svg.contains(&format!(
             ">{} of {} never logged</text>",
-            stream.accounting.never_logged, stream.size
+            stream.accounting.never_logged,
+            stream.accounting.sent + stream.accounting.never_logged
         )),
         "{svg}"
     );
