@@ -56,7 +56,12 @@ fn the_binary_works_from_any_directory() {
 
     // Its bash completion is journal-lab's own: it leaves cargo's completion alone.
     let script = text(&journal_lab(cwd.path(), &["completions", "bash"]));
-    assert!(script.contains("complete -F _journal__lab"), "{script}");
+    // It asks `journal-lab` on PATH (not the path of a build directory) at each TAB.
+    assert!(
+        script.contains("-F _clap_complete_journal_lab journal-lab")
+            && script.contains("JOURNAL_LAB_COMPLETE=\"bash\" \\\n        \"journal-lab\" --"),
+        "{script}"
+    );
     assert!(
         !script.contains("_journal_lab_cargo"),
         "registers nothing for cargo"
@@ -165,11 +170,16 @@ fn json_is_answered_in_json_errors_included() {
     for args in [
         &["ls", "--format", "json"][..],
         &["run", "passive-https", "--format=json"][..],
+        &["images", "list", "--format", "json"][..],
     ] {
         let out = journal_lab(cwd.path(), args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let document: serde_json::Value = serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|e| panic!("{args:?}: stdout is not JSON ({e}): {}", text(&out)));
+        assert_eq!(
+            schema_errors(cwd.path(), "error", &document),
+            Vec::<String>::new()
+        );
         assert_eq!(document["exit"], 2, "{args:?}");
         assert!(
             document["error"]
@@ -178,4 +188,87 @@ fn json_is_answered_in_json_errors_included() {
             "{args:?}: {document}"
         );
     }
+}
+
+/// How `document` breaks the schema `report schema --of NAME` prints (empty: it validates).
+fn schema_errors(cwd: &Path, name: &str, document: &serde_json::Value) -> Vec<String> {
+    let out = journal_lab(cwd, &["report", "schema", "--of", name]);
+    assert!(out.status.success(), "{}", text(&out));
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let validator = jsonschema::options().build(&schema).unwrap();
+    validator
+        .iter_errors(document)
+        .map(|e| e.to_string())
+        .collect()
+}
+
+/// The listings that need no engine, as JSON: one document each, in its published schema,
+/// saying what the text says (`report prune`, `scenario check` of a good and a bad file).
+#[test]
+fn listings_answer_in_their_published_schemas() {
+    let cwd = tempfile::tempdir().unwrap();
+    let reports = cwd.path().join("reports");
+    for id in ["jl-20261101-000000-0001", "jl-20261102-000000-0002"] {
+        std::fs::create_dir_all(reports.join(id)).unwrap();
+        std::fs::write(reports.join(id).join("run.json"), "{}").unwrap();
+    }
+    let json = |args: &[&str]| -> (Option<i32>, serde_json::Value) {
+        let out = journal_lab(cwd.path(), args);
+        let document = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: stdout is not JSON ({e}): {}", text(&out)));
+        (out.status.code(), document)
+    };
+    let (code, pruned) = json(&[
+        "report",
+        "prune",
+        "reports",
+        "--keep",
+        "1",
+        "--dry-run",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        schema_errors(cwd.path(), "prune", &pruned),
+        Vec::<String>::new()
+    );
+    assert_eq!(pruned["dry_run"], true);
+    assert_eq!(pruned["kept"], 1);
+    assert!(pruned["removed"][0]["dir"]
+        .as_str()
+        .is_some_and(|d| d.ends_with("jl-20261101-000000-0001")));
+    assert!(
+        reports.join("jl-20261101-000000-0001").exists(),
+        "a dry run"
+    );
+
+    std::fs::write(
+        cwd.path().join("bad.yaml"),
+        "hosts:\n  - {name: server, role: servr}\n",
+    )
+    .unwrap();
+    let (code, checked) = json(&[
+        "scenario",
+        "check",
+        "passive-https",
+        "bad.yaml",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, Some(2), "a bad file fails the check");
+    assert_eq!(
+        schema_errors(cwd.path(), "scenario-check", &checked),
+        Vec::<String>::new()
+    );
+    let files = checked["files"].as_array().unwrap();
+    assert_eq!(files.len(), 2);
+    assert_eq!(files[1]["ok"], false);
+    assert_eq!(files[1]["line"], 2);
+    assert!(
+        files[1]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("servr")),
+        "{checked}"
+    );
 }

@@ -271,7 +271,7 @@ pub(super) enum Command {
         #[arg(long)]
         all: bool,
         /// `text` (a table) or `json` (`{"labs": [{name, run, age, scenario, state, last, user,
-        /// hosts}]}`; an error is `{"error": ..., "exit": 2}`).
+        /// hosts}]}`: `report schema --of labs`; an error is `{"error": ..., "exit": 2}`).
         #[arg(long, value_enum, default_value = "text")]
         format: ListFormat,
     },
@@ -514,9 +514,19 @@ pub(super) enum ReportCommand {
         /// Say what would be removed and what it would free, and remove nothing.
         #[arg(long)]
         dry_run: bool,
+        /// `text`, or `json` (one document: `report schema --of prune`).
+        #[arg(long, value_enum, default_value = "text")]
+        format: ListFormat,
     },
-    /// Print the JSON Schema of run.json (its `schema_version` names the version).
-    Schema,
+    /// Print the JSON Schema of run.json (its `schema_version` names the version), or with
+    /// `--of` of another document the command line prints with `--format json`.
+    Schema {
+        /// run (run.json, and each run of `run --format json`), labs (`ls`), images
+        /// (`images list`), prune (`report prune`), scenario-check (`scenario check`), or error
+        /// (what any command prints instead with `--format json` when it cannot do its job).
+        #[arg(long, default_value = "run", value_parser = ["run", "labs", "images", "prune", "scenario-check", "error"])]
+        of: String,
+    },
     /// Rates across earlier runs: every run.json under DIRs, folded per scenario, release,
     /// check, host and phase into how often each verdict was seen, and stable or flaky (a
     /// trend over days, like Allure's history).
@@ -543,8 +553,12 @@ pub(super) enum ReportCommand {
 pub(super) enum ScenarioCommand {
     /// Validate scenario files (syntax, types, unknown keys, host references); errors name file:line:col. `-` reads one from standard input.
     Check {
-        #[arg(required = true)]
+        #[arg(required = true, add = completing::scenarios())]
         files: Vec<PathBuf>,
+        /// `text` (each file's verdict; errors on stderr), or `json` (one document on stdout:
+        /// `report schema --of scenario-check`).
+        #[arg(long, value_enum, default_value = "text")]
+        format: ListFormat,
     },
     /// Print the JSON Schema of the scenario format (for editors).
     Schema,
@@ -559,7 +573,11 @@ pub(super) enum ImagesCommand {
         release: Vec<String>,
     },
     /// List the recipes and whether their current image exists.
-    List,
+    List {
+        /// `text`, or `json` (one document: `report schema --of images`).
+        #[arg(long, value_enum, default_value = "text")]
+        format: ListFormat,
+    },
     /// Print each recipe's image reference (`journal-lab/<release>:<hash>`), one per line,
     /// without an engine: what a CI cache of built images is keyed by.
     Hash,

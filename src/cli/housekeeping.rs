@@ -80,48 +80,64 @@ async fn futures_join<F: std::future::Future<Output = crate::Result<()>>>(
     Ok(())
 }
 
-pub async fn list_images() -> anyhow::Result<ExitCode> {
+/// `images list`: each recipe, its image, and in a built image its systemd and features.
+pub async fn list_images(json: bool) -> anyhow::Result<ExitCode> {
+    use crate::report::documents::{ImageRow, Images, RebuiltBinary};
     let engine = Engine::connect().await?;
-    for release in images::available_releases(&recipes()) {
-        let spec = images::ImageSpec::load(&recipes(), &release)?;
-        if !images::exists(&engine, &spec).await? {
-            println!("{release:<16} {:<48} not built", spec.reference());
-            continue;
-        }
-        // The systemd of the image and its compile-time features (what decides, e.g., whether
-        // journal-remote can check client certificates: +GNUTLS or -GNUTLS).
-        let version = engine
+    let version_of = async |reference: &str, program: &str| {
+        engine
             .output_of(
-                &spec.reference(),
-                &["systemctl", "--version"],
+                reference,
+                &[program, "--version"],
                 std::time::Duration::from_secs(30),
             )
             .await
-            .unwrap_or_else(|e| format!("? ({e})"));
-        let mut lines = version.lines();
-        println!(
-            "{release:<16} {:<48} built, {}",
-            spec.reference(),
-            lines.next().unwrap_or("?").trim()
-        );
-        if let Some(features) = lines.next() {
-            println!("{:<16} {}", "", features.trim());
+            .unwrap_or_else(|e| format!("? ({e})"))
+    };
+    let mut listed = Images::default();
+    for release in images::available_releases(&recipes()) {
+        let spec = images::ImageSpec::load(&recipes(), &release)?;
+        let reference = spec.reference();
+        let mut row = ImageRow {
+            release,
+            reference: reference.clone(),
+            built: images::exists(&engine, &spec).await?,
+            systemd: None,
+            features: None,
+            rebuilt: Vec::new(),
+        };
+        if row.built {
+            // The systemd of the image and its compile-time features (what decides, e.g.,
+            // whether journal-remote can check client certificates: +GNUTLS or -GNUTLS).
+            let version = version_of(&reference, "systemctl").await;
+            let mut lines = version.lines().map(|l| l.trim().to_string());
+            row.systemd = Some(lines.next().unwrap_or_else(|| "?".into()));
+            row.features = lines.next();
+            // A layered image's rebuilt binaries have features of their own.
+            for (target, path) in spec.layer.iter().flat_map(|l| &l.rebuild.install) {
+                let version = version_of(&reference, path).await;
+                row.rebuilt.push(RebuiltBinary {
+                    target: target.clone(),
+                    version: version.lines().last().unwrap_or("?").trim().to_string(),
+                });
+            }
         }
-        // A layered image's rebuilt binaries have features of their own.
-        for (target, path) in spec.layer.iter().flat_map(|l| &l.rebuild.install) {
-            let version = engine
-                .output_of(
-                    &spec.reference(),
-                    &[path, "--version"],
-                    std::time::Duration::from_secs(30),
-                )
-                .await
-                .unwrap_or_else(|e| format!("? ({e})"));
-            println!(
-                "{:<16} rebuilt {target}: {}",
-                "",
-                version.lines().last().unwrap_or("?").trim()
-            );
+        listed.images.push(row);
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&listed)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for row in &listed.images {
+        match &row.systemd {
+            None => println!("{:<16} {:<48} not built", row.release, row.reference),
+            Some(systemd) => println!("{:<16} {:<48} built, {systemd}", row.release, row.reference),
+        }
+        if let Some(features) = &row.features {
+            println!("{:<16} {features}", "");
+        }
+        for binary in &row.rebuilt {
+            println!("{:<16} rebuilt {}: {}", "", binary.target, binary.version);
         }
     }
     Ok(ExitCode::SUCCESS)

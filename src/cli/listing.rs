@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::lifecycle::{hosts_on, label, labs, last_action};
+use crate::report::documents::LabRow;
 use crate::{lab, report};
 
 /// A lab's state, from its hosts and its last action.
@@ -59,17 +60,6 @@ pub async fn ls(reports: PathBuf, everyone: bool, json: bool) -> anyhow::Result<
         );
         return Ok(ExitCode::SUCCESS);
     }
-    #[derive(serde::Serialize)]
-    struct Row {
-        name: String,
-        run: String,
-        age: String,
-        scenario: String,
-        state: String,
-        last: String,
-        user: String,
-        hosts: String,
-    }
     let mut rows = Vec::new();
     for run in labs {
         // Where the run said its reports go, unless --reports names another place.
@@ -102,7 +92,7 @@ pub async fn ls(reports: PathBuf, everyone: bool, json: bool) -> anyhow::Result<
                 }
             })
             .collect();
-        rows.push(Row {
+        rows.push(LabRow {
             name: label(&run),
             run: run.id.clone(),
             age: age(&run.id),
@@ -131,12 +121,12 @@ pub async fn ls(reports: PathBuf, everyone: bool, json: bool) -> anyhow::Result<
         // One document: the labs, each with the same fields as the table's columns.
         println!(
             "{}",
-            serde_json::to_string_pretty(&serde_json::json!({ "labs": rows }))?
+            serde_json::to_string_pretty(&report::documents::Labs { labs: rows })?
         );
         return Ok(ExitCode::SUCCESS);
     }
     // Columns as wide as their longest entry.
-    let width = |f: &dyn Fn(&Row) -> usize, title: &str| {
+    let width = |f: &dyn Fn(&LabRow) -> usize, title: &str| {
         rows.iter().map(f).max().unwrap_or(0).max(title.len())
     };
     let (w_name, w_run, w_age, w_scenario, w_state, w_last) = (

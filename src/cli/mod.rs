@@ -142,7 +142,11 @@ pub fn main(entry: Entry) -> ExitCode {
                     progress::done();
                     eprintln!("error: {}", describe(&e));
                     if wants_json {
-                        println!("{}", serde_json::json!({"error": describe(&e), "exit": 2}));
+                        let error = report::documents::ErrorDocument {
+                            error: describe(&e),
+                            exit: 2,
+                        };
+                        println!("{}", serde_json::to_string(&error).unwrap_or_default());
                     }
                     ExitCode::from(2)
                 }
@@ -282,12 +286,13 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Report {
-            merge: Some(ReportCommand::Schema),
+            merge: Some(ReportCommand::Schema { of }),
             ..
         } => {
+            let document: report::documents::Document = of.parse().map_err(anyhow::Error::msg)?;
             println!(
                 "{}",
-                serde_json::to_string_pretty(&report::run_json_schema())?
+                serde_json::to_string_pretty(&report::documents::schema_of(document))?
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -299,6 +304,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     dir,
                     reports,
                     dry_run,
+                    format,
                 }),
             ..
         } => {
@@ -306,6 +312,25 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let reports = dir.unwrap_or(reports);
             let pruned = prune::prune(&reports, keep, older_than, dry_run)?;
             let freed: u64 = pruned.removed.iter().map(|(_, b)| b).sum();
+            if format == args::ListFormat::Json {
+                let document = report::documents::Prune {
+                    dry_run,
+                    removed: pruned
+                        .removed
+                        .iter()
+                        .map(|(dir, bytes)| report::documents::PrunedRun {
+                            dir: dir.clone(),
+                            bytes: *bytes,
+                        })
+                        .collect(),
+                    freed_bytes: freed,
+                    kept: pruned.kept,
+                    remaining_bytes: prune::disk_usage(&reports),
+                    reports,
+                };
+                println!("{}", serde_json::to_string_pretty(&document)?);
+                return Ok(ExitCode::SUCCESS);
+            }
             let (removed, would) = if dry_run {
                 ("would remove", "would be ")
             } else {
@@ -358,8 +383,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Scenario {
-            command: ScenarioCommand::Check { files },
-        } => check_scenarios(&files),
+            command: ScenarioCommand::Check { files, format },
+        } => check_scenarios(&files, format == args::ListFormat::Json),
         Command::Scenario {
             command: ScenarioCommand::Schema,
         } => {
@@ -374,8 +399,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             command: ImagesCommand::Build { release },
         } => build_images(&release).await,
         Command::Images {
-            command: ImagesCommand::List,
-        } => list_images().await,
+            command: ImagesCommand::List { format },
+        } => list_images(format == args::ListFormat::Json).await,
         Command::Images {
             command: ImagesCommand::Hash,
         } => {
@@ -513,8 +538,9 @@ fn progress() -> Progress {
     progress::reporter()
 }
 
-fn check_scenarios(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
-    let mut bad = 0;
+fn check_scenarios(files: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
+    use report::documents::{CheckedScenario, ScenarioChecks};
+    let mut checked = ScenarioChecks::default();
     for file in files {
         // `-`: the scenario on standard input (its `source:` files beside the working directory).
         let loaded = if file.as_os_str() == "-" {
@@ -529,21 +555,46 @@ fn check_scenarios(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
         } else {
             scenario::Scenario::load(file)
         };
-        match loaded {
-            Ok(s) => println!(
-                "{}: ok ({} hosts, {} steps, {} checks)",
-                file.display(),
-                s.hosts.len(),
-                s.steps.len(),
-                s.checks.len()
-            ),
-            Err(e) => {
-                eprintln!("{e}");
-                bad += 1;
+        let verdict = match &loaded {
+            Ok(s) => CheckedScenario {
+                file: file.clone(),
+                ok: true,
+                hosts: Some(s.hosts.len()),
+                steps: Some(s.steps.len()),
+                checks: Some(s.checks.len()),
+                line: None,
+                column: None,
+                error: None,
+            },
+            Err(e) => CheckedScenario {
+                file: e.file.clone(),
+                ok: false,
+                hosts: None,
+                steps: None,
+                checks: None,
+                line: Some(e.line),
+                column: Some(e.column),
+                error: Some(e.message.clone()),
+            },
+        };
+        if !json {
+            match &loaded {
+                Ok(s) => println!(
+                    "{}: ok ({} hosts, {} steps, {} checks)",
+                    file.display(),
+                    s.hosts.len(),
+                    s.steps.len(),
+                    s.checks.len()
+                ),
+                Err(e) => eprintln!("{e}"),
             }
         }
+        checked.files.push(verdict);
     }
-    Ok(if bad == 0 {
+    if json {
+        println!("{}", serde_json::to_string_pretty(&checked)?);
+    }
+    Ok(if checked.files.iter().all(|f| f.ok) {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(2)

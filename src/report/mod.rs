@@ -16,6 +16,7 @@ pub mod regression;
 mod unfinished;
 pub use unfinished::{Partial, Unfinished};
 pub mod delivery;
+pub mod documents;
 pub mod journal_files;
 pub mod matrix;
 pub mod render;

@@ -828,6 +828,23 @@ fn completions_are_printed_for_each_shell() {
     xtask().args(["completions", "tcsh"]).assert().code(2);
 }
 
+/// A command's stdout as JSON (it must succeed).
+fn json_of(command: &mut Command) -> serde_json::Value {
+    let out = command.output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// How `document` breaks the schema `report schema --of NAME` prints (empty: it validates).
+fn schema_errors(name: &str, document: &serde_json::Value) -> Vec<String> {
+    let schema = json_of(xtask().args(["report", "schema", "--of", name]));
+    let validator = jsonschema::options().build(&schema).unwrap();
+    validator
+        .iter_errors(document)
+        .map(|e| e.to_string())
+        .collect()
+}
+
 /// What the binary answers a shell's completion request with (the words typed so far, the
 /// last one being completed), one candidate a line.
 fn completed(words: &[&str]) -> Vec<String> {
@@ -1044,6 +1061,31 @@ fn up_converge_verify_down_and_test_with_a_destroy_strategy() {
         "{name}"
     );
     assert!(completed(&["journal-lab", "exec", "cli"]).contains(&"client1".to_string()));
+    // The listings as JSON, each in its published schema, saying what the lab is.
+    let listed = json_of(
+        xtask()
+            .args(["ls", "--format", "json", "--reports"])
+            .arg(&reports),
+    );
+    assert_eq!(schema_errors("labs", &listed), Vec::<String>::new());
+    let ours = listed["labs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == name.as_str())
+        .unwrap_or_else(|| panic!("{name} in {listed}"));
+    assert_eq!(ours["state"], "up");
+    assert_eq!(ours["scenario"], "ours");
+    let images = json_of(xtask().args(["images", "list", "--format", "json"]));
+    assert_eq!(schema_errors("images", &images), Vec::<String>::new());
+    assert!(
+        images["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["release"] == "bookworm" && i["built"] == true),
+        "{images}"
+    );
     std::fs::write(&drop_in, "[Service]\nRestartSec=7\n").unwrap();
     let said = converge();
     assert!(
