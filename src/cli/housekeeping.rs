@@ -254,3 +254,53 @@ pub async fn clean(run: Option<String>, force: bool, dry_run: bool) -> anyhow::R
     // A stale network is the engine's state, not a failure of the cleaning.
     Ok(ExitCode::SUCCESS)
 }
+
+/// `report prune`: the runs beyond `keep` or older than `older_than` removed (or, with
+/// `dry_run`, said), as text or one JSON document.
+pub fn prune_reports(
+    reports: std::path::PathBuf,
+    keep: Option<usize>,
+    older_than: Option<std::time::Duration>,
+    dry_run: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    use crate::report::prune;
+    let pruned = prune::prune(&reports, keep, older_than, dry_run)?;
+    let freed: u64 = pruned.removed.iter().map(|(_, b)| b).sum();
+    if json {
+        let document = crate::report::documents::Prune {
+            dry_run,
+            removed: pruned
+                .removed
+                .iter()
+                .map(|(dir, bytes)| crate::report::documents::PrunedRun {
+                    dir: dir.clone(),
+                    bytes: *bytes,
+                })
+                .collect(),
+            freed_bytes: freed,
+            kept: pruned.kept,
+            remaining_bytes: prune::disk_usage(&reports),
+            reports,
+        };
+        println!("{}", serde_json::to_string_pretty(&document)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (removed, would) = if dry_run {
+        ("would remove", "would be ")
+    } else {
+        ("removed", "")
+    };
+    for (dir, bytes) in &pruned.removed {
+        println!("{removed} {} ({})", dir.display(), prune::human(*bytes));
+    }
+    println!(
+        "{} runs {would}removed, {} {would}freed; {} kept ({} under {})",
+        pruned.removed.len(),
+        prune::human(freed),
+        pruned.kept,
+        prune::human(prune::disk_usage(&reports)),
+        reports.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -31,9 +31,11 @@ mod suite;
 use runs::{default_jobs, print_outcome, run_lab, run_scenarios, OutputFormat};
 
 mod replaying;
+mod validating;
 use crate::checks::ProfileMode;
 use crate::{images, report, scenario, Progress};
 use housekeeping::{build_images, certs, clean, list_images, test};
+use validating::check_scenarios;
 
 /// The version line: the crate's version and the commit it was built from (build.rs).
 pub const VERSION: &str = concat!(
@@ -307,48 +309,13 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     format,
                 }),
             ..
-        } => {
-            use crate::report::prune;
-            let reports = dir.unwrap_or(reports);
-            let pruned = prune::prune(&reports, keep, older_than, dry_run)?;
-            let freed: u64 = pruned.removed.iter().map(|(_, b)| b).sum();
-            if format == args::ListFormat::Json {
-                let document = report::documents::Prune {
-                    dry_run,
-                    removed: pruned
-                        .removed
-                        .iter()
-                        .map(|(dir, bytes)| report::documents::PrunedRun {
-                            dir: dir.clone(),
-                            bytes: *bytes,
-                        })
-                        .collect(),
-                    freed_bytes: freed,
-                    kept: pruned.kept,
-                    remaining_bytes: prune::disk_usage(&reports),
-                    reports,
-                };
-                println!("{}", serde_json::to_string_pretty(&document)?);
-                return Ok(ExitCode::SUCCESS);
-            }
-            let (removed, would) = if dry_run {
-                ("would remove", "would be ")
-            } else {
-                ("removed", "")
-            };
-            for (dir, bytes) in &pruned.removed {
-                println!("{removed} {} ({})", dir.display(), prune::human(*bytes));
-            }
-            println!(
-                "{} runs {would}removed, {} {would}freed; {} kept ({} under {})",
-                pruned.removed.len(),
-                prune::human(freed),
-                pruned.kept,
-                prune::human(prune::disk_usage(&reports)),
-                reports.display()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        } => housekeeping::prune_reports(
+            dir.unwrap_or(reports),
+            keep,
+            older_than,
+            dry_run,
+            format == args::ListFormat::Json,
+        ),
         Command::Report {
             run_dir, format, ..
         } => {
@@ -536,67 +503,4 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 /// Progress lines on stderr, stamped with the time since the command started.
 fn progress() -> Progress {
     progress::reporter()
-}
-
-fn check_scenarios(files: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
-    use report::documents::{CheckedScenario, ScenarioChecks};
-    let mut checked = ScenarioChecks::default();
-    for file in files {
-        // `-`: the scenario on standard input (its `source:` files beside the working directory).
-        let loaded = if file.as_os_str() == "-" {
-            scenario::limits::read_text(std::io::stdin().lock())
-                .map_err(|message| scenario::ScenarioError {
-                    file: PathBuf::from("<stdin>"),
-                    line: 0,
-                    column: 0,
-                    message,
-                })
-                .and_then(|text| scenario::Scenario::parse(Path::new("<stdin>"), &text))
-        } else {
-            scenario::Scenario::load(file)
-        };
-        let verdict = match &loaded {
-            Ok(s) => CheckedScenario {
-                file: file.clone(),
-                ok: true,
-                hosts: Some(s.hosts.len()),
-                steps: Some(s.steps.len()),
-                checks: Some(s.checks.len()),
-                line: None,
-                column: None,
-                error: None,
-            },
-            Err(e) => CheckedScenario {
-                file: e.file.clone(),
-                ok: false,
-                hosts: None,
-                steps: None,
-                checks: None,
-                line: Some(e.line),
-                column: Some(e.column),
-                error: Some(e.message.clone()),
-            },
-        };
-        if !json {
-            match &loaded {
-                Ok(s) => println!(
-                    "{}: ok ({} hosts, {} steps, {} checks)",
-                    file.display(),
-                    s.hosts.len(),
-                    s.steps.len(),
-                    s.checks.len()
-                ),
-                Err(e) => eprintln!("{e}"),
-            }
-        }
-        checked.files.push(verdict);
-    }
-    if json {
-        println!("{}", serde_json::to_string_pretty(&checked)?);
-    }
-    Ok(if checked.files.iter().all(|f| f.ok) {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(2)
-    })
 }
