@@ -9,7 +9,9 @@ h1 { font-size: 1.5em; margin-bottom: .2em; } h2 { margin-top: 1.6em; border-bot
 .meta { color: #555; } table { border-collapse: collapse; width: 100%; margin: .6em 0; }
 th, td { text-align: left; padding: .35em .5em; border-bottom: 1px solid #eee; vertical-align: top; }
 th { background: #f6f7f9; font-weight: 600; } code, pre { font: 13px ui-monospace, monospace; }
-td { overflow-wrap: anywhere; } pre { white-space: pre-wrap; overflow-wrap: anywhere; }
+/* break-word, not anywhere: anywhere lowers a column's least width to one letter, so the table
+   split host names and stacked the digits of numbers; break-word breaks only what cannot fit. */
+td { overflow-wrap: break-word; } td code { overflow-wrap: anywhere; } pre { white-space: pre-wrap; overflow-wrap: anywhere; }
 nav.toc { columns: 2; font-size: .9em; } nav.toc a { display: block; }
 .filter { font-size: .9em; margin: .5em 0; } .filter label { margin-right: 1em; }
 body:has(#show-not-passing:checked) tr.pass, body:has(#show-not-passing:checked) tr.not-applicable { display: none; }
