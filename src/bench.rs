@@ -316,7 +316,7 @@ pub async fn measure(
     let dir = options.reports_dir.join("bench");
     std::fs::create_dir_all(&dir).map_err(Error::io("creating", &dir))?;
     let mut bench = bench;
-    bench.gate = last_bench(&dir).map(|before| report::regression::compare(&before, &bench));
+    bench.gate = last_bench(&dir).map(|before| report::bench::compare(&before, &bench));
     let json = dir.join(format!("{date}.json"));
     std::fs::write(&json, serde_json::to_string_pretty(&bench)? + "\n")
         .map_err(Error::io("writing", &json))?;

@@ -17,6 +17,7 @@ pub mod builtin;
 pub mod expect;
 pub mod init;
 pub mod limits;
+pub mod selection;
 pub mod setup;
 mod source;
 mod spans;

@@ -4,8 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use super::runs::{KeepWhen, OutputFormat};
-use super::{benching, completing, profile_mode, VERSION};
+use super::{benching, names, profile_mode, VERSION};
 use crate::checks::ProfileMode;
 use crate::{images, lab, report};
 
@@ -107,7 +106,7 @@ pub(super) enum Command {
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=lab::MAX_CLIENTS as i64))]
         clients: u16,
         /// Debian release of every host (a recipe under images/).
-        #[arg(long, default_value = images::DEFAULT_RELEASE, add = completing::releases())]
+        #[arg(long, default_value = images::DEFAULT_RELEASE, add = names::releases())]
         release: String,
         /// Leave the lab running afterwards and print how to get a shell on each host:
         /// `--keep` (always) or `--keep=on-failure` (only if a check or a step failed).
@@ -126,7 +125,7 @@ pub(super) enum Command {
     Run {
         /// Scenarios to run: files, or names of built-in scenarios (`server-outage`; a bare
         /// name is `scenarios/NAME.yaml` here if there is one).
-        #[arg(required_unless_present_any = ["all", "setup"], conflicts_with = "all", add = completing::scenarios())]
+        #[arg(required_unless_present_any = ["all", "setup"], conflicts_with = "all", add = names::scenarios())]
         files: Vec<PathBuf>,
         /// Run every built-in scenario.
         #[arg(long)]
@@ -140,7 +139,7 @@ pub(super) enum Command {
         /// Run each scenario on these releases instead of its own (comma-separated, or `all`:
         /// every recipe under images/). With more than one, a conformance matrix is written
         /// to reports/matrix-<time>/.
-        #[arg(long, value_delimiter = ',', add = completing::releases())]
+        #[arg(long, value_delimiter = ',', add = names::releases())]
         release: Vec<String>,
         /// Only this machine's slice of the scenario × release list: K/N (1-based), the same
         /// slice on every machine, for CI matrices; `report merge` joins the shards' reports.
@@ -245,10 +244,10 @@ pub(super) enum Command {
     /// Interrupted (Ctrl-C) or failing to come up, it removes everything it made.
     Up {
         /// The scenario: a file, or a built-in scenario's name.
-        #[arg(add = completing::scenarios())]
+        #[arg(add = names::scenarios())]
         scenario: PathBuf,
         /// Debian release of every host (default: the scenario's).
-        #[arg(long, add = completing::releases())]
+        #[arg(long, add = names::releases())]
         release: Option<String>,
         /// Your setup, laid over the scenario (see `init`).
         #[arg(long, value_name = "DIR")]
@@ -278,10 +277,10 @@ pub(super) enum Command {
     /// An interactive shell in a host of a lab that is up.
     Login {
         /// The host's name in the scenario (e.g. server, client1).
-        #[arg(add = completing::hosts())]
+        #[arg(add = names::hosts())]
         host: String,
         /// The lab's name or run id (default: the only lab that is up).
-        #[arg(add = completing::labs(), long)]
+        #[arg(add = names::labs(), long)]
         lab: Option<String>,
         /// Act on a lab that is not yours (another user's, or a live run of another process).
         #[arg(long)]
@@ -293,7 +292,7 @@ pub(super) enum Command {
     /// (reports/<run-id>-verify-<time>/) in the same formats; exits 1 if a check does not hold.
     Verify {
         /// The lab's name or run id (default: the only lab that is up).
-        #[arg(add = completing::labs(), long)]
+        #[arg(add = names::labs(), long)]
         lab: Option<String>,
         /// Only these checks (comma-separated ids).
         #[arg(long, value_delimiter = ',')]
@@ -321,10 +320,10 @@ pub(super) enum Command {
     /// named here), with `--setup` laid over it; files it no longer names are left alone.
     Converge {
         /// The scenario (default: the one the lab was brought up from).
-        #[arg(add = completing::scenarios())]
+        #[arg(add = names::scenarios())]
         scenario: Option<PathBuf>,
         /// The lab's name or run id (default: the only lab that is up).
-        #[arg(add = completing::labs(), long)]
+        #[arg(add = names::labs(), long)]
         lab: Option<String>,
         /// Your setup, laid over the scenario (see `init`).
         #[arg(long, value_name = "DIR")]
@@ -340,10 +339,10 @@ pub(super) enum Command {
     /// status passed through (`exec client1 -- systemctl status systemd-journal-upload`).
     Exec {
         /// The host's name in the scenario (e.g. server, client1).
-        #[arg(add = completing::hosts())]
+        #[arg(add = names::hosts())]
         host: String,
         /// The lab's name or run id (default: the only lab that is up).
-        #[arg(add = completing::labs(), long)]
+        #[arg(add = names::labs(), long)]
         lab: Option<String>,
         /// The command and its arguments (after `--`).
         #[arg(last = true, required = true)]
@@ -356,7 +355,7 @@ pub(super) enum Command {
     /// is down already: exit 0).
     Down {
         /// The lab's name or run id (default: the only lab that is up).
-        #[arg(add = completing::labs(), long, conflicts_with = "all")]
+        #[arg(add = names::labs(), long, conflicts_with = "all")]
         lab: Option<String>,
         /// Every lab that is up.
         #[arg(long)]
@@ -427,7 +426,7 @@ pub(super) enum Command {
     /// (unit tests and end-to-end tests against real containers).
     Test {
         /// Scenarios: files, or names of built-in scenarios.
-        #[arg(add = completing::scenarios())]
+        #[arg(add = names::scenarios())]
         scenarios: Vec<PathBuf>,
         /// What a lab that stays is called, for `login`, `verify` and `down --lab NAME` (with
         /// several scenarios, each lab is NAME-<scenario>; default: its run id).
@@ -474,6 +473,20 @@ pub(super) enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+}
+
+/// What `run` prints on stdout.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+}
+
+/// When a lab stays after its run.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KeepWhen {
+    Always,
+    OnFailure,
 }
 
 /// How a listing prints.
@@ -553,7 +566,7 @@ pub(super) enum ReportCommand {
 pub(super) enum ScenarioCommand {
     /// Validate scenario files (syntax, types, unknown keys, host references); errors name file:line:col. `-` reads one from standard input.
     Check {
-        #[arg(required = true, add = completing::scenarios())]
+        #[arg(required = true, add = names::scenarios())]
         files: Vec<PathBuf>,
         /// `text` (each file's verdict; errors on stderr), or `json` (one document on stdout:
         /// `report schema --of scenario-check`).
@@ -569,7 +582,7 @@ pub(super) enum ImagesCommand {
     /// Build the image of each release unless one with the same recipe hash exists.
     Build {
         /// Releases to build (recipes under images/); repeat or separate with commas.
-        #[arg(long, value_delimiter = ',', default_value = images::DEFAULT_RELEASE, add = completing::releases())]
+        #[arg(long, value_delimiter = ',', default_value = images::DEFAULT_RELEASE, add = names::releases())]
         release: Vec<String>,
     },
     /// List the recipes and whether their current image exists.

@@ -4,13 +4,7 @@
 //! scenarios and `scenarios/*.yaml` here, releases (the recipes), and the labs and hosts that
 //! are up on the engine. For contributors, the bash script also completes `cargo xtask ...`.
 
-use std::ffi::OsStr;
-use std::time::Duration;
-
 use clap::CommandFactory;
-use clap_complete::engine::{
-    ArgValueCompleter, CompletionCandidate, PathCompleter, ValueCompleter,
-};
 use clap_complete::env::CompleteEnv;
 
 use super::args::Cli;
@@ -18,9 +12,6 @@ use super::me;
 
 /// The variable that asks the binary for completions instead of a run.
 const VAR: &str = "JOURNAL_LAB_COMPLETE";
-
-/// How long a completion may wait for the engine (labs, hosts): a TAB must not hang.
-const ENGINE_DEADLINE: Duration = Duration::from_millis(1500);
 
 /// `cargo xtask ...` in bash: cargo's own completion does not know xtask's words, so `cargo`
 /// gets a completion that hands `cargo xtask ...` to journal-lab's (the same command line) and
@@ -84,102 +75,4 @@ pub fn completions(shell: clap_complete::Shell) -> String {
         clap_complete::Shell::Bash if me() == "cargo xtask" => script + CARGO_XTASK_BASH,
         _ => script,
     }
-}
-
-/// The candidates among `names` that start with what was typed.
-fn starting_with(
-    current: &OsStr,
-    names: impl IntoIterator<Item = (String, &'static str)>,
-) -> Vec<CompletionCandidate> {
-    let typed = current.to_string_lossy();
-    let mut candidates: Vec<CompletionCandidate> = names
-        .into_iter()
-        .filter(|(name, _)| name.starts_with(typed.as_ref()))
-        .map(|(name, help)| CompletionCandidate::new(name).help(Some(help.into())))
-        .collect();
-    candidates.dedup_by(|a, b| a.get_value() == b.get_value());
-    candidates
-}
-
-/// A scenario argument: the built-in names, `scenarios/NAME.yaml` here by NAME, and files.
-pub(super) fn scenarios() -> ArgValueCompleter {
-    ArgValueCompleter::new(|current: &OsStr| {
-        let mut names: Vec<(String, &'static str)> = crate::scenario::builtin::names()
-            .into_iter()
-            .map(|n| (n.to_string(), "built-in scenario"))
-            .collect();
-        if let Ok(entries) = std::fs::read_dir("scenarios") {
-            names.extend(entries.flatten().filter_map(|e| {
-                let name = e
-                    .file_name()
-                    .to_string_lossy()
-                    .strip_suffix(".yaml")?
-                    .to_string();
-                Some((name, "scenarios/ here"))
-            }));
-        }
-        names.sort();
-        let mut candidates = starting_with(current, names);
-        candidates.extend(PathCompleter::any().complete(current));
-        candidates
-    })
-}
-
-/// A release: the recipes built into the binary (and `all` where a list takes it).
-pub(super) fn releases() -> ArgValueCompleter {
-    ArgValueCompleter::new(|current: &OsStr| {
-        let releases = crate::images::available_releases(&crate::images::Recipes::built_in());
-        starting_with(current, releases.into_iter().map(|r| (r, "release")))
-    })
-}
-
-/// What the engine has up, asked with a deadline: a TAB with no engine completes nothing.
-fn on_engine<T: Default>(ask: impl AsyncFnOnce(&crate::engine::Engine) -> crate::Result<T>) -> T {
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    else {
-        return T::default();
-    };
-    runtime.block_on(async {
-        tokio::time::timeout(ENGINE_DEADLINE, async {
-            let engine = crate::engine::Engine::connect().await.ok()?;
-            ask(&engine).await.ok()
-        })
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_default()
-    })
-}
-
-/// A lab: the names (or run ids) of the labs that are up.
-pub(super) fn labs() -> ArgValueCompleter {
-    ArgValueCompleter::new(|current: &OsStr| {
-        let labs: Vec<String> = on_engine(async |engine| {
-            Ok(engine
-                .runs()
-                .await?
-                .iter()
-                .filter(|r| r.kept)
-                .map(super::lifecycle::label)
-                .collect())
-        });
-        starting_with(current, labs.into_iter().map(|l| (l, "lab")))
-    })
-}
-
-/// A host: the hosts of the labs that are up (`server`, `client1`, ...).
-pub(super) fn hosts() -> ArgValueCompleter {
-    ArgValueCompleter::new(|current: &OsStr| {
-        let hosts: Vec<String> = on_engine(async |engine| {
-            let mut hosts = Vec::new();
-            for run in engine.runs().await?.iter().filter(|r| r.kept) {
-                hosts.extend(engine.hosts_of(&run.id).await?.into_iter().map(|h| h.0));
-            }
-            hosts.sort();
-            Ok(hosts)
-        });
-        starting_with(current, hosts.into_iter().map(|h| (h, "host")))
-    })
 }

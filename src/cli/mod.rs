@@ -20,6 +20,7 @@ use clap::{CommandFactory, FromArgMatches};
 mod args;
 mod completing;
 mod hints;
+mod names;
 pub use completing::completions;
 mod benching;
 mod housekeeping;
@@ -252,7 +253,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             strict_expect,
         } => {
             // Validate everything before booting anything.
-            let scenarios = scenario::builtin::select(&files, setup.as_deref(), all)?;
+            let scenarios = scenario::selection::select(&files, setup.as_deref(), all)?;
             let jobs = jobs.unwrap_or_else(default_jobs).max(1);
             let settings = runs::RunSettings {
                 releases: release,
@@ -475,7 +476,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     args::Destroy::Passing => "the labs whose run held; the others stay",
                 }
             );
-            let scenarios = scenario::builtin::select(&scenarios, setup.as_deref(), false)?;
+            let scenarios = scenario::selection::select(&scenarios, setup.as_deref(), false)?;
             let settings = runs::RunSettings {
                 releases: Vec::new(),
                 jobs: jobs.unwrap_or_else(default_jobs).max(1),

@@ -529,19 +529,7 @@ fn collect_runs(
     Ok(())
 }
 
-/// What `run` prints on stdout.
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum OutputFormat {
-    Table,
-    Json,
-}
-
-/// When a lab stays after its run.
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum KeepWhen {
-    Always,
-    OnFailure,
-}
+pub use super::args::{KeepWhen, OutputFormat};
 
 /// Applies `--keep[=WHEN]` to run options.
 pub fn apply_keep(options: &mut lab::LabOptions, keep: Option<KeepWhen>) {

@@ -6,6 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{quantile, BurstResult, Phase};
 
+mod gate;
+pub use gate::compare;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BenchReport {
     pub date: String,
@@ -445,7 +448,7 @@ mod tests {
     /// across machines; the report says so first.
     #[test]
     fn the_gate_flags_a_regression_against_the_last_bench_on_the_same_machine() {
-        use crate::report::regression::{compare, Judgement};
+        use crate::report::regression::Judgement;
         let before = fixture();
         let mut now = fixture();
         now.date = "later".into();

@@ -242,9 +242,7 @@ pub fn url_host(files: &[FileDef]) -> Option<(String, Setting)> {
     Some((host.to_ascii_lowercase(), url))
 }
 
-/// `upload.via` of a host that dials its own `URL=` (its `upload.server` says only whom the name
-/// is resolved to).
-pub const VIA_OWN_URL: &str = "own";
+use super::upload::VIA_OWN_URL;
 
 /// Whether the lab sets `host`'s `URL=`: under the guide's procedure always; as it ships only where
 /// the scenario says how the host dials (`upload:`, e.g. by address or on another port) and not

@@ -150,37 +150,6 @@ pub fn resolve(argument: &Path) -> Result<(String, Scenario), ScenarioError> {
     })
 }
 
-/// The scenarios a command names (files or built-in names; every built-in one with `all`; a
-/// setup's suites when it names none), each with the setup laid over it: all validated before
-/// anything boots.
-pub fn select(
-    files: &[PathBuf],
-    setup: Option<&Path>,
-    all: bool,
-) -> Result<Vec<(String, Scenario)>, ScenarioError> {
-    let setup = setup.map(super::setup::Setup::load).transpose()?;
-    let files: Vec<PathBuf> = match &setup {
-        Some(setup) if files.is_empty() && !all => {
-            setup.suites().into_iter().map(PathBuf::from).collect()
-        }
-        _ => files.to_vec(),
-    };
-    let mut scenarios = if all {
-        self::all()?
-    } else {
-        files
-            .iter()
-            .map(|file| resolve(file))
-            .collect::<Result<Vec<_>, _>>()?
-    };
-    if let Some(setup) = &setup {
-        for (_, scenario) in &mut scenarios {
-            *scenario = setup.lay_over(scenario)?;
-        }
-    }
-    Ok(scenarios)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,13 +190,13 @@ mod tests {
 
     #[test]
     fn all_selects_every_built_in_and_names_select_those() {
-        let every: Vec<String> = select(&[], None, true)
+        let every: Vec<String> = crate::scenario::selection::select(&[], None, true)
             .unwrap()
             .into_iter()
             .map(|(name, _)| name)
             .collect();
         assert_eq!(every, names());
-        let named: Vec<String> = select(
+        let named: Vec<String> = crate::scenario::selection::select(
             &[
                 PathBuf::from("socket-masking"),
                 PathBuf::from("audit-rules"),
@@ -240,6 +209,9 @@ mod tests {
         .map(|(name, _)| name)
         .collect();
         assert_eq!(named, ["socket-masking", "audit-rules"]);
-        assert!(select(&[PathBuf::from("no-such-seed")], None, false).is_err());
+        assert!(
+            crate::scenario::selection::select(&[PathBuf::from("no-such-seed")], None, false)
+                .is_err()
+        );
     }
 }

@@ -10,17 +10,7 @@ use std::path::Path;
 /// entries are the only reason for a large one.
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
-/// The deepest nesting accepted (collections inside each other, as the parser reports them). The seed
-/// scenarios nest 5 deep; the parser's own recursion limit is 128.
-pub const MAX_DEPTH: usize = 32;
-
-/// A limit the text broke, with the 1-based line and column where it did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Broken {
-    pub line: usize,
-    pub column: usize,
-    pub message: String,
-}
+pub use super::spans::{Broken, MAX_DEPTH};
 
 /// Reads at most [`MAX_FILE_BYTES`] of a regular file (never through a link) as UTF-8 text.
 pub fn read_bounded(path: &Path) -> Result<String, String> {

@@ -12,10 +12,20 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use super::limits::{Broken, MAX_DEPTH};
-
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::Marker;
+
+/// The deepest nesting accepted (collections inside each other, as the parser reports them). The seed
+/// scenarios nest 5 deep; the parser's own recursion limit is 128.
+pub const MAX_DEPTH: usize = 32;
+
+/// A limit the text broke, with the 1-based line and column where it did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Broken {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
 
 /// 1-based line and column.
 pub type Position = (usize, usize);

@@ -6,6 +6,10 @@ use std::fmt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// `upload.via` of a host that dials its own `URL=` (its `upload.server` says only whom the name
+/// is resolved to).
+pub const VIA_OWN_URL: &str = "own";
+
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UploadDef {

@@ -757,7 +757,7 @@ fn ctrl_c_during_up_leaves_nothing() {
 /// `run A B C --format json`: stdout is one JSON array of run reports, one per scenario, with
 /// no progress mixed in (it goes to stderr), whatever the runs observed. Three short seeds:
 /// every seed is run, and judged, by an e2e test of its own, and `--all` selecting every seed is
-/// `scenario::builtin::select`'s unit test, so this test is only about the output (it ran all
+/// `scenario::selection::select`'s unit test, so this test is only about the output (it ran all
 /// 24 seeds until 2026-11-30: 130 s of the suite's busiest two minutes).
 #[test]
 fn several_runs_as_json_keep_stdout_machine_readable() {

@@ -124,7 +124,7 @@ pub(super) fn upload(s: &Scenario, i: usize) -> Result<(), Invalid> {
         port_free(&format!("hosts[{i}].upload.port"), port)?;
     }
     let server = s.server_of(host).expect("a server exists");
-    if upload.via == super::super::as_is::VIA_OWN_URL {
+    if upload.via == super::super::upload::VIA_OWN_URL {
         if s.base != crate::scenario::Base::AsIs {
             return invalid(
                 format!("hosts[{i}].upload.via"),
