@@ -52,7 +52,8 @@ pub const FAMILY: Family = Family {
             JOURNAL_UPLOAD_DOC,
         )
         .for_uploaders()
-        .about(knobs::UPLOAD_RESTART),
+        .about(knobs::UPLOAD_RESTART)
+        .in_profile(super::Severity::Warning),
     ],
     evaluate: |entry, target, evidence| evaluate(entry, target, evidence).boxed(),
 };

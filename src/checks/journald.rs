@@ -21,21 +21,24 @@ pub const FAMILY: Family = Family {
             "Storage=persistent in the effective journald.conf",
             Some(Role::Server),
             "ComplianceAsCode journald_storage \"Ensure journald is configured to write log files to persistent disk\" (CIS Ubuntu 22.04 4.2.1.4, CIS RHEL 8 4.2.2.4); journald.conf(5) Storage=",
-        ),
+        )
+        .in_profile(super::Severity::Note),
         Entry::new(
             CheckId::JOURNALD_COMPRESS,
             "The server's journald compresses large entries",
             "Compress=yes in the effective journald.conf",
             Some(Role::Server),
             "ComplianceAsCode journald_compress \"Ensure journald is configured to compress large log files\" (CIS Ubuntu 22.04 4.2.1.3, CIS RHEL 8 4.2.2.3); journald.conf(5) Compress=",
-        ),
+        )
+        .in_profile(super::Severity::Note),
         Entry::new(
             CheckId::JOURNALD_RATE_LIMIT,
             "journald rate limiting is configured",
             "RateLimitIntervalSec= and RateLimitBurst= set in the effective journald.conf",
             Some(Role::Server),
             "journald.conf(5) RateLimitIntervalSec=, RateLimitBurst=",
-        ),
+        )
+        .in_profile(super::Severity::Note),
     ],
     evaluate: |entry, target, evidence| evaluate(entry, target, evidence).boxed(),
 };

@@ -85,16 +85,10 @@ pub enum Severity {
     Note,
 }
 
-/// The severity of each profile item (None: not a profile item).
+/// The severity of each profile item, as its entry says (None: not a profile item).
+/// `tests::the_profile_is_the_entries_that_weigh` holds [`PROFILE`] to the entries.
 pub fn profile_severity(id: CheckId) -> Option<Severity> {
-    let severity = match id {
-        CheckId::SERVER_HTTPS_ONLY
-        | CheckId::TRUSTED_CERTIFICATE_FILE_SET
-        | CheckId::KEYS_NOT_WORLD_READABLE
-        | CheckId::UPLOAD_RESTART_ALWAYS => Severity::Warning,
-        _ => Severity::Note,
-    };
-    PROFILE.contains(&id).then_some(severity)
+    id.entry().profile
 }
 
 /// What the conformance profile does in a run (`--profile`): `report` (the default) evaluates
@@ -140,6 +134,30 @@ pub struct Entry {
     pub uploaders_only: bool,
     /// The user's settings it is about, said with a failure under `base: as-is`.
     pub knobs: &'static [knobs::Knob],
+    /// Its weight as an item of the conformance profile ([`PROFILE`]); None: not an item.
+    pub profile: Option<Severity>,
+    /// For a rejection check: who must refuse, and for the client the words of its refusal.
+    pub rejection: Option<Rejection>,
+}
+
+/// Who performs a rejection a check is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// The server refuses: the client's marker never arriving is the evidence.
+    ByServer,
+    /// The client refuses: it needs the client's own word, one of these in its log, besides the
+    /// marker's absence.
+    ByClient(&'static [&'static str]),
+}
+
+impl Rejection {
+    /// The refusal words a verdict needs from the client (None: the server refuses).
+    pub fn client_words(self) -> Option<&'static [&'static str]> {
+        match self {
+            Rejection::ByServer => None,
+            Rejection::ByClient(words) => Some(words),
+        }
+    }
 }
 
 impl Entry {
@@ -159,6 +177,24 @@ impl Entry {
             reference,
             uploaders_only: false,
             knobs: &[],
+            profile: None,
+            rejection: None,
+        }
+    }
+
+    /// The same entry, an item of the conformance profile at `severity`.
+    pub const fn in_profile(self, severity: Severity) -> Entry {
+        Entry {
+            profile: Some(severity),
+            ..self
+        }
+    }
+
+    /// The same entry, a rejection `rejection` performs.
+    pub const fn rejected(self, rejection: Rejection) -> Entry {
+        Entry {
+            rejection: Some(rejection),
+            ..self
         }
     }
 

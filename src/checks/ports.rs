@@ -33,7 +33,8 @@ pub const FAMILY: Family = Family {
             Some(Role::Server),
             "systemd-journal-remote.service(8), journal-remote.conf(5)",
         )
-        .about(super::knobs::REMOTE_LISTENING),
+        .about(super::knobs::REMOTE_LISTENING)
+        .in_profile(super::Severity::Warning),
         Entry::new(
             CheckId::SERVER_LISTENS_NEW_PORT,
             "journal-remote listens on the configured port",

@@ -32,7 +32,8 @@ pub const FAMILY: Family = Family {
             "systemctl is-enabled says masked",
             Some(Role::Client),
             RULE,
-        ),
+        )
+        .in_profile(super::Severity::Note),
         Entry::new(
             CheckId::REMOTE_SOCKET_REFUSES,
             "The client does not receive logs",

@@ -9,7 +9,7 @@ use super::*;
 fn rejection_verdict(id: CheckId, marker: &MarkerObservation) -> Verdict {
     let words = match id {
         CheckId::CLIENT_ON_OLD_PORT_FAILS => Some(OLD_PORT_REFUSALS),
-        id => client_error_pattern(id),
+        id => id.entry().rejection.and_then(Rejection::client_words),
     };
     super::tls::rejection_verdict(words, marker)
 }
@@ -566,6 +566,37 @@ async fn every_registered_id_has_a_verdict_function() {
                     family.name
                 );
             }
+        }
+    }
+}
+
+/// The registry carries each check's behaviour: the profile's items are exactly the entries
+/// with a severity, and every rejection check says who refuses (a client's, with its words),
+/// so a new certificate rejection id without its declaration, or an item without its weight, fails here.
+#[test]
+fn the_profile_is_the_entries_that_weigh_and_rejections_say_who_refuses() {
+    let entries: Vec<&Entry> = FAMILIES.iter().flat_map(|f| f.entries.iter()).collect();
+    let weighed: std::collections::BTreeSet<&str> = entries
+        .iter()
+        .filter(|e| e.profile.is_some())
+        .map(|e| e.id.0)
+        .collect();
+    let profile: std::collections::BTreeSet<&str> = PROFILE.iter().map(|id| id.0).collect();
+    assert_eq!(weighed, profile);
+    // The certificate rejections (another family's `server-rejects-malformed` is about payloads).
+    let tls = FAMILIES.iter().find(|f| f.name == "tls").unwrap();
+    for entry in tls.entries {
+        let id = entry.id.0;
+        match entry.rejection {
+            Some(Rejection::ByClient(words)) => {
+                assert!(id.starts_with("client-rejects-"), "{id}");
+                assert!(!words.is_empty(), "{id}: the client's refusal words");
+            }
+            Some(Rejection::ByServer) => assert!(id.starts_with("server-rejects-"), "{id}"),
+            None => assert!(
+                !id.starts_with("client-rejects-") && !id.starts_with("server-rejects-"),
+                "{id} is a rejection check: its entry must say who refuses"
+            ),
         }
     }
 }

@@ -3,7 +3,10 @@
 
 use futures::FutureExt;
 
-use super::{setting_verdict, CheckId, Entry, Family, MarkerObservation, Target, Verdict};
+use super::{
+    setting_verdict, CheckId, Entry, Family, MarkerObservation, Rejection, Severity, Target,
+    Verdict,
+};
 use crate::domain::{ExecOutput, Role, Status};
 use crate::pki::INSTALL_DIR;
 
@@ -34,14 +37,14 @@ pub const FAMILY: Family = Family {
     name: "tls",
     entries: &[
         Entry::new(CheckId::CERT_FILES_OWNER_MODE, "Certificate files are owned and protected", "/etc/ssl/systemd-journal is systemd-journal-remote:systemd-journal 0750, its files 0640", None, CIS_CERTS),
-        Entry::new(CheckId::SERVER_REJECTS_UNTRUSTED_CLIENT_CA, "The server refuses a client certificate from an untrusted CA", "the client's marker never reaches the server", Some(Role::Client), MTLS_DOC),
-        Entry::new(CheckId::SERVER_REJECTS_CLIENT_WITHOUT_CERT, "The server refuses a client without a certificate", "the client's marker never reaches the server", Some(Role::Client), MTLS_DOC),
-        Entry::new(CheckId::SERVER_REJECTS_EXPIRED_CLIENT_CERT, "The server refuses an expired client certificate", "the client's marker never reaches the server", Some(Role::Client), MTLS_DOC),
-        Entry::new(CheckId::CLIENT_REJECTS_SERVER_SAN_MISMATCH, "The client refuses a server whose certificate does not name the address it dialled", CLIENT_KEEPS_OUT, Some(Role::Client), MTLS_DOC),
-        Entry::new(CheckId::CLIENT_REJECTS_UNTRUSTED_SERVER_CA, "The client refuses a server certificate from an untrusted CA", CLIENT_KEEPS_OUT, Some(Role::Client), MTLS_DOC),
-        Entry::new(CheckId::CLIENT_REJECTS_EXPIRED_SERVER_CERT, "The client refuses an expired server certificate", CLIENT_KEEPS_OUT, Some(Role::Client), MTLS_DOC),
-        Entry::new(CheckId::TRUSTED_CERTIFICATE_FILE_SET, "Peers are verified against a CA", "TrustedCertificateFile= is set in the effective journal-remote.conf (server) / journal-upload.conf (client)", None, MTLS_DOC).for_uploaders().about(super::knobs::TRUST),
-        Entry::new(CheckId::KEYS_NOT_WORLD_READABLE, "Private keys are not world-readable", "no *.key under /etc/ssl/systemd-journal is readable by others", None, CIS_CERTS),
+        Entry::new(CheckId::SERVER_REJECTS_UNTRUSTED_CLIENT_CA, "The server refuses a client certificate from an untrusted CA", "the client's marker never reaches the server", Some(Role::Client), MTLS_DOC).rejected(Rejection::ByServer),
+        Entry::new(CheckId::SERVER_REJECTS_CLIENT_WITHOUT_CERT, "The server refuses a client without a certificate", "the client's marker never reaches the server", Some(Role::Client), MTLS_DOC).rejected(Rejection::ByServer),
+        Entry::new(CheckId::SERVER_REJECTS_EXPIRED_CLIENT_CERT, "The server refuses an expired client certificate", "the client's marker never reaches the server", Some(Role::Client), MTLS_DOC).rejected(Rejection::ByServer),
+        Entry::new(CheckId::CLIENT_REJECTS_SERVER_SAN_MISMATCH, "The client refuses a server whose certificate does not name the address it dialled", CLIENT_KEEPS_OUT, Some(Role::Client), MTLS_DOC).rejected(Rejection::ByClient(SAN_MISMATCH_WORDS)),
+        Entry::new(CheckId::CLIENT_REJECTS_UNTRUSTED_SERVER_CA, "The client refuses a server certificate from an untrusted CA", CLIENT_KEEPS_OUT, Some(Role::Client), MTLS_DOC).rejected(Rejection::ByClient(UNTRUSTED_CA_WORDS)),
+        Entry::new(CheckId::CLIENT_REJECTS_EXPIRED_SERVER_CERT, "The client refuses an expired server certificate", CLIENT_KEEPS_OUT, Some(Role::Client), MTLS_DOC).rejected(Rejection::ByClient(EXPIRED_WORDS)),
+        Entry::new(CheckId::TRUSTED_CERTIFICATE_FILE_SET, "Peers are verified against a CA", "TrustedCertificateFile= is set in the effective journal-remote.conf (server) / journal-upload.conf (client)", None, MTLS_DOC).for_uploaders().about(super::knobs::TRUST).in_profile(Severity::Warning),
+        Entry::new(CheckId::KEYS_NOT_WORLD_READABLE, "Private keys are not world-readable", "no *.key under /etc/ssl/systemd-journal is readable by others", None, CIS_CERTS).in_profile(Severity::Warning),
     ],
     evaluate: |entry, target, evidence| evaluate(entry, target, evidence).boxed(),
 };
@@ -77,41 +80,31 @@ async fn evaluate(
             let command = format!("ls {INSTALL_DIR}/*.key 2>/dev/null; echo ---; find {INSTALL_DIR} -name '*.key' -perm -o+r 2>/dev/null");
             keys_verdict(&target.probe(&command, evidence).await?)
         }
-        id @ (CheckId::SERVER_REJECTS_UNTRUSTED_CLIENT_CA
-        | CheckId::SERVER_REJECTS_CLIENT_WITHOUT_CERT
-        | CheckId::SERVER_REJECTS_EXPIRED_CLIENT_CERT
-        | CheckId::CLIENT_REJECTS_SERVER_SAN_MISMATCH
-        | CheckId::CLIENT_REJECTS_UNTRUSTED_SERVER_CA
-        | CheckId::CLIENT_REJECTS_EXPIRED_SERVER_CERT) => {
+        // A rejection is judged by who its entry says refuses.
+        _ if entry.rejection.is_some() => {
             let marker = target.observer.marker(target.host, evidence).await?;
-            rejection_verdict(client_error_pattern(id), &marker)
+            rejection_verdict(entry.rejection.and_then(Rejection::client_words), &marker)
         }
         other => return Err(crate::checks::no_verdict(other)),
     })
 }
 
-/// Rejections the *client* must perform: they need the client's own word (a TLS error in its
-/// log), not only the marker's absence.
-pub(crate) fn client_error_pattern(id: CheckId) -> Option<&'static [&'static str]> {
-    match id {
-        CheckId::CLIENT_REJECTS_SERVER_SAN_MISMATCH => Some(&[
-            "SSL: no alternative certificate subject name",
-            "does not match target host",
-            "SSL peer certificate",
-            "certificate subject name",
-        ]),
-        CheckId::CLIENT_REJECTS_UNTRUSTED_SERVER_CA => Some(&[
-            "SSL certificate problem",
-            "unable to get local issuer certificate",
-            "self-signed certificate",
-            "self signed certificate",
-        ]),
-        CheckId::CLIENT_REJECTS_EXPIRED_SERVER_CERT => {
-            Some(&["certificate has expired", "SSL certificate problem"])
-        }
-        _ => None,
-    }
-}
+/// What curl says when the server's certificate does not name the address the client dialled.
+const SAN_MISMATCH_WORDS: &[&str] = &[
+    "SSL: no alternative certificate subject name",
+    "does not match target host",
+    "SSL peer certificate",
+    "certificate subject name",
+];
+/// ... when the server's CA is not one it trusts.
+const UNTRUSTED_CA_WORDS: &[&str] = &[
+    "SSL certificate problem",
+    "unable to get local issuer certificate",
+    "self-signed certificate",
+    "self signed certificate",
+];
+/// ... when the server's certificate has expired.
+const EXPIRED_WORDS: &[&str] = &["certificate has expired", "SSL certificate problem"];
 
 /// Whether a line of the sender's log says the server *accepted* the request (curl senders
 /// print "HTTP status NNN").

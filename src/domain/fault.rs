@@ -64,110 +64,136 @@ pub struct FaultSpec {
     pub only: Option<(Role, &'static str)>,
     /// A single blow (no duration, ended when started) rather than a state that lasts.
     pub single_blow: bool,
+    /// It fakes the host's clock (the host needs the clock shim and a boot ID of its own).
+    pub fakes_clock: bool,
     /// It is done from the machine as root, with the engine local (checked before boot).
     pub needs_machine_root: bool,
     pub start: FaultAction,
     pub stop: FaultAction,
 }
 
-/// Every fault kind.
+/// Every fault kind, in the order the docs list them (a test holds it to the variants).
 pub const FAULTS: [FaultSpec; 7] = [
-    FaultSpec {
-        kind: FaultKind::ServerDown,
-        word: "server-down",
-        only: Some((
-            Role::Server,
-            "it stops journal-remote, which runs on servers",
-        )),
-        single_blow: false,
-        needs_machine_root: false,
-        start: FaultAction::InHost(
-            "systemctl stop systemd-journal-remote.socket systemd-journal-remote.service 2>&1",
-        ),
-        stop: FaultAction::InHost("systemctl start systemd-journal-remote.socket 2>&1"),
-    },
-    FaultSpec {
-        kind: FaultKind::KillUpload,
-        word: "kill-upload",
-        only: Some((
-            Role::Client,
-            "it kills journal-upload, which runs on clients",
-        )),
-        single_blow: true,
-        needs_machine_root: false,
-        start: FaultAction::InHost("systemctl kill -s KILL systemd-journal-upload.service 2>&1"),
-        stop: FaultAction::Nothing,
-    },
-    FaultSpec {
-        kind: FaultKind::Pause,
-        word: "pause",
-        only: None,
-        single_blow: false,
-        needs_machine_root: false,
-        start: FaultAction::Freeze(true),
-        stop: FaultAction::Freeze(false),
-    },
-    FaultSpec {
-        kind: FaultKind::Partition,
-        word: "partition",
-        only: None,
-        single_blow: false,
-        needs_machine_root: false,
-        start: FaultAction::Connect(false),
-        stop: FaultAction::Connect(true),
-    },
-    FaultSpec {
-        kind: FaultKind::Blackhole,
-        word: "blackhole",
-        only: Some((
-            Role::Server,
-            "it drops packets to journal-remote's port, which runs on servers",
-        )),
-        single_blow: false,
-        needs_machine_root: true,
-        start: FaultAction::DropToRemotePort(true),
-        stop: FaultAction::DropToRemotePort(false),
-    },
-    FaultSpec {
-        kind: FaultKind::ClockBack,
-        word: "clock-back",
-        only: Some((
-            Role::Client,
-            "it fakes the clock of journald and journal-upload, on clients",
-        )),
-        single_blow: false,
-        needs_machine_root: false,
-        start: FaultAction::InHost("echo -3600 > /etc/journal-lab/clock"),
-        stop: FaultAction::InHost("echo +0 > /etc/journal-lab/clock"),
-    },
-    FaultSpec {
-        kind: FaultKind::ClockForward,
-        word: "clock-forward",
-        only: Some((
-            Role::Client,
-            "it fakes the clock of journald and journal-upload, on clients",
-        )),
-        single_blow: false,
-        needs_machine_root: false,
-        start: FaultAction::InHost("echo +3600 > /etc/journal-lab/clock"),
-        stop: FaultAction::InHost("echo +0 > /etc/journal-lab/clock"),
-    },
+    SERVER_DOWN,
+    KILL_UPLOAD,
+    PAUSE,
+    PARTITION,
+    BLACKHOLE,
+    CLOCK_BACK,
+    CLOCK_FORWARD,
 ];
 
-impl FaultKind {
-    /// It fakes the host's clock (the host needs the clock shim and a boot ID of its own).
-    pub fn is_clock(self) -> bool {
-        matches!(self, FaultKind::ClockBack | FaultKind::ClockForward)
-    }
-}
+const SERVER_DOWN: FaultSpec = FaultSpec {
+    kind: FaultKind::ServerDown,
+    word: "server-down",
+    only: Some((
+        Role::Server,
+        "it stops journal-remote, which runs on servers",
+    )),
+    single_blow: false,
+    fakes_clock: false,
+    needs_machine_root: false,
+    start: FaultAction::InHost(
+        "systemctl stop systemd-journal-remote.socket systemd-journal-remote.service 2>&1",
+    ),
+    stop: FaultAction::InHost("systemctl start systemd-journal-remote.socket 2>&1"),
+};
+
+const KILL_UPLOAD: FaultSpec = FaultSpec {
+    kind: FaultKind::KillUpload,
+    word: "kill-upload",
+    only: Some((
+        Role::Client,
+        "it kills journal-upload, which runs on clients",
+    )),
+    single_blow: true,
+    fakes_clock: false,
+    needs_machine_root: false,
+    start: FaultAction::InHost("systemctl kill -s KILL systemd-journal-upload.service 2>&1"),
+    stop: FaultAction::Nothing,
+};
+
+const PAUSE: FaultSpec = FaultSpec {
+    kind: FaultKind::Pause,
+    word: "pause",
+    only: None,
+    single_blow: false,
+    fakes_clock: false,
+    needs_machine_root: false,
+    start: FaultAction::Freeze(true),
+    stop: FaultAction::Freeze(false),
+};
+
+const PARTITION: FaultSpec = FaultSpec {
+    kind: FaultKind::Partition,
+    word: "partition",
+    only: None,
+    single_blow: false,
+    fakes_clock: false,
+    needs_machine_root: false,
+    start: FaultAction::Connect(false),
+    stop: FaultAction::Connect(true),
+};
+
+const BLACKHOLE: FaultSpec = FaultSpec {
+    kind: FaultKind::Blackhole,
+    word: "blackhole",
+    only: Some((
+        Role::Server,
+        "it drops packets to journal-remote's port, which runs on servers",
+    )),
+    single_blow: false,
+    fakes_clock: false,
+    needs_machine_root: true,
+    start: FaultAction::DropToRemotePort(true),
+    stop: FaultAction::DropToRemotePort(false),
+};
+
+const CLOCK_BACK: FaultSpec = FaultSpec {
+    kind: FaultKind::ClockBack,
+    word: "clock-back",
+    only: Some((
+        Role::Client,
+        "it fakes the clock of journald and journal-upload, on clients",
+    )),
+    single_blow: false,
+    fakes_clock: true,
+    needs_machine_root: false,
+    start: FaultAction::InHost("echo -3600 > /etc/journal-lab/clock"),
+    stop: FaultAction::InHost("echo +0 > /etc/journal-lab/clock"),
+};
+
+const CLOCK_FORWARD: FaultSpec = FaultSpec {
+    kind: FaultKind::ClockForward,
+    word: "clock-forward",
+    only: Some((
+        Role::Client,
+        "it fakes the clock of journald and journal-upload, on clients",
+    )),
+    single_blow: false,
+    fakes_clock: true,
+    needs_machine_root: false,
+    start: FaultAction::InHost("echo +3600 > /etc/journal-lab/clock"),
+    stop: FaultAction::InHost("echo +0 > /etc/journal-lab/clock"),
+};
 
 impl FaultKind {
-    /// This kind's entry of [`FAULTS`].
-    pub fn spec(self) -> &'static FaultSpec {
-        FAULTS
-            .iter()
-            .find(|spec| spec.kind == self)
-            .expect("every fault kind has its entry (a test walks them)")
+    /// This kind's entry: a variant without one does not compile.
+    pub const fn spec(self) -> &'static FaultSpec {
+        match self {
+            FaultKind::ServerDown => &SERVER_DOWN,
+            FaultKind::KillUpload => &KILL_UPLOAD,
+            FaultKind::Pause => &PAUSE,
+            FaultKind::Partition => &PARTITION,
+            FaultKind::Blackhole => &BLACKHOLE,
+            FaultKind::ClockBack => &CLOCK_BACK,
+            FaultKind::ClockForward => &CLOCK_FORWARD,
+        }
+    }
+
+    /// It fakes the host's clock (the host needs the clock shim and a boot ID of its own).
+    pub fn is_clock(self) -> bool {
+        self.spec().fakes_clock
     }
 }
 
@@ -202,9 +228,27 @@ impl std::fmt::Display for RestartMode {
 mod tests {
     use super::*;
 
-    /// Each kind has exactly one entry, under the word serde reads it by.
+    /// Each kind has exactly one entry, under the word serde reads it by, and every variant (the
+    /// words its schema lists) is in [`FAULTS`].
     #[test]
     fn every_fault_kind_has_one_entry_under_its_scenario_word() {
+        let schema = serde_json::to_value(schemars::schema_for!(FaultKind)).unwrap();
+        let mut words: Vec<String> = schema["oneOf"]
+            .as_array()
+            .or(schema["enum"].as_array())
+            .unwrap()
+            .iter()
+            .filter_map(|v| {
+                v.get("const")
+                    .or(Some(v))
+                    .and_then(|w| w.as_str())
+                    .map(str::to_string)
+            })
+            .collect();
+        words.sort();
+        let mut listed: Vec<String> = FAULTS.iter().map(|s| s.word.to_string()).collect();
+        listed.sort();
+        assert_eq!(words, listed, "every variant is in FAULTS");
         for spec in FAULTS {
             let word = serde_json::to_value(spec.kind).unwrap();
             assert_eq!(word.as_str(), Some(spec.word));
