@@ -170,10 +170,26 @@ pub async fn measure(
     };
 
     let mut scale = Vec::new();
+    versus::write_scripts(scratch.path())?;
     for &clients in &options.scale {
         progress.news(format!("scale: 1 server + {clients} clients"));
         let (seconds, outcome) = timed_run(&lab_options(clients, true), progress).await?;
+        // The delivery floor of the same size, right after (the same sitting).
+        let mut delivery_floor_seconds = Vec::new();
+        let mut delivery_floor_phases = Vec::new();
+        match versus::delivery_floor(scratch.path(), &base, clients).await? {
+            (floor, None, phases) => {
+                progress.news(format!("scale 1+{clients}: delivery floor {floor:.2}s"));
+                delivery_floor_seconds.push(floor);
+                delivery_floor_phases = phases;
+            }
+            (_, Some(failure), _) => progress.warning(format!(
+                "scale 1+{clients}: the delivery floor failed: {failure}"
+            )),
+        }
         scale.push(ScalePoint {
+            delivery_floor_seconds,
+            delivery_floor_phases,
             clients,
             seconds,
             to_delivered: outcome.report.seconds_to_all_delivered,
@@ -417,7 +433,7 @@ fn with_teardown(report: &report::RunReport, wall: f64) -> Vec<Phase> {
 }
 
 /// Per phase name (in first-seen order), the median across samples.
-fn median_phases(samples: &[Vec<Phase>]) -> Vec<Phase> {
+pub(crate) fn median_phases(samples: &[Vec<Phase>]) -> Vec<Phase> {
     let mut names: Vec<String> = Vec::new();
     for phase in samples.iter().flatten() {
         if !names.contains(&phase.name) {

@@ -13,10 +13,77 @@ use crate::images::ImageSpec;
 use crate::lab::{Deadlines, HostSpec, Lab};
 use crate::report::bench::VersusPoint;
 use crate::report::quantile;
+use crate::report::Phase;
 use crate::{Progress, Say};
 
 /// The peer, embedded: the bench runs exactly the script shipped in the repo.
 pub const PEER_SCRIPT: &str = include_str!("peer.sh");
+
+/// The delivery floor, embedded likewise.
+pub const DELIVERY_FLOOR_SCRIPT: &str = include_str!("delivery_floor.sh");
+
+/// The delivery floor of 1 + `clients` hosts of `image`, timed (the script as `scratch` holds
+/// it, see [`write_scripts`]): seconds, or the failure with its last words.
+pub async fn delivery_floor(
+    scratch: &Path,
+    image: &ImageSpec,
+    clients: usize,
+) -> Result<(f64, Option<String>, Vec<Phase>)> {
+    let args = vec![
+        scratch.join("delivery_floor.sh").display().to_string(),
+        image.reference(),
+        clients.to_string(),
+    ];
+    let (seconds, failure, _, stderr) = timed_with_stderr("bash", &args).await?;
+    Ok((seconds, failure, floor_phases(&stderr, seconds)))
+}
+
+/// The delivery floor's phases from its `floor-phase NAME AT` marks (seconds since its start)
+/// and its whole time: each phase from the mark before; the rest is removing what it made.
+fn floor_phases(stderr: &str, total: f64) -> Vec<Phase> {
+    let mut phases = Vec::new();
+    let mut before = 0.0;
+    for line in stderr.lines() {
+        let mut words = line.split_whitespace();
+        if words.next() != Some("floor-phase") {
+            continue;
+        }
+        let (Some(name), Some(Ok(at))) = (words.next(), words.next().map(str::parse::<f64>)) else {
+            continue;
+        };
+        let name = match name {
+            "certificates" => "certificates",
+            "started" => "hosts created, files in, booted",
+            "configured" => "units started, markers logged",
+            "delivered" => "every marker on the server",
+            _ => continue,
+        };
+        phases.push(Phase {
+            name: name.to_string(),
+            seconds: (at - before).max(0.0),
+        });
+        before = at;
+    }
+    if !phases.is_empty() {
+        phases.push(Phase {
+            name: "removed".to_string(),
+            seconds: (total - before).max(0.0),
+        });
+    }
+    phases
+}
+
+/// The scripts the bench runs, written to `scratch`.
+pub fn write_scripts(scratch: &Path) -> Result<()> {
+    for (name, text) in [
+        ("peer.sh", PEER_SCRIPT),
+        ("delivery_floor.sh", DELIVERY_FLOOR_SCRIPT),
+    ] {
+        let path = scratch.join(name);
+        std::fs::write(&path, text).map_err(Error::io("writing", &path))?;
+    }
+    Ok(())
+}
 
 /// The issue's goals (#14): the lab's median over the peer's, per client count.
 pub fn goal_for(clients: usize) -> Option<f64> {
@@ -34,6 +101,15 @@ const PROCESS_DEADLINE: Duration = Duration::from_secs(600);
 /// Also returns the lines of its stderr that say a network was left, which a bench must pass on
 /// even from a run that succeeded.
 async fn timed(program: &str, args: &[String]) -> Result<(f64, Option<String>, Vec<String>)> {
+    let (seconds, failure, left, _) = timed_with_stderr(program, args).await?;
+    Ok((seconds, failure, left))
+}
+
+/// As [`timed`], with the whole of what it wrote to stderr.
+async fn timed_with_stderr(
+    program: &str,
+    args: &[String],
+) -> Result<(f64, Option<String>, Vec<String>, String)> {
     let clock = Instant::now();
     let child = crate::stderr_piped(program, args)
         .spawn()
@@ -63,7 +139,7 @@ async fn timed(program: &str, args: &[String]) -> Result<(f64, Option<String>, V
             tail.into_iter().rev().collect::<Vec<_>>().join(" / ")
         )
     });
-    Ok((seconds, failure, left))
+    Ok((seconds, failure, left, stderr.into_owned()))
 }
 
 /// The engine's floor for 1 + `clients` hosts: bare hosts of the image (no certificates, no
@@ -103,8 +179,8 @@ pub async fn measure(
     let (lab_program, lab_args) = lab_command
         .split_first()
         .ok_or_else(|| Error::InvalidSettings("no lab command to measure".into()))?;
+    write_scripts(scratch)?;
     let peer = scratch.join("peer.sh");
-    std::fs::write(&peer, PEER_SCRIPT).map_err(Error::io("writing", &peer))?;
     let mut points = Vec::new();
     for &clients in sizes {
         progress.news(format!(
@@ -131,7 +207,10 @@ pub async fn measure(
             failures: Vec::new(),
             goal_ratio: goal_for(clients),
             floor_seconds: Vec::new(),
+            delivery_floor_seconds: Vec::new(),
+            delivery_floor_phases: Vec::new(),
         };
+        let mut floor_samples = Vec::new();
         for run in 0..runs.max(1) {
             let floor = engine_floor(engine, image_spec, clients, progress).await?;
             progress.news(format!(
@@ -139,16 +218,19 @@ pub async fn measure(
                 run + 1
             ));
             point.floor_seconds.push(floor);
-            let lab_first = run % 2 == 0;
-            for side in if lab_first {
-                ["lab", "peer"]
-            } else {
-                ["peer", "lab"]
-            } {
-                let (seconds, failure, left) = if side == "lab" {
-                    timed(lab_program, &lab_args).await?
-                } else {
-                    timed("bash", &peer_args).await?
+            // Each side first in turn.
+            let mut sides = ["lab", "peer", "delivery floor"];
+            sides.rotate_left(run % 3);
+            for side in sides {
+                let (seconds, failure, left) = match side {
+                    "lab" => timed(lab_program, &lab_args).await?,
+                    "peer" => timed("bash", &peer_args).await?,
+                    _ => {
+                        let (seconds, failure, phases) =
+                            delivery_floor(scratch, image_spec, clients).await?;
+                        floor_samples.push(phases);
+                        (seconds, failure, Vec::new())
+                    }
                 };
                 progress.news(format!(
                     "  1+{clients} run {}: {side} {seconds:.2}s{}",
@@ -163,10 +245,12 @@ pub async fn measure(
                 match (side, failure) {
                     (_, Some(f)) => point.failures.push(format!("{side} run {}: {f}", run + 1)),
                     ("lab", None) => point.lab_seconds.push(seconds),
-                    _ => point.peer_seconds.push(seconds),
+                    ("peer", None) => point.peer_seconds.push(seconds),
+                    _ => point.delivery_floor_seconds.push(seconds),
                 }
             }
         }
+        point.delivery_floor_phases = crate::bench::median_phases(&floor_samples);
         points.push(point);
     }
     Ok(points)
@@ -190,6 +274,12 @@ impl VersusPoint {
     /// The lab's median over the engine floor's (None without both).
     pub fn over_floor(&self) -> Option<f64> {
         let floor = quantile(&self.floor_seconds, 0.5);
+        (!self.lab_seconds.is_empty() && floor > 0.0).then(|| self.lab_median() / floor)
+    }
+
+    /// The lab's median over the delivery floor's (None without both).
+    pub fn over_delivery_floor(&self) -> Option<f64> {
+        let floor = quantile(&self.delivery_floor_seconds, 0.5);
         (!self.lab_seconds.is_empty() && floor > 0.0).then(|| self.lab_median() / floor)
     }
 
@@ -224,6 +314,8 @@ mod tests {
             failures: Vec::new(),
             goal_ratio: goal_for(clients),
             floor_seconds: vec![1.0],
+            delivery_floor_seconds: vec![2.0],
+            delivery_floor_phases: Vec::new(),
         }
     }
 
@@ -263,6 +355,62 @@ mod tests {
             code.iter().all(|l| !l.contains("--cgroupns=host")),
             "a peer host must not reach other containers' cgroups"
         );
+    }
+
+    /// The floor's marks make its phases, each from the mark before; what follows the last is
+    /// the removal; other stderr lines are passed over.
+    #[test]
+    fn the_delivery_floors_marks_are_its_phases() {
+        let stderr = "floor-phase certificates 0.120\nnoise\nfloor-phase started 1.020\n\
+                      floor-phase configured 1.520\nfloor-phase delivered 1.770\n";
+        let phases = floor_phases(stderr, 2.27);
+        let seen: Vec<(&str, String)> = phases
+            .iter()
+            .map(|p| (p.name.as_str(), format!("{:.2}", p.seconds)))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("certificates", "0.12".to_string()),
+                ("hosts created, files in, booted", "0.90".to_string()),
+                ("units started, markers logged", "0.50".to_string()),
+                ("every marker on the server", "0.25".to_string()),
+                ("removed", "0.50".to_string()),
+            ]
+        );
+        assert!(floor_phases("a failure\n", 1.0).is_empty());
+    }
+
+    /// The delivery floor does only what delivery needs, everything at once: files copied in
+    /// before boot, hosts created and started together, one read on the server, and it removes
+    /// what it made.
+    #[test]
+    fn the_delivery_floor_boots_at_once_with_its_files_and_cleans_up() {
+        let script = DELIVERY_FLOOR_SCRIPT;
+        let copied = script
+            .find("docker cp \"$work/$host/.\"")
+            .expect("files copied in");
+        let started = script.find("docker start").expect("hosts started");
+        assert!(copied < started, "the files are in before the host boots");
+        for step in [
+            "openssl req -x509",
+            "wait_all \"${pids[@]}\"",
+            "systemctl start systemd-journal-remote.socket",
+            "systemctl start systemd-journal-upload.service",
+            "URL=https://server:19532",
+            "trap cleanup EXIT INT TERM",
+            "--filter \"label=journal-lab.floor=$id\"",
+        ] {
+            assert!(script.contains(step), "{step}");
+        }
+        // One exec reads the server, however long delivery takes.
+        assert_eq!(script.matches("docker exec \"server.$id\"").count(), 1);
+        let code: Vec<&str> = script
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .collect();
+        assert!(code.iter().all(|l| !l.contains("--privileged")));
+        assert!(code.iter().all(|l| !l.contains("--cgroupns=host")));
     }
 
     #[tokio::test]

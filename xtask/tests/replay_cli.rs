@@ -31,26 +31,28 @@ fn the_collect_script_is_printed_and_promises_no_keys() {
 /// The script passes shellcheck. CI installs it (`.ci/run`: Debian's shellcheck package);
 /// elsewhere, without it, this test says how to get it and does not pretend to have checked.
 #[test]
-fn the_collect_script_passes_shellcheck() {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .join("src/replay/collect.sh");
+fn the_collect_script_and_the_benchs_scripts_pass_shellcheck() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     match std::process::Command::new("shellcheck")
         .arg("--version")
         .output()
     {
         Ok(_) => {
-            let out = std::process::Command::new("shellcheck")
-                .args(["--shell=sh", "--severity=style"])
-                .arg(&script)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stdout)
-            );
+            for (script, shell) in [
+                ("src/replay/collect.sh", "sh"),
+                ("src/bench/delivery_floor.sh", "bash"),
+            ] {
+                let out = std::process::Command::new("shellcheck")
+                    .args([&format!("--shell={shell}"), "--severity=style"])
+                    .arg(root.join(script))
+                    .output()
+                    .unwrap();
+                assert!(
+                    out.status.success(),
+                    "{script}: {}",
+                    String::from_utf8_lossy(&out.stdout)
+                );
+            }
         }
         Err(_) if std::env::var_os("CI").is_some() => {
             panic!("shellcheck is not installed: apt-get install shellcheck")

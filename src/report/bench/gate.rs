@@ -4,7 +4,8 @@
 use super::BenchReport;
 
 /// The measurements with runs that both benches have: the happy path (whole run, and to every
-/// marker delivered), and per client count the lab's whole process and the engine's floor.
+/// marker delivered), and per client count the lab's whole process, the engine's floor and the
+/// lab over its delivery floor run by run.
 fn measurements(bench: &BenchReport) -> Vec<(String, Vec<f64>)> {
     let mut all = vec![
         (
@@ -24,6 +25,17 @@ fn measurements(bench: &BenchReport) -> Vec<(String, Vec<f64>)> {
         all.push((
             format!("engine floor 1+{}", point.clients),
             point.floor_seconds.clone(),
+        ));
+        // The ratio in one sitting, run by run: the machine's mood divides out.
+        all.push((
+            format!("lab 1+{} over its delivery floor", point.clients),
+            point
+                .lab_seconds
+                .iter()
+                .zip(&point.delivery_floor_seconds)
+                .filter(|(_, floor)| **floor > 0.0)
+                .map(|(lab, floor)| lab / floor)
+                .collect(),
         ));
     }
     all
