@@ -321,29 +321,33 @@ impl Engine {
 
     /// Removes every container and network labelled with `run_id`: containers first
     /// (concurrently), then the networks they were on.
+    /// Removes one container of run `run_id`: detached from the run's network first, stopped,
+    /// removed with its volumes; one already gone counts as removed.
+    pub async fn remove_from_run(&self, id: &str, run_id: &str) -> Result<()> {
+        // Detached from the run's network while it still exists: Docker 20.10, loaded,
+        // sometimes kept the endpoint of a container removed while attached, and then no API
+        // call removes the network (only restarting the engine does).
+        let _ = self.set_connected(id, run_id, false).await;
+        self.stop_now(id).await;
+        let options = RemoveContainerOptions {
+            force: true,
+            v: true,
+            ..Default::default()
+        };
+        match self.docker.remove_container(id, Some(options)).await {
+            Ok(()) => Ok(()),
+            // Already gone (removed by a concurrent sweep, or by hand): that is the goal.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(()),
+            Err(e) => Err(Error::docker(format!("removing container {id}"))(e)),
+        }
+    }
+
     pub async fn sweep(&self, run_id: &str) -> Result<Swept> {
         let (containers, networks) = self.labelled(format!("{RUN_LABEL}={run_id}")).await?;
         let names: Vec<String> = containers.iter().filter_map(|c| c.id.clone()).collect();
-        let removals = names.iter().map(|id| async move {
-            // Detached from the run's network while it still exists: Docker 20.10, loaded,
-            // sometimes kept the endpoint of a container removed while attached, and then no
-            // API call removes the network (only restarting the engine does).
-            let _ = self.set_connected(id, run_id, false).await;
-            self.stop_now(id).await;
-            let options = RemoveContainerOptions {
-                force: true,
-                v: true,
-                ..Default::default()
-            };
-            match self.docker.remove_container(id, Some(options)).await {
-                Ok(()) => Ok(()),
-                // Already gone (removed by a concurrent sweep, or by hand): that is the goal.
-                Err(bollard::errors::Error::DockerResponseServerError {
-                    status_code: 404, ..
-                }) => Ok(()),
-                Err(e) => Err(Error::docker(format!("removing container {id}"))(e)),
-            }
-        });
+        let removals = names.iter().map(|id| self.remove_from_run(id, run_id));
         for result in futures::stream::iter(removals)
             .buffer_unordered(REMOVALS_IN_FLIGHT)
             .collect::<Vec<_>>()

@@ -300,6 +300,36 @@ impl Lab {
     /// Removes the hosts (concurrently) and the network. Dropping does the same, blocking.
     /// Returns the networks the engine would not let go of because of its own stale endpoint
     /// (nothing of the lab is on them; see `engine::Removal::Stale`), with why.
+    /// Starts removing the hosts `which` picks, in the background, while the run goes on with
+    /// the others: for hosts whose observations are all read (a run that keeps nothing removes
+    /// its clients while it copies the servers' journals and writes its reports). Whatever is
+    /// left, or failed, the teardown's sweep (or the drop) removes.
+    pub fn remove_early(
+        &self,
+        which: impl Fn(&Host) -> bool,
+    ) -> tokio::task::JoinHandle<Result<()>> {
+        use futures::StreamExt;
+        let jobs: Vec<(Engine, String)> = self
+            .hosts
+            .iter()
+            .filter(|h| which(h))
+            .map(|h| (self.engines[h.engine].clone(), h.id.clone()))
+            .collect();
+        let run_id = self.run_id.clone();
+        tokio::spawn(async move {
+            let removals = jobs.into_iter().map(|(engine, id)| {
+                let run_id = run_id.clone();
+                async move { engine.remove_from_run(&id, &run_id).await }
+            });
+            futures::stream::iter(removals)
+                .buffer_unordered(engine::REMOVALS_IN_FLIGHT)
+                .collect::<Vec<_>>()
+                .await
+                .into_iter()
+                .collect()
+        })
+    }
+
     pub async fn teardown(mut self) -> Result<Vec<(String, String)>> {
         if self.keep {
             return Ok(Vec::new());

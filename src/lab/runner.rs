@@ -166,6 +166,11 @@ pub async fn run_scenario(
         "observe (facts, journals, delivery)",
         clock_observe.elapsed(),
     ));
+    // Everything is observed: a run that keeps nothing removes its clients (and proxies) now,
+    // while it copies the servers' journals and writes its reports.
+    let removing_early =
+        (matches!(options.mode, RunMode::Run) && !options.keep && !options.keep_on_failure)
+            .then(|| lab.remove_early(|host| host.role != Role::Server));
     let run_dir = options.reports_dir.join(&report_id);
     // From here on the report directory exists; it stays only once it is complete.
     let unfinished = report::Unfinished::new(&run_dir);
@@ -253,6 +258,14 @@ pub async fn run_scenario(
     } else {
         Vec::new()
     };
+    if let Some(removing) = removing_early {
+        // What failed here the sweep removes; it is said, not fatal.
+        match removing.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => progress.warning(format!("removing the clients early: {e}")),
+            Err(e) => progress.warning(format!("removing the clients early: {e}")),
+        }
+    }
     let (torn_down, took) = timed(lab.teardown()).await;
     super::say_left_networks(progress, torn_down?);
     if !keep {
