@@ -149,33 +149,35 @@ const BLACKHOLE: FaultSpec = FaultSpec {
     stop: FaultAction::DropToRemotePort(false),
 };
 
-const CLOCK_BACK: FaultSpec = FaultSpec {
-    kind: FaultKind::ClockBack,
-    word: "clock-back",
-    only: Some((
-        Role::Client,
-        "it fakes the clock of journald and journal-upload, on clients",
-    )),
-    single_blow: false,
-    fakes_clock: true,
-    needs_machine_root: false,
-    start: FaultAction::InHost("echo -3600 > /etc/journal-lab/clock"),
-    stop: FaultAction::InHost("echo +0 > /etc/journal-lab/clock"),
-};
+const CLOCK_BACK: FaultSpec = clock_fault(
+    FaultKind::ClockBack,
+    "clock-back",
+    "echo -3600 > /etc/journal-lab/clock",
+);
 
-const CLOCK_FORWARD: FaultSpec = FaultSpec {
-    kind: FaultKind::ClockForward,
-    word: "clock-forward",
-    only: Some((
-        Role::Client,
-        "it fakes the clock of journald and journal-upload, on clients",
-    )),
-    single_blow: false,
-    fakes_clock: true,
-    needs_machine_root: false,
-    start: FaultAction::InHost("echo +3600 > /etc/journal-lab/clock"),
-    stop: FaultAction::InHost("echo +0 > /etc/journal-lab/clock"),
-};
+const CLOCK_FORWARD: FaultSpec = clock_fault(
+    FaultKind::ClockForward,
+    "clock-forward",
+    "echo +3600 > /etc/journal-lab/clock",
+);
+
+/// A fault of a client's faked clock: `start` writes its offset to [`CLOCK_FILE`], the end
+/// puts it right.
+const fn clock_fault(kind: FaultKind, word: &'static str, start: &'static str) -> FaultSpec {
+    FaultSpec {
+        kind,
+        word,
+        only: Some((
+            Role::Client,
+            "it fakes the clock of journald and journal-upload, on clients",
+        )),
+        single_blow: false,
+        fakes_clock: true,
+        needs_machine_root: false,
+        start: FaultAction::InHost(start),
+        stop: FaultAction::InHost("echo +0 > /etc/journal-lab/clock"),
+    }
+}
 
 impl FaultKind {
     /// This kind's entry: a variant without one does not compile.

@@ -33,26 +33,46 @@ fn quoted(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
-/// The script that converges one host's files: each compared and written only if it differs;
-/// then, if any changed, a daemon-reload and a restart of the journal units that run.
-pub fn script(files: &[crate::scenario::FileDef]) -> String {
+/// What a converge script does where a file differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Writes it, then reloads systemd and restarts the journal units that run (`converge`).
+    Write,
+    /// Only says so: the idempotence step observes, it never repairs what it validates.
+    Compare,
+}
+
+/// The script that converges one host's files: each compared and, with [`Mode::Write`],
+/// written only if it differs; then, if any changed, a daemon-reload and a restart of the
+/// journal units that run. Each differing file is said (`changed PATH`) with why.
+pub fn script(files: &[crate::scenario::FileDef], mode: Mode) -> String {
     let mut script = String::from("set -u\nchanged=0\n");
     for file in files {
         let text = base64::engine::general_purpose::STANDARD.encode(file.content.as_bytes());
         let path = quoted(&file.path);
+        let write = match mode {
+            Mode::Write => format!(
+                "mkdir -p \"$(dirname {path})\" && install -m {} /tmp/jl-converge {path} && ",
+                file.mode
+            ),
+            Mode::Compare => String::new(),
+        };
         script.push_str(&format!(
             "printf '%s' '{text}' | base64 -d > /tmp/jl-converge\n\
              if cmp -s /tmp/jl-converge {path} && [ \"$(stat -c %a {path})\" = \"$(printf %o 0{mode})\" ]; then echo \"same {p}\"; \
              else if [ ! -e {path} ]; then why=missing; elif cmp -s /tmp/jl-converge {path}; then why=\"mode $(stat -c %a {path}), the scenario says {mode}\"; else why=\"its content differs\"; fi; \
-             mkdir -p \"$(dirname {path})\" && install -m {mode} /tmp/jl-converge {path} && echo \"changed {p}\" && echo \"why {p}: $why\" && changed=1; fi\n",
+             {write}echo \"changed {p}\" && echo \"why {p}: $why\" && changed=1; fi\n",
             mode = file.mode,
             p = file.path.replace(['\n', '"', '$', '`', '\\'], "_"),
         ));
     }
-    script.push_str(&format!(
-        "rm -f /tmp/jl-converge\nif [ $changed = 1 ]; then systemctl daemon-reload; \
-         systemctl try-restart systemd-journald.service {UPLOAD_UNIT} {REMOTE_UNIT}; fi\n"
-    ));
+    script.push_str("rm -f /tmp/jl-converge\n");
+    if mode == Mode::Write {
+        script.push_str(&format!(
+            "if [ $changed = 1 ]; then systemctl daemon-reload; \
+             systemctl try-restart systemd-journald.service {UPLOAD_UNIT} {REMOTE_UNIT}; fi\n"
+        ));
+    }
     script
 }
 
@@ -87,7 +107,9 @@ pub async fn converge(
         let Some(host) = lab.host(&def.name) else {
             continue;
         };
-        let output = lab.exec(host, &script(&def.files), DEADLINE).await?;
+        let output = lab
+            .exec(host, &script(&def.files, Mode::Write), DEADLINE)
+            .await?;
         if output.exit_code != 0 {
             return Err(Error::HostCommand {
                 host: def.name.clone(),
@@ -109,14 +131,17 @@ pub async fn converge(
 }
 
 /// `test`'s idempotence step, right after the lab came up and before the scenario's steps
-/// (they may change files on purpose): every host's files converged again, which must change
-/// nothing. Whatever it changed is the step's error, host by host and file by file.
+/// (they may change files on purpose): every host's files compared as a second converge would
+/// (writing nothing: the lab observes, it does not repair), which must find nothing to change.
+/// Whatever it would change is the step's error, host by host and file by file.
 pub(super) async fn idempotence(lab: &Lab, scenario: &Scenario, progress: &Progress) -> StepRecord {
     let started = std::time::Instant::now();
     let runs = scenario.hosts.iter().filter_map(|def| {
         let host = lab.host(&def.name)?;
         Some(async move {
-            let said = lab.exec(host, &script(&def.files), DEADLINE).await;
+            let said = lab
+                .exec(host, &script(&def.files, Mode::Compare), DEADLINE)
+                .await;
             (def, said)
         })
     });
@@ -128,7 +153,7 @@ pub(super) async fn idempotence(lab: &Lab, scenario: &Scenario, progress: &Progr
             Ok(out) if out.exit_code == 0 => {
                 let converged = parse(&def.name, &out.stdout);
                 output.push(format!(
-                    "{}: {} changed, {} as they were",
+                    "{}: {} would change, {} as they are",
                     def.name,
                     converged.changed.len(),
                     converged.unchanged.len()
@@ -161,7 +186,7 @@ pub(super) async fn idempotence(lab: &Lab, scenario: &Scenario, progress: &Progr
         errors.insert(
             0,
             format!(
-                "not idempotent: converging the scenario's files again right after the lab came up changed {} ({}): \
+                "not idempotent: converging the scenario's files again right after the lab came up would change {} ({}): \
                  something on the host changed them after they were written (a tmpfiles rule, a package script, a unit), \
                  or the bring-up wrote them other than the scenario says",
                 changed.len(),
@@ -171,14 +196,14 @@ pub(super) async fn idempotence(lab: &Lab, scenario: &Scenario, progress: &Progr
     }
     let error = (!errors.is_empty()).then(|| errors.join("; "));
     match &error {
-        None => progress.news("idempotence: converging again changed nothing".to_string()),
+        None => progress.news("idempotence: converging again would change nothing".to_string()),
         Some(e) => progress.warning(format!("idempotence failed: {e}")),
     }
     StepRecord {
         index: 0,
         step: crate::report::IDEMPOTENCE_STEP.to_string(),
         host: None,
-        command: Some("converge (the scenario's files, again)".to_string()),
+        command: Some("converge again, comparing only (the scenario's files)".to_string()),
         exit_code: None,
         output,
         error,
@@ -199,7 +224,12 @@ mod tests {
             origin: None,
             mode: "0644".into(),
         };
-        let script = script(&[file]);
+        let script = script(std::slice::from_ref(&file), Mode::Write);
+        let compared = super::script(&[file], Mode::Compare);
+        assert!(
+            !compared.contains("install ") && !compared.contains("systemctl"),
+            "{compared}"
+        );
         assert!(
             script.contains("'/etc/systemd/journal-upload.conf.d/it'\\''s.conf'"),
             "{script}"

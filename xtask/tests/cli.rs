@@ -1212,6 +1212,22 @@ fn up_converge_verify_down_and_test_with_a_destroy_strategy() {
             .contains("70-retry.conf: mode 600, the scenario says 0644"),
         "{drifted:?}"
     );
+    // The idempotence step observed; it did not repair: the file is as the host left it.
+    xtask()
+        .args([
+            "exec",
+            "client1",
+            "--lab",
+            &format!("{tested}-drift"),
+            "--",
+            "stat",
+            "-c",
+            "%a",
+            "/etc/systemd/system/systemd-journal-upload.service.d/70-retry.conf",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::diff("600\n"));
     for kept in ["failing", "drift"] {
         xtask()
             .args(["down", "--lab", &format!("{tested}-{kept}")])

@@ -148,7 +148,7 @@ pub fn markdown(report: &RunReport) -> String {
         let error = step.error.clone().unwrap_or_default();
         let (title, body) = if step.step == crate::report::IDEMPOTENCE_STEP {
             (
-                "## Idempotence failed\n\nConverging the scenario's files again right after bring-up changed some; the scenario's steps were not performed".to_string(),
+                "## Idempotence failed\n\nA second converge right after bring-up would change files (compared, not written); the scenario's steps were not performed".to_string(),
                 format!("{error}\n{}", step.output.join("\n")),
             )
         } else {

@@ -105,20 +105,26 @@ fn tick_step(span: f64) -> f64 {
         .unwrap_or(10.0 * magnitude)
 }
 
+/// The first and the last time of the messages and the shades (the plot's span before unit
+/// events widen it); (MAX, MIN) when there is none.
+pub(crate) fn span(delivery: &Delivery, shades: &[Shade]) -> (f64, f64) {
+    delivery
+        .streams
+        .iter()
+        .flat_map(|s| s.messages.iter())
+        .flat_map(|m| [m.logged, m.arrived])
+        .flatten()
+        .chain(shades.iter().flat_map(|s| [s.from, s.to]))
+        .fold((f64::MAX, f64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)))
+}
+
 /// The SVG, or nothing when there is nothing with a time to draw.
 pub fn timeline_svg(
     delivery: &Delivery,
     shades: &[Shade],
     units: &[(&str, &[UnitEvent])],
 ) -> String {
-    let times = delivery
-        .streams
-        .iter()
-        .flat_map(|s| s.messages.iter())
-        .flat_map(|m| [m.logged, m.arrived])
-        .flatten()
-        .chain(shades.iter().flat_map(|s| [s.from, s.to]));
-    let (start, end) = times.fold((f64::MAX, f64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
+    let (start, end) = span(delivery, shades);
     if start >= end {
         return String::new();
     }

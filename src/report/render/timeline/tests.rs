@@ -166,14 +166,7 @@ fn a_recorded_client_restart_draws_the_restart_and_the_duplicate() {
 /// start on: the first start, at configuration, is before it).
 fn drawn_events(report: &RunReport, host: &str, kind: UnitEventKind) -> usize {
     let delivery = report.delivery.as_ref().unwrap();
-    let start = delivery
-        .streams
-        .iter()
-        .flat_map(|s| s.messages.iter())
-        .flat_map(|m| [m.logged, m.arrived])
-        .flatten()
-        .chain(shades(report).iter().flat_map(|s| [s.from, s.to]))
-        .fold(f64::MAX, f64::min);
+    let (start, _) = span(delivery, &shades(report));
     let lanes = delivery.streams.iter().filter(|s| s.host == host).count();
     let events = report
         .hosts
