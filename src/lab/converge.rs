@@ -23,6 +23,9 @@ pub struct Converged {
     pub changed: Vec<String>,
     /// Files that were already as the scenario says.
     pub unchanged: Vec<String>,
+    /// Why each changed file differed (`PATH: missing`, `PATH: mode 600, …`, `PATH: its
+    /// content differs`).
+    pub why: Vec<String>,
 }
 
 /// How long one host's converge may take.
@@ -82,18 +85,46 @@ pub fn parse(host: &str, output: &str) -> Converged {
         host: host.to_string(),
         changed: Vec::new(),
         unchanged: Vec::new(),
+        why: Vec::new(),
     };
     for line in output.lines() {
         if let Some(path) = line.strip_prefix("changed ") {
             converged.changed.push(path.to_string());
         } else if let Some(path) = line.strip_prefix("same ") {
             converged.unchanged.push(path.to_string());
+        } else if let Some(why) = line.strip_prefix("why ") {
+            converged.why.push(why.to_string());
         }
     }
     converged
 }
 
-/// Converges the lab of `run_id` to `scenario`'s files.
+/// Every host's script of `mode` at once: what each found, or why it could not say.
+async fn on_every_host<'a>(
+    lab: &Lab,
+    scenario: &'a Scenario,
+    mode: Mode,
+) -> Vec<(&'a str, Result<Converged>)> {
+    let runs = scenario.hosts.iter().filter_map(|def| {
+        let host = lab.host(&def.name)?;
+        Some(async move {
+            let said = match lab.exec(host, &script(&def.files, mode), DEADLINE).await {
+                Ok(out) if out.exit_code == 0 => Ok(parse(&def.name, &out.stdout)),
+                Ok(out) => Err(Error::HostCommand {
+                    host: def.name.clone(),
+                    command: "converge (the scenario's files)".into(),
+                    exit_code: out.exit_code,
+                    output: format!("{}{}", out.stdout, out.stderr),
+                }),
+                Err(e) => Err(e),
+            };
+            (def.name.as_str(), said)
+        })
+    });
+    futures::future::join_all(runs).await
+}
+
+/// Converges the lab of `run_id` to `scenario`'s files, every host at once.
 pub async fn converge(
     run_id: &str,
     scenario: &Scenario,
@@ -103,25 +134,10 @@ pub async fn converge(
     let engines = super::bring_up::engines_of_run(fleet, run_id).await?;
     let lab = Lab::attach(engines, run_id, scenario).await?;
     let mut all = Vec::new();
-    for def in &scenario.hosts {
-        let Some(host) = lab.host(&def.name) else {
-            continue;
-        };
-        let output = lab
-            .exec(host, &script(&def.files, Mode::Write), DEADLINE)
-            .await?;
-        if output.exit_code != 0 {
-            return Err(Error::HostCommand {
-                host: def.name.clone(),
-                command: "converge (write the scenario's files)".into(),
-                exit_code: output.exit_code,
-                output: format!("{}{}", output.stdout, output.stderr),
-            });
-        }
-        let converged = parse(&def.name, &output.stdout);
+    for (host, said) in on_every_host(&lab, scenario, Mode::Write).await {
+        let converged = said?;
         progress.news(format!(
-            "{}: {} changed, {} as they were",
-            def.name,
+            "{host}: {} changed, {} as they were",
             converged.changed.len(),
             converged.unchanged.len()
         ));
@@ -136,50 +152,22 @@ pub async fn converge(
 /// Whatever it would change is the step's error, host by host and file by file.
 pub(super) async fn idempotence(lab: &Lab, scenario: &Scenario, progress: &Progress) -> StepRecord {
     let started = std::time::Instant::now();
-    let runs = scenario.hosts.iter().filter_map(|def| {
-        let host = lab.host(&def.name)?;
-        Some(async move {
-            let said = lab
-                .exec(host, &script(&def.files, Mode::Compare), DEADLINE)
-                .await;
-            (def, said)
-        })
-    });
     let mut output = Vec::new();
     let mut changed = Vec::new();
     let mut errors = Vec::new();
-    for (def, said) in futures::future::join_all(runs).await {
+    for (host, said) in on_every_host(lab, scenario, Mode::Compare).await {
         match said {
-            Ok(out) if out.exit_code == 0 => {
-                let converged = parse(&def.name, &out.stdout);
+            Ok(converged) => {
                 output.push(format!(
-                    "{}: {} would change, {} as they are",
-                    def.name,
+                    "{host}: {} would change, {} as they are",
                     converged.changed.len(),
                     converged.unchanged.len()
                 ));
-                changed.extend(
-                    converged
-                        .changed
-                        .iter()
-                        .map(|f| format!("{}:{f}", def.name)),
-                );
-                // Why each file was written: missing, its mode, or its content.
-                output.extend(
-                    out.stdout
-                        .lines()
-                        .filter_map(|l| l.strip_prefix("why "))
-                        .map(|why| format!("{}: {why}", def.name)),
-                );
+                changed.extend(converged.changed.iter().map(|f| format!("{host}:{f}")));
+                // Why each file differs: missing, its mode, or its content.
+                output.extend(converged.why.iter().map(|why| format!("{host}: {why}")));
             }
-            Ok(out) => errors.push(format!(
-                "{}: the converge script exited {}: {}{}",
-                def.name,
-                out.exit_code,
-                out.stdout.trim(),
-                out.stderr.trim()
-            )),
-            Err(e) => errors.push(format!("{}: {e}", def.name)),
+            Err(e) => errors.push(format!("{host}: {e}")),
         }
     }
     if !changed.is_empty() {
@@ -239,8 +227,9 @@ mod tests {
             "the content in base64: {script}"
         );
         assert!(script.contains("systemctl try-restart"));
-        let converged = parse("client1", "changed /a\nsame /b\nnoise\n");
+        let converged = parse("client1", "changed /a\nwhy /a: missing\nsame /b\nnoise\n");
         assert_eq!(converged.changed, ["/a"]);
         assert_eq!(converged.unchanged, ["/b"]);
+        assert_eq!(converged.why, ["/a: missing"]);
     }
 }
