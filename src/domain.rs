@@ -64,7 +64,7 @@ impl fmt::Display for Status {
 }
 
 /// What a command run in a host printed, and how it ended.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExecOutput {
     pub exit_code: i64,
     pub stdout: String,

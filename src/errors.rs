@@ -124,6 +124,12 @@ pub enum Error {
     #[error("field bundle {}: {}", .path.display(), crate::domain::printable(.reason))]
     Bundle { path: PathBuf, reason: String },
 
+    /// Re-judging a stored run: this build's check asked for something the run never observed.
+    #[error(
+        "the run did not observe {what} (this build's check asks for more than the run recorded)"
+    )]
+    NotRecorded { what: String },
+
     #[error(transparent)]
     ProtocolClient(#[from] crate::protocol::client::ClientError),
 

@@ -272,3 +272,133 @@ fn listings_answer_in_their_published_schemas() {
         "{checked}"
     );
 }
+
+/// A stored run (tests/data/rejudge/NAME) copied into a directory of its own.
+fn stored_run(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let from = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/rejudge")
+        .join(name);
+    for file in ["run.json", "observations.json.zst"] {
+        std::fs::copy(from.join(file), dir.path().join(file)).unwrap();
+    }
+    dir
+}
+
+fn statuses(run: &serde_json::Value) -> Vec<(String, String, String, String, String)> {
+    ["checks", "profile"]
+        .iter()
+        .flat_map(|list| run[list].as_array().unwrap().clone())
+        .map(|r| {
+            let field = |k: &str| r[k].as_str().unwrap().to_string();
+            (
+                field("id"),
+                field("host"),
+                field("phase"),
+                field("status"),
+                field("observed"),
+            )
+        })
+        .collect()
+}
+
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Two real runs judged again from what they observed, with no engine: every verdict as the run
+/// gave it, the reports written again saying so, the exit code the run's own.
+#[test]
+fn a_stored_run_judged_again_gives_the_verdicts_it_gave() {
+    for name in ["fss-sealing", "cert-rejection"] {
+        let run = stored_run(name);
+        let before = read_json(&run.path().join("run.json"));
+        let out = journal_lab(run.path(), &["report", "rejudge", ".", "--format", "json"]);
+        let expected_exit = if before["ok"].as_bool().unwrap() {
+            0
+        } else {
+            1
+        };
+        assert_eq!(
+            out.status.code(),
+            Some(expected_exit),
+            "{name}: {}",
+            text(&out)
+        );
+        let said: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(said["changed"], serde_json::json!([]), "{name}");
+        let after = read_json(&run.path().join("run.json"));
+        assert_eq!(statuses(&after), statuses(&before), "{name}");
+        assert_eq!(
+            said["verdicts"].as_u64().unwrap() as usize,
+            statuses(&before).len()
+        );
+        assert_eq!(
+            after["rejudged"], said,
+            "{name}: run.json says it was judged again"
+        );
+        let md = std::fs::read_to_string(run.path().join("report.md")).unwrap();
+        assert!(
+            md.contains("Judged again"),
+            "{name}: report.md does not say so"
+        );
+    }
+}
+
+/// With one observation changed (the server's remote journal files now say they are sealed),
+/// judging again moves that verdict, and only it: the verdicts are made from the record.
+#[test]
+fn a_changed_observation_moves_its_verdict_and_only_it() {
+    let run = stored_run("fss-sealing");
+    let path = run.path().join("observations.json.zst");
+    let stored = zstd::decode_all(&std::fs::read(&path).unwrap()[..]).unwrap();
+    let mut observations: serde_json::Value = serde_json::from_slice(&stored).unwrap();
+    let mut edited = 0;
+    for evaluation in observations["evaluations"].as_array_mut().unwrap() {
+        for answer in evaluation["answers"]["commands"].as_array_mut().unwrap() {
+            let command = answer["command"].as_str().unwrap();
+            if answer["host"] == "server"
+                && command.contains("remote-*.journal")
+                && command.contains("=== log")
+            {
+                let sealed = answer["output"]["stdout"]
+                    .as_str()
+                    .unwrap()
+                    .replace("Compatible flags:", "Compatible flags: SEALED");
+                answer["output"]["stdout"] = serde_json::Value::String(sealed);
+                edited += 1;
+            }
+        }
+    }
+    assert_eq!(
+        edited, 1,
+        "the remote-journal-sealed probe of the server is in the record"
+    );
+    let json = serde_json::to_vec(&observations).unwrap();
+    std::fs::write(&path, zstd::encode_all(&json[..], 3).unwrap()).unwrap();
+
+    let out = journal_lab(run.path(), &["report", "rejudge", "."]);
+    let said = text(&out);
+    assert!(
+        said.contains("1 changed")
+            && said.contains("remote-journal-sealed on server (sealed): fail -> pass"),
+        "{said}"
+    );
+}
+
+/// A run directory without stored observations is refused, saying why and what to do.
+#[test]
+fn a_run_without_observations_cannot_be_judged_again_and_says_why() {
+    let run = stored_run("fss-sealing");
+    std::fs::remove_file(run.path().join("observations.json.zst")).unwrap();
+    let out = journal_lab(run.path(), &["report", "rejudge", "."]);
+    assert_eq!(out.status.code(), Some(2));
+    let said = text(&out);
+    assert!(
+        said.contains("observations.json.zst: no such file"),
+        "{said}"
+    );
+    assert!(said.contains("run the scenario again"), "{said}");
+    let out = journal_lab(run.path(), &["report", "rejudge", "nowhere"]);
+    assert!(text(&out).contains("holds no run.json"), "{}", text(&out));
+}

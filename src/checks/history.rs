@@ -11,19 +11,22 @@ use super::{Sealing, Tampered};
 use crate::domain::{FaultKind, RestartMode};
 
 /// One thing a step did to a host.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Event {
     /// The host it was done to (a server for sends and baselines).
     pub host: String,
+    #[serde(with = "time::serde::rfc3339")]
     pub started: OffsetDateTime,
     /// When it stopped being in force: None while it lasts. Equal to `started` for what is
     /// done at once (a single-blow fault, a record).
+    #[serde(with = "time::serde::rfc3339::option")]
     pub ended: Option<OffsetDateTime>,
     pub what: What,
 }
 
 /// What a step did.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum What {
     Fault(FaultKind),
     /// The host restarted: from the stop to systemd up again.
@@ -61,8 +64,10 @@ pub struct SoakSample {
     pub remote_bytes: u64,
 }
 
-/// The run's history. Appending is for steps; reading is for everyone.
-#[derive(Debug, Clone, Default)]
+/// The run's history. Appending is for steps; reading is for everyone. It is stored with a
+/// run's observations (`checks::recorded`), its sealing keys withheld.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct History {
     events: Vec<Event>,
 }
@@ -220,6 +225,18 @@ impl History {
                 _ => None,
             })
             .collect()
+    }
+
+    /// The history with every sealing key replaced by `stand_in(fingerprint)`: what may be
+    /// stored (the key can forge seals).
+    pub fn withholding_keys(&self, stand_in: impl Fn(&str) -> String) -> History {
+        let mut withheld = self.clone();
+        for event in &mut withheld.events {
+            if let What::SealingSetUp(sealing) = &mut event.what {
+                sealing.verification_key = stand_in(&sealing.fingerprint);
+            }
+        }
+        withheld
     }
 
     /// journal-remote on `server` before the first send to it.

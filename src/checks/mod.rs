@@ -20,6 +20,7 @@ pub mod integrity;
 pub mod journald;
 pub mod knobs;
 pub mod ports;
+pub mod recorded;
 pub mod remediation;
 pub mod retention;
 pub mod timeouts;
@@ -304,7 +305,7 @@ pub trait Observer: Sync {
 
 /// Forward Secure Sealing set up on a host. The verification key is a secret: it can verify and
 /// also forge seals, so it never goes into evidence or a report, only its fingerprint does.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sealing {
     pub verification_key: String,
     pub fingerprint: String,
@@ -511,7 +512,7 @@ impl schemars::JsonSchema for CheckId {
 }
 
 /// How a client's marker fared on its server, as observed.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MarkerObservation {
     /// The marker was logged on the client.
     pub logged: Option<String>,
@@ -523,6 +524,7 @@ pub struct MarkerObservation {
     /// Lines of the sending client's own log (journal-upload or curl) after the marker.
     pub client_log: Vec<String>,
     /// When it was logged.
+    #[serde(with = "time::serde::rfc3339::option")]
     pub logged_at: Option<time::OffsetDateTime>,
 }
 

@@ -4,41 +4,10 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use super::{benching, names, profile_mode, VERSION};
-use crate::checks::ProfileMode;
+use super::reporting::ReportCommand;
+use super::values::{Destroy, KeepWhen, ListFormat, OutputFormat, ProfileArg, REPORTS};
+use super::{benching, names, VERSION};
 use crate::{images, lab, report};
-
-/// `--profile`, for every command that evaluates checks, and `--journals`.
-#[derive(clap::Args, Clone, Copy)]
-pub(super) struct ProfileArg {
-    /// The conformance profile (checks every host gets, whatever the scenario): `report`
-    /// its items at their severity without changing the verdict, `gate` to fail the run
-    /// on them too, or `off`.
-    #[arg(long = "profile", default_value = "report", value_parser = profile_mode)]
-    pub(super) mode: ProfileMode,
-    /// Which binary journal files of the servers go into the report: `all` (what arrived and
-    /// their own), `remote` (what arrived), or `none` (the JSON dumps only).
-    #[arg(long, default_value = "all", value_parser = |s: &str| s.parse::<lab::Journals>())]
-    pub(super) journals: lab::Journals,
-}
-
-impl ProfileArg {
-    pub(super) fn apply(self, options: &mut lab::LabOptions) {
-        options.profile = self.mode;
-        options.journals = self.journals;
-    }
-}
-
-/// `test --destroy`: Molecule's destroy strategies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(super) enum Destroy {
-    Always,
-    Never,
-    Passing,
-}
-
-/// Where reports go unless `--reports` says otherwise: `reports/` under the working directory.
-pub(super) const REPORTS: &str = "reports";
 
 #[derive(Parser)]
 #[command(
@@ -472,93 +441,6 @@ pub(super) enum Command {
         /// Say what would be removed, and remove nothing.
         #[arg(long)]
         dry_run: bool,
-    },
-}
-
-/// What `run` prints on stdout.
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum OutputFormat {
-    Table,
-    Json,
-}
-
-/// When a lab stays after its run.
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum KeepWhen {
-    Always,
-    OnFailure,
-}
-
-/// How a listing prints.
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(super) enum ListFormat {
-    Text,
-    Json,
-}
-
-#[derive(Subcommand)]
-pub(super) enum ReportCommand {
-    /// The matrix (grid, differences; JSON, Markdown, HTML) of every run.json under DIRs,
-    /// written to OUT/matrix-<time>/ (default: the first DIR). Runs of different journal-lab
-    /// versions are refused.
-    Merge {
-        /// Directories holding run.json files (searched three levels deep).
-        #[arg(required = true)]
-        dirs: Vec<PathBuf>,
-        /// Where the matrix-<time>/ directory goes (default: the first DIR).
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
-    /// Remove old run reports: the run directories beyond the newest N (`--keep N`), or older
-    /// than a time (`--older-than 7d`), never the one `latest` names; says what it freed.
-    Prune {
-        /// Keep the newest N runs.
-        #[arg(long, value_name = "N", required_unless_present = "older_than")]
-        keep: Option<usize>,
-        /// Remove runs older than this: 90s, 30min, 12h, 7d.
-        #[arg(long, value_name = "AGE", value_parser = crate::report::prune::parse_age)]
-        older_than: Option<std::time::Duration>,
-        /// Where run reports are (as the other `report` commands take it; `--reports` too).
-        #[arg(value_name = "DIR", conflicts_with = "reports")]
-        dir: Option<PathBuf>,
-        /// Where run reports are.
-        #[arg(long, default_value = REPORTS)]
-        reports: PathBuf,
-        /// Say what would be removed and what it would free, and remove nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// `text`, or `json` (one document: `report schema --of prune`).
-        #[arg(long, value_enum, default_value = "text")]
-        format: ListFormat,
-    },
-    /// Print the JSON Schema of run.json (its `schema_version` names the version), or with
-    /// `--of` of another document the command line prints with `--format json`.
-    Schema {
-        /// run (run.json, and each run of `run --format json`), labs (`ls`), images
-        /// (`images list`), prune (`report prune`), scenario-check (`scenario check`), or error
-        /// (what any command prints instead with `--format json` when it cannot do its job).
-        #[arg(long, default_value = "run", value_parser = ["run", "labs", "images", "prune", "scenario-check", "error"])]
-        of: String,
-    },
-    /// Rates across earlier runs: every run.json under DIRs, folded per scenario, release,
-    /// check, host and phase into how often each verdict was seen, and stable or flaky (a
-    /// trend over days, like Allure's history).
-    History {
-        /// Directories holding run.json files (searched three levels deep).
-        #[arg(required = true)]
-        dirs: Vec<PathBuf>,
-        /// Where the rates-<time>.{md,json} go.
-        #[arg(long, default_value = REPORTS)]
-        reports: PathBuf,
-    },
-    /// One SARIF log with a run per run.json under DIRs (for one code-scanning upload).
-    Sarif {
-        /// Directories holding run.json files (searched three levels deep).
-        #[arg(required = true)]
-        dirs: Vec<PathBuf>,
-        /// The SARIF file to write.
-        #[arg(long)]
-        out: PathBuf,
     },
 }
 

@@ -16,7 +16,7 @@ pub async fn up(
     release: Option<String>,
     setup: Option<PathBuf>,
     name: Option<String>,
-    profile: super::args::ProfileArg,
+    profile: super::values::ProfileArg,
     reports: PathBuf,
 ) -> anyhow::Result<ExitCode> {
     let (scenario_name, scenario) = scenario::builtin::resolve(&file)?;
@@ -414,7 +414,7 @@ pub async fn verify(
     checks: Vec<String>,
     phase: Option<String>,
     steps: bool,
-    profile: super::args::ProfileArg,
+    profile: super::values::ProfileArg,
     reports: PathBuf,
     force: bool,
 ) -> anyhow::Result<ExitCode> {

@@ -14,11 +14,13 @@ use std::process::ExitCode;
 use std::sync::OnceLock;
 
 use anyhow::Context;
-use args::{Cli, Command, ImagesCommand, ReportCommand, ScenarioCommand, REPORTS};
+use args::{Cli, Command, ImagesCommand, ScenarioCommand};
 use clap::{CommandFactory, FromArgMatches};
+use values::REPORTS;
 
 mod args;
 mod completing;
+mod disk;
 mod hints;
 mod names;
 pub use completing::completions;
@@ -32,7 +34,9 @@ mod suite;
 use runs::{default_jobs, print_outcome, run_lab, run_scenarios, OutputFormat};
 
 mod replaying;
+mod reporting;
 mod validating;
+mod values;
 use crate::checks::ProfileMode;
 use crate::{images, report, scenario, Progress};
 use housekeeping::{build_images, certs, clean, list_images, test};
@@ -273,50 +277,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Bench(args) => benching::bench(args).await,
         Command::Report {
-            merge: Some(ReportCommand::Merge { dirs, out }),
+            merge: Some(command),
             ..
-        } => runs::merge(&dirs, out),
-        Command::Report {
-            merge: Some(ReportCommand::Sarif { dirs, out }),
-            ..
-        } => runs::sarif(&dirs, &out),
-        Command::Report {
-            merge: Some(ReportCommand::History { dirs, reports }),
-            ..
-        } => {
-            let runs = runs::runs_under(&dirs)?;
-            runs::judge_rates(&reports, &runs, false, crate::checks::ProfileMode::Report)?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Report {
-            merge: Some(ReportCommand::Schema { of }),
-            ..
-        } => {
-            let document: report::documents::Document = of.parse().map_err(anyhow::Error::msg)?;
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&report::documents::schema_of(document))?
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Report {
-            merge:
-                Some(ReportCommand::Prune {
-                    keep,
-                    older_than,
-                    dir,
-                    reports,
-                    dry_run,
-                    format,
-                }),
-            ..
-        } => housekeeping::prune_reports(
-            dir.unwrap_or(reports),
-            keep,
-            older_than,
-            dry_run,
-            format == args::ListFormat::Json,
-        ),
+        } => reporting::report(command).await,
         Command::Report {
             run_dir, format, ..
         } => {
@@ -352,7 +315,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Scenario {
             command: ScenarioCommand::Check { files, format },
-        } => check_scenarios(&files, format == args::ListFormat::Json),
+        } => check_scenarios(&files, format == values::ListFormat::Json),
         Command::Scenario {
             command: ScenarioCommand::Schema,
         } => {
@@ -368,7 +331,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         } => build_images(&release).await,
         Command::Images {
             command: ImagesCommand::List { format },
-        } => list_images(format == args::ListFormat::Json).await,
+        } => list_images(format == values::ListFormat::Json).await,
         Command::Images {
             command: ImagesCommand::Hash,
         } => {
@@ -399,7 +362,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             reports,
             all,
             format,
-        } => listing::ls(reports, all, format == args::ListFormat::Json).await,
+        } => listing::ls(reports, all, format == values::ListFormat::Json).await,
         Command::Login { host, lab, force } => lifecycle::login(host, lab, force).await,
         Command::Down { lab, all, force } => lifecycle::down(lab, all, force).await,
         Command::Exec {
@@ -464,16 +427,16 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 return test(unit, jobs, &cargo_args).await;
             }
             let keep = match destroy {
-                args::Destroy::Always => None,
-                args::Destroy::Never => Some(runs::KeepWhen::Always),
-                args::Destroy::Passing => Some(runs::KeepWhen::OnFailure),
+                values::Destroy::Always => None,
+                values::Destroy::Never => Some(runs::KeepWhen::Always),
+                values::Destroy::Passing => Some(runs::KeepWhen::OnFailure),
             };
             eprintln!(
                 "test: create, converge, idempotence, steps, verify, destroy ({})",
                 match destroy {
-                    args::Destroy::Always => "every lab",
-                    args::Destroy::Never => "none: the labs stay",
-                    args::Destroy::Passing => "the labs whose run held; the others stay",
+                    values::Destroy::Always => "every lab",
+                    values::Destroy::Never => "none: the labs stay",
+                    values::Destroy::Passing => "the labs whose run held; the others stay",
                 }
             );
             let scenarios = scenario::selection::select(&scenarios, setup.as_deref(), false)?;

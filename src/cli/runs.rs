@@ -13,7 +13,7 @@ pub async fn run_lab(
     clients: usize,
     release: String,
     keep: Option<KeepWhen>,
-    profile: super::args::ProfileArg,
+    profile: super::values::ProfileArg,
     reports: PathBuf,
 ) -> anyhow::Result<ExitCode> {
     let mut options = lab::LabOptions::new(recipes(), reports);
@@ -74,7 +74,7 @@ pub struct RunSettings {
     pub releases: Vec<String>,
     pub jobs: usize,
     pub keep: Option<KeepWhen>,
-    pub profile: super::args::ProfileArg,
+    pub profile: super::values::ProfileArg,
     pub reports: PathBuf,
     /// `--format json`: one JSON array on stdout and nothing else.
     pub json: bool,
@@ -529,7 +529,7 @@ fn collect_runs(
     Ok(())
 }
 
-pub use super::args::{KeepWhen, OutputFormat};
+pub use super::values::{KeepWhen, OutputFormat};
 
 /// Applies `--keep[=WHEN]` to run options.
 pub fn apply_keep(options: &mut lab::LabOptions, keep: Option<KeepWhen>) {

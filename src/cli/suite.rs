@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use futures::StreamExt;
 
+use super::disk;
+
 /// How long one test may run before it is killed and failed, saying so.
 const TEST_DEADLINE: Duration = Duration::from_secs(20 * 60);
 
@@ -428,11 +430,19 @@ async fn build(root: &Path, unit_only: bool) -> anyhow::Result<Vec<Binary>> {
     // The artifacts come on stdout; cargo's progress and any compiler message stay on stderr,
     // in front of the user.
     command.stdout(Stdio::piped()).stderr(Stdio::inherit());
+    let target = target_dir(root);
+    let short_of_disk = || disk::shortage(&target, disk::SUITE_BUILD_BYTES, "the suite's build");
+    if let Some(shortage) = short_of_disk() {
+        eprintln!("note: {shortage}");
+    }
     let output = tokio::task::spawn_blocking(move || command.output())
         .await?
         .context("running cargo test --no-run")?;
     if !output.status.success() {
-        anyhow::bail!("the tests did not build (cargo's messages are above)");
+        match short_of_disk() {
+            Some(shortage) => anyhow::bail!("the tests did not build: {shortage}"),
+            None => anyhow::bail!("the tests did not build (cargo's messages are above)"),
+        }
     }
     let binaries = parse_artifacts(&String::from_utf8_lossy(&output.stdout));
     anyhow::ensure!(!binaries.is_empty(), "cargo built no test binaries");

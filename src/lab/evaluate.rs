@@ -10,7 +10,10 @@ use super::observer::LabObserver;
 use super::probes::ProbeCache;
 use super::steps::RunState;
 use super::{Deadlines, Host, Lab};
-use crate::checks::{self, CheckId, CheckResult, Target};
+use crate::checks::recorded::{
+    self, ConfiguredKnob, Due, DuePhase, Evaluation, Recorder, TargetRecord,
+};
+use crate::checks::{self, CheckResult};
 use crate::domain::Role;
 use crate::errors::Result;
 use crate::scenario::{as_is, Base, CheckDef, Scenario, NO_ISSUER};
@@ -26,9 +29,9 @@ pub(super) async fn evaluate(
     deadlines: &Deadlines,
     progress: &Progress,
     also_record: &(dyn Fn(&ProbeCache) + Sync),
-) -> Result<(Vec<CheckResult>, ProbeCache)> {
+) -> Result<(Vec<CheckResult>, ProbeCache, Option<Evaluation>)> {
     let due = PhaseDue::listing(scenario, phase);
-    let (mut results, cache) = evaluate_phases(
+    let (mut results, cache, evaluation) = evaluate_phases(
         lab,
         scenario,
         state,
@@ -38,7 +41,7 @@ pub(super) async fn evaluate(
         also_record,
     )
     .await?;
-    Ok((results.pop().unwrap_or_default(), cache))
+    Ok((results.pop().unwrap_or_default(), cache, evaluation))
 }
 
 /// The end of a run in one batch per host: the checks that list `final_phase` (of
@@ -66,7 +69,7 @@ pub(super) async fn evaluate_final_and_profile(
             defs: profile.iter().collect(),
         },
     ];
-    let (results, cache) = evaluate_phases(
+    let (results, cache, evaluation) = evaluate_phases(
         lab,
         scenario,
         state,
@@ -85,6 +88,7 @@ pub(super) async fn evaluate_final_and_profile(
         final_results,
         profile,
         answers: cache,
+        evaluation,
     })
 }
 
@@ -94,6 +98,8 @@ pub(super) struct EndResults {
     pub final_results: Vec<CheckResult>,
     pub profile: Vec<CheckResult>,
     pub answers: ProbeCache,
+    /// What the checks were told, to judge them again.
+    pub evaluation: Option<Evaluation>,
 }
 
 /// The conformance profile as check definitions on every host they apply to (none when off).
@@ -144,15 +150,18 @@ async fn evaluate_phases(
     deadlines: &Deadlines,
     progress: &Progress,
     also_record: &(dyn Fn(&ProbeCache) + Sync),
-) -> Result<(Vec<Vec<CheckResult>>, ProbeCache)> {
+) -> Result<(Vec<Vec<CheckResult>>, ProbeCache, Option<Evaluation>)> {
     if phases.iter().all(|p| p.defs.is_empty()) {
-        return Ok((vec![Vec::new(); phases.len()], ProbeCache::none()));
+        return Ok((vec![Vec::new(); phases.len()], ProbeCache::none(), None));
     }
     let view = ServerView::read(lab, scenario, deadlines).await?;
-    let due_on_hosts: Vec<Vec<(CheckId, &Host)>> = phases
+    let due_phases: Vec<DuePhase> = phases
         .iter()
-        .map(|due| {
-            due.defs
+        .map(|due| DuePhase {
+            phase: due.phase.to_string(),
+            profile: due.phase == crate::checks::PROFILE_PHASE,
+            due: due
+                .defs
                 .iter()
                 .flat_map(|check| {
                     let hosts: Vec<&Host> = match &check.hosts {
@@ -163,9 +172,12 @@ async fn evaluate_phases(
                             .filter(|h| check.id.applies_to(h.role))
                             .collect(),
                     };
-                    hosts.into_iter().map(|host| (check.id, host))
+                    hosts.into_iter().map(|host| Due {
+                        check: check.id.to_string(),
+                        target: target_record(lab, scenario, host),
+                    })
                 })
-                .collect()
+                .collect(),
         })
         .collect();
     // A recording pass lists every probe; one exec per host runs them (see `probes`).
@@ -178,8 +190,8 @@ async fn evaluate_phases(
         view: &view,
         deadlines,
     };
-    for (due, on_hosts) in phases.iter().zip(&due_on_hosts) {
-        evaluate_on(&recorder, on_hosts, due.phase).await?;
+    for due in &due_phases {
+        recorded::judge(&recorder, &due.due, &due.phase).await?;
     }
     also_record(&recording);
     let cache = ProbeCache::execute(recording, lab, deadlines).await?;
@@ -191,15 +203,18 @@ async fn evaluate_phases(
         view: &view,
         deadlines,
     };
+    // What the checks are told is written down, so the run can be judged again from it.
+    let observed = Recorder::new(&answering);
     let mut all_results = Vec::with_capacity(phases.len());
-    for (due, on_hosts) in phases.iter().zip(&due_on_hosts) {
-        let results = evaluate_on(&answering, on_hosts, due.phase).await?;
-        if !due.defs.is_empty() {
-            say_counts(progress, due.phase, &results);
+    for (due, listed) in due_phases.iter().zip(phases) {
+        let results = recorded::judge(&observed, &due.due, &due.phase).await?;
+        if !listed.defs.is_empty() {
+            say_counts(progress, &due.phase, &results);
         }
         all_results.push(results);
     }
-    Ok((all_results, cache))
+    let evaluation = observed.into_evaluation(due_phases);
+    Ok((all_results, cache, Some(evaluation)))
 }
 
 /// The phase's milestone: how many checks, and how many of each status.
@@ -219,60 +234,53 @@ fn say_counts(progress: &Progress, phase: &str, results: &[CheckResult]) {
     ));
 }
 
-/// Evaluates each (check, host) pair, concurrently.
-async fn evaluate_on(
-    observer: &LabObserver<'_>,
-    due: &[(CheckId, &Host)],
-    phase: &str,
-) -> Result<Vec<CheckResult>> {
-    futures::future::try_join_all(due.iter().map(|&(id, host)| async move {
-        let def = def(observer.scenario, host);
-        let target = Target {
-            host: &host.name,
-            role: host.role,
-            port: def.port(),
-            has_certificate: def.certificate.issuer != NO_ISSUER,
-            uploads: def.uploads_with_journal_upload(),
-            first_client: observer
-                .scenario
-                .hosts
-                .iter()
-                .find(|h| h.role == Role::Client)
-                .map(|h| h.name.as_str()),
-            server: (host.role == Role::Client)
-                .then(|| observer.scenario.server_of(def))
-                .flatten()
-                .map(|s| s.name.as_str()),
-            route: if host.role == Role::Client {
-                observer
-                    .scenario
+/// What the scenario says of `host`, for a check due there.
+fn target_record(lab: &Lab, scenario: &Scenario, host: &Host) -> TargetRecord {
+    let def = def(scenario, host);
+    let names = |hosts: Vec<&crate::scenario::HostDef>| -> Vec<String> {
+        hosts.into_iter().map(|h| h.name.clone()).collect()
+    };
+    TargetRecord {
+        host: host.name.clone(),
+        role: host.role,
+        port: def.port(),
+        has_certificate: def.certificate.issuer != NO_ISSUER,
+        uploads: def.uploads_with_journal_upload(),
+        first_client: scenario
+            .hosts
+            .iter()
+            .find(|h| h.role == Role::Client)
+            .map(|h| h.name.clone()),
+        server: (host.role == Role::Client)
+            .then(|| scenario.server_of(def))
+            .flatten()
+            .map(|s| s.name.clone()),
+        route: if host.role == Role::Client {
+            names(
+                scenario
                     .route_of(def)
                     .into_iter()
                     // Proxies keep no journal to count.
                     .filter(|s| s.role == Role::Server)
-                    .map(|s| s.name.as_str())
-                    .collect()
-            } else {
-                Vec::new()
-            },
-            run_id: observer.lab.run_id(),
-            sources: def
-                .files
-                .iter()
-                .filter_map(|f| Some((f.path.as_str(), f.origin.as_ref()?.display().to_string())))
-                .collect(),
-            configured: if observer.scenario.base == Base::AsIs {
-                checks::CheckId::all()
-                    .flat_map(|id| id.entry().knobs)
-                    .filter(|k| k.role == host.role)
-                    .map(|k| (*k, as_is::as_configured(&def.files, k)))
-                    .collect()
-            } else {
-                Vec::new()
-            },
-            observer,
-        };
-        checks::evaluate(id, &target, phase).await
-    }))
-    .await
+                    .collect(),
+            )
+        } else {
+            Vec::new()
+        },
+        run_id: lab.run_id().to_string(),
+        sources: def
+            .files
+            .iter()
+            .filter_map(|f| Some((f.path.clone(), f.origin.as_ref()?.display().to_string())))
+            .collect(),
+        configured: if scenario.base == Base::AsIs {
+            checks::CheckId::all()
+                .flat_map(|id| id.entry().knobs)
+                .filter(|k| k.role == host.role)
+                .map(|k| ConfiguredKnob::of(k, as_is::as_configured(&def.files, k)))
+                .collect()
+        } else {
+            Vec::new()
+        },
+    }
 }

@@ -239,6 +239,18 @@ pub async fn run_scenario(
         steps: step_records,
     });
     let run_dir = report::write_run(&options.reports_dir, &report)?;
+    let observations = report::observations::Observations::new(
+        &report.run_id,
+        std::mem::take(&mut state.evaluations),
+        scenario.expect.clone(),
+        std::mem::take(&mut state.journald),
+    );
+    if !report::observations::write(&run_dir, &observations)? {
+        progress.warning(format!(
+            "the run's observations are larger than {} MiB and were not stored: `report rejudge` cannot judge this run again",
+            report::observations::MAX_JSON_BYTES >> 20
+        ));
+    }
     report::write_journals(&run_dir, &journal_dumps)?;
     report::write_formats(&run_dir, &report, &report::Format::ALL)?;
     let keep = match options.mode {
@@ -340,7 +352,7 @@ async fn execute(
             continue;
         }
         if let Step::Evaluate { phase } = step {
-            let (results, _) = evaluate::evaluate(
+            let (results, _, evaluation) = evaluate::evaluate(
                 lab,
                 scenario,
                 state,
@@ -351,6 +363,7 @@ async fn execute(
             )
             .await?;
             checks.extend(results);
+            state.evaluations.extend(evaluation);
             continue;
         }
         let (performed, took) = timed(steps::perform(
@@ -391,9 +404,10 @@ async fn execute(
     .await?;
     // The final checks join the run's checks; the profile and the answers go on to `observe_end`.
     checks.append(&mut end.final_results);
+    state.evaluations.extend(end.evaluation.take());
     if let Some(failed) = step_records.iter().find(|r| r.error.is_some()) {
-        let journald = journald_states(lab, &options.deadlines, &checks).await;
-        not_verifiable_after(failed, &journald, &mut checks);
+        state.journald = journald_states(lab, &options.deadlines, &checks).await;
+        report::not_verifiable_after(failed, &state.journald, &mut checks);
     }
     Ok((checks, step_records, end))
 }
@@ -425,31 +439,6 @@ async fn journald_states(
             (host.name.clone(), said)
         });
     futures::future::join_all(reads).await.into_iter().collect()
-}
-
-/// After a failed step, a check that could not judge (an error: its input was never made, a
-/// marker never logged) is not verifiable, and says which step kept it from judging, with that
-/// host's journald state as evidence. What the checks did observe (pass, fail) stands.
-pub(crate) fn not_verifiable_after(
-    failed: &report::StepRecord,
-    journald: &BTreeMap<String, String>,
-    results: &mut [CheckResult],
-) {
-    let error = failed.error.as_deref().unwrap_or("");
-    for result in results
-        .iter_mut()
-        .filter(|r| r.status == crate::checks::Status::Error)
-    {
-        result.status = crate::checks::Status::NotVerifiable;
-        result.observed = format!(
-            "{} failed, so this could not be judged: {}; the check said: {}",
-            failed.title(),
-            error.lines().next().unwrap_or(""),
-            result.observed
-        );
-        result.evidence.push(format!("{}: {error}", failed.title()));
-        result.evidence.extend(journald.get(&result.host).cloned());
-    }
 }
 
 /// What the end of a run looks at.

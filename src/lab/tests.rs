@@ -223,7 +223,7 @@ fn checks_that_could_not_judge_after_a_failed_step_are_not_verifiable_and_name_i
         "NRestarts=5\nResult=exit-code".to_string(),
     )]
     .into();
-    super::runner::not_verifiable_after(&failed, &journald, &mut results);
+    crate::report::not_verifiable_after(&failed, &journald, &mut results);
     assert_eq!(
         results.iter().map(|r| r.status).collect::<Vec<_>>(),
         [Status::Pass, Status::NotVerifiable, Status::Fail]

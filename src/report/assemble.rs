@@ -2,6 +2,8 @@
 //! lab gathered. What is derived (how many delivered, whether the run held, the server's systemd,
 //! what the history says of faults, restarts, sealing, tampering and sends) is derived here, once.
 
+use std::collections::BTreeMap;
+
 use time::OffsetDateTime;
 
 use super::{
@@ -54,17 +56,6 @@ impl RunReport {
             .iter()
             .filter(|h| h.role == Role::Client)
             .count();
-        // A gating profile counts with the scenario's own checks.
-        let gated_profile = match parts.profile_mode {
-            ProfileMode::Gate => &parts.profile[..],
-            _ => &[],
-        };
-        let failed_checks = parts
-            .checks
-            .iter()
-            .chain(gated_profile)
-            .filter(|c| c.fails())
-            .count();
         let server = parts.hosts.iter().find(|h| h.role == Role::Server);
         let scenario = parts.scenario;
         RunReport {
@@ -88,7 +79,12 @@ impl RunReport {
             phases: parts.phases,
             clients,
             delivered,
-            ok: failed_checks == 0 && parts.steps.iter().all(|s| s.error.is_none()),
+            ok: holds(
+                &parts.checks,
+                &parts.profile,
+                parts.profile_mode,
+                &parts.steps,
+            ),
             interrupted: false,
             hosts: parts.hosts,
             findings: parts.findings,
@@ -118,8 +114,51 @@ impl RunReport {
             delivery: parts.delivery,
             steps: parts.steps,
             soak: parts.history.soak_samples(),
+            rejudged: None,
         }
     }
+}
+
+/// After a failed step, a check that could not judge (an error: its input was never made, a
+/// marker never logged) is not verifiable, and says which step kept it from judging, with that
+/// host's journald state as evidence. What the checks did observe (pass, fail) stands.
+pub fn not_verifiable_after(
+    failed: &StepRecord,
+    journald: &BTreeMap<String, String>,
+    results: &mut [CheckResult],
+) {
+    let error = failed.error.as_deref().unwrap_or("");
+    for result in results
+        .iter_mut()
+        .filter(|r| r.status == crate::checks::Status::Error)
+    {
+        result.status = crate::checks::Status::NotVerifiable;
+        result.observed = format!(
+            "{} failed, so this could not be judged: {}; the check said: {}",
+            failed.title(),
+            error.lines().next().unwrap_or(""),
+            result.observed
+        );
+        result.evidence.push(format!("{}: {error}", failed.title()));
+        result.evidence.extend(journald.get(&result.host).cloned());
+    }
+}
+
+/// Whether a run held: no check failed (nor the profile's, when it gates) and every step was
+/// performed.
+pub fn holds(
+    checks: &[CheckResult],
+    profile: &[CheckResult],
+    profile_mode: ProfileMode,
+    steps: &[StepRecord],
+) -> bool {
+    // A gating profile counts with the scenario's own checks.
+    let gated_profile = match profile_mode {
+        ProfileMode::Gate => profile,
+        _ => &[],
+    };
+    !checks.iter().chain(gated_profile).any(CheckResult::fails)
+        && steps.iter().all(|s| s.error.is_none())
 }
 
 /// `path` relative to the working directory when it is under it (a repository's root in CI).

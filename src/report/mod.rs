@@ -2,8 +2,10 @@
 //! output layout; the lab fills in a [`RunReport`] and hands it over.
 
 mod assemble;
-pub use assemble::RunParts;
+pub use assemble::{holds, not_verifiable_after, RunParts};
 pub mod format;
+pub mod observations;
+pub mod rejudge;
 pub use format::Format;
 pub use render::sarif::places;
 pub mod field;
@@ -152,6 +154,10 @@ pub struct RunReport {
     /// remote journal files and bytes, every few seconds.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub soak: Vec<crate::checks::history::SoakSample>,
+    /// The run judged again from its stored observations (`report rejudge`): by which
+    /// journal-lab, when, and which verdicts moved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejudged: Option<rejudge::Rejudging>,
 }
 
 /// The `do:` of Molecule's idempotence step in the step records (`test` performs it first).

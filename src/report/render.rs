@@ -106,6 +106,9 @@ pub fn html(report: &RunReport) -> String {
         report.total_seconds,
         escape(&report.harness_version)
     );
+    if let Some(said) = rejudged_sentence(report) {
+        let _ = writeln!(h, "<p class=\"finding\">{}</p>", escape(&said));
+    }
     h.push_str("<h2>Summary</h2>\n<p class=\"counts\">");
     h.push_str(&badges(&s.counts));
     h.push_str("</p>\n");
@@ -362,3 +365,25 @@ use tables::{html_table, sections};
 
 #[cfg(test)]
 mod tests;
+
+/// What a report judged again (`report rejudge`) says first: by whom, when, and what moved.
+pub(crate) fn rejudged_sentence(report: &RunReport) -> Option<String> {
+    let rejudged = report.rejudged.as_ref()?;
+    let moved: Vec<String> = rejudged.changed.iter().map(|c| c.line()).collect();
+    Some(format!(
+        "Judged again by journal-lab {} at {} from the run's stored observations (no hosts): {} verdicts, {} changed{}{}",
+        rejudged.harness_version,
+        format_time(rejudged.at),
+        rejudged.verdicts,
+        moved.len(),
+        if moved.is_empty() { String::new() } else { format!(": {}", moved.join("; ")) },
+        if rejudged.kept.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; kept as the run judged them (this build has no such check): {}",
+                rejudged.kept.join(", ")
+            )
+        }
+    ))
+}

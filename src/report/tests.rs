@@ -91,6 +91,7 @@ pub(crate) fn sample(run_id: &str) -> RunReport {
         delivery: None,
         steps: Vec::new(),
         soak: Vec::new(),
+        rejudged: None,
     }
 }
 

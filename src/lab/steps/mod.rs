@@ -64,6 +64,12 @@ pub struct RunState {
     pub first_seen: workload::FirstSeen,
     /// What the last `run` step ran and printed: (host, command, exit status, output).
     pub last_run: Option<(String, String, i64, String)>,
+    /// What every evaluation's checks were told, in order (stored with the run, to judge it
+    /// again: `report rejudge`).
+    pub evaluations: Vec<crate::checks::recorded::Evaluation>,
+    /// After a failed step: each host's journald state, the evidence of the checks it kept from
+    /// judging.
+    pub journald: BTreeMap<String, String>,
 }
 
 impl RunState {

@@ -25,6 +25,9 @@ pub fn markdown(report: &RunReport) -> String {
         report.harness_version,
         report.total_seconds
     );
+    if let Some(said) = rejudged_sentence(report) {
+        let _ = writeln!(md, "**{}**\n", md_text(&said));
+    }
     if let Some(code) = field::code_from_bundle(report) {
         let _ = writeln!(
             md,
