@@ -118,9 +118,6 @@ pub enum Error {
         evidence: String,
     },
 
-    #[error("check {id} has no verdict function in its family (a journal-lab bug: add its arm)")]
-    NoVerdict { id: String },
-
     #[error("field bundle {}: {}", .path.display(), crate::domain::printable(.reason))]
     Bundle { path: PathBuf, reason: String },
 

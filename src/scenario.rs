@@ -4,6 +4,7 @@
 //! reports what actually happened. This module is the format only (types, loading, validation,
 //! JSON Schema): it knows nothing about Docker.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use schemars::JsonSchema;
@@ -56,6 +57,7 @@ fn lay_config_check(scenario: &mut Scenario) {
             id,
             hosts: None,
             phases: vec![FINAL_PHASE.to_string()],
+            params: BTreeMap::new(),
             line: 0,
         });
     }
@@ -324,6 +326,10 @@ pub struct CheckDef {
     /// Phases at which to evaluate it (default: `final`, after all steps).
     #[serde(default = "final_phase")]
     pub phases: Vec<String>,
+    /// The check's parameters, where it takes any (e.g. `upload-restarts-at-most`'s `max`):
+    /// whole numbers, each within the check's bound (docs/scenarios.md lists them).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, u64>,
     /// The line of the scenario file it is written on (for SARIF locations).
     #[serde(skip)]
     #[schemars(skip)]

@@ -306,11 +306,11 @@ fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-/// Two real runs judged again from what they observed, with no engine: every verdict as the run
+/// Three real runs judged again from what they observed, with no engine: every verdict as the run
 /// gave it, the reports written again saying so, the exit code the run's own.
 #[test]
 fn a_stored_run_judged_again_gives_the_verdicts_it_gave() {
-    for name in ["fss-sealing", "cert-rejection"] {
+    for name in ["fss-sealing", "cert-rejection", "server-outage"] {
         let run = stored_run(name);
         let before = read_json(&run.path().join("run.json"));
         let out = journal_lab(run.path(), &["report", "rejudge", ".", "--format", "json"]);
@@ -401,4 +401,40 @@ fn a_run_without_observations_cannot_be_judged_again_and_says_why() {
     assert!(said.contains("run the scenario again"), "{said}");
     let out = journal_lab(run.path(), &["report", "rejudge", "nowhere"]);
     assert!(text(&out).contains("holds no run.json"), "{}", text(&out));
+}
+
+/// A check's parameter is stored with what the run observed: judged again with a looser bound
+/// (server-outage's `upload-restarts-at-most`, max 3, saw NRestarts=5), that verdict moves.
+#[test]
+fn a_parameter_judged_again_is_the_one_stored() {
+    let run = stored_run("server-outage");
+    let path = run.path().join("observations.json.zst");
+    let mut observations: serde_json::Value =
+        serde_json::from_slice(&zstd::decode_all(&std::fs::read(&path).unwrap()[..]).unwrap())
+            .unwrap();
+    let mut loosened = 0;
+    for evaluation in observations["evaluations"].as_array_mut().unwrap() {
+        for phase in evaluation["phases"].as_array_mut().unwrap() {
+            for due in phase["due"].as_array_mut().unwrap() {
+                if due["check"] == "upload-restarts-at-most" {
+                    assert_eq!(
+                        due["target"]["params"]["max"], 3,
+                        "the bound the run judged with"
+                    );
+                    due["target"]["params"]["max"] = serde_json::json!(100);
+                    loosened += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(loosened, 1);
+    let json = serde_json::to_vec(&observations).unwrap();
+    std::fs::write(&path, zstd::encode_all(&json[..], 3).unwrap()).unwrap();
+    let said = text(&journal_lab(run.path(), &["report", "rejudge", "."]));
+    assert!(
+        said.contains("1 changed")
+            && said.contains("upload-restarts-at-most on client1 (final): fail -> pass"),
+        "{said}"
+    );
+    assert!(said.contains("NRestarts=5, at most 100"), "{said}");
 }

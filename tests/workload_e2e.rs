@@ -175,6 +175,7 @@ async fn outage_is_accounted_as_the_server_counts_it(name: &str) {
             unit.stdout.trim(),
             recovers.observed
         );
+        restarts_as_pid1_counted(&outcome, name);
         assert_accounted_as_counted(&outcome, name, 540, (lines, distinct));
         // What is lost (the guide's client) or sent twice (the hardened one resends the entry
         // in flight when the server went away, in one run of three) depends on timing; the
@@ -213,6 +214,45 @@ async fn outage_is_accounted_as_the_server_counts_it(name: &str) {
             "{name}: the outage lasted {lasted}"
         );
     }
+}
+
+/// `upload-restarts-at-most` (max 3 in both outage scenarios): the NRestarts it read is the
+/// number of restarts PID 1 logged scheduling (run.json's `hosts[].upload_unit`, read from the
+/// client's journal in the same batch), and it fails exactly when that is over 3.
+fn restarts_as_pid1_counted(outcome: &Outcome, name: &str) {
+    let check = outcome
+        .report
+        .checks
+        .iter()
+        .find(|c| c.id == CheckId::UPLOAD_RESTARTS_AT_MOST)
+        .expect("both outage scenarios ask for upload-restarts-at-most");
+    let read: u64 = regex::Regex::new(r"NRestarts=(\d+)")
+        .unwrap()
+        .captures(&check.observed)
+        .unwrap_or_else(|| panic!("{name}: {}", check.observed))[1]
+        .parse()
+        .unwrap();
+    let client = outcome
+        .report
+        .hosts
+        .iter()
+        .find(|h| h.name == "client1")
+        .unwrap();
+    let scheduled = client
+        .upload_unit
+        .iter()
+        .filter(|e| e.kind == journal_lab::report::unit_events::UnitEventKind::RestartScheduled)
+        .count() as u64;
+    assert_eq!(
+        read, scheduled,
+        "{name}: the check read NRestarts={read}, PID 1 logged {scheduled} scheduled restarts"
+    );
+    let expected = if read <= 3 {
+        Status::Pass
+    } else {
+        Status::Fail
+    };
+    assert_eq!(check.status, expected, "{name}: {}", check.observed);
 }
 
 #[tokio::test(flavor = "multi_thread")]

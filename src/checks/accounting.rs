@@ -3,10 +3,10 @@
 //! journal holds (in its order); the verdict names the anomaly precisely: lost ranges,
 //! duplicated ranges, reorderings.
 
+use super::judged_by;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use futures::FutureExt;
 use serde::{Deserialize, Serialize};
 
 use super::{CheckId, Entry, Family, Target, Verdict};
@@ -26,6 +26,7 @@ pub const FAMILY: Family = Family {
             "each sequence number of the client's workloads arrives once: none lost, none twice",
             Some(Role::Client),
             "systemd-journal-upload.service(8) --save-state; systemd#13576, #19426, #2102",
+            judged_by!(exactly_once),
         )
         .about(super::knobs::UPLOAD_CONNECTION),
         Entry::new(
@@ -34,11 +35,11 @@ pub const FAMILY: Family = Family {
             "after the last fault ended, journal-upload is active and a marker logged since then reached the server",
             Some(Role::Client),
             "systemd.unit(5) StartLimitIntervalSec=; systemd.service(5) Restart=, RestartSec=; systemd#19426, #2877",
+            judged_by!(upload_recovers),
         )
         .for_uploaders()
         .about(super::knobs::UPLOAD_RECOVERY),
     ],
-    evaluate: |entry, target, evidence| evaluate(entry, target, evidence).boxed(),
 };
 
 /// The identifier workload messages are logged with.
@@ -253,27 +254,29 @@ pub fn verdict_with(
     )
 }
 
-async fn evaluate(
-    entry: &Entry,
+async fn upload_recovers(
+    _: &Entry,
     target: &Target<'_>,
     evidence: &mut Vec<String>,
 ) -> crate::Result<Verdict> {
-    if entry.id == CheckId::UPLOAD_RECOVERS {
-        let marker = target.observer.marker(target.host, evidence).await?;
-        let unit = format!(
-            "systemctl show -p ActiveState -p SubState -p Result -p NRestarts {0}; journalctl -u {0} -o cat --no-pager -n 10",
-            crate::domain::UPLOAD_UNIT
-        );
-        let unit = target.probe(&unit, evidence).await?;
-        return Ok(recovery_verdict(
-            target.observer.history().last_fault_ended(),
-            &marker,
-            &unit,
-        ));
-    }
-    if entry.id != CheckId::DELIVERY_EXACTLY_ONCE {
-        return Err(crate::checks::no_verdict(entry.id));
-    }
+    let marker = target.observer.marker(target.host, evidence).await?;
+    let unit = format!(
+        "systemctl show -p ActiveState -p SubState -p Result -p NRestarts {0}; journalctl -u {0} -o cat --no-pager -n 10",
+        crate::domain::UPLOAD_UNIT
+    );
+    let unit = target.probe(&unit, evidence).await?;
+    Ok(recovery_verdict(
+        target.observer.history().last_fault_ended(),
+        &marker,
+        &unit,
+    ))
+}
+
+async fn exactly_once(
+    _: &Entry,
+    target: &Target<'_>,
+    evidence: &mut Vec<String>,
+) -> crate::Result<Verdict> {
     let workloads = target.observer.history().workloads_of(target.host);
     // Judged where the messages end, through relays if any.
     let Some(server) = route::destination(target) else {

@@ -2,7 +2,7 @@
 //! The compiled rules can be read in a container; the kernel's loaded rules cannot, and that is
 //! reported as not-verifiable, never as a pass.
 
-use futures::FutureExt;
+use super::judged_by;
 
 use super::{CheckId, Entry, Family, Target, Verdict};
 use crate::domain::{ExecOutput, Status};
@@ -24,6 +24,7 @@ pub const FAMILY: Family = Family {
             "systemctl show -p FragmentPath docker.socket names a file",
             None,
             CIS_DOCKER,
+            judged_by!(socket_present),
         ),
         Entry::new(
             CheckId::DOCKER_SOCKET_AUDIT_RULE,
@@ -31,6 +32,7 @@ pub const FAMILY: Family = Family {
             "/etc/audit/audit.rules watches docker.socket's FragmentPath with key docker",
             None,
             CIS_DOCKER,
+            judged_by!(audit_rule),
         ),
         Entry::new(
             CheckId::DOCKER_SOCKET_AUDIT_LOADED,
@@ -38,30 +40,47 @@ pub const FAMILY: Family = Family {
             "auditctl -l lists the watch",
             None,
             CIS_DOCKER,
+            judged_by!(audit_loaded),
         ),
     ],
-    evaluate: |entry, target, evidence| evaluate(entry, target, evidence).boxed(),
 };
 
-async fn evaluate(
-    entry: &Entry,
+/// Where docker.socket's unit file is (None: no such unit).
+async fn docker_socket(
+    target: &Target<'_>,
+    evidence: &mut Vec<String>,
+) -> crate::Result<Option<String>> {
+    let command = "systemctl show -p FragmentPath --value docker.socket";
+    Ok(fragment_path(&target.probe(command, evidence).await?))
+}
+
+async fn socket_present(
+    _: &Entry,
     target: &Target<'_>,
     evidence: &mut Vec<String>,
 ) -> crate::Result<Verdict> {
-    let command = "systemctl show -p FragmentPath --value docker.socket";
-    let fragment = fragment_path(&target.probe(command, evidence).await?);
-    Ok(match entry.id {
-        CheckId::DOCKER_SOCKET_PRESENT => docker_socket_present_verdict(fragment.as_deref()),
-        CheckId::DOCKER_SOCKET_AUDIT_RULE => {
-            let rules = target.probe("cat /etc/audit/audit.rules", evidence).await?;
-            audit_rule_verdict(fragment.as_deref(), &rules)
-        }
-        CheckId::DOCKER_SOCKET_AUDIT_LOADED => {
-            let loaded = target.probe("auditctl -l", evidence).await?;
-            audit_loaded_verdict(fragment.as_deref(), &loaded)
-        }
-        other => return Err(crate::checks::no_verdict(other)),
-    })
+    let fragment = docker_socket(target, evidence).await?;
+    Ok(docker_socket_present_verdict(fragment.as_deref()))
+}
+
+async fn audit_rule(
+    _: &Entry,
+    target: &Target<'_>,
+    evidence: &mut Vec<String>,
+) -> crate::Result<Verdict> {
+    let fragment = docker_socket(target, evidence).await?;
+    let rules = target.probe("cat /etc/audit/audit.rules", evidence).await?;
+    Ok(audit_rule_verdict(fragment.as_deref(), &rules))
+}
+
+async fn audit_loaded(
+    _: &Entry,
+    target: &Target<'_>,
+    evidence: &mut Vec<String>,
+) -> crate::Result<Verdict> {
+    let fragment = docker_socket(target, evidence).await?;
+    let loaded = target.probe("auditctl -l", evidence).await?;
+    Ok(audit_loaded_verdict(fragment.as_deref(), &loaded))
 }
 
 /// `systemctl show -p FragmentPath --value docker.socket`.

@@ -1,7 +1,7 @@
 //! Compressed uploads (journal-upload's `Compression=`, systemd ≥ 258): a client configured
 //! for an algorithm sends its journal with that Content-Encoding, and the server stores it.
 
-use futures::FutureExt;
+use super::judged_by;
 
 use super::{effective_setting, CheckId, Entry, Family, Target, Verdict};
 use crate::domain::{ExecOutput, Role, Status, UPLOAD_UNIT};
@@ -18,9 +18,9 @@ pub const FAMILY: Family = Family {
         "the upload carries Content-Encoding: <an algorithm of Compression=> and the client's marker reaches the server",
         Some(Role::Client),
         "journal-upload.conf(5) Compression=, ForceCompression=; systemd#43614",
+        judged_by!(upload_compression),
     )
     .for_uploaders()],
-    evaluate: |entry, target, evidence| evaluate(entry, target, evidence).boxed(),
 };
 
 /// What tells whether this journal-upload knows `Compression=`: the binary names its sibling
@@ -35,14 +35,11 @@ pub fn headers_command() -> String {
     )
 }
 
-async fn evaluate(
-    entry: &Entry,
+async fn upload_compression(
+    _: &Entry,
     target: &Target<'_>,
     evidence: &mut Vec<String>,
 ) -> crate::Result<Verdict> {
-    if entry.id != CheckId::UPLOAD_COMPRESSION {
-        return Err(crate::checks::no_verdict(entry.id));
-    }
     let support = target.probe(SUPPORT_COMMAND, evidence).await?;
     let config = target
         .probe(

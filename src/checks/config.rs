@@ -11,7 +11,7 @@
 //! `/etc/systemd/journal-remote.conf:3: Failed to parse split mode setting, ignoring: hots`;
 //! older releases say `Unknown key name 'X' in section 'Y'` or `Unknown lvalue`.
 
-use futures::FutureExt;
+use super::judged_by;
 
 use super::{CheckId, Entry, Family, Target, Verdict};
 use crate::domain::Status;
@@ -29,8 +29,8 @@ pub const FAMILY: Family = Family {
          journal-upload.conf, journald.conf, the journal units, their sockets or drop-ins",
         None,
         "systemd.syntax(7); journal-remote.conf(5), journal-upload.conf(5), journald.conf(5)",
+        judged_by!(parses_cleanly),
     )],
-    evaluate: |entry, target, evidence| evaluate(entry, target, evidence).boxed(),
 };
 
 /// The journal units whose files `systemd-analyze verify` reads.
@@ -39,23 +39,24 @@ const UNITS: &str = "systemd-journal-remote.service systemd-journal-remote.socke
 
 /// Every `PATH:LINE: message` line about a file whose path names the journal (journal-remote,
 /// journal-upload, journald, gatewayd and their units and drop-ins), from the journal since boot
-/// and from `systemd-analyze verify` of the journal units that exist.
+/// and from `systemd-analyze verify` of the journal units that exist, each once; then how many
+/// lines were read ([`READ`]): a probe that read nothing has not shown that systemd said nothing.
 fn warnings_command() -> String {
     format!(
         "{{ journalctl -b -o cat --no-pager 2>/dev/null; \
          for u in {UNITS}; do systemctl cat \"$u\" >/dev/null 2>&1 && systemd-analyze verify --man=no \"$u\" 2>&1; done; }} \
-         | grep -E '^/[^ :]*journal[^ :]*:[0-9]+: ' | sort -u || true"
+         | awk '/^\\/[^ :]*journal[^ :]*:[0-9]+: / && !seen[$0]++ {{ print }} END {{ print \"{READ}\" NR }}'"
     )
 }
 
-async fn evaluate(
-    entry: &Entry,
+/// The last line of [`warnings_command`]'s output, before the number of lines it read.
+const READ: &str = "=== lines read: ";
+
+async fn parses_cleanly(
+    _: &Entry,
     target: &Target<'_>,
     evidence: &mut Vec<String>,
 ) -> crate::Result<Verdict> {
-    if entry.id != CheckId::CONFIG_PARSES_CLEANLY {
-        return Err(crate::checks::no_verdict(entry.id));
-    }
     let output = target.probe(&warnings_command(), evidence).await?;
     Ok(parse_verdict(&output.stdout, &target.sources))
 }
@@ -107,6 +108,17 @@ pub fn complaints(output: &str) -> Vec<Complaint> {
 /// else a failure naming each file, line and complaint, and for a file of the user's (`sources`:
 /// the host path and where it was read from) their own file and line.
 pub fn parse_verdict(output: &str, sources: &[(&str, String)]) -> Verdict {
+    let read = output
+        .lines()
+        .find_map(|line| line.strip_prefix(READ)?.trim().parse::<u64>().ok());
+    if read.unwrap_or(0) == 0 {
+        return (
+            Status::NotVerifiable,
+            "nothing was read of the journal since boot (nor from systemd-analyze verify): \
+             systemd's complaints cannot be ruled out"
+                .into(),
+        );
+    }
     let found = complaints(output);
     if found.is_empty() {
         return (
@@ -155,6 +167,7 @@ mod tests {
 /etc/systemd/journal-upload.conf:9: Processing input...
 /etc/systemd/journal-remote.conf:8: Invalid URL, refusing to start
 /usr/share/man: Command 'man systemd-journal-upload(8)' failed with code 1
+=== lines read: 812
 ";
         let found = complaints(recorded);
         assert_eq!(
@@ -199,7 +212,48 @@ mod tests {
             ],
             "what the verdict names, read back for SARIF"
         );
-        let (status, _) = parse_verdict("", &sources);
+        let (status, _) = parse_verdict("=== lines read: 240\n", &sources);
         assert_eq!(status, Status::Pass);
+    }
+
+    /// Nothing read is not "nothing said": an empty output, or a probe that read no line, is
+    /// not a pass.
+    #[test]
+    fn a_probe_that_read_nothing_is_not_a_pass() {
+        for output in ["", "=== lines read: 0\n", "=== lines read: \n"] {
+            assert_eq!(
+                parse_verdict(output, &[]).0,
+                Status::NotVerifiable,
+                "{output:?}"
+            );
+        }
+    }
+
+    /// The probe as the lab runs it, on a host whose journal is a script's: each complaint once,
+    /// other lines left out, the count of what was read last.
+    #[test]
+    fn the_probe_keeps_each_complaint_once_and_counts_what_it_read() {
+        let bin = tempfile::tempdir().unwrap();
+        let script = |name: &str, body: &str| {
+            let path = bin.path().join(name);
+            std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .unwrap();
+        };
+        script(
+            "journalctl",
+            "printf '%s\\n' 'Started x.' '/etc/systemd/journald.conf:2: Unknown key' '/etc/systemd/journald.conf:2: Unknown key' 'Stopped x.'",
+        );
+        script("systemctl", "exit 1");
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(warnings_command())
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.path().display()))
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "/etc/systemd/journald.conf:2: Unknown key\n=== lines read: 4\n"
+        );
     }
 }

@@ -2,10 +2,10 @@
 //! (`send` steps): valid exports stored intact, malformed ones refused and not stored, and the
 //! server still serving, with its descriptors back and its journals sound, afterwards.
 
+use super::{judged_by, or_verdict};
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
-use futures::FutureExt;
 use serde::{Deserialize, Serialize};
 
 use super::{CheckId, Entry, Family, Target, Verdict};
@@ -29,6 +29,7 @@ pub const FAMILY: Family = Family {
             "each valid payload sent is answered 2xx and stored, every field (binary ones included) byte for byte",
             Some(Role::Server),
             "systemd JOURNAL_EXPORT_FORMATS; systemd-journal-remote.service(8); systemd#13576",
+            judged_by!(accepts_valid_export),
         ),
         Entry::new(
             CheckId::SERVER_REJECTS_MALFORMED,
@@ -36,6 +37,7 @@ pub const FAMILY: Family = Family {
             "each malformed payload is answered with an HTTP 4xx and nothing of it is stored (a request cut short: nothing stored)",
             Some(Role::Server),
             "systemd JOURNAL_EXPORT_FORMATS; RFC 9110 §15.5; systemd#39166, #43614",
+            judged_by!(rejects_malformed),
         ),
         Entry::new(
             CheckId::SERVER_SURVIVES_HOSTILE_INPUT,
@@ -43,9 +45,9 @@ pub const FAMILY: Family = Family {
             "after the sends: the service active with the same PID and no restart, a later marker from a client delivered, its file descriptors back near the baseline, its remote journals passing journalctl --verify",
             Some(Role::Server),
             "systemd-journal-remote.service(8); systemd#5748, #8854, #41941",
+            judged_by!(survives_hostile_input),
         ),
     ],
-    evaluate: |entry, target, evidence| evaluate(entry, target, evidence).boxed(),
 };
 
 /// One payload a `send` step posted, and what the client saw of it.
@@ -115,63 +117,76 @@ impl ServerBaseline {
     }
 }
 
-async fn evaluate(
-    entry: &Entry,
-    target: &Target<'_>,
-    evidence: &mut Vec<String>,
-) -> crate::Result<Verdict> {
+/// What `send` steps posted to this server, or the verdict of a server nothing was sent to.
+fn sends_to(target: &Target<'_>) -> Result<Vec<SendRecord>, Verdict> {
     let sends = target.observer.history().sends(Some(target.host));
     if sends.is_empty() {
-        return Ok((
+        return Err((
             Status::NotApplicable,
             "no send step posted to this server".into(),
         ));
     }
-    match entry.id {
-        CheckId::SERVER_ACCEPTS_VALID_EXPORT => {
-            let valid: Vec<&SendRecord> = sends
-                .iter()
-                .filter(|s| s.expect == Expect::Stored)
-                .collect();
-            let tokens: Vec<&str> = valid.iter().map(|s| s.token.as_str()).collect();
-            let entries = stored_entries(target, &tokens, evidence).await?;
-            Ok(match entries {
-                Ok(entries) => accepts_verdict(&valid, &entries),
-                Err(e) => (
-                    Status::NotVerifiable,
-                    format!("the server's export could not be read: {e}"),
-                ),
-            })
-        }
-        CheckId::SERVER_REJECTS_MALFORMED => {
-            let stored = stored_tokens(target, evidence).await?;
-            Ok(rejects_verdict(&sends, &stored))
-        }
-        CheckId::SERVER_SURVIVES_HOSTILE_INPUT => {
-            let after = target.probe(&remote_state_command(), evidence).await?;
-            let marker = target.observer.marker_after(
-                target.host,
-                sends.iter().map(|s| s.ended).max().expect("sends"),
-            );
-            match &marker {
-                Some(m) => evidence.push(format!("later marker that arrived: {m}")),
-                None => evidence.push("no marker logged after the last send arrived".into()),
-            }
-            let verify = target
-                .probe(
-                    "journalctl --verify -q -D /var/log/journal/remote 2>&1; echo verify-exit=$?",
-                    evidence,
-                )
-                .await?;
-            Ok(survives_verdict(
-                target.observer.history().baseline(target.host).as_ref(),
-                &after.stdout,
-                marker.as_deref(),
-                &verify,
-            ))
-        }
-        other => Err(crate::checks::no_verdict(other)),
+    Ok(sends)
+}
+
+async fn accepts_valid_export(
+    _: &Entry,
+    target: &Target<'_>,
+    evidence: &mut Vec<String>,
+) -> crate::Result<Verdict> {
+    let sends = or_verdict!(sends_to(target));
+    let valid: Vec<&SendRecord> = sends
+        .iter()
+        .filter(|s| s.expect == Expect::Stored)
+        .collect();
+    let tokens: Vec<&str> = valid.iter().map(|s| s.token.as_str()).collect();
+    let entries = stored_entries(target, &tokens, evidence).await?;
+    Ok(match entries {
+        Ok(entries) => accepts_verdict(&valid, &entries),
+        Err(e) => (
+            Status::NotVerifiable,
+            format!("the server's export could not be read: {e}"),
+        ),
+    })
+}
+
+async fn rejects_malformed(
+    _: &Entry,
+    target: &Target<'_>,
+    evidence: &mut Vec<String>,
+) -> crate::Result<Verdict> {
+    let sends = or_verdict!(sends_to(target));
+    let stored = stored_tokens(target, evidence).await?;
+    Ok(rejects_verdict(&sends, &stored))
+}
+
+async fn survives_hostile_input(
+    _: &Entry,
+    target: &Target<'_>,
+    evidence: &mut Vec<String>,
+) -> crate::Result<Verdict> {
+    let sends = or_verdict!(sends_to(target));
+    let after = target.probe(&remote_state_command(), evidence).await?;
+    let marker = target.observer.marker_after(
+        target.host,
+        sends.iter().map(|s| s.ended).max().expect("sends"),
+    );
+    match &marker {
+        Some(m) => evidence.push(format!("later marker that arrived: {m}")),
+        None => evidence.push("no marker logged after the last send arrived".into()),
     }
+    let verify = target
+        .probe(
+            "journalctl --verify -q -D /var/log/journal/remote 2>&1; echo verify-exit=$?",
+            evidence,
+        )
+        .await?;
+    Ok(survives_verdict(
+        target.observer.history().baseline(target.host).as_ref(),
+        &after.stdout,
+        marker.as_deref(),
+        &verify,
+    ))
 }
 
 /// How many stored entries carry each token of this run (one read per server).

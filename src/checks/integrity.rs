@@ -5,7 +5,7 @@
 //! written can fail `--verify` for no fault of its own (systemd#27532, #1386). The verification
 //! key is passed to the host for the command and replaced by its fingerprint in the evidence.
 
-use futures::FutureExt;
+use super::{judged_by, or_verdict};
 
 use super::{CheckId, Entry, Family, Target, Verdict};
 use crate::domain::{ExecOutput, Role, Status, REMOTE_UNIT};
@@ -31,6 +31,7 @@ pub const FAMILY: Family = Family {
             "journalctl --header of the current system journal shows the SEALED flag",
             None,
             FSS_DOC,
+            judged_by!(journal_sealed),
         ),
         Entry::new(
             CheckId::JOURNAL_VERIFIES,
@@ -38,6 +39,7 @@ pub const FAMILY: Family = Family {
             "journalctl --verify --verify-key passes on every stable sealed journal file",
             None,
             FSS_DOC,
+            judged_by!(journal_verifies),
         ),
         Entry::new(
             CheckId::TAMPER_DETECTED,
@@ -45,6 +47,7 @@ pub const FAMILY: Family = Family {
             "journalctl --verify fails on each tampered file and names where",
             None,
             FSS_DOC,
+            judged_by!(tamper_detected),
         ),
         Entry::new(
             CheckId::REMOTE_JOURNAL_SEALED,
@@ -52,95 +55,119 @@ pub const FAMILY: Family = Family {
             "every remote-*.journal under /var/log/journal/remote has the SEALED flag",
             Some(Role::Server),
             REMOTE_SEAL_DOC,
+            judged_by!(remote_journal_sealed),
         ),
     ],
-    evaluate: |entry, target, evidence| evaluate(entry, target, evidence).boxed(),
 };
 
 /// Prints a section per file: `=== KIND FILE`, what the command said, `=== exit N`.
 const SEALED_TEST: &str =
     "journalctl --header --file \"$f\" 2>/dev/null | grep -q '^Compatible flags:.*SEALED'";
 
-async fn evaluate(
-    entry: &Entry,
+/// The host's sealing key, as a verification command takes it (`secret`) and as evidence
+/// shows it (`shown`, its fingerprint).
+struct SealingKey {
+    secret: String,
+    shown: String,
+}
+
+/// The sealing set up on the host, or the verdict of a check that needs one.
+fn sealing_key(target: &Target<'_>) -> Result<SealingKey, Verdict> {
+    let sealing = target.observer.history().sealing(target.host).ok_or((
+        Status::NotApplicable,
+        "no sealing was set up on this host (a setup-sealing step must come first)".into(),
+    ))?;
+    Ok(SealingKey {
+        shown: super::recorded::stand_in(&sealing.fingerprint),
+        secret: sealing.verification_key,
+    })
+}
+
+async fn journal_sealed(
+    _: &Entry,
     target: &Target<'_>,
     evidence: &mut Vec<String>,
 ) -> crate::Result<Verdict> {
-    let sealing = target.observer.history().sealing(target.host);
-    let shown = sealing.as_ref().map_or(String::new(), |s| {
-        format!("<verification key {}>", s.fingerprint)
-    });
-    let secret = sealing.as_ref().map_or("", |s| s.verification_key.as_str());
-    Ok(match entry.id {
-        CheckId::JOURNAL_SEALED => {
-            let command = "for f in /var/log/journal/*/system.journal; do \
-                 journalctl --header --file \"$f\" 2>&1 | grep -E '^(File path|State|Compatible flags):'; done";
-            sealed_verdict(&target.probe(command, evidence).await?)
-        }
-        CheckId::REMOTE_JOURNAL_SEALED => {
-            let command = format!(
-                "for f in /var/log/journal/remote/remote-*.journal; do [ -e \"$f\" ] || continue; \
-                 echo \"=== $f\"; journalctl --header --file \"$f\" 2>&1 | grep -E '^(State|Compatible flags):'; done; \
-                 echo '=== log'; journalctl -u {REMOTE_UNIT} -o cat --no-pager | grep -iE 'fss|seal' | tail -n 5"
-            );
-            remote_sealed_verdict(&target.probe(&command, evidence).await?)
-        }
-        _ if sealing.is_none() => (
+    let command = "for f in /var/log/journal/*/system.journal; do \
+         journalctl --header --file \"$f\" 2>&1 | grep -E '^(File path|State|Compatible flags):'; done";
+    Ok(sealed_verdict(&target.probe(command, evidence).await?))
+}
+
+async fn remote_journal_sealed(
+    _: &Entry,
+    target: &Target<'_>,
+    evidence: &mut Vec<String>,
+) -> crate::Result<Verdict> {
+    let command = format!(
+        "for f in /var/log/journal/remote/remote-*.journal; do [ -e \"$f\" ] || continue; \
+         echo \"=== $f\"; journalctl --header --file \"$f\" 2>&1 | grep -E '^(State|Compatible flags):'; done; \
+         echo '=== log'; journalctl -u {REMOTE_UNIT} -o cat --no-pager | grep -iE 'fss|seal' | tail -n 5"
+    );
+    Ok(remote_sealed_verdict(
+        &target.probe(&command, evidence).await?,
+    ))
+}
+
+async fn journal_verifies(
+    _: &Entry,
+    target: &Target<'_>,
+    evidence: &mut Vec<String>,
+) -> crate::Result<Verdict> {
+    let SealingKey { secret, shown } = or_verdict!(sealing_key(target));
+    let remote = if target.role == Role::Server {
+        " /var/log/journal/remote/*.journal"
+    } else {
+        ""
+    };
+    let command = format!(
+        "for f in /var/log/journal/*/system@*.journal{remote}; do [ -e \"$f\" ] || continue; \
+         if ! {SEALED_TEST}; then echo \"=== unsealed $f\"; continue; fi; \
+         if journalctl --header --file \"$f\" 2>/dev/null | grep -q '^State: *ONLINE'; then echo \"=== online $f\"; continue; fi; \
+         echo \"=== verify $f\"; journalctl --verify --verify-key='{{secret}}' --file=\"$f\" 2>&1; echo \"=== exit $?\"; done"
+    );
+    Ok(verifies_verdict(
+        &target
+            .probe_secret(&command, &secret, &shown, evidence)
+            .await?,
+    ))
+}
+
+async fn tamper_detected(
+    _: &Entry,
+    target: &Target<'_>,
+    evidence: &mut Vec<String>,
+) -> crate::Result<Verdict> {
+    let SealingKey { secret, shown } = or_verdict!(sealing_key(target));
+    let tampered = target
+        .observer
+        .history()
+        .tampered()
+        .remove(target.host)
+        .unwrap_or_default();
+    if tampered.is_empty() {
+        return Ok((
             Status::NotApplicable,
-            "no sealing was set up on this host (a setup-sealing step must come first)".into(),
-        ),
-        CheckId::JOURNAL_VERIFIES => {
-            let remote = if target.role == Role::Server {
-                " /var/log/journal/remote/*.journal"
-            } else {
-                ""
-            };
-            let command = format!(
-                "for f in /var/log/journal/*/system@*.journal{remote}; do [ -e \"$f\" ] || continue; \
-                 if ! {SEALED_TEST}; then echo \"=== unsealed $f\"; continue; fi; \
-                 if journalctl --header --file \"$f\" 2>/dev/null | grep -q '^State: *ONLINE'; then echo \"=== online $f\"; continue; fi; \
-                 echo \"=== verify $f\"; journalctl --verify --verify-key='{{secret}}' --file=\"$f\" 2>&1; echo \"=== exit $?\"; done"
-            );
-            verifies_verdict(
-                &target
-                    .probe_secret(&command, secret, &shown, evidence)
-                    .await?,
-            )
-        }
-        CheckId::TAMPER_DETECTED => {
-            let tampered = target
-                .observer
-                .history()
-                .tampered()
-                .remove(target.host)
-                .unwrap_or_default();
-            if tampered.is_empty() {
-                return Ok((
-                    Status::NotApplicable,
-                    "no tamper step damaged a journal on this host".into(),
-                ));
-            }
-            let mut verdicts = Vec::new();
-            for file in &tampered {
-                evidence.push(format!(
-                    "tampered: {} at byte {} ({})",
-                    file.file, file.offset, file.how
-                ));
-                let command = format!(
-                    "f={}; if [ ! -e \"$f\" ]; then echo \"=== missing $f\"; \
-                     elif {SEALED_TEST}; then echo \"=== sealed $f\"; journalctl --verify --verify-key='{{secret}}' --file=\"$f\" 2>&1; echo \"=== exit $?\"; \
-                     else echo \"=== unsealed $f\"; journalctl --verify --file=\"$f\" 2>&1; echo \"=== exit $?\"; fi",
-                    crate::journal::shell_quote(&file.file)
-                );
-                let out = target
-                    .probe_secret(&command, secret, &shown, evidence)
-                    .await?;
-                verdicts.push(tamper_verdict(&file.file, &out));
-            }
-            combine(verdicts)
-        }
-        other => return Err(crate::checks::no_verdict(other)),
-    })
+            "no tamper step damaged a journal on this host".into(),
+        ));
+    }
+    let mut verdicts = Vec::new();
+    for file in &tampered {
+        evidence.push(format!(
+            "tampered: {} at byte {} ({})",
+            file.file, file.offset, file.how
+        ));
+        let command = format!(
+            "f={}; if [ ! -e \"$f\" ]; then echo \"=== missing $f\"; \
+             elif {SEALED_TEST}; then echo \"=== sealed $f\"; journalctl --verify --verify-key='{{secret}}' --file=\"$f\" 2>&1; echo \"=== exit $?\"; \
+             else echo \"=== unsealed $f\"; journalctl --verify --file=\"$f\" 2>&1; echo \"=== exit $?\"; fi",
+            crate::journal::shell_quote(&file.file)
+        );
+        let out = target
+            .probe_secret(&command, &secret, &shown, evidence)
+            .await?;
+        verdicts.push(tamper_verdict(&file.file, &out));
+    }
+    Ok(combine(verdicts))
 }
 
 /// The worst of several verdicts (fail over not-verifiable over pass), their texts joined.

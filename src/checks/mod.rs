@@ -11,6 +11,7 @@
 
 pub mod accounting;
 pub mod audit;
+mod catalog;
 pub mod compression;
 pub mod config;
 pub mod delivery;
@@ -35,6 +36,8 @@ use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 pub use crate::domain::Status;
+pub(crate) use catalog::{judged_by, or_verdict};
+pub use catalog::{Entry, Evaluate, Family, Param, Rejection};
 use crate::domain::{ExecOutput, Role};
 use crate::errors::Result;
 
@@ -119,118 +122,6 @@ impl std::str::FromStr for ProfileMode {
             )),
         }
     }
-}
-
-/// A catalog entry: what a check says about itself.
-#[derive(Debug)]
-pub struct Entry {
-    pub id: CheckId,
-    pub title: &'static str,
-    pub expected: &'static str,
-    /// The role of the host a check is evaluated on (None: any).
-    pub role: Option<Role>,
-    /// Public rule or documentation it comes from.
-    pub reference: &'static str,
-    /// Only about clients that upload with journal-upload (not-applicable on the others).
-    pub uploaders_only: bool,
-    /// The user's settings it is about, said with a failure under `base: as-is`.
-    pub knobs: &'static [knobs::Knob],
-    /// Its weight as an item of the conformance profile ([`PROFILE`]); None: not an item.
-    pub profile: Option<Severity>,
-    /// For a rejection check: who must refuse, and for the client the words of its refusal.
-    pub rejection: Option<Rejection>,
-}
-
-/// Who performs a rejection a check is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rejection {
-    /// The server refuses: the client's marker never arriving is the evidence.
-    ByServer,
-    /// The client refuses: it needs the client's own word, one of these in its log, besides the
-    /// marker's absence.
-    ByClient(&'static [&'static str]),
-}
-
-impl Rejection {
-    /// The refusal words a verdict needs from the client (None: the server refuses).
-    pub fn client_words(self) -> Option<&'static [&'static str]> {
-        match self {
-            Rejection::ByServer => None,
-            Rejection::ByClient(words) => Some(words),
-        }
-    }
-}
-
-impl Entry {
-    /// An entry about hosts of `role` (None: any host).
-    pub const fn new(
-        id: CheckId,
-        title: &'static str,
-        expected: &'static str,
-        role: Option<Role>,
-        reference: &'static str,
-    ) -> Entry {
-        Entry {
-            id,
-            title,
-            expected,
-            role,
-            reference,
-            uploaders_only: false,
-            knobs: &[],
-            profile: None,
-            rejection: None,
-        }
-    }
-
-    /// The same entry, an item of the conformance profile at `severity`.
-    pub const fn in_profile(self, severity: Severity) -> Entry {
-        Entry {
-            profile: Some(severity),
-            ..self
-        }
-    }
-
-    /// The same entry, a rejection `rejection` performs.
-    pub const fn rejected(self, rejection: Rejection) -> Entry {
-        Entry {
-            rejection: Some(rejection),
-            ..self
-        }
-    }
-
-    /// The same entry, about `knobs` of the user's.
-    pub const fn about(self, knobs: &'static [knobs::Knob]) -> Entry {
-        Entry { knobs, ..self }
-    }
-
-    /// The same entry, about clients only if they upload with journal-upload.
-    pub const fn for_uploaders(self) -> Entry {
-        Entry {
-            uploaders_only: true,
-            ..self
-        }
-    }
-}
-
-/// How a family evaluates one of its checks on one host. Pushes its evidence (probes and what
-/// they printed) as it goes.
-pub type Evaluate =
-    for<'a> fn(&'a Entry, &'a Target<'a>, &'a mut Vec<String>) -> BoxFuture<'a, Result<Verdict>>;
-
-/// A family of checks: its catalog entries and its evaluation.
-pub struct Family {
-    pub name: &'static str,
-    pub entries: &'static [Entry],
-    pub evaluate: Evaluate,
-}
-
-/// What a family's dispatch answers for an id it has no verdict function for. Every family names
-/// each of its ids in its own arm (none falls through to another's logic), and
-/// `tests::every_registered_id_has_a_verdict_function` walks the registry to prove this arm is
-/// never taken.
-pub(crate) fn no_verdict(id: CheckId) -> crate::Error {
-    crate::Error::NoVerdict { id: id.to_string() }
 }
 
 /// A verdict and one line saying what was observed.
@@ -345,6 +236,8 @@ pub struct Target<'a> {
     pub sources: Vec<(&'a str, String)>,
     /// Under `base: as-is`, how the user's files set each knob read on this host.
     pub configured: Vec<(knobs::Knob, String)>,
+    /// The parameters the scenario gave the check (validated against its entry's).
+    pub params: Vec<(&'a str, u64)>,
     pub observer: &'a dyn Observer,
 }
 
@@ -352,6 +245,19 @@ impl Target<'_> {
     /// Runs `command` on this host, keeping it and its output as evidence.
     pub async fn probe(&self, command: &str, evidence: &mut Vec<String>) -> Result<ExecOutput> {
         self.probe_on(self.host, command, evidence).await
+    }
+
+    /// The value of `entry`'s parameter `name`: the scenario's, else its default.
+    pub fn param(&self, entry: &Entry, name: &str) -> u64 {
+        let declared = entry
+            .params
+            .iter()
+            .find(|p| p.name == name)
+            .expect("a check reads only the parameters its entry declares");
+        self.params
+            .iter()
+            .find(|(given, _)| *given == name)
+            .map_or(declared.default, |(_, value)| *value)
     }
 
     /// Runs `command` with `secret` in it (written `{secret}` in the command), keeping the
@@ -406,7 +312,7 @@ pub fn record_probe(evidence: &mut Vec<String>, host: &str, command: &str, out: 
 /// Evaluates check `id` on `target` in `phase`.
 pub async fn evaluate(id: CheckId, target: &Target<'_>, phase: &str) -> Result<CheckResult> {
     let start = Instant::now();
-    let (family, entry) = id.registered();
+    let entry = id.entry();
     let mut evidence = Vec::new();
     let (status, observed) = if !id.applies_to(target.role) {
         (
@@ -419,7 +325,7 @@ pub async fn evaluate(id: CheckId, target: &Target<'_>, phase: &str) -> Result<C
             "this client does not upload with journal-upload".to_string(),
         )
     } else {
-        (family.evaluate)(entry, target, &mut evidence).await?
+        (entry.verdict)(entry, target, &mut evidence).await?
     };
     let observed = match knobs::as_configured(entry.knobs, &target.configured) {
         Some(said) if status == Status::Fail => {
@@ -458,16 +364,12 @@ impl CheckId {
         self.0
     }
 
-    /// The family and catalog entry of this id.
-    fn registered(self) -> (&'static Family, &'static Entry) {
+    /// The catalog entry of this id.
+    pub fn entry(self) -> &'static Entry {
         FAMILIES
             .iter()
-            .find_map(|f| f.entries.iter().find(|e| e.id == self).map(|e| (*f, e)))
+            .find_map(|f| f.entries.iter().find(|e| e.id == self))
             .expect("ids exist only as registered constants or by lookup")
-    }
-
-    pub fn entry(self) -> &'static Entry {
-        self.registered().1
     }
 
     /// Whether the check is about a host of `role` at all.

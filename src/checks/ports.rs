@@ -1,7 +1,7 @@
 //! Ports and transport: journal-remote serves HTTPS only, on the port it is configured for, and
 //! a port it left behind is closed (and a client still pointed at it fails visibly).
 
-use futures::FutureExt;
+use super::judged_by;
 
 use super::{connect_refused, delivery, tls, CheckId, Entry, Family, Target, Verdict};
 use crate::domain::{ExecOutput, Role, Status, DEFAULT_PORT, REMOTE_UNIT};
@@ -32,6 +32,7 @@ pub const FAMILY: Family = Family {
              a plain-HTTP request gets no HTTP answer",
             Some(Role::Server),
             "systemd-journal-remote.service(8), journal-remote.conf(5)",
+            judged_by!(https_only),
         )
         .about(super::knobs::REMOTE_LISTENING)
         .in_profile(super::Severity::Warning),
@@ -41,6 +42,7 @@ pub const FAMILY: Family = Family {
             "the socket listens on the port of its ListenStream= drop-in",
             Some(Role::Server),
             SOCKET_DOC,
+            judged_by!(listens_new_port),
         ),
         Entry::new(
             CheckId::SERVER_REFUSES_OLD_PORT,
@@ -48,6 +50,7 @@ pub const FAMILY: Family = Family {
             "a TCP connection to the server's port 19532 is refused",
             Some(Role::Server),
             SOCKET_DOC,
+            judged_by!(refuses_old_port),
         ),
         Entry::new(
             CheckId::CLIENT_ON_OLD_PORT_FAILS,
@@ -55,50 +58,66 @@ pub const FAMILY: Family = Family {
             "its upload logs a connection error; its marker never arrives",
             Some(Role::Client),
             delivery::JOURNAL_UPLOAD_DOC,
+            judged_by!(client_on_old_port_fails),
         ),
     ],
-    evaluate: |entry, target, evidence| evaluate(entry, target, evidence).boxed(),
 };
 
-async fn evaluate(
-    entry: &Entry,
+async fn https_only(
+    _: &Entry,
     target: &Target<'_>,
     evidence: &mut Vec<String>,
 ) -> crate::Result<Verdict> {
-    let port = target.port;
-    Ok(match entry.id {
-        CheckId::SERVER_HTTPS_ONLY => {
-            let exec_start = format!("systemctl show -p ExecStart --value {REMOTE_UNIT}");
-            let exec_start = target.probe(&exec_start, evidence).await?;
-            let plain = format!(
-                "curl -sS -m 5 -o /dev/null -w '%{{http_code}}' -X POST -H 'Content-Type: application/vnd.fdo.journal' \
-                 --data-binary '' http://127.0.0.1:{port}/upload"
-            );
-            https_only_verdict(&exec_start, &target.probe(&plain, evidence).await?)
-        }
-        CheckId::SERVER_LISTENS_NEW_PORT => {
-            let command = format!("ss -Hltn 'sport = :{port}'");
-            listening_verdict(&target.probe(&command, evidence).await?, port)
-        }
-        CheckId::SERVER_REFUSES_OLD_PORT => {
-            // From a client's side of the network, as a misconfigured client would see it.
-            let from = target.first_client.unwrap_or(target.host);
-            let target_port = format!("{}:{DEFAULT_PORT}", target.host);
-            let command = format!(
-                "timeout 5 bash -c '</dev/tcp/{}/{DEFAULT_PORT}'",
-                target.host
-            );
-            refused_verdict(
-                &target.probe_on(from, &command, evidence).await?,
-                &target_port,
-            )
-        }
-        CheckId::CLIENT_ON_OLD_PORT_FAILS => {
-            let marker = target.observer.marker(target.host, evidence).await?;
-            tls::rejection_verdict(Some(OLD_PORT_REFUSALS), &marker)
-        }
-        other => return Err(crate::checks::no_verdict(other)),
-    })
+    let exec_start = format!("systemctl show -p ExecStart --value {REMOTE_UNIT}");
+    let exec_start = target.probe(&exec_start, evidence).await?;
+    let plain = format!(
+        "curl -sS -m 5 -o /dev/null -w '%{{http_code}}' -X POST -H 'Content-Type: application/vnd.fdo.journal' \
+         --data-binary '' http://127.0.0.1:{}/upload",
+        target.port
+    );
+    Ok(https_only_verdict(
+        &exec_start,
+        &target.probe(&plain, evidence).await?,
+    ))
+}
+
+async fn listens_new_port(
+    _: &Entry,
+    target: &Target<'_>,
+    evidence: &mut Vec<String>,
+) -> crate::Result<Verdict> {
+    let command = format!("ss -Hltn 'sport = :{}'", target.port);
+    Ok(listening_verdict(
+        &target.probe(&command, evidence).await?,
+        target.port,
+    ))
+}
+
+async fn refuses_old_port(
+    _: &Entry,
+    target: &Target<'_>,
+    evidence: &mut Vec<String>,
+) -> crate::Result<Verdict> {
+    // From a client's side of the network, as a misconfigured client would see it.
+    let from = target.first_client.unwrap_or(target.host);
+    let target_port = format!("{}:{DEFAULT_PORT}", target.host);
+    let command = format!(
+        "timeout 5 bash -c '</dev/tcp/{}/{DEFAULT_PORT}'",
+        target.host
+    );
+    Ok(refused_verdict(
+        &target.probe_on(from, &command, evidence).await?,
+        &target_port,
+    ))
+}
+
+async fn client_on_old_port_fails(
+    _: &Entry,
+    target: &Target<'_>,
+    evidence: &mut Vec<String>,
+) -> crate::Result<Verdict> {
+    let marker = target.observer.marker(target.host, evidence).await?;
+    Ok(tls::rejection_verdict(Some(OLD_PORT_REFUSALS), &marker))
 }
 
 /// Plain HTTP must not be served: ExecStart has --listen-https and no --listen-http, and a plain

@@ -63,6 +63,9 @@ pub struct TargetRecord {
     pub sources: Vec<(String, String)>,
     /// Under `base: as-is`, how the user's files set each knob read on this host.
     pub configured: Vec<ConfiguredKnob>,
+    /// The parameters the scenario gave the check.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub params: std::collections::BTreeMap<String, u64>,
 }
 
 /// A knob as the user's files set it.
@@ -103,6 +106,7 @@ impl TargetRecord {
                 .map(|(path, from)| (path.as_str(), from.clone()))
                 .collect(),
             configured: self.configured.iter().filter_map(registered).collect(),
+            params: self.params.iter().map(|(k, v)| (k.as_str(), *v)).collect(),
             observer,
         }
     }

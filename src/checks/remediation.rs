@@ -2,7 +2,7 @@
 //! (clients must not receive logs): whether the rule applies, whether it holds, whether applying
 //! it twice changes nothing.
 
-use futures::FutureExt;
+use super::judged_by;
 
 use super::{connect_refused, CheckId, Entry, Family, Target, Verdict};
 use crate::domain::{ExecOutput, Role, Status, DEFAULT_PORT, REMOTE_SOCKET};
@@ -25,6 +25,7 @@ pub const FAMILY: Family = Family {
             "package linux-base is installed (the rule's applicability condition)",
             Some(Role::Client),
             RULE,
+            judged_by!(applicable),
         ),
         Entry::new(
             CheckId::REMOTE_SOCKET_MASKED,
@@ -32,6 +33,7 @@ pub const FAMILY: Family = Family {
             "systemctl is-enabled says masked",
             Some(Role::Client),
             RULE,
+            judged_by!(socket_masked),
         )
         .in_profile(super::Severity::Note),
         Entry::new(
@@ -40,6 +42,7 @@ pub const FAMILY: Family = Family {
             "a TCP connection to 19532 is refused and starting the socket fails",
             Some(Role::Client),
             RULE,
+            judged_by!(socket_refuses),
         ),
         Entry::new(
             CheckId::REMEDIATION_IDEMPOTENT,
@@ -47,50 +50,63 @@ pub const FAMILY: Family = Family {
             "the unit state and files are the same after a second application",
             Some(Role::Client),
             "Datadog def-000-s9r",
+            judged_by!(idempotent),
         ),
     ],
-    evaluate: |entry, target, evidence| evaluate(entry, target, evidence).boxed(),
 };
 
-async fn evaluate(
-    entry: &Entry,
+async fn applicable(
+    _: &Entry,
     target: &Target<'_>,
     evidence: &mut Vec<String>,
 ) -> crate::Result<Verdict> {
-    Ok(match entry.id {
-        CheckId::REMEDIATION_APPLICABLE => {
-            let command = "dpkg-query --show --showformat='${db:Status-Status}' linux-base";
-            applicable_verdict(&target.probe(command, evidence).await?)
-        }
-        CheckId::REMOTE_SOCKET_MASKED => {
-            let command = format!("systemctl is-enabled {REMOTE_SOCKET}");
-            masked_verdict(&target.probe(&command, evidence).await?)
-        }
-        CheckId::REMOTE_SOCKET_REFUSES => {
-            let connect = format!("timeout 5 bash -c '</dev/tcp/127.0.0.1/{DEFAULT_PORT}'");
-            let connect = target.probe(&connect, evidence).await?;
-            let start = format!("systemctl start {REMOTE_SOCKET}");
-            socket_refuses_verdict(&connect, &target.probe(&start, evidence).await?)
-        }
-        CheckId::REMEDIATION_IDEMPOTENT => {
-            let recorded = target.observer.history().remediation(target.host);
-            if let Some((first, second)) = &recorded {
-                evidence.push(format!(
-                    "state after the first application:\n  {}",
-                    first.replace('\n', "\n  ")
-                ));
-                evidence.push(format!(
-                    "state after the second application:\n  {}",
-                    second.replace('\n', "\n  ")
-                ));
-            }
-            idempotent_verdict(
-                recorded.as_ref().map(|r| r.0.as_str()),
-                recorded.as_ref().map(|r| r.1.as_str()),
-            )
-        }
-        other => return Err(crate::checks::no_verdict(other)),
-    })
+    let command = "dpkg-query --show --showformat='${db:Status-Status}' linux-base";
+    Ok(applicable_verdict(&target.probe(command, evidence).await?))
+}
+
+async fn socket_masked(
+    _: &Entry,
+    target: &Target<'_>,
+    evidence: &mut Vec<String>,
+) -> crate::Result<Verdict> {
+    let command = format!("systemctl is-enabled {REMOTE_SOCKET}");
+    Ok(masked_verdict(&target.probe(&command, evidence).await?))
+}
+
+async fn socket_refuses(
+    _: &Entry,
+    target: &Target<'_>,
+    evidence: &mut Vec<String>,
+) -> crate::Result<Verdict> {
+    let connect = format!("timeout 5 bash -c '</dev/tcp/127.0.0.1/{DEFAULT_PORT}'");
+    let connect = target.probe(&connect, evidence).await?;
+    let start = format!("systemctl start {REMOTE_SOCKET}");
+    Ok(socket_refuses_verdict(
+        &connect,
+        &target.probe(&start, evidence).await?,
+    ))
+}
+
+async fn idempotent(
+    _: &Entry,
+    target: &Target<'_>,
+    evidence: &mut Vec<String>,
+) -> crate::Result<Verdict> {
+    let recorded = target.observer.history().remediation(target.host);
+    if let Some((first, second)) = &recorded {
+        evidence.push(format!(
+            "state after the first application:\n  {}",
+            first.replace('\n', "\n  ")
+        ));
+        evidence.push(format!(
+            "state after the second application:\n  {}",
+            second.replace('\n', "\n  ")
+        ));
+    }
+    Ok(idempotent_verdict(
+        recorded.as_ref().map(|r| r.0.as_str()),
+        recorded.as_ref().map(|r| r.1.as_str()),
+    ))
 }
 
 /// `dpkg-query -W -f='${db:Status-Status}' linux-base`.

@@ -2,7 +2,7 @@
 //! bound its remote journals (systemd#36938, PR #25076). The check reads the settings in force
 //! and journal-remote's own word on them, and measures the remote journals on disk.
 
-use futures::FutureExt;
+use super::judged_by;
 
 use super::{effective_setting, CheckId, Entry, Family, Target, Verdict};
 use crate::domain::{Role, Status};
@@ -20,8 +20,8 @@ pub const FAMILY: Family = Family {
          on disk, and no remote journal file is larger than MaxFileSize=",
         Some(Role::Server),
         "journal-remote.conf(5) MaxUse=, MaxFileSize= (systemd 254); systemd#36938, PR #25076, systemd#20921",
+        judged_by!(remote_retention),
     )],
-    evaluate: |entry, target, evidence| evaluate(entry, target, evidence).boxed(),
 };
 
 /// Each remote journal file: its size and the bytes it takes on disk (`%s %b`, blocks of 512).
@@ -32,14 +32,11 @@ const SIZES_COMMAND: &str =
 /// [Remote], ignoring.").
 const UNKNOWN_KEYS_COMMAND: &str = "journalctl -u systemd-journal-remote.service -o cat --no-pager | grep -F 'Unknown key' || true";
 
-async fn evaluate(
-    entry: &Entry,
+async fn remote_retention(
+    _: &Entry,
     target: &Target<'_>,
     evidence: &mut Vec<String>,
 ) -> crate::Result<Verdict> {
-    if entry.id != CheckId::REMOTE_RETENTION {
-        return Err(crate::checks::no_verdict(entry.id));
-    }
     let config = target
         .probe(
             "systemd-analyze cat-config systemd/journal-remote.conf",

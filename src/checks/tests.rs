@@ -479,11 +479,12 @@ impl Observer for SawNothing {
     }
 }
 
-/// Every id a family registers reaches a verdict function of its own: evaluated against an
-/// observer that saw nothing, on either role, no id falls to the "no verdict" arm. (The arm is
-/// what a new id would get before its function is written: this test then fails, naming it.)
+/// Every registered check judges an observer that saw nothing, on either role, without an
+/// error: an empty output is judged (a fail, not-applicable, not-verifiable or an error verdict
+/// that says what is missing), never a failure of the harness. (That every id has its verdict is
+/// the compiler's to say: an `Entry` is made with its verdict function.)
 #[tokio::test]
-async fn every_registered_id_has_a_verdict_function() {
+async fn every_registered_check_judges_an_observer_that_saw_nothing() {
     let observer = SawNothing;
     for family in FAMILIES {
         for entry in family.entries {
@@ -500,17 +501,70 @@ async fn every_registered_id_has_a_verdict_function() {
                     run_id: "r",
                     sources: Vec::new(),
                     configured: Vec::new(),
+                    params: Vec::new(),
                     observer: &observer,
                 };
                 let mut evidence = Vec::new();
-                let result = (family.evaluate)(entry, &target, &mut evidence).await;
-                assert!(
-                    !matches!(result, Err(crate::Error::NoVerdict { .. })),
-                    "{} ({}): {result:?}",
+                let result = (entry.verdict)(entry, &target, &mut evidence).await;
+                let (status, observed) =
+                    result.unwrap_or_else(|e| panic!("{} ({}): {e}", entry.id, family.name));
+                assert_ne!(
+                    status,
+                    Status::Pass,
+                    "{} ({}) passes on nothing observed: {observed}",
                     entry.id,
                     family.name
                 );
             }
         }
     }
+}
+
+/// `upload-restarts-at-most`: the bound holds at `max` and fails past it, saying both numbers
+/// and the unit's state; no number at all is not a pass.
+#[test]
+fn restarts_are_judged_against_the_scenarios_bound() {
+    use super::delivery::restarts_verdict;
+    let show = |restarts: &str| {
+        out(
+            0,
+            &format!("NRestarts={restarts}\nActiveState=failed\nResult=start-limit-hit\n"),
+            "",
+        )
+    };
+    assert_eq!(restarts_verdict(&show("0"), 0).0, Status::Pass);
+    assert_eq!(restarts_verdict(&show("5"), 5).0, Status::Pass);
+    let (status, observed) = restarts_verdict(&show("6"), 5);
+    assert_eq!(status, Status::Fail);
+    assert_eq!(
+        observed,
+        "NRestarts=6, more than the 5 allowed (ActiveState=failed Result=start-limit-hit)"
+    );
+    assert_eq!(
+        restarts_verdict(&out(0, "ActiveState=active\n", ""), 9).0,
+        Status::Error
+    );
+}
+
+/// A check reads its parameter as the scenario gave it, else the entry's default.
+#[test]
+fn a_parameter_is_the_scenarios_or_its_default() {
+    let entry = CheckId::UPLOAD_RESTARTS_AT_MOST.entry();
+    let target = |params: Vec<(&'static str, u64)>| Target {
+        host: "c",
+        role: Role::Client,
+        port: 19532,
+        has_certificate: true,
+        uploads: true,
+        first_client: None,
+        server: None,
+        route: Vec::new(),
+        run_id: "r",
+        sources: Vec::new(),
+        configured: Vec::new(),
+        params,
+        observer: &SawNothing,
+    };
+    assert_eq!(target(Vec::new()).param(entry, "max"), 0);
+    assert_eq!(target(vec![("max", 7)]).param(entry, "max"), 7);
 }

@@ -4,7 +4,7 @@
 //! that wait: the check measures, from the client's own log, how long the upload hung before it
 //! gave up, against the timeout in force.
 
-use futures::FutureExt;
+use super::judged_by;
 
 use super::{effective_setting, CheckId, Entry, Family, Target, Verdict};
 use crate::domain::{FaultKind, Role, Status};
@@ -23,23 +23,20 @@ pub const FAMILY: Family = Family {
          no timeout of its own",
         Some(Role::Client),
         "journal-upload.conf(5) NetworkTimeoutSec= (systemd 249); systemd#32354, PR #19827",
+        judged_by!(network_timeout),
     )
     .for_uploaders()],
-    evaluate: |entry, target, evidence| evaluate(entry, target, evidence).boxed(),
 };
 
 /// How far past `NetworkTimeoutSec=` a give-up still counts as in time: one poll of curl's
 /// timer and the log's own latency, with room for a loaded machine.
 const SLACK_SECONDS: f64 = 5.0;
 
-async fn evaluate(
-    entry: &Entry,
+async fn network_timeout(
+    _: &Entry,
     target: &Target<'_>,
     evidence: &mut Vec<String>,
 ) -> crate::Result<Verdict> {
-    if entry.id != CheckId::UPLOAD_NETWORK_TIMEOUT {
-        return Err(crate::checks::no_verdict(entry.id));
-    }
     let history = target.observer.history();
     let Some(server) = target.server else {
         return Ok((Status::Error, "the client has no server".into()));

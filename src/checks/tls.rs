@@ -1,7 +1,7 @@
 //! Mutual TLS: who may talk to whom (the six rejections), and how the certificates and keys that
 //! decide it are configured and protected.
 
-use futures::FutureExt;
+use super::judged_by;
 
 use super::{
     setting_verdict, CheckId, Entry, Family, MarkerObservation, Rejection, Severity, Target,
@@ -36,57 +36,74 @@ impl CheckId {
 pub const FAMILY: Family = Family {
     name: "tls",
     entries: &[
-        Entry::new(CheckId::CERT_FILES_OWNER_MODE, "Certificate files are owned and protected", "/etc/ssl/systemd-journal is systemd-journal-remote:systemd-journal 0750, its files 0640", None, CIS_CERTS),
-        Entry::new(CheckId::SERVER_REJECTS_UNTRUSTED_CLIENT_CA, "The server refuses a client certificate from an untrusted CA", "the client's marker never reaches the server", Some(Role::Client), MTLS_DOC).rejected(Rejection::ByServer),
-        Entry::new(CheckId::SERVER_REJECTS_CLIENT_WITHOUT_CERT, "The server refuses a client without a certificate", "the client's marker never reaches the server", Some(Role::Client), MTLS_DOC).rejected(Rejection::ByServer),
-        Entry::new(CheckId::SERVER_REJECTS_EXPIRED_CLIENT_CERT, "The server refuses an expired client certificate", "the client's marker never reaches the server", Some(Role::Client), MTLS_DOC).rejected(Rejection::ByServer),
-        Entry::new(CheckId::CLIENT_REJECTS_SERVER_SAN_MISMATCH, "The client refuses a server whose certificate does not name the address it dialled", CLIENT_KEEPS_OUT, Some(Role::Client), MTLS_DOC).rejected(Rejection::ByClient(SAN_MISMATCH_WORDS)),
-        Entry::new(CheckId::CLIENT_REJECTS_UNTRUSTED_SERVER_CA, "The client refuses a server certificate from an untrusted CA", CLIENT_KEEPS_OUT, Some(Role::Client), MTLS_DOC).rejected(Rejection::ByClient(UNTRUSTED_CA_WORDS)),
-        Entry::new(CheckId::CLIENT_REJECTS_EXPIRED_SERVER_CERT, "The client refuses an expired server certificate", CLIENT_KEEPS_OUT, Some(Role::Client), MTLS_DOC).rejected(Rejection::ByClient(EXPIRED_WORDS)),
-        Entry::new(CheckId::TRUSTED_CERTIFICATE_FILE_SET, "Peers are verified against a CA", "TrustedCertificateFile= is set in the effective journal-remote.conf (server) / journal-upload.conf (client)", None, MTLS_DOC).for_uploaders().about(super::knobs::TRUST).in_profile(Severity::Warning),
-        Entry::new(CheckId::KEYS_NOT_WORLD_READABLE, "Private keys are not world-readable", "no *.key under /etc/ssl/systemd-journal is readable by others", None, CIS_CERTS).in_profile(Severity::Warning),
+        Entry::new(CheckId::CERT_FILES_OWNER_MODE, "Certificate files are owned and protected", "/etc/ssl/systemd-journal is systemd-journal-remote:systemd-journal 0750, its files 0640", None, CIS_CERTS, judged_by!(owner_mode)),
+        Entry::new(CheckId::SERVER_REJECTS_UNTRUSTED_CLIENT_CA, "The server refuses a client certificate from an untrusted CA", "the client's marker never reaches the server", Some(Role::Client), MTLS_DOC, judged_by!(rejection)).rejected(Rejection::ByServer),
+        Entry::new(CheckId::SERVER_REJECTS_CLIENT_WITHOUT_CERT, "The server refuses a client without a certificate", "the client's marker never reaches the server", Some(Role::Client), MTLS_DOC, judged_by!(rejection)).rejected(Rejection::ByServer),
+        Entry::new(CheckId::SERVER_REJECTS_EXPIRED_CLIENT_CERT, "The server refuses an expired client certificate", "the client's marker never reaches the server", Some(Role::Client), MTLS_DOC, judged_by!(rejection)).rejected(Rejection::ByServer),
+        Entry::new(CheckId::CLIENT_REJECTS_SERVER_SAN_MISMATCH, "The client refuses a server whose certificate does not name the address it dialled", CLIENT_KEEPS_OUT, Some(Role::Client), MTLS_DOC, judged_by!(rejection)).rejected(Rejection::ByClient(SAN_MISMATCH_WORDS)),
+        Entry::new(CheckId::CLIENT_REJECTS_UNTRUSTED_SERVER_CA, "The client refuses a server certificate from an untrusted CA", CLIENT_KEEPS_OUT, Some(Role::Client), MTLS_DOC, judged_by!(rejection)).rejected(Rejection::ByClient(UNTRUSTED_CA_WORDS)),
+        Entry::new(CheckId::CLIENT_REJECTS_EXPIRED_SERVER_CERT, "The client refuses an expired server certificate", CLIENT_KEEPS_OUT, Some(Role::Client), MTLS_DOC, judged_by!(rejection)).rejected(Rejection::ByClient(EXPIRED_WORDS)),
+        Entry::new(CheckId::TRUSTED_CERTIFICATE_FILE_SET, "Peers are verified against a CA", "TrustedCertificateFile= is set in the effective journal-remote.conf (server) / journal-upload.conf (client)", None, MTLS_DOC, judged_by!(trusted_certificate_file_set)).for_uploaders().about(super::knobs::TRUST).in_profile(Severity::Warning),
+        Entry::new(CheckId::KEYS_NOT_WORLD_READABLE, "Private keys are not world-readable", "no *.key under /etc/ssl/systemd-journal is readable by others", None, CIS_CERTS, judged_by!(keys_not_world_readable)).in_profile(Severity::Warning),
     ],
-    evaluate: |entry, target, evidence| evaluate(entry, target, evidence).boxed(),
 };
 
-async fn evaluate(
+async fn owner_mode(
+    _: &Entry,
+    target: &Target<'_>,
+    evidence: &mut Vec<String>,
+) -> crate::Result<Verdict> {
+    if !target.has_certificate {
+        return Ok((
+            Status::NotApplicable,
+            "the host has no certificate".to_string(),
+        ));
+    }
+    let command = format!("stat -c '%U:%G %a %n' {INSTALL_DIR} {INSTALL_DIR}/*");
+    Ok(owner_mode_verdict(
+        &target.probe(&command, evidence).await?,
+        INSTALL_DIR,
+    ))
+}
+
+async fn trusted_certificate_file_set(
+    _: &Entry,
+    target: &Target<'_>,
+    evidence: &mut Vec<String>,
+) -> crate::Result<Verdict> {
+    let config = match target.role {
+        Role::Server => "systemd/journal-remote.conf",
+        Role::Client => "systemd/journal-upload.conf",
+        Role::Proxy => return Ok(super::delivery::proxy_not_applicable()),
+    };
+    let command = format!("systemd-analyze cat-config {config}");
+    Ok(setting_verdict(
+        &target.probe(&command, evidence).await?,
+        "TrustedCertificateFile",
+        &[],
+    ))
+}
+
+async fn keys_not_world_readable(
+    _: &Entry,
+    target: &Target<'_>,
+    evidence: &mut Vec<String>,
+) -> crate::Result<Verdict> {
+    let command = format!("ls {INSTALL_DIR}/*.key 2>/dev/null; echo ---; find {INSTALL_DIR} -name '*.key' -perm -o+r 2>/dev/null");
+    Ok(keys_verdict(&target.probe(&command, evidence).await?))
+}
+
+/// A rejection, judged by who its entry says refuses.
+async fn rejection(
     entry: &Entry,
     target: &Target<'_>,
     evidence: &mut Vec<String>,
 ) -> crate::Result<Verdict> {
-    Ok(match entry.id {
-        CheckId::CERT_FILES_OWNER_MODE if !target.has_certificate => (
-            Status::NotApplicable,
-            "the host has no certificate".to_string(),
-        ),
-        CheckId::CERT_FILES_OWNER_MODE => {
-            let command = format!("stat -c '%U:%G %a %n' {INSTALL_DIR} {INSTALL_DIR}/*");
-            owner_mode_verdict(&target.probe(&command, evidence).await?, INSTALL_DIR)
-        }
-        CheckId::TRUSTED_CERTIFICATE_FILE_SET => {
-            let config = match target.role {
-                Role::Server => "systemd/journal-remote.conf",
-                Role::Client => "systemd/journal-upload.conf",
-                Role::Proxy => return Ok(super::delivery::proxy_not_applicable()),
-            };
-            let command = format!("systemd-analyze cat-config {config}");
-            setting_verdict(
-                &target.probe(&command, evidence).await?,
-                "TrustedCertificateFile",
-                &[],
-            )
-        }
-        CheckId::KEYS_NOT_WORLD_READABLE => {
-            let command = format!("ls {INSTALL_DIR}/*.key 2>/dev/null; echo ---; find {INSTALL_DIR} -name '*.key' -perm -o+r 2>/dev/null");
-            keys_verdict(&target.probe(&command, evidence).await?)
-        }
-        // A rejection is judged by who its entry says refuses.
-        _ if entry.rejection.is_some() => {
-            let marker = target.observer.marker(target.host, evidence).await?;
-            rejection_verdict(entry.rejection.and_then(Rejection::client_words), &marker)
-        }
-        other => return Err(crate::checks::no_verdict(other)),
-    })
+    let marker = target.observer.marker(target.host, evidence).await?;
+    Ok(rejection_verdict(
+        entry.rejection.and_then(Rejection::client_words),
+        &marker,
+    ))
 }
 
 /// What curl says when the server's certificate does not name the address the client dialled.

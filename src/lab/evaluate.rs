@@ -114,6 +114,7 @@ fn profile_defs(mode: crate::checks::ProfileMode) -> Vec<CheckDef> {
             id,
             hosts: None,
             phases: vec![crate::checks::PROFILE_PHASE.to_string()],
+            params: Default::default(),
             line: 0,
         })
         .collect()
@@ -174,7 +175,10 @@ async fn evaluate_phases(
                     };
                     hosts.into_iter().map(|host| Due {
                         check: check.id.to_string(),
-                        target: target_record(lab, scenario, host),
+                        target: TargetRecord {
+                            params: check.params.clone(),
+                            ..target_record(lab, scenario, host)
+                        },
                     })
                 })
                 .collect(),
@@ -282,5 +286,6 @@ fn target_record(lab: &Lab, scenario: &Scenario, host: &Host) -> TargetRecord {
         } else {
             Vec::new()
         },
+        params: Default::default(),
     }
 }

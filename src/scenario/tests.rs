@@ -248,10 +248,11 @@ mod fuzz {
         assert!(took < Duration::from_secs(1), "{took:?} for {text:?}");
         if let Err(e) = result {
             assert!(!e.message.is_empty(), "an empty message for {text:?}");
-            // YAML breaks lines at \n, \r\n and a lone \r.
+            // YAML (libyaml, under yaml_serde) breaks lines at \n, \r\n, a lone \r, and NEL,
+            // LS and PS (U+0085, U+2028, U+2029).
             let lines = text
                 .replace("\r\n", "\n")
-                .replace('\r', "\n")
+                .replace(['\r', '\u{85}', '\u{2028}', '\u{2029}'], "\n")
                 .lines()
                 .count()
                 .max(1);
@@ -278,6 +279,14 @@ mod fuzz {
         #[test]
         fn arbitrary_text_loads_or_fails_with_a_location(text in "(?s).{0,400}") {
             loads_or_says_where(&text);
+        }
+    }
+
+    /// Found by the fuzz test above: YAML's own line breaks count as lines.
+    #[test]
+    fn yamls_unicode_line_breaks_count_as_lines() {
+        for text in ["\u{85}{", "\u{2028}{", "a:\u{2029}{"] {
+            loads_or_says_where(text);
         }
     }
 }

@@ -36,8 +36,10 @@ const TAKEN_PORTS: &[(u16, &str)] = &[
 /// The longest file path accepted (PATH_MAX on Linux).
 const MAX_PATH_BYTES: usize = 4096;
 
+mod params;
 mod routes;
 mod steps;
+use params::check_params;
 use routes::{proxy, relay, upload};
 
 pub(super) fn validate(s: &Scenario) -> Result<(), Invalid> {
@@ -426,6 +428,7 @@ fn checks(s: &Scenario, names: &BTreeSet<&str>, phases: &BTreeSet<&str>) -> Resu
                 );
             }
         }
+        check_params(check, i)?;
         for (p, phase) in check.phases.iter().enumerate() {
             if !phases.contains(phase.as_str()) {
                 return invalid(

@@ -81,6 +81,7 @@ fn record_for(role: Role) -> TargetRecord {
         run_id: "r".into(),
         sources: vec![("/etc/x.conf".into(), "ci/x.conf".into())],
         configured: Vec::new(),
+        params: Default::default(),
     }
 }
 
