@@ -13,7 +13,7 @@ pub mod client;
 pub mod encoding;
 
 /// One field of an entry: its name and its value, as bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Field {
     pub name: String,
     pub value: Vec<u8>,

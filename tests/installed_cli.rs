@@ -306,11 +306,21 @@ fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-/// Three real runs judged again from what they observed, with no engine: every verdict as the run
+/// Real runs judged again from what they observed, with no engine (the five seed scenarios,
+/// sealing, an outage and hostile input): every verdict as the run
 /// gave it, the reports written again saying so, the exit code the run's own.
 #[test]
 fn a_stored_run_judged_again_gives_the_verdicts_it_gave() {
-    for name in ["fss-sealing", "cert-rejection", "server-outage"] {
+    for name in [
+        "passive-https",
+        "port-change",
+        "cert-rejection",
+        "socket-masking",
+        "audit-rules",
+        "fss-sealing",
+        "server-outage",
+        "hostile-input",
+    ] {
         let run = stored_run(name);
         let before = read_json(&run.path().join("run.json"));
         let out = journal_lab(run.path(), &["report", "rejudge", ".", "--format", "json"]);
@@ -327,6 +337,11 @@ fn a_stored_run_judged_again_gives_the_verdicts_it_gave() {
         );
         let said: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(said["changed"], serde_json::json!([]), "{name}");
+        assert_eq!(
+            schema_errors(run.path(), "rejudge", &said),
+            Vec::<String>::new(),
+            "{name}: `report rejudge --format json` against `report schema --of rejudge`"
+        );
         let after = read_json(&run.path().join("run.json"));
         assert_eq!(statuses(&after), statuses(&before), "{name}");
         assert_eq!(

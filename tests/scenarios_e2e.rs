@@ -10,10 +10,10 @@ use journal_lab::checks::{CheckId, CheckResult, Status};
 use journal_lab::lab::{self, LabOptions};
 use journal_lab::report::{render, RunReport};
 
+mod common;
 #[path = "common/redact.rs"]
 mod redact;
-#[path = "common/run_json_schema.rs"]
-mod run_json_schema;
+use common::run_json_schema;
 #[path = "common/sarif_schema.rs"]
 mod sarif_schema;
 use journal_lab::scenario::Scenario;
@@ -64,52 +64,9 @@ async fn run(name: &str) -> RunReport {
             );
         }
     }
-    judged_again_the_same(&outcome.run_dir, &outcome.report).await;
+    common::judged_again_the_same(&outcome.run_dir, &outcome.report).await;
     snapshot(&outcome.report);
     outcome.report
-}
-
-/// The run judged again from its stored observations alone (`report rejudge`) gives every
-/// verdict it gave live: the same status, words and evidence, in the same order.
-async fn judged_again_the_same(run_dir: &std::path::Path, report: &RunReport) {
-    let observations = journal_lab::report::observations::read(run_dir).unwrap();
-    let again = journal_lab::report::rejudge::rejudge(report, &observations).await;
-    let verdicts =
-        |results: &[CheckResult]| -> Vec<(String, String, String, Status, String, Vec<String>)> {
-            results
-                .iter()
-                .map(|r| {
-                    let r = r.clone();
-                    (
-                        r.id.to_string(),
-                        r.host,
-                        r.phase,
-                        r.status,
-                        r.observed,
-                        r.evidence,
-                    )
-                })
-                .collect()
-        };
-    assert_eq!(
-        verdicts(&again.checks),
-        verdicts(&report.checks),
-        "{}: checks judged again",
-        report.scenario
-    );
-    assert_eq!(
-        verdicts(&again.profile),
-        verdicts(&report.profile),
-        "{}: profile judged again",
-        report.scenario
-    );
-    let rejudged = again.rejudged.expect("a report judged again says so");
-    assert_eq!(rejudged.changed, Vec::new(), "{}", report.scenario);
-    assert_eq!(
-        rejudged.verdicts,
-        report.checks.len() + report.profile.len()
-    );
-    assert_eq!(again.ok, report.ok);
 }
 
 /// Snapshots of what the run observed, normalized: the marker entries that reached the servers,

@@ -42,9 +42,43 @@ pub enum What {
     Tampered(Tampered),
     /// journal-remote on a server before the first send to it.
     Baseline(ServerBaseline),
+    /// Stored with the entries a correct server keeps (run.json's `sends` leaves them out; a
+    /// verdict judged again needs them).
+    #[serde(with = "sent_with_entries")]
     Sent(SendRecord),
     /// journal-remote on a server, sampled by a `soak` step.
     Sampled(SoakSample),
+}
+
+/// A [`SendRecord`] with its entries, which its own serialization (run.json's) leaves out.
+mod sent_with_entries {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::SendRecord;
+    use crate::protocol::Entry;
+
+    #[derive(Serialize, Deserialize)]
+    struct Stored {
+        #[serde(flatten)]
+        record: SendRecord,
+        entries: Vec<Entry>,
+    }
+
+    pub fn serialize<S: Serializer>(record: &SendRecord, serializer: S) -> Result<S::Ok, S::Error> {
+        Stored {
+            record: record.clone(),
+            entries: record.entries.clone(),
+        }
+        .serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SendRecord, D::Error> {
+        let stored = Stored::deserialize(deserializer)?;
+        Ok(SendRecord {
+            entries: stored.entries,
+            ..stored.record
+        })
+    }
 }
 
 /// journal-remote on a server at one moment of a `soak` step.

@@ -36,10 +36,10 @@ use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 pub use crate::domain::Status;
-pub(crate) use catalog::{judged_by, or_verdict};
-pub use catalog::{Entry, Evaluate, Family, Param, Rejection};
 use crate::domain::{ExecOutput, Role};
 use crate::errors::Result;
+pub(crate) use catalog::{judged_by, or_verdict};
+pub use catalog::{Entry, Evaluate, Family, Param, Rejection};
 
 /// Every family, in catalog order. The one list a new family is registered in.
 pub const FAMILIES: &[&Family] = &[

@@ -48,9 +48,10 @@ pub(super) enum ReportCommand {
     /// `--of` of another document the command line prints with `--format json`.
     Schema {
         /// run (run.json, and each run of `run --format json`), labs (`ls`), images
-        /// (`images list`), prune (`report prune`), scenario-check (`scenario check`), or error
+        /// (`images list`), prune (`report prune`), scenario-check (`scenario check`), rejudge
+        /// (`report rejudge`), or error
         /// (what any command prints instead with `--format json` when it cannot do its job).
-        #[arg(long, default_value = "run", value_parser = ["run", "labs", "images", "prune", "scenario-check", "error"])]
+        #[arg(long, default_value = "run", value_parser = ["run", "labs", "images", "prune", "scenario-check", "rejudge", "error"])]
         of: String,
     },
     /// Rates across earlier runs: every run.json under DIRs, folded per scenario, release,
@@ -71,7 +72,8 @@ pub(super) enum ReportCommand {
     Rejudge {
         /// The run's directory (e.g. reports/latest).
         run_dir: PathBuf,
-        /// `text` (what changed), or `json` (the `rejudged` record of run.json).
+        /// `text` (what changed), or `json` (the `rejudged` record of run.json: `report schema
+        /// --of rejudge`).
         #[arg(long, value_enum, default_value = "text")]
         format: ListFormat,
     },

@@ -129,18 +129,21 @@ pub enum Document {
     Prune,
     /// `scenario check --format json`.
     ScenarioCheck,
+    /// `report rejudge --format json` (run.json's `rejudged`).
+    Rejudge,
     /// The error any command prints with `--format json`.
     Error,
 }
 
 impl Document {
     /// Every document, by the name `report schema --of` takes.
-    pub const ALL: [(&'static str, Document); 6] = [
+    pub const ALL: [(&'static str, Document); 7] = [
         ("run", Document::Run),
         ("labs", Document::Labs),
         ("images", Document::Images),
         ("prune", Document::Prune),
         ("scenario-check", Document::ScenarioCheck),
+        ("rejudge", Document::Rejudge),
         ("error", Document::Error),
     ];
 }
@@ -168,6 +171,7 @@ pub fn schema_of(document: Document) -> serde_json::Value {
         Document::Images => schemars::schema_for!(Images),
         Document::Prune => schemars::schema_for!(Prune),
         Document::ScenarioCheck => schemars::schema_for!(ScenarioChecks),
+        Document::Rejudge => schemars::schema_for!(super::rejudge::Rejudging),
         Document::Error => schemars::schema_for!(ErrorDocument),
     };
     serde_json::to_value(schema).expect("the schema serializes")

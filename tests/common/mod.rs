@@ -55,7 +55,8 @@ pub fn remove_my_runs() {
 /// Runs `scenario`; if the harness fails, removes what this process made first (a kept lab
 /// would stay up), then fails the test.
 #[allow(dead_code)]
-/// Its run.json validates against the published schema.
+/// Its run.json validates against the published schema, and judged again from its stored
+/// observations it gives the verdicts it gave.
 pub async fn run_or_clean(name: &str, scenario: &Scenario, options: &LabOptions) -> Outcome {
     let outcome = lab::run_scenario(name, scenario, options, &journal_lab::quiet())
         .await
@@ -68,7 +69,61 @@ pub async fn run_or_clean(name: &str, scenario: &Scenario, options: &LabOptions)
         errors.is_empty(),
         "{name}'s run.json against the schema: {errors:?}"
     );
+    judged_again_the_same(&outcome.run_dir, &outcome.report).await;
     outcome
+}
+
+#[allow(dead_code)]
+/// The run judged again from its stored observations alone (`report rejudge`) gives every
+/// verdict it gave live: the same status, words and evidence, in the same order.
+pub async fn judged_again_the_same(
+    run_dir: &std::path::Path,
+    report: &journal_lab::report::RunReport,
+) {
+    let observations = journal_lab::report::observations::read(run_dir).unwrap();
+    let again = journal_lab::report::rejudge::rejudge(report, &observations).await;
+    let verdicts = |results: &[journal_lab::checks::CheckResult]| -> Vec<(
+        String,
+        String,
+        String,
+        journal_lab::checks::Status,
+        String,
+        Vec<String>,
+    )> {
+        results
+            .iter()
+            .map(|r| {
+                let r = r.clone();
+                (
+                    r.id.to_string(),
+                    r.host,
+                    r.phase,
+                    r.status,
+                    r.observed,
+                    r.evidence,
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        verdicts(&again.checks),
+        verdicts(&report.checks),
+        "{}: checks judged again",
+        report.scenario
+    );
+    assert_eq!(
+        verdicts(&again.profile),
+        verdicts(&report.profile),
+        "{}: profile judged again",
+        report.scenario
+    );
+    let rejudged = again.rejudged.expect("a report judged again says so");
+    assert_eq!(rejudged.changed, Vec::new(), "{}", report.scenario);
+    assert_eq!(
+        rejudged.verdicts,
+        report.checks.len() + report.profile.len()
+    );
+    assert_eq!(again.ok, report.ok);
 }
 
 /// The final verdict of check `id` on `host`, and what it observed.

@@ -199,3 +199,35 @@ async fn not_observed() {
     );
     assert!(again[1].is_none());
 }
+
+/// The history is stored whole: a send keeps the entries a correct server stores (which
+/// run.json leaves out), found missing when a stored hostile-input run, judged again, said
+/// "1 of 0 entries stored".
+#[test]
+fn a_stored_history_keeps_what_a_send_posted() {
+    use crate::checks::hostile::SendRecord;
+    use crate::protocol::{catalog::Expect, Field};
+    let mut history = History::default();
+    let entry = vec![
+        Field::new("MESSAGE", "hello"),
+        Field::new("BINARY", vec![0u8, 1, 2, 255]),
+    ];
+    let record = SendRecord {
+        server: "server".into(),
+        payload: "valid-binary".into(),
+        expect: Expect::Stored,
+        identity: "client".into(),
+        encoding: None,
+        token: "t1".into(),
+        outcome: Default::default(),
+        ended: time::macros::datetime!(2026-12-08 02:00 UTC),
+        entries: vec![entry.clone()],
+        fds_while_held: None,
+    };
+    history.record("server", What::Sent(record), false);
+    let stored: History = serde_json::from_str(&serde_json::to_string(&history).unwrap()).unwrap();
+    assert_eq!(stored.sends(Some("server"))[0].entries, vec![entry]);
+    // run.json's own form of a send still leaves them out.
+    let in_run_json = serde_json::to_value(&history.sends(None)[0]).unwrap();
+    assert!(in_run_json.get("entries").is_none(), "{in_run_json}");
+}
