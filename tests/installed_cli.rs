@@ -453,3 +453,27 @@ fn a_parameter_judged_again_is_the_one_stored() {
     );
     assert!(said.contains("NRestarts=5, at most 100"), "{said}");
 }
+
+/// `findings` lists the ledger built into the binary, as text and as JSON, with no engine.
+#[test]
+fn findings_lists_the_ledger() {
+    let cwd = tempfile::tempdir().unwrap();
+    let out = journal_lab(cwd.path(), &["findings"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let said = text(&out);
+    assert!(said.starts_with("JL-001 (finding): "), "{said}");
+    assert!(said.contains("seen on: bookworm, trixie, forky, sid; not seen on: bullseye"));
+    let out = journal_lab(cwd.path(), &["findings", "--format", "json"]);
+    let entries: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ids: Vec<&str> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    let ledger =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/ledger.yaml"))
+            .unwrap();
+    assert_eq!(ids.len(), ledger.matches("\n- id: JL-").count());
+    assert!(ids.iter().all(|id| ledger.contains(&format!("id: {id}\n"))));
+}

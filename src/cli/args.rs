@@ -176,6 +176,14 @@ pub(super) enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// The ledger of what journal-lab has seen the software under test do wrong: each entry's
+    /// stable id, the checks and seed scenario it shows in, the releases where it was seen and
+    /// not seen, upstream references (docs/findings.md explains each).
+    Findings {
+        /// `text`, or `json` (the ledger's entries).
+        #[arg(long, value_enum, default_value = "text")]
+        format: ListFormat,
+    },
     /// Work with scenario files without running them.
     Scenario {
         #[command(subcommand)]
@@ -387,8 +395,9 @@ pub(super) enum Command {
         #[command(subcommand)]
         command: ImagesCommand,
     },
-    /// Molecule's one-shot sequence for scenarios: create, converge, idempotence (converging
-    /// again must change nothing), steps, verify, destroy (`--destroy=always|never|passing`).
+    /// Molecule's one-shot sequence for scenarios: create, converge, idempotence (a second
+    /// converge would change nothing: compared, never written), steps, verify, destroy
+    /// (`--destroy=always|never|passing`).
     /// Exits as `run` does.
     ///
     /// In a checkout, `cargo xtask test` with no scenario runs journal-lab's own test suite

@@ -290,6 +290,16 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Findings { format } => {
+            match format {
+                values::ListFormat::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(report::ledger::entries())?
+                ),
+                values::ListFormat::Text => print!("{}", report::ledger::text()),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Init { dir, force } => {
             let written =
                 scenario::init::write_starting_setup(&dir, force).map_err(anyhow::Error::msg)?;

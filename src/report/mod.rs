@@ -20,6 +20,7 @@ pub use unfinished::{Partial, Unfinished};
 pub mod delivery;
 pub mod documents;
 pub mod journal_files;
+pub mod ledger;
 pub mod matrix;
 pub mod render;
 pub mod unit_events;

@@ -36,7 +36,15 @@ pub fn summary(report: &RunReport) -> Summary {
         .checks
         .iter()
         .filter(|c| c.fails())
-        .map(|c| format!("{} on {} ({}): {}", c.id, c.host, c.phase, c.observed))
+        .map(|c| {
+            let ledger = super::ledger::entry_for(&report.scenario, c.id)
+                .map(|e| format!(" [journal-lab's ledger: {}, `journal-lab findings`]", e.id))
+                .unwrap_or_default();
+            format!(
+                "{} on {} ({}): {}{ledger}",
+                c.id, c.host, c.phase, c.observed
+            )
+        })
         .collect();
     Summary {
         verdict: match (report.interrupted, report.ok) {
