@@ -342,8 +342,9 @@ impl Observer for Replay<'_> {
         &self.evaluation.history
     }
 
-    /// A question the run never asked is answered "none arrived": this method cannot say it
-    /// was not observed, and no check of this build asks one the run did not.
+    /// A question the run never asked reads as "none arrived": this method cannot say "not
+    /// observed". Its one caller (`server-survives-hostile-input`) asks after the history's last
+    /// send, which the record holds, so a check that asks what the run asked finds the answer.
     fn marker_after(&self, server: &str, after: time::OffsetDateTime) -> Option<String> {
         self.evaluation
             .answers
