@@ -36,6 +36,9 @@ pub struct LedgerEntry {
     pub rate: Option<String>,
     /// The stored run (a `report merge` matrix) the claims are held to.
     pub observed: String,
+    /// Words of the report's FINDING that is this entry, where the lab says it as one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finding: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -58,6 +61,22 @@ pub fn entry_for(scenario: &str, check: CheckId) -> Option<&'static LedgerEntry>
     entries()
         .iter()
         .find(|e| e.scenario == scenario && e.checks.iter().any(|c| c == check.as_str()))
+}
+
+/// The entry a report's FINDING is, by its words.
+pub fn entry_for_finding(summary: &str) -> Option<&'static LedgerEntry> {
+    entries().iter().find(|e| {
+        e.finding
+            .as_deref()
+            .is_some_and(|words| summary.contains(words))
+    })
+}
+
+/// What a report says after a failure or a finding the ledger knows.
+pub fn note(entry: Option<&LedgerEntry>) -> String {
+    entry.map_or(String::new(), |e| {
+        format!(" [journal-lab's ledger: {}, `journal-lab findings`]", e.id)
+    })
 }
 
 /// `journal-lab findings`: one paragraph per entry.

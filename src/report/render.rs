@@ -37,9 +37,7 @@ pub fn summary(report: &RunReport) -> Summary {
         .iter()
         .filter(|c| c.fails())
         .map(|c| {
-            let ledger = super::ledger::entry_for(&report.scenario, c.id)
-                .map(|e| format!(" [journal-lab's ledger: {}, `journal-lab findings`]", e.id))
-                .unwrap_or_default();
+            let ledger = super::ledger::note(super::ledger::entry_for(&report.scenario, c.id));
             format!(
                 "{} on {} ({}): {}{ledger}",
                 c.id, c.host, c.phase, c.observed
@@ -177,9 +175,12 @@ pub fn html(report: &RunReport) -> String {
     for finding in &report.findings {
         let _ = writeln!(
             h,
-            "<div class=\"finding\"><strong>Finding on {}:</strong> {}</div>",
+            "<div class=\"finding\"><strong>Finding on {}:</strong> {}{}</div>",
             escape(&finding.host),
-            escape(&finding.summary)
+            escape(&finding.summary),
+            escape(&super::ledger::note(super::ledger::entry_for_finding(
+                &finding.summary
+            )))
         );
     }
     let clients = clients_with_markers(report);

@@ -56,9 +56,12 @@ pub fn markdown(report: &RunReport) -> String {
         for finding in &report.findings {
             let _ = writeln!(
                 md,
-                "- **{}**: {}",
+                "- **{}**: {}{}",
                 md_text(&finding.host),
-                md_text(&finding.summary)
+                md_text(&finding.summary),
+                md_text(&crate::report::ledger::note(
+                    crate::report::ledger::entry_for_finding(&finding.summary)
+                ))
             );
         }
     }

@@ -150,3 +150,34 @@ fn a_failure_of_a_seed_scenario_finds_its_entry() {
     assert!(entry_for("passive-https", CheckId::CLIENT_DELIVERS).is_none());
     assert!(text().contains("JL-001 (finding): journal-remote built without GnuTLS"));
 }
+
+/// Every FINDING of the stored real runs (tests/data/rejudge) is a ledger entry, by its words.
+#[test]
+fn every_finding_of_the_stored_runs_has_an_entry() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/rejudge");
+    let mut seen = 0;
+    for run in std::fs::read_dir(&dir).unwrap() {
+        let run_json = run.unwrap().path().join("run.json");
+        let report = crate::report::read_run(&run_json).unwrap();
+        for finding in &report.findings {
+            seen += 1;
+            assert!(
+                entry_for_finding(&finding.summary).is_some(),
+                "{}: the FINDING {:?} has no ledger entry",
+                run_json.display(),
+                finding.summary
+            );
+        }
+    }
+    assert!(
+        seen > 0,
+        "the stored runs hold findings (bookworm's journal-remote is built without GnuTLS)"
+    );
+    assert_eq!(
+        entry_for_finding(
+            "systemd-journal-remote does not verify client certificates (it logged ...)"
+        )
+        .map(|e| e.id.as_str()),
+        Some("JL-001")
+    );
+}
