@@ -175,10 +175,7 @@ async fn evaluate_phases(
                     };
                     hosts.into_iter().map(|host| Due {
                         check: check.id.to_string(),
-                        target: TargetRecord {
-                            params: check.params.clone(),
-                            ..target_record(lab, scenario, host)
-                        },
+                        target: target_record(lab, scenario, host, check),
                     })
                 })
                 .collect(),
@@ -238,8 +235,8 @@ fn say_counts(progress: &Progress, phase: &str, results: &[CheckResult]) {
     ));
 }
 
-/// What the scenario says of `host`, for a check due there.
-fn target_record(lab: &Lab, scenario: &Scenario, host: &Host) -> TargetRecord {
+/// What the scenario says of `host`, for `check` due there (with its parameters).
+fn target_record(lab: &Lab, scenario: &Scenario, host: &Host, check: &CheckDef) -> TargetRecord {
     let def = def(scenario, host);
     let names = |hosts: Vec<&crate::scenario::HostDef>| -> Vec<String> {
         hosts.into_iter().map(|h| h.name.clone()).collect()
@@ -286,6 +283,6 @@ fn target_record(lab: &Lab, scenario: &Scenario, host: &Host) -> TargetRecord {
         } else {
             Vec::new()
         },
-        params: Default::default(),
+        params: check.params.clone(),
     }
 }
